@@ -1,0 +1,1 @@
+"""What all three servers share: auth, audio framing, settings, the app factory."""

@@ -1,0 +1,110 @@
+"""The app factory every server uses: probes, metrics, shaped errors, auth, lifecycle.
+
+A server hands in its routes and one ``startup`` coroutine that loads the model and
+runs a warm-up inference. The process answers /healthz at once; /readyz turns 200
+only when ``startup`` has returned, and 503 again while draining. A startup that
+raises is fatal: the process logs one clear line and exits non-zero (see serve.py),
+so no half-ready server is left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from . import metrics
+from .auth import BearerAuthMiddleware, BearerTokens
+from .config import ServerSettings
+from .errors import EXCEPTION_HANDLERS, error_body
+from .lifecycle import LifecycleMiddleware, ServerState
+
+log = logging.getLogger("rymi.server")
+
+Startup = Callable[[Starlette], Awaitable[None]]
+Shutdown = Callable[[Starlette], Awaitable[None]]
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    state: ServerState = request.app.state.server
+    if state.ready and not state.draining:
+        return JSONResponse({"status": "ready"})
+    why = "draining" if state.draining else "loading"
+    return JSONResponse(error_body(f"not ready: {why}", "overloaded_error", why),
+                        status_code=503, headers={"Retry-After": "1"})
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def create_app(
+    *,
+    settings: ServerSettings,
+    channel: str,
+    routes: Sequence[BaseRoute],
+    startup: Startup | None = None,
+    shutdown: Shutdown | None = None,
+    max_inflight: int | None = None,
+) -> Starlette:
+    state = ServerState(channel=channel, max_inflight=max_inflight or settings.max_inflight)
+    tokens = BearerTokens(settings.token_list())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.create_task(_start(app, state, startup))
+        try:
+            yield
+        finally:
+            task.cancel()
+            if shutdown is not None:
+                await shutdown(app)
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint),
+            *routes,
+        ],
+        middleware=[
+            Middleware(LifecycleMiddleware, state=state),
+            Middleware(BearerAuthMiddleware, tokens=tokens, metrics_auth=settings.metrics_auth),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        lifespan=lifespan,
+    )
+    app.state.server = state
+    app.state.settings = settings
+    app.state.tokens = tokens
+    return app
+
+
+async def _start(app: Starlette, state: ServerState, startup: Startup | None) -> None:
+    try:
+        if startup is not None:
+            await startup(app)
+    except asyncio.CancelledError:
+        raise
+    except BaseException as exc:  # a model that cannot load is fatal, loudly
+        state.fatal_error = f"{type(exc).__name__}: {exc}"
+        log.error("startup failed, exiting: %s", state.fatal_error)
+        server = getattr(app.state, "uvicorn_server", None)
+        if server is not None:
+            server.should_exit = True
+        return
+    state.ready = True
+    metrics.READY.labels(state.channel).set(1)
+    log.info("%s ready", state.channel)

@@ -1,0 +1,135 @@
+"""Settings from environment variables and flags, validated once at start.
+
+Every setting has one name: the field ``port`` of the TTS server is the flag
+``--port`` and the environment variable ``RYMI_TTS_PORT``. Flags win over the
+environment, which wins over the defaults written here (the README's table is
+generated from these classes: ``rymi-endpoints settings``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any, TypeVar, get_args, get_origin
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_models_dir() -> Path:
+    return Path.home() / ".cache" / "rymi-endpoints" / "models"
+
+
+class ServerSettings(BaseSettings):
+    """Settings every server has. Subclasses set ``env_prefix`` (``RYMI_TTS_``...)."""
+
+    model_config = SettingsConfigDict(env_prefix="RYMI_", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="Address to listen on (0.0.0.0 in containers).")
+    port: int = Field(8000, ge=0, le=65535, description="TCP port.")
+    tokens: str = Field(
+        "",
+        description="Accepted bearer tokens, comma-separated (several allow rotation). "
+        "Empty and no token file: the server is open.",
+    )
+    token_file: Path | None = Field(None, description="File with one accepted token per line.")
+    tls_cert: Path | None = Field(None, description="PEM certificate: serve https/wss directly.")
+    tls_key: Path | None = Field(None, description="PEM private key for tls_cert.")
+    metrics_auth: bool = Field(False, description="Require the bearer token on /metrics too.")
+    drain_timeout_s: float = Field(
+        20.0, gt=0, description="On SIGTERM, how long in-flight work may run before exit."
+    )
+    max_inflight: int = Field(
+        64, ge=1, description="Concurrent requests/sessions; over it: 503 + Retry-After."
+    )
+    models_dir: Path = Field(
+        default_factory=default_models_dir, description="Where prepared models live."
+    )
+    log_level: str = Field("info", description="debug, info, warning or error.")
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, v: str) -> str:
+        v = v.lower()
+        if v not in {"debug", "info", "warning", "error"}:
+            raise ValueError("must be one of debug, info, warning, error")
+        return v
+
+    @field_validator("tls_key")
+    @classmethod
+    def _tls_pair(cls, v: Path | None, info: Any) -> Path | None:
+        cert = info.data.get("tls_cert")
+        if (cert is None) != (v is None):
+            raise ValueError("tls_cert and tls_key must be given together")
+        for p in (cert, v):
+            if p is not None and not Path(p).is_file():
+                raise ValueError(f"no such file: {p}")
+        return v
+
+    def token_list(self) -> list[str]:
+        found = [t.strip() for t in self.tokens.split(",") if t.strip()]
+        if self.token_file is not None:
+            text = Path(self.token_file).read_text(encoding="utf-8")
+            found += [t.strip() for t in text.splitlines() if t.strip() and not t.startswith("#")]
+        return found
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_cert else "http"
+
+
+S = TypeVar("S", bound=ServerSettings)
+
+
+def _flag_type(annotation: Any) -> Any:
+    if get_origin(annotation) is not None:  # Optional[X] and friends
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        annotation = args[0] if args else str
+    return annotation
+
+
+def build_parser(cls: type[ServerSettings], prog: str) -> argparse.ArgumentParser:
+    prefix = cls.model_config.get("env_prefix", "")
+    parser = argparse.ArgumentParser(prog=prog, description=cls.__doc__)
+    for name, field in cls.model_fields.items():
+        kind = _flag_type(field.annotation)
+        env = f"{prefix}{name}".upper()
+        help_text = f"{field.description or ''} (env {env})"
+        if kind is bool:
+            parser.add_argument(
+                f"--{name.replace('_', '-')}", dest=name, default=None,
+                action=argparse.BooleanOptionalAction, help=help_text,
+            )
+        else:
+            parser.add_argument(f"--{name.replace('_', '-')}", dest=name, default=None,
+                                help=help_text)
+    return parser
+
+
+# Settings that one deployment usually shares across the three servers: ``RYMI_TOKENS``
+# applies to every server unless ``RYMI_TTS_TOKENS`` (say) is set.
+SHARED_FIELDS = ("tokens", "token_file", "tls_cert", "tls_key", "models_dir", "log_level",
+                 "metrics_auth", "drain_timeout_s")
+
+
+def load_settings(cls: type[S], argv: list[str] | None = None, prog: str = "server") -> S:
+    """Parse flags over the environment; on a bad value print one line and exit 2."""
+    args = build_parser(cls, prog).parse_args(argv)
+    overrides = {k: v for k, v in vars(args).items() if v is not None}
+    prefix = cls.model_config.get("env_prefix", "").upper()
+    for name in SHARED_FIELDS:
+        shared = os.environ.get(f"RYMI_{name.upper()}")
+        if name not in overrides and shared is not None and f"{prefix}{name.upper()}" not in os.environ:
+            overrides[name] = shared
+    try:
+        return cls(**overrides)
+    except ValidationError as exc:
+        prefix = cls.model_config.get("env_prefix", "")
+        problems = "; ".join(
+            f"{prefix}{'.'.join(str(p) for p in e['loc'])}".upper() + f": {e['msg']}"
+            for e in exc.errors()
+        )
+        print(f"{prog}: bad setting: {problems}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -1,0 +1,160 @@
+"""Per-request bookkeeping as one ASGI middleware: request ids, admission, drain, usage.
+
+Kept in pure ASGI (not BaseHTTPMiddleware) so streaming bodies and WebSockets pass
+through untouched and byte counts are exact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from . import metrics
+from .auth import OPEN_PATHS, deny_websocket
+from .errors import error_body
+from .usage import UsageRecord
+
+log = logging.getLogger("rymi.server")
+
+
+@dataclass
+class ServerState:
+    """What probes and the drain logic read. One per process."""
+
+    channel: str
+    max_inflight: int = 64
+    ready: bool = False
+    draining: bool = False
+    inflight: int = 0
+    fatal_error: str | None = None
+    idle: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.idle.set()
+
+    def enter(self) -> None:
+        self.inflight += 1
+        self.idle.clear()
+        metrics.INFLIGHT.labels(self.channel).inc()
+
+    def leave(self) -> None:
+        self.inflight -= 1
+        metrics.INFLIGHT.labels(self.channel).dec()
+        if self.inflight == 0:
+            self.idle.set()
+
+
+def _request_id(scope: Scope) -> str:
+    for key, value in scope.get("headers", []):
+        if key == b"x-request-id":
+            rid = value.decode("latin-1")[:128]
+            if rid.isprintable():
+                return rid
+    return uuid.uuid4().hex
+
+
+class LifecycleMiddleware:
+    def __init__(self, app: ASGIApp, state: ServerState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        rid = _request_id(scope)
+        rid_header = (b"x-request-id", rid.encode())
+        if scope["path"] in OPEN_PATHS:
+            return await self.app(scope, receive, _with_header(send, rid_header))
+
+        reason = "draining" if self.state.draining else (
+            "over_capacity" if self.state.inflight >= self.state.max_inflight else None)
+        if reason:
+            metrics.REJECTED.labels(self.state.channel, reason).inc()
+            return await _refuse(scope, receive, send, reason, rid_header)
+
+        usage = UsageRecord(channel=self.state.channel, request_id=rid,
+                            path=scope["path"], kind=kind)
+        scope.setdefault("state", {})["usage"] = usage
+        scope["state"]["request_id"] = rid
+
+        async def counting_receive() -> Message:
+            message = await receive()
+            usage.bytes_in += len(message.get("body", b"") or message.get("bytes", b"") or
+                                  (message.get("text") or "").encode())
+            return message
+
+        async def counting_send(message: Message) -> None:
+            t = message["type"]
+            if t == "http.response.start":
+                usage.status = message["status"]
+                message["headers"] = [*message.get("headers", []), rid_header]
+            elif t == "http.response.body":
+                usage.mark_out(len(message.get("body", b"")))
+            elif t == "websocket.accept":
+                usage.status = 101
+                message["headers"] = [*message.get("headers", []), rid_header]
+            elif t == "websocket.send":
+                usage.mark_out(len(message.get("bytes") or b"") +
+                               len((message.get("text") or "").encode()))
+            elif t == "websocket.close":
+                usage.extra.setdefault("close_code", message.get("code", 1000))
+            elif t == "websocket.http.response.start":
+                usage.status = message["status"]
+            await send(message)
+
+        self.state.enter()
+        try:
+            await self.app(scope, counting_receive, counting_send)
+        except BaseException:
+            usage.extra.setdefault("aborted", True)
+            raise
+        finally:
+            self.state.leave()
+            record = usage.finish()
+            status = str(record.get("status") or "aborted")
+            metrics.REQUESTS.labels(self.state.channel, kind, status).inc()
+            metrics.DURATION.labels(self.state.channel, kind).observe(record["total_s"])
+            if usage.first_byte_s is not None:
+                metrics.FIRST_BYTE.labels(self.state.channel, kind).observe(usage.first_byte_s)
+
+
+def _with_header(send: Send, header: tuple[bytes, bytes]) -> Send:
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", []), header]
+        await send(message)
+    return wrapped
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, reason: str,
+                  rid_header: tuple[bytes, bytes]) -> None:
+    text = ("server is draining for shutdown" if reason == "draining"
+            else "server is at capacity; retry shortly")
+    body = json.dumps(error_body(text, "overloaded_error", reason)).encode()
+    headers = [(b"content-type", b"application/json"), (b"retry-after", b"1"),
+               (b"content-length", str(len(body)).encode()), rid_header]
+    if scope["type"] == "http":
+        await send({"type": "http.response.start", "status": 503, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+    else:
+        await deny_websocket(scope, receive, send, 503, body, headers)
+
+
+async def wait_idle(state: ServerState, timeout: float) -> bool:
+    """Wait until no request or session is in flight; False if the bound ran out."""
+    try:
+        await asyncio.wait_for(state.idle.wait(), timeout)
+        return True
+    except TimeoutError:
+        return False
+
+
+def monotonic_ms(since: float) -> float:
+    return (time.monotonic() - since) * 1000.0

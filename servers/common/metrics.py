@@ -1,0 +1,19 @@
+"""Prometheus metrics every server exports (servers add their own beside these)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.08, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0,
+                   1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
+
+REQUESTS = Counter("rymi_requests_total", "Finished requests and sessions",
+                   ["channel", "kind", "status"])
+INFLIGHT = Gauge("rymi_inflight", "Requests and sessions in progress", ["channel"])
+REJECTED = Counter("rymi_rejected_total", "Refused before any work (capacity, draining)",
+                   ["channel", "reason"])
+FIRST_BYTE = Histogram("rymi_first_byte_seconds", "Time to the first response byte",
+                       ["channel", "kind"], buckets=LATENCY_BUCKETS)
+DURATION = Histogram("rymi_duration_seconds", "Total request or session time",
+                     ["channel", "kind"], buckets=LATENCY_BUCKETS)
+READY = Gauge("rymi_ready", "1 once the model is loaded and warmed up", ["channel"])

@@ -1,0 +1,91 @@
+"""Run one app under uvicorn with TLS, JSON logs and a SIGTERM drain.
+
+Drain: on the first SIGTERM/SIGINT the server keeps its socket open but answers new
+work with 503 (and /readyz with 503, so a balancer stops sending), lets in-flight
+requests and sessions finish for up to ``drain_timeout_s``, then shuts down and exits 0.
+A second signal stops at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from types import FrameType
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+
+from .config import ServerSettings
+from .lifecycle import ServerState, wait_idle
+from .logs import configure_logging
+
+log = logging.getLogger("rymi.server")
+
+
+class DrainingServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, state: ServerState, drain_timeout_s: float):
+        super().__init__(config)
+        self.state = state
+        self.drain_timeout_s = drain_timeout_s
+        self._drain_task: asyncio.Task[None] | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.state.draining or self._drain_task is None and not self.started:
+            self.force_exit = self.state.draining
+            self.should_exit = True
+            return
+        self.state.draining = True
+        log.info("signal %s: draining %d in-flight (up to %.0fs)",
+                 signal.Signals(sig).name, self.state.inflight, self.drain_timeout_s)
+        loop = asyncio.get_event_loop()
+        self._drain_task = loop.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        finished = await wait_idle(self.state, self.drain_timeout_s)
+        if not finished:
+            log.warning("drain bound reached with %d in flight; closing them",
+                        self.state.inflight)
+        self.should_exit = True
+
+
+def describe_auth(settings: ServerSettings, name: str) -> None:
+    count = len(settings.token_list())
+    if count:
+        log.info("%s: bearer auth on (%d token%s)", name, count, "s" if count > 1 else "")
+    else:
+        log.warning("%s: NO BEARER TOKEN CONFIGURED - this endpoint is open to anyone who "
+                    "can reach it. Set RYMI_*_TOKENS or RYMI_*_TOKEN_FILE.", name.upper())
+
+
+def serve(app: Starlette, settings: ServerSettings, name: str, **uvicorn_options: Any) -> int:
+    """Serve until drained; returns the process exit code."""
+    configure_logging(settings.log_level)
+    describe_auth(settings, name)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
+        ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=max(1, int(settings.drain_timeout_s)),
+        lifespan="on",
+        **uvicorn_options,
+    )
+    state: ServerState = app.state.server
+    server = DrainingServer(config, state, settings.drain_timeout_s)
+    app.state.uvicorn_server = server
+    log.info("%s listening on %s://%s:%d", name, settings.scheme, settings.host, settings.port)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    if state.fatal_error:
+        print(f"{name}: cannot start: {state.fatal_error}", file=sys.stderr)
+        return 1
+    return 0 if server.started else 1

@@ -1,0 +1,55 @@
+"""One structured usage record per finished request or session.
+
+It mirrors Rymi's ``provider_usage`` event: channel, bytes in/out, tokens or audio
+seconds, first-byte and total time, status and request id. The lifecycle middleware
+creates the record and counts bytes; handlers add what only they know (tokens,
+audio seconds, characters) through ``usage_of(request).extra``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from starlette.requests import HTTPConnection
+from starlette.types import Scope
+
+log = logging.getLogger("rymi.usage")
+
+
+@dataclass
+class UsageRecord:
+    channel: str
+    request_id: str
+    path: str
+    kind: str  # "http" or "websocket"
+    started: float = field(default_factory=time.monotonic)
+    bytes_in: int = 0
+    bytes_out: int = 0
+    first_byte_s: float | None = None
+    status: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def mark_out(self, n: int) -> None:
+        if n and self.first_byte_s is None:
+            self.first_byte_s = time.monotonic() - self.started
+        self.bytes_out += n
+
+    def finish(self) -> dict[str, Any]:
+        rec = asdict(self)
+        rec.pop("started")
+        rec.update(rec.pop("extra"))
+        rec["total_s"] = round(time.monotonic() - self.started, 4)
+        if self.first_byte_s is not None:
+            rec["first_byte_s"] = round(self.first_byte_s, 4)
+        rec["event"] = "provider_usage"
+        log.info(json.dumps(rec, separators=(",", ":")))
+        return rec
+
+
+def usage_of(conn: HTTPConnection | Scope) -> UsageRecord:
+    scope = conn.scope if isinstance(conn, HTTPConnection) else conn
+    return scope["state"]["usage"]

@@ -1,0 +1,116 @@
+"""Start a real server process on a free port and wait until it is ready.
+
+Tests talk to servers the way Rymi does: over a socket, with real clients. Each server
+is started once per test session by a fixture (a model loads once), and its JSON log
+lines are kept so tests can check usage records and that tokens never appear.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class RunningServer:
+    module: str
+    port: int
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    scheme: str = "http"
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"{'wss' if self.scheme == 'https' else 'ws'}://127.0.0.1:{self.port}"
+
+    def logs(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def usage_records(self) -> list[dict]:
+        import json
+        out = []
+        for line in self.logs().splitlines():
+            if '"event":"provider_usage"' in line:
+                out.append(json.loads(line))
+        return out
+
+    def signal(self, sig: int = signal.SIGTERM) -> None:
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout: float = 30) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def start_server(
+    module: str,
+    env: dict[str, str] | None = None,
+    *,
+    args: list[str] | None = None,
+    ready_timeout: float = 180,
+    wait_ready: bool = True,
+    verify: str | bool = True,
+) -> RunningServer:
+    """``module`` is e.g. ``servers.tts``; ``env`` adds RYMI_* settings."""
+    port = free_port()
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    prefix = module.rsplit(".", 1)[-1].upper()
+    full_env[f"RYMI_{prefix}_PORT"] = str(port)
+    full_env.setdefault(f"RYMI_{prefix}_HOST", "127.0.0.1")
+    log_file = tempfile.NamedTemporaryFile(prefix=f"{prefix.lower()}-", suffix=".log",
+                                           delete=False)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", module, *(args or [])],
+        cwd=REPO, env=full_env, stdout=log_file, stderr=subprocess.STDOUT,
+    )
+    tls = any(k.endswith("TLS_CERT") and v for k, v in (env or {}).items())
+    server = RunningServer(module, port, proc, Path(log_file.name),
+                           scheme="https" if tls else "http", env=env or {})
+    if wait_ready:
+        wait_until_ready(server, ready_timeout, verify=verify)
+    return server
+
+
+def wait_until_ready(server: RunningServer, timeout: float, verify: str | bool = True) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            raise RuntimeError(f"{server.module} exited with {server.proc.returncode}:\n"
+                               f"{server.logs()[-4000:]}")
+        try:
+            r = httpx.get(f"{server.url}/readyz", timeout=2, verify=verify)
+            if r.status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    server.stop()
+    raise TimeoutError(f"{server.module} not ready in {timeout}s:\n{server.logs()[-4000:]}")
