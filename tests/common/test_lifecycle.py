@@ -1,0 +1,86 @@
+"""Readiness, drain on SIGTERM, fatal startup, and settings errors, on real processes."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+
+from tests.support.servers import REPO, start_server, wait_until_ready
+
+
+def test_readyz_503_until_warmup_then_200():
+    server = start_server("tests.common.echo_server",
+                          env={"RYMI_ECHO_SERVER_WARMUP_S": "3"}, wait_ready=False)
+    try:
+        deadline = time.monotonic() + 20
+        while True:  # wait for the process to answer at all
+            try:
+                r = httpx.get(f"{server.url}/readyz", timeout=1)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        assert r.status_code == 503
+        assert r.json()["error"]["code"] == "loading"
+        assert httpx.get(f"{server.url}/healthz").status_code == 200
+        wait_until_ready(server, 20)
+        assert httpx.get(f"{server.url}/readyz").status_code == 200
+    finally:
+        server.stop()
+
+
+def test_sigterm_lets_stream_finish_and_refuses_new_work():
+    server = start_server("tests.common.echo_server",
+                          env={"RYMI_ECHO_SERVER_CHUNK_DELAY_S": "0.3"}, ready_timeout=30)
+    result: dict[str, object] = {}
+
+    def stream() -> None:
+        with httpx.stream("POST", f"{server.url}/stream", content=b"d", timeout=30) as r:
+            result["status"] = r.status_code
+            result["body"] = b"".join(r.iter_raw())
+
+    t = threading.Thread(target=stream)
+    t.start()
+    time.sleep(0.6)  # the stream is under way (10 chunks x 0.3 s)
+    server.signal(signal.SIGTERM)
+    time.sleep(0.3)
+    refused = httpx.post(f"{server.url}/stream", content=b"late", timeout=5)
+    ready = httpx.get(f"{server.url}/readyz", timeout=5)
+    t.join(30)
+    assert server.proc.wait(30) == 0
+    assert result["status"] == 200 and result["body"] == b"d" * 10  # completed, not cut
+    assert refused.status_code == 503 and refused.headers["retry-after"]
+    assert refused.json()["error"]["code"] == "draining"
+    assert ready.status_code == 503
+    records = server.usage_records()
+    assert [r["status"] for r in records if r["bytes_in"] == 1] == [200]
+
+
+def test_fatal_startup_exits_nonzero_with_clear_line():
+    server = start_server("tests.common.echo_server",
+                          env={"RYMI_ECHO_SERVER_FAIL_STARTUP": "true"}, wait_ready=False)
+    code = server.proc.wait(30)
+    assert code == 1
+    assert "cannot start: FileNotFoundError: model file missing" in server.logs()
+
+
+def test_bad_setting_is_one_line_not_a_traceback():
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.common.echo_server", "--port", "99999"],
+        cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "RYMI_ECHO_SERVER_PORT" in proc.stderr and "65535" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_tls_cert_without_key_refused():
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.common.echo_server", "--tls-cert", "/nonexistent.pem"],
+        cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "tls_cert and tls_key" in proc.stderr

@@ -1,0 +1,118 @@
+"""The models step: verified, idempotent, loud about corruption and about being offline."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from rymi_endpoints.models import load_catalog, resolve
+from rymi_endpoints.models.fetch import ChecksumMismatch, FetchFailed, download, file_digest
+from rymi_endpoints.models.prepare import (prepare, record_hashes, verify_folder,
+                                           write_manifest)
+from tests.support.servers import REPO, free_port
+
+PAYLOAD = b"model weights " * 5000
+
+
+@pytest.fixture(scope="module")
+def file_server():
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            if self.path != "/model.bin":
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(PAYLOAD)))
+            self.end_headers()
+            self.wfile.write(PAYLOAD)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def test_download_verifies_and_is_idempotent(file_server, tmp_path):
+    dest = tmp_path / "m" / "model.bin"
+    good = hashlib.sha256(PAYLOAD).hexdigest()
+    download(f"{file_server}/model.bin", dest, good, show_progress=False)
+    assert dest.read_bytes() == PAYLOAD
+    mtime = dest.stat().st_mtime_ns
+    download(f"{file_server}/model.bin", dest, good, show_progress=False)
+    assert dest.stat().st_mtime_ns == mtime
+
+
+def test_download_checksum_mismatch_discards(file_server, tmp_path):
+    dest = tmp_path / "model.bin"
+    with pytest.raises(ChecksumMismatch, match="expected 0000"):
+        download(f"{file_server}/model.bin", dest, "0" * 64, show_progress=False)
+    assert not dest.exists() and not list(tmp_path.iterdir())
+
+
+def test_git_blob_digest_matches_git(tmp_path):
+    f = tmp_path / "config.json"
+    f.write_bytes(b'{"a": 1}\n')
+    want = subprocess.run(["git", "hash-object", str(f)], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    assert file_digest(f, "git-sha1") == want
+
+
+def test_offline_is_a_clear_error(tmp_path):
+    with pytest.raises(FetchFailed, match="offline"):
+        download(f"http://127.0.0.1:{free_port()}/x", tmp_path / "x", "0" * 64,
+                 show_progress=False)
+
+
+def test_pypi_models_verified_against_wheel_record():
+    for name in ("whisper-tiny.en", "piper-en_US-joe-medium"):
+        entry = load_catalog()[name]
+        hashes = record_hashes(entry)
+        assert hashes, name
+        path = prepare(entry, REPO / ".models", show_progress=False)
+        assert path == resolve(name, REPO / ".models")
+        for p, want in hashes.items():
+            assert file_digest(p) == want
+
+
+def test_corrupt_prepared_folder_detected(tmp_path):
+    folder = tmp_path / "some-model"
+    folder.mkdir()
+    (folder / "model.bin").write_bytes(PAYLOAD)
+    (folder / "config.json").write_text("{}")
+    write_manifest(folder)
+    verify_folder(folder)
+    blob = bytearray(PAYLOAD)
+    blob[1234] ^= 0xFF
+    (folder / "model.bin").write_bytes(bytes(blob))
+    with pytest.raises(ChecksumMismatch, match="model.bin does not match"):
+        verify_folder(folder)
+
+
+def test_cli_prepare_is_idempotent_and_verify_reports(models_dir):
+    cmd = [sys.executable, "-m", "rymi_endpoints", "models"]
+    first = subprocess.run([*cmd, "prepare", "--models-dir", str(models_dir)],
+                           cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert first.returncode == 0, first.stderr
+    llm = models_dir / "smollm2-135m-instruct"
+    stamp = (llm / "checksums.sha256").stat().st_mtime_ns
+    again = subprocess.run([*cmd, "prepare", "--models-dir", str(models_dir)],
+                           cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and again.stdout == first.stdout
+    assert (llm / "checksums.sha256").stat().st_mtime_ns == stamp
+    ok = subprocess.run([*cmd, "verify", "--models-dir", str(models_dir)],
+                        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert ok.returncode == 0 and ok.stdout.count(": ok") == 3
+
+
+def test_cli_unknown_model_is_refused():
+    proc = subprocess.run([sys.executable, "-m", "rymi_endpoints", "models", "prepare",
+                           "no-such-model"], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 2 and "no-such-model" in proc.stderr
