@@ -66,8 +66,12 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_settings(args: argparse.Namespace) -> int:
-    from .settings_table import markdown_table
-    print(markdown_table())
+    from .settings_table import markdown_table, readme_with_table
+    if args.write_readme:
+        path = Path(args.write_readme)
+        path.write_text(readme_with_table(path.read_text(encoding="utf-8")), encoding="utf-8")
+    else:
+        print(markdown_table())
     return 0
 
 
@@ -88,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     cert.add_argument("--name", action="append", help="DNS name or IP (repeatable)")
     cert.set_defaults(func=cmd_cert)
     settings = sub.add_parser("settings", help="print the settings table (markdown)")
+    settings.add_argument("--write-readme", metavar="README",
+                          help="replace the table between the settings markers in README")
     settings.set_defaults(func=cmd_settings)
     args = parser.parse_args(argv)
     return args.func(args)

@@ -49,3 +49,12 @@ def markdown_table() -> str:
             rows.append(f"| {server} | `{prefix}{name.upper()}` | `--{name.replace('_', '-')}` "
                         f"| {_default(field)} | {field.description or ''} |")
     return "\n".join(rows)
+
+
+START, END = "<!-- settings:start -->", "<!-- settings:end -->"
+
+
+def readme_with_table(readme: str) -> str:
+    head, _, rest = readme.partition(START)
+    _, _, tail = rest.partition(END)
+    return f"{head}{START}\n{markdown_table()}\n{END}{tail}"

