@@ -1,0 +1,140 @@
+"""Routes and wiring of the TTS server: POST /tts (and /), GET /voices, GET /openapi.json.
+
+Everything that can fail is decided before the 200: the URL options, the body, the voice,
+the format, capacity, and the first piece of audio itself. After the 200 a failure aborts
+the connection (no chunked terminator), so a cut stream never passes for short audio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from servers.common.app import create_app as create_base_app
+from servers.common.errors import ApiError, overloaded
+from servers.common.usage import usage_of
+
+from . import metrics
+from .config import TtsSettings
+from .engine import Engine
+from .instructions import style_for
+from .openapi import openapi_schema
+from .request import query_defaults, read_body, resolve_job
+from .service import TtsService
+from .stream import SynthesisStream
+from .text import plan
+
+log = logging.getLogger("rymi.tts")
+
+
+def _service(request: Request) -> TtsService:
+    return request.app.state.tts
+
+
+async def synthesize(request: Request) -> Response:
+    try:
+        return await _synthesize(request)
+    except ApiError as exc:
+        metrics.ERRORS.labels(exc.code).inc()
+        raise
+
+
+async def _synthesize(request: Request) -> Response:
+    svc = _service(request)
+    settings = svc.settings
+    query = query_defaults(request, svc.catalog)
+    body = await read_body(request, settings)
+    job = resolve_job(body, query, svc.catalog, settings)
+    pieces = plan(job.text, job.language, settings.first_piece_chars)
+    if not pieces:
+        raise ApiError(422, "text: nothing speakable in it", "empty_text", param="text")
+    if svc.pool.full():
+        raise overloaded("the synthesis queue")
+    usage = usage_of(request)
+    usage.extra.update(characters=len(job.text), voice=job.voice.id, format=f"pcm_{job.rate}")
+    try:
+        await svc.ensure_loaded(job.voice)
+    except Exception as exc:
+        log.error("voice %s failed to load: %s", job.voice.id, exc)
+        raise ApiError(500, f"voice {job.voice.id!r} failed to load", "voice_load_failed") from None
+
+    stream = SynthesisStream(
+        engine=svc.engine, pool=svc.pool, voice=job.voice, pieces=pieces,
+        style=style_for(job.instructions, job.speed), out_rate=job.rate, gain=settings.gain,
+        sentence_silence_s=settings.sentence_silence_s, resample_quality=settings.resample_quality,
+        started=usage.started)
+    try:
+        first = await stream.first_chunk()
+    except Exception as exc:
+        log.exception("synthesis failed before the first byte: %s", exc)
+        raise ApiError(500, "synthesis failed", "synthesis_failed") from None
+    metrics.CHARACTERS.inc(len(job.text))
+    return StreamingResponse(_body(stream, first, usage.extra),
+                             media_type="application/octet-stream",
+                             headers={"Cache-Control": "no-store"})
+
+
+async def _body(stream: SynthesisStream, first: bytes, extra: dict) -> AsyncIterator[bytes]:
+    metrics.STREAMS.inc()
+    try:
+        yield first
+        async for chunk in stream.rest():
+            yield chunk
+    except asyncio.CancelledError:  # the client hung up: rest() withdrew the queued piece
+        extra["client_disconnected"] = True
+        raise
+    except Exception as exc:
+        # Re-raised on purpose: uvicorn then closes the socket without the final chunk.
+        log.error("synthesis failed mid-stream, aborting the response: %s", exc)
+        metrics.ERRORS.labels("synthesis_failed_mid_stream").inc()
+        extra["error"] = "synthesis_failed_mid_stream"
+        raise
+    finally:
+        metrics.STREAMS.dec()
+        stats = stream.stats
+        seconds = stream.audio_seconds
+        metrics.AUDIO_SECONDS.inc(seconds)
+        if seconds > 0 and stats.pieces_done == stats.pieces_total:
+            metrics.RTF.observe(stats.synth_s / seconds)
+        extra.update(audio_seconds=round(seconds, 3), pieces_total=stats.pieces_total,
+                     pieces_synthesized=stats.pieces_started,
+                     ttfa_s=round(stats.first_audio_s or 0.0, 4),
+                     rtf=round(stats.synth_s / seconds, 4) if seconds else None)
+
+
+async def voices(request: Request) -> Response:
+    return JSONResponse(_service(request).catalog.listing())
+
+
+async def openapi(request: Request) -> Response:
+    return JSONResponse(openapi_schema(_service(request)))
+
+
+def create_app(settings: TtsSettings, engine: Engine | None = None) -> Starlette:
+    """``engine`` replaces the piper engine (tests wrap it to inject faults)."""
+
+    async def startup(app: Starlette) -> None:
+        service = TtsService.build(settings, engine)
+        app.state.tts = service
+        await service.start()
+
+    async def shutdown(app: Starlette) -> None:
+        service = getattr(app.state, "tts", None)
+        if service is not None:
+            await service.stop()
+
+    routes = [
+        Route("/tts", synthesize, methods=["POST"]),
+        Route("/", synthesize, methods=["POST"]),
+        Route("/voices", voices, methods=["GET"]),
+        Route("/tts/voices", voices, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+    ]
+    return create_base_app(settings=settings, channel="custom-voice", routes=routes,
+                           startup=startup, shutdown=shutdown)

@@ -1,0 +1,73 @@
+"""TTS server settings: every field is a flag (``--max-text-chars``) and an environment
+variable (``RYMI_TTS_MAX_TEXT_CHARS``); the README's settings table is generated from here."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from servers.common.config import ServerSettings
+
+
+def _default_workers() -> int:
+    # One inference thread per core: piper's model is small, so parallel requests
+    # gain more from separate threads than one request gains from intra-op threads.
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+class TtsSettings(ServerSettings):
+    """Rymi custom-voice endpoint: JSON in, chunked PCM16 out, synthesised by piper."""
+
+    model_config = SettingsConfigDict(env_prefix="RYMI_TTS_", extra="ignore")
+
+    port: int = Field(8002, ge=0, le=65535, description="TCP port.")
+    voice: str = Field(
+        "piper-en_US-joe-medium",
+        description="Default voice: a catalog name, a voice id found in voices_dir, or a "
+        "path to a piper .onnx file (its .onnx.json beside it).",
+    )
+    voices_dir: Path | None = Field(
+        None, description="Extra folder scanned (recursively) for piper voices: *.onnx "
+        "with a matching .onnx.json.",
+    )
+    max_loaded_voices: int = Field(
+        4, ge=1, description="Voices kept loaded at once; the least recently used is "
+        "dropped beyond it (the default voice stays).",
+    )
+    max_text_chars: int = Field(
+        5000, ge=1, description="Longest text accepted; longer is 413."
+    )
+    max_body_bytes: int = Field(
+        65536, ge=1024, description="Largest JSON body accepted; larger is 413."
+    )
+    workers: int = Field(
+        default_factory=_default_workers,
+        ge=1, description="Inference threads sharing the loaded voices (default: cores, max 4).",
+    )
+    onnx_threads: int = Field(
+        1, ge=1, description="onnxruntime intra-op threads per inference (keep 1 unless "
+        "workers is 1 on a machine with idle cores).",
+    )
+    queue_size: int = Field(
+        32, ge=1, description="Synthesis jobs that may wait for a worker; a new request "
+        "that finds the queue full gets 503 + Retry-After.",
+    )
+    first_piece_chars: int = Field(
+        60, ge=10, description="The first sentence is cut at its first clause boundary, "
+        "or near this many characters, so the first audio chunk comes quickly.",
+    )
+    sentence_silence_s: float = Field(
+        0.2, ge=0, le=2, description="Silence written after each sentence (not after the "
+        "last), as piper's --sentence-silence."
+    )
+    gain: float = Field(
+        1.6, gt=0, le=8, description="Fixed output gain on the voice's raw output (never "
+        "per-chunk normalisation, so loudness does not jump between chunks).",
+    )
+    resample_quality: str = Field(
+        "HQ", pattern="^(QQ|LQ|MQ|HQ|VHQ)$", description="soxr quality for resampling "
+        "to the requested rate (QQ, LQ, MQ, HQ, VHQ).",
+    )

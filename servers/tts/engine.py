@@ -1,0 +1,103 @@
+"""The piper engine adapter: load voices (bounded, least recently used dropped) and turn
+one piece of text into float32 audio at the voice's native rate.
+
+This is the only module that knows piper. Everything it does blocks (onnxruntime), so it
+is called from the worker threads of ``pool.SynthesisPool``, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import onnxruntime
+from piper import PiperVoice
+from piper.config import PiperConfig, SynthesisConfig
+
+from .voices import VoiceInfo
+
+log = logging.getLogger("rymi.tts.engine")
+
+
+@dataclass(frozen=True)
+class Style:
+    """Multipliers on the voice's own inference settings (1.0 = as the voice ships)."""
+
+    length: float = 1.0  # > 1 slower, < 1 faster
+    noise: float = 1.0  # generator noise: lower is flatter and calmer
+    noise_w: float = 1.0  # phoneme-duration noise: higher is livelier
+
+
+class Engine(Protocol):
+    """What the server needs from a TTS engine; a test double may wrap a real one."""
+
+    def load(self, voice: VoiceInfo) -> None: ...
+
+    def synthesize(self, voice: VoiceInfo, text: str, style: Style) -> np.ndarray: ...
+
+
+def session_options(threads: int) -> onnxruntime.SessionOptions:
+    opts = onnxruntime.SessionOptions()
+    # Several worker threads share the cores: each inference gets few threads, and they
+    # sleep rather than spin when idle, so one request's spinning never starves another's.
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    return opts
+
+
+class PiperEngine:
+    def __init__(self, onnx_threads: int = 1, max_loaded: int = 4, keep: str = "") -> None:
+        self.onnx_threads = onnx_threads
+        self.max_loaded = max_loaded
+        self.keep = keep  # the default voice is never dropped
+        self._voices: OrderedDict[str, PiperVoice] = OrderedDict()
+        self._lock = threading.Lock()  # loading is rare; one at a time keeps memory bounded
+
+    def load(self, voice: VoiceInfo) -> None:
+        self._voice(voice)
+
+    def _voice(self, info: VoiceInfo) -> PiperVoice:
+        with self._lock:
+            loaded = self._voices.get(info.id)
+            if loaded is not None:
+                self._voices.move_to_end(info.id)
+                return loaded
+            started = time.monotonic()
+            config = json.loads(info.path.with_name(info.path.name + ".json").read_text("utf-8"))
+            loaded = PiperVoice(
+                session=onnxruntime.InferenceSession(
+                    str(info.path), sess_options=session_options(self.onnx_threads),
+                    providers=["CPUExecutionProvider"]),
+                config=PiperConfig.from_dict(config),
+            )
+            self._voices[info.id] = loaded
+            while len(self._voices) > self.max_loaded:
+                oldest = next(k for k in self._voices if k != self.keep)
+                del self._voices[oldest]
+                log.info("unloaded voice %s (max_loaded_voices=%d)", oldest, self.max_loaded)
+            log.info("loaded voice %s in %.2fs", info.id, time.monotonic() - started)
+            return loaded
+
+    def synthesize(self, voice: VoiceInfo, text: str, style: Style) -> np.ndarray:
+        piper_voice = self._voice(voice)
+        cfg = piper_voice.config
+        syn = SynthesisConfig(
+            length_scale=cfg.length_scale * style.length,
+            noise_scale=cfg.noise_scale * style.noise,
+            noise_w_scale=cfg.noise_w_scale * style.noise_w,
+            normalize_audio=False,  # fixed gain is applied later, the same for every piece
+        )
+        chunks = [c.audio_float_array for c in piper_voice.synthesize(text, syn)]
+        if not chunks:  # text that phonemizes to nothing (punctuation only)
+            return np.zeros(0, dtype=np.float32)
+        return np.concatenate(chunks).astype(np.float32, copy=False)

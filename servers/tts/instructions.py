@@ -1,0 +1,46 @@
+"""Map free-text ``instructions`` ("speak warmly and slowly") to piper's controls.
+
+Piper has three: length_scale (pace), noise_scale (how varied the voice sounds) and
+noise_w (how varied the rhythm is). Recognised words nudge them; everything else is
+ignored, never an error, as the contract asks. The table is in the README.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .engine import Style
+
+# word -> (length, noise, noise_w) multipliers
+PACE = {
+    "very slowly": 1.45, "slowly": 1.25, "slow": 1.25, "slower": 1.2, "unhurried": 1.15,
+    "relaxed": 1.1, "calmly": 1.1, "very quickly": 0.72, "quickly": 0.82, "quick": 0.82,
+    "fast": 0.82, "faster": 0.85, "rapidly": 0.78, "briskly": 0.88, "hurried": 0.85,
+    "urgently": 0.85, "excited": 0.92, "excitedly": 0.92, "energetic": 0.92,
+}
+VARIATION = {  # (noise, noise_w)
+    "calm": (0.7, 0.7), "calmly": (0.7, 0.7), "soothing": (0.7, 0.7), "gently": (0.75, 0.75),
+    "softly": (0.8, 0.8), "flat": (0.5, 0.5), "monotone": (0.4, 0.4), "neutral": (0.8, 0.8),
+    "serious": (0.8, 0.8), "professional": (0.85, 0.85), "expressive": (1.25, 1.25),
+    "excited": (1.25, 1.3), "excitedly": (1.25, 1.3), "cheerful": (1.2, 1.2),
+    "cheerfully": (1.2, 1.2), "happy": (1.15, 1.15), "warm": (1.05, 1.0),
+    "warmly": (1.05, 1.0), "enthusiastic": (1.25, 1.3), "energetic": (1.2, 1.25),
+    "lively": (1.2, 1.25), "animated": (1.25, 1.3),
+}
+_WORD = re.compile(r"[a-z]+(?:\s+(?:slowly|quickly))?")
+
+
+def style_for(instructions: str | None, speed: float = 1.0) -> Style:
+    """``speed`` (from the URL or body: 2.0 is twice as fast) multiplies with the pace."""
+    length, noise, noise_w = 1.0 / speed, 1.0, 1.0
+    text = (instructions or "").lower()[:500]
+    pace_seen = variation_seen = False
+    for word in _WORD.findall(text):
+        key = word if word in PACE or word in VARIATION else word.split()[-1]
+        if not pace_seen and key in PACE:
+            length *= PACE[key]
+            pace_seen = True  # first pace word wins: "slowly, not quickly" is slow
+        if not variation_seen and key in VARIATION:
+            noise, noise_w = VARIATION[key]
+            variation_seen = True
+    return Style(length=min(max(length, 0.4), 2.5), noise=noise, noise_w=noise_w)

@@ -1,0 +1,195 @@
+"""Turn what piper (espeak) reads badly into words: money, percentages, times, dates,
+ordinals, numbers with separators, common abbreviations, URLs, emails, phone numbers.
+
+English rules (the default voices are English); for other languages only whitespace is
+tidied, because a wrong English expansion inside Spanish is worse than none. Numbers
+become words through num2words, which knows many languages, where a rule is generic.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from num2words import num2words
+
+MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
+          "September", "October", "November", "December"]
+DIGITS = "zero one two three four five six seven eight nine".split()
+CURRENCIES = {"$": ("dollar", "dollars", "cent", "cents"), "€": ("euro", "euros", "cent", "cents"),
+              "£": ("pound", "pounds", "penny", "pence")}
+SCALES = r"(?:thousand|million|billion|trillion)"
+
+ABBREVIATIONS = {
+    "Mr.": "Mister", "Mrs.": "Missus", "Ms.": "Miz", "Dr.": "Doctor", "Prof.": "Professor",
+    "Sr.": "Senior", "Jr.": "Junior", "St.": "Saint", "Mt.": "Mount", "Ave.": "Avenue",
+    "Rd.": "Road", "Blvd.": "Boulevard", "Inc.": "Incorporated", "Ltd.": "Limited",
+    "Co.": "Company", "Corp.": "Corporation", "vs.": "versus", "etc.": "et cetera",
+    "e.g.": "for example", "i.e.": "that is", "approx.": "approximately", "Dept.": "Department",
+    "Jan.": "January", "Feb.": "February", "Aug.": "August", "Sept.": "September",
+    "Oct.": "October", "Nov.": "November", "Dec.": "December", "min.": "minutes",
+    "hr.": "hour", "hrs.": "hours", "No.": "number",
+}
+
+
+def words(n: int | float | str, to: str = "cardinal") -> str:
+    return num2words(n, to=to, lang="en").replace(",", "")
+
+
+def spell_digits(s: str) -> str:
+    return " ".join(DIGITS[int(c)] for c in s if c.isdigit())
+
+
+def _money(m: re.Match[str]) -> str:
+    one, many, sub_one, sub_many = CURRENCIES[m["cur"]]
+    whole = int(m["whole"].replace(",", ""))
+    if m["scale"]:  # "$3.5 million" -> "three point five million dollars"
+        amount = m["whole"].replace(",", "") + (f".{m['cents']}" if m["cents"] else "")
+        return f"{words(amount)} {m['scale']} {many}"
+    out = f"{words(whole)} {one if whole == 1 else many}"
+    cents = int((m["cents"] or "0").ljust(2, "0")[:2])
+    if cents:
+        out += f" and {words(cents)} {sub_one if cents == 1 else sub_many}"
+    return out
+
+
+def _percent(m: re.Match[str]) -> str:
+    return f"{words(m[1].replace(',', ''))} percent"
+
+
+def _time(m: re.Match[str]) -> str:
+    hour, minute = int(m["h"]), int(m["m"])
+    if hour > 24 or minute > 59:
+        return m[0]
+    suffix = " ".join((m["ampm"] or "").replace(".", "").upper())
+    if minute == 0:
+        spoken = f"{words(hour)} o'clock" if not suffix else words(hour)
+    elif minute < 10:
+        spoken = f"{words(hour)} oh {words(minute)}"
+    else:
+        spoken = f"{words(hour)} {words(minute)}"
+    return f"{spoken} {suffix}".strip() + _kept_stop(m)
+
+
+def _kept_stop(m: re.Match[str], extra: int = 0) -> str:
+    """"at 9 a.m. Then" / "at 9 a.m." end a sentence: keep the stop the match swallowed."""
+    rest = m.string[m.end() + extra:]
+    if m.string[:m.end() + extra].endswith(".") and (not rest.strip() or re.match(r"\s+[A-Z]", rest)):
+        return "."
+    return ""
+
+
+def _year(y: int) -> str:
+    return words(y, to="year")
+
+
+def _date(month: int, day: int, year: str | None) -> str | None:
+    if not (1 <= month <= 12 and 1 <= day <= 31):
+        return None
+    out = f"{MONTHS[month - 1]} {words(day, to='ordinal')}"
+    return f"{out}, {_year(int(year))}" if year else out
+
+
+def _iso_date(m: re.Match[str]) -> str:
+    return _date(int(m["mo"]), int(m["d"]), m["y"]) or m[0]
+
+
+def _us_date(m: re.Match[str]) -> str:
+    return _date(int(m["mo"]), int(m["d"]), m["y"]) or m[0]
+
+
+def _month_day(m: re.Match[str]) -> str:
+    day = words(int(m["d"]), to="ordinal")
+    return f"{m['month']} {day}" + (f", {_year(int(m['y']))}" if m["y"] else "")
+
+
+def _day_month(m: re.Match[str]) -> str:
+    day = words(int(m["d"]), to="ordinal")
+    return f"the {day} of {m['month']}" + (f", {_year(int(m['y']))}" if m["y"] else "")
+
+
+def _ordinal(m: re.Match[str]) -> str:
+    return words(int(m[1]), to="ordinal")
+
+
+def _phone(m: re.Match[str]) -> str:
+    groups = [g for g in re.split(r"\D+", m[0]) if g]
+    return ", ".join(spell_digits(g) for g in groups)
+
+
+def _url(m: re.Match[str]) -> str:
+    url = re.sub(r"^https?://", "", m[0]).rstrip("/")
+    return _spoken_address(url)
+
+
+def _email(m: re.Match[str]) -> str:
+    user, _, domain = m[0].partition("@")
+    return f"{_spoken_address(user)} at {_spoken_address(domain)}"
+
+
+def _spoken_address(s: str) -> str:
+    for sym, word in ((".", " dot "), ("/", " slash "), ("-", " dash "), ("_", " underscore "),
+                      ("?", " question mark "), ("=", " equals "), ("&", " and ")):
+        s = s.replace(sym, word)
+    s = re.sub(r"\d+", lambda m: spell_digits(m[0]), s)
+    return re.sub(r"\s+", " ", s).strip()
+
+
+def _number(m: re.Match[str]) -> str:
+    raw = m[0].replace(",", "")
+    if "." in raw:
+        whole, frac = raw.split(".")
+        return f"{words(int(whole or 0))} point {spell_digits(frac)}"
+    n = int(raw)
+    if 1100 <= n <= 2099 and "," not in m[0] and n % 100:  # a year, as people say it
+        return _year(n)
+    return words(n)
+
+
+_MONTH = r"(?P<month>" + "|".join(MONTHS) + r")"
+Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str] | str]
+RULES: list[Rule] = [
+    (re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), _email),
+    (re.compile(r"\b(?:https?://|www\.)[^\s,;]+[^\s,;.!?)]"), _url),
+    (re.compile(r"(?<![\w.])(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b"), _phone),
+    (re.compile(r"(?P<cur>[$€£])\s?(?P<whole>\d[\d,]*)(?:\.(?P<cents>\d{1,2}))?"
+                rf"(?:\s(?P<scale>{SCALES}))?\b"), _money),
+    (re.compile(r"(\d[\d,]*(?:\.\d+)?)\s?%"), _percent),
+    (re.compile(r"\b(?P<h>\d{1,2}):(?P<m>\d{2})\s?(?P<ampm>[ap]\.?m\.?)?(?![\w:])", re.I), _time),
+    (re.compile(r"\b(?P<h>\d{1,2})()\s?(?P<ampm>[ap]\.?m\.?)(?!\w)", re.I),
+     lambda m: f"{words(int(m['h']))} {' '.join(m['ampm'].replace('.', '').upper())}"
+     + _kept_stop(m)),
+    (re.compile(r"\b(?P<y>\d{4})-(?P<mo>\d{2})-(?P<d>\d{2})\b"), _iso_date),
+    (re.compile(r"\b(?P<mo>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4})\b"), _us_date),
+    (re.compile(rf"\b{_MONTH}\s(?P<d>\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s(?P<y>\d{{4}}))?\b"),
+     _month_day),
+    (re.compile(rf"\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s(?:of\s)?{_MONTH}(?:,?\s(?P<y>\d{{4}}))?\b"),
+     _day_month),
+    (re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.I), _ordinal),
+    (re.compile(r"(?<![\w.])-?\d{1,3}(?:,\d{3})+(?:\.\d+)?\b|(?<![\w.])\d+\.\d+\b|\b\d+\b"),
+     _number),
+    (re.compile(r"\s&\s"), " and "),
+]
+_ABBREV = re.compile(r"(?<!\w)(" + "|".join(re.escape(a) for a in ABBREVIATIONS) + r")(?=\s|$)")
+_NO_NUMBER = re.compile(r"(?<!\w)No\.(?=\s*\d)")
+_STREET = re.compile(r"\b([A-Z][a-z]+) St\.(?=\s|$)")  # "Main St." is a street, "St. Louis" a saint
+
+
+def _abbreviation(m: re.Match[str]) -> str:
+    if m[1] == "No.":  # only "No. 5" is "number"; a sentence-final "No." is the word
+        return m[1]
+    rest = m.string[m.end():]
+    # The abbreviation's period may also end the sentence: keep one where the text ends.
+    return ABBREVIATIONS[m[1]] + ("." if not rest.strip() else "")
+
+
+def normalize(text: str, language: str = "en") -> str:
+    text = re.sub(r"\s+", " ", text).strip()
+    if not language.lower().startswith("en"):
+        return text
+    text = _NO_NUMBER.sub("number", text)
+    text = _STREET.sub(lambda m: f"{m[1]} Street" + _kept_stop(m), text)
+    text = _ABBREV.sub(_abbreviation, text)
+    for pattern, repl in RULES:
+        text = pattern.sub(repl, text)
+    return re.sub(r"\s+", " ", text).strip()

@@ -1,0 +1,110 @@
+"""A bounded pool of inference threads that serves the most urgent piece first.
+
+Every piece of a request carries a deadline: the moment its audio will be needed if the
+caller plays what it has already received in real time. A request's first piece is due
+at once; later pieces are due when the audio before them runs out. Workers always take
+the earliest deadline, so a new request's first clause is not stuck behind other
+requests' later sentences (TTFA stays low under load) while those still arrive in time.
+
+Cancelling the awaiting coroutine (client gone) withdraws a piece that has not started;
+the engine is never asked for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import metrics
+
+
+@dataclass(order=True)
+class _Job:
+    deadline: float
+    seq: int
+    fn: Callable[[], Any] = field(compare=False)
+    future: asyncio.Future[Any] = field(compare=False)
+    loop: asyncio.AbstractEventLoop = field(compare=False)
+    cancelled: bool = field(default=False, compare=False)
+
+
+class QueueFull(Exception):
+    pass
+
+
+class SynthesisPool:
+    def __init__(self, workers: int, queue_size: int) -> None:
+        self.workers = workers
+        self.queue_size = queue_size
+        self._heap: list[_Job] = []
+        self._cv = threading.Condition()
+        self._seq = itertools.count()
+        self._threads: list[threading.Thread] = []
+        self._stopping = False
+
+    def start(self) -> None:
+        for i in range(self.workers):
+            t = threading.Thread(target=self._work, name=f"tts-worker-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self) -> None:
+        with self._cv:
+            self._stopping = True
+            self._cv.notify_all()
+        for t in self._threads:
+            t.join(timeout=5)
+
+    @property
+    def waiting(self) -> int:
+        return len(self._heap)
+
+    def full(self) -> bool:
+        return len(self._heap) >= self.queue_size
+
+    async def run(self, fn: Callable[[], Any], deadline: float) -> Any:
+        loop = asyncio.get_running_loop()
+        job = _Job(deadline, next(self._seq), fn, loop.create_future(), loop)
+        with self._cv:
+            heapq.heappush(self._heap, job)
+            metrics.QUEUE.set(len(self._heap))
+            self._cv.notify()
+        try:
+            return await job.future
+        except asyncio.CancelledError:
+            job.cancelled = True  # a worker that pops it skips it
+            raise
+
+    def _work(self) -> None:
+        while True:
+            with self._cv:
+                while not self._heap and not self._stopping:
+                    self._cv.wait()
+                if self._stopping:
+                    return
+                job = heapq.heappop(self._heap)
+                metrics.QUEUE.set(len(self._heap))
+            if job.cancelled:
+                metrics.PIECES.labels("skipped").inc()
+                continue
+            try:
+                result, error = job.fn(), None
+                metrics.PIECES.labels("done").inc()
+            except BaseException as exc:  # handed to the request, never kills the worker
+                result, error = None, exc
+                metrics.PIECES.labels("failed").inc()
+            job.loop.call_soon_threadsafe(_settle, job.future, result, error)
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():  # the awaiting request was cancelled meanwhile
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)

@@ -1,0 +1,172 @@
+"""The request: URL query defaults, the JSON body over them, every check made before the 200.
+
+Query parameters are the per-agent settings Rymi can carry (one URL per agent): a typo
+there is a 400 naming the parameter. Body fields follow the contract: malformed JSON 400,
+a wrong type or an empty text 422, an over-long text 413, an unknown voice 404, an
+unsupported format or a language no voice speaks 422.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+)
+from starlette.requests import Request
+
+from servers.common.audio import (
+    DEFAULT_FORMAT,
+    SUPPORTED_FORMATS,
+    UnsupportedFormat,
+    parse_pcm_format,
+)
+from servers.common.errors import ApiError
+
+from .config import TtsSettings
+from .voices import VoiceCatalog, VoiceInfo
+
+QUERY_PARAMS = ("voice", "speed", "format", "language")
+MIN_SPEED, MAX_SPEED = 0.5, 2.0
+
+
+class TtsBody(BaseModel):
+    """The JSON body Rymi sends. Unknown fields are ignored (Rymi may add some)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    text: StrictStr = Field(description="The text to speak (required, non-empty).")
+    voice: StrictStr | None = Field(None, description="Voice id from GET /voices.")
+    language: StrictStr | None = Field(None, description="BCP-47; picks that language's "
+                                       "default voice when no voice is given.")
+    format: StrictStr | None = Field(None, description="pcm_<rate>; default pcm_24000.")
+    instructions: StrictStr | None = Field(None, description="Style hints (pace, calm, "
+                                           "expressive); unknown words are ignored.")
+    speed: StrictFloat | StrictInt | None = Field(None, description="Pace multiplier, "
+                                                  f"{MIN_SPEED} to {MAX_SPEED}.")
+
+
+@dataclass(frozen=True)
+class TtsJob:
+    text: str
+    voice: VoiceInfo
+    language: str
+    rate: int
+    speed: float
+    instructions: str | None
+
+
+def _bad_query(param: str, message: str) -> ApiError:
+    return ApiError(400, message, "invalid_query_parameter", param=param)
+
+
+def _speed(value: Any, param: str, status: int) -> float:
+    try:
+        speed = float(value)
+    except (TypeError, ValueError):
+        speed = math.nan
+    if not (MIN_SPEED <= speed <= MAX_SPEED):  # also refuses nan and inf
+        msg = f"{param} must be a number from {MIN_SPEED} to {MAX_SPEED}, got {value!r}"
+        raise (_bad_query(param, msg) if status == 400 else
+               ApiError(422, msg, "invalid_speed", param=param))
+    return speed
+
+
+def query_defaults(request: Request, catalog: VoiceCatalog) -> dict[str, Any]:
+    """URL options, validated before the body is read (a bad URL fails every request)."""
+    params = request.query_params
+    for key in params:
+        if key not in QUERY_PARAMS:
+            raise _bad_query(key, f"unknown query parameter {key!r}; accepted: "
+                             f"{', '.join(QUERY_PARAMS)}")
+    out: dict[str, Any] = {}
+    if "voice" in params:
+        if catalog.get(params["voice"]) is None:
+            raise _bad_query("voice", f"unknown voice {params['voice']!r}; accepted: "
+                             f"{', '.join(catalog.ids)}")
+        out["voice"] = params["voice"]
+    if "format" in params:
+        try:
+            parse_pcm_format(params["format"])
+        except UnsupportedFormat:
+            raise _bad_query("format", f"unsupported format {params['format']!r}; accepted: "
+                             f"{', '.join(SUPPORTED_FORMATS)}") from None
+        out["format"] = params["format"]
+    if "speed" in params:
+        out["speed"] = _speed(params["speed"], "speed", 400)
+    if "language" in params:
+        if catalog.for_language(params["language"]) is None:
+            raise _bad_query("language", f"no voice speaks {params['language']!r}; accepted: "
+                             f"{', '.join(catalog.languages)}")
+        out["language"] = params["language"]
+    return out
+
+
+async def read_body(request: Request, settings: TtsSettings) -> TtsBody:
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > settings.max_body_bytes:
+        raise ApiError(413, f"body larger than {settings.max_body_bytes} bytes", "body_too_large")
+    raw = b""
+    async for part in request.stream():
+        raw += part
+        if len(raw) > settings.max_body_bytes:
+            raise ApiError(413, f"body larger than {settings.max_body_bytes} bytes",
+                           "body_too_large")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "body is not valid JSON", "invalid_json") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "body must be a JSON object", "invalid_json")
+    try:
+        return TtsBody.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or None
+        missing = err["type"] == "missing"
+        raise ApiError(422, f"{field}: {'required' if missing else err['msg'].lower()}",
+                       "missing_field" if missing else "invalid_type", param=field) from None
+
+
+def resolve_job(body: TtsBody, query: dict[str, Any], catalog: VoiceCatalog,
+                settings: TtsSettings) -> TtsJob:
+    if not body.text.strip():
+        raise ApiError(422, "text: must not be empty", "empty_text", param="text")
+    if len(body.text) > settings.max_text_chars:
+        raise ApiError(413, f"text is {len(body.text)} characters; the limit is "
+                       f"{settings.max_text_chars}", "text_too_long", param="text")
+    fmt = body.format or query.get("format") or DEFAULT_FORMAT
+    try:
+        rate = parse_pcm_format(fmt)
+    except UnsupportedFormat as exc:
+        raise ApiError(422, str(exc), "unsupported_format", param="format") from None
+    speed = _speed(body.speed, "speed", 422) if body.speed is not None else query.get("speed", 1.0)
+    language = body.language or query.get("language")
+    voice_id = body.voice or query.get("voice")
+    if body.voice is None and body.language and "voice" in query:
+        voice_id = None  # the body's language overrides the URL's voice default
+    if voice_id:  # a given voice wins over language
+        voice = catalog.get(voice_id)
+        if voice is None:
+            raise ApiError(404, f"unknown voice {voice_id!r}; available: "
+                           f"{', '.join(catalog.ids)}", "voice_not_found", param="voice")
+    elif language:
+        voice = catalog.for_language(language)
+        if voice is None:
+            raise ApiError(422, f"no voice speaks language {language!r}; available languages: "
+                           f"{', '.join(catalog.languages)}", "unsupported_language",
+                           param="language")
+    else:
+        voice = catalog.voices[catalog.default_id]
+    # Text is normalised for the language the voice speaks, which is what will be heard.
+    return TtsJob(text=body.text, voice=voice, language=voice.language,
+                  rate=rate, speed=speed, instructions=body.instructions)

@@ -1,0 +1,128 @@
+"""One request's audio: pieces synthesised in order, each written as soon as it exists.
+
+The first piece is synthesised before the 200 goes out, so a failure there is still a
+shaped HTTP error, and the first chunk written carries speech. While a piece is being
+converted and sent, the next one is already queued (one piece of lookahead: enough to
+never starve the caller at piper's speed, little enough that a hang-up wastes at most
+one piece). Audio gets one fixed gain, then goes through one streaming resampler for
+the whole request, so chunk boundaries are seamless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from servers.common.audio import StreamingResampler, float_to_int16, pcm_bytes
+
+from . import metrics
+from .engine import Engine, Style
+from .pool import SynthesisPool
+from .text import Piece
+from .voices import VoiceInfo
+
+
+@dataclass
+class StreamStats:
+    pieces_total: int
+    pieces_started: int = 0  # pieces the engine was asked for
+    pieces_done: int = 0
+    synth_s: float = 0.0
+    samples_out: int = 0
+    first_audio_s: float | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class SynthesisStream:
+    def __init__(self, *, engine: Engine, pool: SynthesisPool, voice: VoiceInfo,
+                 pieces: list[Piece], style: Style, out_rate: int, gain: float,
+                 sentence_silence_s: float, resample_quality: str = "HQ",
+                 started: float | None = None) -> None:
+        self.engine = engine
+        self.pool = pool
+        self.voice = voice
+        self.pieces = pieces
+        self.style = style
+        self.out_rate = out_rate
+        self.gain = gain
+        self.silence = np.zeros(int(voice.sample_rate * sentence_silence_s), dtype=np.float32)
+        self.resampler = StreamingResampler(voice.sample_rate, out_rate, resample_quality)
+        self.started = started or time.monotonic()  # the request's arrival: TTFA counts it all
+        self.stats = StreamStats(pieces_total=len(pieces))
+        self._audio_ahead_s = 0.0  # native audio queued so far: sets the next deadline
+        self._next: asyncio.Task[np.ndarray] | None = None
+
+    def _submit(self, index: int) -> asyncio.Task[np.ndarray]:
+        piece = self.pieces[index]
+        deadline = self.started + self._audio_ahead_s
+
+        def work() -> np.ndarray:
+            self.stats.pieces_started += 1
+            t = time.monotonic()
+            audio = self.engine.synthesize(self.voice, piece.text, self.style)
+            self.stats.synth_s += time.monotonic() - t
+            return audio
+
+        return asyncio.ensure_future(self.pool.run(work, deadline))
+
+    def _convert(self, index: int, audio: np.ndarray) -> bytes:
+        self.stats.pieces_done += 1
+        last = index == len(self.pieces) - 1
+        if not last and self.pieces[index].ends_sentence and len(self.silence):
+            audio = np.concatenate([audio, self.silence])
+        self._audio_ahead_s += len(audio) / self.voice.sample_rate
+        # Fixed gain, hard-limited: never normalised per piece (no loudness jumps).
+        samples = self.resampler.process(float_to_int16(audio * self.gain))
+        if last:
+            samples = np.concatenate([samples, self.resampler.flush()])
+        self.stats.samples_out += len(samples)
+        return pcm_bytes(samples)
+
+    async def first_chunk(self) -> bytes:
+        """Synthesise up to the first audible piece; raise before any byte is sent."""
+        data = b""
+        index = 0
+        try:
+            task = self._submit(0)
+            while True:
+                audio = await task
+                more = index + 1 < len(self.pieces)
+                self._next = self._submit(index + 1) if more else None
+                data = self._convert(index, audio)
+                index += 1
+                if data or self._next is None:
+                    break
+                task = self._next  # a piece with no sound ("--"): the next one is first
+        except BaseException:
+            self.cancel()
+            raise
+        self._index = index
+        self.stats.first_audio_s = time.monotonic() - self.started
+        metrics.TTFA.observe(self.stats.first_audio_s)
+        return data
+
+    async def rest(self) -> AsyncIterator[bytes]:
+        """The remaining chunks; cancelled (client gone) -> the queued piece is withdrawn."""
+        try:
+            for index in range(self._index, len(self.pieces)):
+                assert self._next is not None
+                audio = await self._next
+                self._next = self._submit(index + 1) if index + 1 < len(self.pieces) else None
+                data = self._convert(index, audio)
+                if data:
+                    yield data
+        finally:
+            self.cancel()
+
+    def cancel(self) -> None:
+        if self._next is not None and not self._next.done():
+            self._next.cancel()
+        self._next = None
+
+    @property
+    def audio_seconds(self) -> float:
+        return self.stats.samples_out / self.out_rate

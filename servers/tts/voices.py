@@ -1,0 +1,143 @@
+"""The voice catalog: which piper voices this server can speak with, and by what id.
+
+Voices come from three places, in this order: the model catalog's TTS entries that are
+installed (PyPI voice packages, or prepared under models_dir), ``*.onnx`` files with their
+``.onnx.json`` under models_dir, and the same under the optional voices_dir. Finding a
+voice only reads its small JSON config; the ONNX model is loaded later, on first use.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from rymi_endpoints.models.catalog import ModelNotReady, load_catalog, resolve
+
+log = logging.getLogger("rymi.tts.voices")
+
+
+@dataclass(frozen=True)
+class VoiceInfo:
+    id: str
+    path: Path  # the .onnx file; its config is path + ".json"
+    language: str  # BCP-47, e.g. "en-US"
+    sample_rate: int
+    description: str = ""
+
+    def public(self) -> dict[str, object]:
+        return {"id": self.id, "language": self.language, "sample_rate": self.sample_rate,
+                "description": self.description}
+
+
+def bcp47(code: str) -> str:
+    """``en_US`` / ``en-us`` -> ``en-US``; ``es`` stays ``es``."""
+    parts = code.replace("_", "-").split("-")
+    out = [parts[0].lower()]
+    out += [p.upper() if len(p) == 2 else p.title() if len(p) == 4 else p for p in parts[1:]]
+    return "-".join(out)
+
+
+def primary(code: str) -> str:
+    return bcp47(code).split("-")[0]
+
+
+def _onnx_file(path: Path) -> Path | None:
+    if path.is_dir():
+        found = sorted(path.glob("*.onnx"))
+        return found[0] if found else None
+    return path if path.suffix == ".onnx" else None
+
+
+def read_voice(voice_id: str, onnx: Path, description: str = "") -> VoiceInfo | None:
+    config = Path(f"{onnx}.json")
+    if not config.is_file():
+        return None
+    try:
+        data = json.loads(config.read_text(encoding="utf-8"))
+        lang = (data.get("language") or {}).get("code") or data["espeak"]["voice"]
+        rate = int(data["audio"]["sample_rate"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("skipping voice %s: unreadable config (%s)", onnx, exc)
+        return None
+    if not description:
+        name = data.get("dataset") or onnx.stem
+        quality = (data.get("audio") or {}).get("quality", "")
+        description = f"Piper voice {name} ({quality}, {rate} Hz), {bcp47(lang)}".replace(
+            " (, ", " (")
+    return VoiceInfo(voice_id, onnx, bcp47(lang), rate, description)
+
+
+class VoiceCatalog:
+    """Ids -> VoiceInfo, plus the default voice per language."""
+
+    def __init__(self, voices: list[VoiceInfo], default_id: str) -> None:
+        self.voices: dict[str, VoiceInfo] = {}
+        self.aliases: dict[str, str] = {}
+        for v in voices:
+            self.voices.setdefault(v.id, v)
+            self.aliases.setdefault(v.path.stem, v.id)  # "en_US-joe-medium" works too
+        if default_id not in self.voices:
+            raise ModelNotReady(f"default voice {default_id!r} not found "
+                                f"(have: {', '.join(self.voices) or 'none'})")
+        self.default_id = default_id
+
+    @classmethod
+    def discover(cls, default: str, models_dir: Path, voices_dir: Path | None) -> VoiceCatalog:
+        voices: list[VoiceInfo] = []
+        default_id = default
+        custom = Path(default).expanduser()
+        if custom.suffix == ".onnx" and custom.is_file():  # a path given as the default
+            info = read_voice(custom.stem, custom)
+            if info is None:
+                raise ModelNotReady(f"voice {custom} has no readable {custom}.json")
+            voices.append(info)
+            default_id = info.id
+        for entry in load_catalog().values():
+            if entry.server != "tts":
+                continue
+            try:
+                onnx = _onnx_file(resolve(entry.name, models_dir))
+            except ModelNotReady:
+                continue  # listed but not installed here: not offered
+            info = onnx and read_voice(entry.name, onnx, entry.description)
+            if info:
+                voices.append(info)
+        for folder in (models_dir, voices_dir):
+            if folder is not None and Path(folder).is_dir():
+                for onnx in sorted(Path(folder).rglob("*.onnx")):
+                    info = read_voice(onnx.stem, onnx)
+                    if info:
+                        voices.append(info)
+        return cls(voices, default_id)
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self.voices)
+
+    @property
+    def languages(self) -> list[str]:
+        return sorted({v.language for v in self.voices.values()})
+
+    def get(self, voice_id: str) -> VoiceInfo | None:
+        voice_id = self.aliases.get(voice_id, voice_id)
+        return self.voices.get(voice_id)
+
+    def for_language(self, language: str) -> VoiceInfo | None:
+        """The default voice if it speaks ``language``, else the first exact match, else
+        the first voice of the same primary language (en-GB text -> an en-US voice)."""
+        want = bcp47(language)
+        default = self.voices[self.default_id]
+        ordered = [default, *(v for v in self.voices.values() if v is not default)]
+        for v in ordered:
+            if v.language.lower() == want.lower():
+                return v
+        for v in ordered:
+            if primary(v.language) == primary(want):
+                return v
+        return None
+
+    def listing(self) -> dict[str, object]:
+        return {"object": "list", "default": self.default_id,
+                "data": [v.public() for v in self.voices.values()]}
