@@ -1,0 +1,128 @@
+"""The audio stream: framing at every contract rate, seamless resampling, early first chunk."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+
+import httpx
+import numpy as np
+import pytest
+import soxr
+
+from servers.common.audio import SUPPORTED_RATES, float_to_int16
+from servers.tts.engine import PiperEngine, Style
+from servers.tts.pool import SynthesisPool
+from servers.tts.stream import SynthesisStream
+from servers.tts.text import plan
+from servers.tts.voices import read_voice
+from tests.support.servers import RunningServer
+
+from .conftest import FOUR_SENTENCES
+from .rawhttp import collect, post_chunks
+
+
+def test_every_rate_is_chunked_pcm16_of_consistent_duration(client: httpx.Client) -> None:
+    durations = {}
+    for rate in SUPPORTED_RATES:
+        r = client.post("/tts", json={"text": FOUR_SENTENCES, "format": f"pcm_{rate}"})
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"] == "application/octet-stream"
+        assert r.headers["transfer-encoding"] == "chunked"
+        assert "content-length" not in r.headers
+        assert len(r.content) % 2 == 0
+        samples = np.frombuffer(r.content, dtype="<i2")
+        assert np.abs(samples).max() > 3000  # speech, not silence
+        durations[rate] = len(samples) / rate
+    # piper varies phoneme durations a little from run to run (noise_w): allow 15%.
+    middle = statistics.median(durations.values())
+    assert all(abs(d - middle) / middle < 0.15 for d in durations.values()), durations
+    assert 5.0 < middle < 15.0
+
+
+def test_default_format_is_pcm_24000_and_root_path_serves_too(client: httpx.Client) -> None:
+    a = client.post("/", json={"text": "One two three."})
+    assert a.status_code == 200
+    seconds = len(a.content) / 2 / 24000
+    assert 0.7 < seconds < 3.0
+
+
+def test_every_chunk_is_whole_samples_and_the_stream_ends_cleanly(
+        tts_server: RunningServer) -> None:
+    """Chunks as the server framed them on its socket (no re-chunking proxy between)."""
+    for rate in (8000, 22050, 44100):
+        reply = collect(tts_server.port, {"text": FOUR_SENTENCES, "format": f"pcm_{rate}"})
+        assert reply.status == 200
+        assert reply.terminated
+        assert len(reply.chunks) >= 4  # one per piece at least
+        assert all(len(c) % 2 == 0 and len(c) > 0 for c in reply.chunks)
+
+
+def test_first_chunk_arrives_while_later_sentences_are_still_synthesised(
+        tts_server: RunningServer) -> None:
+    text = " ".join(f"This is sentence number {i} of a long answer." for i in range(1, 25))
+    replies = post_chunks(tts_server.port, {"text": text})
+    reply = next(replies)
+    rid = reply.headers["x-request-id"]
+    next(replies)  # the first chunk
+    # The request is not finished (no usage record yet) when its first audio is here.
+    assert not any(u["request_id"] == rid for u in tts_server.usage_records())
+    first = reply.chunks[0]
+    assert np.abs(np.frombuffer(first, dtype="<i2")).max() > 1000  # it is speech
+    for _ in replies:
+        pass
+    assert reply.terminated
+    assert len(reply.chunks) >= 24  # one per piece, written as each was ready
+    rest = b"".join(reply.chunks[1:])
+    record = _usage(tts_server, rid)
+    assert record["pieces_total"] == record["pieces_synthesized"] == 24
+    assert record["characters"] == len(text)
+    assert record["audio_seconds"] == pytest.approx((len(first) + len(rest)) / 2 / 24000, abs=0.01)
+
+
+def _usage(server: RunningServer, rid: str) -> dict:
+    for _ in range(100):
+        for u in server.usage_records():
+            if u["request_id"] == rid:
+                return u
+        time.sleep(0.05)
+    raise AssertionError(f"no usage record for {rid}")
+
+
+async def test_streaming_resample_matches_one_shot_resample(voice_path) -> None:
+    """The production stream path over the real voice, compared with resampling the same
+    native audio in one go: equal up to rounding, so chunk boundaries add no clicks."""
+    voice = read_voice("joe", voice_path)
+    assert voice is not None
+
+    class Recording(PiperEngine):
+        native: list[np.ndarray] = []
+
+        def synthesize(self, v, text, style):  # type: ignore[no-untyped-def]
+            audio = super().synthesize(v, text, style)
+            self.native.append(audio)
+            return audio
+
+    engine = Recording()
+    pool = SynthesisPool(workers=1, queue_size=4)
+    pool.start()
+    try:
+        pieces = plan(FOUR_SENTENCES, "en-US")
+        stream = SynthesisStream(engine=engine, pool=pool, voice=voice, pieces=pieces,
+                                 style=Style(), out_rate=24000, gain=1.6,
+                                 sentence_silence_s=0.2)
+        chunks = [await stream.first_chunk()] + [c async for c in stream.rest()]
+    finally:
+        await asyncio.to_thread(pool.stop)
+    streamed = np.frombuffer(b"".join(chunks), dtype="<i2").astype(np.float64)
+
+    silence = np.zeros(int(voice.sample_rate * 0.2), dtype=np.float32)
+    native = np.concatenate([x for a in engine.native[:-1] for x in (a, silence)]
+                            + [engine.native[-1]])
+    reference = soxr.resample(float_to_int16(native * 1.6).astype(np.float32) / 32768.0,
+                              voice.sample_rate, 24000, quality="HQ") * 32767.0
+    assert len(chunks) == len(pieces)
+    assert abs(len(streamed) - len(reference)) <= 2
+    n = min(len(streamed), len(reference))
+    assert np.max(np.abs(streamed[:n] - reference[:n])) <= 3  # int16 rounding only

@@ -1,0 +1,73 @@
+"""The text pipeline on its own: normalisation, piece planning, instructions."""
+
+from __future__ import annotations
+
+import pytest
+
+from servers.tts.instructions import style_for
+from servers.tts.normalize import normalize
+from servers.tts.text import plan
+
+
+@pytest.mark.parametrize("text, spoken", [
+    ("It costs $12.50.", "It costs twelve dollars and fifty cents."),
+    ("$1 and $3.5 million", "one dollar and three point five million dollars"),
+    ("€5 or £1.01", "five euros or one pound and one penny"),
+    ("Save 45% today", "Save forty-five percent today"),
+    ("Come at 3:30 pm.", "Come at three thirty P M."),
+    ("Open at 9 a.m. Then close.", "Open at nine A M. Then close."),
+    ("At 10:00 sharp", "At ten o'clock sharp"),
+    ("At 9:05", "At nine oh five"),
+    ("On 2024-03-15.", "On March fifteenth, twenty twenty-four."),
+    ("On March 3rd, 2025", "On March third, twenty twenty-five"),
+    ("The 22nd floor", "The twenty-second floor"),
+    ("In 1999 we sold 1,200 units", "In nineteen ninety-nine we sold one thousand two hundred units"),
+    ("Pi is 3.14", "Pi is three point one four"),
+    ("Dr. Smith lives on Main St. He is nice.", "Doctor Smith lives on Main Street. He is nice."),
+    ("Room No. 5, e.g. this one", "Room number five, for example this one"),
+    ("Mail jo.doe@example.com", "Mail jo dot doe at example dot com"),
+    ("See https://www.example.com/help.", "See www dot example dot com slash help."),
+    ("Call (555) 123-4567", "Call five five five, one two three, four five six seven"),
+])
+def test_normalize_english(text: str, spoken: str) -> None:
+    assert normalize(text, "en-US") == spoken
+
+
+def test_other_languages_are_left_alone() -> None:
+    assert normalize("Cuesta  $5.", "es-ES") == "Cuesta $5."
+
+
+def test_first_sentence_is_cut_at_its_first_clause() -> None:
+    pieces = plan("Thanks for calling Acme support, my name is Joe, how can I help? "
+                  "Tell me, please, what happened.", "en-US", first_chars=60)
+    assert [p.text for p in pieces] == [
+        "Thanks for calling Acme support,", "my name is Joe, how can I help?",
+        "Tell me, please, what happened."]
+    assert [p.ends_sentence for p in pieces] == [False, True, True]
+
+
+def test_first_sentence_without_clause_is_cut_near_the_limit() -> None:
+    sentence = "This sentence has no clause marks and goes on well past sixty characters"
+    first, rest = plan(sentence, "en", first_chars=60)
+    assert len(first.text) <= 60 and not first.ends_sentence
+    assert f"{first.text} {rest.text}" == sentence
+
+
+def test_short_text_is_one_piece_and_punctuation_alone_is_nothing() -> None:
+    assert [p.text for p in plan("Hi.")] == ["Hi."]
+    assert plan("... ?!") == []
+
+
+def test_sentences_split_after_abbreviations_are_expanded() -> None:
+    texts = [p.text for p in plan("Ask Dr. Lee. She knows!", first_chars=60)]
+    assert texts == ["Ask Doctor Lee.", "She knows!"]
+
+
+def test_instructions_map_pace_and_style_and_ignore_the_rest() -> None:
+    assert style_for("please speak slowly").length > 1.0
+    assert style_for("quickly!").length < 1.0
+    calm = style_for("calm and reassuring")
+    lively = style_for("expressive")
+    assert calm.noise < 1.0 < lively.noise
+    assert style_for("like a pirate, in Klingon") == style_for(None)
+    assert style_for(None, speed=2.0).length == pytest.approx(0.5)
