@@ -1,0 +1,70 @@
+"""Routes and wiring: POST /v1/chat/completions and GET /v1/models over one backend."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from servers.common.app import create_app as create_common_app
+
+from . import completions, metrics, proxy
+from .backends.upstream import UpstreamBackend
+from .backends.vllm_engine import VllmBackend
+from .config import LlmSettings
+from .errors import parse_request, read_body
+
+log = logging.getLogger("rymi.llm")
+
+Backend = VllmBackend | UpstreamBackend
+
+
+def make_backend(settings: LlmSettings) -> Backend:
+    return UpstreamBackend(settings) if settings.backend == "upstream" else VllmBackend(settings)
+
+
+def create_app(settings: LlmSettings) -> Starlette:
+    backend = make_backend(settings)
+
+    async def chat_completions(request: Request) -> Response:
+        body = await read_body(request, settings.max_body_bytes)
+        req, raw = parse_request(body, settings, backend.served_name)
+        if isinstance(backend, UpstreamBackend):
+            return await proxy.complete(request, req, raw, backend)
+        return await completions.complete(request, req, backend)
+
+    async def list_models(request: Request) -> Response:
+        return JSONResponse({"object": "list", "data": [{
+            "id": backend.served_name, "object": "model", "created": started,
+            "owned_by": "rymi-endpoints"}]})
+
+    async def startup(app: Starlette) -> None:
+        t0 = time.monotonic()
+        await backend.start()
+        if isinstance(backend, VllmBackend):
+            metrics.watch_engine(backend.running)
+        if settings.warmup:
+            await backend.warmup()
+        log.info("llm backend %s ready in %.1fs, serving %r", backend.name,
+                 time.monotonic() - t0, backend.served_name)
+
+    async def shutdown(app: Starlette) -> None:
+        await backend.close()
+
+    started = int(time.time())
+    routes = [
+        Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+        Route("/chat/completions", chat_completions, methods=["POST"]),
+        Route("/v1/models", list_models, methods=["GET"]),
+        Route("/models", list_models, methods=["GET"]),
+        # A bare custom_llm_url (a host of its own) POSTs to the root.
+        Route("/", chat_completions, methods=["POST"]),
+    ]
+    app = create_common_app(settings=settings, channel="custom-llm", routes=routes,
+                            startup=startup, shutdown=shutdown)
+    app.state.backend = backend
+    return app

@@ -1,0 +1,65 @@
+"""How upstream failures become the contract's errors.
+
+Before the first byte: connect failure 502, timeout 504, the upstream's own 4xx passed
+through with its status in our shape, its 5xx as 502 (503/504 keep their meaning).
+After streaming began: one error event (the relay then closes without ``[DONE]``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+import httpx
+
+from servers.common.errors import ApiError
+
+from ..sse import error_event
+
+
+def map_transport(exc: httpx.HTTPError) -> ApiError:
+    if isinstance(exc, httpx.PoolTimeout):
+        return ApiError(503, "all upstream connections are busy; retry shortly",
+                        "upstream_pool_exhausted", headers={"Retry-After": "1"})
+    if isinstance(exc, httpx.TimeoutException):
+        return ApiError(504, f"the upstream did not answer in time ({type(exc).__name__})",
+                        "upstream_timeout")
+    if isinstance(exc, httpx.ConnectError):
+        return ApiError(502, "cannot connect to the upstream", "upstream_unreachable")
+    return ApiError(502, f"the upstream failed: {type(exc).__name__}", "upstream_error")
+
+
+def map_status(status: int, body: bytes, headers: Mapping[str, str]) -> ApiError:
+    message, type_, code, param = _upstream_error(body)
+    keep = {k: headers[k] for k in ("retry-after",) if k in headers}
+    if 400 <= status < 500:
+        return ApiError(status, message or f"the upstream refused the request ({status})",
+                        code or "upstream_rejected", param=param, type_=type_, headers=keep)
+    if status in (503, 504):
+        return ApiError(status, message or f"the upstream answered {status}",
+                        "upstream_unavailable" if status == 503 else "upstream_timeout",
+                        headers=keep)
+    return ApiError(502, f"the upstream answered {status}" + (f": {message}" if message else ""),
+                    "upstream_error")
+
+
+def _upstream_error(body: bytes) -> tuple[str, str | None, str | None, str | None]:
+    """Message, type, code and param of an OpenAI-shaped error body, or its text."""
+    try:
+        obj = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return body[:300].decode("utf-8", "replace").strip(), None, None, None
+    err = obj.get("error") if isinstance(obj, dict) else None
+    if isinstance(err, dict):
+        code = err.get("code")
+        return (str(err.get("message") or ""), err.get("type") or None,
+                str(code) if code not in (None, "") else None, err.get("param"))
+    if isinstance(err, str):  # llama.cpp and ollama send {"error": "text"}
+        return err, None, None, None
+    return json.dumps(obj)[:300], None, None, None
+
+
+def stream_failure(code: str, exc: httpx.HTTPError) -> bytes:
+    what = ("stalled past the timeout" if code == "upstream_timeout"
+            else "closed the connection mid-stream")
+    return error_event(f"the upstream {what} ({type(exc).__name__})", "upstream_error", code)

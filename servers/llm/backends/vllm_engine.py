@@ -1,0 +1,189 @@
+"""In-process vLLM: one AsyncLLM per server process, the model's own chat template.
+
+Rendering the prompt here (not in vLLM) gives the exact prompt token count before the
+request is queued, so a too-long prompt is a 400 before any byte is streamed, and
+``max_tokens`` can be clamped to what the context has left (Rymi sends 2048 whatever
+the model's context).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from rymi_endpoints.models.catalog import resolve
+
+from ..config import LlmSettings
+from ..schema import ChatRequest
+from . import Delta, EngineError
+
+log = logging.getLogger("rymi.llm.vllm")
+
+# Long prompts are tokenised off the event loop; short ones (the usual voice turn) inline,
+# where a thread hop would cost more than the work.
+_INLINE_RENDER_CHARS = 8_000
+
+
+def cpu_has_fast_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="ignore")
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def pick_dtype(setting: str, on_cpu: bool) -> str:
+    if setting != "auto":
+        return setting
+    if on_cpu:  # bf16 without AVX-512/AMX runs slow fallback kernels (~4x the TTFT)
+        return "bfloat16" if cpu_has_fast_bf16() else "float32"
+    return "auto"
+
+
+class VllmBackend:
+    name = "vllm"
+
+    def __init__(self, settings: LlmSettings) -> None:
+        self.settings = settings
+        self.served_name = settings.public_model_name()
+        self.engine: Any = None
+        self.tokenizer: Any = None
+        self._defaults: dict[str, Any] = {}
+
+    async def start(self) -> None:
+        path = resolve(self.settings.model, self.settings.models_dir)
+        from vllm.engine.arg_utils import AsyncEngineArgs
+        from vllm.platforms import current_platform
+        from vllm.v1.engine.async_llm import AsyncLLM
+
+        on_cpu = current_platform.is_cpu()
+        if on_cpu:  # vLLM-CPU sizes its KV cache from this variable only
+            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", f"{self.settings.kv_cache_gb:g}")
+        eager = self.settings.enforce_eager
+        args = AsyncEngineArgs(
+            model=str(path),
+            served_model_name=[self.served_name],
+            dtype=pick_dtype(self.settings.dtype, on_cpu),  # type: ignore[arg-type]
+            max_model_len=self.settings.max_model_len,
+            max_num_seqs=self.settings.max_num_seqs,
+            gpu_memory_utilization=self.settings.gpu_memory_utilization,
+            enforce_eager=on_cpu if eager is None else eager,
+            disable_log_stats=True,
+        )
+        log.info("starting vLLM engine on %s (dtype %s)", path.name, args.dtype)
+        # Building the engine blocks for tens of seconds: keep /healthz answering meanwhile.
+        self.engine = await asyncio.to_thread(AsyncLLM.from_engine_args, args)
+        self.tokenizer = self.engine.get_tokenizer()
+        self._defaults = self.engine.model_config.get_diff_sampling_param() or {}
+
+    def running(self) -> int:
+        return self.engine.get_num_unfinished_requests() if self.engine is not None else 0
+
+    async def close(self) -> None:
+        if self.engine is not None:
+            engine, self.engine = self.engine, None
+            await asyncio.to_thread(engine.shutdown)
+
+    async def warmup(self) -> None:
+        req = ChatRequest.model_validate(
+            {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 2})
+        async for _ in self.generate(req, "warmup"):
+            pass
+
+    async def render(self, req: ChatRequest) -> list[int]:
+        messages = [_message_dict(m) for m in req.messages]
+        kwargs: dict[str, Any] = {"add_generation_prompt": True, "tokenize": True,
+                                  "return_dict": True}
+        if req.tools and req.tool_choice != "none":
+            kwargs["tools"] = req.tools
+        size = sum(len(m.get("content") or "") for m in messages)
+        try:
+            if size < _INLINE_RENDER_CHARS:
+                out = self.tokenizer.apply_chat_template(messages, **kwargs)
+            else:
+                out = await asyncio.to_thread(self.tokenizer.apply_chat_template, messages,
+                                              **kwargs)
+        except Exception as exc:  # a template that rejects the conversation (roles, order)
+            raise EngineError(400, f"chat template rejected the messages: {exc}",
+                              "invalid_messages", "messages") from None
+        return list(out["input_ids"])
+
+    def sampling(self, req: ChatRequest, prompt_len: int) -> Any:
+        from vllm.sampling_params import RequestOutputKind, SamplingParams, StructuredOutputsParams
+
+        room = self.settings.max_model_len - prompt_len
+        if room < 1:
+            raise EngineError(400, f"the prompt has {prompt_len} tokens; this model's context "
+                              f"is {self.settings.max_model_len}", "context_length_exceeded",
+                              "messages")
+        wanted = req.output_limit() or room
+        params: dict[str, Any] = {**self._defaults, "n": 1,
+                                  "max_tokens": min(wanted, room, self.settings.max_tokens_cap),
+                                  "output_kind": RequestOutputKind.DELTA}
+        for field in ("temperature", "top_p", "top_k", "min_p", "seed", "stop",
+                      "presence_penalty", "frequency_penalty", "repetition_penalty"):
+            value = getattr(req, field)
+            if value is not None:
+                params[field] = value
+        fmt = req.response_format
+        if fmt is not None and fmt.type == "json_object":
+            params["structured_outputs"] = StructuredOutputsParams(json_object=True)
+        elif fmt is not None and fmt.type == "json_schema":
+            schema = (fmt.json_schema or {}).get("schema")
+            if not isinstance(schema, dict):
+                raise EngineError(400, "response_format.json_schema.schema must be an object",
+                                  "invalid_value", "response_format")
+            params["structured_outputs"] = StructuredOutputsParams(json=schema)
+        try:
+            return SamplingParams(**params)
+        except (ValueError, TypeError) as exc:
+            raise EngineError(400, str(exc), "invalid_value") from None
+
+    async def generate(self, req: ChatRequest, request_id: str) -> AsyncIterator[Delta]:
+        """Yield deltas as the engine makes them; closing this generator aborts the request."""
+        from vllm.inputs import TokensPrompt
+
+        if any(m.has_non_text() for m in req.messages):
+            raise EngineError(400, "this model reads text only", "unsupported_content",
+                              "messages")
+        ids = await self.render(req)
+        params = self.sampling(req, len(ids))
+        completion = 0
+        stream = self.engine.generate(TokensPrompt(prompt_token_ids=ids), params,
+                                      f"{request_id}-{uuid.uuid4().hex[:8]}")
+        try:
+            async for out in stream:
+                o = out.outputs[0]
+                completion += len(o.token_ids)
+                yield Delta(o.text, o.finish_reason, len(ids), completion)
+        except EngineError:
+            raise
+        except Exception as exc:
+            raise _map_engine_error(exc) from exc
+        finally:
+            await stream.aclose()  # on GeneratorExit/cancel: vLLM aborts the request
+
+
+def _message_dict(m: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"role": m.role, "content": m.text()}
+    for key in ("name", "tool_calls", "tool_call_id"):
+        value = getattr(m, key)
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def _map_engine_error(exc: Exception) -> EngineError:
+    from vllm.exceptions import VLLMClientError
+    from vllm.v1.engine.exceptions import EngineDeadError
+
+    if isinstance(exc, VLLMClientError | ValueError):
+        return EngineError(400, str(exc), "invalid_request")
+    if isinstance(exc, EngineDeadError):
+        return EngineError(500, "the inference engine has stopped", "engine_dead")
+    return EngineError(500, f"generation failed: {type(exc).__name__}", "engine_error")

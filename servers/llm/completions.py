@@ -1,0 +1,106 @@
+"""Chat completions over an engine backend: our own SSE framing, or one JSON object.
+
+The first delta is awaited before any byte is sent, so everything that can fail up to
+the first token (a prompt that is too long, a bad sampling value, a dead engine) is an
+HTTP error. After that, a failure is one error event and no ``[DONE]``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from servers.common.errors import ApiError
+from servers.common.usage import usage_of
+
+from . import metrics
+from .backends import Delta, EngineError
+from .backends.vllm_engine import VllmBackend
+from .schema import ChatRequest
+from .sse import DONE, ChunkWriter, SSEResponse, error_event, usage_dict
+
+log = logging.getLogger("rymi.llm")
+
+
+def _api_error(exc: EngineError) -> ApiError:
+    return ApiError(exc.status, exc.message, exc.code, param=exc.param)
+
+
+async def complete(request: Request, req: ChatRequest, backend: VllmBackend) -> Response:
+    started = time.monotonic()
+    rid = request.scope.get("state", {}).get("request_id") or uuid.uuid4().hex
+    stream = backend.generate(req, rid)
+    try:
+        first = await anext(stream)
+    except EngineError as exc:
+        await stream.aclose()
+        metrics.ERRORS.labels(backend.name, exc.code, "before_stream").inc()
+        raise _api_error(exc) from None
+    except StopAsyncIteration:
+        raise ApiError(500, "the engine produced no output", "engine_error") from None
+    ttft = time.monotonic() - started
+    if req.stream:
+        return SSEResponse(_events(request, req, backend, first, stream, started, ttft))
+    return await _whole(request, backend, first, stream, started, ttft)
+
+
+async def _events(request: Request, req: ChatRequest, backend: VllmBackend, first: Delta,
+                  stream: AsyncIterator[Delta], started: float, ttft: float
+                  ) -> AsyncIterator[bytes]:
+    out = ChunkWriter(backend.served_name)
+    last = first
+    try:
+        # Role and first text in one write: one syscall, and the role chunk never waits.
+        yield out.role() + out.delta(first.text, first.finish_reason)
+        async for d in stream:
+            last = d
+            if d.text or d.finish_reason:
+                yield out.delta(d.text, d.finish_reason)
+        if req.include_usage:
+            yield out.usage(last.prompt_tokens, last.completion_tokens)
+        yield DONE
+    except EngineError as exc:
+        metrics.ERRORS.labels(backend.name, exc.code, "mid_stream").inc()
+        usage_of(request).extra["error"] = exc.code
+        yield error_event(exc.message, "server_error", exc.code)
+    finally:
+        await stream.aclose()
+        _account(request, backend, last, started, ttft)
+
+
+async def _whole(request: Request, backend: VllmBackend, first: Delta,
+                 stream: AsyncIterator[Delta], started: float, ttft: float) -> Response:
+    parts, last = [first.text], first
+    try:
+        async for d in stream:
+            parts.append(d.text)
+            last = d
+    except EngineError as exc:
+        metrics.ERRORS.labels(backend.name, exc.code, "before_stream").inc()
+        raise _api_error(exc) from None
+    finally:
+        await stream.aclose()
+        _account(request, backend, last, started, ttft)
+    body: dict[str, Any] = {
+        "id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion",
+        "created": int(time.time()), "model": backend.served_name,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(parts)},
+                     "logprobs": None, "finish_reason": last.finish_reason or "stop"}],
+        "usage": usage_dict(last.prompt_tokens, last.completion_tokens),
+    }
+    return JSONResponse(body)
+
+
+def _account(request: Request, backend: VllmBackend, last: Delta, started: float,
+             ttft: float) -> None:
+    total = time.monotonic() - started
+    usage_of(request).extra.update(model=backend.served_name, prompt_tokens=last.prompt_tokens,
+                                   completion_tokens=last.completion_tokens,
+                                   ttft_s=round(ttft, 4), finish_reason=last.finish_reason)
+    metrics.record_tokens(backend.name, last.prompt_tokens, last.completion_tokens, ttft, total)

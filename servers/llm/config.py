@@ -1,0 +1,75 @@
+"""Settings of the LLM server (env ``RYMI_LLM_*`` or the same-named flags)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from servers.common.config import ServerSettings
+
+
+class LlmSettings(ServerSettings):
+    """OpenAI-compatible chat completions for Rymi's custom-llm channel."""
+
+    model_config = SettingsConfigDict(env_prefix="RYMI_LLM_", extra="ignore")
+
+    port: int = Field(8003, ge=0, le=65535, description="TCP port.")
+    backend: Literal["vllm", "upstream"] = Field(
+        "vllm", description="vllm: run the model in this process; upstream: proxy to "
+        "an OpenAI-compatible URL (vLLM, llama.cpp, ollama, a hosted API).")
+    model: str = Field("smollm2-135m-instruct",
+                       description="Catalog name or path of a Hugging Face model folder (vllm).")
+    served_model_name: str | None = Field(
+        None, description="Name listed by /v1/models; default: the model's name "
+        "(upstream: the upstream's first model).")
+    allow_any_model_name: bool = Field(
+        True, description="Serve any requested model name with the configured model "
+        "(alias); off: other names get 404.")
+    dtype: str = Field("auto", description="Weights dtype (vllm). auto: float32 on CPUs "
+                       "without AVX-512 bf16/AMX, else bfloat16; float16 on GPU.")
+    max_model_len: int = Field(2048, ge=64, description="Context length (prompt + output).")
+    kv_cache_gb: float = Field(1.0, gt=0, description="KV-cache size in GiB on CPU "
+                               "(VLLM_CPU_KVCACHE_SPACE); GPUs use gpu_memory_utilization.")
+    gpu_memory_utilization: float = Field(0.9, gt=0, le=1,
+                                          description="Share of GPU memory vLLM may take.")
+    max_num_seqs: int = Field(64, ge=1, description="Sequences the engine batches at once.")
+    enforce_eager: bool | None = Field(
+        None, description="Skip graph capture (faster start, slower decode). Default: on "
+        "for CPU, off for GPU.")
+    upstream_url: str = Field("", description="Upstream base URL up to /v1, e.g. "
+                              "http://vllm:8000/v1 (backend=upstream).")
+    upstream_token: SecretStr = Field(SecretStr(""), description="Bearer token sent upstream "
+                                      "(never logged).")
+    upstream_model: str | None = Field(
+        None, description="Model name sent upstream; default: the upstream's first model.")
+    upstream_timeout_s: float = Field(60.0, gt=0, description="Upstream wait for the "
+                                      "first byte and between chunks; past it: 504.")
+    upstream_connect_timeout_s: float = Field(5.0, gt=0,
+                                              description="Upstream connect timeout.")
+    upstream_check: bool = Field(True, description="At start-up, fail unless the upstream "
+                                 "answers /models.")
+    upstream_force_usage: bool = Field(
+        True, description="Always ask the upstream for usage (for the usage record) and "
+        "drop that chunk when the client did not ask for it.")
+    max_tokens_cap: int = Field(4096, ge=1, description="Largest max_tokens honoured; "
+                                "larger requests are clamped (so is the context's rest).")
+    max_body_bytes: int = Field(1_000_000, ge=1024,
+                                description="Largest request body; over it: 413.")
+    max_messages: int = Field(512, ge=1, description="Most messages in one request; over "
+                              "it: 413.")
+    warmup: bool = Field(True, description="Run one short generation before /readyz is 200.")
+
+    @model_validator(mode="after")
+    def _backend_needs(self) -> LlmSettings:
+        if self.backend == "upstream" and not self.upstream_url:
+            raise ValueError("backend=upstream needs upstream_url")
+        return self
+
+    def public_model_name(self) -> str:
+        """What /v1/models lists and responses carry when no alias is wanted."""
+        if self.served_model_name:
+            return self.served_model_name
+        return Path(self.model).name if "/" in self.model else self.model

@@ -1,0 +1,67 @@
+"""Turn a raw request body into a ChatRequest, or into the contract's shaped errors.
+
+The LLM server follows OpenAI and vLLM: malformed JSON and bad values alike are 400
+``invalid_request_error`` (CONTRACT.md), with ``param`` naming the field.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.requests import Request
+
+from servers.common.errors import ApiError
+
+from .config import LlmSettings
+from .schema import ChatRequest
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """Read at most ``limit`` bytes; a bigger body is 413 before it is all buffered."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise too_large(limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def too_large(limit: int) -> ApiError:
+    return ApiError(413, f"request body is larger than {limit} bytes", "request_too_large")
+
+
+def parse_request(body: bytes, settings: LlmSettings,
+                  served_name: str) -> tuple[ChatRequest, dict[str, Any]]:
+    """Validate; returns the model and the raw dict (the proxy forwards what was sent)."""
+    try:
+        raw = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, f"request body is not valid JSON: {exc}", "invalid_json") from None
+    if not isinstance(raw, dict):
+        raise ApiError(400, "request body must be a JSON object", "invalid_json")
+    messages = raw.get("messages")
+    if isinstance(messages, list) and len(messages) > settings.max_messages:
+        raise ApiError(413, f"at most {settings.max_messages} messages per request",
+                       "too_many_messages", param="messages")
+    try:
+        req = ChatRequest.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        param = ".".join(str(p) for p in first["loc"]) or None
+        raise ApiError(400, f"{param}: {first['msg']}" if param else first["msg"],
+                       "invalid_value", param=param) from None
+    check_model_name(req.model, served_name, settings.allow_any_model_name)
+    return req, raw
+
+
+def check_model_name(name: str, served_name: str, allow_any: bool) -> None:
+    if allow_any or name == served_name:
+        return
+    raise ApiError(404, f"model {name!r} is not served here; this server serves "
+                   f"{served_name!r}", "model_not_found", param="model")

@@ -1,0 +1,37 @@
+"""LLM-specific Prometheus metrics, beside the common ones (requests, in-flight, first byte)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from servers.common.metrics import LATENCY_BUCKETS
+
+TTFT = Histogram("rymi_llm_ttft_seconds", "Time from request to the first content token",
+                 ["backend"], buckets=LATENCY_BUCKETS)
+TOKENS_PER_S = Histogram("rymi_llm_decode_tokens_per_second",
+                         "Completion tokens per second after the first token", ["backend"],
+                         buckets=(1, 2, 5, 10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 1000))
+TOKENS = Counter("rymi_llm_tokens_total", "Tokens processed", ["backend", "kind"])
+ERRORS = Counter("rymi_llm_errors_total", "Failed completions by code and phase",
+                 ["backend", "code", "phase"])
+ENGINE_REQUESTS = Gauge("rymi_llm_engine_requests",
+                        "Requests the in-process engine is running or queueing")
+
+
+def watch_engine(count: Callable[[], int]) -> None:
+    """Read the engine's own count at scrape time (so a leak shows even if we forget one)."""
+    ENGINE_REQUESTS.set_function(count)
+
+
+def record_tokens(backend: str, prompt: int | None, completion: int | None, ttft_s: float | None,
+                  total_s: float) -> None:
+    if prompt:
+        TOKENS.labels(backend, "prompt").inc(prompt)
+    if completion:
+        TOKENS.labels(backend, "completion").inc(completion)
+    if ttft_s is not None:
+        TTFT.labels(backend).observe(ttft_s)
+        if completion and completion > 1 and total_s > ttft_s:
+            TOKENS_PER_S.labels(backend).observe((completion - 1) / (total_s - ttft_s))

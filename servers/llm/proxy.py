@@ -1,0 +1,56 @@
+"""Chat completions through the upstream backend: a thin relay with bookkeeping."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from servers.common.errors import ApiError
+from servers.common.usage import usage_of
+
+from . import metrics
+from .backends.upstream import StreamState, UpstreamBackend
+from .schema import ChatRequest
+from .sse import SSEResponse
+
+
+async def complete(request: Request, req: ChatRequest, raw: dict[str, Any],
+                   backend: UpstreamBackend) -> Response:
+    started = time.monotonic()
+    state = StreamState()
+    try:
+        resp, drop_usage = await backend.open(req, raw)
+        if not req.stream:
+            data = await backend.whole(resp, state)
+            _account(request, backend, state, started)
+            return Response(data, media_type="application/json")
+    except ApiError as exc:
+        metrics.ERRORS.labels(backend.name, exc.code, "before_stream").inc()
+        usage_of(request).extra["error"] = exc.code
+        raise
+    return SSEResponse(_events(request, backend, resp, drop_usage, state, started))
+
+
+async def _events(request: Request, backend: UpstreamBackend, resp: Any, drop_usage: bool,
+                  state: StreamState, started: float) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in backend.relay(resp, drop_usage, state, started):
+            yield chunk
+    finally:
+        if state.error:
+            metrics.ERRORS.labels(backend.name, state.error, "mid_stream").inc()
+            usage_of(request).extra["error"] = state.error
+        _account(request, backend, state, started)
+
+
+def _account(request: Request, backend: UpstreamBackend, state: StreamState,
+             started: float) -> None:
+    usage_of(request).extra.update(model=backend.served_name, prompt_tokens=state.prompt_tokens,
+                                   completion_tokens=state.completion_tokens,
+                                   ttft_s=None if state.ttft_s is None else round(state.ttft_s, 4))
+    metrics.record_tokens(backend.name, state.prompt_tokens, state.completion_tokens,
+                          state.ttft_s, time.monotonic() - started)
