@@ -65,6 +65,11 @@ def cmd_up(args: argparse.Namespace) -> int:
     return run_up(args.servers or list(SERVERS))
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from .check.run import run_check
+    return run_check(args)
+
+
 def cmd_settings(args: argparse.Namespace) -> int:
     from .settings_table import markdown_table, readme_with_table
     if args.write_readme:
@@ -91,6 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     cert.add_argument("--out", default=".certs")
     cert.add_argument("--name", action="append", help="DNS name or IP (repeatable)")
     cert.set_defaults(func=cmd_cert)
+    check = sub.add_parser("check", help="check endpoints against Rymi's contract")
+    from .check.run import add_arguments
+    add_arguments(check)
+    check.set_defaults(func=cmd_check)
     settings = sub.add_parser("settings", help="print the settings table (markdown)")
     settings.add_argument("--write-readme", metavar="README",
                           help="replace the table between the settings markers in README")

@@ -1,0 +1,1 @@
+"""A simulated Rymi gateway: check that endpoints speak the custom-endpoint contract."""

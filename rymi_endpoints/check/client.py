@@ -1,0 +1,69 @@
+"""How the simulated gateway connects: TLS verification, tokens, URL surgery."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from .report import Report
+
+
+@dataclass
+class Target:
+    url: str
+    token: str | None
+    ca: str | None  # extra trust root (a private CA); None: the system store
+    verify: ssl.SSLContext | bool = True
+
+    def headers(self, token: str | None = "__default__") -> dict[str, str]:
+        tok = self.token if token == "__default__" else token
+        return {"Authorization": f"Bearer {tok}"} if tok else {}
+
+    @property
+    def secure(self) -> bool:
+        return urlsplit(self.url).scheme in ("https", "wss")
+
+    def sibling(self, path: str, scheme: str | None = None) -> str:
+        """The same origin with another path (e.g. /v1/models beside the chat URL)."""
+        parts = urlsplit(self.url)
+        return urlunsplit((scheme or parts.scheme, parts.netloc, path, "", ""))
+
+
+def ssl_context(ca: str | None) -> ssl.SSLContext:
+    ctx = ssl.create_default_context()
+    if ca:
+        ctx.load_verify_locations(ca)
+    return ctx
+
+
+def check_tls(report: Report, channel: str, target: Target) -> None:
+    """Rymi only saves https/wss URLs and verifies certificates: so do we."""
+    if not target.secure:
+        report.add(channel, "tls.scheme", False,
+                   f"{target.url} is not https/wss: Rymi refuses plain URLs at save time "
+                   f"(fine behind a TLS proxy; check the proxy's URL)", "common", warn_only=True)
+        return
+    ctx = ssl_context(target.ca)
+    probe = target.sibling("/healthz", "https")
+    try:
+        httpx.get(probe, verify=ctx, timeout=10)
+        report.add(channel, "tls.certificate", True, "certificate chain and name verified")
+        target.verify = ctx
+    except httpx.ConnectError as exc:
+        report.add(channel, "tls.certificate", False, f"TLS verification failed: {exc}",
+                   "common")
+        target.verify = False  # go on checking the rest of the contract
+
+
+def is_error_body(resp: httpx.Response) -> tuple[bool, str]:
+    try:
+        body = resp.json()
+    except ValueError:
+        return False, f"not JSON: {resp.text[:120]!r}"
+    err = body.get("error") if isinstance(body, dict) else None
+    ok = isinstance(err, dict) and isinstance(err.get("message"), str) and "type" in err \
+        and "code" in err
+    return ok, str(body)[:200]

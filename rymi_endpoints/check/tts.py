@@ -1,0 +1,135 @@
+"""TTS rules: JSON in, chunked raw PCM16 out, as Rymi forwards it into a call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import numpy as np
+
+from .client import Target, check_tls, is_error_body
+from .report import Report
+
+CH = "tts"
+SENTENCES = "Hello, thanks for calling. Your order shipped this morning and arrives on Friday."
+
+
+def _req(**over: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"text": SENTENCES, "language": "en-US", "format": "pcm_24000"}
+    body.update(over)
+    return body
+
+
+def check_tts(report: Report, target: Target, voice: str | None = None,
+              timeout: float = 60) -> None:
+    check_tls(report, CH, target)
+    with httpx.Client(verify=target.verify, timeout=timeout) as client:
+        if not _auth(report, client, target):
+            return
+        voices = _voices(report, client, target)
+        voice = voice or (voices[0] if voices else None)
+        lengths = {}
+        for rate in (24000, 16000, 8000):
+            lengths[rate] = _synthesise(report, client, target, rate, voice)
+        if all(lengths.values()):
+            # the same text at two rates must be the same duration: the rate is honoured
+            d24, d16, d8 = (lengths[r] / r for r in (24000, 16000, 8000))
+            ok = abs(d16 - d24) / d24 < 0.1 and abs(d8 - d24) / d24 < 0.1
+            report.add(CH, "pcm.rate_honoured", ok,
+                       f"durations {d24:.2f}s @24k, {d16:.2f}s @16k, {d8:.2f}s @8k")
+        _errors(report, client, target, voice)
+
+
+def _auth(report: Report, client: httpx.Client, target: Target) -> bool:
+    body = _req(text="Hi.")
+    if not target.token:
+        r = client.post(target.url, json=body)
+        if r.status_code == 401:
+            return report.add(CH, "auth.required", False,
+                              "server answered 401 without a token: pass --token", "common")
+        return report.add(CH, "auth.open", True, "no token configured; server is open", "common")
+    for name, headers in (("missing", {}), ("wrong", target.headers("rymi-check-wrong"))):
+        r = client.post(target.url, json=body, headers=headers)
+        shaped, ev = is_error_body(r)
+        report.add(CH, f"auth.{name}_token_401", r.status_code == 401 and shaped,
+                   f"HTTP {r.status_code} {ev}", "common")
+    r = client.post(target.url, json=body, headers=target.headers())
+    return report.add(CH, "auth.right_token", r.status_code == 200, f"HTTP {r.status_code}",
+                      "common")
+
+
+def _voices(report: Report, client: httpx.Client, target: Target) -> list[str]:
+    base = target.url.rstrip("/")
+    url = base + "/voices" if base.endswith("/tts") else target.sibling("/voices")
+    r = client.get(url, headers=target.headers())
+    try:
+        body = r.json()
+        ids = [v["id"] for v in body["data"]]
+        ok = r.status_code == 200 and body.get("object") == "list" and bool(ids) and all(
+            {"id", "language", "sample_rate"} <= v.keys() for v in body["data"])
+    except (ValueError, KeyError, TypeError):
+        ids, ok = [], False
+    report.add(CH, "voices.list", ok, f"GET {url}: HTTP {r.status_code} {ids[:4]}",
+               warn_only=True)
+    return ids
+
+
+def _synthesise(report: Report, client: httpx.Client, target: Target, rate: int,
+                voice: str | None) -> int:
+    tag = f"pcm_{rate}"
+    body = _req(format=tag, **({"voice": voice} if voice else {}))
+    chunks: list[bytes] = []
+    with client.stream("POST", target.url, json=body, headers=target.headers()) as r:
+        if r.status_code != 200:
+            report.add(CH, f"{tag}.status", False, f"HTTP {r.status_code} {r.read()[:160]!r}")
+            return 0
+        chunks.extend(c for c in r.iter_raw() if c)
+        headers = r.headers
+    data = b"".join(chunks)
+    report.add(CH, f"{tag}.status", True, "HTTP 200")
+    ctype = headers.get("content-type", "")
+    report.add(CH, f"{tag}.content_type", ctype.startswith("application/octet-stream"), ctype)
+    chunked = headers.get("transfer-encoding", "").lower() == "chunked" and \
+        "content-length" not in headers
+    report.add(CH, f"{tag}.chunked", chunked,
+               f"transfer-encoding={headers.get('transfer-encoding')}, "
+               f"content-length={headers.get('content-length')}")
+    if data[:4] == b"RIFF" or data[:4] == b"OggS" or data[:3] == b"ID3":
+        report.add(CH, f"{tag}.raw_pcm", False,
+                   f"body starts with {data[:4]!r}: a container file, not raw PCM16")
+        return 0
+    report.add(CH, f"{tag}.raw_pcm", len(data) > 0 and len(data) % 2 == 0,
+               f"{len(data)} bytes in {len(chunks)} chunks (even: whole samples)")
+    samples = np.frombuffer(data[: len(data) - len(data) % 2], dtype="<i2").astype(np.float32)
+    seconds = len(samples) / rate
+    # ~13 words: anything from 2 to 12 s of audio is speech at a plausible pace
+    report.add(CH, f"{tag}.duration", 2.0 <= seconds <= 12.0, f"{seconds:.2f} s of audio")
+    rms = float(np.sqrt(np.mean(samples**2))) if len(samples) else 0.0
+    report.add(CH, f"{tag}.audible", rms > 200, f"RMS {rms:.0f} (int16)")
+    first = np.frombuffer(chunks[0][: len(chunks[0]) - len(chunks[0]) % 2], dtype="<i2")
+    peak = int(np.abs(first.astype(np.int32)).max()) if len(first) else 0
+    report.add(CH, f"{tag}.first_chunk_speech", peak > 1000,
+               f"first chunk {len(chunks[0])} bytes, peak {peak} (no silence sent ahead)")
+    return len(samples)
+
+
+def _errors(report: Report, client: httpx.Client, target: Target, voice: str | None) -> None:
+    h = {**target.headers(), "Content-Type": "application/json"}
+    cases = [
+        ("error.malformed_json_400", 400, b'{"text": "hi', None),
+        ("error.missing_text_422", 422, None, {"format": "pcm_24000"}),
+        ("error.empty_text_422", 422, None, _req(text="")),
+        ("error.bad_format_422", 422, None, _req(format="mp3_44100")),
+        ("error.unknown_voice_404", 404, None, _req(voice="rymi-check-no-such-voice")),
+        ("error.text_too_long_413", 413, None, _req(text="word " * 2000)),
+        ("error.wrong_type_422", 422, None, _req(text=["not", "a", "string"])),
+    ]
+    for rule, want, raw, body in cases:
+        r = client.post(target.url, content=raw, headers=h) if raw is not None \
+            else client.post(target.url, json=body, headers=h)
+        shaped, ev = is_error_body(r)
+        report.add(CH, rule, r.status_code == want and shaped, f"HTTP {r.status_code} {ev}",
+                   "common")
+    r = client.post(target.url, json=_req(text="Fine.", instructions="speak like a pirate"),
+                    headers=h)
+    report.add(CH, "instructions.never_an_error", r.status_code == 200, f"HTTP {r.status_code}")
