@@ -75,7 +75,7 @@ def _speed(value: Any, param: str, status: int) -> float:
     except (TypeError, ValueError):
         speed = math.nan
     if not (MIN_SPEED <= speed <= MAX_SPEED):  # also refuses nan and inf
-        msg = f"{param} must be a number from {MIN_SPEED} to {MAX_SPEED}, got {value!r}"
+        msg = f"bad {param} {value!r}; accepted: a number from {MIN_SPEED} to {MAX_SPEED}"
         raise (_bad_query(param, msg) if status == 400 else
                ApiError(422, msg, "invalid_speed", param=param))
     return speed
@@ -131,7 +131,7 @@ async def read_body(request: Request, settings: TtsSettings) -> TtsBody:
         return TtsBody.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or None
+        field = str(err["loc"][0]) if err["loc"] else None  # "speed", not "speed.float"
         missing = err["type"] == "missing"
         raise ApiError(422, f"{field}: {'required' if missing else err['msg'].lower()}",
                        "missing_field" if missing else "invalid_type", param=field) from None

@@ -1,0 +1,152 @@
+"""Every error is shaped per the contract and decided before the 200."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from servers.common.audio import SUPPORTED_FORMATS
+
+
+def _error(r: httpx.Response, status: int, code: str | None = None) -> dict:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/json")
+    err = r.json()["error"]
+    assert {"message", "type", "code"} <= set(err)
+    if code:
+        assert err["code"] == code
+    return err
+
+
+def test_malformed_json_is_400(client: httpx.Client) -> None:
+    _error(client.post("/tts", content=b"{not json", headers={"content-type": "application/json"}),
+           400, "invalid_json")
+    _error(client.post("/tts", json=["a list"]), 400, "invalid_json")
+
+
+@pytest.mark.parametrize("body, param", [
+    ({}, "text"),
+    ({"text": ""}, "text"),
+    ({"text": "   "}, "text"),
+    ({"text": 42}, "text"),
+    ({"text": "hi", "voice": 7}, "voice"),
+    ({"text": "hi", "format": None, "instructions": ["slowly"]}, "instructions"),
+    ({"text": "hi", "speed": "fast"}, "speed"),
+    ({"text": "hi", "speed": 9}, "speed"),
+])
+def test_missing_empty_or_mistyped_fields_are_422(client: httpx.Client, body: dict,
+                                                  param: str) -> None:
+    assert _error(client.post("/tts", json=body), 422)["param"] == param
+
+
+def test_text_over_the_limit_is_413(client: httpx.Client) -> None:
+    err = _error(client.post("/tts", json={"text": "a" * 5001}), 413, "text_too_long")
+    assert err["param"] == "text" and "5000" in err["message"]
+    _error(client.post("/tts", json={"text": "a " * 40000}), 413, "body_too_large")
+
+
+def test_unknown_voice_is_404_listing_the_catalog(client: httpx.Client) -> None:
+    err = _error(client.post("/tts", json={"text": "hi", "voice": "nope"}), 404, "voice_not_found")
+    assert "piper-en_US-joe-medium" in err["message"] and err["param"] == "voice"
+
+
+@pytest.mark.parametrize("fmt", ["pcm_11025", "mp3", "pcm_", "wav_24000"])
+def test_unsupported_format_is_422_naming_the_supported(client: httpx.Client, fmt: str) -> None:
+    err = _error(client.post("/tts", json={"text": "hi", "format": fmt}), 422,
+                 "unsupported_format")
+    assert all(f in err["message"] for f in SUPPORTED_FORMATS)
+
+
+def test_language_without_a_voice_is_422_naming_the_languages(client: httpx.Client) -> None:
+    err = _error(client.post("/tts", json={"text": "hola", "language": "es-ES"}), 422,
+                 "unsupported_language")
+    assert "en-US" in err["message"] and err["param"] == "language"
+    assert client.post("/tts", json={"text": "Hi.", "language": "en-GB"}).status_code == 200
+    # A given voice wins over the language.
+    r = client.post("/tts", json={"text": "Hi.", "language": "es", "voice": "en_US-joe-medium"})
+    assert r.status_code == 200
+
+
+def test_nothing_speakable_is_422(client: httpx.Client) -> None:
+    _error(client.post("/tts", json={"text": "... ?!"}), 422, "empty_text")
+
+
+def test_unknown_route_and_method_are_shaped(client: httpx.Client) -> None:
+    _error(client.post("/nope", json={"text": "hi"}), 404)
+    _error(client.get("/tts"), 405)
+
+
+@pytest.mark.parametrize("query, param", [
+    ("?voyce=joe", "voyce"),
+    ("?voice=nobody", "voice"),
+    ("?format=pcm_1", "format"),
+    ("?speed=fast", "speed"),
+    ("?speed=3", "speed"),
+    ("?speed=nan", "speed"),
+    ("?language=xx", "language"),
+])
+def test_bad_url_option_is_400_naming_it_and_the_accepted_values(
+        client: httpx.Client, query: str, param: str) -> None:
+    err = _error(client.post(f"/tts{query}", json={"text": "hi"}), 400,
+                 "invalid_query_parameter")
+    assert err["param"] == param and "accepted" in err["message"]
+
+
+def test_url_options_are_defaults_the_body_overrides(client: httpx.Client) -> None:
+    text = {"text": "Testing one two three."}
+    slow = client.post("/tts?format=pcm_8000&speed=0.5", json=text)
+    fast = client.post("/tts?format=pcm_8000&speed=2.0", json=text)
+    assert slow.status_code == fast.status_code == 200
+    assert len(slow.content) > 2.5 * len(fast.content)  # half vs double pace
+    # The body's format wins over the URL's: 16 kHz is twice the bytes of 8 kHz.
+    body_wins = client.post("/tts?format=pcm_8000&speed=2.0", json={**text, "format": "pcm_16000"})
+    assert body_wins.status_code == 200
+    assert 1.5 < len(body_wins.content) / len(fast.content) < 2.6
+    assert client.post("/tts?voice=piper-en_US-joe-medium&language=en-US",
+                       json=text).status_code == 200
+
+
+def test_instructions_change_pace_and_unknown_ones_are_ignored(client: httpx.Client) -> None:
+    text = "Let me check that for you right now."
+    slowly = client.post("/tts", json={"text": text, "instructions": "speak slowly",
+                                       "format": "pcm_8000"})
+    quickly = client.post("/tts", json={"text": text, "instructions": "very quickly",
+                                        "format": "pcm_8000"})
+    odd = client.post("/tts", json={"text": text, "instructions": "like a dragon ✨" * 50,
+                                    "format": "pcm_8000"})
+    assert slowly.status_code == quickly.status_code == odd.status_code == 200
+    assert len(slowly.content) > 1.3 * len(quickly.content)
+
+
+def test_voices_listing(client: httpx.Client) -> None:
+    for path in ("/voices", "/tts/voices"):
+        body = client.get(path).json()
+        assert body["object"] == "list" and body["default"] == "piper-en_US-joe-medium"
+        joe = next(v for v in body["data"] if v["id"] == body["default"])
+        assert joe["language"] == "en-US" and joe["sample_rate"] == 22050 and joe["description"]
+
+
+def test_openapi_describes_the_surface(client: httpx.Client) -> None:
+    spec = client.get("/openapi.json").json()
+    assert {"/tts", "/", "/voices"} <= set(spec["paths"])
+    assert "text" in spec["components"]["schemas"]["TtsRequest"]["required"]
+
+
+def test_metrics_and_usage_record(client: httpx.Client, tts_server) -> None:  # type: ignore[no-untyped-def]
+    r = client.post("/tts", json={"text": "Metrics please."})
+    rid = r.headers["x-request-id"]
+    text = client.get("/metrics").text
+    for name in ("rymi_tts_time_to_first_audio_seconds_bucket", "rymi_tts_real_time_factor",
+                 "rymi_tts_streams", "rymi_tts_errors_total", "rymi_inflight"):
+        assert name in text
+    import time
+    for _ in range(50):
+        records = [u for u in tts_server.usage_records() if u["request_id"] == rid]
+        if records:
+            break
+        time.sleep(0.05)
+    (rec,) = records
+    assert rec["channel"] == "custom-voice" and rec["status"] == 200
+    assert rec["characters"] == len("Metrics please.")
+    assert rec["bytes_out"] == len(r.content)
+    assert rec["audio_seconds"] == pytest.approx(len(r.content) / 2 / 24000, abs=0.01)

@@ -1,0 +1,110 @@
+"""Failures, hang-ups, capacity and auth, against real server processes."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+import httpx
+import pytest
+
+from tests.support.servers import RunningServer
+
+from .conftest import TOKEN
+from .rawhttp import collect, post_chunks
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def _usage(server: RunningServer, rid: str) -> dict:
+    for _ in range(200):
+        for u in server.usage_records():
+            if u["request_id"] == rid:
+                return u
+        time.sleep(0.05)
+    raise AssertionError(f"no usage record for {rid}")
+
+
+def _metric(server: RunningServer, name: str) -> float:
+    text = httpx.get(f"{server.url}/metrics").text
+    m = re.search(rf"^{name}(?:{{[^}}]*}})? (\S+)$", text, re.M)
+    return float(m[1]) if m else 0.0
+
+
+def test_bearer_token_is_required_and_never_logged(fault_server: RunningServer) -> None:
+    url = f"{fault_server.url}/tts"
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
+        r = httpx.post(url, json={"text": "Hi."}, headers=headers)
+        assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_token"
+    assert httpx.post(url, json={"text": "Hi."}, headers=AUTH).status_code == 200
+    assert httpx.get(f"{fault_server.url}/healthz").status_code == 200
+    assert httpx.get(f"{fault_server.url}/voices").status_code == 401
+    assert TOKEN not in fault_server.logs()
+
+
+def test_engine_failure_on_the_first_piece_is_a_shaped_500(fault_server: RunningServer) -> None:
+    r = httpx.post(f"{fault_server.url}/tts", json={"text": "Kaboom right away."},
+                   headers=AUTH, timeout=30)
+    assert r.status_code == 500
+    assert r.json()["error"]["code"] == "synthesis_failed"
+
+
+def test_engine_failure_after_the_first_chunk_breaks_the_stream(
+        fault_server: RunningServer) -> None:
+    body = {"text": "This part is fine. Then kaboom happens here. Never spoken."}
+    reply = collect(fault_server.port, body, token=TOKEN)
+    assert reply.status == 200
+    assert len(reply.chunks) >= 1  # the first piece did arrive...
+    assert not reply.terminated  # ...but no clean end: a cut stream is not short audio
+    with pytest.raises(httpx.RemoteProtocolError):  # what an ordinary client sees
+        httpx.post(f"{fault_server.url}/tts", json=body, headers=AUTH, timeout=30)
+    record = _usage(fault_server, reply.headers["x-request-id"])
+    assert record["error"] == "synthesis_failed_mid_stream"
+
+
+def test_full_engine_queue_is_503_with_retry_after(fault_server: RunningServer) -> None:
+    """One worker and a queue of one: a busy worker plus one waiting piece fill it."""
+    results: dict[str, int] = {}
+
+    def post(name: str, text: str) -> None:
+        r = httpx.post(f"{fault_server.url}/tts", json={"text": text}, headers=AUTH, timeout=60)
+        results[name] = r.status_code
+
+    busy = threading.Thread(target=post, args=("busy", "Dawdle for a while."))
+    busy.start()
+    _wait(lambda: _metric(fault_server, "rymi_tts_pieces_total") >= 0 and
+          _metric(fault_server, "rymi_inflight") >= 1 and
+          _metric(fault_server, "rymi_tts_queue_depth") == 0)
+    waiting = threading.Thread(target=post, args=("waiting", "Hello there."))
+    waiting.start()
+    _wait(lambda: _metric(fault_server, "rymi_tts_queue_depth") >= 1)
+    r = httpx.post(f"{fault_server.url}/tts", json={"text": "Me too."}, headers=AUTH)
+    assert r.status_code == 503
+    assert r.headers["retry-after"] and r.json()["error"]["code"] == "over_capacity"
+    busy.join()
+    waiting.join()
+    assert results == {"busy": 200, "waiting": 200}
+
+
+def _wait(condition, timeout: float = 20) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.02)
+
+
+def test_hang_up_mid_stream_stops_synthesis(tts_server: RunningServer) -> None:
+    text = " ".join(f"Sentence {i} is here to make this answer long." for i in range(40))
+    replies = post_chunks(tts_server.port, {"text": text})
+    reply = next(replies)
+    next(replies)  # the first chunk arrived
+    replies.close()  # hang up: the socket closes
+    record = _usage(tts_server, reply.headers["x-request-id"])
+    assert record["client_disconnected"] is True
+    assert record["pieces_total"] == 40
+    # Only what was under way when the caller left: the engine was asked for no more.
+    assert record["pieces_synthesized"] <= 6
+    time.sleep(0.5)
+    assert _metric(tts_server, "rymi_tts_queue_depth") == 0
+    assert _metric(tts_server, "rymi_tts_streams") == 0
