@@ -1,0 +1,50 @@
+// The microphone: getUserMedia -> AudioWorklet (capture-worklet.js) -> 20 ms PCM16 frames,
+// plus a crude local voice-activity estimate used only to time "end of speech" for the
+// latency readout (the STT server's own VAD decides turns).
+
+export class Microphone {
+  /** @param {AudioContext} ctx  @param {(pcm: ArrayBuffer, rms: number) => void} onFrame */
+  constructor(ctx, onFrame) {
+    this.ctx = ctx;
+    this.onFrame = onFrame;
+    this.stream = null;
+    this.node = null;
+    this.floor = 0.01; // running noise-floor estimate (RMS)
+    this.lastVoiceAt = 0; // performance.now() of the last frame that sounded like speech
+    this.level = 0;
+  }
+
+  async start() {
+    // Echo cancellation keeps the agent's own voice (played by this page) from being
+    // heard as the caller talking, which would barge in on every answer.
+    this.stream = await navigator.mediaDevices.getUserMedia({
+      audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true,
+               autoGainControl: true },
+    });
+    await this.ctx.audioWorklet.addModule("/static/capture-worklet.js");
+    const source = this.ctx.createMediaStreamSource(this.stream);
+    this.node = new AudioWorkletNode(this.ctx, "pcm16-capture", { numberOfOutputs: 1 });
+    // A muted path to the destination: the graph only pulls nodes that lead to an output.
+    const mute = this.ctx.createGain();
+    mute.gain.value = 0;
+    source.connect(this.node).connect(mute).connect(this.ctx.destination);
+    this.node.port.onmessage = (e) => this.frame(e.data.pcm, e.data.rms);
+  }
+
+  frame(pcm, rms) {
+    // The floor follows quiet frames quickly and loud ones slowly, so speech does not
+    // raise it; speech is well above it (or above an absolute minimum in digital silence).
+    this.floor = rms < this.floor ? rms : this.floor * 1.001 + 1e-6;
+    this.level = rms;
+    if (rms > Math.max(0.012, this.floor * 4)) this.lastVoiceAt = performance.now() - 20;
+    this.onFrame(pcm, rms);
+  }
+
+  stop() {
+    if (this.node) this.node.port.onmessage = null;
+    this.node?.disconnect();
+    this.stream?.getTracks().forEach((t) => t.stop());
+    this.node = null;
+    this.stream = null;
+  }
+}
