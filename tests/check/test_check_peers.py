@@ -1,0 +1,86 @@
+"""The checker catches what real peers get wrong, with a clear reason."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from rymi_endpoints.models.catalog import default_model, resolve
+from servers.common.config import default_models_dir
+from tests.support.peers import peer_python
+from tests.support.servers import REPO, free_port
+
+
+def run_check(*args: str, tmp_path) -> tuple[int, dict]:
+    out = tmp_path / "report.json"
+    proc = subprocess.run([sys.executable, "-m", "rymi_endpoints", "check", *args,
+                           "--json", str(out)], cwd=REPO, capture_output=True, text=True,
+                          timeout=600)
+    return proc.returncode, json.loads(out.read_text())
+
+
+@pytest.fixture(scope="module")
+def piper_http_server():
+    """piper's own HTTP server on the same joe voice: it answers a WAV file, not PCM."""
+    import httpx
+    python = peer_python("piper-http", ["piper-tts[http]==1.8.0"])
+    voice = resolve(default_model("tts").name, default_models_dir())
+    port = free_port()
+    proc = subprocess.Popen([str(python), "-m", "piper.http_server", "-m", str(voice),
+                             "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            httpx.get(f"{url}/voices", timeout=1)
+            break
+        except httpx.HTTPError:
+            import time
+            time.sleep(0.2)
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+def by_rule(report: dict) -> dict[str, dict]:
+    return {f"{r['channel']}.{r['rule']}": r for r in report["results"]}
+
+
+def test_piper_http_server_fails_with_reasons(piper_http_server, tmp_path):
+    code, report = run_check("--tts", f"{piper_http_server}/synthesize", tmp_path=tmp_path)
+    assert code == 1 and not report["ok"]
+    rules = by_rule(report)
+    raw = rules["tts.pcm_24000.raw_pcm"]
+    assert raw["outcome"] == "fail" and "RIFF" in raw["evidence"]
+    assert rules["tts.pcm_24000.content_type"]["outcome"] == "fail"
+    assert rules["tts.error.unknown_voice_404"]["outcome"] == "fail"
+    assert all(r["section"].startswith("CONTRACT.md#") for r in report["results"])
+
+
+def test_plain_http_server_is_not_an_stt_websocket(tmp_path):
+    """wss:// to something that is not a WebSocket server: a failed handshake, not a crash."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    import threading
+
+    class Plain(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"hello")
+
+        def log_message(self, *a):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Plain)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        code, report = run_check("--stt", f"ws://127.0.0.1:{httpd.server_address[1]}/stt",
+                                 tmp_path=tmp_path)
+    finally:
+        httpd.shutdown()
+    assert code == 1
+    rules = by_rule(report)
+    assert rules["stt.handshake"]["outcome"] == "fail"
