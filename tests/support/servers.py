@@ -45,6 +45,14 @@ class RunningServer:
     def ws_url(self) -> str:
         return f"{'wss' if self.scheme == 'https' else 'ws'}://127.0.0.1:{self.port}"
 
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        """The header a client needs: the first token this server was started with."""
+        for key, value in self.env.items():
+            if key.endswith("_TOKENS") and value.strip():
+                return {"Authorization": f"Bearer {value.split(',')[0].strip()}"}
+        return {}
+
     def logs(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
