@@ -56,9 +56,12 @@ def bearer_from_subprotocols(offered: list[str]) -> str | None:
         if value.startswith(BEARER_PREFIX):
             packed = value[len(BEARER_PREFIX):]
             try:
-                return base64.urlsafe_b64decode(packed + "=" * (-len(packed) % 4)).decode()
+                # validate: anything outside base64url is an error, not silently dropped
+                token = base64.b64decode(packed + "=" * (-len(packed) % 4), altchars=b"-_",
+                                         validate=True).decode()
             except (binascii.Error, UnicodeDecodeError):
                 return None
+            return token or None
     return None
 
 
