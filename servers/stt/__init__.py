@@ -1,0 +1,1 @@
+"""Streaming speech-to-text over WebSocket: Silero VAD endpointing, faster-whisper decodes."""

@@ -1,0 +1,24 @@
+"""``python -m servers.stt`` / ``rymi-stt``: flags over ``RYMI_STT_*`` settings, then serve."""
+
+from __future__ import annotations
+
+import sys
+
+from servers.common.config import load_settings
+from servers.common.serve import serve
+
+from .app import create_app
+from .config import SttSettings
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = load_settings(SttSettings, argv, prog="rymi-stt")
+    # uvicorn closes frames over ws_max_size itself, silently (1009 with no event); let
+    # frames up to twice our limit through so the session can send the error event first.
+    return serve(create_app(settings), settings, "stt",
+                 ws_max_size=max(2 * settings.max_frame_bytes, 65536),
+                 ws_ping_interval=20.0, ws_ping_timeout=20.0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

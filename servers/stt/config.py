@@ -1,0 +1,72 @@
+"""STT server settings: ``RYMI_STT_<NAME>`` or ``--name`` (the README table is generated here)."""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import Field, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from servers.common.config import ServerSettings
+
+
+class SttSettings(ServerSettings):
+    """Rymi custom-transcriber server: PCM16 16 kHz over WebSocket in, JSON events out."""
+
+    model_config = SettingsConfigDict(env_prefix="RYMI_STT_", extra="ignore")
+
+    port: int = Field(8001, ge=0, le=65535, description="TCP port.")
+    model: str = Field("whisper-tiny.en", description="Catalog name or path of a CTranslate2 "
+                       "Whisper model.")
+    device: str = Field("cpu", description="cpu, cuda or auto.")
+    compute_type: str = Field("int8", description="CTranslate2 compute type (int8, "
+                              "int8_float16, float16, float32).")
+    cpu_threads: int = Field(0, ge=0, description="Threads per decode; 0 = CPU cores divided by "
+                             "decode_workers.")
+    decode_workers: int = Field(2, ge=1, le=64, description="Decodes that may run at once "
+                                "(one model shared by all sessions). With 2 or more, one is kept "
+                                "free of interims so finals never wait behind them.")
+    beam_size: int = Field(1, ge=1, le=10, description="Beam size of final decodes (interims "
+                           "always use 1).")
+    endpointing_ms: int = Field(500, ge=100, le=10000, description="Silence after speech before "
+                                "the server sends final + utterance_end by itself.")
+    speculative_ms: int = Field(160, ge=32, le=5000, description="Silence after which the "
+                                "final's decode starts speculatively (reused if no speech follows).")
+    vad_threshold: float = Field(0.5, gt=0, lt=1, description="Silero speech probability that "
+                                 "starts or continues speech.")
+    vad_neg_threshold: float | None = Field(None, gt=0, lt=1, description="Probability below "
+                                            "which a window is silence (default threshold - 0.15).")
+    min_speech_ms: int = Field(250, ge=32, le=5000, description="Voice activity needed before "
+                               "speech_started (shorter blips are noise).")
+    speech_pad_ms: int = Field(200, ge=0, le=2000, description="Audio kept before the onset "
+                               "and after the end of speech for decoding.")
+    max_utterance_s: float = Field(28.0, gt=1, le=30, description="An utterance longer than "
+                                   "this is finalised and a new one begins (Whisper sees 30 s).")
+    interim: bool = Field(True, description="Send interim hypotheses while the caller speaks.")
+    interim_step_ms: int = Field(300, ge=50, le=10000, description="Minimum new audio between "
+                                 "two interim decodes of one utterance.")
+    max_frame_bytes: int = Field(1_048_576, ge=2, description="Largest binary frame accepted; "
+                                 "larger: error event and close 1009.")
+    max_session_s: float = Field(3600.0, gt=0, description="Longest session; then error event "
+                                 "and close 1008.")
+    idle_timeout_s: float = Field(30.0, gt=0, description="No frame for this long: error event "
+                                  "and close 1008 (send keepalive to hold a silent session).")
+    max_sessions: int = Field(16, ge=1, description="Concurrent sessions; the next handshake "
+                              "gets 503 + Retry-After.")
+    max_buffered_s: float = Field(60.0, gt=0, description="Audio waiting for its final decode "
+                                  "per session before the server stops reading the socket "
+                                  "(back-pressure; nothing is dropped).")
+    max_keyterms: int = Field(20, ge=0, le=100, description="Most keyterms a URL may give.")
+    flush_timeout_s: float = Field(10.0, gt=0, description="On close or a limit, how long "
+                                   "pending finals may take before the socket closes.")
+
+    @model_validator(mode="after")
+    def _thresholds(self) -> SttSettings:
+        if self.vad_neg_threshold is not None and self.vad_neg_threshold > self.vad_threshold:
+            raise ValueError("vad_neg_threshold must not exceed vad_threshold")
+        return self
+
+    def threads_per_decode(self) -> int:
+        if self.cpu_threads:
+            return self.cpu_threads
+        return max(1, (os.cpu_count() or 1) // self.decode_workers)

@@ -1,0 +1,178 @@
+"""Per-agent options from the WebSocket URL's query string, validated before the upgrade.
+
+``wss://host/stt?language=en&endpointing_ms=300&interim=false&keyterms=Rymi,Acme``
+Rymi sends nothing per agent but this URL, so a typo must be loud: an unknown
+parameter or a bad value is an ``OptionError`` (HTTP 400 on the handshake) that names
+the parameter and what it accepts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+from .config import SttSettings
+
+PARAMS = ("language", "model", "endpointing_ms", "vad_threshold", "interim", "keyterms")
+ENDPOINTING_RANGE = (100, 10000)
+VAD_THRESHOLD_RANGE = (0.05, 0.95)
+KEYTERM_MAX_CHARS = 50
+_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+class OptionError(ValueError):
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(message)
+        self.param = param
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """A model this server can decode with, and the languages it speaks."""
+
+    name: str
+    aliases: tuple[str, ...] = ()
+    # Whisper language codes; empty means multilingual (any Whisper language).
+    languages: tuple[str, ...] = ("en",)
+
+    def speaks(self, code: str) -> bool:
+        return not self.languages or code in self.languages
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    model: str
+    language: str  # the Whisper code every decode is forced to
+    language_code: str  # BCP-47 tag reported in each final
+    endpointing_ms: int
+    vad_threshold: float
+    interim: bool
+    keyterms: tuple[str, ...] = ()
+
+    @property
+    def hotwords(self) -> str | None:
+        return ", ".join(self.keyterms) if self.keyterms else None
+
+
+def canonical_tag(tag: str) -> str:
+    """``en-us`` -> ``en-US``: primary subtag lower case, a region upper case."""
+    parts = tag.split("-")
+    out = [parts[0].lower()]
+    for p in parts[1:]:
+        out.append(p.upper() if len(p) == 2 or p.isdigit() else p.title() if len(p) == 4
+                   else p.lower())
+    return "-".join(out)
+
+
+def parse_options(query_string: str, settings: SttSettings,
+                  models: dict[str, ServedModel]) -> SessionOptions:
+    pairs = parse_qsl(query_string, keep_blank_values=True)
+    given: dict[str, str] = {}
+    keyterms: list[str] = []
+    for key, value in pairs:
+        if key not in PARAMS:
+            raise OptionError(key, f"unknown parameter {key!r}; accepted: {', '.join(PARAMS)}")
+        if key == "keyterms":  # may repeat, as Deepgram's keyterm does
+            keyterms += [t.strip() for t in value.split(",") if t.strip()]
+            continue
+        if key in given:
+            raise OptionError(key, f"parameter {key!r} given more than once")
+        given[key] = value.strip()
+
+    model = _model(given.get("model"), settings, models)
+    language, language_code = _language(given.get("language"), model)
+    return SessionOptions(
+        model=model.name,
+        language=language,
+        language_code=language_code,
+        endpointing_ms=_int_in("endpointing_ms", given.get("endpointing_ms"),
+                               settings.endpointing_ms, ENDPOINTING_RANGE),
+        vad_threshold=_float_in("vad_threshold", given.get("vad_threshold"),
+                                settings.vad_threshold, VAD_THRESHOLD_RANGE),
+        interim=_bool("interim", given.get("interim"), settings.interim),
+        keyterms=_keyterms(keyterms, settings.max_keyterms),
+    )
+
+
+def _model(value: str | None, settings: SttSettings,
+           models: dict[str, ServedModel]) -> ServedModel:
+    if value is None or value == "":
+        return models[settings.model]
+    for served in models.values():
+        if value == served.name or value in served.aliases:
+            return served
+    names = sorted({n for m in models.values() for n in (m.name, *m.aliases)})
+    raise OptionError("model", f"model {value!r} is not served here; accepted: "
+                      f"{', '.join(names)}")
+
+
+def _language(value: str | None, model: ServedModel) -> tuple[str, str]:
+    if not value or value.lower() == "auto":
+        if model.languages == ("en",):  # an English-only model has nothing to detect
+            return "en", "en-US"
+        # Per-utterance detection belongs with the multilingual model (not served yet).
+        raise OptionError("language", f"model {model.name} needs an explicit language; "
+                          f"accepted: {_accepted_languages(model)}")
+    if not _TAG.match(value):
+        raise OptionError("language", f"language {value!r} is not a BCP-47 tag or ISO 639-1 "
+                          f"code; accepted with {model.name}: {_accepted_languages(model)}")
+    primary = value.split("-")[0].lower()
+    if not model.speaks(primary):
+        raise OptionError("language", f"model {model.name} does not speak {value!r}; "
+                          f"accepted: {_accepted_languages(model)}")
+    return primary, canonical_tag(value)
+
+
+def _accepted_languages(model: ServedModel) -> str:
+    if not model.languages:
+        return "auto or any ISO 639-1 code Whisper knows, with an optional region (es, es-ES)"
+    codes = ", ".join(model.languages)
+    return f"{codes} (optionally with a region, e.g. en-US, en-GB) or auto"
+
+
+def _int_in(name: str, value: str | None, default: int, bounds: tuple[int, int]) -> int:
+    if value is None:
+        return default
+    lo, hi = bounds
+    if not re.fullmatch(r"\d+", value or "") or not lo <= int(value) <= hi:
+        raise OptionError(name, f"{name}={value!r}: accepted: an integer from {lo} to {hi}")
+    return int(value)
+
+
+def _float_in(name: str, value: str | None, default: float,
+              bounds: tuple[float, float]) -> float:
+    if value is None:
+        return default
+    lo, hi = bounds
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not lo <= number <= hi:  # NaN fails too
+        raise OptionError(name, f"{name}={value!r}: accepted: a number from {lo} to {hi}")
+    return number
+
+
+def _bool(name: str, value: str | None, default: bool) -> bool:
+    if value is None:
+        return default
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise OptionError(name, f"{name}={value!r}: accepted: true or false")
+
+
+def _keyterms(terms: list[str], limit: int) -> tuple[str, ...]:
+    if len(terms) > limit:
+        raise OptionError("keyterms", f"{len(terms)} keyterms given; accepted: at most {limit}, "
+                          "comma-separated")
+    for term in terms:
+        if len(term) > KEYTERM_MAX_CHARS or not term.isprintable():
+            raise OptionError("keyterms", f"keyterm {term[:60]!r}: accepted: printable "
+                              f"terms of at most {KEYTERM_MAX_CHARS} characters")
+    return tuple(dict.fromkeys(terms))

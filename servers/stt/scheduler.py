@@ -1,0 +1,121 @@
+"""Decode scheduling: one shared engine, finals first, interims only where they cost nothing.
+
+- Finals (and speculative finals) always go before interims.
+- With two or more workers, interims may hold all but one of them, so a final never
+  waits behind an interim that is already running (a decode cannot be preempted).
+- A cancelled job that has not started is skipped; a running one finishes and its
+  result is dropped by its owner (CTranslate2 cannot stop a decode half way).
+- Each session keeps at most one interim outstanding (session.py), so under load the
+  interims thin out instead of queueing up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import numpy as np
+
+from . import metrics
+from .engine import DecodeOptions, Transcript
+
+Kind = Literal["final", "interim"]
+
+
+class Engine(Protocol):
+    def transcribe(self, audio: np.ndarray, options: DecodeOptions) -> Transcript: ...
+
+
+@dataclass(eq=False)
+class DecodeJob:
+    kind: Kind
+    audio: np.ndarray
+    options: DecodeOptions
+    future: asyncio.Future[Transcript]
+    enqueued: float = field(default_factory=time.monotonic)
+    started: bool = False
+    cancelled: bool = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        if not self.started and not self.future.done():
+            self.future.cancel()
+
+
+class DecodeScheduler:
+    def __init__(self, engine: Engine, workers: int) -> None:
+        self.engine = engine
+        self.workers = workers
+        self._interim_slots = max(1, workers - 1)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode")
+        self._finals: deque[DecodeJob] = deque()
+        self._interims: deque[DecodeJob] = deque()
+        self._running = 0
+        self._running_interims = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def submit(self, audio: np.ndarray, options: DecodeOptions, kind: Kind) -> DecodeJob:
+        job = DecodeJob(kind, audio, options, asyncio.get_running_loop().create_future())
+        (self._finals if kind == "final" else self._interims).append(job)
+        self._dispatch()
+        return job
+
+    @property
+    def queued(self) -> int:
+        return len(self._finals) + len(self._interims)
+
+    def _next(self) -> DecodeJob | None:
+        for queue, is_interim in ((self._finals, False), (self._interims, True)):
+            if is_interim and self._running_interims >= self._interim_slots:
+                return None
+            while queue:
+                job = queue.popleft()
+                if not job.cancelled:
+                    return job
+                metrics.DECODES_SKIPPED.labels(job.kind).inc()
+        return None
+
+    def _dispatch(self) -> None:
+        while self._running < self.workers:
+            job = self._next()
+            if job is None:
+                return
+            job.started = True
+            self._running += 1
+            self._running_interims += job.kind == "interim"
+            task = asyncio.get_running_loop().create_task(self._run(job))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, job: DecodeJob) -> None:
+        wait = time.monotonic() - job.enqueued
+        metrics.QUEUE_WAIT_SECONDS.labels(job.kind).observe(wait)
+        try:
+            loop = asyncio.get_running_loop()
+            result = await loop.run_in_executor(self._pool, self.engine.transcribe,
+                                                job.audio, job.options)
+        except BaseException as exc:  # an engine failure goes to the session that asked
+            if not job.future.done():
+                job.future.set_exception(exc)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+        else:
+            metrics.DECODE_SECONDS.labels(job.kind).observe(result.decode_s)
+            if result.audio_s > 0:
+                metrics.REAL_TIME_FACTOR.labels(job.kind).observe(
+                    result.decode_s / result.audio_s)
+            if not job.future.done():
+                job.future.set_result(result)
+        finally:
+            self._running -= 1
+            self._running_interims -= job.kind == "interim"
+            self._dispatch()
+
+    def close(self) -> None:
+        for job in (*self._finals, *self._interims):
+            job.cancel()
+        self._pool.shutdown(wait=False, cancel_futures=True)
