@@ -7,6 +7,7 @@ HTTP error. After that, a failure is one error event and no ``[DONE]``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -69,6 +70,9 @@ async def _events(request: Request, req: ChatRequest, backend: VllmBackend, firs
         metrics.ERRORS.labels(backend.name, exc.code, "mid_stream").inc()
         usage_of(request).extra["error"] = exc.code
         yield error_event(exc.message, "server_error", exc.code)
+    except (asyncio.CancelledError, GeneratorExit):  # the client left: the engine aborts
+        usage_of(request).extra["client_disconnected"] = True
+        raise
     finally:
         await stream.aclose()
         _account(request, backend, last, started, ttft)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -40,6 +41,9 @@ async def _events(request: Request, backend: UpstreamBackend, resp: Any, drop_us
     try:
         async for chunk in backend.relay(resp, drop_usage, state, started):
             yield chunk
+    except (asyncio.CancelledError, GeneratorExit):  # the client left: upstream closed too
+        usage_of(request).extra["client_disconnected"] = True
+        raise
     finally:
         if state.error:
             metrics.ERRORS.labels(backend.name, state.error, "mid_stream").inc()

@@ -1,0 +1,135 @@
+"""A tiny OpenAI-shaped upstream that misbehaves on request, for the proxy's fault tests.
+
+The last user message picks the behaviour (the proxy rewrites ``model``, so that field
+cannot carry it): ``fault:ok``, ``fault:die`` (dies mid-stream), ``fault:stall``
+(stalls after the first chunk), ``fault:stall-headers``, ``fault:error-event`` (an error
+event then ``[DONE]``, as vLLM's server does), ``fault:no-done``, ``fault:hold`` (keeps
+the stream open with comments until the client leaves), ``fault:400``, ``fault:429``,
+``fault:500``, ``fault:html-502``. It runs in a thread of the test process, so tests can
+read ``FaultState`` directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+MODEL = "fault-model"
+
+
+@dataclass
+class FaultState:
+    requests: list[dict] = field(default_factory=list)
+    open_streams: int = 0
+    cancelled: int = 0
+
+
+def _chunk(content: str | None = None, role: bool = False, finish: str | None = None) -> bytes:
+    delta: dict = {"role": "assistant", "content": ""} if role else {}
+    if content is not None:
+        delta["content"] = content
+    obj = {"id": "chatcmpl-fault", "object": "chat.completion.chunk", "created": 1,
+           "model": MODEL, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    return b"data: " + json.dumps(obj).encode() + b"\n\n"
+
+
+def _err(status: int, message: str, code: str, param: str | None = None,
+         headers: dict | None = None) -> Response:
+    return JSONResponse({"error": {"message": message, "type": "invalid_request_error",
+                                   "code": code, "param": param}}, status, headers=headers)
+
+
+def make_app(state: FaultState) -> Starlette:
+    async def models(request: Request) -> Response:
+        return JSONResponse({"object": "list", "data": [{"id": MODEL, "object": "model"}]})
+
+    async def chat(request: Request) -> Response:
+        body = await request.json()
+        state.requests.append({"body": body, "auth": request.headers.get("authorization")})
+        fault = body["messages"][-1]["content"].removeprefix("fault:")
+        if fault == "400":
+            return _err(400, "temperature is bad upstream", "bad_temp", param="temperature")
+        if fault == "429":
+            return _err(429, "slow down", "rate_limited", headers={"Retry-After": "7"})
+        if fault == "500":
+            return _err(500, "upstream exploded", "boom")
+        if fault == "html-502":
+            return PlainTextResponse("<html>bad gateway</html>", 502)
+        if fault == "stall-headers":
+            await asyncio.sleep(30)
+        if not body.get("stream"):
+            return JSONResponse({
+                "id": "chatcmpl-fault", "object": "chat.completion", "created": 1, "model": MODEL,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"},
+                             "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}})
+        return StreamingResponse(_stream(fault, body, state), media_type="text/event-stream")
+
+    return Starlette(routes=[Route("/v1/models", models),
+                             Route("/v1/chat/completions", chat, methods=["POST"])])
+
+
+async def _stream(fault: str, body: dict, state: FaultState):
+    state.open_streams += 1
+    try:
+        yield _chunk(role=True)
+        yield _chunk("Hel")
+        if fault == "die":
+            raise RuntimeError("upstream died")  # uvicorn drops the connection mid-body
+        if fault == "stall":
+            await asyncio.sleep(30)
+        if fault == "hold":
+            for _ in range(300):
+                await asyncio.sleep(0.1)
+                yield b": keep-alive\n\n"
+        if fault == "error-event":
+            yield b'data: {"error": {"message": "engine broke", "type": "server_error", "code": "oops"}}\n\n'
+            yield b"data: [DONE]\n\n"
+            return
+        yield _chunk("lo", finish="stop")
+        if fault == "no-done":
+            return
+        if (body.get("stream_options") or {}).get("include_usage"):
+            usage = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
+            yield (b"data: " + json.dumps({"id": "chatcmpl-fault", "object": "chat.completion.chunk",
+                   "created": 1, "model": MODEL, "choices": [], "usage": usage}).encode() + b"\n\n")
+        yield b"data: [DONE]\n\n"
+    except asyncio.CancelledError:
+        state.cancelled += 1
+        raise
+    finally:
+        state.open_streams -= 1
+
+
+class FaultUpstream:
+    """Run the double on a port in a background thread."""
+
+    def __init__(self, port: int) -> None:
+        self.state = FaultState()
+        config = uvicorn.Config(make_app(self.state), host="127.0.0.1", port=port,
+                                log_level="warning", lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.url = f"http://127.0.0.1:{port}/v1"
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> FaultUpstream:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise TimeoutError("fault upstream did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(5)

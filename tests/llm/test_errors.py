@@ -1,0 +1,98 @@
+"""Every error status of the contract, in OpenAI's shape, from the in-process server."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.llm.conftest import TOKEN
+from tests.support.servers import RunningServer
+
+OK_MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+def post(server: RunningServer, content: bytes | None = None, json: object = None,
+         token: str | None = TOKEN) -> httpx.Response:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return httpx.post(f"{server.url}/v1/chat/completions", content=content, json=json,
+                      headers=headers, timeout=60)
+
+
+def shaped(r: httpx.Response, status: int, code: str | None = None) -> dict:
+    assert r.status_code == status, r.text
+    err = r.json()["error"]
+    assert isinstance(err["message"], str) and err["message"]
+    assert isinstance(err["type"], str) and isinstance(err["code"], str)
+    if code:
+        assert err["code"] == code
+    return err
+
+
+@pytest.mark.parametrize("token", [None, "wrong-token"])
+def test_401_without_the_right_token(llm: RunningServer, token: str | None) -> None:
+    err = shaped(post(llm, json={"messages": OK_MESSAGES}, token=token), 401)
+    assert err["type"] == "authentication_error"
+
+
+def test_probes_need_no_token(llm: RunningServer) -> None:
+    for path in ("/healthz", "/readyz", "/metrics"):
+        assert httpx.get(f"{llm.url}{path}", timeout=10).status_code == 200
+
+
+def test_400_malformed_json(llm: RunningServer) -> None:
+    shaped(post(llm, content=b'{"messages": ['), 400, "invalid_json")
+    shaped(post(llm, content=b"[1, 2]"), 400, "invalid_json")
+
+
+@pytest.mark.parametrize("body,param", [
+    ({"messages": []}, "messages"),
+    ({}, "messages"),
+    ({"messages": OK_MESSAGES, "temperature": 9}, "temperature"),
+    ({"messages": OK_MESSAGES, "max_tokens": 0}, "max_tokens"),
+    ({"messages": OK_MESSAGES, "n": 2}, "n"),
+    ({"messages": OK_MESSAGES, "top_p": "high"}, "top_p"),
+    ({"messages": [{"role": "robot", "content": "x"}]}, "messages.0.role"),
+    ({"messages": OK_MESSAGES, "stream": "yes please"}, "stream"),
+])
+def test_400_bad_values_name_the_field(llm: RunningServer, body: dict, param: str) -> None:
+    err = shaped(post(llm, json=body), 400, "invalid_value")
+    assert err["type"] == "invalid_request_error" and err["param"] == param
+
+
+def test_400_prompt_longer_than_the_context(llm: RunningServer) -> None:
+    long = " ".join(["word"] * 3000)  # ~3000 tokens; the test server's context is 1024
+    err = shaped(post(llm, json={"messages": [{"role": "user", "content": long}],
+                                 "stream": True}), 400, "context_length_exceeded")
+    assert err["param"] == "messages"
+
+
+def test_400_non_text_content_on_a_text_model(llm: RunningServer) -> None:
+    parts = [{"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]
+    shaped(post(llm, json={"messages": [{"role": "user", "content": parts}]}), 400,
+           "unsupported_content")
+
+
+def test_413_body_too_large(llm: RunningServer) -> None:
+    big = "x" * 70_000  # the test server's limit is 65,536 bytes
+    shaped(post(llm, json={"messages": [{"role": "user", "content": big}]}), 413,
+           "request_too_large")
+
+
+def test_413_too_many_messages(llm: RunningServer) -> None:
+    err = shaped(post(llm, json={"messages": OK_MESSAGES * 17}), 413, "too_many_messages")
+    assert err["param"] == "messages"
+
+
+def test_404_and_405_shaped(llm: RunningServer) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    shaped(httpx.get(f"{llm.url}/v1/nothing-here", headers=headers, timeout=10), 404)
+    shaped(httpx.get(f"{llm.url}/v1/chat/completions", headers=headers, timeout=10), 405)
+
+
+def test_content_parts_of_text_are_accepted(llm: RunningServer) -> None:
+    parts = [{"type": "text", "text": "Say"}, {"type": "text", "text": " hi."}]
+    r = post(llm, json={"messages": [{"role": "system", "content": "Be brief."},
+                                     {"role": "user", "content": parts}], "max_tokens": 2})
+    assert r.status_code == 200 and r.json()["usage"]["completion_tokens"] <= 2

@@ -1,0 +1,140 @@
+"""The in-process vLLM backend through real clients: the openai SDK and raw SSE bytes."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import httpx
+import openai
+import pytest
+
+from tests.llm.conftest import TOKEN
+from tests.llm.sse_util import payloads, raw_stream
+from tests.support.servers import RunningServer
+
+HELLO = [{"role": "user", "content": "Say hello in three words."}]
+
+
+@pytest.fixture(scope="module")
+def client(llm: RunningServer) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{llm.url}/v1", api_key=TOKEN, max_retries=0, timeout=120)
+
+
+def test_sdk_stream_with_usage(client: openai.OpenAI) -> None:
+    chunks = list(client.chat.completions.create(
+        model="my-custom-name", messages=HELLO, stream=True, max_tokens=12, temperature=0,
+        stream_options={"include_usage": True}))
+    assert len({c.id for c in chunks}) == 1 and len({c.created for c in chunks}) == 1
+    assert all(c.object == "chat.completion.chunk" for c in chunks)
+    assert chunks[0].choices[0].delta.role == "assistant"
+    choice_chunks = [c for c in chunks if c.choices]
+    assert choice_chunks[-1].choices[0].finish_reason in ("stop", "length")
+    assert all(c.choices[0].finish_reason is None for c in choice_chunks[:-1])
+    text = "".join(c.choices[0].delta.content or "" for c in choice_chunks)
+    assert text.strip()
+    last = chunks[-1]
+    assert last.choices == [] and last.usage is not None
+    assert last.usage.prompt_tokens > 0 and 0 < last.usage.completion_tokens <= 12
+    assert last.usage.total_tokens == last.usage.prompt_tokens + last.usage.completion_tokens
+
+
+def test_sdk_stream_without_usage(client: openai.OpenAI) -> None:
+    chunks = list(client.chat.completions.create(
+        model="gpt-4o", messages=HELLO, stream=True, max_tokens=5, temperature=0))
+    assert all(c.choices for c in chunks)
+    assert all(c.usage is None for c in chunks)
+    assert chunks[-1].choices[0].finish_reason == "length"
+
+
+def test_sdk_non_streaming(client: openai.OpenAI) -> None:
+    r = client.chat.completions.create(model="anything-at-all", messages=HELLO, max_tokens=6,
+                                       temperature=0)
+    assert r.object == "chat.completion"
+    assert r.choices[0].message.role == "assistant" and r.choices[0].message.content
+    assert r.choices[0].finish_reason in ("stop", "length")
+    assert r.usage.completion_tokens <= 6 and r.usage.prompt_tokens > 0
+
+
+def test_models_listed(client: openai.OpenAI) -> None:
+    models = client.models.list()
+    assert [m.id for m in models.data] == ["smollm2-135m-instruct"]
+
+
+def test_raw_sse_bytes_follow_the_contract(llm: RunningServer) -> None:
+    body = {"model": "x", "messages": HELLO, "stream": True, "max_tokens": 8,
+            "temperature": 0, "stream_options": {"include_usage": True},
+            "some_vendor_extra": {"ignored": True}}
+    r, data = raw_stream(llm.url, body, TOKEN)
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/event-stream")
+    assert "content-length" not in r.headers
+    objs = payloads(data)
+    assert objs[-1] == "[DONE]" and "[DONE]" not in objs[:-1]
+    chunks = objs[:-1]
+    usage = chunks[-1]
+    assert usage["choices"] == [] and set(usage["usage"]) == {
+        "prompt_tokens", "completion_tokens", "total_tokens"}
+    choice = chunks[:-1]
+    assert choice[0]["choices"][0]["delta"]["role"] == "assistant"
+    assert all("role" not in c["choices"][0]["delta"] for c in choice[1:])
+    assert [c["choices"][0]["finish_reason"] for c in choice][-1] == "length"
+    assert all(c["choices"][0]["finish_reason"] is None for c in choice[:-1])
+    assert len({c["id"] for c in chunks}) == 1 and len({c["created"] for c in chunks}) == 1
+    assert all(c["object"] == "chat.completion.chunk" for c in chunks)
+    completion = sum(1 for c in choice if c["choices"][0]["delta"].get("content"))
+    assert usage["usage"]["completion_tokens"] == 8 and completion >= 1
+
+
+def test_max_tokens_beyond_context_is_clamped(client: openai.OpenAI) -> None:
+    # Rymi sends max_tokens 2048 whatever the model's context (1024 here): not an error.
+    r = client.chat.completions.create(model="m", messages=HELLO, max_tokens=2048,
+                                       temperature=0, stop=["."], extra_body={"top_k": 1})
+    assert r.choices[0].finish_reason in ("stop", "length")
+
+
+def test_usage_record_logged_without_token(llm: RunningServer, client: openai.OpenAI) -> None:
+    client.chat.completions.create(model="m", messages=HELLO, max_tokens=3, temperature=0,
+                                   extra_headers={"X-Request-Id": "usage-check-1"})
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        found = [u for u in llm.usage_records() if u["request_id"] == "usage-check-1"]
+        if found:
+            break
+        time.sleep(0.1)
+    rec = found[0]
+    assert rec["channel"] == "custom-llm" and rec["status"] == 200
+    assert rec["prompt_tokens"] > 0 and rec["completion_tokens"] == 3
+    assert rec["bytes_in"] > 0 and rec["bytes_out"] > 0 and rec["ttft_s"] is not None
+    assert TOKEN not in llm.logs()
+
+
+def _metric(url: str, name: str) -> float:
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    m = re.search(rf"^{re.escape(name)} ([0-9.e+-]+)$", text, re.M)
+    assert m, name
+    return float(m.group(1))
+
+
+def test_disconnect_aborts_the_engine_request(llm: RunningServer) -> None:
+    body = {"model": "m", "messages": [{"role": "user", "content": "Write a long story."}],
+            "stream": True, "max_tokens": 400, "temperature": 0, "stop": None}
+    headers = {"Authorization": f"Bearer {TOKEN}", "X-Request-Id": "disconnect-1"}
+    with httpx.stream("POST", f"{llm.url}/v1/chat/completions", json=body, headers=headers,
+                      timeout=120) as r:
+        seen = 0
+        for _ in r.iter_lines():
+            seen += 1
+            if seen >= 6:  # a few events in: the engine is mid-generation
+                break
+    # The engine's own count of unfinished requests and our in-flight gauge go to zero
+    # long before 400 tokens could have been generated.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if (_metric(llm.url, "rymi_llm_engine_requests") == 0
+                and _metric(llm.url, 'rymi_inflight{channel="custom-llm"}') == 0):
+            break
+        time.sleep(0.05)
+    assert _metric(llm.url, "rymi_llm_engine_requests") == 0
+    rec = [u for u in llm.usage_records() if u["request_id"] == "disconnect-1"][0]
+    assert rec["client_disconnected"] is True and rec["completion_tokens"] < 400

@@ -1,0 +1,146 @@
+"""The upstream backend: byte-level fidelity to a real upstream, and every mapped fault."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import openai
+import pytest
+
+from tests.llm.conftest import TOKEN
+from tests.llm.fault_upstream import MODEL, FaultUpstream
+from tests.llm.sse_util import normalise, payloads, raw_stream
+from tests.support.servers import RunningServer
+
+PROMPT = [{"role": "user", "content": "Name a colour."}]
+
+
+@pytest.mark.parametrize("include_usage", [True, False])
+def test_proxy_stream_equals_direct(llm: RunningServer, proxy: RunningServer,
+                                    include_usage: bool) -> None:
+    body = {"model": "whatever", "messages": PROMPT, "stream": True, "max_tokens": 6,
+            "temperature": 0, "seed": 1}
+    if include_usage:
+        body["stream_options"] = {"include_usage": True}
+    _, direct = raw_stream(llm.url, body, TOKEN)
+    r, proxied = raw_stream(proxy.url, body)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    assert normalise(payloads(proxied)) == normalise(payloads(direct))
+    # Without include_usage the proxy asked for usage anyway (for its record) and dropped it.
+    assert any("usage" in o for o in payloads(proxied) if isinstance(o, dict)) == include_usage
+
+
+def test_proxy_non_streaming_and_models(proxy: RunningServer) -> None:
+    client = openai.OpenAI(base_url=f"{proxy.url}/v1", api_key="unused", max_retries=0)
+    r = client.chat.completions.create(model="alias", messages=PROMPT, max_tokens=4,
+                                       temperature=0)
+    assert r.object == "chat.completion" and r.usage.completion_tokens <= 4
+    assert [m.id for m in client.models.list().data] == ["smollm2-135m-instruct"]
+
+
+def test_proxy_records_upstream_token_counts(proxy: RunningServer) -> None:
+    body = {"model": "m", "messages": PROMPT, "stream": True, "max_tokens": 3, "temperature": 0}
+    raw_stream(proxy.url, body)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not any(
+            u.get("completion_tokens") == 3 for u in proxy.usage_records()):
+        time.sleep(0.1)
+    rec = [u for u in proxy.usage_records() if u.get("completion_tokens") == 3][-1]
+    assert rec["channel"] == "custom-llm" and rec["prompt_tokens"] > 0
+    assert TOKEN not in proxy.logs()
+
+
+def _fault(url: str, fault: str, stream: bool = True, **extra) -> tuple[httpx.Response, bytes]:
+    body = {"model": "m", "messages": [{"role": "user", "content": f"fault:{fault}"}],
+            "stream": stream, **extra}
+    return raw_stream(url, body, timeout=30)
+
+
+def test_fault_ok_sends_upstream_token_and_model(fault_proxy: RunningServer,
+                                                 fault_upstream: FaultUpstream) -> None:
+    r, data = _fault(fault_proxy.url, "ok", stream_options={"include_usage": True})
+    objs = payloads(data)
+    assert objs[-1] == "[DONE]" and objs[-2]["usage"]["completion_tokens"] == 2
+    sent = fault_upstream.state.requests[-1]
+    assert sent["auth"] == "Bearer upstream-secret-77"
+    assert sent["body"]["model"] == MODEL
+    assert "upstream-secret-77" not in fault_proxy.logs()
+
+
+@pytest.mark.parametrize("fault,code", [
+    ("die", "upstream_disconnected"),
+    ("stall", "upstream_timeout"),
+    ("no-done", "upstream_incomplete"),
+    ("error-event", "oops"),
+])
+def test_mid_stream_failure_ends_with_error_and_no_done(fault_proxy: RunningServer,
+                                                        fault: str, code: str) -> None:
+    r, data = _fault(fault_proxy.url, fault)
+    assert r.status_code == 200
+    objs = payloads(data)
+    assert "[DONE]" not in objs
+    assert objs[0]["choices"][0]["delta"]["role"] == "assistant"
+    assert objs[-1]["error"]["code"] == code and objs[-1]["error"]["message"]
+    assert sum(1 for o in objs if "error" in o) == 1
+
+
+@pytest.mark.parametrize("fault,status,code", [
+    ("400", 400, "bad_temp"),
+    ("429", 429, "rate_limited"),
+    ("500", 502, "upstream_error"),
+    ("html-502", 502, "upstream_error"),
+    ("stall-headers", 504, "upstream_timeout"),
+])
+@pytest.mark.parametrize("stream", [True, False])
+def test_failure_before_first_byte_is_http_error(fault_proxy: RunningServer, fault: str,
+                                                 status: int, code: str, stream: bool) -> None:
+    r, data = _fault(fault_proxy.url, fault, stream=stream)
+    assert r.status_code == status
+    assert r.headers["content-type"].startswith("application/json")
+    err = r.json()["error"]
+    assert err["code"] == code and err["message"] and err["type"]
+    if fault == "400":
+        assert err["param"] == "temperature" and "temperature" in err["message"]
+    if fault == "429":
+        assert r.headers["retry-after"] == "7"
+
+
+def test_connect_failure_is_502(dead_proxy: RunningServer) -> None:
+    r = httpx.post(f"{dead_proxy.url}/v1/chat/completions", timeout=30, json={
+        "model": "only-this", "messages": PROMPT, "stream": True})
+    assert r.status_code == 502 and r.json()["error"]["code"] == "upstream_unreachable"
+
+
+def test_unknown_model_is_404_when_aliasing_is_off(dead_proxy: RunningServer) -> None:
+    r = httpx.post(f"{dead_proxy.url}/v1/chat/completions", timeout=30, json={
+        "model": "gpt-5", "messages": PROMPT})
+    assert r.status_code == 404
+    assert r.json()["error"]["param"] == "model" and "only-this" in r.json()["error"]["message"]
+
+
+def test_client_disconnect_closes_the_upstream_request(fault_proxy: RunningServer,
+                                                       fault_upstream: FaultUpstream) -> None:
+    body = {"model": "m", "messages": [{"role": "user", "content": "fault:hold"}], "stream": True}
+    with httpx.stream("POST", f"{fault_proxy.url}/v1/chat/completions", json=body,
+                      timeout=30) as r:
+        for line in r.iter_lines():
+            if "Hel" in line:
+                break
+        assert fault_upstream.state.open_streams == 1
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and fault_upstream.state.open_streams:
+        time.sleep(0.05)
+    assert fault_upstream.state.open_streams == 0
+
+
+def test_over_capacity_is_503_with_retry_after(fault_proxy: RunningServer,
+                                               fault_upstream: FaultUpstream) -> None:
+    body = {"model": "m", "messages": [{"role": "user", "content": "fault:hold"}], "stream": True}
+    with httpx.Client(timeout=30) as c1, httpx.Client(timeout=30) as c2:
+        with c1.stream("POST", f"{fault_proxy.url}/v1/chat/completions", json=body) as r1, \
+                c2.stream("POST", f"{fault_proxy.url}/v1/chat/completions", json=body) as r2:
+            assert r1.status_code == r2.status_code == 200  # both now in flight (limit 2)
+            r3 = httpx.post(f"{fault_proxy.url}/v1/chat/completions", json=body, timeout=30)
+            assert r3.status_code == 503 and r3.headers["retry-after"]
+            assert r3.json()["error"]["type"] == "overloaded_error"

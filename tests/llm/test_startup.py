@@ -1,0 +1,29 @@
+"""A server that cannot serve says so in one line and exits non-zero (no half-ready process)."""
+
+from __future__ import annotations
+
+from tests.support.servers import free_port, start_server
+
+
+def _exit_of(env: dict[str, str]) -> tuple[int, str]:
+    server = start_server("servers.llm", env=env, wait_ready=False)
+    code = server.proc.wait(120)
+    return code, server.logs()
+
+
+def test_missing_model_exits_non_zero(tmp_path) -> None:
+    code, logs = _exit_of({"RYMI_LLM_MODELS_DIR": str(tmp_path),
+                           "RYMI_LLM_MODEL": "smollm2-135m-instruct"})
+    assert code != 0
+    assert "llm: cannot start" in logs and "not prepared" in logs
+
+
+def test_unreachable_upstream_exits_non_zero() -> None:
+    code, logs = _exit_of({"RYMI_LLM_BACKEND": "upstream",
+                           "RYMI_LLM_UPSTREAM_URL": f"http://127.0.0.1:{free_port()}/v1"})
+    assert code != 0 and "unreachable" in logs
+
+
+def test_upstream_backend_needs_a_url() -> None:
+    code, logs = _exit_of({"RYMI_LLM_BACKEND": "upstream"})
+    assert code == 2 and "upstream_url" in logs
