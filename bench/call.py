@@ -40,6 +40,7 @@ class Turn:
     clip: str
     eos_to_utterance_end: float = float("nan")
     eos_to_first_token: float = float("nan")
+    eos_to_first_clause: float = float("nan")  # the first text handed to TTS
     eos_to_first_audio: float = float("nan")
     transcript: str = ""
     reply: str = ""
@@ -123,6 +124,8 @@ async def agent_reply(ep: Endpoints, client: httpx.AsyncClient, turn: Turn, eos:
         pending, spoken = await stream_llm(ep, client, body, turn, eos, clauses)
     finally:
         if pending.strip() or not spoken:
+            if np.isnan(turn.eos_to_first_clause):
+                turn.eos_to_first_clause = time.monotonic() - eos
             clauses.put_nowait(pending or "Okay.")
         clauses.put_nowait(None)
     await speaking
@@ -148,6 +151,8 @@ async def stream_llm(ep: Endpoints, client: httpx.AsyncClient, body: dict, turn:
                 turn.reply += delta
                 m = CLAUSE.search(pending)
                 if m and m.end() >= 12:  # a clause long enough to speak
+                    if np.isnan(turn.eos_to_first_clause):
+                        turn.eos_to_first_clause = time.monotonic() - eos
                     clauses.put_nowait(pending[:m.end()])
                     spoken += 1
                     pending = pending[m.end():]

@@ -8,7 +8,11 @@ import numpy as np
 
 STAGES = [("eos_to_utterance_end", "end of speech -> utterance_end"),
           ("eos_to_first_token", "end of speech -> first LLM token"),
+          ("eos_to_first_clause", "end of speech -> first clause to TTS"),
           ("eos_to_first_audio", "end of speech -> first agent audio")]
+
+
+COLORS = ["tab:blue", "tab:orange", "tab:purple", "tab:green"]
 
 
 def pct(values: list[float], q: float) -> float:
@@ -38,8 +42,7 @@ def plot(by_k: dict[int, list], out: Path) -> None:
     fig, (cdf, fall) = plt.subplots(1, 2, figsize=(13, 4.8))
     styles = ["-", "--", ":", "-."]
     for (k, turns), ls in zip(by_k.items(), styles, strict=False):
-        for (key, label), color in zip(STAGES, ["tab:blue", "tab:orange", "tab:green"],
-                                       strict=True):
+        for (key, label), color in zip(STAGES, COLORS, strict=True):
             v = np.sort([getattr(t, key) * 1000 for t in turns
                          if not np.isnan(getattr(t, key))])
             if len(v):
@@ -56,10 +59,10 @@ def plot(by_k: dict[int, list], out: Path) -> None:
         t = sorted(ok, key=lambda t: t.eos_to_first_audio)[len(ok) // 2]  # the median turn
         parts = [("STT endpoint + final", t.eos_to_utterance_end),
                  ("LLM first token", t.eos_to_first_token - t.eos_to_utterance_end),
-                 ("TTS first audio", t.eos_to_first_audio - t.eos_to_first_token)]
+                 ("LLM first clause", t.eos_to_first_clause - t.eos_to_first_token),
+                 ("TTS first audio", t.eos_to_first_audio - t.eos_to_first_clause)]
         left = 0.0
-        for (label, dur), color in zip(parts, ["tab:blue", "tab:orange", "tab:green"],
-                                       strict=True):
+        for (label, dur), color in zip(parts, COLORS, strict=True):
             fall.barh(0, dur * 1000, left=left, color=color, label=f"{label}: {dur * 1000:.0f} ms")
             left += dur * 1000
         fall.set_yticks([])
