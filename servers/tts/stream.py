@@ -25,6 +25,8 @@ from .pool import SynthesisPool
 from .text import Piece
 from .voices import VoiceInfo
 
+DEADLINE_MARGIN_S = 0.3  # roughly one piece's synthesis time on a small CPU
+
 
 @dataclass
 class StreamStats:
@@ -58,7 +60,10 @@ class SynthesisStream:
 
     def _submit(self, index: int) -> asyncio.Task[np.ndarray]:
         piece = self.pieces[index]
-        deadline = self.started + self._audio_ahead_s
+        # Playback starts with the first chunk; this piece is needed when the audio already
+        # made runs out, and must be started a little before that (it takes time itself).
+        playing_since = self.started + (self.stats.first_audio_s or 0.0)
+        deadline = playing_since + max(0.0, self._audio_ahead_s - DEADLINE_MARGIN_S)
 
         def work() -> np.ndarray:
             self.stats.pieces_started += 1
@@ -90,9 +95,11 @@ class SynthesisStream:
             task = self._submit(0)
             while True:
                 audio = await task
+                data = self._convert(index, audio)
+                if data:  # set before the next submit: its deadline counts from here
+                    self.stats.first_audio_s = time.monotonic() - self.started
                 more = index + 1 < len(self.pieces)
                 self._next = self._submit(index + 1) if more else None
-                data = self._convert(index, audio)
                 index += 1
                 if data or self._next is None:
                     break
@@ -101,8 +108,8 @@ class SynthesisStream:
             self.cancel()
             raise
         self._index = index
-        self.stats.first_audio_s = time.monotonic() - self.started
-        metrics.TTFA.observe(self.stats.first_audio_s)
+        if self.stats.first_audio_s is not None:
+            metrics.TTFA.observe(self.stats.first_audio_s)
         return data
 
     async def rest(self) -> AsyncIterator[bytes]:
@@ -111,8 +118,8 @@ class SynthesisStream:
             for index in range(self._index, len(self.pieces)):
                 assert self._next is not None
                 audio = await self._next
-                self._next = self._submit(index + 1) if index + 1 < len(self.pieces) else None
                 data = self._convert(index, audio)
+                self._next = self._submit(index + 1) if index + 1 < len(self.pieces) else None
                 if data:
                     yield data
         finally:
