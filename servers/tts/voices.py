@@ -45,7 +45,7 @@ def primary(code: str) -> str:
 
 def _onnx_file(path: Path) -> Path | None:
     if path.is_dir():
-        found = sorted(path.glob("*.onnx"))
+        found = sorted(path.rglob("*.onnx"))
         return found[0] if found else None
     return path if path.suffix == ".onnx" else None
 
@@ -75,7 +75,11 @@ class VoiceCatalog:
     def __init__(self, voices: list[VoiceInfo], default_id: str) -> None:
         self.voices: dict[str, VoiceInfo] = {}
         self.aliases: dict[str, str] = {}
+        seen: set[Path] = set()
         for v in voices:
+            if v.path.resolve() in seen:  # a catalog voice also found by the folder scan
+                continue
+            seen.add(v.path.resolve())
             self.voices.setdefault(v.id, v)
             self.aliases.setdefault(v.path.stem, v.id)  # "en_US-joe-medium" works too
         if default_id not in self.voices:

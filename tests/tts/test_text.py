@@ -71,3 +71,22 @@ def test_instructions_map_pace_and_style_and_ignore_the_rest() -> None:
     assert calm.noise < 1.0 < lively.noise
     assert style_for("like a pirate, in Klingon") == style_for(None)
     assert style_for(None, speed=2.0).length == pytest.approx(0.5)
+
+
+def test_voice_catalog_scans_a_voices_dir_once_per_file(tmp_path, voice_path) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    from servers.tts.voices import VoiceCatalog
+
+    extra = tmp_path / "voices" / "en_GB-test-low"
+    extra.mkdir(parents=True)
+    shutil.copy(voice_path, extra / "en_GB-test-low.onnx")
+    config = voice_path.with_name(voice_path.name + ".json").read_text()
+    (extra / "en_GB-test-low.onnx.json").write_text(config.replace('"en_US"', '"en_GB"'))
+    catalog = VoiceCatalog.discover("piper-en_US-joe-medium", tmp_path / "models", tmp_path)
+    assert catalog.ids == ["piper-en_US-joe-medium", "en_GB-test-low"]
+    assert catalog.get("en_US-joe-medium").id == "piper-en_US-joe-medium"  # alias
+    assert catalog.for_language("en-GB").id == "en_GB-test-low"
+    assert catalog.for_language("en").id == "piper-en_US-joe-medium"  # the default first
+    assert catalog.for_language("de") is None
+    assert catalog.languages == ["en-GB", "en-US"]
