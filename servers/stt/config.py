@@ -30,7 +30,7 @@ class SttSettings(ServerSettings):
                            "always use 1).")
     endpointing_ms: int = Field(500, ge=100, le=10000, description="Silence after speech before "
                                 "the server sends final + utterance_end by itself.")
-    speculative_ms: int = Field(160, ge=32, le=5000, description="Silence after which the "
+    speculative_ms: int = Field(96, ge=32, le=5000, description="Silence after which the "
                                 "final's decode starts speculatively (reused if no speech follows).")
     vad_threshold: float = Field(0.5, gt=0, lt=1, description="Silero speech probability that "
                                  "starts or continues speech.")
@@ -38,7 +38,7 @@ class SttSettings(ServerSettings):
                                             "which a window is silence (default threshold - 0.15).")
     min_speech_ms: int = Field(250, ge=32, le=5000, description="Voice activity needed before "
                                "speech_started (shorter blips are noise).")
-    speech_pad_ms: int = Field(200, ge=0, le=2000, description="Audio kept before the onset "
+    speech_pad_ms: int = Field(300, ge=0, le=2000, description="Audio kept before the onset "
                                "and after the end of speech for decoding.")
     max_utterance_s: float = Field(28.0, gt=1, le=30, description="An utterance longer than "
                                    "this is finalised and a new one begins (Whisper sees 30 s).")

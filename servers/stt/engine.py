@@ -22,7 +22,6 @@ from .config import SttSettings
 NO_SPEECH_THRESHOLD = 0.6
 LOG_PROB_THRESHOLD = -1.0
 COMPRESSION_RATIO_THRESHOLD = 2.4
-WITHOUT_TS = False
 
 
 @dataclass(frozen=True)
@@ -66,7 +65,7 @@ class WhisperEngine:
             temperature=0.0,
             vad_filter=False,  # the session's VAD already chose the speech
             condition_on_previous_text=False,  # no earlier text to copy into a new utterance
-            without_timestamps=WITHOUT_TS,
+            without_timestamps=True,  # text tokens only: a shorter decode
             no_speech_threshold=NO_SPEECH_THRESHOLD,
             log_prob_threshold=LOG_PROB_THRESHOLD,
             compression_ratio_threshold=COMPRESSION_RATIO_THRESHOLD,

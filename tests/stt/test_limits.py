@@ -1,0 +1,71 @@
+"""Every limit answered with an error event and its close code, never a crash."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import pytest
+import websockets
+
+from .client import Received, collect, silence
+
+
+async def run(url: str, steps: list) -> Received:
+    got = Received()
+    async with websockets.connect(url, max_size=2**22) as ws:
+        reader = asyncio.create_task(collect(ws, got))
+        for step in steps:
+            if reader.done():  # the server closed: stop sending
+                break
+            if isinstance(step, bytes):
+                try:
+                    await ws.send(step)
+                except websockets.ConnectionClosed:
+                    break
+            else:
+                await asyncio.sleep(step)
+        await asyncio.wait_for(reader, 30)
+    return got
+
+
+async def test_oversized_frame_closes_1009_after_an_error_event(limits_server):
+    got = await run(limits_server.ws_url + "/stt", [silence(0.5), bytes(40000)])
+    assert got.kinds()[-1] == "error" and "max_frame_bytes" in got.events[-1]["message"]
+    assert got.close_code == 1009
+
+
+async def test_idle_session_closes_1008(limits_server):
+    got = await run(limits_server.ws_url + "/stt", [silence(0.2)])
+    assert got.kinds() == ["error"] and "idle" in got.events[0]["message"]
+    assert got.close_code == 1008
+
+
+async def test_session_longer_than_the_maximum_closes_1008(limits_server):
+    steps: list = []
+    for _ in range(10):  # keeps sending (never idle) past max_session_s = 3
+        steps += [silence(0.1), 0.5]
+    got = await run(limits_server.ws_url + "/stt", steps)
+    assert got.kinds()[-1] == "error" and "max_session_s" in got.events[-1]["message"]
+    assert got.close_code == 1008
+
+
+async def test_over_capacity_handshake_gets_503_while_admitted_session_goes_on(limits_server):
+    url = limits_server.ws_url + "/stt"
+    async with websockets.connect(url) as first:
+        with pytest.raises(websockets.InvalidStatus) as err:
+            async with websockets.connect(url):
+                pass
+        response = err.value.response
+        assert response.status_code == 503 and response.headers["Retry-After"]
+        assert json.loads(response.body)["error"]["code"] == "over_capacity"
+        await first.send(json.dumps({"type": "finalize"}))
+        assert json.loads(await first.recv())["type"] == "final"
+    for _ in range(50):  # the slot frees once the first session is gone
+        if (await asyncio.to_thread(httpx.get, limits_server.url + "/readyz")).is_success:
+            break
+    async with websockets.connect(url) as again:
+        await again.send(json.dumps({"type": "close"}))
+        await asyncio.wait_for(again.wait_closed(), 10)
+        assert again.close_code == 1000

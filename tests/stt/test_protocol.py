@@ -1,0 +1,153 @@
+"""The STT wire protocol against the real server: event order, finalize answers, control."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import pytest
+import websockets
+
+from .checks import assert_well_ordered
+from .client import Received, collect, load_pcm, send_paced, silence, transcribe
+
+TWO = "two_utterances_librivox_ss_870_librivox_ss_880.wav"
+
+
+async def session(url: str, auth: dict[str, str], steps: list, timeout: float = 60) -> Received:
+    """Run a scripted session: bytes are streamed at full speed, dicts sent as JSON,
+    floats are pauses; the session ends with close and the events are returned."""
+    got = Received()
+    async with websockets.connect(url, additional_headers=auth) as ws:
+        reader = asyncio.create_task(collect(ws, got))
+        for step in steps:
+            if isinstance(step, bytes):
+                await send_paced(ws, step, chunk_bytes=4001, speed=0)
+            elif isinstance(step, dict):
+                await ws.send(json.dumps(step))
+            elif isinstance(step, str):
+                await ws.send(step)
+            else:
+                await asyncio.sleep(step)
+        await ws.send(json.dumps({"type": "close"}))
+        await asyncio.wait_for(reader, timeout)
+    assert_well_ordered(got.events)
+    return got
+
+
+async def test_two_utterances_give_two_finals_without_finalize(url, auth):
+    got = await transcribe(url, load_pcm(TWO), speed=0, chunk_bytes=3201, tail_s=1.0,
+                           headers=auth)
+    assert_well_ordered(got.events)
+    assert got.kinds().count("speech_started") == 2
+    finals = got.finals()
+    assert len(finals) == 2 and all(f["text"] for f in finals)
+    assert "dashwood" in finals[0]["text"].lower() and "young man" in finals[1]["text"].lower()
+    assert all(f["language_code"] == "en-US" and 0 < f["confidence"] <= 1 for f in finals)
+    assert got.close_code == 1000
+
+
+@pytest.mark.parametrize("clip", ["noise_silence.wav", "noise_white.wav"])
+async def test_noise_gives_no_words_and_no_speech_started(url, auth, clip):
+    got = await session(url, auth, [load_pcm(clip), {"type": "finalize"}])
+    # The finalize is still answered: one empty final, then utterance_end.
+    assert got.kinds() == ["final", "utterance_end"]
+    assert got.finals()[0]["text"] == ""
+
+
+async def test_finalize_mid_speech_is_answered_by_that_utterance(url, auth):
+    pcm = load_pcm("librivox_ss_870.wav")
+    got = await session(url, auth, [pcm[: len(pcm) // 2], {"type": "finalize"}, 1.0])
+    assert got.kinds().count("speech_started") == 1
+    assert len(got.finals()) == 1 and "dashwood" in got.finals()[0]["text"].lower()
+
+
+async def test_finalize_while_auto_endpointed_utterance_decodes_gets_one_final(url, auth):
+    # The endpoint is found (0.8 s of silence) and its decode is running when the finalize
+    # arrives: that final answers it, no second (empty) one follows.
+    got = await session(url, auth, [load_pcm("goforward.wav") + silence(0.8),
+                                    {"type": "finalize"}, 1.0])
+    assert len(got.finals()) == 1 and "forward" in got.finals()[0]["text"].lower()
+
+
+async def test_each_finalize_gets_exactly_one_final(url, auth):
+    got = await session(url, auth, [{"type": "finalize"}, {"type": "finalize"},
+                                    load_pcm("cards_003.wav"), {"type": "finalize"},
+                                    {"type": "finalize"}])
+    finals = got.finals()
+    assert len(finals) == 4
+    assert [bool(f["text"]) for f in finals] == [False, False, True, False]
+
+
+async def test_close_flushes_pending_final_then_closes_1000(url, auth):
+    got = await session(url, auth, [load_pcm("cards_002.wav")])  # no trailing silence
+    assert got.kinds()[-2:] == ["final", "utterance_end"] and got.text()
+    assert got.close_code == 1000
+
+
+async def test_keepalive_ignored_and_bad_messages_answered_then_session_goes_on(url, auth):
+    got = await session(url, auth, [{"type": "keepalive"}, "{not json", {"type": "nope"},
+                                    "[1, 2]", load_pcm("cards_001.wav"), {"type": "finalize"}])
+    kinds = got.kinds()
+    assert kinds[:3] == ["error", "error", "error"]
+    assert all("message" in e for e in got.events[:3])
+    assert kinds.count("final") == 1 and "club" in got.text().lower()
+
+
+async def test_interims_while_speaking_at_real_time_pace(url, auth):
+    pcm = load_pcm("ls_2412_153948_0000.wav")[: 16000 * 2 * 3]  # 3 s of speech, paced
+    got = Received()
+    async with websockets.connect(url, additional_headers=auth) as ws:
+        reader = asyncio.create_task(collect(ws, got))
+        await send_paced(ws, pcm, chunk_bytes=640, speed=1.0)
+        # Still mid-utterance (no silence sent): wait for the hypothesis, however busy
+        # the machine is, then end the utterance.
+        for _ in range(600):
+            if "interim" in got.kinds():
+                break
+            await asyncio.sleep(0.1)
+        await ws.send(json.dumps({"type": "finalize"}))
+        await ws.send(json.dumps({"type": "close"}))
+        await asyncio.wait_for(reader, 60)
+    assert_well_ordered(got.events)
+    kinds = got.kinds()
+    assert kinds[0] == "speech_started" and "interim" in kinds, kinds
+    assert kinds[-2:] == ["final", "utterance_end"]
+    interim = [e["text"] for e in got.events if e["type"] == "interim"][-1]
+    assert interim.split()[0].lower().strip(",.") in got.finals()[0]["text"].lower()
+
+
+async def test_real_time_pace_gives_the_same_transcript_as_full_speed(url, auth):
+    pcm = load_pcm("goforward.wav")
+    paced = await transcribe(url, pcm, speed=1.0, chunk_bytes=640, tail_s=0.8, headers=auth)
+    fast = await transcribe(url, pcm, speed=0, chunk_bytes=1001, tail_s=0.8, headers=auth)
+    assert paced.text() and paced.text() == fast.text()
+
+
+async def test_bearer_token_checked_on_the_handshake(url):
+    with pytest.raises(websockets.InvalidStatus) as err:
+        async with websockets.connect(url):
+            pass
+    assert err.value.response.status_code == 401
+    assert json.loads(err.value.response.body)["error"]["type"] == "authentication_error"
+
+
+async def test_root_path_serves_the_same_session(stt_server, auth):
+    got = await session(stt_server.ws_url + "/", auth, [{"type": "finalize"}])
+    assert got.kinds() == ["final", "utterance_end"]
+
+
+async def test_usage_record_and_metrics(stt_server, url, auth):
+    await transcribe(url, load_pcm("cards_003.wav"), tail_s=0.8, headers=auth)
+    await asyncio.sleep(0.3)
+    record = stt_server.usage_records()[-1]
+    assert record["channel"] == "custom-transcriber" and record["close_code"] == 1000
+    assert record["audio_seconds"] == pytest.approx(1.54 + 0.8, abs=0.05)
+    assert record["finals"] == 1 and record["bytes_in"] > 0
+    assert "stt-test-token" not in stt_server.logs()
+    text = httpx.get(stt_server.url + "/metrics").text
+    for name in ("rymi_stt_finalize_to_final_seconds", "rymi_stt_decode_seconds",
+                 "rymi_stt_speech_end_to_utterance_end_seconds", "rymi_stt_active_sessions",
+                 "rymi_stt_queue_wait_seconds", "rymi_stt_real_time_factor"):
+        assert name in text

@@ -1,0 +1,102 @@
+"""UtteranceSegmenter on real audio and the real Silero model: events in, no socket, no engine.
+
+Recorded event lists (kind, utterance, position in seconds) were taken from the clips once;
+positions may move by a few 32 ms windows with another onnxruntime, hence the tolerance.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from servers.stt.segmenter import SegmenterConfig, UtteranceSegmenter
+from servers.stt.vad import StreamingVad
+
+from .client import load_pcm, silence
+
+TOLERANCE_S = 0.1
+
+RECORDED = {
+    "two_utterances_librivox_ss_870_librivox_ss_880.wav": [
+        ("started", 1, 0.54), ("paused", 1, 4.06), ("resumed", 1, 4.1), ("paused", 1, 6.91),
+        ("ended", 1, 7.33), ("started", 2, 9.12), ("paused", 2, 9.73), ("resumed", 2, 9.79),
+        ("paused", 2, 11.49), ("ended", 2, 11.9)],
+    "jfk.wav": [
+        ("started", 1, 0.58), ("paused", 1, 2.34), ("ended", 1, 2.75), ("started", 2, 4.06),
+        ("paused", 2, 4.45), ("ended", 2, 4.86), ("started", 3, 5.7), ("paused", 3, 7.71),
+        ("ended", 3, 8.13), ("started", 4, 8.48), ("paused", 4, 10.62), ("ended", 4, 11.04)],
+}
+
+
+def audio(name: str, tail_s: float = 1.0) -> np.ndarray:
+    return np.frombuffer(load_pcm(name) + silence(tail_s), "<i2").astype(np.float32) / 32768
+
+
+def segmenter(**overrides) -> UtteranceSegmenter:
+    return UtteranceSegmenter(StreamingVad().probabilities, SegmenterConfig(**overrides))
+
+
+def feed(seg: UtteranceSegmenter, x: np.ndarray, chunk_sizes=(4000,)) -> list:
+    events, i, k = [], 0, 0
+    while i < len(x):
+        n = chunk_sizes[k % len(chunk_sizes)]
+        events += seg.push(x[i:i + n])
+        i, k = i + n, k + 1
+    return events
+
+
+@pytest.mark.parametrize("name", sorted(RECORDED))
+def test_recorded_event_list(name):
+    events = feed(segmenter(), audio(name))
+    got = [(e.kind, e.utterance, e.at / 16000) for e in events]
+    assert [g[:2] for g in got] == [r[:2] for r in RECORDED[name]]
+    for (_, _, at), (_, _, want) in zip(got, RECORDED[name], strict=True):
+        assert abs(at - want) <= TOLERANCE_S
+
+
+def test_chunking_does_not_change_events():
+    x = audio("ls_2412_153948_0000.wav")
+    whole = [(e.kind, e.at) for e in feed(segmenter(), x, (len(x),))]
+    odd = [(e.kind, e.at) for e in feed(segmenter(), x, (1, 37, 511, 513, 3001))]
+    assert whole == odd and whole
+
+
+@pytest.mark.parametrize("name", ["noise_silence.wav", "noise_white.wav"])
+def test_noise_starts_nothing(name):
+    seg = segmenter()
+    assert feed(seg, audio(name)) == []
+    assert seg.force_end() is None
+
+
+def test_ended_reuses_the_paused_audio_when_no_speech_followed():
+    events = feed(segmenter(), audio("goforward.wav"))
+    paused = [e for e in events if e.kind == "paused"][-1]
+    ended = [e for e in events if e.kind == "ended"][-1]
+    assert ended.reuse and np.array_equal(paused.audio, ended.audio)
+    # The decode covers the speech: from before the onset to just after its end.
+    assert 2.0 < len(ended.audio) / 16000 < 3.0
+
+
+def test_force_end_mid_speech_returns_everything_so_far():
+    x = audio("librivox_ss_870.wav", tail_s=0)[: 16000 * 3 + 100]
+    seg = segmenter()
+    assert [e.kind for e in feed(seg, x)] == ["started"]
+    ended = seg.force_end()
+    assert ended is not None and ended.forced and not ended.reuse
+    assert len(ended.audio) >= 16000 * 2.5
+    assert seg.force_end() is None and not seg.speaking
+
+
+def test_longer_endpoint_joins_the_two_sentences():
+    events = feed(segmenter(endpointing_ms=3000), audio("two_utterances_librivox_ss_870_"
+                                                        "librivox_ss_880.wav", tail_s=3.5))
+    assert [e.kind for e in events].count("started") == 1
+    assert [e.kind for e in events].count("ended") == 1
+
+
+def test_utterance_longer_than_the_maximum_is_cut():
+    x = audio("ls_2412_153948_0000.wav")
+    events = feed(segmenter(max_utterance_s=3.0, endpointing_ms=2000), x)
+    ended = [e for e in events if e.kind == "ended"]
+    assert any(e.forced for e in ended)
+    assert all(len(e.audio) <= 3.0 * 16000 + 512 for e in ended)
