@@ -29,7 +29,7 @@ MODEL = "fault-model"
 @dataclass
 class FaultState:
     requests: list[dict] = field(default_factory=list)
-    open_streams: int = 0
+    open_streams: dict[str, int] = field(default_factory=dict)  # by fault
     cancelled: int = 0
 
 
@@ -79,7 +79,7 @@ def make_app(state: FaultState) -> Starlette:
 
 
 async def _stream(fault: str, body: dict, state: FaultState):
-    state.open_streams += 1
+    state.open_streams[fault] = state.open_streams.get(fault, 0) + 1
     try:
         yield _chunk(role=True)
         yield _chunk("Hel")
@@ -107,7 +107,7 @@ async def _stream(fault: str, body: dict, state: FaultState):
         state.cancelled += 1
         raise
     finally:
-        state.open_streams -= 1
+        state.open_streams[fault] -= 1
 
 
 class FaultUpstream:

@@ -127,11 +127,11 @@ def test_client_disconnect_closes_the_upstream_request(fault_proxy: RunningServe
         for line in r.iter_lines():
             if "Hel" in line:
                 break
-        assert fault_upstream.state.open_streams == 1
+        assert fault_upstream.state.open_streams["hold"] == 1
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and fault_upstream.state.open_streams:
+    while time.monotonic() < deadline and fault_upstream.state.open_streams["hold"]:
         time.sleep(0.05)
-    assert fault_upstream.state.open_streams == 0
+    assert fault_upstream.state.open_streams["hold"] == 0
 
 
 def test_over_capacity_is_503_with_retry_after(fault_proxy: RunningServer,

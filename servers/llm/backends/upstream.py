@@ -9,6 +9,7 @@ without ``[DONE]`` was cut: we say so with an error event).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -28,6 +29,7 @@ from .upstream_errors import map_status, map_transport, stream_failure
 log = logging.getLogger("rymi.llm.upstream")
 
 _FORWARDED = frozenset(ChatRequest.model_fields)  # standard fields only: extras are ignored
+_DRAIN_S = 2.0
 _CONTENT = re.compile(rb'"content": ?"[^"]')  # the first event that carries text
 
 
@@ -134,8 +136,9 @@ class UpstreamBackend:
                     started: float) -> AsyncIterator[bytes]:
         pending = b""
         done = False
+        chunks = resp.aiter_raw()
         try:
-            async for chunk in resp.aiter_raw():
+            async for chunk in chunks:
                 pending += chunk
                 end = pending.rfind(b"\n\n")
                 if end < 0:
@@ -147,8 +150,11 @@ class UpstreamBackend:
                     ready, done = _inspect(ready, drop_usage, state)
                 if ready:
                     yield ready
-                if done or state.error:
+                if state.error:
                     return  # after an error event: close, never a [DONE]
+                if done:
+                    await _drain(chunks)  # read the body's end so the connection is reused
+                    return
         except httpx.HTTPError as exc:
             state.error = "upstream_timeout" if isinstance(exc, httpx.TimeoutException) \
                 else "upstream_disconnected"
@@ -159,6 +165,20 @@ class UpstreamBackend:
         state.error = "upstream_incomplete"
         yield error_event("the upstream ended the stream before [DONE]", "upstream_error",
                           state.error)
+
+
+async def _drain(chunks: AsyncIterator[bytes]) -> None:
+    """Consume what follows [DONE] (normally just the chunked terminator), briefly.
+
+    A response closed before its end cannot go back to the pool: the next request would
+    pay a new TCP connect. An upstream that keeps talking after [DONE] is cut off.
+    """
+    try:
+        async with asyncio.timeout(_DRAIN_S):
+            async for _ in chunks:
+                pass
+    except (TimeoutError, httpx.HTTPError):
+        pass
 
 
 def _inspect(ready: bytes, drop_usage: bool, state: StreamState) -> tuple[bytes, bool]:

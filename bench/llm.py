@@ -1,0 +1,198 @@
+"""LLM benchmark: proxy overhead vs LiteLLM, and in-process vLLM vs vLLM's own server.
+
+    python -m bench.llm [--quick] [--skip-litellm] [--skip-vllm]
+
+1. Proxy overhead. The same requests, interleaved round by round, go (a) straight to an
+   upstream, (b) through our proxy (backend=upstream), (c) through a LiteLLM proxy, at 1,
+   8 and 32 concurrent clients. Two upstreams: a deterministic instant mock (chunks stamped
+   with their send time, so per-chunk delay is exact) and vLLM's own OpenAI server on the
+   default model. Reported: added TTFT p50/p95 and added per-chunk latency.
+2. In-process: TTFT and tokens/s of our in-process backend vs
+   ``python -m vllm.entrypoints.openai.api_server`` on the same model, same prompts.
+Prints tables with ratios; writes results/llm-bench.json. Not a test: a shared machine is
+noisy, read the ratios of one run, not absolute numbers across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench import llm_procs as procs
+from bench.llm_load import Sample, batch, median, pct
+
+CONCURRENCY = (1, 8, 32)
+PROMPT = [{"role": "user", "content": "List three colours of the rainbow."}]
+
+
+async def measure(targets: dict[str, tuple[str, str]], rounds: dict[int, int],
+                  max_tokens: int) -> dict[str, dict[int, Sample]]:
+    """targets: name -> (url, model). Rounds interleave targets to share machine drift."""
+    results: dict[str, dict[int, Sample]] = {n: {} for n in targets}
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    clients = {n: httpx.AsyncClient(timeout=300, limits=limits) for n in targets}
+    try:
+        for name, (url, model) in targets.items():  # warm pools and caches, not measured
+            body = _body(model, max_tokens)
+            await batch(clients[name], f"{url}/v1/chat/completions", body, {}, 2, Sample())
+        for c in CONCURRENCY:
+            for n in targets:
+                results[n][c] = Sample()
+            for _ in range(rounds[c]):
+                for name, (url, model) in targets.items():
+                    await batch(clients[name], f"{url}/v1/chat/completions",
+                                _body(model, max_tokens), {}, c, results[name][c])
+    finally:
+        for cl in clients.values():
+            await cl.aclose()
+    return results
+
+
+def _body(model: str, max_tokens: int) -> dict[str, Any]:
+    return {"model": model, "messages": PROMPT, "stream": True, "max_tokens": max_tokens,
+            "temperature": 0, "stream_options": {"include_usage": True}}
+
+
+def ms(x: float) -> str:
+    return "n/a" if x != x else f"{x * 1000:.2f}"
+
+
+def overhead_table(title: str, res: dict[str, dict[int, Sample]], per_chunk: str) -> list[dict]:
+    rows = []
+    print(f"\n{title}")
+    print(f"{'conc':>4} | {'direct TTFT p50':>15} | {'ours +p50':>9} {'+p95':>7} | "
+          f"{'LiteLLM +p50':>12} {'+p95':>7} | {'LiteLLM/ours':>12} | "
+          f"{'ours +chunk':>11} | {'LiteLLM +chunk':>14} | errors")
+    for c in CONCURRENCY:
+        d = res["direct"][c]
+        row: dict[str, Any] = {"concurrency": c, "direct_ttft_p50_ms": median(d.ttft_s) * 1e3}
+        def chunk(s: Sample) -> float:
+            return median(getattr(s, per_chunk))
+        for name in ("ours", "litellm"):
+            s = res.get(name, {}).get(c)
+            if s is None:
+                continue
+            row[f"{name}_added_ttft_p50_ms"] = (median(s.ttft_s) - median(d.ttft_s)) * 1e3
+            row[f"{name}_added_ttft_p95_ms"] = (pct(s.ttft_s, 95) - pct(d.ttft_s, 95)) * 1e3
+            row[f"{name}_added_chunk_ms"] = (chunk(s) - chunk(d)) * 1e3
+            row[f"{name}_errors"] = s.errors
+        ours_add = row.get("ours_added_ttft_p50_ms", float("nan"))
+        lite_add = row.get("litellm_added_ttft_p50_ms", float("nan"))
+        ratio = lite_add / ours_add if ours_add and ours_add > 0 else float("nan")
+        row["litellm_over_ours_ttft"] = ratio
+        rows.append(row)
+
+        def f(k: str, row: dict = row) -> str:
+            v = row.get(k, float("nan"))
+            return "n/a" if v != v else f"{v:.2f}"
+        print(f"{c:>4} | {row['direct_ttft_p50_ms']:>15.2f} | {f('ours_added_ttft_p50_ms'):>9} "
+              f"{f('ours_added_ttft_p95_ms'):>7} | {f('litellm_added_ttft_p50_ms'):>12} "
+              f"{f('litellm_added_ttft_p95_ms'):>7} | {'n/a' if ratio != ratio else f'{ratio:.1f}x':>12} | "
+              f"{f('ours_added_chunk_ms'):>11} | {f('litellm_added_chunk_ms'):>14} | "
+              f"{row.get('ours_errors', 0)}/{row.get('litellm_errors', 0)}")
+    return rows
+
+
+def inprocess_table(res: dict[str, dict[int, Sample]]) -> list[dict]:
+    rows = []
+    print("\nIn-process backend vs vLLM's own OpenAI server (same model, same prompts)")
+    print(f"{'conc':>4} | {'ours TTFT p50':>13} | {'vLLM TTFT p50':>13} | {'TTFT ratio':>10} | "
+          f"{'ours tok/s':>10} | {'vLLM tok/s':>10} | {'tok/s ratio':>11}")
+    for c in CONCURRENCY:
+        o, v = res["ours"][c], res["vllm"][c]
+        row = {"concurrency": c, "ours_ttft_p50_ms": median(o.ttft_s) * 1e3,
+               "vllm_ttft_p50_ms": median(v.ttft_s) * 1e3,
+               "ours_tok_s": median(o.tokens_per_s), "vllm_tok_s": median(v.tokens_per_s),
+               "errors": o.errors + v.errors}
+        row["ttft_ratio"] = row["ours_ttft_p50_ms"] / row["vllm_ttft_p50_ms"]
+        row["tok_s_ratio"] = row["ours_tok_s"] / row["vllm_tok_s"]
+        rows.append(row)
+        print(f"{c:>4} | {row['ours_ttft_p50_ms']:>13.1f} | {row['vllm_ttft_p50_ms']:>13.1f} | "
+              f"{row['ttft_ratio']:>10.3f} | {row['ours_tok_s']:>10.1f} | "
+              f"{row['vllm_tok_s']:>10.1f} | {row['tok_s_ratio']:>11.3f}")
+    return rows
+
+
+def litellm_config(entries: dict[str, tuple[str, str]]) -> Path:
+    lines = ["model_list:"]
+    for alias, (api_base, model) in entries.items():
+        lines += [f"  - model_name: {alias}", "    litellm_params:",
+                  f"      model: openai/{model}", f"      api_base: {api_base}/v1",
+                  "      api_key: unused"]
+    lines += ["litellm_settings:", "  drop_params: true", "  telemetry: false"]
+    path = Path(tempfile.mkstemp(prefix="litellm-", suffix=".yaml")[1])
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="bench.llm", description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
+    ap.add_argument("--skip-litellm", action="store_true")
+    ap.add_argument("--skip-vllm", action="store_true", help="mock upstream only")
+    ap.add_argument("--out", default="results/llm-bench.json")
+    a = ap.parse_args(argv)
+    q = a.quick
+    mock_rounds = {1: 15 if q else 60, 8: 5 if q else 20, 32: 2 if q else 8}
+    vllm_rounds = {1: 3 if q else 8, 8: 1 if q else 3, 32: 1 if q else 2}
+    from rymi_endpoints.models.catalog import resolve
+    models_dir = Path(os.environ.get("RYMI_MODELS_DIR") or procs.REPO / ".models")
+    report: dict[str, Any] = {"quick": q}
+    started: list[procs.Proc] = []
+    try:
+        mock = procs.mock(chunks=16, interval_ms=20)
+        started.append(mock)
+        upstreams = {"mock": (mock.url, "mock-model")}
+        if not a.skip_vllm:
+            model_dir = resolve("smollm2-135m-instruct", models_dir)
+            env = {"VLLM_CPU_KVCACHE_SPACE": "1", "DTYPE": "float32"}
+            vapi = procs.vllm_api_server(model_dir, "smollm2-135m-instruct", env)
+            started.append(vapi)
+            upstreams["vllm"] = (vapi.url, "smollm2-135m-instruct")
+        lite = None
+        if not a.skip_litellm:
+            lite = procs.litellm(litellm_config(upstreams))
+            started.append(lite)
+        for kind, (url, model) in upstreams.items():
+            proxy = procs.ours(f"proxy-{kind}", {"RYMI_LLM_BACKEND": "upstream",
+                                                 "RYMI_LLM_UPSTREAM_URL": f"{url}/v1"})
+            started.append(proxy)
+            targets = {"direct": (url, model), "ours": (proxy.url, model)}
+            if lite is not None:
+                targets["litellm"] = (lite.url, kind)
+            res = asyncio.run(measure(targets, mock_rounds if kind == "mock" else vllm_rounds,
+                                      max_tokens=16))
+            title = ("Proxy overhead, instant mock upstream (16 chunks, 20 ms apart; "
+                     "ms added vs direct; chunk = upstream send -> client)" if kind == "mock"
+                     else "Proxy overhead, vLLM api_server upstream (SmolLM2, 16 tokens; "
+                     "ms added vs direct; chunk = gap between chunks)")
+            report[f"proxy_{kind}"] = overhead_table(
+                title, res, "chunk_delay_s" if kind == "mock" else "chunk_gap_s")
+            proxy.stop()
+        if not a.skip_vllm:
+            inproc = procs.ours("inprocess", {"RYMI_LLM_MODELS_DIR": str(models_dir),
+                                              "VLLM_CPU_KVCACHE_SPACE": "1"})
+            started.append(inproc)
+            res = asyncio.run(measure({"ours": (inproc.url, "m"),
+                                       "vllm": (upstreams["vllm"][0], "smollm2-135m-instruct")},
+                                      vllm_rounds, max_tokens=32))
+            report["inprocess"] = inprocess_table(res)
+    finally:
+        for p in reversed(started):
+            p.stop()
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    print(f"\nwritten {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,77 @@
+"""Closed-loop streaming load: TTFT and per-chunk latency of one target at one concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import statistics
+import time
+from dataclasses import dataclass, field
+
+import httpx
+
+_CONTENT = re.compile(rb'"content":\s*"([^"])')
+_STAMP = re.compile(rb'"content":\s*"(\d{6,}) ')
+
+
+@dataclass
+class Sample:
+    ttft_s: list[float] = field(default_factory=list)
+    chunk_delay_s: list[float] = field(default_factory=list)  # upstream send -> client (mock)
+    chunk_gap_s: list[float] = field(default_factory=list)  # between content chunks
+    tokens_per_s: list[float] = field(default_factory=list)
+    errors: int = 0
+
+
+async def one(client: httpx.AsyncClient, url: str, body: dict, headers: dict,
+              out: Sample) -> None:
+    t0 = time.monotonic()
+    first: float | None = None
+    last = t0
+    n = 0
+    try:
+        async with client.stream("POST", url, json=body, headers=headers) as r:
+            if r.status_code != 200:
+                await r.aread()
+                out.errors += 1
+                return
+            pending = b""
+            async for chunk in r.aiter_raw():
+                now = time.monotonic()
+                now_ns = time.monotonic_ns()
+                pending += chunk
+                *events, pending = pending.split(b"\n\n")
+                for ev in events:
+                    if not _CONTENT.search(ev):
+                        continue
+                    n += 1
+                    if first is None:
+                        first = now
+                        out.ttft_s.append(now - t0)
+                    else:
+                        out.chunk_gap_s.append(now - last)
+                    last = now
+                    m = _STAMP.search(ev)
+                    if m:
+                        out.chunk_delay_s.append((now_ns - int(m.group(1))) / 1e9)
+    except httpx.HTTPError:
+        out.errors += 1
+        return
+    if first is not None and n > 1 and last > first:
+        out.tokens_per_s.append((n - 1) / (last - first))
+
+
+async def batch(client: httpx.AsyncClient, url: str, body: dict, headers: dict,
+                concurrency: int, out: Sample) -> None:
+    await asyncio.gather(*(one(client, url, body, headers, out) for _ in range(concurrency)))
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(q / 100 * (len(s) - 1))))]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")

