@@ -28,3 +28,60 @@ def dev_certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The same CA + server certificate that `make cert` makes, in a temp folder."""
     from rymi_endpoints.certs import make_dev_certs
     return make_dev_certs(tmp_path_factory.mktemp("certs"))
+
+
+# The three production servers, one of each per test session (a model loads once),
+# shared by every test folder: server tests, checker, deploy, demo, load.
+STT_TOKEN = "stt-test-token-4b1d"
+LLM_TOKEN = "llm-test-token-3f9a"
+LLM_MODEL = "smollm2-135m-instruct"
+
+
+def _clean_env(prefix: str) -> dict[str, str]:
+    """Settings from the developer's shell must not change what the tests start."""
+    return {k: "" for k in os.environ if k.startswith((prefix, "RYMI_TOKEN"))}
+
+
+@pytest.fixture(scope="session")
+def stt_server():
+    """Real tiny.en, behind a bearer token."""
+    from tests.support.servers import start_server
+    server = start_server("servers.stt", env={**_clean_env("RYMI_STT_"),
+                                              "RYMI_STT_TOKENS": STT_TOKEN})
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def tts_server():
+    """Real piper joe voice, open (no token): the laptop-demo configuration."""
+    from tests.support.servers import start_server
+    server = start_server("servers.tts", env={**_clean_env("RYMI_TTS_"), "RYMI_TTS_TOKENS": ""})
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def prepared_llm(models_dir: Path) -> Path:
+    """The SmolLM2 folder, prepared by the models step on first use (about 35 s)."""
+    from rymi_endpoints.models import load_catalog
+    from rymi_endpoints.models.prepare import prepare
+    return prepare(load_catalog()[LLM_MODEL], models_dir, show_progress=False)
+
+
+@pytest.fixture(scope="session")
+def llm_server(prepared_llm: Path, models_dir: Path):
+    """In-process vLLM on SmolLM2 (starts once: 25-90 s); bearer auth; small limits so
+    413s are cheap to reach."""
+    from tests.support.servers import start_server
+    server = start_server("servers.llm", env={
+        **_clean_env("RYMI_LLM_"),
+        "RYMI_LLM_MODELS_DIR": str(models_dir),
+        "RYMI_LLM_TOKENS": LLM_TOKEN,
+        "RYMI_LLM_MAX_BODY_BYTES": "65536",
+        "RYMI_LLM_MAX_MESSAGES": "16",
+        "RYMI_LLM_MAX_MODEL_LEN": "1024",
+        "VLLM_CPU_KVCACHE_SPACE": "1",
+    }, ready_timeout=400)
+    yield server
+    server.stop(60)

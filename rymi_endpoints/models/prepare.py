@@ -90,8 +90,11 @@ def prepare(entry: ModelEntry, models_dir: Path, show_progress: bool = True) -> 
     if (target / MANIFEST).exists():
         verify_folder(target)
         return target
-    if target.exists():  # a half-finished earlier attempt: start over
-        shutil.rmtree(target)
+    if target.exists():
+        # Every way of making a folder here builds it beside and renames it into place,
+        # so a folder without a manifest is complete (e.g. converted directly): record it.
+        write_manifest(target)
+        return target
     if entry.prepare == "join-parts":
         join_parts(entry, target)
     elif entry.prepare == "gguf-to-hf":
