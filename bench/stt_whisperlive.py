@@ -67,7 +67,8 @@ def start_peer(model_path: Path, max_clients: int) -> tuple[subprocess.Popen, in
                 return proc, port
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError("WhisperLive exited: " + (PEER / "server.log").read_text()[-2000:])
+                raise RuntimeError("WhisperLive exited: "
+                                   + (PEER / "server.log").read_text()[-2000:]) from None
             time.sleep(0.3)
     proc.kill()
     raise TimeoutError("WhisperLive did not listen in 120 s")

@@ -18,10 +18,10 @@ from starlette.routing import WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from rymi_endpoints.models.catalog import load_catalog, resolve
 from servers.common.app import create_app as create_common_app
 from servers.common.auth import deny_websocket
 from servers.common.errors import error_body
-from rymi_endpoints.models.catalog import load_catalog, resolve
 
 from .config import SttSettings
 from .engine import DecodeOptions, WhisperEngine

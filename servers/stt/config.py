@@ -39,7 +39,7 @@ class SttSettings(ServerSettings):
     min_speech_ms: int = Field(250, ge=32, le=5000, description="Voice activity needed before "
                                "speech_started (shorter blips are noise).")
     speech_pad_ms: int = Field(300, ge=0, le=2000, description="Audio kept before the onset "
-                               "and after the end of speech for decoding.")
+                               "of speech for decoding (after its end: up to speculative_ms).")
     max_utterance_s: float = Field(28.0, gt=1, le=30, description="An utterance longer than "
                                    "this is finalised and a new one begins (Whisper sees 30 s).")
     interim: bool = Field(True, description="Send interim hypotheses while the caller speaks.")

@@ -26,7 +26,7 @@ from .engine import DecodeOptions, Transcript
 from .options import SessionOptions
 from .outbox import Outbox, Turn
 from .scheduler import DecodeJob, DecodeScheduler
-from .segmenter import SegmentEvent, SegmenterConfig, UtteranceSegmenter
+from .segmenter import SegmenterConfig, SegmentEvent, UtteranceSegmenter
 from .vad import SAMPLE_RATE, StreamingVad
 
 TICK_S = 0.25  # how often limits and draining are checked while no frame arrives
