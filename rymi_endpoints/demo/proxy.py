@@ -19,15 +19,17 @@ from typing import Any
 
 import httpx
 from starlette.background import BackgroundTask
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from servers.common.errors import error_body
 
 log = logging.getLogger("rymi.demo")
+# httpx logs every request at info: one line per TTS clause and probe is noise here.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 # The WebSocket subprotocol the page offers and we accept. The token travels beside it as
 # a second offered value, ``rymi-demo.bearer.<base64url(token)>``, because a browser
@@ -76,16 +78,42 @@ async def forward_http(request: Request, server: str, target: str) -> Response:
     client: httpx.AsyncClient = request.app.state.http
     headers = {k: v for k, v in request.headers.items() if k in FORWARD_REQUEST}
     headers["accept-encoding"] = "identity"  # relay bytes verbatim, never re-encode
+    body_sent = asyncio.Event()
+
+    async def body() -> AsyncIterator[bytes]:
+        async for chunk in request.stream():
+            yield chunk
+        body_sent.set()
+
     has_body = request.method in ("POST", "PUT", "PATCH")
+    if not has_body:
+        body_sent.set()
     upstream_request = client.build_request(
         request.method, target, params=request.query_params, headers=headers,
-        content=request.stream() if has_body else None)
+        content=body() if has_body else None)
     state = request.app.state.server
+    sending = asyncio.create_task(client.send(upstream_request, stream=True))
+    upstream: httpx.Response | None = None
     try:
-        upstream = await client.send(upstream_request, stream=True)
+        # Until the server's headers come, nothing is written to the browser, so its
+        # leaving would go unnoticed: watch for it, and cancel the request so the server
+        # stops work nobody waits for (a barge-in aborts the LLM fetch in this window).
+        while not (await asyncio.wait({sending}, timeout=0.1))[0]:
+            if body_sent.is_set() and await request.is_disconnected():
+                return Response(status_code=499)
+        upstream = sending.result()
+    except ClientDisconnect:
+        # The page gave up while its body was on the way: no one is left to answer.
+        return Response(status_code=499)
     except httpx.HTTPError as exc:
         log.warning("%s: %s %s failed: %s", server, request.method, target, exc)
         return _bad_gateway(server, exc)
+    finally:
+        if upstream is None:  # we give up on this request: end it at the server too
+            if not sending.done():
+                sending.cancel()
+            elif not sending.cancelled() and sending.exception() is None:
+                await sending.result().aclose()  # answered just as the page left
     state.enter()  # counted until the body is relayed, so a drain waits for it
     finished = False
 
@@ -150,7 +178,7 @@ async def relay_websocket(websocket: WebSocket, target: str, ca_file: str | None
                                    "message": f"STT server refused: HTTP {status} {body}"})
         await websocket.close(code=1008 if status in (401, 403) else 1011)
         return
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError, WebSocketException) as exc:
         await websocket.accept(subprotocol=subprotocol)
         await websocket.send_json({"type": "error", "message": f"STT server unreachable: {exc}"})
         await websocket.close(code=1011)

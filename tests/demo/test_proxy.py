@@ -160,3 +160,26 @@ async def test_stt_without_a_valid_token_is_refused_by_the_server(
         with pytest.raises(ConnectionClosed):
             await asyncio.wait_for(ws.recv(), 10)
         assert ws.close_code == 1008
+
+
+# --- LLM (through the https demo: the vLLM server starts once for this and the browser) --
+
+def test_llm_stream_passes_through_over_https(demo: RunningServer,
+                                              dev_certs: dict[str, Path]) -> None:
+    verify = str(dev_certs["ca"])
+    models = httpx.get(f"{demo.url}/v1/models", headers=AUTH, verify=verify).json()
+    model = models["data"][0]["id"]
+    body = {"model": model, "stream": True, "stream_options": {"include_usage": True},
+            "max_tokens": 12, "messages": [{"role": "user", "content": "Say hello."}]}
+    with httpx.stream("POST", f"{demo.url}/v1/chat/completions", json=body, headers=AUTH,
+                      verify=verify, timeout=120) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        data = [line[6:] for line in r.iter_lines() if line.startswith("data: ")]
+    assert data[-1] == "[DONE]"
+    chunks = [json.loads(d) for d in data[:-1]]
+    assert chunks[-1]["usage"]["completion_tokens"] > 0
+    assert "".join(c["choices"][0]["delta"].get("content") or ""
+                   for c in chunks if c["choices"])
+    r = httpx.post(f"{demo.url}/v1/chat/completions", json=body, verify=verify)
+    assert r.status_code == 401  # no token: the server's own check answers

@@ -25,7 +25,7 @@ window.rymiDemo = {
     sttBytes: app.stt?.sentBytes ?? 0, bargeIns: app.bargeIns,
     audioState: app.ctx?.state ?? "none", playing: app.player?.playing ?? false,
   }),
-  turns: () => app.turns.map(({ row, controller, ...t }) => t),
+  turns: () => app.turns.map(({ row, controller, agentEl, ...t }) => t),
 };
 
 const handsFree = () => $("mode").value === "hands-free";
@@ -39,6 +39,10 @@ async function refresh() {
 async function loadCatalog(prefs) {
   const headers = ui.authHeaders();
   const voices = await fetch("/voices", { headers });
+  if (voices.status === 401) {
+    ui.status("The servers ask for a bearer token: enter it above and press Use.", true);
+    return;
+  }
   if (voices.ok) ui.fillVoices(await voices.json(), prefs.voice);
   else ui.status(`voices: ${await errorOf(voices)}`, true);
   const models = await fetch("/v1/models", { headers });

@@ -32,11 +32,12 @@ export class Microphone {
   }
 
   frame(pcm, rms) {
-    // The floor follows quiet frames quickly and loud ones slowly, so speech does not
-    // raise it; speech is well above it (or above an absolute minimum in digital silence).
-    this.floor = rms < this.floor ? rms : this.floor * 1.001 + 1e-6;
+    // The floor falls fast to quiet frames and rises slowly (seconds) through loud ones,
+    // so it tracks room or crowd noise without climbing to the level of speech.
+    const rate = rms < this.floor ? 0.3 : 0.004;
+    this.floor += (rms - this.floor) * rate;
     this.level = rms;
-    if (rms > Math.max(0.012, this.floor * 4)) this.lastVoiceAt = performance.now() - 20;
+    if (rms > Math.max(0.008, this.floor * 3)) this.lastVoiceAt = performance.now() - 20;
     this.onFrame(pcm, rms);
   }
 
