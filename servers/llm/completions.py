@@ -24,7 +24,7 @@ from . import metrics
 from .backends import Delta, EngineError
 from .backends.vllm_engine import VllmBackend
 from .schema import ChatRequest
-from .sse import DONE, ChunkWriter, SSEResponse, error_event, usage_dict
+from .sse import DONE, ChunkWriter, SSEResponse, error_event, unless_disconnected, usage_dict
 
 log = logging.getLogger("rymi.llm")
 
@@ -38,7 +38,12 @@ async def complete(request: Request, req: ChatRequest, backend: VllmBackend) -> 
     rid = request.scope.get("state", {}).get("request_id") or uuid.uuid4().hex
     stream = backend.generate(req, rid)
     try:
-        first = await anext(stream)
+        # Prefill of a long prompt, or a queue in the engine, can take a while: a client
+        # that leaves before the first token aborts the request too.
+        first = await unless_disconnected(request.receive, anext(stream))
+        if first is None:
+            await stream.aclose()
+            return _gone(request)
     except EngineError as exc:
         await stream.aclose()
         metrics.ERRORS.labels(backend.name, exc.code, "before_stream").inc()
@@ -48,7 +53,18 @@ async def complete(request: Request, req: ChatRequest, backend: VllmBackend) -> 
     ttft = time.monotonic() - started
     if req.stream:
         return SSEResponse(_events(request, req, backend, first, stream, started, ttft))
-    return await _whole(request, backend, first, stream, started, ttft)
+    answer = await unless_disconnected(
+        request.receive, _whole(request, backend, first, stream, started, ttft))
+    if answer is None:  # the client left: the engine request is aborted already
+        await stream.aclose()
+        return _gone(request)
+    return answer
+
+
+def _gone(request: Request) -> Response:
+    """Nobody will read this: mark the usage record (status 499, as nginx logs it)."""
+    usage_of(request).extra["client_disconnected"] = True
+    return Response(status_code=499)
 
 
 async def _events(request: Request, req: ChatRequest, backend: VllmBackend, first: Delta,

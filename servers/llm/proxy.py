@@ -16,7 +16,7 @@ from servers.common.usage import usage_of
 from . import metrics
 from .backends.upstream import StreamState, UpstreamBackend
 from .schema import ChatRequest
-from .sse import SSEResponse
+from .sse import SSEResponse, unless_disconnected
 
 
 async def complete(request: Request, req: ChatRequest, raw: dict[str, Any],
@@ -24,10 +24,17 @@ async def complete(request: Request, req: ChatRequest, raw: dict[str, Any],
     started = time.monotonic()
     state = StreamState()
     try:
-        resp, drop_usage = await backend.open(req, raw)
+        # Waiting for the upstream's headers can take long (a queue upstream): a client
+        # that leaves meanwhile cancels the upstream request too.
+        opened = await unless_disconnected(request.receive, backend.open(req, raw))
+        if opened is None:
+            return _gone(request)
+        resp, drop_usage = opened
         if not req.stream:
-            data = await backend.whole(resp, state)
+            data = await unless_disconnected(request.receive, backend.whole(resp, state))
             _account(request, backend, state, started)
+            if data is None:  # the client left: whole() closed the upstream response
+                return _gone(request)
             return Response(data, media_type="application/json")
     except ApiError as exc:
         metrics.ERRORS.labels(backend.name, exc.code, "before_stream").inc()
@@ -49,6 +56,12 @@ async def _events(request: Request, backend: UpstreamBackend, resp: Any, drop_us
             metrics.ERRORS.labels(backend.name, state.error, "mid_stream").inc()
             usage_of(request).extra["error"] = state.error
         _account(request, backend, state, started)
+
+
+def _gone(request: Request) -> Response:
+    """Nobody will read this: mark the usage record (status 499, as nginx logs it)."""
+    usage_of(request).extra["client_disconnected"] = True
+    return Response(status_code=499)
 
 
 def _account(request: Request, backend: UpstreamBackend, state: StreamState,

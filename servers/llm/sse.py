@@ -11,12 +11,14 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, TypeVar
 
 from starlette.types import Receive, Scope, Send
 
 from servers.common.errors import error_body
+
+T = TypeVar("T")
 
 DONE = b"data: [DONE]\n\n"
 SSE_HEADERS = [
@@ -101,6 +103,27 @@ class SSEResponse:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:  # the client went away between our writes: nothing to tell it
             return
+
+
+async def unless_disconnected(receive: Receive, work: Awaitable[T]) -> T | None:
+    """Await ``work``; if the client leaves first, cancel it and return None.
+
+    For non-streaming answers: the body is read already, so the next ``receive`` only
+    returns on disconnect. Cancelling the work aborts the engine or upstream request.
+    """
+    task = asyncio.ensure_future(work)
+    listener = asyncio.ensure_future(_wait_disconnect(receive))
+    try:
+        await asyncio.wait({task, listener}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in (task, listener):
+            if not t.done():
+                t.cancel()
+        # Let the cancellations land before looking at the outcome.
+        await asyncio.gather(task, listener, return_exceptions=True)
+    if task.cancelled():
+        return None
+    return task.result()  # finished (or failed) before the disconnect was seen
 
 
 async def _wait_disconnect(receive: Receive) -> None:

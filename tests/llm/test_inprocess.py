@@ -138,3 +138,19 @@ def test_disconnect_aborts_the_engine_request(llm: RunningServer) -> None:
     assert _metric(llm.url, "rymi_llm_engine_requests") == 0
     rec = [u for u in llm.usage_records() if u["request_id"] == "disconnect-1"][0]
     assert rec["client_disconnected"] is True and rec["completion_tokens"] < 400
+
+
+def test_disconnect_before_a_non_streaming_answer_aborts(llm: RunningServer) -> None:
+    body = {"model": "m", "stream": False, "max_tokens": 400, "temperature": 0,
+            "messages": [{"role": "user", "content": "Write a very long story about a dragon."}]}
+    headers = {"Authorization": f"Bearer {TOKEN}", "X-Request-Id": "disconnect-2"}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{llm.url}/v1/chat/completions", json=body, headers=headers,
+                   timeout=httpx.Timeout(60, read=2))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not [
+            u for u in llm.usage_records() if u["request_id"] == "disconnect-2"]:
+        time.sleep(0.05)
+    rec = [u for u in llm.usage_records() if u["request_id"] == "disconnect-2"][0]
+    assert rec["client_disconnected"] is True
+    assert _metric(llm.url, "rymi_llm_engine_requests") == 0

@@ -134,6 +134,19 @@ def test_client_disconnect_closes_the_upstream_request(fault_proxy: RunningServe
     assert fault_upstream.state.open_streams["hold"] == 0
 
 
+def test_disconnect_while_waiting_for_upstream_headers(fault_proxy: RunningServer) -> None:
+    body = {"model": "m", "messages": [{"role": "user", "content": "fault:stall-headers"}]}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{fault_proxy.url}/v1/chat/completions", json=body,
+                   headers={"X-Request-Id": "gone-1"}, timeout=httpx.Timeout(30, read=0.3))
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not [
+            u for u in fault_proxy.usage_records() if u["request_id"] == "gone-1"]:
+        time.sleep(0.05)
+    rec = [u for u in fault_proxy.usage_records() if u["request_id"] == "gone-1"][0]
+    assert rec["client_disconnected"] is True and rec.get("error") is None
+
+
 def test_over_capacity_is_503_with_retry_after(fault_proxy: RunningServer,
                                                fault_upstream: FaultUpstream) -> None:
     body = {"model": "m", "messages": [{"role": "user", "content": "fault:hold"}], "stream": True}
