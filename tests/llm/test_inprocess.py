@@ -154,3 +154,19 @@ def test_disconnect_before_a_non_streaming_answer_aborts(llm: RunningServer) -> 
     rec = [u for u in llm.usage_records() if u["request_id"] == "disconnect-2"][0]
     assert rec["client_disconnected"] is True
     assert _metric(llm.url, "rymi_llm_engine_requests") == 0
+
+
+def test_response_format_json_object_constrains_output(client: openai.OpenAI) -> None:
+    r = client.chat.completions.create(
+        model="m", max_tokens=24, temperature=0, response_format={"type": "json_object"},
+        messages=[{"role": "user", "content": "Give me a JSON object with a colour name."}])
+    assert r.choices[0].message.content.lstrip().startswith("{")
+
+
+def test_tools_are_accepted(client: openai.OpenAI) -> None:
+    tools = [{"type": "function", "function": {
+        "name": "get_time", "description": "Current time",
+        "parameters": {"type": "object", "properties": {}}}}]
+    r = client.chat.completions.create(model="m", max_tokens=4, temperature=0, tools=tools,
+                                       messages=HELLO)
+    assert r.choices[0].finish_reason in ("stop", "length")
