@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import ssl
 import wave
 from pathlib import Path
 
@@ -166,7 +167,7 @@ async def test_stt_without_a_valid_token_is_refused_by_the_server(
 
 def test_llm_stream_passes_through_over_https(demo: RunningServer,
                                               dev_certs: dict[str, Path]) -> None:
-    verify = str(dev_certs["ca"])
+    verify = ssl.create_default_context(cafile=str(dev_certs["ca"]))
     models = httpx.get(f"{demo.url}/v1/models", headers=AUTH, verify=verify).json()
     model = models["data"][0]["id"]
     body = {"model": model, "stream": True, "stream_options": {"include_usage": True},
@@ -183,3 +184,13 @@ def test_llm_stream_passes_through_over_https(demo: RunningServer,
                    for c in chunks if c["choices"])
     r = httpx.post(f"{demo.url}/v1/chat/completions", json=body, verify=verify)
     assert r.status_code == 401  # no token: the server's own check answers
+
+
+async def test_stt_url_options_reach_the_server(speech_demo: RunningServer) -> None:
+    """The page's STT options travel in the query string, as in a Rymi URL: a bad one
+    gets the server's 400, shown as an error event."""
+    url = f"{ws_url(speech_demo)}?endpointing_ms=abc"
+    async with websockets.connect(url, subprotocols=["rymi-demo", packed(TOKEN)]) as ws:
+        event = json.loads(await asyncio.wait_for(ws.recv(), 10))
+    assert event["type"] == "error" and "400" in event["message"]
+    assert "endpointing_ms" in event["message"]

@@ -72,8 +72,10 @@ class Pcm16Capture extends AudioWorkletProcessor {
     this.energy += s * s;
     if (this.fill === FRAME) {
       const rms = Math.sqrt(this.energy / FRAME);
+      // Stamped with the audio clock (`currentTime`, a global of the worklet scope): the
+      // page thread may get this message late when busy, the clock is never late.
       // Transfer, not copy: the buffer moves to the page thread without a memcpy.
-      this.port.postMessage({ pcm: this.out.buffer, rms }, [this.out.buffer]);
+      this.port.postMessage({ pcm: this.out.buffer, rms, t: currentTime }, [this.out.buffer]);
       this.out = new Int16Array(FRAME);
       this.fill = 0;
       this.energy = 0;

@@ -15,7 +15,7 @@ const RATES = [8000, 16000, 22050, 24000, 44100, 48000];
 
 const app = {
   ctx: null, mic: null, player: null, stt: null, model: "default",
-  history: [], heard: "", speechEndAt: 0, finalAt: 0, turn: null, turns: [],
+  history: [], heard: "", carry: "", speechEndAt: 0, finalAt: 0, turn: null, turns: [],
   talking: false, bargeIns: 0,
 };
 // Read by the browser test (and handy in the console): counters, not internals.
@@ -64,7 +64,9 @@ async function start() {
     app.ctx = new AudioContext(); // created on a click: allowed to play sound
     await app.ctx.resume();
     app.player = new PcmPlayer(app.ctx);
-    app.stt = new SttSocket({ token: ui.token(), onEvent: onSttEvent, onClose: onSttClose });
+    app.sttError = null;
+    app.stt = new SttSocket({ token: ui.token(), query: ui.sttQuery(), onEvent: onSttEvent,
+                              onClose: onSttClose });
     await app.stt.opened;
     app.mic = new Microphone(app.ctx, (pcm) => {
       if (handsFree() || app.talking) app.stt.sendAudio(pcm);
@@ -86,7 +88,7 @@ function stop() {
   app.mic?.stop();
   app.stt?.close();
   app.ctx?.close();
-  Object.assign(app, { mic: null, stt: null, ctx: null, heard: "" });
+  Object.assign(app, { mic: null, stt: null, ctx: null, heard: "", carry: "" });
   $("start").textContent = "Start";
   $("talk").disabled = true;
   ui.setInterim("");
@@ -94,7 +96,10 @@ function stop() {
 
 function onSttClose(event) {
   if (!app.stt) return; // we closed it
-  if (event.code !== 1000) ui.status(`STT closed (${event.code}) ${event.reason}`, true);
+  // Keep the error event's message (it says why) rather than the bare close code.
+  if (event.code !== 1000 && !app.sttError) {
+    ui.status(`STT closed (${event.code}) ${event.reason}`, true);
+  }
   stop();
 }
 
@@ -120,12 +125,15 @@ function onSttEvent(event) {
     }
     case "utterance_end":
       if (app.heard) {
-        const text = app.heard;
+        // Words of a turn cut off before the agent said anything are part of this one.
+        const text = `${app.carry} ${app.heard}`.trim();
         app.heard = "";
+        app.carry = "";
         respond(text);
       }
       break;
     case "error":
+      app.sttError = event.message;
       ui.status(`STT: ${event.message}`, true);
       break;
   }
@@ -137,6 +145,9 @@ function bargeIn(counted) {
   if (!turn) return;
   turn.controller.abort();
   turn.state = "interrupted";
+  // Cut off before any audio: the caller was still talking (a pause, not a turn end), so
+  // that text joins the next turn instead of leaving a question with no answer.
+  if (turn.firstAudioAt === null) app.carry = `${app.carry} ${turn.user}`.trim();
   turn.agentEl?.classList.add("interrupted");
   ui.renderTurn(turn);
   app.turn = null;
@@ -185,8 +196,12 @@ async function respond(userText) {
     if (err.name !== "AbortError") fail(turn, err);
   } finally {
     speaker.close();
-    app.history.push({ role: "user", content: userText },
-      { role: "assistant", content: turn.answer || "…" });
+    // History holds what the caller heard: an answer cut off before its first audio was
+    // never heard (its question is carried into the next turn instead).
+    if (turn.state !== "interrupted" || turn.firstAudioAt !== null) {
+      app.history.push({ role: "user", content: userText },
+        { role: "assistant", content: turn.answer.trim() || "(no answer)" });
+    }
     if (app.turn === turn && !app.player?.playing) app.turn = null;
     ui.renderTurn(turn);
   }
@@ -219,7 +234,9 @@ function wire() {
     ui.status(ui.token() ? "Token set for this tab." : "Token cleared.");
     loadCatalog(prefs);
   };
-  for (const id of ["prompt", "voice", "format", "mode"]) $(id).onchange = ui.savePrefs;
+  for (const id of ["prompt", "voice", "format", "mode", "endpointing", "language"]) {
+    $(id).onchange = ui.savePrefs;
+  }
   $("mode").addEventListener("change", () => { $("talk").disabled = !app.stt || handsFree(); });
   $("start").onclick = () => (app.stt ? stop() : start());
   $("talk").onpointerdown = () => talk(true);

@@ -28,17 +28,25 @@ export class Microphone {
     const mute = this.ctx.createGain();
     mute.gain.value = 0;
     source.connect(this.node).connect(mute).connect(this.ctx.destination);
-    this.node.port.onmessage = (e) => this.frame(e.data.pcm, e.data.rms);
+    this.node.port.onmessage = (e) => this.frame(e.data.pcm, e.data.rms, e.data.t);
   }
 
-  frame(pcm, rms) {
-    // The floor falls fast to quiet frames and rises slowly (seconds) through loud ones,
-    // so it tracks room or crowd noise without climbing to the level of speech.
-    const rate = rms < this.floor ? 0.3 : 0.004;
+  frame(pcm, rms, audioTime) {
+    // The floor falls fast to quiet frames and rises slowly, slowest through speech, so
+    // it tracks room or crowd noise without climbing to the level of the voice.
+    const voiced = rms > Math.max(0.008, this.floor * 3);
+    const rate = rms < this.floor ? 0.3 : voiced ? 0.001 : 0.05;
     this.floor += (rms - this.floor) * rate;
     this.level = rms;
-    if (rms > Math.max(0.008, this.floor * 3)) this.lastVoiceAt = performance.now() - 20;
+    if (voiced) this.lastVoiceAt = this.toPerformance(audioTime);
     this.onFrame(pcm, rms);
+  }
+
+  /** AudioContext time -> performance.now() time, via the context's own mapping. */
+  toPerformance(audioTime) {
+    const ts = this.ctx.getOutputTimestamp();
+    if (!ts.performanceTime) return performance.now();
+    return ts.performanceTime + (audioTime - ts.contextTime) * 1000;
   }
 
   stop() {

@@ -10,11 +10,13 @@ function base64url(text) {
 }
 
 export class SttSocket {
-  constructor({ token, onEvent, onClose }) {
+  constructor({ token, query, onEvent, onClose }) {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const protocols = ["rymi-demo"];
     if (token) protocols.push(`rymi-demo.bearer.${base64url(token)}`);
-    this.ws = new WebSocket(`${scheme}://${location.host}/stt`, protocols);
+    // The query string carries the STT's per-agent options, as in a Rymi URL.
+    const search = query ? `?${query}` : "";
+    this.ws = new WebSocket(`${scheme}://${location.host}/stt${search}`, protocols);
     this.ws.binaryType = "arraybuffer";
     this.sentBytes = 0;
     this.lastSend = performance.now();

@@ -29,14 +29,24 @@ export function loadPrefs() {
   $("prompt").value = prefs.prompt || DEFAULT_PROMPT;
   if (prefs.format) $("format").value = prefs.format;
   if (prefs.mode) $("mode").value = prefs.mode;
+  $("endpointing").value = prefs.endpointing || "";
+  $("language").value = prefs.language || "";
   return prefs;
 }
 
 export function savePrefs() {
   localStorage.setItem(PREFS_KEY, JSON.stringify({
     prompt: $("prompt").value, voice: $("voice").value, format: $("format").value,
-    mode: $("mode").value,
+    mode: $("mode").value, endpointing: $("endpointing").value, language: $("language").value,
   }));
+}
+
+/** The STT URL options (CONTRACT.md: per-agent options in the query string). */
+export function sttQuery() {
+  const q = new URLSearchParams();
+  if ($("endpointing").value) q.set("endpointing_ms", $("endpointing").value);
+  if ($("language").value.trim()) q.set("language", $("language").value.trim());
+  return q.toString();
 }
 
 export function status(text, isError = false) {
