@@ -23,6 +23,7 @@ from pathlib import Path
 # but an old layout written by hand might lack these, so check them too.
 _REQUIRED = ("config.json", "tokenizer_config.json")
 _WEIGHTS = ("model.safetensors", "model.safetensors.index.json")
+_OFFLINE = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 
 
 def is_complete(out_dir: Path) -> bool:
@@ -45,10 +46,22 @@ def convert_gguf_to_hf(gguf_path: Path, out_dir: Path) -> None:
         return
     if not gguf_path.is_file():
         raise FileNotFoundError(f"no GGUF file at {gguf_path}")
-    # Never reach for the hub: the GGUF carries weights, config and tokenizer.
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    # Never reach for the hub: the GGUF carries weights, config and tokenizer. The
+    # variables only count if the hub library is not imported yet, hence also
+    # local_files_only; they are restored after, for a caller that fetches other models.
+    saved = {k: os.environ.get(k) for k in _OFFLINE}
+    os.environ.update(dict.fromkeys(_OFFLINE, "1"))
+    try:
+        _convert(gguf_path, out_dir)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
+
+def _convert(gguf_path: Path, out_dir: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 
@@ -56,10 +69,11 @@ def convert_gguf_to_hf(gguf_path: Path, out_dir: Path) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         src_dir, name = str(gguf_path.parent), gguf_path.name
-        tokenizer = AutoTokenizer.from_pretrained(src_dir, gguf_file=name)
+        tokenizer = AutoTokenizer.from_pretrained(src_dir, gguf_file=name, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(
             src_dir,
             gguf_file=name,
+            local_files_only=True,
             quantization_config=GgufConfig(dequantize=True),
             dtype=torch.float32,  # exact dequantised values; vLLM casts at load time
         )
