@@ -57,7 +57,7 @@ class SttSettings(ServerSettings):
                                   "per session before the server stops reading the socket "
                                   "(back-pressure; nothing is dropped).")
     max_keyterms: int = Field(20, ge=0, le=100, description="Most keyterms a URL may give.")
-    flush_timeout_s: float = Field(10.0, gt=0, description="On close or a limit, how long "
+    flush_timeout_s: float = Field(30.0, gt=0, description="On close or a limit, how long "
                                    "pending finals may take before the socket closes.")
 
     @model_validator(mode="after")

@@ -69,3 +69,27 @@ async def test_over_capacity_handshake_gets_503_while_admitted_session_goes_on(l
         await again.send(json.dumps({"type": "close"}))
         await asyncio.wait_for(again.wait_closed(), 10)
         assert again.close_code == 1000
+
+
+async def test_sigterm_drains_open_sessions_with_1013():
+    from tests.stt.conftest import CLEAN
+    from tests.support.servers import start_server
+
+    from .client import load_pcm
+
+    server = start_server("servers.stt", env={**CLEAN, "RYMI_STT_DRAIN_TIMEOUT_S": "10"})
+    try:
+        got = Received()
+        async with websockets.connect(server.ws_url + "/stt") as ws:
+            reader = asyncio.create_task(collect(ws, got))
+            await ws.send(load_pcm("cards_003.wav"))  # mid-utterance when the signal comes
+            await asyncio.sleep(0.3)
+            server.signal()
+            await asyncio.wait_for(reader, 30)
+        # The utterance in progress is flushed, then the session is told why it ends.
+        assert got.kinds()[-3:] == ["final", "utterance_end", "error"]
+        assert "draining" in got.events[-1]["message"]
+        assert got.close_code == 1013
+        assert server.proc.wait(30) == 0
+    finally:
+        server.stop()
