@@ -33,6 +33,21 @@ def _api_error(exc: EngineError) -> ApiError:
     return ApiError(exc.status, exc.message, exc.code, param=exc.param)
 
 
+def _check_fatal(request: Request, exc: EngineError) -> None:
+    """A dead engine never comes back: stop saying ready and exit non-zero, so the
+    orchestrator restarts the process instead of routing calls to a broken one."""
+    if exc.code != "engine_dead":
+        return
+    state = request.app.state.server
+    if state.ready:
+        state.ready = False
+        state.fatal_error = "the vLLM engine died"
+        log.error("vLLM engine died; exiting so the process is restarted")
+        server = getattr(request.app.state, "uvicorn_server", None)
+        if server is not None:
+            server.should_exit = True
+
+
 async def complete(request: Request, req: ChatRequest, backend: VllmBackend) -> Response:
     started = time.monotonic()
     rid = request.scope.get("state", {}).get("request_id") or uuid.uuid4().hex
@@ -46,6 +61,7 @@ async def complete(request: Request, req: ChatRequest, backend: VllmBackend) -> 
             return _gone(request)
     except EngineError as exc:
         await stream.aclose()
+        _check_fatal(request, exc)
         metrics.ERRORS.labels(backend.name, exc.code, "before_stream").inc()
         raise _api_error(exc) from None
     except StopAsyncIteration:
@@ -83,6 +99,7 @@ async def _events(request: Request, req: ChatRequest, backend: VllmBackend, firs
             yield out.usage(last.prompt_tokens, last.completion_tokens)
         yield DONE
     except EngineError as exc:
+        _check_fatal(request, exc)
         metrics.ERRORS.labels(backend.name, exc.code, "mid_stream").inc()
         usage_of(request).extra["error"] = exc.code
         yield error_event(exc.message, "server_error", exc.code)
@@ -102,6 +119,7 @@ async def _whole(request: Request, backend: VllmBackend, first: Delta,
             parts.append(d.text)
             last = d
     except EngineError as exc:
+        _check_fatal(request, exc)
         metrics.ERRORS.labels(backend.name, exc.code, "before_stream").inc()
         raise _api_error(exc) from None
     finally:
