@@ -115,7 +115,7 @@ function onSttEvent(event) {
       ui.setInterim("");
       app.finalAt = performance.now();
       // Hands-free: the last loud mic frame; push-to-talk: the button's release.
-      if (handsFree()) app.speechEndAt = Math.min(app.mic?.lastVoiceAt || app.finalAt, app.finalAt);
+      if (handsFree()) app.speechEndAt = app.mic?.speechEndBefore(app.finalAt) ?? app.finalAt;
       const text = event.text.trim();
       if (text) {
         ui.addMessage("user", text);

@@ -2,6 +2,8 @@
 // plus a crude local voice-activity estimate used only to time "end of speech" for the
 // latency readout (the STT server's own VAD decides turns).
 
+const MIN_PAUSE_MS = 150; // shorter gaps are between words, not the end of speech
+
 export class Microphone {
   /** @param {AudioContext} ctx  @param {(pcm: ArrayBuffer, rms: number) => void} onFrame */
   constructor(ctx, onFrame) {
@@ -10,7 +12,8 @@ export class Microphone {
     this.stream = null;
     this.node = null;
     this.floor = 0.01; // running noise-floor estimate (RMS)
-    this.lastVoiceAt = 0; // performance.now() of the last frame that sounded like speech
+    this.silenceSince = null; // when the current pause began (null while speaking)
+    this.pauses = []; // starts of recent pauses that lasted MIN_PAUSE_MS, oldest first
     this.level = 0;
   }
 
@@ -38,8 +41,24 @@ export class Microphone {
     const rate = rms < this.floor ? 0.3 : voiced ? 0.001 : 0.05;
     this.floor += (rms - this.floor) * rate;
     this.level = rms;
-    if (voiced) this.lastVoiceAt = this.toPerformance(audioTime);
+    const at = this.toPerformance(audioTime);
+    if (voiced) {
+      this.silenceSince = null;
+    } else if (this.silenceSince === null) {
+      this.silenceSince = at;
+    } else if (at - this.silenceSince >= MIN_PAUSE_MS && this.pauses.at(-1) !== this.silenceSince) {
+      this.pauses.push(this.silenceSince);
+      if (this.pauses.length > 64) this.pauses.shift();
+    }
     this.onFrame(pcm, rms);
+  }
+
+  /** When speech ended before `finalAt`: the pause in progress, or (the caller already
+   *  talks again, the final was slow) the last real pause that began before it. */
+  speechEndBefore(finalAt) {
+    if (this.silenceSince !== null && this.silenceSince <= finalAt) return this.silenceSince;
+    const earlier = this.pauses.filter((t) => t <= finalAt);
+    return earlier.length ? earlier.at(-1) : finalAt;
   }
 
   /** AudioContext time -> performance.now() time, via the context's own mapping. */
