@@ -80,7 +80,8 @@ def create_app(
             *routes,
         ],
         middleware=[
-            Middleware(LifecycleMiddleware, state=state),
+            Middleware(LifecycleMiddleware, state=state, send_timeout_s=settings.send_timeout_s,
+                       body_timeout_s=settings.body_timeout_s),
             Middleware(BearerAuthMiddleware, tokens=tokens, metrics_auth=settings.metrics_auth),
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

@@ -44,6 +44,15 @@ class ServerSettings(BaseSettings):
     max_inflight: int = Field(
         64, ge=1, description="Concurrent requests/sessions; over it: 503 + Retry-After."
     )
+    send_timeout_s: float = Field(
+        30.0, gt=0, description="A client that takes none of a streamed response (or of "
+        "WebSocket events) for this long is cut off, and the work it started is cancelled: "
+        "a stalled reader never makes the server buffer or work without bound.",
+    )
+    body_timeout_s: float = Field(
+        30.0, gt=0, description="A request body not fully received within this long is "
+        "refused with 408 (a slow sender never holds a request slot for ever).",
+    )
     models_dir: Path = Field(
         default_factory=default_models_dir, description="Where prepared models live."
     )
@@ -111,7 +120,7 @@ def build_parser(cls: type[ServerSettings], prog: str) -> argparse.ArgumentParse
 # Settings that one deployment usually shares across the three servers: ``RYMI_TOKENS``
 # applies to every server unless ``RYMI_TTS_TOKENS`` (say) is set.
 SHARED_FIELDS = ("tokens", "token_file", "tls_cert", "tls_key", "models_dir", "log_level",
-                 "metrics_auth", "drain_timeout_s")
+                 "metrics_auth", "drain_timeout_s", "send_timeout_s", "body_timeout_s")
 
 
 def load_settings(cls: type[S], argv: list[str] | None = None, prog: str = "server") -> S:

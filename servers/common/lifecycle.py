@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import metrics
 from .auth import OPEN_PATHS, deny_websocket
-from .errors import error_body
+from .errors import ApiError, error_body
 from .usage import UsageRecord
 
 log = logging.getLogger("rymi.server")
@@ -59,10 +59,22 @@ def _request_id(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
+class SlowClient(OSError):
+    """The client took none of what we sent for ``send_timeout_s``: treated as gone.
+
+    An OSError, as a vanished client's failed write is, so every handler that already
+    stops work for a client that left (and uvicorn, which then closes the connection)
+    does the same for one that stopped reading.
+    """
+
+
 class LifecycleMiddleware:
-    def __init__(self, app: ASGIApp, state: ServerState) -> None:
+    def __init__(self, app: ASGIApp, state: ServerState, send_timeout_s: float | None = None,
+                 body_timeout_s: float | None = None) -> None:
         self.app = app
         self.state = state
+        self.send_timeout_s = send_timeout_s
+        self.body_timeout_s = body_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -84,8 +96,16 @@ class LifecycleMiddleware:
         scope.setdefault("state", {})["usage"] = usage
         scope["state"]["request_id"] = rid
 
+        body_done = kind != "http"
+
         async def counting_receive() -> Message:
-            message = await receive()
+            nonlocal body_done
+            if body_done or self.body_timeout_s is None:
+                message = await receive()  # later reads only wait for a disconnect
+            else:
+                message = await _bounded_body_read(receive, usage.started, self.body_timeout_s)
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                body_done = True
             usage.bytes_in += len(message.get("body", b"") or message.get("bytes", b"") or
                                   (message.get("text") or "").encode())
             return message
@@ -107,7 +127,17 @@ class LifecycleMiddleware:
                 usage.extra.setdefault("close_code", message.get("code", 1000))
             elif t == "websocket.http.response.start":
                 usage.status = message["status"]
-            await send(message)
+            if self.send_timeout_s is None or t not in ("http.response.body", "websocket.send"):
+                return await send(message)
+            try:  # uvicorn's send waits while the client's socket is full (flow control)
+                async with asyncio.timeout(self.send_timeout_s):
+                    await send(message)
+            except TimeoutError:
+                usage.extra["error"] = "client_not_reading"
+                metrics.REJECTED.labels(self.state.channel, "client_not_reading").inc()
+                log.warning("request %s: client read nothing for %.0fs; cutting it off",
+                            rid, self.send_timeout_s)
+                raise SlowClient(f"client read nothing for {self.send_timeout_s:g}s") from None
 
         self.state.enter()
         try:
@@ -123,6 +153,17 @@ class LifecycleMiddleware:
             metrics.DURATION.labels(self.state.channel, kind).observe(record["total_s"])
             if usage.first_byte_s is not None:
                 metrics.FIRST_BYTE.labels(self.state.channel, kind).observe(usage.first_byte_s)
+
+
+async def _bounded_body_read(receive: Receive, started: float, timeout_s: float) -> Message:
+    """One read of the request body, refused with 408 once the body is overdue."""
+    left = started + timeout_s - time.monotonic()
+    try:
+        async with asyncio.timeout(max(0.0, left)):
+            return await receive()
+    except TimeoutError:
+        raise ApiError(408, f"request body not received within {timeout_s:g} s",
+                       "body_timeout") from None
 
 
 def _with_header(send: Send, header: tuple[bytes, bytes]) -> Send:
