@@ -13,11 +13,12 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from servers.common.app import create_app as create_base_app
 from servers.common.errors import ApiError, overloaded
+from servers.common.streaming import DisconnectAwareStreamingResponse
 from servers.common.usage import usage_of
 
 from . import metrics
@@ -75,9 +76,10 @@ async def _synthesize(request: Request) -> Response:
         log.exception("synthesis failed before the first byte: %s", exc)
         raise ApiError(500, "synthesis failed", "synthesis_failed") from None
     metrics.CHARACTERS.inc(len(job.text))
-    return StreamingResponse(_body(stream, first, usage.extra),
-                             media_type="application/octet-stream",
-                             headers={"Cache-Control": "no-store"})
+    # Disconnect-aware: a hang-up cancels the stream at once, not after the next piece.
+    return DisconnectAwareStreamingResponse(_body(stream, first, usage.extra),
+                                            media_type="application/octet-stream",
+                                            headers={"Cache-Control": "no-store"})
 
 
 async def _body(stream: SynthesisStream, first: bytes, extra: dict) -> AsyncIterator[bytes]:
