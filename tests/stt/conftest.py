@@ -4,19 +4,11 @@ import os
 
 import pytest
 
+from tests.conftest import STT_TOKEN as TOKEN
 from tests.support.servers import RunningServer, start_server
 
-TOKEN = "stt-test-token-4b1d"
 # Settings from the developer's shell must not change what the tests start.
 CLEAN = {k: "" for k in os.environ if k.startswith(("RYMI_STT_", "RYMI_TOKEN"))}
-
-
-@pytest.fixture(scope="session")
-def stt_server() -> RunningServer:
-    """The real server with tiny.en, one per test session, behind a bearer token."""
-    server = start_server("servers.stt", env={**CLEAN, "RYMI_STT_TOKENS": TOKEN})
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="session")

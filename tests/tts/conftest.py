@@ -17,14 +17,6 @@ FOUR_SENTENCES = ("Hello! Thanks for calling Acme support, my name is Joe. "
 
 
 @pytest.fixture(scope="session")
-def tts_server() -> Iterator[RunningServer]:
-    """The production server: real piper joe voice, open (no token)."""
-    server = start_server("servers.tts", env={"RYMI_TTS_TOKENS": "", "RYMI_TOKENS": ""})
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
 def fault_server() -> Iterator[RunningServer]:
     """Real engine wrapped with injected faults; a token; one worker and a tiny queue,
     so capacity limits can be reached on purpose."""
