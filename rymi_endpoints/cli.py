@@ -62,7 +62,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     if bad:
         print(f"unknown server(s) {', '.join(bad)}; choose from stt, tts, llm", file=sys.stderr)
         return 2
-    return run_up(args.servers or list(SERVERS))
+    return run_up(args.servers or list(SERVERS), demo=not args.no_demo)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start the servers and print their URLs")
     up.add_argument("servers", nargs="*", help="any of stt, tts, llm (default: all three)")
+    up.add_argument("--no-demo", action="store_true", help="do not start the browser console")
     up.set_defaults(func=cmd_up)
     models = sub.add_parser("models", help="list, prepare (default) or verify models")
     models.add_argument("action", nargs="?", default="prepare",

@@ -7,7 +7,7 @@ import importlib
 from servers.common.config import SHARED_FIELDS, ServerSettings
 
 SERVER_CONFIGS = {"stt": "servers.stt.config", "tts": "servers.tts.config",
-                  "llm": "servers.llm.config"}
+                  "llm": "servers.llm.config", "demo": "rymi_endpoints.demo.config"}
 
 
 def _settings_classes() -> dict[str, type[ServerSettings]]:
@@ -35,7 +35,7 @@ def markdown_table() -> str:
     rows = ["| server | environment variable | flag | default | what it does |",
             "|---|---|---|---|---|"]
     for name, field in ServerSettings.model_fields.items():
-        env = f"RYMI_{{STT,TTS,LLM}}_{name.upper()}"
+        env = f"RYMI_{{STT,TTS,LLM,DEMO}}_{name.upper()}"
         if name in SHARED_FIELDS:
             env += f" or RYMI_{name.upper()}"
         rows.append(f"| all | `{env}` | `--{name.replace('_', '-')}` | {_default(field)} "

@@ -21,6 +21,8 @@ SERVERS = {  # name: (module, default port, path Rymi should be given, scheme ki
     "tts": ("servers.tts", 8002, "/tts", "http"),
     "llm": ("servers.llm", 8003, "/v1/chat/completions", "http"),
 }
+# The browser console for demos: one page that talks to all three through itself.
+DEMO = ("rymi_endpoints.demo", 8000, "/", "http")
 
 
 @dataclass
@@ -77,14 +79,14 @@ def wait_ready(children: list[Child], timeout: float) -> bool:
     return not pending
 
 
-def run_up(names: list[str], ready_timeout: float = 300) -> int:
+def run_up(names: list[str], ready_timeout: float = 300, demo: bool = True) -> int:
     names = available(names)
     if not names:
         print("nothing to start", file=sys.stderr)
         return 1
     children = []
-    for n in names:
-        module, default_port, path, kind = SERVERS[n]
+    specs = {n: SERVERS[n] for n in names} | ({"demo": DEMO} if demo else {})
+    for n, (module, default_port, path, kind) in specs.items():
         port = int(os.environ.get(f"RYMI_{n.upper()}_PORT", default_port))
         env = {**os.environ, f"RYMI_{n.upper()}_PORT": str(port)}
         proc = subprocess.Popen([sys.executable, "-m", module], env=env)
@@ -114,6 +116,8 @@ def run_up(names: list[str], ready_timeout: float = 300) -> int:
         for c in children:
             auth = "bearer auth ON" if (_env(c.name, "tokens") or _env(c.name, "token_file")) \
                 else "NO AUTH (open)"
+            if c.name == "demo":
+                auth = "browser console (forwards the token you type)"
             print(f"  {c.name.upper():4} {url_of(c, host):45} {auth}")
         print("Ctrl-C stops all of them.\n", flush=True)
     elif not stopping:
