@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from .models import load_catalog
-from .models.fetch import ChecksumMismatch, FetchFailed
 from .models.catalog import ModelNotReady
+from .models.fetch import ChecksumMismatch, FetchFailed
 
 
 def _models_dir(arg: str | None) -> Path:

@@ -62,8 +62,8 @@ def test_piper_http_server_fails_with_reasons(piper_http_server, tmp_path):
 
 def test_plain_http_server_is_not_an_stt_websocket(tmp_path):
     """wss:// to something that is not a WebSocket server: a failed handshake, not a crash."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     class Plain(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802
