@@ -89,7 +89,10 @@ def run_up(names: list[str], ready_timeout: float = 300, demo: bool = True) -> i
     for n, (module, default_port, path, kind) in specs.items():
         port = int(os.environ.get(f"RYMI_{n.upper()}_PORT", default_port))
         env = {**os.environ, f"RYMI_{n.upper()}_PORT": str(port)}
-        proc = subprocess.Popen([sys.executable, "-m", module], env=env)
+        # A session of its own: Ctrl-C reaches only us, and we send each server exactly
+        # one SIGTERM (a second signal would skip the drain).
+        proc = subprocess.Popen([sys.executable, "-m", module], env=env,
+                                start_new_session=True)
         children.append(Child(n, proc, port, path, kind))
 
     stopping = False
