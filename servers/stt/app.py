@@ -3,6 +3,8 @@
 ``/stt`` and ``/`` take the same session. Bearer auth and capacity (503 when
 ``max_sessions`` are open) are refused on the handshake by the common middleware;
 bad URL options are refused here, also as a real HTTP response (400), before accept.
+A model asked for with ``?model=`` is loaded (or held) before accept too, so a session
+never starts without its engine.
 """
 
 from __future__ import annotations
@@ -18,31 +20,19 @@ from starlette.routing import WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from rymi_endpoints.models.catalog import load_catalog, resolve
 from servers.common.app import create_app as create_common_app
 from servers.common.auth import deny_websocket
 from servers.common.errors import error_body
 
 from .config import SttSettings
-from .engine import DecodeOptions, WhisperEngine
-from .options import OptionError, ServedModel, parse_options
+from .engine import DecodeOptions
+from .models import ModelCapacity, ModelRegistry
+from .options import OptionError, parse_options
 from .scheduler import DecodeScheduler
 from .session import SttContext, SttSession
 from .vad import load_session
 
 log = logging.getLogger("rymi.stt")
-
-
-def served_model(settings: SttSettings) -> ServedModel:
-    """The configured model with its short aliases and languages (from the catalog)."""
-    entry = load_catalog().get(settings.model)
-    if entry is None:  # a path: its languages are known once the model is loaded
-        return ServedModel(settings.model, (), ("en",) if settings.model.endswith(".en")
-                           or ".en/" in settings.model else ())
-    short = entry.name.removeprefix("whisper-")
-    languages = () if "multilingual" in entry.languages else tuple(
-        lang.split("-")[0] for lang in entry.languages)
-    return ServedModel(entry.name, (short,) if short != entry.name else (), languages)
 
 
 class SttEndpoint:
@@ -54,9 +44,15 @@ class SttEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         ctx: SttContext | None = self.app_state.get("ctx")
         settings: SttSettings = self.app_state["settings"]
+        registry: ModelRegistry = self.app_state["registry"]
+        query = scope.get("query_string", b"").decode("latin-1")
         try:
-            options = parse_options(scope.get("query_string", b"").decode("latin-1"),
-                                    settings, self.app_state["models"])
+            try:
+                options = parse_options(query, settings, registry.models)
+            except OptionError as exc:
+                if exc.param != "model" or not registry.rescan():
+                    raise
+                options = parse_options(query, settings, registry.models)
         except OptionError as exc:
             body = json.dumps(error_body(exc.message, "invalid_request_error",
                                          "invalid_parameter", exc.param)).encode()
@@ -64,34 +60,45 @@ class SttEndpoint:
                        (b"content-length", str(len(body)).encode())]
             return await deny_websocket(scope, receive, send, 400, body, headers)
         if ctx is None:  # not ready yet (probes say so too)
-            body = json.dumps(error_body("model is loading; retry shortly", "overloaded_error",
-                                         "loading")).encode()
-            return await deny_websocket(scope, receive, send, 503, body, [
-                (b"content-type", b"application/json"), (b"retry-after", b"1"),
-                (b"content-length", str(len(body)).encode())])
-        await SttSession(WebSocket(scope, receive, send), ctx, options).run()
+            return await _busy(scope, receive, send, "model is loading; retry shortly")
+        try:
+            await registry.acquire(options.model)
+        except ModelCapacity as exc:
+            return await _busy(scope, receive, send, str(exc))
+        try:
+            await SttSession(WebSocket(scope, receive, send), ctx, options).run()
+        finally:
+            registry.release(options.model)
+
+
+async def _busy(scope: Scope, receive: Receive, send: Send, message: str) -> None:
+    body = json.dumps(error_body(message, "overloaded_error", "loading")).encode()
+    await deny_websocket(scope, receive, send, 503, body, [
+        (b"content-type", b"application/json"), (b"retry-after", b"1"),
+        (b"content-length", str(len(body)).encode())])
 
 
 def create_app(settings: SttSettings) -> Starlette:
-    app_state: dict = {"settings": settings, "models": {settings.model: served_model(settings)}}
+    registry = ModelRegistry(settings)
+    app_state: dict = {"settings": settings, "registry": registry}
     endpoint = SttEndpoint(app_state)
 
     async def startup(app: Starlette) -> None:
-        path = resolve(settings.model, settings.models_dir)
         loop = asyncio.get_running_loop()
-        engine = await loop.run_in_executor(None, WhisperEngine.from_settings, settings, path)
+        engine = await registry.load_default()
         vad_model = await loop.run_in_executor(None, load_session)
         # One warm-up decode: the first real caller must not pay for lazy initialisation.
         warm = (0.1 * np.sin(np.arange(16000, dtype=np.float32) * 0.05)).astype(np.float32)
         await loop.run_in_executor(None, engine.transcribe, warm, DecodeOptions())
-        scheduler = DecodeScheduler(engine, settings.decode_workers)
+        scheduler = DecodeScheduler(registry, settings.decode_workers)
         app_state["ctx"] = SttContext(
             settings=settings, scheduler=scheduler, vad_model=vad_model,
             vad_pool=ThreadPoolExecutor(max_workers=2, thread_name_prefix="vad"),
             state=app.state.server)
-        log.info("stt model %s loaded from %s (%s, %d decode workers x %d threads)",
-                 settings.model, path.name, settings.compute_type, settings.decode_workers,
-                 settings.threads_per_decode())
+        log.info("stt model %s ready (%s, %d decode workers x %d threads; also servable: %s)",
+                 settings.model, settings.compute_type, settings.decode_workers,
+                 settings.threads_per_decode(),
+                 ", ".join(n for n in registry.served if n != settings.model) or "none")
 
     async def shutdown(app: Starlette) -> None:
         ctx: SttContext | None = app_state.get("ctx")

@@ -56,6 +56,12 @@ class SttSettings(ServerSettings):
     max_buffered_s: float = Field(60.0, gt=0, description="Audio waiting for its final decode "
                                   "per session before the server stops reading the socket "
                                   "(back-pressure; nothing is dropped).")
+    max_loaded_models: int = Field(2, ge=1, le=16, description="STT models held in memory "
+                                   "at once: the configured one plus others asked for with "
+                                   "?model= (loaded on first use; the least recently used idle "
+                                   "one is unloaded to make room).")
+    models_memory_mb: int = Field(0, ge=0, description="Most weights (MB, model.bin sizes) "
+                                  "loaded at once; 0 = only max_loaded_models bounds them.")
     max_keyterms: int = Field(20, ge=0, le=100, description="Most keyterms a URL may give.")
     flush_timeout_s: float = Field(30.0, gt=0, description="On close or a limit, how long "
                                    "pending finals may take before the socket closes.")

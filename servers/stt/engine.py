@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import SttSettings
+from .languages import LanguageChoice, choose_language
 
 # Whisper's own hallucination guards, applied per segment (we never fall back to
 # sampling at higher temperatures: it doubles the decode and invents words on noise).
@@ -26,9 +27,13 @@ COMPRESSION_RATIO_THRESHOLD = 2.4
 
 @dataclass(frozen=True)
 class DecodeOptions:
-    language: str = "en"  # Whisper language code the decode is forced to
+    # Whisper language code the decode is forced to; None: detect it (language=auto).
+    language: str | None = "en"
     beam_size: int = 1
     hotwords: str | None = None
+    model: str = ""  # which loaded model decodes (ModelRegistry); "" = the configured one
+    previous: str | None = None  # auto: the language this session settled on so far
+    candidates: tuple[str, ...] = ()  # auto: detect only among these
 
 
 @dataclass
@@ -38,6 +43,8 @@ class Transcript:
     language: str
     audio_s: float
     decode_s: float = 0.0
+    detected: str | None = None  # auto: detection's own answer and probability
+    probability: float = 0.0
 
 
 class WhisperEngine:
@@ -58,9 +65,20 @@ class WhisperEngine:
     def transcribe(self, audio: np.ndarray, options: DecodeOptions) -> Transcript:
         """Blocking: call from a worker thread, never from the event loop."""
         started = time.perf_counter()
+        choice = self.language_for(audio, options)
+        text, logprob = self._decode(audio, choice.language, options)
+        confidence = math.exp(logprob) if text else 0.0
+        return Transcript(text=text, confidence=round(min(1.0, confidence), 4),
+                          language=choice.language, audio_s=len(audio) / 16000,
+                          decode_s=time.perf_counter() - started, detected=choice.detected,
+                          probability=round(choice.probability, 4))
+
+    def _decode(self, audio: np.ndarray, language: str,
+                options: DecodeOptions) -> tuple[str, float]:
+        """-> (text, mean token log-probability) of one decode forced to ``language``."""
         segments, _info = self.model.transcribe(
             audio,
-            language=options.language,
+            language=language,
             beam_size=options.beam_size,
             temperature=0.0,
             vad_filter=False,  # the session's VAD already chose the speech
@@ -84,10 +102,18 @@ class WhisperEngine:
             n = max(1, len(seg.tokens))
             logprob_sum += seg.avg_logprob * n
             tokens += n
-        confidence = math.exp(logprob_sum / tokens) if tokens else 0.0
-        return Transcript(text=" ".join(texts), confidence=round(min(1.0, confidence), 4),
-                          language=options.language, audio_s=len(audio) / 16000,
-                          decode_s=time.perf_counter() - started)
+        return " ".join(texts), (logprob_sum / tokens if tokens else -math.inf)
+
+    def language_for(self, audio: np.ndarray, options: DecodeOptions) -> LanguageChoice:
+        """The forced language, or (auto) detection weighed against what the session knows."""
+        if options.language is not None:
+            return LanguageChoice(options.language)
+        if not self.multilingual:
+            return LanguageChoice("en")
+        # One extra encoder pass; faster-whisper's own auto mode costs the same.
+        _lang, _p, probs = self.model.detect_language(audio)
+        return choose_language(probs, audio_s=len(audio) / 16000, previous=options.previous,
+                               candidates=options.candidates)
 
 
 def _hallucinated(seg) -> bool:  # noqa: ANN001 - faster_whisper.Segment

@@ -1,6 +1,7 @@
 """Per-agent options from the WebSocket URL's query string, validated before the upgrade.
 
 ``wss://host/stt?language=en&endpointing_ms=300&interim=false&keyterms=Rymi,Acme``
+``wss://host/stt?model=base&language=auto`` (or ``language=es,en``: detect among these)
 Rymi sends nothing per agent but this URL, so a typo must be loud: an unknown
 parameter or a bad value is an ``OptionError`` (HTTP 400 on the handshake) that names
 the parameter and what it accepts.
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from .config import SttSettings
+from .languages import to_whisper, whisper_languages
 
 PARAMS = ("language", "model", "endpointing_ms", "vad_threshold", "interim", "keyterms")
 ENDPOINTING_RANGE = (100, 10000)
@@ -40,18 +42,20 @@ class ServedModel:
     languages: tuple[str, ...] = ("en",)
 
     def speaks(self, code: str) -> bool:
-        return not self.languages or code in self.languages
+        """``code``: a Whisper language code (``es``, ``jw``)."""
+        return code in self.languages if self.languages else code in whisper_languages()
 
 
 @dataclass(frozen=True)
 class SessionOptions:
     model: str
-    language: str  # the Whisper code every decode is forced to
-    language_code: str  # BCP-47 tag reported in each final
+    language: str | None  # the Whisper code every decode is forced to; None = detect
+    language_code: str | None  # BCP-47 tag reported in each final; None = the detected one
     endpointing_ms: int
     vad_threshold: float
     interim: bool
     keyterms: tuple[str, ...] = ()
+    candidates: tuple[str, ...] = ()  # detection limited to these Whisper codes
 
     @property
     def hotwords(self) -> str | None:
@@ -84,7 +88,7 @@ def parse_options(query_string: str, settings: SttSettings,
         given[key] = value.strip()
 
     model = _model(given.get("model"), settings, models)
-    language, language_code = _language(given.get("language"), model)
+    language, language_code, candidates = _language(given.get("language"), model)
     return SessionOptions(
         model=model.name,
         language=language,
@@ -95,6 +99,7 @@ def parse_options(query_string: str, settings: SttSettings,
                                 settings.vad_threshold, VAD_THRESHOLD_RANGE),
         interim=_bool("interim", given.get("interim"), settings.interim),
         keyterms=_keyterms(keyterms, settings.max_keyterms),
+        candidates=candidates,
     )
 
 
@@ -110,28 +115,43 @@ def _model(value: str | None, settings: SttSettings,
                       f"{', '.join(names)}")
 
 
-def _language(value: str | None, model: ServedModel) -> tuple[str, str]:
+def _language(value: str | None,
+              model: ServedModel) -> tuple[str | None, str | None, tuple[str, ...]]:
+    """-> (forced Whisper code or None, BCP-47 tag to report or None, detection candidates).
+
+    Omitted: English on an English-only model, detection on a multilingual one. A list
+    (``es,en``) detects among those languages; a single tag is always obeyed.
+    """
+    english_only = model.languages == ("en",)
     if not value or value.lower() == "auto":
-        if model.languages == ("en",):  # an English-only model has nothing to detect
-            return "en", "en-US"
-        # Per-utterance detection belongs with the multilingual model (not served yet).
-        raise OptionError("language", f"model {model.name} needs an explicit language; "
-                          f"accepted: {_accepted_languages(model)}")
-    if not _TAG.match(value):
-        raise OptionError("language", f"language {value!r} is not a BCP-47 tag or ISO 639-1 "
-                          f"code; accepted with {model.name}: {_accepted_languages(model)}")
-    primary = value.split("-")[0].lower()
-    if not model.speaks(primary):
-        raise OptionError("language", f"model {model.name} does not speak {value!r}; "
-                          f"accepted: {_accepted_languages(model)}")
-    return primary, canonical_tag(value)
+        # An English-only model has nothing to detect.
+        return ("en", "en-US", ()) if english_only else (None, None, ())
+    tags = [t.strip() for t in value.split(",") if t.strip()]
+    codes = []
+    for tag in tags or [value]:
+        if not _TAG.match(tag):
+            raise OptionError("language", f"language {tag!r} is not a BCP-47 tag or ISO "
+                              f"639-1 code; accepted with {model.name}: "
+                              f"{_accepted_languages(model)}")
+        code = to_whisper(tag.split("-")[0].lower())
+        if not model.speaks(code):
+            why = "is English-only, not" if english_only else "does not know the language"
+            raise OptionError("language", f"model {model.name} {why} {tag!r}; accepted: "
+                              f"{_accepted_languages(model)}")
+        codes.append(code)
+    if len(tags) == 1:
+        return codes[0], canonical_tag(tags[0]), ()
+    return None, None, tuple(dict.fromkeys(codes))
 
 
 def _accepted_languages(model: ServedModel) -> str:
     if not model.languages:
-        return "auto or any ISO 639-1 code Whisper knows, with an optional region (es, es-ES)"
+        return ("auto, a language code Whisper knows with an optional region (es, es-ES; "
+                f"{len(whisper_languages())} languages), or a comma-separated list of them "
+                "to detect among (es,en)")
     codes = ", ".join(model.languages)
-    return f"{codes} (optionally with a region, e.g. en-US, en-GB) or auto"
+    return (f"{codes} (optionally with a region, e.g. en-US, en-GB) or auto; other "
+            "languages need a multilingual model (see model)")
 
 
 def _int_in(name: str, value: str | None, default: int, bounds: tuple[int, int]) -> int:

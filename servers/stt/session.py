@@ -23,6 +23,7 @@ from servers.common.usage import usage_of
 from . import metrics
 from .config import SttSettings
 from .engine import DecodeOptions, Transcript
+from .languages import to_bcp47
 from .options import SessionOptions
 from .outbox import Outbox, Turn
 from .scheduler import DecodeJob, DecodeScheduler
@@ -55,8 +56,8 @@ class SttSession:
             min_speech_ms=s.min_speech_ms, endpointing_ms=options.endpointing_ms,
             speculative_ms=s.speculative_ms, speech_pad_ms=s.speech_pad_ms,
             max_utterance_s=s.max_utterance_s))
-        self.final_options = DecodeOptions(options.language, s.beam_size, options.hotwords)
-        self.interim_options = DecodeOptions(options.language, 1, options.hotwords)
+        # language=auto: what earlier finals settled on, weighed against each detection.
+        self.language: str | None = None
         self.outbox = Outbox(self._send, self._final_sent)
         self.pcm = Pcm16Reassembler()
         self.turn: Turn | None = None
@@ -101,7 +102,7 @@ class SttSession:
             metrics.SESSION_CLOSES.labels(str(code) if code else "disconnect").inc()
             usage_of(self.ws).extra.update(
                 audio_seconds=round(self.samples / SAMPLE_RATE, 3), finals=self.finals,
-                model=self.options.model, language=self.options.language_code)
+                model=self.options.model, language=self.options.language_code or "auto")
 
     async def _receive_loop(self, sender: asyncio.Task[None]) -> tuple[int | None, str | None]:
         s = self.settings
@@ -219,7 +220,7 @@ class SttSession:
             self.interim_len = 0
         elif event.kind == "paused" and event.audio is not None:
             # Start the final's decode now; the endpoint will most likely confirm it.
-            self.spec = self._submit(event.audio, self.final_options, "final")
+            self.spec = self._submit(event.audio, "final")
         elif event.kind == "resumed" and self.spec is not None:
             self.spec.cancel()
             self.jobs.discard(self.spec)
@@ -229,7 +230,7 @@ class SttSession:
             if job is None:
                 if self.spec is not None:
                     self.spec.cancel()
-                job = self._submit(event.audio, self.final_options, "final")
+                job = self._submit(event.audio, "final")
             if self.interim_job is not None:
                 self.interim_job.cancel()
             self.turn.speech_end_at = self.last_speech_at
@@ -262,7 +263,7 @@ class SttSession:
         if len(audio) - self.interim_len < step:
             return
         self.interim_len = len(audio)
-        job = self.interim_job = self._submit(audio, self.interim_options, "interim")
+        job = self.interim_job = self._submit(audio, "interim")
         turn = self.turn
 
         def deliver(future: asyncio.Future[Transcript]) -> None:
@@ -276,16 +277,27 @@ class SttSession:
 
         job.future.add_done_callback(deliver)
 
-    def _submit(self, audio: Any, options: DecodeOptions, kind: str) -> DecodeJob:
+    def _submit(self, audio: Any, kind: str) -> DecodeJob:
+        o = self.options
+        # auto: finals always detect (weighed against self.language); interims reuse the
+        # settled language and detect only until there is one.
+        guess = self.language or (o.candidates[0] if o.candidates else None)
+        language = o.language or (guess if kind == "interim" else None)
+        options = DecodeOptions(language, self.settings.beam_size if kind == "final" else 1,
+                                o.hotwords, o.model, self.language, o.candidates)
         job = self.ctx.scheduler.submit(audio, options, kind)  # type: ignore[arg-type]
         self.jobs.add(job)
         return job
 
     def _final_event(self, result: Transcript | None) -> dict[str, Any]:
         text = result.text if result is not None else ""
+        if result is not None and text and self.options.language is None:
+            self.language = result.language  # the next unsure detection keeps this one
+        used = result.language if result is not None else self.language
         return {"type": "final", "text": text,
                 "confidence": result.confidence if result is not None and text else 0.0,
-                "language_code": self.options.language_code}
+                "language_code": self.options.language_code or to_bcp47(
+                    used or (self.options.candidates or ("en",))[0])}
 
     def _final_sent(self, turn: Turn, now: float) -> None:
         self.finals += 1

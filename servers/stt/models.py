@@ -1,0 +1,146 @@
+"""The STT models this server serves: which ones, and which are loaded right now.
+
+The configured model loads at start and stays (it is the fast path, and the warm-up
+decode is paid once). Any other catalog STT model prepared on this machine may be asked
+for with ``?model=``; it loads on first use (the handshake waits for it) and then stays
+loaded. The loaded set is bounded by ``max_loaded_models`` and ``models_memory_mb``:
+to make room, the least recently used model that no session is using is unloaded; when
+none can go, the handshake is refused with 503 (the speaches model-manager pattern, with
+a bound instead of a TTL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rymi_endpoints.models.catalog import ModelNotReady, load_catalog, resolve
+
+from .config import SttSettings
+from .engine import DecodeOptions, Transcript, WhisperEngine
+from .options import ServedModel
+
+log = logging.getLogger("rymi.stt")
+
+
+class ModelCapacity(RuntimeError):
+    """No room to load another model: every loaded one is in use."""
+
+
+def served_model(name: str) -> ServedModel:
+    """A model with its short aliases and languages (from the catalog, or a path's name)."""
+    entry = load_catalog().get(name)
+    if entry is None:  # a path: English-only when its folder says so (tiny.en, base.en)
+        english = name.rstrip("/").endswith(".en") or ".en/" in name
+        return ServedModel(name, (), ("en",) if english else ())
+    short = entry.name.removeprefix("whisper-")
+    languages = () if "multilingual" in entry.languages else tuple(
+        lang.split("-")[0] for lang in entry.languages)
+    return ServedModel(entry.name, (short,) if short != entry.name else (), languages)
+
+
+def served_models(settings: SttSettings) -> dict[str, tuple[ServedModel, Path]]:
+    """The configured model (must be ready) and every other STT model prepared here."""
+    out = {settings.model: (served_model(settings.model),
+                            resolve(settings.model, settings.models_dir))}
+    for entry in load_catalog().values():
+        if entry.server != "stt" or entry.name in out:
+            continue
+        try:
+            out[entry.name] = (served_model(entry.name), resolve(entry.name,
+                                                                 settings.models_dir))
+        except ModelNotReady:  # in the catalog but not prepared on this machine
+            continue
+    return out
+
+
+def model_size_mb(path: Path) -> float:
+    weights = path / "model.bin"
+    return (weights.stat().st_size if weights.exists() else 0) / 2**20
+
+
+@dataclass
+class Loaded:
+    engine: WhisperEngine
+    size_mb: float
+    users: int = 0
+    last_used: float = field(default_factory=time.monotonic)
+
+
+class ModelRegistry:
+    """Engines by model name; also the one ``Engine`` the decode scheduler calls."""
+
+    def __init__(self, settings: SttSettings) -> None:
+        self.settings = settings
+        self.served = served_models(settings)
+        self.loaded: dict[str, Loaded] = {}
+        self._lock = asyncio.Lock()  # one load at a time: two callers never load twice
+
+    @property
+    def models(self) -> dict[str, ServedModel]:
+        return {name: served for name, (served, _) in self.served.items()}
+
+    def rescan(self) -> bool:
+        """Pick up models prepared since start (``rymi-endpoints models prepare``, no
+        restart); True when the set grew. Called only when a URL names an unknown model."""
+        before = len(self.served)
+        self.served = {**served_models(self.settings), **self.served}
+        return len(self.served) > before
+
+    def transcribe(self, audio: np.ndarray, options: DecodeOptions) -> Transcript:
+        """Blocking, on a decode worker. The model is held by the session that asked."""
+        return self.loaded[options.model or self.settings.model].engine.transcribe(
+            audio, options)
+
+    async def load_default(self) -> WhisperEngine:
+        engine = (await self.acquire(self.settings.model))
+        self.release(self.settings.model)
+        return engine
+
+    async def acquire(self, name: str) -> WhisperEngine:
+        """The engine for ``name``, loaded if needed; held until ``release``."""
+        async with self._lock:
+            held = self.loaded.get(name)
+            if held is None:
+                path = self.served[name][1]
+                size = model_size_mb(path)
+                self._make_room(size)
+                started = time.monotonic()
+                engine = await asyncio.get_running_loop().run_in_executor(
+                    None, WhisperEngine.from_settings, self.settings, path)
+                held = self.loaded[name] = Loaded(engine, size)
+                log.info("stt model %s loaded in %.1f s (%.0f MB; %d loaded)", name,
+                         time.monotonic() - started, size, len(self.loaded))
+            held.users += 1
+            held.last_used = time.monotonic()
+            return held.engine
+
+    def release(self, name: str) -> None:
+        held = self.loaded.get(name)
+        if held is not None:
+            held.users -= 1
+            held.last_used = time.monotonic()
+
+    def _make_room(self, size_mb: float) -> None:
+        s = self.settings
+        budget = s.models_memory_mb or float("inf")
+
+        def full() -> bool:
+            used = sum(m.size_mb for m in self.loaded.values())
+            return len(self.loaded) >= s.max_loaded_models or used + size_mb > budget
+
+        while full():
+            idle = [(m.last_used, n) for n, m in self.loaded.items()
+                    if m.users == 0 and n != s.model]
+            if not idle:
+                raise ModelCapacity(
+                    f"no room to load another model (max_loaded_models={s.max_loaded_models}, "
+                    f"models_memory_mb={s.models_memory_mb}) while the loaded ones are in use")
+            name = min(idle)[1]
+            del self.loaded[name]  # CTranslate2 frees its weights with the last reference
+            log.info("stt model %s unloaded to make room", name)
