@@ -74,3 +74,31 @@ async def test_options_are_honoured(url, auth):
     assert got.finals()[0]["language_code"] == "en-GB"
     assert "interim" not in got.kinds()
     assert "young man" in got.text().lower()
+
+
+BASE = {**MODELS, "whisper-base": ServedModel("whisper-base", ("base",), ())}
+
+
+@pytest.mark.parametrize("query,language,code,candidates", [
+    ("model=base", None, None, ()),  # a multilingual model with no language: detect
+    ("model=base&language=auto", None, None, ()),
+    ("model=base&language=es-es", "es", "es-ES", ()),
+    ("model=base&language=jv", "jw", "jv", ()),  # Whisper spells Javanese "jw"
+    ("model=base&language=es,en-US", None, None, ("es", "en")),
+    ("language=auto", "en", "en-US", ()),  # English-only: nothing to detect
+])
+def test_language_forms(query, language, code, candidates):
+    opts = parse_options(query, SttSettings(), BASE)
+    assert (opts.language, opts.language_code, opts.candidates) == (language, code, candidates)
+
+
+def test_unsure_detection_keeps_what_the_session_settled_on():
+    from servers.stt.languages import choose_language
+    unsure = [("hi", 0.19), ("el", 0.19), ("es", 0.14)]
+    assert choose_language(unsure, audio_s=4, previous=None).language == "hi"
+    assert choose_language(unsure, audio_s=4, previous="es").language == "es"
+    assert choose_language(unsure, audio_s=4, previous=None, candidates=("es", "en")
+                           ).language == "es"
+    sure = [("de", 0.99), ("en", 0.01)]
+    assert choose_language(sure, audio_s=3, previous="es").language == "de"  # a real switch
+    assert choose_language(sure, audio_s=0.8, previous="es").language == "es"  # too short
