@@ -3,7 +3,8 @@
 ``python -m bench.stt [--quick]`` (``make bench-stt``). Clips from tests/data/audio at
 real-time pace, ``finalize`` sent 300 ms after each clip's speech ends. D, one bare decode
 of each clip with the server's own settings, is measured here first: every latency is
-printed beside it, with the issue's target. Results go to results/stt.json.
+printed beside it, with the issue's target. Then base vs tiny.en on English and base per
+language (bench/stt_languages.py). Results go to results/stt.json.
 """
 
 from __future__ import annotations
@@ -125,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.stt", description=__doc__)
     ap.add_argument("--quick", action="store_true", help="4 clips, shorter sweep")
     ap.add_argument("--no-peer", action="store_true", help="skip WhisperLive")
+    ap.add_argument("--no-languages", action="store_true",
+                    help="skip base vs tiny.en and the per-language table")
     ap.add_argument("--levels", default=",".join(map(str, LEVELS)))
     args = ap.parse_args(argv)
     rows = [r for r in manifest() if r["transcript"] and not r["file"].startswith("two_")]
@@ -154,6 +157,14 @@ def main(argv: list[str] | None = None) -> int:
                 url, clips, n, per_stream=2 if args.quick else 3,
                 extra=2 if n == max_sessions else 0)))
         report["sweep"] = sweep
+        if not args.no_languages:
+            from bench import stt_languages
+            from servers.common.config import load_settings
+            from servers.stt.config import SttSettings
+
+            print("base vs tiny.en, and base by language...", flush=True)
+            report["models"] = stt_languages.run(url, clips, refs,
+                                                 load_settings(SttSettings, []).models_dir)
     finally:
         server.stop()
     if not args.no_peer:
@@ -170,6 +181,10 @@ def print_table(r: dict) -> None:
     from bench.stt_report import table
 
     print(table(r))
+    if "models" in r:
+        from bench.stt_languages import table as languages_table
+
+        print(languages_table(r["models"]))
 
 
 if __name__ == "__main__":
