@@ -43,10 +43,14 @@ def _clean_env(prefix: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def stt_server():
-    """Real tiny.en, behind a bearer token."""
+def stt_server(models_dir: Path):
+    """Real tiny.en (and multilingual base on first use, `?model=base`), behind a token."""
+    from rymi_endpoints.models import load_catalog
+    from rymi_endpoints.models.prepare import prepare
     from tests.support.servers import start_server
+    prepare(load_catalog()["whisper-base"], models_dir, show_progress=False)
     server = start_server("servers.stt", env={**_clean_env("RYMI_STT_"),
+                                              "RYMI_STT_MODELS_DIR": str(models_dir),
                                               "RYMI_STT_TOKENS": STT_TOKEN})
     yield server
     server.stop()

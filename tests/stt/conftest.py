@@ -1,17 +1,11 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import STT_TOKEN as TOKEN
 from tests.support.servers import RunningServer, start_server
-
-# The shared STT server must find the models the ``models_dir`` fixture prepares
-# (``make`` exports this already; a bare ``pytest`` would otherwise leave the server on the
-# user cache, where ``?model=base`` is not prepared). Set at import: before any server starts.
-os.environ.setdefault("RYMI_MODELS_DIR", str(Path(__file__).resolve().parents[2] / ".models"))
 
 # Settings from the developer's shell must not change what the tests start.
 CLEAN = {k: "" for k in os.environ if k.startswith(("RYMI_STT_", "RYMI_TOKEN"))}
