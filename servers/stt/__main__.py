@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from rymi_endpoints.models.catalog import ModelNotReady
 from servers.common.config import load_settings
 from servers.common.serve import serve
 
@@ -15,7 +16,12 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings(SttSettings, argv, prog="rymi-stt")
     # uvicorn closes frames over ws_max_size itself, silently (1009 with no event); let
     # frames up to twice our limit through so the session can send the error event first.
-    return serve(create_app(settings), settings, "stt",
+    try:  # the served models are resolved here: a missing one is one clear line, exit 1
+        app = create_app(settings)
+    except ModelNotReady as exc:
+        print(f"stt: cannot start: ModelNotReady: {exc}", file=sys.stderr)
+        return 1
+    return serve(app, settings, "stt",
                  ws_max_size=max(2 * settings.max_frame_bytes, 65536),
                  ws_ping_interval=20.0, ws_ping_timeout=20.0)
 
