@@ -34,6 +34,15 @@ def noise_pcm(seconds: float = 2.0) -> bytes:
     return (rng.normal(0, 150, int(RATE * seconds))).astype("<i2").tobytes()
 
 
+def url_language(url: str) -> str | None:
+    """The single language a URL asks for (``?language=es-ES`` -> ``es``), if any."""
+    from urllib.parse import parse_qs, urlsplit
+    values = parse_qs(urlsplit(url).query).get("language", [])
+    if len(values) != 1 or "," in values[0] or values[0].lower() == "auto":
+        return None
+    return values[0].split("-")[0].lower()
+
+
 def words(text: str) -> list[str]:
     return re.sub(r"[^a-z' ]", " ", text.lower()).split()
 
@@ -158,10 +167,16 @@ async def _auto_endpoint(report: Report, target: Target, timeout: float) -> None
         if conf is None or f.get("language_code") is None:
             report.add(CH, "final.optional_fields", False, "confidence/language_code missing",
                        warn_only=True)
-        heard, want = set(words(f.get("text", ""))), words(EXPECTED)
-        hit = sum(w in heard for w in want) / len(want)
-        report.add(CH, "final.transcript", hit >= 0.6, f"heard {f.get('text')!r} "
-                   f"({hit:.0%} of the expected words)")
+        asked = url_language(target.url)
+        if asked is not None:  # a URL option must be honoured, not ignored
+            got = str(f.get("language_code") or "")
+            report.add(CH, "options.language_honoured", got.split("-")[0].lower() == asked,
+                       f"URL asks for {asked!r}; final says language_code={got!r}", "options")
+        if asked in (None, "en"):
+            heard, want = set(words(f.get("text", ""))), words(EXPECTED)
+            hit = sum(w in heard for w in want) / len(want)
+            report.add(CH, "final.transcript", hit >= 0.6, f"heard {f.get('text')!r} "
+                       f"({hit:.0%} of the expected words)")
         report.add(CH, "order.final_then_utterance_end",
                    t.index("final") < t.index("utterance_end") if got_end else False, f"{t}")
     n = len(s.events)

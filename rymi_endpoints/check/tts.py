@@ -37,6 +37,7 @@ def check_tts(report: Report, target: Target, voice: str | None = None,
             ok = abs(d16 - d24) / d24 < 0.1 and abs(d8 - d24) / d24 < 0.1
             report.add(CH, "pcm.rate_honoured", ok,
                        f"durations {d24:.2f}s @24k, {d16:.2f}s @16k, {d8:.2f}s @8k")
+        _url_format(report, client, target)
         _errors(report, client, target, voice)
 
 
@@ -111,6 +112,30 @@ def _synthesise(report: Report, client: httpx.Client, target: Target, rate: int,
     report.add(CH, f"{tag}.first_chunk_speech", peak > 1000,
                f"first chunk {len(chunks[0])} bytes, peak {peak} (no silence sent ahead)")
     return len(samples)
+
+
+def _url_format(report: Report, client: httpx.Client, target: Target) -> None:
+    """``?format=pcm_16000`` in the saved URL is the default when the body names none."""
+    from urllib.parse import parse_qs, urlsplit
+    fmt = parse_qs(urlsplit(target.url).query).get("format", [None])[0]
+    if not fmt or not fmt.startswith("pcm_") or not fmt[4:].isdigit():
+        return
+    rate = int(fmt[4:])
+    sizes = {}
+    for label, body in (("url", {"text": SENTENCES}),
+                        ("explicit", {"text": SENTENCES, "format": fmt})):
+        with client.stream("POST", target.url, json=body, headers=target.headers()) as r:
+            data = r.read()
+        if r.status_code != 200:
+            report.add(CH, "options.format_honoured", False, f"HTTP {r.status_code}",
+                       "options")
+            return
+        sizes[label] = len(data)
+    ratio = sizes["url"] / max(1, sizes["explicit"])
+    report.add(CH, "options.format_honoured", 0.9 <= ratio <= 1.1,
+               f"no format in the body: {sizes['url']} bytes; format={fmt} in the body: "
+               f"{sizes['explicit']} bytes (the URL's {rate} Hz must be the default)",
+               "options")
 
 
 def _errors(report: Report, client: httpx.Client, target: Target, voice: str | None) -> None:

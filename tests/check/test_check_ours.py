@@ -51,3 +51,14 @@ def test_wrong_token_fails_the_check(stt_server, tmp_path):
                                 "--token", "not-the-token")
     assert code == 1
     assert any(r["rule"] == "handshake" and r["outcome"] == "fail" for r in report["results"])
+
+
+def test_url_options_are_checked(stt_server, tts_server, tmp_path):
+    code, report, out = run_check(
+        tmp_path, "--stt", f"{stt_server.ws_url}/stt?language=en-GB&endpointing_ms=400",
+        "--stt-token", STT_TOKEN, "--tts", f"{tts_server.url}/tts?format=pcm_8000")
+    assert code == 0, out[-3000:]
+    rules = {r["rule"]: r for r in report["results"]}
+    assert rules["options.language_honoured"]["outcome"] == "pass"
+    assert "en-GB" in rules["options.language_honoured"]["evidence"]
+    assert rules["options.format_honoured"]["outcome"] == "pass"
