@@ -8,9 +8,15 @@ import numpy as np
 import pytest
 import soxr
 
-from servers.common.audio import (SUPPORTED_RATES, Pcm16Reassembler, StreamingResampler,
-                                  UnsupportedFormat, float_to_int16, int16_to_float,
-                                  parse_pcm_format)
+from servers.common.audio import (
+    SUPPORTED_RATES,
+    Pcm16Reassembler,
+    StreamingResampler,
+    UnsupportedFormat,
+    float_to_int16,
+    int16_to_float,
+    parse_pcm_format,
+)
 
 
 def load(path) -> np.ndarray:

@@ -12,8 +12,7 @@ import pytest
 
 from rymi_endpoints.models import load_catalog, resolve
 from rymi_endpoints.models.fetch import ChecksumMismatch, FetchFailed, download, file_digest
-from rymi_endpoints.models.prepare import (prepare, record_hashes, verify_folder,
-                                           write_manifest)
+from rymi_endpoints.models.prepare import prepare, record_hashes, verify_folder, write_manifest
 from tests.support.servers import REPO, free_port
 
 PAYLOAD = b"model weights " * 5000
