@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +64,15 @@ class TtsJob:
     rate: int
     speed: float
     instructions: str | None
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def speakable(text: str) -> str:
+    """Control characters (NUL...) and lone surrogates make the phonemizer fail (a 500
+    found by fuzzing): they carry no speech, so they become spaces."""
+    return _CONTROL.sub(" ", text)
 
 
 def _bad_query(param: str, message: str) -> ApiError:
@@ -168,5 +178,5 @@ def resolve_job(body: TtsBody, query: dict[str, Any], catalog: VoiceCatalog,
     else:
         voice = catalog.voices[catalog.default_id]
     # Text is normalised for the language the voice speaks, which is what will be heard.
-    return TtsJob(text=body.text, voice=voice, language=voice.language,
+    return TtsJob(text=speakable(body.text), voice=voice, language=voice.language,
                   rate=rate, speed=speed, instructions=body.instructions)
