@@ -139,9 +139,11 @@ class VllmBackend:
                 raise EngineError(400, "response_format.json_schema.schema must be an object",
                                   "invalid_value", "response_format")
             params["structured_outputs"] = StructuredOutputsParams(json=schema)
+        from vllm.exceptions import VLLMClientError
+
         try:
             return SamplingParams(**params)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, VLLMClientError) as exc:  # e.g. stop: [""] (fuzzing)
             raise EngineError(400, str(exc), "invalid_value") from None
 
     async def generate(self, req: ChatRequest, request_id: str) -> AsyncIterator[Delta]:
