@@ -18,6 +18,7 @@ from .backends.upstream import UpstreamBackend
 from .backends.vllm_engine import VllmBackend
 from .config import LlmSettings
 from .errors import parse_request, read_body
+from .openapi import openapi_schema
 
 log = logging.getLogger("rymi.llm")
 
@@ -54,6 +55,9 @@ def create_app(settings: LlmSettings) -> Starlette:
             "id": backend.served_name, "object": "model", "created": started,
             "owned_by": "rymi-endpoints"}]})
 
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(openapi_schema(backend.served_name))
+
     async def startup(app: Starlette) -> None:
         t0 = time.monotonic()
         await backend.start()
@@ -73,6 +77,7 @@ def create_app(settings: LlmSettings) -> Starlette:
         Route("/chat/completions", chat_completions, methods=["POST"]),
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/models", list_models, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
         # A bare custom_llm_url (a host of its own) POSTs to the root.
         Route("/", chat_completions, methods=["POST"]),
     ]

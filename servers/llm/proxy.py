@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -46,8 +47,11 @@ async def complete(request: Request, req: ChatRequest, raw: dict[str, Any],
 async def _events(request: Request, backend: UpstreamBackend, resp: Any, drop_usage: bool,
                   state: StreamState, started: float) -> AsyncIterator[bytes]:
     try:
-        async for chunk in backend.relay(resp, drop_usage, state, started):
-            yield chunk
+        # aclosing: the relay's own cleanup (closing the upstream response) runs now, when
+        # the client leaves, not whenever the garbage collector gets to the generator.
+        async with contextlib.aclosing(backend.relay(resp, drop_usage, state, started)) as relay:
+            async for chunk in relay:
+                yield chunk
     except (asyncio.CancelledError, GeneratorExit):  # the client left: upstream closed too
         usage_of(request).extra["client_disconnected"] = True
         raise

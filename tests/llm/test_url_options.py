@@ -16,3 +16,13 @@ def test_unknown_url_option_is_400_naming_it(llm_server, query):
     name = query[1:].split("=")[0]
     assert err["code"] == "unknown_parameter" and err["param"] == name
     assert name in err["message"]
+
+
+def test_openapi_describes_the_validated_request(llm_server):
+    r = httpx.get(f"{llm_server.url}/openapi.json", headers=llm_server.auth_headers)
+    assert r.status_code == 200
+    spec = r.json()
+    req = spec["components"]["schemas"]["ChatRequest"]
+    assert "messages" in req["required"]
+    assert {"temperature", "max_tokens", "stream_options"} <= req["properties"].keys()
+    assert "post" in spec["paths"]["/v1/chat/completions"]
