@@ -180,8 +180,12 @@ async def run_k(ep: Endpoints, k: int, turns: int) -> list[Turn]:
 
 
 def start_servers() -> tuple[Endpoints, list]:
+    import os
+
     from tests.support.servers import start_server
-    servers = [start_server(m, env={"VLLM_CPU_KVCACHE_SPACE": "1"}, ready_timeout=300)
+    env = {"VLLM_CPU_KVCACHE_SPACE": "1",  # as `make` does: the repo's prepared models
+           "RYMI_MODELS_DIR": os.environ.get("RYMI_MODELS_DIR", str(REPO / ".models"))}
+    servers = [start_server(m, env=env, ready_timeout=300)
                for m in ("servers.stt", "servers.tts", "servers.llm")]
     stt, tts, llm = servers
     return Endpoints(f"{stt.ws_url}/stt", f"{tts.url}/tts",
