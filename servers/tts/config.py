@@ -48,8 +48,13 @@ class TtsSettings(ServerSettings):
         ge=1, description="Inference threads sharing the loaded voices (default: cores, max 4).",
     )
     onnx_threads: int = Field(
-        1, ge=1, description="onnxruntime intra-op threads per inference (keep 1 unless "
-        "workers is 1 on a machine with idle cores).",
+        1, ge=1, description="onnxruntime intra-op threads per inference while other "
+        "syntheses run (keep 1 unless workers is 1 on a machine with idle cores).",
+    )
+    solo_threads: int = Field(
+        default_factory=_default_workers, ge=1,
+        description="Intra-op threads for a synthesis that runs alone (default: cores, "
+        "max 4): the lowest time to first audio when the server is not busy.",
     )
     queue_size: int = Field(
         32, ge=1, description="Synthesis jobs that may wait for a worker; a new request "

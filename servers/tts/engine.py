@@ -56,30 +56,48 @@ def session_options(threads: int) -> onnxruntime.SessionOptions:
 
 
 class PiperEngine:
-    def __init__(self, onnx_threads: int = 1, max_loaded: int = 4, keep: str = "") -> None:
+    """Piper voices kept loaded, each with two onnxruntime sessions of the same model.
+
+    A call synthesising alone gets the ``solo_threads`` session (every core on one
+    piece: the lowest time to first audio); while other syntheses run, each gets the
+    ``onnx_threads`` session, so concurrent calls share the cores instead of fighting
+    over them. The second session costs the model's size in memory once more.
+    """
+
+    def __init__(self, onnx_threads: int = 1, max_loaded: int = 4, keep: str = "",
+                 solo_threads: int = 1) -> None:
         self.onnx_threads = onnx_threads
+        self.solo_threads = max(solo_threads, onnx_threads)
         self.max_loaded = max_loaded
         self.keep = keep  # the default voice is never dropped
-        self._voices: OrderedDict[str, PiperVoice] = OrderedDict()
+        self._voices: OrderedDict[str, tuple[PiperVoice, PiperVoice]] = OrderedDict()
         self._lock = threading.Lock()  # loading is rare; one at a time keeps memory bounded
+        self._running = 0
+        self._running_lock = threading.Lock()
 
     def load(self, voice: VoiceInfo) -> None:
         self._voice(voice)
 
-    def _voice(self, info: VoiceInfo) -> PiperVoice:
+    def _voice(self, info: VoiceInfo) -> tuple[PiperVoice, PiperVoice]:
+        """(shared, solo) sessions of one voice; the same object twice if solo adds nothing."""
         with self._lock:
             loaded = self._voices.get(info.id)
             if loaded is not None:
                 self._voices.move_to_end(info.id)
                 return loaded
             started = time.monotonic()
-            config = json.loads(info.path.with_name(info.path.name + ".json").read_text("utf-8"))
-            loaded = PiperVoice(
-                session=onnxruntime.InferenceSession(
-                    str(info.path), sess_options=session_options(self.onnx_threads),
-                    providers=["CPUExecutionProvider"]),
-                config=PiperConfig.from_dict(config),
-            )
+            config = PiperConfig.from_dict(json.loads(
+                info.path.with_name(info.path.name + ".json").read_text("utf-8")))
+
+            def open_session(threads: int) -> PiperVoice:
+                return PiperVoice(session=onnxruntime.InferenceSession(
+                    str(info.path), sess_options=session_options(threads),
+                    providers=["CPUExecutionProvider"]), config=config)
+
+            shared = open_session(self.onnx_threads)
+            solo = shared if self.solo_threads == self.onnx_threads \
+                else open_session(self.solo_threads)
+            loaded = (shared, solo)
             self._voices[info.id] = loaded
             while len(self._voices) > self.max_loaded:
                 oldest = next(k for k in self._voices if k != self.keep)
@@ -89,7 +107,17 @@ class PiperEngine:
             return loaded
 
     def synthesize(self, voice: VoiceInfo, text: str, style: Style) -> np.ndarray:
-        piper_voice = self._voice(voice)
+        shared, solo = self._voice(voice)
+        with self._running_lock:
+            self._running += 1
+            alone = self._running == 1
+        try:
+            return self._synthesize(solo if alone else shared, text, style)
+        finally:
+            with self._running_lock:
+                self._running -= 1
+
+    def _synthesize(self, piper_voice: PiperVoice, text: str, style: Style) -> np.ndarray:
         cfg = piper_voice.config
         syn = SynthesisConfig(
             length_scale=cfg.length_scale * style.length,

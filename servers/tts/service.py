@@ -29,6 +29,7 @@ class TtsService:
         catalog = VoiceCatalog.discover(settings.voice, settings.models_dir, settings.voices_dir)
         if engine is None:
             engine = PiperEngine(onnx_threads=settings.onnx_threads,
+                                 solo_threads=settings.solo_threads,
                                  max_loaded=settings.max_loaded_voices, keep=catalog.default_id)
         return cls(settings, catalog, engine, SynthesisPool(settings.workers, settings.queue_size))
 
