@@ -13,14 +13,9 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.servers import free_port  # noqa: F401  (one helper for both)
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

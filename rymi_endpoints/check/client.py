@@ -67,3 +67,23 @@ def is_error_body(resp: httpx.Response) -> tuple[bool, str]:
     ok = isinstance(err, dict) and isinstance(err.get("message"), str) and "type" in err \
         and "code" in err
     return ok, str(body)[:200]
+
+
+def check_http_auth(report: Report, channel: str, client: httpx.Client, target: Target,
+                    body: dict) -> bool:
+    """No token, a wrong one and the right one, as Rymi's gateway may send them."""
+    if not target.token:
+        r = client.post(target.url, json=body)
+        if r.status_code == 401:
+            return report.add(channel, "auth.required", False,
+                              "server answered 401 without a token: pass --token", "common")
+        return report.add(channel, "auth.open", True, "no token configured; server is open",
+                          "common")
+    for name, headers in (("missing", {}), ("wrong", target.headers("rymi-check-wrong"))):
+        r = client.post(target.url, json=body, headers=headers)
+        shaped, ev = is_error_body(r)
+        report.add(channel, f"auth.{name}_token_401", r.status_code == 401 and shaped,
+                   f"HTTP {r.status_code} {ev}", "common")
+    r = client.post(target.url, json=body, headers=target.headers())
+    return report.add(channel, "auth.right_token", r.status_code == 200,
+                      f"HTTP {r.status_code}", "common")

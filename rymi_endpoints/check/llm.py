@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from .client import Target, check_tls, is_error_body
+from .client import Target, check_http_auth, check_tls, is_error_body
 from .report import Report
 from .sse import SseStream, parse_sse
 
@@ -38,21 +38,7 @@ def check_llm(report: Report, target: Target, timeout: float = 120) -> None:
 
 
 def _auth(report: Report, client: httpx.Client, target: Target) -> bool:
-    body = _body(stream=False, max_tokens=1)
-    if not target.token:
-        r = client.post(target.url, json=body)
-        if r.status_code == 401:
-            return report.add(CH, "auth.required", False,
-                              "server answered 401 without a token: pass --token", "common")
-        return report.add(CH, "auth.open", True, "no token configured; server is open", "common")
-    for name, headers in (("missing", {}), ("wrong", target.headers("rymi-check-wrong"))):
-        r = client.post(target.url, json=body, headers=headers)
-        shaped, ev = is_error_body(r)
-        report.add(CH, f"auth.{name}_token_401", r.status_code == 401 and shaped,
-                   f"HTTP {r.status_code} {ev}", "common")
-    r = client.post(target.url, json=body, headers=target.headers())
-    return report.add(CH, "auth.right_token", r.status_code == 200,
-                      f"HTTP {r.status_code}", "common")
+    return check_http_auth(report, CH, client, target, _body(stream=False, max_tokens=1))
 
 
 def _stream(report: Report, client: httpx.Client, target: Target, include_usage: bool) -> None:

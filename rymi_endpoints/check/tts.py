@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from .client import Target, check_tls, is_error_body
+from .client import Target, check_http_auth, check_tls, is_error_body
 from .report import Report
 
 CH = "tts"
@@ -42,21 +42,7 @@ def check_tts(report: Report, target: Target, voice: str | None = None,
 
 
 def _auth(report: Report, client: httpx.Client, target: Target) -> bool:
-    body = _req(text="Hi.")
-    if not target.token:
-        r = client.post(target.url, json=body)
-        if r.status_code == 401:
-            return report.add(CH, "auth.required", False,
-                              "server answered 401 without a token: pass --token", "common")
-        return report.add(CH, "auth.open", True, "no token configured; server is open", "common")
-    for name, headers in (("missing", {}), ("wrong", target.headers("rymi-check-wrong"))):
-        r = client.post(target.url, json=body, headers=headers)
-        shaped, ev = is_error_body(r)
-        report.add(CH, f"auth.{name}_token_401", r.status_code == 401 and shaped,
-                   f"HTTP {r.status_code} {ev}", "common")
-    r = client.post(target.url, json=body, headers=target.headers())
-    return report.add(CH, "auth.right_token", r.status_code == 200, f"HTTP {r.status_code}",
-                      "common")
+    return check_http_auth(report, CH, client, target, _req(text="Hi."))
 
 
 def _voices(report: Report, client: httpx.Client, target: Target) -> list[str]:

@@ -13,27 +13,51 @@ passes for a short one).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Awaitable
+from typing import TypeVar
 
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
+
+T = TypeVar("T")
+
+
+async def until_disconnect(produce: Awaitable[T], receive: Receive,
+                           body: AsyncIterator[bytes] | None = None) -> asyncio.Future[T]:
+    """Run ``produce`` until it ends or the client hangs up, whichever is first.
+
+    On a hang-up the producer is cancelled at once, and ``body`` (the response's async
+    iterator) is closed, so its ``finally`` blocks (aborting the engine request, closing
+    an upstream connection, withdrawing queued work) run now rather than at the next
+    write or whenever the garbage collector gets to it. Returns the finished producer
+    task, for the caller to inspect its outcome.
+    """
+    producer = asyncio.ensure_future(produce)
+    listener = asyncio.ensure_future(_wait_disconnect(receive))
+    try:
+        await asyncio.wait({producer, listener}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (producer, listener):
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(producer, listener, return_exceptions=True)
+        aclose = getattr(body, "aclose", None)
+        if aclose is not None:
+            await aclose()
+    return producer
+
+
+async def _wait_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 class DisconnectAwareStreamingResponse(StreamingResponse):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await super().__call__(scope, receive, send)
-        producer = asyncio.ensure_future(self.stream_response(send))
-        listener = asyncio.ensure_future(self.listen_for_disconnect(receive))
-        try:
-            await asyncio.wait({producer, listener}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (producer, listener):
-                if not task.done():
-                    task.cancel()
-            await asyncio.gather(producer, listener, return_exceptions=True)
-            aclose = getattr(self.body_iterator, "aclose", None)
-            if aclose is not None:
-                await aclose()
+        producer = await until_disconnect(self.stream_response(send), receive,
+                                          self.body_iterator)
         error = None if producer.cancelled() else producer.exception()
         if error is not None and not isinstance(error, OSError):
             raise error  # an engine failure: the connection is cut, no terminator

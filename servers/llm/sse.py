@@ -7,7 +7,6 @@ failure, so a cut stream never passes for a complete one.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
@@ -17,6 +16,7 @@ from typing import Any, TypeVar
 from starlette.types import Receive, Scope, Send
 
 from servers.common.errors import error_body
+from servers.common.streaming import until_disconnect
 
 T = TypeVar("T")
 
@@ -82,18 +82,7 @@ class SSEResponse:
         self.headers = [*SSE_HEADERS, *(headers or [])]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        producer = asyncio.ensure_future(self._produce(send))
-        listener = asyncio.ensure_future(_wait_disconnect(receive))
-        try:
-            await asyncio.wait({producer, listener}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (producer, listener):
-                if not task.done():
-                    task.cancel()
-            await asyncio.gather(producer, listener, return_exceptions=True)
-            aclose = getattr(self.events, "aclose", None)
-            if aclose is not None:
-                await aclose()
+        await until_disconnect(self._produce(send), receive, self.events)
 
     async def _produce(self, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.headers})
@@ -111,23 +100,7 @@ async def unless_disconnected(receive: Receive, work: Awaitable[T]) -> T | None:
     For non-streaming answers: the body is read already, so the next ``receive`` only
     returns on disconnect. Cancelling the work aborts the engine or upstream request.
     """
-    task = asyncio.ensure_future(work)
-    listener = asyncio.ensure_future(_wait_disconnect(receive))
-    try:
-        await asyncio.wait({task, listener}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for t in (task, listener):
-            if not t.done():
-                t.cancel()
-        # Let the cancellations land before looking at the outcome.
-        await asyncio.gather(task, listener, return_exceptions=True)
+    task = await until_disconnect(work, receive)
     if task.cancelled():
         return None
     return task.result()  # finished (or failed) before the disconnect was seen
-
-
-async def _wait_disconnect(receive: Receive) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return
