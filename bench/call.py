@@ -185,8 +185,14 @@ def start_servers() -> tuple[Endpoints, list]:
     from tests.support.servers import start_server
     env = {"VLLM_CPU_KVCACHE_SPACE": "1",  # as `make` does: the repo's prepared models
            "RYMI_MODELS_DIR": os.environ.get("RYMI_MODELS_DIR", str(REPO / ".models"))}
-    servers = [start_server(m, env=env, ready_timeout=300)
-               for m in ("servers.stt", "servers.tts", "servers.llm")]
+    servers: list = []
+    try:
+        for module in ("servers.stt", "servers.tts", "servers.llm"):
+            servers.append(start_server(module, env=env, ready_timeout=300))
+    except BaseException:  # one failed to start: leave no orphan behind
+        for s in servers:
+            s.stop()
+        raise
     stt, tts, llm = servers
     return Endpoints(f"{stt.ws_url}/stt", f"{tts.url}/tts",
                      f"{llm.url}/v1/chat/completions"), servers
