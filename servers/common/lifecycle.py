@@ -195,7 +195,3 @@ async def wait_idle(state: ServerState, timeout: float) -> bool:
         return True
     except TimeoutError:
         return False
-
-
-def monotonic_ms(since: float) -> float:
-    return (time.monotonic() - since) * 1000.0
