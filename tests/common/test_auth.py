@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
 import websockets
@@ -88,11 +86,8 @@ def test_request_id_round_trips_and_usage_record_written(echo_server):
     r = httpx.post(f"{echo_server.url}/stream", content=b"xyz",
                    headers={"Authorization": f"Bearer {GOOD}", "X-Request-ID": "req-42"})
     assert r.headers["x-request-id"] == "req-42"
-    # The record is written once the response has ended, a moment after the client has it.
-    deadline = time.monotonic() + 10
-    while not (records := [u for u in echo_server.usage_records()
-                           if u["request_id"] == "req-42"]) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    echo_server.wait_usage("req-42")
+    records = [u for u in echo_server.usage_records() if u["request_id"] == "req-42"]
     assert len(records) == 1
     rec = records[0]
     assert rec["channel"] == "echo" and rec["status"] == 200

@@ -96,13 +96,7 @@ def test_max_tokens_beyond_context_is_clamped(client: openai.OpenAI) -> None:
 def test_usage_record_logged_without_token(llm: RunningServer, client: openai.OpenAI) -> None:
     client.chat.completions.create(model="m", messages=HELLO, max_tokens=3, temperature=0,
                                    extra_headers={"X-Request-Id": "usage-check-1"})
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        found = [u for u in llm.usage_records() if u["request_id"] == "usage-check-1"]
-        if found:
-            break
-        time.sleep(0.1)
-    rec = found[0]
+    rec = llm.wait_usage("usage-check-1", timeout=10)
     assert rec["channel"] == "custom-llm" and rec["status"] == 200
     assert rec["prompt_tokens"] > 0 and rec["completion_tokens"] == 3
     assert rec["bytes_in"] > 0 and rec["bytes_out"] > 0 and rec["ttft_s"] is not None
@@ -147,11 +141,7 @@ def test_disconnect_before_a_non_streaming_answer_aborts(llm: RunningServer) -> 
     with pytest.raises(httpx.ReadTimeout):
         httpx.post(f"{llm.url}/v1/chat/completions", json=body, headers=headers,
                    timeout=httpx.Timeout(60, read=2))
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not [
-            u for u in llm.usage_records() if u["request_id"] == "disconnect-2"]:
-        time.sleep(0.05)
-    rec = [u for u in llm.usage_records() if u["request_id"] == "disconnect-2"][0]
+    rec = llm.wait_usage("disconnect-2", timeout=30)
     assert rec["client_disconnected"] is True
     assert _metric(llm.url, "rymi_llm_engine_requests") == 0
 

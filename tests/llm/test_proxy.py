@@ -139,11 +139,7 @@ def test_disconnect_while_waiting_for_upstream_headers(fault_proxy: RunningServe
     with pytest.raises(httpx.ReadTimeout):
         httpx.post(f"{fault_proxy.url}/v1/chat/completions", json=body,
                    headers={"X-Request-Id": "gone-1"}, timeout=httpx.Timeout(30, read=0.3))
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not [
-            u for u in fault_proxy.usage_records() if u["request_id"] == "gone-1"]:
-        time.sleep(0.05)
-    rec = [u for u in fault_proxy.usage_records() if u["request_id"] == "gone-1"][0]
+    rec = fault_proxy.wait_usage("gone-1")
     assert rec["client_disconnected"] is True and rec.get("error") is None
 
 

@@ -72,11 +72,7 @@ def poll_until(cond: Callable[[], bool], timeout: float = 10) -> float | None:
 
 
 def usage_of(server: RunningServer, rid: str, timeout: float = 20) -> dict:
-    found: list[dict] = []
-    wait_for(lambda: bool(found.extend(u for u in server.usage_records()
-                                       if u["request_id"] == rid) or found), timeout)
-    assert found, f"no usage record for {rid}"
-    return found[0]
+    return server.wait_usage(rid, timeout)
 
 
 def assert_shaped_error(r: httpx.Response) -> None:

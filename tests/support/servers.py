@@ -64,6 +64,18 @@ class RunningServer:
                 out.append(json.loads(line))
         return out
 
+    def wait_usage(self, request_id: str, timeout: float = 20) -> dict:
+        """The usage record of one request. It is written once the response has ended,
+        a moment after the client has it, so poll for it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for record in self.usage_records():
+                if record["request_id"] == request_id:
+                    return record
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no usage record for {request_id} in {timeout}s")
+            time.sleep(0.05)
+
     def signal(self, sig: int = signal.SIGTERM) -> None:
         self.proc.send_signal(sig)
 

@@ -139,13 +139,8 @@ def test_metrics_and_usage_record(client: httpx.Client, tts_server) -> None:  # 
     for name in ("rymi_tts_time_to_first_audio_seconds_bucket", "rymi_tts_real_time_factor",
                  "rymi_tts_streams", "rymi_tts_errors_total", "rymi_inflight"):
         assert name in text
-    import time
-    for _ in range(50):
-        records = [u for u in tts_server.usage_records() if u["request_id"] == rid]
-        if records:
-            break
-        time.sleep(0.05)
-    (rec,) = records
+    tts_server.wait_usage(rid)
+    (rec,) = [u for u in tts_server.usage_records() if u["request_id"] == rid]
     assert rec["channel"] == "custom-voice" and rec["status"] == 200
     assert rec["characters"] == len("Metrics please.")
     assert rec["bytes_out"] == len(r.content)

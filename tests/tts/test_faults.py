@@ -17,14 +17,6 @@ from .rawhttp import collect, post_chunks
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-def _usage(server: RunningServer, rid: str) -> dict:
-    for _ in range(200):
-        for u in server.usage_records():
-            if u["request_id"] == rid:
-                return u
-        time.sleep(0.05)
-    raise AssertionError(f"no usage record for {rid}")
-
 
 def _metric(server: RunningServer, name: str) -> float:
     text = httpx.get(f"{server.url}/metrics").text
@@ -59,7 +51,7 @@ def test_engine_failure_after_the_first_chunk_breaks_the_stream(
     assert not reply.terminated  # ...but no clean end: a cut stream is not short audio
     with pytest.raises(httpx.RemoteProtocolError):  # what an ordinary client sees
         httpx.post(f"{fault_server.url}/tts", json=body, headers=AUTH, timeout=30)
-    record = _usage(fault_server, reply.headers["x-request-id"])
+    record = fault_server.wait_usage(reply.headers["x-request-id"])
     assert record["error"] == "synthesis_failed_mid_stream"
 
 
@@ -100,7 +92,7 @@ def test_hang_up_mid_stream_stops_synthesis(tts_server: RunningServer) -> None:
     reply = next(replies)
     next(replies)  # the first chunk arrived
     replies.close()  # hang up: the socket closes
-    record = _usage(tts_server, reply.headers["x-request-id"])
+    record = tts_server.wait_usage(reply.headers["x-request-id"])
     assert record["client_disconnected"] is True
     assert record["pieces_total"] == 40
     # Only what was under way when the caller left: the engine was asked for no more.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-import time
 
 import httpx
 import numpy as np
@@ -75,19 +74,11 @@ def test_first_chunk_arrives_while_later_sentences_are_still_synthesised(
     assert reply.terminated
     assert len(reply.chunks) >= 24  # one per piece, written as each was ready
     rest = b"".join(reply.chunks[1:])
-    record = _usage(tts_server, rid)
+    record = tts_server.wait_usage(rid)
     assert record["pieces_total"] == record["pieces_synthesized"] == 24
     assert record["characters"] == len(text)
     assert record["audio_seconds"] == pytest.approx((len(first) + len(rest)) / 2 / 24000, abs=0.01)
 
-
-def _usage(server: RunningServer, rid: str) -> dict:
-    for _ in range(100):
-        for u in server.usage_records():
-            if u["request_id"] == rid:
-                return u
-        time.sleep(0.05)
-    raise AssertionError(f"no usage record for {rid}")
 
 
 async def test_streaming_resample_matches_one_shot_resample(voice_path) -> None:
