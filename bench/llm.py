@@ -23,10 +23,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from bench import llm_procs as procs
-from bench.llm_load import Sample, batch, median, pct
+from bench.llm_load import Sample, batch, median, pct, session
 
 CONCURRENCY = (1, 8, 32)
 PROMPT = [{"role": "user", "content": "List three colours of the rainbow."}]
@@ -36,8 +34,7 @@ async def measure(targets: dict[str, tuple[str, str]], rounds: dict[int, int],
                   max_tokens: int) -> dict[str, dict[int, Sample]]:
     """targets: name -> (url, model). Rounds interleave targets to share machine drift."""
     results: dict[str, dict[int, Sample]] = {n: {} for n in targets}
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    clients = {n: httpx.AsyncClient(timeout=300, limits=limits) for n in targets}
+    clients = {n: session() for n in targets}
     try:
         for name, (url, model) in targets.items():  # warm pools and caches, not measured
             body = _body(model, max_tokens)
@@ -51,7 +48,7 @@ async def measure(targets: dict[str, tuple[str, str]], rounds: dict[int, int],
                                 _body(model, max_tokens), {}, c, results[name][c])
     finally:
         for cl in clients.values():
-            await cl.aclose()
+            await cl.close()
     return results
 
 

@@ -15,7 +15,8 @@ from servers.common.errors import ApiError
 from servers.common.usage import usage_of
 
 from . import metrics
-from .backends.upstream import StreamState, UpstreamBackend
+from .backends.relay import StreamState
+from .backends.upstream import UpstreamBackend
 from .schema import ChatRequest
 from .sse import SSEResponse, unless_disconnected
 

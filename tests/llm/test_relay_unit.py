@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import pytest
 
-from servers.llm.backends.upstream import StreamState, UpstreamBackend
-from servers.llm.config import LlmSettings
+from servers.llm.backends.relay import StreamState, frame
 
 ROLE = b'data: {"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}\n\n'
 TEXT = b'data: {"choices":[{"index":0,"delta":{"content":"Hi \\"error\\" [DONE]"}}]}\n\n'
@@ -22,11 +20,8 @@ async def relay(pieces: list[bytes], drop_usage: bool = False) -> tuple[list[byt
         for p in pieces:
             yield p
 
-    backend = UpstreamBackend(LlmSettings(backend="upstream", upstream_url="http://x/v1"))
     state = StreamState()
-    resp = httpx.Response(200, content=body())
-    out = [c async for c in backend.relay(resp, drop_usage, state, 0.0)]
-    await backend.close()
+    out = [c async for c in frame(body(), drop_usage, state, 0.0)]
     return out, state
 
 

@@ -10,21 +10,22 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-import httpx
+import aiohttp
 
 from servers.common.errors import ApiError
 
 from ..sse import error_event
 
+# What the client library raises for a failed exchange (TimeoutError: aiohttp's own
+# timeouts derive from it, and so does a bare asyncio timeout).
+TRANSPORT_ERRORS = (aiohttp.ClientError, TimeoutError)
 
-def map_transport(exc: httpx.HTTPError) -> ApiError:
-    if isinstance(exc, httpx.PoolTimeout):
-        return ApiError(503, "all upstream connections are busy; retry shortly",
-                        "upstream_pool_exhausted", headers={"Retry-After": "1"})
-    if isinstance(exc, httpx.TimeoutException):
+
+def map_transport(exc: BaseException) -> ApiError:
+    if isinstance(exc, TimeoutError):
         return ApiError(504, f"the upstream did not answer in time ({type(exc).__name__})",
                         "upstream_timeout")
-    if isinstance(exc, httpx.ConnectError):
+    if isinstance(exc, aiohttp.ClientConnectorError):
         return ApiError(502, "cannot connect to the upstream", "upstream_unreachable")
     return ApiError(502, f"the upstream failed: {type(exc).__name__}", "upstream_error")
 
@@ -59,7 +60,7 @@ def _upstream_error(body: bytes) -> tuple[str, str | None, str | None, str | Non
     return json.dumps(obj)[:300], None, None, None
 
 
-def stream_failure(code: str, exc: httpx.HTTPError) -> bytes:
+def stream_failure(code: str, exc: BaseException) -> bytes:
     what = ("stalled past the timeout" if code == "upstream_timeout"
             else "closed the connection mid-stream")
     return error_event(f"the upstream {what} ({type(exc).__name__})", "upstream_error", code)
