@@ -55,9 +55,15 @@ def table(r: dict) -> str:
         ratio = "-" if lv["p95"] is None else f"{lv['p95'] / d:.2f}"
         lines.append("{:>8} {:>10} {:>10} {:>7} {:>9}".format(
             lv["streams"], _ms(lv["p50"]), _ms(lv["p95"]), lv["errors"], ratio))
-        if lv.get("intruders"):
-            lines.append(f"{'':>8} sessions beyond capacity got: {lv['intruders']} "
-                         f"(admitted p95 {ratio} x D, target <= 3)")
+    bc = r.get("beyond_capacity")
+    if bc:
+        ratio = "-" if bc["p95"] is None else f"{bc['p95'] / d:.2f}"
+        ok = "ok" if bc["p95"] is not None and bc["p95"] <= 3 * d and bc["errors"] == 0 \
+            and all(x == 503 for x in bc["intruders"]) else "MISSED"
+        lines.append(f"beyond capacity (default limit {bc['streams']} sessions, full, 2 more "
+                     f"arrive): they got {bc['intruders']}; admitted p50 {_ms(bc['p50'])} p95 "
+                     f"{_ms(bc['p95'])} = {ratio} x D (target <= 3, 503s), errors "
+                     f"{bc['errors']} {ok}")
     ours = held(r["sweep"], 2 * d)
     lines.append(f"streams held with p95 <= 2*D and no error: {ours}")
     peer = r.get("whisperlive")

@@ -95,9 +95,9 @@ def create_app(settings: SttSettings) -> Starlette:
             settings=settings, scheduler=scheduler, vad_model=vad_model,
             vad_pool=ThreadPoolExecutor(max_workers=2, thread_name_prefix="vad"),
             state=app.state.server)
-        log.info("stt model %s ready (%s, %d decode workers x %d threads; also servable: %s)",
-                 settings.model, settings.compute_type, settings.decode_workers,
-                 settings.threads_per_decode(),
+        log.info("stt model %s ready (%s, %d decode workers x %d threads, up to %d sessions; "
+                 "also servable: %s)", settings.model, settings.compute_type,
+                 settings.decode_workers, settings.threads_per_decode(), settings.session_limit(),
                  ", ".join(n for n in registry.served if n != settings.model) or "none")
 
     async def shutdown(app: Starlette) -> None:
@@ -109,4 +109,4 @@ def create_app(settings: SttSettings) -> Starlette:
     return create_common_app(
         settings=settings, channel="custom-transcriber",
         routes=[WebSocketRoute("/stt", endpoint), WebSocketRoute("/", endpoint)],
-        startup=startup, shutdown=shutdown, max_inflight=settings.max_sessions)
+        startup=startup, shutdown=shutdown, max_inflight=settings.session_limit())

@@ -51,8 +51,9 @@ class SttSettings(ServerSettings):
                                  "and close 1008.")
     idle_timeout_s: float = Field(30.0, gt=0, description="No frame for this long: error event "
                                   "and close 1008 (send keepalive to hold a silent session).")
-    max_sessions: int = Field(16, ge=1, description="Concurrent sessions; the next handshake "
-                              "gets 503 + Retry-After.")
+    max_sessions: int = Field(0, ge=0, description="Concurrent sessions; the next handshake "
+                              "gets 503 + Retry-After. 0 = sized from the hardware: 2 per CPU "
+                              "core (cpu), 32 (cuda).")
     max_buffered_s: float = Field(60.0, gt=0, description="Audio waiting for its final decode "
                                   "per session before the server stops reading the socket "
                                   "(back-pressure; nothing is dropped).")
@@ -75,4 +76,24 @@ class SttSettings(ServerSettings):
     def threads_per_decode(self) -> int:
         if self.cpu_threads:
             return self.cpu_threads
-        return max(1, (os.cpu_count() or 1) // self.decode_workers)
+        return max(1, usable_cpus() // self.decode_workers)
+
+    def session_limit(self) -> int:
+        """Sessions admitted at once. On CPU every session's decodes share the cores: past
+        about 2 continuous real-time streams per core, finals queue behind each other and
+        everyone's turn-taking slows (bench.stt: 4 streams hold finalize p95 <= 2x one
+        decode on 2 cores, 8 do not). Refusing the next call with a 503 lets the gateway
+        try elsewhere instead of slowing every call in progress."""
+        if self.max_sessions:
+            return self.max_sessions
+        if self.device == "cuda":
+            return 32
+        return 2 * usable_cpus()
+
+
+def usable_cpus() -> int:
+    """Cores this process may run on (a container's CPU set, not the host's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
