@@ -54,7 +54,8 @@ def make_app(state: FaultState) -> Starlette:
 
     async def chat(request: Request) -> Response:
         body = await request.json()
-        state.requests.append({"body": body, "auth": request.headers.get("authorization")})
+        state.requests.append({"body": body, "auth": request.headers.get("authorization"),
+                               "accept_encoding": request.headers.get("accept-encoding")})
         fault = body["messages"][-1]["content"].removeprefix("fault:")
         if fault == "400":
             return _err(400, "temperature is bad upstream", "bad_temp", param="temperature")

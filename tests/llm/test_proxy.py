@@ -64,6 +64,7 @@ def test_fault_ok_sends_upstream_token_and_model(fault_proxy: RunningServer,
     assert objs[-1] == "[DONE]" and objs[-2]["usage"]["completion_tokens"] == 2
     sent = fault_upstream.state.requests[-1]
     assert sent["auth"] == "Bearer upstream-secret-77"
+    assert sent["accept_encoding"] == "identity"  # relayed bytes must not come compressed
     assert sent["body"]["model"] == MODEL
     assert "upstream-secret-77" not in fault_proxy.logs()
 
@@ -122,16 +123,21 @@ def test_unknown_model_is_404_when_aliasing_is_off(dead_proxy: RunningServer) ->
 def test_client_disconnect_closes_the_upstream_request(fault_proxy: RunningServer,
                                                        fault_upstream: FaultUpstream) -> None:
     body = {"model": "m", "messages": [{"role": "user", "content": "fault:hold"}], "stream": True}
+    cancelled = fault_upstream.state.cancelled
     with httpx.stream("POST", f"{fault_proxy.url}/v1/chat/completions", json=body,
                       timeout=30) as r:
+        lines = []
         for line in r.iter_lines():
-            if "Hel" in line:
+            lines.append(line)
+            if len(lines) > 8:  # role, "Hel", then the upstream's keep-alives: it is live
                 break
-        assert fault_upstream.state.open_streams["hold"] == 1
+        assert any("Hel" in x for x in lines) and lines[-1] == ": keep-alive"
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and fault_upstream.state.open_streams["hold"]:
+    while time.monotonic() < deadline and (fault_upstream.state.open_streams["hold"]
+                                           or fault_upstream.state.cancelled == cancelled):
         time.sleep(0.05)
     assert fault_upstream.state.open_streams["hold"] == 0
+    assert fault_upstream.state.cancelled > cancelled  # the upstream saw us leave
 
 
 def test_disconnect_while_waiting_for_upstream_headers(fault_proxy: RunningServer) -> None:

@@ -8,6 +8,7 @@ at both. Everything else here is bookkeeping around ``relay.frame``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import urllib.request
@@ -27,6 +28,9 @@ from .upstream_errors import TRANSPORT_ERRORS, map_status, map_transport, stream
 log = logging.getLogger("rymi.llm.upstream")
 
 _FORWARDED = frozenset(ChatRequest.model_fields)  # standard fields only: extras are ignored
+# identity: the bytes are relayed as they come, so they must not arrive compressed (aiohttp
+# would otherwise offer gzip, and a hosted API may take it up).
+_REQUEST_HEADERS = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
 
 
 class UpstreamBackend:
@@ -70,7 +74,8 @@ class UpstreamBackend:
             self.served_name = self.served_name or self.upstream_model or "upstream"
             return
         try:
-            async with self.session.get(f"{self.base_url}/models", proxy=self.proxy) as r:
+            async with self.session.get(f"{self.base_url}/models", proxy=self.proxy,
+                                        headers={"Accept-Encoding": "identity"}) as r:
                 status, text = r.status, await r.text(errors="replace")
         except TRANSPORT_ERRORS as exc:
             raise RuntimeError(f"upstream {self.settings.upstream_url} unreachable: "
@@ -111,8 +116,7 @@ class UpstreamBackend:
         content, drop_usage = self.body(req, raw)
         try:
             resp = await self.session.post(f"{self.base_url}/chat/completions", data=content,
-                                           headers={"Content-Type": "application/json"},
-                                           proxy=self.proxy)
+                                           headers=_REQUEST_HEADERS, proxy=self.proxy)
         except TRANSPORT_ERRORS as exc:
             raise map_transport(exc) from None
         if resp.status != 200:
@@ -144,8 +148,10 @@ class UpstreamBackend:
     async def relay(self, resp: aiohttp.ClientResponse, drop_usage: bool, state: StreamState,
                     started: float) -> AsyncIterator[bytes]:
         try:
-            async for events in frame(resp.content.iter_any(), drop_usage, state, started):
-                yield events
+            async with contextlib.aclosing(frame(resp.content.iter_any(), drop_usage, state,
+                                                 started)) as framed:
+                async for events in framed:
+                    yield events
         except TRANSPORT_ERRORS as exc:
             state.error = "upstream_timeout" if isinstance(exc, TimeoutError) \
                 else "upstream_disconnected"
