@@ -28,9 +28,7 @@ from .upstream_errors import TRANSPORT_ERRORS, map_status, map_transport, stream
 log = logging.getLogger("rymi.llm.upstream")
 
 _FORWARDED = frozenset(ChatRequest.model_fields)  # standard fields only: extras are ignored
-# identity: the bytes are relayed as they come, so they must not arrive compressed (aiohttp
-# would otherwise offer gzip, and a hosted API may take it up).
-_REQUEST_HEADERS = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
+_JSON = {"Content-Type": "application/json"}
 
 
 class UpstreamBackend:
@@ -42,9 +40,14 @@ class UpstreamBackend:
         self.upstream_model = settings.upstream_model or ""
         self.served_name = settings.served_model_name or settings.upstream_model or ""
         token = settings.upstream_token.get_secret_value()
-        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+        # identity: the bytes are relayed as they come, so they must not arrive compressed
+        # (aiohttp would otherwise offer gzip, and a hosted API may take it up).
+        self.headers = {"Accept-Encoding": "identity",
+                        **({"Authorization": f"Bearer {token}"} if token else {})}
+        # trust_env would look up proxies and .netrc in a thread on every request: the
+        # proxy is resolved once, here, instead.
+        self.proxy = env_proxy_for(self.base_url)
         self._session: aiohttp.ClientSession | None = None
-        self.proxy: str | None = None
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -61,12 +64,9 @@ class UpstreamBackend:
                 # One keep-alive pool for the process, as many connections as we admit.
                 connector=aiohttp.TCPConnector(limit=s.max_inflight, limit_per_host=0,
                                                keepalive_timeout=120),
-                # trust_env would look up proxies and .netrc in a thread on every
-                # request: the proxy is resolved once, below, instead.
-                trust_env=False,
+                trust_env=False,  # see self.proxy
                 auto_decompress=False,  # bytes through untouched
             )
-            self.proxy = env_proxy_for(self.base_url)
         return self._session
 
     async def start(self) -> None:
@@ -74,8 +74,7 @@ class UpstreamBackend:
             self.served_name = self.served_name or self.upstream_model or "upstream"
             return
         try:
-            async with self.session.get(f"{self.base_url}/models", proxy=self.proxy,
-                                        headers={"Accept-Encoding": "identity"}) as r:
+            async with self.session.get(f"{self.base_url}/models", proxy=self.proxy) as r:
                 status, text = r.status, await r.text(errors="replace")
         except TRANSPORT_ERRORS as exc:
             raise RuntimeError(f"upstream {self.settings.upstream_url} unreachable: "
@@ -116,7 +115,7 @@ class UpstreamBackend:
         content, drop_usage = self.body(req, raw)
         try:
             resp = await self.session.post(f"{self.base_url}/chat/completions", data=content,
-                                           headers=_REQUEST_HEADERS, proxy=self.proxy)
+                                           headers=_JSON, proxy=self.proxy)
         except TRANSPORT_ERRORS as exc:
             raise map_transport(exc) from None
         if resp.status != 200:
