@@ -20,13 +20,13 @@ from hypothesis import strategies as st
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from tests.stt.checks import walk_events
 from tests.stt.client import load_pcm
 from tests.support.servers import RunningServer
 
 from .conftest import metric, wait_for
 
 SPEECH = load_pcm("librivox_ss_880.wav")[: 16000 * 2 * 4]  # 4 s of speech
-EVENT_TYPES = {"speech_started", "interim", "final", "utterance_end", "error"}
 CLOSE_CODES = {1000, 1007, 1008, 1009, 1011, 1013}
 
 frame_sizes = st.one_of(st.sampled_from([0, 1, 2, 3, 319, 320, 321]),
@@ -119,35 +119,11 @@ async def _session(url: str, headers: dict[str, str], plan: list) -> dict:
 def check_sequence(result: dict) -> None:
     events, sent, code = result["events"], result["sent"], result["code"]
     assert code in CLOSE_CODES, (code, events)
-    in_utterance = False
-    expect_end = False
-    finals = errors = 0
-    for ev in events:
-        kind = ev.get("type")
-        assert kind in EVENT_TYPES, ev
-        if expect_end:
-            assert kind == "utterance_end", events
-            expect_end = False
-            continue
-        if kind == "speech_started":
-            assert not in_utterance, events
-            in_utterance = True
-        elif kind == "interim":
-            assert in_utterance and isinstance(ev["text"], str), events
-        elif kind == "final":
-            assert isinstance(ev["text"], str) and 0 <= ev["confidence"] <= 1, ev
-            assert ev["language_code"], ev
-            in_utterance, expect_end = False, True
-            finals += 1
-        elif kind == "utterance_end":
-            raise AssertionError(f"utterance_end without a final: {events}")
-        elif kind == "error":
-            assert isinstance(ev["message"], str) and ev["message"], ev
-            errors += 1
+    w = walk_events(events)
     if code == 1000:  # a clean close: everything was answered, in order
-        assert not in_utterance and not expect_end, events
-        assert finals >= sent["finalize"], (sent, events)
-        assert errors >= sent["garbage"], (sent, events)
+        assert not w.open_utterance and not w.expect_end, events
+        assert w.finals >= sent["finalize"], (sent, events)
+        assert w.errors >= sent["garbage"], (sent, events)
     if sent["bad_utf8"]:
         assert code in (1007, 1000), code
 
