@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -67,6 +68,26 @@ def is_error_body(resp: httpx.Response) -> tuple[bool, str]:
     ok = isinstance(err, dict) and isinstance(err.get("message"), str) and "type" in err \
         and "code" in err
     return ok, str(body)[:200]
+
+
+# A refusal comes before any work, so it comes at once. A server still busy after this
+# long is doing the work it should have refused (synthesising 2000 words, say): that is
+# the failure, reported as such rather than waited out.
+ERROR_ANSWER_S = 15.0
+
+
+def check_error(report: Report, channel: str, rule: str, client: httpx.Client, url: str,
+                want: int, **request: Any) -> None:
+    """POST what the contract refuses: the answer must be ``want`` with a shaped body."""
+    try:
+        r = client.post(url, timeout=ERROR_ANSWER_S, **request)
+    except httpx.TimeoutException:
+        report.add(channel, rule, False, f"no answer within {ERROR_ANSWER_S:g} s (a refusal "
+                   "must come before any work)", "common")
+        return
+    shaped, ev = is_error_body(r)
+    report.add(channel, rule, r.status_code == want and shaped, f"HTTP {r.status_code} {ev}",
+               "common")
 
 
 def check_http_auth(report: Report, channel: str, client: httpx.Client, target: Target,

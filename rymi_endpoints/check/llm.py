@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from .client import Target, check_http_auth, check_tls, is_error_body
+from .client import Target, check_error, check_http_auth, check_tls
 from .report import Report
 from .sse import SseStream, parse_sse
 
@@ -117,14 +117,10 @@ def _non_stream(report: Report, client: httpx.Client, target: Target) -> None:
 
 def _errors(report: Report, client: httpx.Client, target: Target) -> None:
     h = {**target.headers(), "Content-Type": "application/json"}
-    r = client.post(target.url, content=b'{"model": "x", "messages": [', headers=h)
-    shaped, ev = is_error_body(r)
-    report.add(CH, "error.malformed_json_400", r.status_code == 400 and shaped,
-               f"HTTP {r.status_code} {ev}", "common")
-    r = client.post(target.url, json=_body(stream=False, temperature="hot"), headers=h)
-    shaped, ev = is_error_body(r)
-    report.add(CH, "error.bad_value_400", r.status_code == 400 and shaped,
-               f"HTTP {r.status_code} {ev}", "common")
+    check_error(report, CH, "error.malformed_json_400", client, target.url, 400,
+                content=b'{"model": "x", "messages": [', headers=h)
+    check_error(report, CH, "error.bad_value_400", client, target.url, 400,
+                json=_body(stream=False, temperature="hot"), headers=h)
     r = client.post(target.url, json=_body(stream=False, max_tokens=4,
                                            rymi_unknown_field={"x": 1}), headers=h)
     report.add(CH, "request.unknown_field_ignored", r.status_code == 200,

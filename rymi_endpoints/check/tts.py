@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from .client import Target, check_http_auth, check_tls, is_error_body
+from .client import Target, check_error, check_http_auth, check_tls
 from .report import Report
 
 CH = "tts"
@@ -136,11 +136,8 @@ def _errors(report: Report, client: httpx.Client, target: Target, voice: str | N
         ("error.wrong_type_422", 422, None, _req(text=["not", "a", "string"])),
     ]
     for rule, want, raw, body in cases:
-        r = client.post(target.url, content=raw, headers=h) if raw is not None \
-            else client.post(target.url, json=body, headers=h)
-        shaped, ev = is_error_body(r)
-        report.add(CH, rule, r.status_code == want and shaped, f"HTTP {r.status_code} {ev}",
-                   "common")
+        payload = {"content": raw} if raw is not None else {"json": body}
+        check_error(report, CH, rule, client, target.url, want, headers=h, **payload)
     r = client.post(target.url, json=_req(text="Fine.", instructions="speak like a pirate"),
                     headers=h)
     report.add(CH, "instructions.never_an_error", r.status_code == 200, f"HTTP {r.status_code}")
