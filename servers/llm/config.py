@@ -39,6 +39,10 @@ class LlmSettings(ServerSettings):
     enforce_eager: bool | None = Field(
         None, description="Skip graph capture (faster start, slower decode). Default: on "
         "for CPU, off for GPU.")
+    engine_busy_wait: bool | None = Field(
+        None, description="Let vLLM's engine processes spin while they wait for each other "
+        "(vllm). Default: off on CPU (the engine core would burn a core through every "
+        "decode step), vLLM's own spin on GPU.")
     upstream_url: str = Field("", description="Upstream base URL up to /v1, e.g. "
                               "http://vllm:8000/v1 (backend=upstream).")
     upstream_token: SecretStr = Field(SecretStr(""), description="Bearer token sent upstream "

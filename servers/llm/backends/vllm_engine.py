@@ -20,7 +20,7 @@ from rymi_endpoints.models.catalog import resolve
 
 from ..config import LlmSettings
 from ..schema import ChatRequest
-from . import Delta, EngineError
+from . import Delta, EngineError, vllm_plugin
 
 log = logging.getLogger("rymi.llm.vllm")
 
@@ -64,6 +64,11 @@ class VllmBackend:
         on_cpu = current_platform.is_cpu()
         if on_cpu:  # vLLM-CPU sizes its KV cache from this variable only
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", f"{self.settings.kv_cache_gb:g}")
+        busy_wait = self.settings.engine_busy_wait
+        if busy_wait is None:
+            busy_wait = not on_cpu
+        # Read by .vllm_plugin in the engine's own processes, which inherit the variable.
+        os.environ[vllm_plugin.ENV] = "1" if busy_wait else "0"
         eager = self.settings.enforce_eager
         args = AsyncEngineArgs(
             model=str(path),
