@@ -26,11 +26,25 @@ import httpx
 import numpy as np
 from websockets.asyncio.client import connect
 
+from bench.stt_streams import speech_bounds
+
 REPO = Path(__file__).resolve().parents[1]
 AUDIO = REPO / "tests" / "data" / "audio"
 CLIPS = ["librivox_ss_880.wav", "goforward.wav", "cards_002.wav", "librivox_ss_890.wav"]
 RATE, FRAME = 16000, 320  # 20 ms frames, as telephony sends them
-CLAUSE = re.compile(r"[.!?;:,]\s")
+# A clause ends at punctuation followed by a space, or at punctuation that ends the text
+# so far (no need to wait a token for the space), except a full stop that may belong to a
+# number or an abbreviation ("3." "Dr."): that one waits for what follows.
+CLAUSE = re.compile(r"[.!?;:,](?=\s)|[!?;:,]$|(?<![0-9])(?<!\b[A-Z][a-z])(?<!\b[A-Z])\.$")
+MIN_CLAUSE = 12  # characters: shorter pieces sound clipped
+
+
+def clause_end(text: str) -> int | None:
+    """Where the first speakable clause of ``text`` ends, if one has."""
+    for m in CLAUSE.finditer(text):
+        if m.end() >= MIN_CLAUSE:
+            return m.end()
+    return None
 SYSTEM = "You are a friendly phone agent. Answer in one short sentence."
 
 
@@ -57,14 +71,10 @@ class Endpoints:
 
 
 def load_clip(name: str) -> tuple[bytes, float]:
-    """PCM and the end of speech in seconds (last 20 ms frame above an energy floor)."""
+    """PCM and the end of speech in seconds (as every benchmark measures it)."""
     with wave.open(str(AUDIO / name)) as w:
         pcm = w.readframes(w.getnframes())
-    x = np.frombuffer(pcm, dtype="<i2").astype(np.float32)
-    frames = x[: len(x) // FRAME * FRAME].reshape(-1, FRAME)
-    rms = np.sqrt((frames**2).mean(axis=1))
-    loud = np.nonzero(rms > max(300.0, 0.1 * rms.max()))[0]
-    return pcm, (loud[-1] + 1) * FRAME / RATE
+    return pcm, speech_bounds(pcm)[1]
 
 
 async def one_turn(ep: Endpoints, client: httpx.AsyncClient, call: int, clip: str) -> Turn:
@@ -110,6 +120,7 @@ async def one_turn(ep: Endpoints, client: httpx.AsyncClient, call: int, clip: st
 async def agent_reply(ep: Endpoints, client: httpx.AsyncClient, turn: Turn, eos: float) -> None:
     body = {"model": "agent", "stream": True, "stream_options": {"include_usage": True},
             "max_tokens": 48, "temperature": 0.7,
+            "seed": 7,  # the same reply to the same transcript: runs compare like for like
             "messages": [{"role": "system", "content": SYSTEM},
                          {"role": "user", "content": turn.transcript or "Hello?"}]}
     pending, spoken = "", 0
@@ -149,13 +160,12 @@ async def stream_llm(ep: Endpoints, client: httpx.AsyncClient, body: dict, turn:
                     turn.eos_to_first_token = time.monotonic() - eos
                 pending += delta
                 turn.reply += delta
-                m = CLAUSE.search(pending)
-                if m and m.end() >= 12:  # a clause long enough to speak
+                while (end := clause_end(pending)) is not None:
                     if np.isnan(turn.eos_to_first_clause):
                         turn.eos_to_first_clause = time.monotonic() - eos
-                    clauses.put_nowait(pending[:m.end()])
+                    clauses.put_nowait(pending[:end])
                     spoken += 1
-                    pending = pending[m.end():]
+                    pending = pending[end:]
     return pending, spoken
 
 

@@ -90,7 +90,8 @@ def create_app(settings: SttSettings) -> Starlette:
         # One warm-up decode: the first real caller must not pay for lazy initialisation.
         warm = (0.1 * np.sin(np.arange(16000, dtype=np.float32) * 0.05)).astype(np.float32)
         await loop.run_in_executor(None, engine.transcribe, warm, DecodeOptions())
-        scheduler = DecodeScheduler(registry, settings.decode_workers)
+        scheduler = DecodeScheduler(registry, settings.decode_workers,
+                                    share_cores=settings.device != "cuda")
         app_state["ctx"] = SttContext(
             settings=settings, scheduler=scheduler, vad_model=vad_model,
             vad_pool=ThreadPoolExecutor(max_workers=2, thread_name_prefix="vad"),

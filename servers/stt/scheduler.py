@@ -3,6 +3,9 @@
 - Finals (and speculative finals) always go before interims.
 - With two or more workers, interims may hold all but one of them, so a final never
   waits behind an interim that is already running (a decode cannot be preempted).
+- On a CPU no interim starts while a final is decoding: the decodes share the cores
+  (and the LLM and TTS beside them), and an interim would take CPU from the decode a
+  caller's turn is waiting on. Interims resume as soon as the finals are done.
 - A cancelled job that has not started is skipped; a running one finishes and its
   result is dropped by its owner (CTranslate2 cannot stop a decode half way).
 - Each session keeps at most one interim outstanding (session.py), so under load the
@@ -47,15 +50,17 @@ class DecodeJob:
 
 
 class DecodeScheduler:
-    def __init__(self, engine: Engine, workers: int) -> None:
+    def __init__(self, engine: Engine, workers: int, *, share_cores: bool = False) -> None:
         self.engine = engine
         self.workers = workers
+        self.share_cores = share_cores  # decodes compete for the same cores (CPU)
         self._interim_slots = max(1, workers - 1)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode")
         self._finals: deque[DecodeJob] = deque()
         self._interims: deque[DecodeJob] = deque()
         self._running = 0
         self._running_interims = 0
+        self._running_finals = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
     def submit(self, audio: np.ndarray, options: DecodeOptions, kind: Kind) -> DecodeJob:
@@ -70,7 +75,8 @@ class DecodeScheduler:
 
     def _next(self) -> DecodeJob | None:
         for queue, is_interim in ((self._finals, False), (self._interims, True)):
-            if is_interim and self._running_interims >= self._interim_slots:
+            if is_interim and (self._running_interims >= self._interim_slots
+                               or (self.share_cores and self._running_finals)):
                 return None
             while queue:
                 job = queue.popleft()
@@ -87,6 +93,7 @@ class DecodeScheduler:
             job.started = True
             self._running += 1
             self._running_interims += job.kind == "interim"
+            self._running_finals += job.kind == "final"
             task = asyncio.get_running_loop().create_task(self._run(job))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -113,6 +120,7 @@ class DecodeScheduler:
         finally:
             self._running -= 1
             self._running_interims -= job.kind == "interim"
+            self._running_finals -= job.kind == "final"
             self._dispatch()
 
     def close(self) -> None:
