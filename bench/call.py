@@ -25,6 +25,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from bench.stt_streams import speech_bounds
 
@@ -59,6 +60,7 @@ class Turn:
     transcript: str = ""
     reply: str = ""
     error: str | None = None
+    refused: bool = False  # STT at capacity answered the handshake 503 (by design, not an error)
 
 
 @dataclass
@@ -112,6 +114,11 @@ async def one_turn(ep: Endpoints, client: httpx.AsyncClient, call: int, clip: st
             await ws.send(json.dumps({"type": "close"}))
         turn.transcript = " ".join(t for t in final_text if t).strip()
         await agent_reply(ep, client, turn, eos)
+    except InvalidStatus as exc:
+        if exc.response.status_code == 503:
+            turn.refused = True
+        else:
+            turn.error = f"{type(exc).__name__}: {exc}"
     except Exception as exc:  # every error is counted, none stops the run
         turn.error = f"{type(exc).__name__}: {exc}"
     return turn

@@ -29,8 +29,9 @@ def table(by_k: dict[int, list]) -> str:
             vals = [getattr(t, key) for t in turns]
             cells.append(f"{pct(vals, 50):.0f} / {pct(vals, 95):.0f}")
         rows.append(f"| {label} | {' | '.join(cells)} |")
-    errs = [f"{sum(t.error is not None for t in turns)}/{len(turns)}" for turns in by_k.values()]
-    rows.append(f"| errors / turns | {' | '.join(errs)} |")
+    errs = [f"{sum(t.error is not None for t in turns)} / {sum(t.refused for t in turns)} / "
+            f"{len(turns)}" for turns in by_k.values()]
+    rows.append(f"| errors / refused at capacity (503) / turns | {' | '.join(errs)} |")
     return "\n".join(rows)
 
 
