@@ -12,9 +12,9 @@ The LLM server sets ``RYMI_VLLM_BUSY_WAIT=0`` for its own engine (the default on
 the engine processes inherit it and load this plugin through the ``vllm.general_plugins``
 entry point. A reader then never spins: while active (within vLLM's own one-second
 window) it sleeps on the notification socket for at most ``POLL_MS`` at a time, so a
-notification that ZeroMQ drops (the writer's queue holds one; seen here as a hang when
-the spin was simply turned off) costs a millisecond, not a hang. Idle, it waits as vLLM
-does. Without the variable (any other vLLM in this environment, such as the benchmark's
+notification that never arrives costs a millisecond, not a hang (seen here: with the
+spin simply set to zero, both processes soon slept in ``poll`` for good; vLLM's own
+design only sleeps on the socket after a second idle). Idle, it waits as vLLM does. Without the variable (any other vLLM in this environment, such as the benchmark's
 peer server) nothing changes. Against a CPU decode step of tens of milliseconds the
 wake-ups cost nothing measurable.
 """
