@@ -31,8 +31,10 @@ PROMPT = [{"role": "user", "content": "List three colours of the rainbow."}]
 
 
 async def measure(targets: dict[str, tuple[str, str]], rounds: dict[int, int],
-                  max_tokens: int) -> dict[str, dict[int, Sample]]:
-    """targets: name -> (url, model). Rounds interleave targets to share machine drift."""
+                  max_tokens: int, settle_s: float = 0.0) -> dict[str, dict[int, Sample]]:
+    """targets: name -> (url, model). Rounds interleave targets to share machine drift;
+    ``settle_s`` between targets lets an engine's after-work (vLLM spins a core for 1 s
+    after its last step) end before the other target is measured."""
     results: dict[str, dict[int, Sample]] = {n: {} for n in targets}
     clients = {n: session() for n in targets}
     try:
@@ -44,6 +46,7 @@ async def measure(targets: dict[str, tuple[str, str]], rounds: dict[int, int],
                 results[n][c] = Sample()
             for _ in range(rounds[c]):
                 for name, (url, model) in targets.items():
+                    await asyncio.sleep(settle_s)
                     await batch(clients[name], f"{url}/v1/chat/completions",
                                 _body(model, max_tokens), {}, c, results[name][c])
     finally:
@@ -134,11 +137,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
     ap.add_argument("--skip-litellm", action="store_true")
     ap.add_argument("--skip-vllm", action="store_true", help="mock upstream only")
+    ap.add_argument("--inprocess-only", action="store_true",
+                    help="only the in-process backend vs vLLM's own server")
     ap.add_argument("--out", default="results/llm-bench.json")
     a = ap.parse_args(argv)
     q = a.quick
     mock_rounds = {1: 15 if q else 60, 8: 5 if q else 20, 32: 2 if q else 8}
     vllm_rounds = {1: 3 if q else 8, 8: 1 if q else 3, 32: 1 if q else 2}
+    if a.inprocess_only and not q:  # the time the proxy tables would have taken
+        vllm_rounds = {1: 16, 8: 6, 32: 3}
     from rymi_endpoints.models.catalog import resolve
     models_dir = Path(os.environ.get("RYMI_MODELS_DIR") or procs.REPO / ".models")
     report: dict[str, Any] = {"quick": q}
@@ -154,10 +161,12 @@ def main(argv: list[str] | None = None) -> int:
             started.append(vapi)
             upstreams["vllm"] = (vapi.url, "smollm2-135m-instruct")
         lite = None
-        if not a.skip_litellm:
+        if a.inprocess_only:
+            upstreams.pop("mock")
+        if not a.skip_litellm and not a.inprocess_only:
             lite = procs.litellm(litellm_config(upstreams))
             started.append(lite)
-        for kind, (url, model) in upstreams.items():
+        for kind, (url, model) in ({} if a.inprocess_only else upstreams).items():
             proxy = procs.ours(f"proxy-{kind}", {"RYMI_LLM_BACKEND": "upstream",
                                                  "RYMI_LLM_UPSTREAM_URL": f"{url}/v1"})
             started.append(proxy)
@@ -179,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
             started.append(inproc)
             res = asyncio.run(measure({"ours": (inproc.url, "m"),
                                        "vllm": (upstreams["vllm"][0], "smollm2-135m-instruct")},
-                                      vllm_rounds, max_tokens=32))
+                                      vllm_rounds, max_tokens=32, settle_s=1.5))
             report["inprocess"] = inprocess_table(res)
     finally:
         for p in reversed(started):
