@@ -33,6 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 AUDIO = REPO / "tests" / "data" / "audio"
 CLIPS = ["librivox_ss_880.wav", "goforward.wav", "cards_002.wav", "librivox_ss_890.wav"]
 RATE, FRAME = 16000, 320  # 20 ms frames, as telephony sends them
+SYSTEM = "You are a friendly phone agent. Answer in one short sentence."
 # A clause ends at punctuation followed by a space, or at punctuation that ends the text
 # so far (no need to wait a token for the space), except a full stop that may belong to a
 # number or an abbreviation ("3." "Dr."): that one waits for what follows.
@@ -46,7 +47,6 @@ def clause_end(text: str) -> int | None:
         if m.end() >= MIN_CLAUSE:
             return m.end()
     return None
-SYSTEM = "You are a friendly phone agent. Answer in one short sentence."
 
 
 @dataclass
