@@ -151,9 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {"quick": q}
     started: list[procs.Proc] = []
     try:
-        mock = procs.mock(chunks=16, interval_ms=20)
-        started.append(mock)
-        upstreams = {"mock": (mock.url, "mock-model")}
+        upstreams: dict[str, tuple[str, str]] = {}
+        if not a.inprocess_only:
+            mock = procs.mock(chunks=16, interval_ms=20)
+            started.append(mock)
+            upstreams["mock"] = (mock.url, "mock-model")
         if not a.skip_vllm:
             model_dir = resolve("smollm2-135m-instruct", models_dir)
             env = {"VLLM_CPU_KVCACHE_SPACE": "1", "DTYPE": "float32"}
@@ -161,12 +163,11 @@ def main(argv: list[str] | None = None) -> int:
             started.append(vapi)
             upstreams["vllm"] = (vapi.url, "smollm2-135m-instruct")
         lite = None
-        if a.inprocess_only:
-            upstreams.pop("mock")
-        if not a.skip_litellm and not a.inprocess_only:
-            lite = procs.litellm(litellm_config(upstreams))
+        proxied = {} if a.inprocess_only else upstreams  # vLLM's server stays the peer
+        if not a.skip_litellm and proxied:
+            lite = procs.litellm(litellm_config(proxied))
             started.append(lite)
-        for kind, (url, model) in ({} if a.inprocess_only else upstreams).items():
+        for kind, (url, model) in proxied.items():
             proxy = procs.ours(f"proxy-{kind}", {"RYMI_LLM_BACKEND": "upstream",
                                                  "RYMI_LLM_UPSTREAM_URL": f"{url}/v1"})
             started.append(proxy)
