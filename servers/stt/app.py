@@ -91,7 +91,7 @@ def create_app(settings: SttSettings) -> Starlette:
         warm = (0.1 * np.sin(np.arange(16000, dtype=np.float32) * 0.05)).astype(np.float32)
         await loop.run_in_executor(None, engine.transcribe, warm, DecodeOptions())
         scheduler = DecodeScheduler(registry, settings.decode_workers,
-                                    share_cores=settings.device != "cuda")
+                                    share_cores=not settings.on_gpu())
         app_state["ctx"] = SttContext(
             settings=settings, scheduler=scheduler, vad_model=vad_model,
             vad_pool=ThreadPoolExecutor(max_workers=2, thread_name_prefix="vad"),

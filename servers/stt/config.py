@@ -78,6 +78,11 @@ class SttSettings(ServerSettings):
             return self.cpu_threads
         return max(1, usable_cpus() // self.decode_workers)
 
+    def on_gpu(self) -> bool:
+        """Whether decodes run on a GPU, where they do not share the CPU's cores. "auto"
+        counts as CPU (the sizing errs toward fewer sessions)."""
+        return self.device == "cuda"
+
     def session_limit(self) -> int:
         """Sessions admitted at once. On CPU every session's decodes share the cores: past
         about 2 continuous real-time streams per core, finals queue behind each other and
@@ -86,7 +91,7 @@ class SttSettings(ServerSettings):
         try elsewhere instead of slowing every call in progress."""
         if self.max_sessions:
             return self.max_sessions
-        if self.device == "cuda":
+        if self.on_gpu():
             return 32
         return 2 * usable_cpus()
 
