@@ -87,18 +87,24 @@ def create_app(settings: SttSettings) -> Starlette:
         loop = asyncio.get_running_loop()
         engine = await registry.load_default()
         vad_model = await loop.run_in_executor(None, load_session)
-        # One warm-up decode: the first real caller must not pay for lazy initialisation.
+        # A warm-up decode per lane: the first real caller must not pay for lazy set-up.
         warm = (0.1 * np.sin(np.arange(16000, dtype=np.float32) * 0.05)).astype(np.float32)
-        await loop.run_in_executor(None, engine.transcribe, warm, DecodeOptions())
-        scheduler = DecodeScheduler(registry, settings.decode_workers,
+        for interim in (False, True):
+            await loop.run_in_executor(None, engine.transcribe, warm,
+                                       DecodeOptions(interim=interim))
+        lane = settings.interim_lane()
+        scheduler = DecodeScheduler(registry, settings.final_workers(),
+                                    interim_workers=settings.decode_workers if lane else 0,
                                     share_cores=not settings.on_gpu())
         app_state["ctx"] = SttContext(
             settings=settings, scheduler=scheduler, vad_model=vad_model,
             vad_pool=ThreadPoolExecutor(max_workers=2, thread_name_prefix="vad"),
             state=app.state.server)
-        log.info("stt model %s ready (%s, %d decode workers x %d threads, up to %d sessions; "
-                 "also servable: %s)", settings.model, settings.compute_type,
-                 settings.decode_workers, settings.threads_per_decode(), settings.session_limit(),
+        log.info("stt model %s ready (%s, finals: %d x %d threads, interims: %s, up to %d "
+                 "sessions; also servable: %s)", settings.model, settings.compute_type,
+                 settings.final_workers(), settings.threads_per_decode(),
+                 f"{settings.decode_workers} x 1 thread at nice {settings.interim_nice}"
+                 if lane else "beside them", settings.session_limit(),
                  ", ".join(n for n in registry.served if n != settings.model) or "none")
 
     async def shutdown(app: Starlette) -> None:

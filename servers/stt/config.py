@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -21,11 +22,17 @@ class SttSettings(ServerSettings):
     device: str = Field("cpu", description="cpu, cuda or auto.")
     compute_type: str = Field("int8", description="CTranslate2 compute type (int8, "
                               "int8_float16, float16, float32).")
-    cpu_threads: int = Field(0, ge=0, description="Threads per decode; 0 = CPU cores divided by "
-                             "decode_workers.")
+    cpu_threads: int = Field(0, ge=0, description="Threads per final decode; 0 = every core "
+                             "(up to 8) when interims have their own lane (interim_nice), else "
+                             "CPU cores divided by decode_workers.")
     decode_workers: int = Field(2, ge=1, le=64, description="Decodes that may run at once "
                                 "(one model shared by all sessions). With 2 or more, one is kept "
-                                "free of interims so finals never wait behind them.")
+                                "free of interims so finals never wait behind them. With an "
+                                "interim lane: the interims that may run at once.")
+    interim_nice: int = Field(10, ge=0, le=19, description="On a Linux CPU, interims decode "
+                              "on their own copy of the model in threads at this niceness, so "
+                              "finals (on every core), the LLM and TTS take the CPU first. "
+                              "0 = no interim lane: interims and finals share one model.")
     beam_size: int = Field(1, ge=1, le=10, description="Beam size of final decodes (interims "
                            "always use 1).")
     endpointing_ms: int = Field(500, ge=100, le=10000, description="Silence after speech before "
@@ -73,10 +80,27 @@ class SttSettings(ServerSettings):
             raise ValueError("vad_neg_threshold must not exceed vad_threshold")
         return self
 
+    def interim_lane(self) -> bool:
+        """Whether interims decode on their own low-priority copy of the model. Only on a
+        Linux CPU: there niceness is per thread (elsewhere it would slow the whole
+        server), and on a GPU decodes do not compete for cores."""
+        return self.interim_nice > 0 and not self.on_gpu() and sys.platform == "linux"
+
     def threads_per_decode(self) -> int:
+        """Threads of one final decode (and of every decode without an interim lane)."""
         if self.cpu_threads:
             return self.cpu_threads
+        if self.interim_lane():
+            return min(usable_cpus(), 8)
         return max(1, usable_cpus() // self.decode_workers)
+
+    def final_workers(self) -> int:
+        """Finals that may decode at once: with an interim lane, as many as the cores hold
+        side by side (one on a small box: two finals on every core would only take turns
+        in smaller slices, and each would finish later); else ``decode_workers``."""
+        if self.interim_lane():
+            return max(1, usable_cpus() // self.threads_per_decode())
+        return self.decode_workers
 
     def on_gpu(self) -> bool:
         """Whether decodes run on a GPU, where they do not share the CPU's cores. "auto"

@@ -108,7 +108,8 @@ class ModelRegistry:
             held = self.loaded.get(name)
             if held is None:
                 path = self.served[name][1]
-                size = model_size_mb(path)
+                # An interim lane holds a second copy of the weights.
+                size = model_size_mb(path) * (2 if self.settings.interim_lane() else 1)
                 self._make_room(size)
                 started = time.monotonic()
                 engine = await asyncio.get_running_loop().run_in_executor(

@@ -1,8 +1,10 @@
 """Decode scheduling: one shared engine, finals first, interims only where they cost nothing.
 
 - Finals (and speculative finals) always go before interims.
-- With two or more workers, interims may hold all but one of them, so a final never
-  waits behind an interim that is already running (a decode cannot be preempted).
+- With an interim lane (engine.py: interims on their own low-priority copy of the model)
+  finals and interims have separate slots. Without one, interims may hold all but one
+  of the shared workers, so a final never waits behind an interim that is already
+  running (a decode cannot be preempted).
 - On a CPU no interim starts while a final is decoding: the decodes share the cores
   (and the LLM and TTS beside them), and an interim would take CPU from the decode a
   caller's turn is waiting on. Interims resume as soon as the finals are done.
@@ -50,12 +52,16 @@ class DecodeJob:
 
 
 class DecodeScheduler:
-    def __init__(self, engine: Engine, workers: int, *, share_cores: bool = False) -> None:
+    def __init__(self, engine: Engine, workers: int, *, interim_workers: int = 0,
+                 share_cores: bool = False) -> None:
+        """``workers`` decodes at once; with ``interim_workers`` (an interim lane) that many
+        interims besides, on slots of their own."""
         self.engine = engine
-        self.workers = workers
         self.share_cores = share_cores  # decodes compete for the same cores (CPU)
-        self._interim_slots = max(1, workers - 1)
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode")
+        self._final_slots = workers
+        self._interim_slots = interim_workers or max(1, workers - 1)
+        self.workers = workers + interim_workers
+        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="decode")
         self._finals: deque[DecodeJob] = deque()
         self._interims: deque[DecodeJob] = deque()
         self._running = 0
@@ -78,6 +84,8 @@ class DecodeScheduler:
             if is_interim and (self._running_interims >= self._interim_slots
                                or (self.share_cores and self._running_finals)):
                 return None
+            if not is_interim and self._running_finals >= self._final_slots:
+                continue
             while queue:
                 job = queue.popleft()
                 if not job.cancelled:

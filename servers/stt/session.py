@@ -284,7 +284,8 @@ class SttSession:
         guess = self.language or (o.candidates[0] if o.candidates else None)
         language = o.language or (guess if kind == "interim" else None)
         options = DecodeOptions(language, self.settings.beam_size if kind == "final" else 1,
-                                o.hotwords, o.model, self.language, o.candidates)
+                                o.hotwords, o.model, kind == "interim", self.language,
+                                o.candidates)
         job = self.ctx.scheduler.submit(audio, options, kind)  # type: ignore[arg-type]
         self.jobs.add(job)
         return job

@@ -1,5 +1,6 @@
 """The STT server with a Whisper engine that fails every decode after the first N, for
-fault tests (``RYMI_STT_FAULT_AFTER``: decodes that succeed first, warm-up included)."""
+fault tests (``RYMI_STT_FAULT_AFTER``: decodes that succeed first, the two warm-ups
+included: one per lane)."""
 
 from __future__ import annotations
 

@@ -69,7 +69,7 @@ def test_llm_upstream_refusing(fault_proxy: RunningServer, fault: str, status: i
 
 async def test_stt_engine_failure_is_error_event_and_1011() -> None:
     server = await asyncio.to_thread(start, "tests.reliability.fault_stt", {
-        "RYMI_STT_TOKENS": REL_TOKEN, "RYMI_STT_FAULT_AFTER": "1", "RYMI_STT_INTERIM": "false"})
+        "RYMI_STT_TOKENS": REL_TOKEN, "RYMI_STT_FAULT_AFTER": "2", "RYMI_STT_INTERIM": "false"})
     try:
         events = []
         async with connect(f"{server.ws_url}/stt", additional_headers=auth()) as ws:
