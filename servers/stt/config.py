@@ -31,8 +31,9 @@ class SttSettings(ServerSettings):
                                 "interim lane: the interims that may run at once.")
     interim_nice: int = Field(10, ge=0, le=19, description="On a Linux CPU, interims decode "
                               "on their own copy of the model in threads at this niceness, so "
-                              "finals (on every core), the LLM and TTS take the CPU first. "
-                              "0 = no interim lane: interims and finals share one model.")
+                              "finals (on every core), the LLM and TTS take the CPU first; "
+                              "costs a second copy of the weights in memory. 0 = no interim "
+                              "lane: interims and finals share one model.")
     beam_size: int = Field(1, ge=1, le=10, description="Beam size of final decodes (interims "
                            "always use 1).")
     endpointing_ms: int = Field(500, ge=100, le=10000, description="Silence after speech before "
