@@ -30,7 +30,8 @@ class SttSettings(ServerSettings):
                                 "free of interims so finals never wait behind them. With an "
                                 "interim lane: the interims that may run at once.")
     interim_nice: int = Field(10, ge=0, le=19, description="On a Linux CPU, interims decode "
-                              "on their own copy of the model in threads at this niceness, so "
+                              "on their own copy of the model in threads this much nicer than "
+                              "the server (lower priority), so "
                               "finals (on every core), the LLM and TTS take the CPU first; "
                               "costs a second copy of the weights in memory. 0 = no interim "
                               "lane: interims and finals share one model.")

@@ -146,19 +146,21 @@ class WhisperEngine:
 
 def _load_niced(nice: int, load: Callable[..., WhisperModel], *args: Any,
                 **kwargs: Any) -> WhisperModel:
-    """``load(...)`` in a short-lived thread at niceness ``nice``.
+    """``load(...)`` in a short-lived thread ``nice`` steps nicer than the caller.
 
     On Linux niceness belongs to a thread and a new thread inherits its creator's, so the
-    CTranslate2 workers this model starts run at ``nice`` while the rest of the server keeps
-    its own (raising niceness needs no privilege; lowering it again would, hence the
-    throwaway thread).
+    CTranslate2 workers this model starts run at the lower priority while the rest of the
+    server keeps its own (raising niceness needs no privilege; lowering it again would,
+    hence the throwaway thread). Relative, so a server started under ``nice`` keeps its
+    interims below itself and never lifts them above.
     """
     box: dict[str, Any] = {}
 
     def run() -> None:
         try:
             try:
-                os.setpriority(os.PRIO_PROCESS, 0, nice)  # 0 = this thread, on Linux
+                target = min(19, os.getpriority(os.PRIO_PROCESS, 0) + nice)
+                os.setpriority(os.PRIO_PROCESS, 0, target)  # 0 = this thread, on Linux
             except OSError as exc:  # a sandbox that forbids it: a lane still, unprioritised
                 log.warning("interim lane at normal priority: setpriority failed (%s)", exc)
             box["model"] = load(*args, **kwargs)

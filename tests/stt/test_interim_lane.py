@@ -29,7 +29,7 @@ def thread_nices() -> dict[int, int]:
                 fields = f.read().rsplit(")", 1)[1].split()
         except FileNotFoundError:  # the thread ended meanwhile
             continue
-        out[int(tid)] = int(fields[16])  # field 19 of stat(5); 3 fields precede this split
+        out[int(tid)] = int(fields[16])  # stat(5) field 19; pid and comm precede the split
     return out
 
 
@@ -46,11 +46,13 @@ def test_interim_workers_run_niced_and_nothing_else_does(laned) -> None:  # noqa
     engine, added = laned
     engine.transcribe(speech(), DecodeOptions("en", interim=True))
     nices = thread_nices()
-    niced = {tid for tid, n in nices.items() if n == NICE}
+    base = nices[os.getpid()]  # the main thread (and so the event loop) keeps its own
+    if base + NICE > 19:
+        pytest.skip(f"the suite runs at niceness {base}: no room below it")
+    niced = {tid for tid, n in nices.items() if n == base + NICE}
     assert len(niced & added) >= 2, nices  # one CTranslate2 worker per interim slot
-    assert nices[os.getpid()] == 0  # the main thread (and so the event loop) keeps its own
-    assert os.getpriority(os.PRIO_PROCESS, 0) == 0
-    assert all(n in (0, NICE) for n in nices.values()), nices
+    assert os.getpriority(os.PRIO_PROCESS, 0) == base
+    assert all(n in (base, base + NICE) for n in nices.values()), nices
 
 
 def test_both_lanes_hear_the_same_words(laned) -> None:  # noqa: ANN001
