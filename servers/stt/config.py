@@ -85,8 +85,9 @@ class SttSettings(ServerSettings):
     def interim_lane(self) -> bool:
         """Whether interims decode on their own low-priority copy of the model. Only on a
         Linux CPU: there niceness is per thread (elsewhere it would slow the whole
-        server), and on a GPU decodes do not compete for cores."""
-        return self.interim_nice > 0 and not self.on_gpu() and sys.platform == "linux"
+        server), and on a GPU decodes do not compete for cores (device=auto may pick
+        one, so it keeps the one shared model)."""
+        return self.interim_nice > 0 and self.device == "cpu" and sys.platform == "linux"
 
     def threads_per_decode(self) -> int:
         """Threads of one final decode (and of every decode without an interim lane)."""

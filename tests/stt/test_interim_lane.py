@@ -100,4 +100,5 @@ def test_settings_give_finals_every_core_only_with_the_lane(monkeypatch) -> None
     shared = SttSettings(_cli_parse_args=False, interim_nice=0)
     assert not shared.interim_lane()
     assert (shared.threads_per_decode(), shared.final_workers()) == (1, 2)
-    assert not SttSettings(_cli_parse_args=False, device="cuda").interim_lane()
+    for device in ("cuda", "auto"):
+        assert not SttSettings(_cli_parse_args=False, device=device).interim_lane()
