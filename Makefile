@@ -81,6 +81,7 @@ bench-tts: setup
 
 bench-llm: setup
 	$(PY) -m bench.llm
+	$(PY) -m bench.llm_turns
 
 lint: $(STAMP)
 	$(PY) -m ruff check servers rymi_endpoints tests bench

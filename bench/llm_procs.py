@@ -80,6 +80,8 @@ def vllm_api_server(model_dir: Path, served: str, env: dict[str, str]) -> Proc:
                               "--model", str(model_dir), "--served-model-name", served,
                               "--port", str(port), "--host", "127.0.0.1",
                               "--max-model-len", "2048", "--enforce-eager",
+                              # the KV block our CPU default uses: the same prefix caching
+                              "--block-size", "32",
                               "--disable-log-stats", *(["--dtype", env.pop("DTYPE")]
                                                        if "DTYPE" in env else [])],
                  port, "/v1/models", env)

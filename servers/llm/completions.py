@@ -140,5 +140,7 @@ def _account(request: Request, backend: VllmBackend, last: Delta, started: float
     total = time.monotonic() - started
     usage_of(request).extra.update(model=backend.served_name, prompt_tokens=last.prompt_tokens,
                                    completion_tokens=last.completion_tokens,
+                                   cached_tokens=last.cached_tokens,
                                    ttft_s=round(ttft, 4), finish_reason=last.finish_reason)
-    metrics.record_tokens(backend.name, last.prompt_tokens, last.completion_tokens, ttft, total)
+    metrics.record_tokens(backend.name, last.prompt_tokens, last.completion_tokens, ttft, total,
+                          cached=last.cached_tokens)

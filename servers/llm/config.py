@@ -36,6 +36,11 @@ class LlmSettings(ServerSettings):
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1,
                                           description="Share of GPU memory vLLM may take.")
     max_num_seqs: int = Field(64, ge=1, description="Sequences the engine batches at once.")
+    block_size: int | None = Field(None, ge=1, description="KV-cache block size in tokens "
+                                   "(vllm). The prefix cache reuses whole blocks only, and a "
+                                   "call re-sends its history every turn. Default: 32 on CPU "
+                                   "(the smallest vLLM-CPU takes; its own default is 128), "
+                                   "vLLM's default on GPU.")
     enforce_eager: bool | None = Field(
         None, description="Skip graph capture (faster start, slower decode). Default: on "
         "for CPU, off for GPU.")

@@ -13,7 +13,8 @@ TTFT = Histogram("rymi_llm_ttft_seconds", "Time from request to the first conten
 TOKENS_PER_S = Histogram("rymi_llm_decode_tokens_per_second",
                          "Completion tokens per second after the first token", ["backend"],
                          buckets=(1, 2, 5, 10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 1000))
-TOKENS = Counter("rymi_llm_tokens_total", "Tokens processed", ["backend", "kind"])
+TOKENS = Counter("rymi_llm_tokens_total", "Tokens processed (kind: prompt, completion, and "
+                 "prompt_cached: prompt tokens served from the prefix cache)", ["backend", "kind"])
 ERRORS = Counter("rymi_llm_errors_total", "Failed completions by code and phase",
                  ["backend", "code", "phase"])
 ENGINE_REQUESTS = Gauge("rymi_llm_engine_requests",
@@ -26,9 +27,11 @@ def watch_engine(count: Callable[[], int]) -> None:
 
 
 def record_tokens(backend: str, prompt: int | None, completion: int | None, ttft_s: float | None,
-                  total_s: float) -> None:
+                  total_s: float, cached: int = 0) -> None:
     if prompt:
         TOKENS.labels(backend, "prompt").inc(prompt)
+    if cached:
+        TOKENS.labels(backend, "prompt_cached").inc(cached)
     if completion:
         TOKENS.labels(backend, "completion").inc(completion)
     if ttft_s is not None:

@@ -106,9 +106,12 @@ def test_usage_record_logged_without_token(llm: RunningServer, client: openai.Op
     assert TOKEN not in llm.logs()
 
 
-def _metric(url: str, name: str) -> float:
+def _metric(url: str, name: str, missing: float | None = None) -> float:
+    """A sample's value; ``missing`` when given and the sample is not there (yet)."""
     text = httpx.get(f"{url}/metrics", timeout=10).text
     m = re.search(rf"^{re.escape(name)} ([0-9.e+-]+)$", text, re.M)
+    if m is None and missing is not None:
+        return missing
     assert m, name
     return float(m.group(1))
 
@@ -193,3 +196,32 @@ def test_engine_core_sleeps_while_the_worker_decodes(client: openai.OpenAI,
     share = (_cpu_seconds(core) - cpu0) / (time.monotonic() - t0)
     # Spinning shows as ~1.0 (a full core); sleeping as a few percent.
     assert share < 0.5, f"engine core used {share:.0%} of a core during the generation"
+
+
+def test_the_next_turn_of_a_call_reuses_the_cached_prefix(llm: RunningServer) -> None:
+    # A call re-sends its whole history every turn; the prefix cache reuses whole KV
+    # blocks only. Under 128 prompt tokens vLLM-CPU's own block (128) would reuse nothing.
+    system = ("You are the phone agent of a dental practice. You book, move and cancel "
+              "appointments and answer questions about opening hours, prices and parking. "
+              "Speak in short, friendly sentences.")
+    turn1 = [{"role": "system", "content": system},
+             {"role": "user", "content": "Hi, I would like to book a cleaning."}]
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    cached_metric = 'rymi_llm_tokens_total{backend="vllm",kind="prompt_cached"}'
+    before = _metric(llm.url, cached_metric, missing=0.0)
+    replies = []
+    for i, messages in enumerate((turn1, None)):
+        if messages is None:
+            messages = [*turn1, {"role": "assistant", "content": replies[0]},
+                        {"role": "user", "content": "Is next Tuesday possible?"}]
+        r = httpx.post(f"{llm.url}/v1/chat/completions", timeout=120,
+                       headers={**headers, "X-Request-Id": f"prefix-turn-{i}"},
+                       json={"model": "m", "messages": messages, "max_tokens": 8,
+                             "temperature": 0})
+        assert r.status_code == 200, r.text
+        replies.append(r.json()["choices"][0]["message"]["content"])
+    first, second = llm.wait_usage("prefix-turn-0", 10), llm.wait_usage("prefix-turn-1", 10)
+    assert 32 < first["prompt_tokens"] < 128, first  # the premise: one 128-block would not fill
+    assert second["cached_tokens"] >= first["prompt_tokens"] - 31, (first, second)
+    after = _metric(llm.url, cached_metric)
+    assert after - before >= second["cached_tokens"]

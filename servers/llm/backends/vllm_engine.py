@@ -27,6 +27,11 @@ log = logging.getLogger("rymi.llm.vllm")
 # Long prompts are tokenised off the event loop; short ones (the usual voice turn) inline,
 # where a thread hop would cost more than the work.
 _INLINE_RENDER_CHARS = 8_000
+# The prefix cache reuses whole KV blocks only. vLLM-CPU's default block is 128 tokens, so
+# each turn of a call re-prefilled up to 127 tokens of history it had already seen; 32 is
+# the smallest its attention takes (16 fails to start). Measured on 2 cores over a 7-turn
+# call (190-450 prompt tokens): mean time to first token 400 -> 225 ms, decode unchanged.
+CPU_BLOCK_SIZE = 32
 
 
 def cpu_has_fast_bf16() -> bool:
@@ -76,6 +81,7 @@ class VllmBackend:
             dtype=pick_dtype(self.settings.dtype, on_cpu),  # type: ignore[arg-type]
             max_model_len=self.settings.max_model_len,
             max_num_seqs=self.settings.max_num_seqs,
+            block_size=self.settings.block_size or (CPU_BLOCK_SIZE if on_cpu else None),
             gpu_memory_utilization=self.settings.gpu_memory_utilization,
             enforce_eager=on_cpu if eager is None else eager,
             disable_log_stats=True,
@@ -160,14 +166,15 @@ class VllmBackend:
                               "messages")
         ids = await self.render(req)
         params = self.sampling(req, len(ids))
-        completion = 0
+        completion, cached = 0, 0
         stream = self.engine.generate(TokensPrompt(prompt_token_ids=ids), params,
                                       f"{request_id}-{uuid.uuid4().hex[:8]}")
         try:
             async for out in stream:
                 o = out.outputs[0]
                 completion += len(o.token_ids)
-                yield Delta(o.text, o.finish_reason, len(ids), completion)
+                cached = out.num_cached_tokens or cached  # set once the prompt is scheduled
+                yield Delta(o.text, o.finish_reason, len(ids), completion, cached)
         except EngineError:
             raise
         except Exception as exc:
