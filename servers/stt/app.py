@@ -92,9 +92,8 @@ def create_app(settings: SttSettings) -> Starlette:
         for interim in (False, True):
             await loop.run_in_executor(None, engine.transcribe, warm,
                                        DecodeOptions(interim=interim))
-        lane = settings.interim_lane()
         scheduler = DecodeScheduler(registry, settings.final_workers(),
-                                    interim_workers=settings.decode_workers if lane else 0,
+                                    interim_workers=settings.interim_workers(),
                                     share_cores=not settings.on_gpu())
         app_state["ctx"] = SttContext(
             settings=settings, scheduler=scheduler, vad_model=vad_model,
@@ -104,7 +103,7 @@ def create_app(settings: SttSettings) -> Starlette:
                  "sessions; also servable: %s)", settings.model, settings.compute_type,
                  settings.final_workers(), settings.threads_per_decode(),
                  f"{settings.decode_workers} x 1 thread at nice {settings.interim_nice}"
-                 if lane else "beside them", settings.session_limit(),
+                 if settings.interim_lane() else "beside them", settings.session_limit(),
                  ", ".join(n for n in registry.served if n != settings.model) or "none")
 
     async def shutdown(app: Starlette) -> None:

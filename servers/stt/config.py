@@ -97,6 +97,11 @@ class SttSettings(ServerSettings):
             return min(usable_cpus(), 8)
         return max(1, usable_cpus() // self.decode_workers)
 
+    def interim_workers(self) -> int:
+        """Interims that may decode at once on their own lane; 0: no lane (they share the
+        finals' workers)."""
+        return self.decode_workers if self.interim_lane() else 0
+
     def final_workers(self) -> int:
         """Finals that may decode at once: with an interim lane, as many as the cores hold
         side by side (one on a small box: two finals on every core would only take turns

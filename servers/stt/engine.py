@@ -82,11 +82,9 @@ class WhisperEngine:
 
     @classmethod
     def from_settings(cls, settings: SttSettings, model_path: Path) -> WhisperEngine:
-        lane = settings.interim_lane()
         return cls(model_path, device=settings.device, compute_type=settings.compute_type,
                    cpu_threads=settings.threads_per_decode(), workers=settings.final_workers(),
-                   interim_workers=settings.decode_workers if lane else 0,
-                   interim_nice=settings.interim_nice if lane else 0)
+                   interim_workers=settings.interim_workers(), interim_nice=settings.interim_nice)
 
     def transcribe(self, audio: np.ndarray, options: DecodeOptions) -> Transcript:
         """Blocking: call from a worker thread, never from the event loop."""
