@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -147,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.inprocess_only and not q:  # the time the proxy tables would have taken
         vllm_rounds = {1: 16, 8: 6, 32: 3}
     from rymi_endpoints.models.catalog import resolve
-    models_dir = Path(os.environ.get("RYMI_MODELS_DIR") or procs.REPO / ".models")
+    models_dir = procs.models_dir()
     report: dict[str, Any] = {"quick": q}
     started: list[procs.Proc] = []
     try:

@@ -39,6 +39,11 @@ class Proc:
                 self.proc.wait()
 
 
+def models_dir() -> Path:
+    """Where the benchmarks find prepared models: RYMI_MODELS_DIR, else the repo's .models."""
+    return Path(os.environ.get("RYMI_MODELS_DIR") or REPO / ".models")
+
+
 def start(name: str, argv: list[str], port: int, ready_path: str, env: dict[str, str] | None
           = None, timeout: float = 600) -> Proc:
     log = Path(tempfile.mkstemp(prefix=f"bench-llm-{name}-", suffix=".log")[1])

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import time
 from pathlib import Path
@@ -86,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="bench.llm_turns", description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="results/llm-turns.json")
     a = ap.parse_args(argv)
-    models_dir = Path(os.environ.get("RYMI_MODELS_DIR") or procs.REPO / ".models")
+    models_dir = procs.models_dir()
     started = []
     try:
         urls = {}
