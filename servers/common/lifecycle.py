@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import metrics
 from .auth import OPEN_PATHS, deny_websocket
 from .errors import ApiError, error_body
+from .slow_client import SendWatch, SlowClient
 from .usage import UsageRecord
 
 log = logging.getLogger("rymi.server")
@@ -57,15 +58,6 @@ def _request_id(scope: Scope) -> str:
             if rid.isprintable():
                 return rid
     return uuid.uuid4().hex
-
-
-class SlowClient(OSError):
-    """The client took none of what we sent for ``send_timeout_s``: treated as gone.
-
-    An OSError, as a vanished client's failed write is, so every handler that already
-    stops work for a client that left (and uvicorn, which then closes the connection)
-    does the same for one that stopped reading.
-    """
 
 
 class LifecycleMiddleware:
@@ -110,6 +102,9 @@ class LifecycleMiddleware:
                                   (message.get("text") or "").encode())
             return message
 
+        watch = None if self.send_timeout_s is None or kind != "http" \
+            else SendWatch(self.send_timeout_s)
+
         async def counting_send(message: Message) -> None:
             t = message["type"]
             if t == "http.response.start":
@@ -117,6 +112,12 @@ class LifecycleMiddleware:
                 message["headers"] = [*message.get("headers", []), rid_header]
             elif t == "http.response.body":
                 usage.mark_out(len(message.get("body", b"")))
+                if watch is not None:  # the hot path: one timer per response, not per write
+                    try:
+                        return await watch.send(send(message))
+                    except SlowClient:
+                        self._slow_client(usage, rid)
+                        raise
             elif t == "websocket.accept":
                 usage.status = 101
                 message["headers"] = [*message.get("headers", []), rid_header]
@@ -127,16 +128,15 @@ class LifecycleMiddleware:
                 usage.extra.setdefault("close_code", message.get("code", 1000))
             elif t == "websocket.http.response.start":
                 usage.status = message["status"]
-            if self.send_timeout_s is None or t not in ("http.response.body", "websocket.send"):
+            if self.send_timeout_s is None or t != "websocket.send":
                 return await send(message)
+            # A WebSocket may write from more than one task (events, then an error and
+            # the close): a timeout per write, at the rate of transcript events.
             try:  # uvicorn's send waits while the client's socket is full (flow control)
                 async with asyncio.timeout(self.send_timeout_s):
                     await send(message)
             except TimeoutError:
-                usage.extra["error"] = "client_not_reading"
-                metrics.REJECTED.labels(self.state.channel, "client_not_reading").inc()
-                log.warning("request %s: client read nothing for %.0fs; cutting it off",
-                            rid, self.send_timeout_s)
+                self._slow_client(usage, rid)
                 raise SlowClient(f"client read nothing for {self.send_timeout_s:g}s") from None
 
         self.state.enter()
@@ -146,6 +146,8 @@ class LifecycleMiddleware:
             usage.extra.setdefault("aborted", True)
             raise
         finally:
+            if watch is not None:
+                watch.close()
             self.state.leave()
             record = usage.finish()
             status = str(record.get("status") or "aborted")
@@ -153,6 +155,13 @@ class LifecycleMiddleware:
             metrics.DURATION.labels(self.state.channel, kind).observe(record["total_s"])
             if usage.first_byte_s is not None:
                 metrics.FIRST_BYTE.labels(self.state.channel, kind).observe(usage.first_byte_s)
+
+
+    def _slow_client(self, usage: UsageRecord, rid: str) -> None:
+        usage.extra["error"] = "client_not_reading"
+        metrics.REJECTED.labels(self.state.channel, "client_not_reading").inc()
+        log.warning("request %s: client read nothing for %.0fs; cutting it off",
+                    rid, self.send_timeout_s)
 
 
 async def _bounded_body_read(receive: Receive, started: float, timeout_s: float) -> Message:
