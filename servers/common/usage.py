@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import HTTPConnection
@@ -39,14 +39,16 @@ class UsageRecord:
         self.bytes_out += n
 
     def finish(self) -> dict[str, Any]:
-        rec = asdict(self)
-        rec.pop("started")
-        rec.update(rec.pop("extra"))
+        # A shallow copy (not dataclasses.asdict, which deep-copies): this runs once per
+        # request on the event loop, and the line is only encoded if it will be written.
+        rec = {k: v for k, v in vars(self).items() if k not in ("started", "extra")}
+        rec.update(self.extra)
         rec["total_s"] = round(time.monotonic() - self.started, 4)
         if self.first_byte_s is not None:
             rec["first_byte_s"] = round(self.first_byte_s, 4)
         rec["event"] = "provider_usage"
-        log.info(json.dumps(rec, separators=(",", ":")))
+        if log.isEnabledFor(logging.INFO):
+            log.info(json.dumps(rec, separators=(",", ":")))
         return rec
 
 
