@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 from . import metrics
 from .auth import BearerAuthMiddleware, BearerTokens
 from .config import ServerSettings
+from .direct_routes import DirectRoutes, Endpoint
 from .errors import EXCEPTION_HANDLERS, error_body
 from .lifecycle import LifecycleMiddleware, ServerState
 
@@ -58,7 +59,10 @@ def create_app(
     startup: Startup | None = None,
     shutdown: Shutdown | None = None,
     max_inflight: int | None = None,
+    direct_routes: Mapping[str, Endpoint] | None = None,
 ) -> Starlette:
+    """``direct_routes``: hot POST paths served past Starlette's router (see
+    direct_routes.py); list them in ``routes`` too, so other methods get the 405."""
     state = ServerState(channel=channel, max_inflight=max_inflight or settings.max_inflight)
     tokens = BearerTokens(settings.token_list())
 
@@ -83,6 +87,7 @@ def create_app(
             Middleware(LifecycleMiddleware, state=state, send_timeout_s=settings.send_timeout_s,
                        body_timeout_s=settings.body_timeout_s),
             Middleware(BearerAuthMiddleware, tokens=tokens, metrics_auth=settings.metrics_auth),
+            *([Middleware(DirectRoutes, routes=direct_routes)] if direct_routes else []),
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=lifespan,

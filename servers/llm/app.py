@@ -42,7 +42,7 @@ def reject_url_options(request: Request) -> None:
 def create_app(settings: LlmSettings) -> Starlette:
     backend = make_backend(settings)
 
-    async def chat_completions(request: Request) -> Response:
+    async def chat_completions(request: Request) -> Response | proxy.RelayedStream:
         reject_url_options(request)
         body = await read_body(request, settings.max_body_bytes)
         req, raw = parse_request(body, settings, backend.served_name)
@@ -72,16 +72,17 @@ def create_app(settings: LlmSettings) -> Starlette:
         await backend.close()
 
     started = int(time.time())
+    # A bare custom_llm_url (a host of its own) POSTs to the root.
+    chat_paths = ("/v1/chat/completions", "/chat/completions", "/")
     routes = [
-        Route("/v1/chat/completions", chat_completions, methods=["POST"]),
-        Route("/chat/completions", chat_completions, methods=["POST"]),
+        *(Route(path, chat_completions, methods=["POST"]) for path in chat_paths),
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/models", list_models, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
-        # A bare custom_llm_url (a host of its own) POSTs to the root.
-        Route("/", chat_completions, methods=["POST"]),
     ]
+    # Every token passes this route: it is served past the router (direct_routes.py).
     app = create_common_app(settings=settings, channel="custom-llm", routes=routes,
-                            startup=startup, shutdown=shutdown)
+                            startup=startup, shutdown=shutdown,
+                            direct_routes=dict.fromkeys(chat_paths, chat_completions))
     app.state.backend = backend
     return app
