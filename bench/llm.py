@@ -6,7 +6,8 @@
    upstream, (b) through our proxy (backend=upstream), (c) through a LiteLLM proxy, at 1,
    8 and 32 concurrent clients. Two upstreams: a deterministic instant mock (chunks stamped
    with their send time, so per-chunk delay is exact) and vLLM's own OpenAI server on the
-   default model. Reported: added TTFT p50/p95 and added per-chunk latency.
+   default model. Reported: added TTFT p50/p95 and added per-chunk latency, and on the
+   mock the floor: what a TCP relay that parses nothing adds (``bench.llm_floor``).
 2. In-process: TTFT and tokens/s of our in-process backend vs
    ``python -m vllm.entrypoints.openai.api_server`` on the same model, same prompts.
 Prints tables with ratios; writes results/llm-bench.json. Not a test: a shared machine is
@@ -68,13 +69,13 @@ def overhead_table(title: str, res: dict[str, dict[int, Sample]], per_chunk: str
     print(f"\n{title}")
     print(f"{'conc':>4} | {'direct TTFT p50':>15} | {'ours +p50':>9} {'+p95':>7} | "
           f"{'LiteLLM +p50':>12} {'+p95':>7} | {'LiteLLM/ours':>12} | "
-          f"{'ours +chunk':>11} | {'LiteLLM +chunk':>14} | errors")
+          f"{'ours +chunk':>11} | {'LiteLLM +chunk':>14} | {'floor +p50':>10} | errors")
     for c in CONCURRENCY:
         d = res["direct"][c]
         row: dict[str, Any] = {"concurrency": c, "direct_ttft_p50_ms": median(d.ttft_s) * 1e3}
         def chunk(s: Sample) -> float:
             return median(getattr(s, per_chunk))
-        for name in ("ours", "litellm"):
+        for name in ("ours", "litellm", "floor"):
             s = res.get(name, {}).get(c)
             if s is None:
                 continue
@@ -95,6 +96,7 @@ def overhead_table(title: str, res: dict[str, dict[int, Sample]], per_chunk: str
               f"{f('ours_added_ttft_p95_ms'):>7} | {f('litellm_added_ttft_p50_ms'):>12} "
               f"{f('litellm_added_ttft_p95_ms'):>7} | {'n/a' if ratio != ratio else f'{ratio:.1f}x':>12} | "
               f"{f('ours_added_chunk_ms'):>11} | {f('litellm_added_chunk_ms'):>14} | "
+              f"{f('floor_added_ttft_p50_ms'):>10} | "
               f"{row.get('ours_errors', 0)}/{row.get('litellm_errors', 0)}")
     return rows
 
@@ -151,10 +153,13 @@ def main(argv: list[str] | None = None) -> int:
     started: list[procs.Proc] = []
     try:
         upstreams: dict[str, tuple[str, str]] = {}
+        floor = None
         if not a.inprocess_only:
             mock = procs.mock(chunks=16, interval_ms=20)
             started.append(mock)
             upstreams["mock"] = (mock.url, "mock-model")
+            floor = procs.floor(mock)
+            started.append(floor)
         if not a.skip_vllm:
             model_dir = resolve("smollm2-135m-instruct", models_dir)
             env = {"VLLM_CPU_KVCACHE_SPACE": "1", "DTYPE": "float32"}
@@ -173,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
             targets = {"direct": (url, model), "ours": (proxy.url, model)}
             if lite is not None:
                 targets["litellm"] = (lite.url, kind)
+            if kind == "mock" and floor is not None:
+                targets["floor"] = (floor.url, model)
             res = asyncio.run(measure(targets, mock_rounds if kind == "mock" else vllm_rounds,
                                       max_tokens=16))
             title = ("Proxy overhead, instant mock upstream (16 chunks, 20 ms apart; "

