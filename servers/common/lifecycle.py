@@ -156,7 +156,6 @@ class LifecycleMiddleware:
             if usage.first_byte_s is not None:
                 metrics.FIRST_BYTE.labels(self.state.channel, kind).observe(usage.first_byte_s)
 
-
     def _slow_client(self, usage: UsageRecord, rid: str) -> None:
         usage.extra["error"] = "client_not_reading"
         metrics.REJECTED.labels(self.state.channel, "client_not_reading").inc()
