@@ -83,6 +83,8 @@ async def single_stream(url: str, clips: dict[str, bytes]) -> dict:
     return {
         "finalize_to_final_p50": pct(f2f, 50), "finalize_to_final_p95": pct(f2f, 95),
         "finals_with_text": sum(bool(r.final_text) for r in fin), "finalizes": len(fin),
+        # which clip, so an empty answer can be replayed rather than guessed at
+        "finalize_empty_clips": [r.clip for r in fin if not r.final_text],
         "speech_end_to_utterance_end_p50": pct(ends, 50),
         "speech_end_to_utterance_end_p95": pct(ends, 95),
         "first_interim_p50": pct(firsts, 50), "interim_interval_p50": pct(intervals, 50),

@@ -42,6 +42,8 @@ def table(r: dict) -> str:
         lines.append(row.format(name, _ms(value), f"{label}={_ms(target)}", _ok(value, target)))
     lines.append(row.format("answering finals with text",
                             f"{s['finals_with_text']}/{s['finalizes']}", "all", ""))
+    if s.get("finalize_empty_clips"):
+        lines.append(f"finalize answered with an empty final: {s['finalize_empty_clips']}")
     off, st = r["offline_wer"], r["streaming_wer"]
     lines.append(row.format("WER streaming / offline (beam 5, VAD)",
                             f"{st:.1%}/{off:.1%}", "<= offline+1pt",
