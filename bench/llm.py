@@ -69,7 +69,7 @@ def overhead_table(title: str, res: dict[str, dict[int, Sample]], per_chunk: str
     print(f"\n{title}")
     print(f"{'conc':>4} | {'direct TTFT p50':>15} | {'ours +p50':>9} {'+p95':>7} | "
           f"{'LiteLLM +p50':>12} {'+p95':>7} | {'LiteLLM/ours':>12} | "
-          f"{'ours +chunk':>11} | {'LiteLLM +chunk':>14} | {'floor +p50':>10} | errors")
+          f"{'ours +chunk':>11} | {'LiteLLM +chunk':>14} | {'floor +p50':>10} | errors ours/LiteLLM/floor")
     for c in CONCURRENCY:
         d = res["direct"][c]
         row: dict[str, Any] = {"concurrency": c, "direct_ttft_p50_ms": median(d.ttft_s) * 1e3}
@@ -97,7 +97,8 @@ def overhead_table(title: str, res: dict[str, dict[int, Sample]], per_chunk: str
               f"{f('litellm_added_ttft_p95_ms'):>7} | {'n/a' if ratio != ratio else f'{ratio:.1f}x':>12} | "
               f"{f('ours_added_chunk_ms'):>11} | {f('litellm_added_chunk_ms'):>14} | "
               f"{f('floor_added_ttft_p50_ms'):>10} | "
-              f"{row.get('ours_errors', 0)}/{row.get('litellm_errors', 0)}")
+              f"{row.get('ours_errors', 0)}/{row.get('litellm_errors', 0)}/"
+              f"{row.get('floor_errors', 0)}")
     return rows
 
 
