@@ -75,6 +75,7 @@ bench-call: setup
 
 bench-stt: setup
 	$(PY) -m bench.stt
+	$(PY) -m bench.stt_window
 
 bench-tts: setup
 	$(PY) -m bench.tts

@@ -28,7 +28,7 @@ LEVELS = (1, 2, 4, 6, 8)
 
 
 def measure_floor(clips: dict[str, bytes]) -> tuple[float, dict[str, float]]:
-    """D: one bare decode per clip (tiny.en, the server's compute type, beam and threads)."""
+    """D: one bare decode per clip (tiny.en, the server's compute type, encoder window, beam and threads)."""
     from rymi_endpoints.models.catalog import resolve
     from servers.stt.config import SttSettings
     from servers.stt.engine import DecodeOptions, WhisperEngine
@@ -36,7 +36,8 @@ def measure_floor(clips: dict[str, bytes]) -> tuple[float, dict[str, float]]:
     settings = SttSettings()
     engine = WhisperEngine(resolve(settings.model, settings.models_dir),
                            compute_type=settings.compute_type,
-                           cpu_threads=settings.threads_per_decode(), workers=1)
+                           cpu_threads=settings.threads_per_decode(), workers=1,
+                           encoder_window_s=settings.encoder_window_s)
     engine.transcribe(np.zeros(16000, np.float32), DecodeOptions())  # warm-up
     per_clip = {}
     for name, pcm in clips.items():

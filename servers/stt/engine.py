@@ -1,10 +1,14 @@
 """The Whisper engine behind one narrow call: audio in, ``Transcript`` out.
 
 One ``WhisperModel`` per process, shared by every session (CTranslate2 runs up to
-``num_workers`` decodes at once). The decode is the bare floor: the encoder always
-sees a 30 s window (shortening it makes tiny.en loop), so latency is won by *when* a
-decode starts (see scheduler.py and session.py) and by what CPU it gets, never by
-trimming it here.
+``num_workers`` decodes at once). By default the encoder sees Whisper's own 30 s window
+whatever the utterance's length, and that is most of a decode's time: tiny.en on 2 AVX2
+cores, a 3 s utterance: encoder 400-590 ms, text 100-130 ms. ``encoder_window_s`` trims
+the zero padding (the window is never shorter than the utterance plus 1 s): 10 s takes
+the encoder to ~65 ms, but Whisper was trained on 30 s windows and writes less
+punctuation and casing and a few more wrong words (``python -m bench.stt_window``). So
+by default latency is won by *when* a decode starts (scheduler.py, session.py) and by
+what CPU it gets; the window is the customer's trade.
 
 On a Linux CPU interims get a lane of their own: a second copy of the model whose
 CTranslate2 workers run at a lower priority (niceness). A final then decodes on every
@@ -41,6 +45,12 @@ NO_SPEECH_THRESHOLD = 0.6
 LOG_PROB_THRESHOLD = -1.0
 COMPRESSION_RATIO_THRESHOLD = 2.4
 
+FULL_WINDOW_S = 30.0  # Whisper's window: what the model was trained on
+FRAMES_PER_S = 100  # mel frames (10 ms hop)
+FULL_FRAMES = int(FULL_WINDOW_S * FRAMES_PER_S)
+# The window of the decode running on this thread (set by transcribe(), read by encode).
+_window = threading.local()
+
 
 @dataclass(frozen=True)
 class DecodeOptions:
@@ -68,10 +78,11 @@ class Transcript:
 class WhisperEngine:
     def __init__(self, model_path: Path, *, device: str = "cpu", compute_type: str = "int8",
                  cpu_threads: int = 1, workers: int = 1, interim_workers: int = 0,
-                 interim_nice: int = 0) -> None:
+                 interim_nice: int = 0, encoder_window_s: float = FULL_WINDOW_S) -> None:
         from faster_whisper import WhisperModel
 
         self.model_path = model_path
+        self.window_frames = _frames(encoder_window_s)
         self.model = WhisperModel(str(model_path), device=device, compute_type=compute_type,
                                   cpu_threads=cpu_threads, num_workers=workers)
         self.multilingual = bool(self.model.model.is_multilingual)
@@ -79,19 +90,28 @@ class WhisperEngine:
         self.interim_model = self.model if not interim_workers else _load_niced(
             interim_nice, WhisperModel, str(model_path), device=device,
             compute_type=compute_type, cpu_threads=1, num_workers=interim_workers)
+        if self.window_frames < FULL_FRAMES:
+            for model in {id(m): m for m in (self.model, self.interim_model)}.values():
+                model.encode = _windowed(model.encode)
 
     @classmethod
     def from_settings(cls, settings: SttSettings, model_path: Path) -> WhisperEngine:
         return cls(model_path, device=settings.device, compute_type=settings.compute_type,
                    cpu_threads=settings.threads_per_decode(), workers=settings.final_workers(),
-                   interim_workers=settings.interim_workers(), interim_nice=settings.interim_nice)
+                   interim_workers=settings.interim_workers(), interim_nice=settings.interim_nice,
+                   encoder_window_s=settings.encoder_window_s)
 
     def transcribe(self, audio: np.ndarray, options: DecodeOptions) -> Transcript:
         """Blocking: call from a worker thread, never from the event loop."""
         started = time.perf_counter()
         model = self.interim_model if options.interim else self.model
-        choice = self.language_for(audio, options, model)
-        text, logprob = self._decode(model, audio, choice.language, options)
+        # The encoder's window for this decode: at least the audio and 1 s beyond it.
+        _window.frames = max(self.window_frames, _frames(len(audio) / 16000 + 1.0))
+        try:
+            choice = self.language_for(audio, options, model)
+            text, logprob = self._decode(model, audio, choice.language, options)
+        finally:
+            _window.frames = FULL_FRAMES
         confidence = math.exp(logprob) if text else 0.0
         return Transcript(text=text, confidence=round(min(1.0, confidence), 4),
                           language=choice.language, audio_s=len(audio) / 16000,
@@ -121,7 +141,7 @@ class WhisperEngine:
             if _hallucinated(seg):
                 continue
             text = seg.text.strip()
-            if not text:
+            if not any(c.isalnum() for c in text):  # "." or "..." on a pause: no words
                 continue
             texts.append(text)
             n = max(1, len(seg.tokens))
@@ -140,6 +160,22 @@ class WhisperEngine:
         _lang, _p, probs = (model or self.model).detect_language(audio)
         return choose_language(probs, audio_s=len(audio) / 16000, previous=options.previous,
                                candidates=options.candidates)
+
+
+def _frames(seconds: float) -> int:
+    """Mel frames of a window of ``seconds``, in whole seconds, at most Whisper's 30 s."""
+    return min(FULL_FRAMES, math.ceil(seconds) * FRAMES_PER_S)
+
+
+def _windowed(encode_full: Callable[[np.ndarray], Any]) -> Callable[[np.ndarray], Any]:
+    """faster-whisper pads every segment's features to 30 s before ``encode``; this cuts
+    that padding to the window of the decode on the calling thread (language detection
+    included). Only zero padding goes: the window always covers the audio."""
+
+    def encode(features: np.ndarray) -> Any:
+        return encode_full(features[..., : getattr(_window, "frames", FULL_FRAMES)])
+
+    return encode
 
 
 def _load_niced(nice: int, load: Callable[..., WhisperModel], *args: Any,
