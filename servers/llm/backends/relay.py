@@ -20,6 +20,9 @@ from ..sse import error_event
 
 _DRAIN_S = 2.0
 _CONTENT = re.compile(rb'"content": ?"[^"]')  # the first event that carries text
+# An error or usage that is there: OpenAI's own API writes "usage":null into every chunk
+# once usage is asked for (we always ask), and those chunks need no parsing.
+_PRESENT = re.compile(rb'"(?:error|usage)"\s*:(?!\s*null)')
 
 
 class StreamState:
@@ -46,8 +49,9 @@ async def frame(chunks: AsyncIterator[bytes], drop_usage: bool, state: StreamSta
             state.ttft_s = time.monotonic() - started
         done = False
         # Three substring scans per read are all the hot path pays; parsing happens
-        # only for the few events that carry one of these.
-        if b"[DONE]" in ready or b'"error"' in ready or b'"usage"' in ready:
+        # only for the few events that carry one of these with a value.
+        if b"[DONE]" in ready or ((b'"error"' in ready or b'"usage"' in ready)
+                                  and _PRESENT.search(ready)):
             ready, done = _inspect(ready, drop_usage, state)
         if ready:
             yield ready
