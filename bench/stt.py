@@ -28,7 +28,8 @@ LEVELS = (1, 2, 4, 6, 8)
 
 
 def measure_floor(clips: dict[str, bytes]) -> tuple[float, dict[str, float]]:
-    """D: one bare decode per clip (tiny.en, the server's compute type, encoder window, beam and threads)."""
+    """D: one bare decode per clip (tiny.en, the server's compute type, encoder window,
+    beam and threads)."""
     from rymi_endpoints.models.catalog import resolve
     from servers.stt.config import SttSettings
     from servers.stt.engine import DecodeOptions, WhisperEngine

@@ -38,7 +38,7 @@ class SttSettings(ServerSettings):
     encoder_window_s: float = Field(30.0, ge=1, le=30, description="Audio window Whisper's "
                                     "encoder sees per decode (never less than the utterance "
                                     "+ 1 s). 30 = Whisper's own, most accurate; 10 makes a "
-                                    "CPU decode several times faster at some accuracy (README).")
+                                    "CPU decode about 3x faster at some accuracy (README).")
     beam_size: int = Field(1, ge=1, le=10, description="Beam size of final decodes (interims "
                            "always use 1).")
     endpointing_ms: int = Field(500, ge=100, le=10000, description="Silence after speech before "
