@@ -3,7 +3,7 @@
 One ``WhisperModel`` per process, shared by every session (CTranslate2 runs up to
 ``num_workers`` decodes at once). By default the encoder sees Whisper's own 30 s window
 whatever the utterance's length, and that is most of a decode's time: tiny.en on 2 AVX2
-cores, a 3 s utterance: encoder 400-590 ms, text 100-130 ms. ``encoder_window_s`` trims
+cores, a 3 s utterance: encoder 400-590 ms, text 85-170 ms. ``encoder_window_s`` trims
 the zero padding (the window is never shorter than the utterance plus 1 s): 10 s takes
 the encoder to ~65 ms, but Whisper was trained on 30 s windows and writes less
 punctuation and casing and a few more wrong words (``python -m bench.stt_window``). So
