@@ -68,8 +68,9 @@ class VllmBackend:
         from vllm.v1.engine.async_llm import AsyncLLM
 
         on_cpu = current_platform.is_cpu()
-        if on_cpu:  # vLLM-CPU sizes its KV cache from this variable only
-            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", f"{self.settings.kv_cache_gb:g}")
+        if on_cpu:  # vLLM-CPU sizes its KV cache from this variable only: it is derived
+            # from kv_cache_gb (RYMI_LLM_KV_CACHE_GB), which wins over a value already set.
+            os.environ["VLLM_CPU_KVCACHE_SPACE"] = f"{self.settings.kv_cache_gb:g}"
         busy_wait = self.settings.engine_busy_wait
         if busy_wait is None:
             busy_wait = not on_cpu
