@@ -69,6 +69,9 @@ class LlmSettings(ServerSettings):
                                 description="Largest request body; over it: 413.")
     max_messages: int = Field(512, ge=1, description="Most messages in one request; over "
                               "it: 413.")
+    max_message_chars: int = Field(100_000, ge=1, description="Longest content of one "
+                                   "message (its text parts together), in characters; "
+                                   "over it: 413 naming the message.")
     warmup: bool = Field(True, description="Run one short generation before /readyz is 200.")
 
     @model_validator(mode="after")

@@ -49,6 +49,8 @@ def parse_request(body: bytes, settings: LlmSettings,
     if isinstance(messages, list) and len(messages) > settings.max_messages:
         raise ApiError(413, f"at most {settings.max_messages} messages per request",
                        "too_many_messages", param="messages")
+    if isinstance(messages, list):
+        check_message_sizes(messages, settings.max_message_chars)
     try:
         req = ChatRequest.model_validate(raw)
     except ValidationError as exc:
@@ -58,6 +60,25 @@ def parse_request(body: bytes, settings: LlmSettings,
                        "invalid_value", param=param) from None
     check_model_name(req.model, served_name, settings.allow_any_model_name)
     return req, raw
+
+
+def content_chars(content: Any) -> int:
+    """Characters of a message's content: a string, or the text of its parts."""
+    if isinstance(content, str):
+        return len(content)
+    if isinstance(content, list):
+        return sum(len(p["text"]) for p in content
+                   if isinstance(p, dict) and isinstance(p.get("text"), str))
+    return 0
+
+
+def check_message_sizes(messages: list[Any], limit: int) -> None:
+    """One oversized message is 413 naming it: checked on the raw body, before the
+    model is validated, so a huge message costs no more than reading it."""
+    for i, m in enumerate(messages):
+        if isinstance(m, dict) and content_chars(m.get("content")) > limit:
+            raise ApiError(413, f"messages.{i}.content is longer than {limit} characters",
+                           "message_too_large", param=f"messages.{i}.content")
 
 
 def check_model_name(name: str, served_name: str, allow_any: bool) -> None:
