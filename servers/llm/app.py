@@ -56,12 +56,12 @@ def create_app(settings: LlmSettings) -> Starlette:
             "owned_by": "rymi-endpoints"}]})
 
     async def openapi(request: Request) -> Response:
-        return JSONResponse(openapi_schema(backend.served_name))
+        return JSONResponse(openapi_schema(backend.served_name, settings))
 
     async def startup(app: Starlette) -> None:
         t0 = time.monotonic()
         await backend.start()
-        if isinstance(backend, VllmBackend):
+        if not isinstance(backend, UpstreamBackend):
             metrics.watch_engine(backend.running)
         if settings.warmup:
             await backend.warmup()

@@ -55,6 +55,13 @@ class ResponseFormat(_Lenient):
     json_schema: dict[str, Any] | None = None
 
 
+def _max_items(schema: dict[str, Any], n: int) -> None:
+    """Say in the JSON schema what a validator below enforces on a list branch."""
+    for branch in schema.get("anyOf", []):
+        if branch.get("type") == "array":
+            branch["maxItems"] = n
+
+
 class ChatRequest(_Lenient):
     model: str = Field("", max_length=256)
     messages: list[Message] = Field(min_length=1)
@@ -66,7 +73,7 @@ class ChatRequest(_Lenient):
     min_p: float | None = Field(None, ge=0, le=1)
     max_tokens: int | None = Field(None, ge=1)
     max_completion_tokens: int | None = Field(None, ge=1)
-    stop: str | list[str] | None = None
+    stop: str | list[str] | None = Field(None, json_schema_extra=lambda s: _max_items(s, 4))
     seed: int | None = None
     n: int = Field(1, ge=1, le=1)  # one choice: streaming voice replies never want more
     presence_penalty: float | None = Field(None, ge=-2, le=2)
