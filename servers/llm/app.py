@@ -14,6 +14,7 @@ from servers.common.app import create_app as create_common_app
 from servers.common.errors import ApiError
 
 from . import completions, metrics, proxy
+from .backends import EngineBackend
 from .backends.upstream import UpstreamBackend
 from .backends.vllm_engine import VllmBackend
 from .config import LlmSettings
@@ -22,7 +23,7 @@ from .openapi import openapi_schema
 
 log = logging.getLogger("rymi.llm")
 
-Backend = VllmBackend | UpstreamBackend
+Backend = EngineBackend | UpstreamBackend
 
 
 def make_backend(settings: LlmSettings) -> Backend:
@@ -39,8 +40,10 @@ def reject_url_options(request: Request) -> None:
                        "unknown_parameter", param=name)
 
 
-def create_app(settings: LlmSettings) -> Starlette:
-    backend = make_backend(settings)
+def create_app(settings: LlmSettings, backend: Backend | None = None) -> Starlette:
+    """``backend``: an engine double for fault-injection tests; by default the one
+    ``settings`` names."""
+    backend = backend or make_backend(settings)
 
     async def chat_completions(request: Request) -> Response | proxy.RelayedStream:
         reject_url_options(request)

@@ -21,8 +21,7 @@ from servers.common.errors import ApiError
 from servers.common.usage import usage_of
 
 from . import metrics
-from .backends import Delta, EngineError
-from .backends.vllm_engine import VllmBackend
+from .backends import Delta, EngineBackend, EngineError
 from .schema import ChatRequest
 from .sse import DONE, ChunkWriter, SSEResponse, error_event, unless_disconnected, usage_dict
 
@@ -31,6 +30,15 @@ log = logging.getLogger("rymi.llm")
 
 def _api_error(exc: EngineError) -> ApiError:
     return ApiError(exc.status, exc.message, exc.code, param=exc.param)
+
+
+def _engine_error(exc: Exception) -> EngineError:
+    """An exception the backend did not map (a bug, ours or the engine's) still ends the
+    request the contract's way: a shaped 500, or the error event mid-stream."""
+    if isinstance(exc, EngineError):
+        return exc
+    log.error("generation failed: %s: %s", type(exc).__name__, exc)
+    return EngineError(500, f"generation failed: {type(exc).__name__}", "engine_error")
 
 
 def _check_fatal(request: Request, exc: EngineError) -> None:
@@ -48,7 +56,7 @@ def _check_fatal(request: Request, exc: EngineError) -> None:
             server.should_exit = True
 
 
-async def complete(request: Request, req: ChatRequest, backend: VllmBackend) -> Response:
+async def complete(request: Request, req: ChatRequest, backend: EngineBackend) -> Response:
     started = time.monotonic()
     rid = request.scope.get("state", {}).get("request_id") or uuid.uuid4().hex
     stream = backend.generate(req, rid)
@@ -59,13 +67,14 @@ async def complete(request: Request, req: ChatRequest, backend: VllmBackend) -> 
         if first is None:
             await stream.aclose()
             return _gone(request)
-    except EngineError as exc:
+    except StopAsyncIteration:
+        raise ApiError(500, "the engine produced no output", "engine_error") from None
+    except Exception as raised:
+        exc = _engine_error(raised)
         await stream.aclose()
         _check_fatal(request, exc)
         metrics.ERRORS.labels(backend.name, exc.code, "before_stream").inc()
         raise _api_error(exc) from None
-    except StopAsyncIteration:
-        raise ApiError(500, "the engine produced no output", "engine_error") from None
     ttft = time.monotonic() - started
     if req.stream:
         return SSEResponse(_events(request, req, backend, first, stream, started, ttft))
@@ -83,7 +92,7 @@ def _gone(request: Request) -> Response:
     return Response(status_code=499)
 
 
-async def _events(request: Request, req: ChatRequest, backend: VllmBackend, first: Delta,
+async def _events(request: Request, req: ChatRequest, backend: EngineBackend, first: Delta,
                   stream: AsyncIterator[Delta], started: float, ttft: float
                   ) -> AsyncIterator[bytes]:
     out = ChunkWriter(backend.served_name)
@@ -98,7 +107,8 @@ async def _events(request: Request, req: ChatRequest, backend: VllmBackend, firs
         if req.include_usage:
             yield out.usage(last.prompt_tokens, last.completion_tokens)
         yield DONE
-    except EngineError as exc:
+    except Exception as raised:
+        exc = _engine_error(raised)
         _check_fatal(request, exc)
         metrics.ERRORS.labels(backend.name, exc.code, "mid_stream").inc()
         usage_of(request).extra["error"] = exc.code
@@ -111,16 +121,18 @@ async def _events(request: Request, req: ChatRequest, backend: VllmBackend, firs
         _account(request, backend, last, started, ttft)
 
 
-async def _whole(request: Request, backend: VllmBackend, first: Delta,
+async def _whole(request: Request, backend: EngineBackend, first: Delta,
                  stream: AsyncIterator[Delta], started: float, ttft: float) -> Response:
     parts, last = [first.text], first
     try:
         async for d in stream:
             parts.append(d.text)
             last = d
-    except EngineError as exc:
+    except Exception as raised:
+        exc = _engine_error(raised)
         _check_fatal(request, exc)
         metrics.ERRORS.labels(backend.name, exc.code, "before_stream").inc()
+        usage_of(request).extra["error"] = exc.code
         raise _api_error(exc) from None
     finally:
         await stream.aclose()
@@ -135,7 +147,7 @@ async def _whole(request: Request, backend: VllmBackend, first: Delta,
     return JSONResponse(body)
 
 
-def _account(request: Request, backend: VllmBackend, last: Delta, started: float,
+def _account(request: Request, backend: EngineBackend, last: Delta, started: float,
              ttft: float) -> None:
     total = time.monotonic() - started
     usage_of(request).extra.update(model=backend.served_name, prompt_tokens=last.prompt_tokens,

@@ -6,7 +6,12 @@ frames them; the *upstream* backend already speaks OpenAI SSE and forwards bytes
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from ..schema import ChatRequest
 
 
 @dataclass(slots=True)
@@ -29,3 +34,17 @@ class EngineError(Exception):
         self.message = message
         self.code = code
         self.param = param
+
+
+class EngineBackend(Protocol):
+    """What completions.py needs of an engine: the in-process vLLM backend, or a test's
+    fault double (``create_app(settings, backend=...)``)."""
+
+    name: str
+    served_name: str
+
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...
+    async def warmup(self) -> None: ...
+    def running(self) -> int: ...
+    def generate(self, req: ChatRequest, request_id: str) -> AsyncIterator[Delta]: ...

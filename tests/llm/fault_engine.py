@@ -1,0 +1,99 @@
+"""An engine double for servers.llm's in-process path (fault injection only).
+
+``create_app(settings, backend=FaultEngine())`` serves the real routes, SSE framing,
+usage records and metrics over this double instead of vLLM, so a failure half way
+through a stream can be made on demand, with no model loaded. The last user message
+picks the behaviour: ``fault:ok`` (a few tokens, then stop), ``fault:raise`` (a few
+tokens, then an exception the backend did not map: a bug), ``fault:engine-error`` (a
+few tokens, then the EngineError a real backend maps a failure to), ``fault:first``
+(fails before the first token). ``InProcessLlm`` runs the app under uvicorn in a
+thread of the test process, on a free port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator
+
+import uvicorn
+
+from servers.llm.app import create_app
+from servers.llm.backends import Delta, EngineError
+from servers.llm.config import LlmSettings
+from servers.llm.schema import ChatRequest
+from tests.support.servers import free_port
+
+TOKENS_BEFORE_FAULT = 3
+
+
+class FaultEngine:
+    name = "fault-engine"
+    served_name = "fault-engine-model"
+
+    def __init__(self) -> None:
+        self.active = 0  # generations running now (the engine-requests gauge reads it)
+        self.started = 0
+        self.closed = 0  # generations whose generator was closed (aborted or finished)
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def warmup(self) -> None:
+        pass
+
+    def running(self) -> int:
+        return self.active
+
+    async def generate(self, req: ChatRequest, request_id: str) -> AsyncIterator[Delta]:
+        fault = req.messages[-1].text().removeprefix("fault:")
+        if fault == "first":
+            raise EngineError(500, "the double failed before its first token", "engine_error")
+        self.active += 1
+        self.started += 1
+        try:
+            for i in range(TOKENS_BEFORE_FAULT):
+                await asyncio.sleep(0.01)
+                yield Delta(f"t{i} ", None, 7, i + 1)
+            if fault == "raise":
+                raise RuntimeError("simulated crash inside the engine")
+            if fault == "engine-error":
+                raise EngineError(500, "the inference engine failed", "engine_error")
+            yield Delta("", "stop", 7, TOKENS_BEFORE_FAULT)
+        finally:
+            self.active -= 1
+            self.closed += 1
+
+
+class InProcessLlm:
+    """servers.llm's app over ``engine``, under uvicorn in a background thread."""
+
+    def __init__(self, engine: FaultEngine, token: str) -> None:
+        self.engine = engine
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        settings = LlmSettings(host="127.0.0.1", port=self.port, tokens=token,
+                               token_file=None, warmup=True, log_level="info")
+        self.app = create_app(settings, backend=engine)  # type: ignore[arg-type]
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port,
+                                log_config=None, access_log=False, lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.app.state.uvicorn_server = self.server
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> InProcessLlm:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not (self.server.started and self.app.state.server.ready):
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise TimeoutError("in-process LLM did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)

@@ -1,0 +1,127 @@
+"""Engine failures inside servers.llm's own (in-process) path, through a fault double.
+
+vLLM cannot be made to fail half way through a stream on demand, so the engine is the
+double of tests/llm/fault_engine.py; everything above it is the real server: routes,
+auth, SSE framing, usage records and metrics, served by uvicorn in a thread (no model).
+The contract: a failure after streaming began is one ``data: {"error": ...}`` event and
+no ``[DONE]``; before the first byte it is a shaped HTTP error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.llm.fault_engine import TOKENS_BEFORE_FAULT, FaultEngine, InProcessLlm
+
+from .conftest import REL_TOKEN, assert_shaped_error, auth, metric, wait_for
+
+URL = "/v1/chat/completions"
+
+
+@pytest.fixture(scope="module")
+def fault_llm() -> Iterator[InProcessLlm]:
+    server = InProcessLlm(FaultEngine(), REL_TOKEN).start()
+    yield server
+    server.stop()
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[dict] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(json.loads(record.getMessage()))
+
+
+@pytest.fixture
+def usage() -> Iterator[_Records]:
+    """The usage records the in-thread server writes (logger rymi.usage)."""
+    logger, handler = logging.getLogger("rymi.usage"), _Records()
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+def _record(usage: _Records, rid: str) -> dict:
+    assert wait_for(lambda: any(r["request_id"] == rid for r in usage.records), 10), rid
+    return next(r for r in usage.records if r["request_id"] == rid)
+
+
+def _body(fault: str, stream: bool = True) -> dict:
+    return {"model": "any", "stream": stream, "messages": [
+        {"role": "user", "content": f"fault:{fault}"}]}
+
+
+def _stream(server: InProcessLlm, fault: str, rid: str) -> tuple[int, list[str]]:
+    with httpx.stream("POST", server.url + URL, json=_body(fault), timeout=30,
+                      headers={**auth(), "X-Request-Id": rid}) as r:
+        return r.status_code, [ln for ln in r.iter_lines() if ln]
+
+
+def _errors(server: InProcessLlm, code: str, phase: str) -> float:
+    return metric(server, "rymi_llm_errors_total", backend=FaultEngine.name, code=code,
+                  phase=phase)
+
+
+@pytest.mark.parametrize("fault", ["raise", "engine-error"])
+def test_failure_mid_stream_is_one_error_event_and_no_done(
+        fault_llm: InProcessLlm, usage: _Records, fault: str) -> None:
+    before = _errors(fault_llm, "engine_error", "mid_stream")
+    rid = f"engine-fault-{fault}"
+    status, lines = _stream(fault_llm, fault, rid)
+    print(f"\n{fault}: {len(lines)} events, last {lines[-1][:120]}")
+    assert status == 200 and all(ln.startswith("data: ") for ln in lines), lines
+    assert "data: [DONE]" not in lines
+    events = [json.loads(ln[6:]) for ln in lines]
+    errors = [e for e in events if "error" in e]
+    assert len(errors) == 1 and events[-1] is errors[0], events
+    assert set(errors[0]) == {"error"} and errors[0]["error"]["code"] == "engine_error"
+    assert errors[0]["error"]["type"] == "server_error" and errors[0]["error"]["message"]
+    assert "simulated crash" not in lines[-1]  # an internal message is not sent out
+    text = "".join(c["choices"][0]["delta"].get("content", "") for c in events[:-1])
+    assert text == "t0 t1 t2 "  # what was generated before the failure was sent
+    rec = _record(usage, rid)
+    assert rec["error"] == "engine_error" and rec["status"] == 200
+    assert rec["completion_tokens"] == TOKENS_BEFORE_FAULT
+    assert _errors(fault_llm, "engine_error", "mid_stream") == before + 1
+    assert wait_for(lambda: fault_llm.engine.active == 0, 5)
+    assert metric(fault_llm, "rymi_llm_engine_requests") == 0
+    # The server goes on serving: a whole stream, and ready.
+    status, lines = _stream(fault_llm, "ok", f"{rid}-after")
+    assert status == 200 and lines[-1] == "data: [DONE]", lines[-3:]
+    assert httpx.get(f"{fault_llm.url}/readyz").status_code == 200
+
+
+def test_failure_before_the_first_token_is_a_shaped_500(fault_llm: InProcessLlm,
+                                                        usage: _Records) -> None:
+    before = _errors(fault_llm, "engine_error", "before_stream")
+    for stream in (True, False):
+        r = httpx.post(fault_llm.url + URL, json=_body("first", stream), timeout=30,
+                       headers={**auth(), "X-Request-Id": f"engine-first-{stream}"})
+        assert r.status_code == 500 and r.headers["content-type"].startswith(
+            "application/json"), r.text
+        assert_shaped_error(r)
+        assert _record(usage, f"engine-first-{stream}")["status"] == 500
+    assert _errors(fault_llm, "engine_error", "before_stream") == before + 2
+
+
+def test_unmapped_failure_in_a_whole_answer_is_a_shaped_500(fault_llm: InProcessLlm,
+                                                            usage: _Records) -> None:
+    """stream=false: nothing is sent until the end, so a failure half way is an HTTP error."""
+    r = httpx.post(fault_llm.url + URL, json=_body("raise", stream=False), timeout=30,
+                   headers={**auth(), "X-Request-Id": "engine-whole-raise"})
+    assert r.status_code == 500 and r.json()["error"]["code"] == "engine_error", r.text
+    assert _record(usage, "engine-whole-raise")["error"] == "engine_error"
+    assert wait_for(lambda: fault_llm.engine.active == 0, 5)
+    r = httpx.post(fault_llm.url + URL, json=_body("ok", stream=False), timeout=30,
+                   headers=auth())
+    assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"] == "t0 t1 t2 "
