@@ -60,7 +60,7 @@ class DecodeOptions:
     hotwords: str | None = None
     model: str = ""  # which loaded model decodes (ModelRegistry); "" = the configured one
     interim: bool = False  # an interim: decoded on the low-priority lane where there is one
-    previous: str | None = None  # auto: the language this session settled on so far
+    previous: str | None = None  # auto: the language sure detections settled on so far
     candidates: tuple[str, ...] = ()  # auto: detect only among these
 
 
@@ -73,6 +73,7 @@ class Transcript:
     decode_s: float = 0.0
     detected: str | None = None  # auto: detection's own answer and probability
     probability: float = 0.0
+    sure: bool = False  # auto: detection sure enough to settle the session's language
 
 
 class WhisperEngine:
@@ -116,7 +117,7 @@ class WhisperEngine:
         return Transcript(text=text, confidence=round(min(1.0, confidence), 4),
                           language=choice.language, audio_s=len(audio) / 16000,
                           decode_s=time.perf_counter() - started, detected=choice.detected,
-                          probability=round(choice.probability, 4))
+                          probability=round(choice.probability, 4), sure=choice.sure)
 
     def _decode(self, model: WhisperModel, audio: np.ndarray, language: str,
                 options: DecodeOptions) -> tuple[str, float]:

@@ -23,7 +23,6 @@ from servers.common.usage import usage_of
 from . import metrics
 from .config import SttSettings
 from .engine import DecodeOptions, Transcript
-from .languages import to_bcp47
 from .options import SessionOptions
 from .outbox import Outbox, Turn
 from .scheduler import DecodeJob, DecodeScheduler
@@ -292,12 +291,15 @@ class SttSession:
 
     def _final_event(self, result: Transcript | None) -> dict[str, Any]:
         text = result.text if result is not None else ""
-        if result is not None and text and self.options.language is None:
-            self.language = result.language  # the next unsure detection keeps this one
+        if result is not None and text and self.options.language is None and result.sure:
+            # Only a sure detection settles it (an unsure one, a short Spanish clip heard
+            # as Hindi, is decoded in its guess but kept for nothing); the next unsure
+            # detection keeps this one.
+            self.language = result.language
         used = result.language if result is not None else self.language
         return {"type": "final", "text": text,
                 "confidence": result.confidence if result is not None and text else 0.0,
-                "language_code": self.options.language_code or to_bcp47(
+                "language_code": self.options.language_code or self.options.tag_for(
                     used or (self.options.candidates or ("en",))[0])}
 
     def _final_sent(self, turn: Turn, now: float) -> None:
