@@ -14,15 +14,22 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from .config import SttSettings
-from .languages import to_whisper, whisper_languages
+from .languages import ALIASES, to_bcp47, to_whisper, whisper_languages
 
 PARAMS = ("language", "model", "endpointing_ms", "vad_threshold", "interim", "keyterms")
 ENDPOINTING_RANGE = (100, 10000)
 VAD_THRESHOLD_RANGE = (0.05, 0.95)
 KEYTERM_MAX_CHARS = 50
-_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+_TAG = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
+_ACCEPTED = {  # what each option accepts, for the refusal of an empty value
+    "language": "a language code (es, es-ES), auto, or a list (es,en)",
+    "endpointing_ms": f"an integer from {ENDPOINTING_RANGE[0]} to {ENDPOINTING_RANGE[1]}",
+    "vad_threshold": f"a number from {VAD_THRESHOLD_RANGE[0]} to {VAD_THRESHOLD_RANGE[1]}",
+    "interim": "true or false",
+    "keyterms": f"comma-separated terms of at most {KEYTERM_MAX_CHARS} characters",
+}
 
 
 class OptionError(ValueError):
@@ -56,6 +63,12 @@ class SessionOptions:
     interim: bool
     keyterms: tuple[str, ...] = ()
     candidates: tuple[str, ...] = ()  # detection limited to these Whisper codes
+    # The tag the URL gave for each candidate (``nb-NO,en-US``), reported when detected.
+    candidate_tags: tuple[tuple[str, str], ...] = ()
+
+    def tag_for(self, code: str) -> str:
+        """BCP-47 of a detected Whisper code: as the URL spelled it, if it listed it."""
+        return dict(self.candidate_tags).get(code) or to_bcp47(code)
 
     @property
     def hotwords(self) -> str | None:
@@ -63,8 +76,8 @@ class SessionOptions:
 
 
 def canonical_tag(tag: str) -> str:
-    """``en-us`` -> ``en-US``: primary subtag lower case, a region upper case."""
-    parts = tag.split("-")
+    """``en-us``, ``en_US`` -> ``en-US``: primary subtag lower case, a region upper case."""
+    parts = tag.replace("_", "-").split("-")
     out = [parts[0].lower()]
     for p in parts[1:]:
         out.append(p.upper() if len(p) == 2 or p.isdigit() else p.title() if len(p) == 4
@@ -80,15 +93,19 @@ def parse_options(query_string: str, settings: SttSettings,
     for key, value in pairs:
         if key not in PARAMS:
             raise OptionError(key, f"unknown parameter {key!r}; accepted: {', '.join(PARAMS)}")
+        if not value.strip():  # ``?language={{lang}}`` with the variable missing: loud
+            accepted = _model_names(models) if key == "model" else _ACCEPTED[key]
+            raise OptionError(key, f"parameter {key!r} is empty; accepted: {accepted}, or "
+                              "leave it out for the default")
         if key == "keyterms":  # may repeat, as Deepgram's keyterm does
-            keyterms += [t.strip() for t in value.split(",") if t.strip()]
+            keyterms += _items("keyterms", value)
             continue
         if key in given:
             raise OptionError(key, f"parameter {key!r} given more than once")
         given[key] = value.strip()
 
     model = _model(given.get("model"), settings, models)
-    language, language_code, candidates = _language(given.get("language"), model)
+    language, language_code, candidates, tags = _language(given.get("language"), model)
     return SessionOptions(
         model=model.name,
         language=language,
@@ -100,55 +117,74 @@ def parse_options(query_string: str, settings: SttSettings,
         interim=_bool("interim", given.get("interim"), settings.interim),
         keyterms=_keyterms(keyterms, settings.max_keyterms),
         candidates=candidates,
+        candidate_tags=tags,
     )
 
 
 def _model(value: str | None, settings: SttSettings,
            models: dict[str, ServedModel]) -> ServedModel:
-    if value is None or value == "":
+    if value is None:
         return models[settings.model]
     for served in models.values():
         if value == served.name or value in served.aliases:
             return served
-    names = sorted({n for m in models.values() for n in (m.name, *m.aliases)})
     raise OptionError("model", f"model {value!r} is not served here; accepted: "
-                      f"{', '.join(names)}")
+                      f"{_model_names(models)}")
 
 
-def _language(value: str | None,
-              model: ServedModel) -> tuple[str | None, str | None, tuple[str, ...]]:
-    """-> (forced Whisper code or None, BCP-47 tag to report or None, detection candidates).
+def _model_names(models: dict[str, ServedModel]) -> str:
+    return ", ".join(sorted({n for m in models.values() for n in (m.name, *m.aliases)}))
+
+
+def _language(value: str | None, model: ServedModel
+              ) -> tuple[str | None, str | None, tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """-> (forced Whisper code or None, BCP-47 tag to report or None, detection
+    candidates, the tag given for each candidate).
 
     Omitted: English on an English-only model, detection on a multilingual one. A list
-    (``es,en``) detects among those languages; a single tag is always obeyed.
+    (``es,en``) detects among those languages; a single tag is always obeyed and
+    reported as given (``nb-NO`` decodes as Whisper's ``no``, reports ``nb-NO``).
     """
     english_only = model.languages == ("en",)
-    if not value or value.lower() == "auto":
+    if value is None or value.lower() == "auto":
         # An English-only model has nothing to detect.
-        return ("en", "en-US", ()) if english_only else (None, None, ())
-    tags = [t.strip() for t in value.split(",") if t.strip()]
+        return ("en", "en-US", (), ()) if english_only else (None, None, (), ())
+    tags = _items("language", value)
     codes = []
-    for tag in tags or [value]:
+    for tag in tags:
         if not _TAG.match(tag):
             raise OptionError("language", f"language {tag!r} is not a BCP-47 tag or ISO "
                               f"639-1 code; accepted with {model.name}: "
                               f"{_accepted_languages(model)}")
-        code = to_whisper(tag.split("-")[0].lower())
+        code = to_whisper(tag.replace("_", "-").split("-")[0].lower())
         if not model.speaks(code):
             why = "is English-only, not" if english_only else "does not know the language"
             raise OptionError("language", f"model {model.name} {why} {tag!r}; accepted: "
                               f"{_accepted_languages(model)}")
         codes.append(code)
     if len(tags) == 1:
-        return codes[0], canonical_tag(tags[0]), ()
-    return None, None, tuple(dict.fromkeys(codes))
+        return codes[0], canonical_tag(tags[0]), (), ()
+    named: dict[str, str] = {}
+    for code, tag in zip(codes, tags, strict=True):
+        named.setdefault(code, canonical_tag(tag))  # the first tag given for each code
+    return None, None, tuple(named), tuple(named.items())
+
+
+def _items(name: str, value: str) -> list[str]:
+    """A comma-separated value's items; an empty one (``es,,en``) is refused."""
+    items = [t.strip() for t in value.split(",")]
+    if not all(items):
+        raise OptionError(name, f"{name}={value!r} has an empty item; accepted: "
+                          f"{_ACCEPTED[name]}")
+    return items
 
 
 def _accepted_languages(model: ServedModel) -> str:
     if not model.languages:
-        return ("auto, a language code Whisper knows with an optional region (es, es-ES; "
-                f"{len(whisper_languages())} languages), or a comma-separated list of them "
-                "to detect among (es,en)")
+        return ("auto, a language code Whisper knows with an optional region (es, es-ES, "
+                f"es_ES; {len(whisper_languages())} languages; also "
+                f"{', '.join(a for a in ALIASES if a not in whisper_languages())}), or a "
+                "comma-separated list of them to detect among (es,en)")
     codes = ", ".join(model.languages)
     return (f"{codes} (optionally with a region, e.g. en-US, en-GB) or auto; other "
             "languages need a multilingual model (see model)")

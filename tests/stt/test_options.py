@@ -92,13 +92,116 @@ def test_language_forms(query, language, code, candidates):
     assert (opts.language, opts.language_code, opts.candidates) == (language, code, candidates)
 
 
-def test_unsure_detection_keeps_what_the_session_settled_on():
+def test_only_a_sure_detection_settles_the_language():
     from servers.stt.languages import choose_language
-    unsure = [("hi", 0.19), ("el", 0.19), ("es", 0.14)]
-    assert choose_language(unsure, audio_s=4, previous=None).language == "hi"
-    assert choose_language(unsure, audio_s=4, previous="es").language == "es"
-    assert choose_language(unsure, audio_s=4, previous=None, candidates=("es", "en")
-                           ).language == "es"
+    # base on the 2.9 s Spanish clip as the server cuts it: unsure, and wrong.
+    unsure = [("hi", 0.23), ("el", 0.23), ("es", 0.13)]
+    first = choose_language(unsure, audio_s=2.9, previous=None)
+    assert (first.language, first.sure) == ("hi", False)  # its own guess, kept for nothing
+    assert choose_language(unsure, audio_s=2.9, previous="es").language == "es"
+    listed = choose_language(unsure, audio_s=2.9, previous=None, candidates=("es", "en"))
+    assert (listed.language, listed.sure) == ("es", True)  # sure among the candidates
     sure = [("de", 0.99), ("en", 0.01)]
-    assert choose_language(sure, audio_s=3, previous="es").language == "de"  # a real switch
-    assert choose_language(sure, audio_s=0.8, previous="es").language == "es"  # too short
+    switch = choose_language(sure, audio_s=3, previous="es")
+    assert (switch.language, switch.sure) == ("de", True)  # a real switch
+    assert not choose_language(sure, audio_s=0.8, previous="es").sure  # too short
+    assert choose_language(sure, audio_s=0.8, previous="es").language == "es"
+
+
+ALIASES = [  # what a URL may say -> (Whisper code decoded in, language_code reported)
+    ("nb", "no", "nb"), ("nb-NO", "no", "nb-NO"), ("nn", "no", "nn"), ("no", "no", "no"),
+    ("fil", "tl", "fil"), ("iw", "he", "iw"), ("in", "id", "in"), ("ji", "yi", "ji"),
+    ("jv", "jw", "jv"), ("zh-Hans", "zh", "zh-Hans"), ("zh-hant", "zh", "zh-Hant"),
+    ("cmn", "zh", "cmn"), ("zh-CN", "zh", "zh-CN"), ("zh-TW", "zh", "zh-TW"),
+    ("en_US", "en", "en-US"), ("es_es", "es", "es-ES"),
+]
+
+
+@pytest.mark.parametrize("tag,code,reported", ALIASES)
+def test_language_aliases(tag, code, reported):
+    opts = parse_options(f"model=base&language={tag}", SttSettings(), BASE)
+    assert (opts.language, opts.language_code) == (code, reported)
+
+
+def test_a_listed_language_is_reported_as_the_url_spelled_it():
+    opts = parse_options("model=base&language=nb-NO,en_US", SttSettings(), BASE)
+    assert opts.candidates == ("no", "en")
+    assert (opts.tag_for("no"), opts.tag_for("en"), opts.tag_for("jw")) == (
+        "nb-NO", "en-US", "jv")
+
+
+@pytest.mark.parametrize("query,param", [
+    ("language=", "language"), ("language=%20", "language"), ("model=", "model"),
+    ("endpointing_ms=", "endpointing_ms"), ("vad_threshold=", "vad_threshold"),
+    ("interim=", "interim"), ("keyterms=", "keyterms"), ("keyterms=Rymi,,Acme", "keyterms"),
+    ("model=base&language=es,", "language"),
+])
+def test_a_blank_value_is_refused_naming_the_option(query, param):
+    with pytest.raises(OptionError) as err:
+        parse_options(query, SttSettings(), BASE)
+    assert err.value.param == param and "accepted" in err.value.message
+    assert "empty" in err.value.message
+
+
+@pytest.mark.parametrize("tag", [a[0] for a in ALIASES])
+async def test_alias_accepted_on_the_handshake(url, auth, tag):
+    async with websockets.connect(f"{url}?model=base&language={tag}",
+                                  additional_headers=auth) as ws:
+        await ws.send(json.dumps({"type": "close"}))
+
+
+@pytest.mark.parametrize("query,param,accepted", [
+    ("model=base&language=xq-XQ", "language", "es_ES"),  # bogus: the accepted forms
+    ("model=base&language=nb,", "language", "es,en"),
+    ("language=", "language", "auto"), ("model=", "model", "tiny.en"),
+])
+async def test_bogus_or_blank_language_refused_on_the_handshake(url, auth, query, param,
+                                                                accepted):
+    with pytest.raises(websockets.InvalidStatus) as err:
+        async with websockets.connect(f"{url}?{query}", additional_headers=auth):
+            pass
+    assert err.value.response.status_code == 400
+    body = json.loads(err.value.response.body)["error"]
+    print(f"\n{query} -> {body['message']}")
+    assert body["param"] == param and accepted in body["message"]
+
+
+def test_english_only_is_read_from_the_folder_not_the_name(models_dir, tmp_path):
+    from rymi_endpoints.models.catalog import resolve
+    from servers.stt.models import served_model
+    tiny = tmp_path / "my-whisper"  # tiny.en under a name without ".en"
+    tiny.symlink_to(resolve("whisper-tiny.en", models_dir), target_is_directory=True)
+    base = tmp_path / "lookalike.en"  # and multilingual base under one with it
+    base.symlink_to(resolve("whisper-base", models_dir), target_is_directory=True)
+    assert served_model(str(tiny)).languages == ("en",)
+    assert served_model(str(base)).languages == ()
+    assert served_model(str(tmp_path / "empty.en")).languages == ("en",)  # no folder: name
+
+
+async def test_a_loaded_model_never_waits_for_another_ones_load(models_dir, monkeypatch):
+    import asyncio
+    import time
+
+    from servers.stt import models
+
+    loads, decodes = [], []
+    load, decode = models.WhisperEngine.from_settings, models.WhisperEngine.transcribe
+    monkeypatch.setattr(models.WhisperEngine, "from_settings", classmethod(
+        lambda cls, s, path: loads.append(path.name) or load(s, path)))
+    monkeypatch.setattr(models.WhisperEngine, "transcribe", lambda self, audio, o: (
+        decodes.append(self.model_path.name) or decode(self, audio, o)))
+    registry = models.ModelRegistry(SttSettings(models_dir=models_dir, interim_nice=0,
+                                                cpu_threads=1))
+    await registry.load_default()  # tiny.en
+    base = [asyncio.ensure_future(registry.acquire("whisper-base")) for _ in range(2)]
+    await asyncio.sleep(0.05)  # base is loading on a thread
+    started = time.monotonic()
+    await registry.acquire("whisper-tiny.en")
+    waited = time.monotonic() - started
+    print(f"\ntiny.en acquired in {waited * 1000:.1f} ms while base loaded")
+    assert waited < 0.05 and not any(b.done() for b in base)
+    engines = await asyncio.gather(*base)
+    assert engines[0] is engines[1] and loads[1:] == ["whisper-base"]  # one load each
+    # The lazily loaded model got one warm-up decode per lane before it served.
+    assert decodes == ["whisper-base", "whisper-base"]
+    assert registry.loaded["whisper-base"].users == 2
