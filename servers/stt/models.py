@@ -2,8 +2,10 @@
 
 The configured model loads at start and stays (it is the fast path, and the warm-up
 decode is paid once). Any other catalog STT model prepared on this machine may be asked
-for with ``?model=``; it loads on first use (the handshake waits for it) and then stays
-loaded. The loaded set is bounded by ``max_loaded_models`` and ``models_memory_mb``:
+for with ``?model=``; it loads on first use (that handshake waits for it, and for one
+warm-up decode per lane, as the configured model gets at start) and then stays loaded.
+Loads are per model: a handshake for a model already loaded never waits for another's
+load, and two handshakes for one model share one load. The loaded set is bounded by ``max_loaded_models`` and ``models_memory_mb``:
 to make room, the least recently used model that no session is using is unloaded; when
 none can go, the handshake is refused with 503 (the speaches model-manager pattern, with
 a bound instead of a TTL).
@@ -12,6 +14,7 @@ a bound instead of a TTL).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -32,11 +35,19 @@ class ModelCapacity(RuntimeError):
     """No room to load another model: every loaded one is in use."""
 
 
-def served_model(name: str) -> ServedModel:
-    """A model with its short aliases and languages (from the catalog, or a path's name)."""
+# Whisper's vocabulary: 51864 tokens in the English-only models, 51865 in the
+# multilingual ones (51866 in large-v3): the language tokens' extra entry. CTranslate2
+# decides ``is_multilingual`` the same way.
+MULTILINGUAL_VOCAB = 51865
+
+
+def served_model(name: str, path: Path | None = None) -> ServedModel:
+    """A model with its short aliases and languages (from the catalog, or its folder)."""
     entry = load_catalog().get(name)
-    if entry is None:  # a path: English-only when its folder says so (tiny.en, base.en)
-        english = name.rstrip("/").endswith(".en") or ".en/" in name
+    if entry is None:  # a path: English-only when its folder says so, whatever its name
+        vocab = vocabulary_size(path or Path(name))
+        english = (vocab < MULTILINGUAL_VOCAB if vocab is not None
+                   else name.rstrip("/").endswith(".en") or ".en/" in name)
         return ServedModel(name, (), ("en",) if english else ())
     short = entry.name.removeprefix("whisper-")
     languages = () if "multilingual" in entry.languages else tuple(
@@ -44,10 +55,29 @@ def served_model(name: str) -> ServedModel:
     return ServedModel(entry.name, (short,) if short != entry.name else (), languages)
 
 
+def vocabulary_size(folder: Path) -> int | None:
+    """Tokens in a CTranslate2 Whisper folder's vocabulary, read without the weights:
+    ``vocabulary.txt`` (one per line), ``vocabulary.json``, else ``tokenizer.json``;
+    None when the folder has none of them."""
+    try:
+        if (folder / "vocabulary.txt").is_file():
+            with open(folder / "vocabulary.txt", encoding="utf-8") as f:
+                return sum(1 for _ in f)
+        if (folder / "vocabulary.json").is_file():
+            return len(json.loads((folder / "vocabulary.json").read_text(encoding="utf-8")))
+        if (folder / "tokenizer.json").is_file():
+            tok = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+            ids = [*tok["model"]["vocab"].values(), *(t["id"] for t in tok["added_tokens"])]
+            return max(ids) + 1
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return None
+
+
 def served_models(settings: SttSettings) -> dict[str, tuple[ServedModel, Path]]:
     """The configured model (must be ready) and every other STT model prepared here."""
-    out = {settings.model: (served_model(settings.model),
-                            resolve(settings.model, settings.models_dir))}
+    path = resolve(settings.model, settings.models_dir)
+    out = {settings.model: (served_model(settings.model, path), path)}
     for entry in load_catalog().values():
         if entry.server != "stt" or entry.name in out:
             continue
@@ -79,7 +109,10 @@ class ModelRegistry:
         self.settings = settings
         self.served = served_models(settings)
         self.loaded: dict[str, Loaded] = {}
-        self._lock = asyncio.Lock()  # one load at a time: two callers never load twice
+        # Loads in flight, one per model (two callers never load one model twice), with
+        # the room each was given; and how many handshakes wait on each.
+        self._loading: dict[str, tuple[asyncio.Future[Loaded], float]] = {}
+        self._waiting: dict[str, int] = {}
 
     @property
     def models(self) -> dict[str, ServedModel]:
@@ -104,22 +137,37 @@ class ModelRegistry:
 
     async def acquire(self, name: str) -> WhisperEngine:
         """The engine for ``name``, loaded if needed; held until ``release``."""
-        async with self._lock:
-            held = self.loaded.get(name)
-            if held is None:
+        held = self.loaded.get(name)
+        if held is None:
+            pending = self._loading.get(name)
+            if pending is None:
                 path = self.served[name][1]
                 # An interim lane holds a second copy of the weights.
                 size = model_size_mb(path) * (2 if self.settings.interim_lane() else 1)
                 self._make_room(size)
-                started = time.monotonic()
-                engine = await asyncio.get_running_loop().run_in_executor(
-                    None, WhisperEngine.from_settings, self.settings, path)
-                held = self.loaded[name] = Loaded(engine, size)
-                log.info("stt model %s loaded in %.1f s (%.0f MB; %d loaded)", name,
-                         time.monotonic() - started, size, len(self.loaded))
-            held.users += 1
-            held.last_used = time.monotonic()
-            return held.engine
+                pending = (asyncio.ensure_future(self._load(name, path, size)), size)
+                self._loading[name] = pending
+            self._waiting[name] = self._waiting.get(name, 0) + 1
+            try:  # shielded: a handshake that gives up does not cancel the others' load
+                held = await asyncio.shield(pending[0])
+            finally:
+                self._waiting[name] -= 1
+        held.users += 1
+        held.last_used = time.monotonic()
+        return held.engine
+
+    async def _load(self, name: str, path: Path, size: float) -> Loaded:
+        started = time.monotonic()
+        warm = name != self.settings.model  # the configured one is warmed by the app
+        try:
+            engine = await asyncio.get_running_loop().run_in_executor(
+                None, _load_engine, self.settings, path, warm)
+        finally:
+            del self._loading[name]
+        held = self.loaded[name] = Loaded(engine, size)
+        log.info("stt model %s loaded in %.1f s (%.0f MB; %d loaded)", name,
+                 time.monotonic() - started, size, len(self.loaded))
+        return held
 
     def release(self, name: str) -> None:
         held = self.loaded.get(name)
@@ -131,13 +179,15 @@ class ModelRegistry:
         s = self.settings
         budget = s.models_memory_mb or float("inf")
 
-        def full() -> bool:
-            used = sum(m.size_mb for m in self.loaded.values())
-            return len(self.loaded) >= s.max_loaded_models or used + size_mb > budget
+        def full() -> bool:  # loads in flight count as loaded
+            used = sum(m.size_mb for m in self.loaded.values()) + sum(
+                size for _, size in self._loading.values())
+            count = len(self.loaded) + len(self._loading)
+            return count >= s.max_loaded_models or used + size_mb > budget
 
         while full():
             idle = [(m.last_used, n) for n, m in self.loaded.items()
-                    if m.users == 0 and n != s.model]
+                    if m.users == 0 and not self._waiting.get(n) and n != s.model]
             if not idle:
                 raise ModelCapacity(
                     f"no room to load another model (max_loaded_models={s.max_loaded_models}, "
@@ -145,3 +195,14 @@ class ModelRegistry:
             name = min(idle)[1]
             del self.loaded[name]  # CTranslate2 frees its weights with the last reference
             log.info("stt model %s unloaded to make room", name)
+
+
+def _load_engine(settings: SttSettings, path: Path, warm: bool) -> WhisperEngine:
+    """Load (blocking, on a thread); ``warm``: one short decode per lane before serving,
+    so the first caller of a lazily loaded model does not pay for CTranslate2's set-up."""
+    engine = WhisperEngine.from_settings(settings, path)
+    if warm:
+        tone = (0.1 * np.sin(np.arange(16000, dtype=np.float32) * 0.05)).astype(np.float32)
+        for interim in (False, True):
+            engine.transcribe(tone, DecodeOptions(interim=interim))
+    return engine
