@@ -21,6 +21,7 @@ CH = "stt"
 EXPECTED = "he was not an ill disposed young man"
 EVENT_TYPES = {"interim", "final", "utterance_end", "speech_started", "error"}
 RATE = 16000
+ENDPOINT_MARGIN_S = 1.5  # silence sent beyond the endpoint (500 ms default: 2 s in all)
 
 
 def speech_pcm() -> bytes:
@@ -40,7 +41,14 @@ def url_language(url: str) -> str | None:
     values = parse_qs(urlsplit(url).query).get("language", [])
     if len(values) != 1 or "," in values[0] or values[0].lower() == "auto":
         return None
-    return values[0].split("-")[0].lower()
+    return values[0].replace("_", "-").split("-")[0].lower()
+
+
+def url_endpointing_ms(url: str, default: int = 500) -> int:
+    """The silence a URL asks for before the automatic final (``?endpointing_ms=``)."""
+    from urllib.parse import parse_qs, urlsplit
+    values = parse_qs(urlsplit(url).query).get("endpointing_ms", [])
+    return int(values[0]) if len(values) == 1 and values[0].strip().isdigit() else default
 
 
 def words(text: str) -> list[str]:
@@ -144,7 +152,9 @@ async def _auth(report: Report, target: Target) -> bool:
 async def _auto_endpoint(report: Report, target: Target, timeout: float) -> None:
     s = Session(await _open(target))
     await s.send_audio(speech_pcm(), speed=2.0)
-    await s.send_audio(b"\0\0" * RATE * 2, speed=1.0)  # the caller falls silent
+    # The caller falls silent for the URL's endpointing_ms and a margin for the decode.
+    quiet_s = url_endpointing_ms(target.url) / 1000 + ENDPOINT_MARGIN_S
+    await s.send_audio(b"\0\0" * int(RATE * quiet_s), speed=1.0)
     got_end = await s.wait_for("utterance_end", 0, timeout)
     t = s.types()
     report.add(CH, "events.json", not s.bad_frames, f"unparseable/unknown: {s.bad_frames[:2]}")
