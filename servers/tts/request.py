@@ -38,6 +38,9 @@ from .voices import VoiceCatalog, VoiceInfo
 
 QUERY_PARAMS = ("voice", "speed", "format", "language")
 MIN_SPEED, MAX_SPEED = 0.5, 2.0
+_QUERY_ACCEPTED = {"voice": "a voice id from GET /voices", "speed": f"a number from "
+                   f"{MIN_SPEED} to {MAX_SPEED}", "format": ", ".join(SUPPORTED_FORMATS),
+                   "language": "a BCP-47 tag a voice speaks (en-US)"}
 
 
 class TtsBody(BaseModel):
@@ -94,10 +97,18 @@ def _speed(value: Any, param: str, status: int) -> float:
 def query_defaults(request: Request, catalog: VoiceCatalog) -> dict[str, Any]:
     """URL options, validated before the body is read (a bad URL fails every request)."""
     params = request.query_params
-    for key in params:
+    seen: set[str] = set()
+    for key, value in params.multi_items():
         if key not in QUERY_PARAMS:
             raise _bad_query(key, f"unknown query parameter {key!r}; accepted: "
                              f"{', '.join(QUERY_PARAMS)}")
+        if key in seen:  # which one would win is a guess: refused, as on STT
+            raise _bad_query(key, f"query parameter {key!r} given more than once; accepted: "
+                             "each of " + ", ".join(QUERY_PARAMS) + " at most once")
+        seen.add(key)
+        if not value.strip():  # ``?voice={{voice}}`` with the variable missing: loud
+            raise _bad_query(key, f"query parameter {key!r} is empty; accepted: "
+                             f"{_QUERY_ACCEPTED[key]}, or leave it out for the default")
     out: dict[str, Any] = {}
     if "voice" in params:
         if catalog.get(params["voice"]) is None:

@@ -84,6 +84,11 @@ def test_unknown_route_and_method_are_shaped(client: httpx.Client) -> None:
     ("?speed=3", "speed"),
     ("?speed=nan", "speed"),
     ("?language=xx", "language"),
+    # A blank value (a URL template with a missing variable) and a repeated key are
+    # loud too, as on STT, not silently the default or whichever came last.
+    ("?voice=", "voice"), ("?speed=", "speed"), ("?format=%20", "format"),
+    ("?language=", "language"), ("?speed=1&speed=1.5", "speed"),
+    ("?format=pcm_16000&format=pcm_8000", "format"),
 ])
 def test_bad_url_option_is_400_naming_it_and_the_accepted_values(
         client: httpx.Client, query: str, param: str) -> None:
