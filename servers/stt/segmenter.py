@@ -37,7 +37,7 @@ class SegmenterConfig:
     min_speech_ms: int = 250
     endpointing_ms: int = 500
     speculative_ms: int = 96
-    speech_pad_ms: int = 300
+    speech_pad_ms: int = 400
     max_utterance_s: float = 28.0
     # A quiet gap this long inside a not-yet-confirmed candidate discards it. Shorter gaps
     # are the pauses between words (as Silero's offline merge treats them): the onset
