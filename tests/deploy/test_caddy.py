@@ -35,7 +35,8 @@ def caddy(stt_server, tts_server, llm_server, dev_certs, tmp_path_factory):
     env = {**os.environ, "HOME": str(home), "XDG_DATA_HOME": str(home),
            "XDG_CONFIG_HOME": str(home), "RYMI_CADDY_ADMIN": "off",
            "RYMI_DOMAIN": "localhost", "RYMI_HTTPS_PORT": str(port),
-           "RYMI_TLS": f"{dev_certs['cert']} {dev_certs['key']}",
+           "RYMI_TLS_MODE": "files", "RYMI_CADDY_CERT": str(dev_certs["cert"]),
+           "RYMI_CADDY_KEY": str(dev_certs["key"]),
            "RYMI_STT_UPSTREAM": f"127.0.0.1:{stt_server.port}",
            "RYMI_TTS_UPSTREAM": f"127.0.0.1:{tts_server.port}",
            "RYMI_LLM_UPSTREAM": f"127.0.0.1:{llm_server.port}"}
