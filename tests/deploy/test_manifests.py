@@ -1,20 +1,32 @@
-"""Deployment files are valid: Kubernetes schemas, compose structure, hadolint, Caddyfile."""
+"""Deployment files are valid: Kubernetes schemas (each file and each rendered overlay),
+compose structure, drain timing, hadolint, and the Caddyfile in each TLS mode."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import kubernetes_validate
 import pytest
 import yaml
 
+from servers.common.config import ServerSettings
+from servers.llm.config import LlmSettings
+from tests.deploy import kustomize
 from tests.support.servers import REPO
 
 DEPLOY = REPO / "deploy"
 BIN = Path(sys.executable).parent
+OVERLAYS = ["base", "gpu"]
+# What a grace period must hold beyond preStop + drain: the drain's own cut-off second,
+# process exit, and the kubelet's/docker's signalling.
+MARGIN_S = 5
+DRAIN_DEFAULT_S = ServerSettings.model_fields["drain_timeout_s"].default
 
 
 def _tool(name: str) -> str:
@@ -43,21 +55,104 @@ def test_kustomizations_name_existing_files():
             assert (kfile.parent / res).exists(), f"{kfile}: {res} missing"
 
 
-def test_deployments_drain_and_probe():
-    for path in (DEPLOY / "k8s" / "base").glob("*.yaml"):
-        for doc in yaml.safe_load_all(path.read_text()):
-            if not doc or doc["kind"] != "Deployment":
-                continue
-            pod = doc["spec"]["template"]["spec"]
-            c = pod["containers"][0]
-            env = {e["name"]: e.get("value") for e in c["env"]}
-            assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
-            assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
-            assert "preStop" in c["lifecycle"]
-            # the grace period must cover the preStop pause plus the whole drain bound
-            assert pod["terminationGracePeriodSeconds"] >= float(env["RYMI_DRAIN_TIMEOUT_S"]) + 5
-            assert env["RYMI_TOKEN_FILE"].startswith("/var/run/rymi/")
-            assert c["resources"]["requests"]["cpu"]
+def rendered(overlay: str) -> list[dict]:
+    return kustomize.render(DEPLOY / "k8s" / overlay)
+
+
+def deployments(overlay: str) -> dict[str, dict]:
+    return {d["metadata"]["name"]: d for d in rendered(overlay) if d["kind"] == "Deployment"}
+
+
+def _env(container: dict) -> dict[str, str | None]:
+    return {e["name"]: e.get("value") for e in container.get("env", [])}
+
+
+def _by_name(docs: list[dict]) -> dict[tuple[str, str], dict]:
+    # through JSON, so YAML spellings (1 vs "1" keys aside) compare as kubectl's output
+    return {(d["kind"], d["metadata"]["name"]): json.loads(json.dumps(d)) for d in docs}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_rendered_overlay_validates_against_kubernetes_schema(overlay):
+    """What `kubectl apply -k` would send, patches applied, not only each file."""
+    docs = rendered(overlay)
+    assert {d["kind"] for d in docs} == {"Deployment", "Service"} and len(docs) == 6
+    for doc in docs:
+        kubernetes_validate.validate(doc, kubernetes_validate.latest_version(), strict=True)
+    for d in docs:
+        assert d["metadata"]["labels"]["app.kubernetes.io/part-of"] == "rymi-endpoints"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_python_render_matches_kustomize_where_installed(overlay):
+    """The helper above stands in for kustomize; where a binary exists, they agree."""
+    kubectl = shutil.which("kubectl")
+    binary = shutil.which("kustomize")
+    if binary:
+        cmd = [binary, "build", str(DEPLOY / "k8s" / overlay)]
+    elif kubectl:
+        cmd = [kubectl, "kustomize", str(DEPLOY / "k8s" / overlay)]
+    else:
+        pytest.skip("no kustomize or kubectl: the Python render is the only check")
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    theirs = [d for d in yaml.safe_load_all(proc.stdout) if d]
+    assert _by_name(rendered(overlay)) == _by_name(theirs)
+
+
+def test_gpu_overlay_puts_stt_and_llm_on_a_gpu_with_room_for_its_models():
+    base, gpu = deployments("base"), deployments("gpu")
+    gib = {"Mi": 1 / 1024, "Gi": 1}
+
+    def memory(d: dict, kind: str) -> float:
+        value = d["spec"]["template"]["spec"]["containers"][0]["resources"][kind]["memory"]
+        return float(value[:-2]) * gib[value[-2:]]
+
+    for name in ("rymi-stt", "rymi-llm"):
+        c = gpu[name]["spec"]["template"]["spec"]["containers"][0]
+        assert c["resources"]["limits"]["nvidia.com/gpu"] == 1
+        assert c["image"] == "rymi-endpoints:gpu"
+        for kind in ("requests", "limits"):
+            assert memory(gpu[name], kind) > memory(base[name], kind)
+    stt_env = _env(gpu["rymi-stt"]["spec"]["template"]["spec"]["containers"][0])
+    assert stt_env["RYMI_STT_DEVICE"] == "cuda" and stt_env["RYMI_STT_COMPUTE_TYPE"] == "float16"
+    assert memory(gpu["rymi-llm"], "limits") >= 16  # 7-8B bf16 weights pass through RAM
+    tts = gpu["rymi-tts"]["spec"]["template"]["spec"]["containers"][0]
+    assert "nvidia.com/gpu" not in tts["resources"].get("limits", {})
+
+
+def _prestop_sleep_s(container: dict) -> float:
+    command = " ".join(container["lifecycle"]["preStop"]["exec"]["command"])
+    found = re.search(r"sleep\(?\s*(\d+(?:\.\d+)?)", command)
+    assert found, f"no sleep in preStop: {command}"
+    return float(found.group(1))
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_deployments_drain_and_probe(overlay):
+    for name, doc in deployments(overlay).items():
+        pod = doc["spec"]["template"]["spec"]
+        c = pod["containers"][0]
+        env = _env(c)
+        assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        # The whole shutdown fits the drain bound, after the preStop pause.
+        drain = float(env.get("RYMI_DRAIN_TIMEOUT_S") or DRAIN_DEFAULT_S)
+        grace = pod["terminationGracePeriodSeconds"]
+        assert grace >= _prestop_sleep_s(c) + drain + MARGIN_S, name
+        assert env["RYMI_TOKEN_FILE"].startswith("/var/run/rymi/")
+        assert env["RYMI_FORWARDED_ALLOW_IPS"] == "*"  # only the proxy reaches a Service
+        assert "VLLM_CPU_KVCACHE_SPACE" not in env  # derived from RYMI_LLM_KV_CACHE_GB
+        assert c["resources"]["requests"]["cpu"]
+    llm = _env(deployments(overlay)["rymi-llm"]["spec"]["template"]["spec"]["containers"][0])
+    assert float(llm["RYMI_LLM_KV_CACHE_GB"]) == LlmSettings.model_fields["kv_cache_gb"].default
+
+
+def _duration_s(text: str) -> float:
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001, "us": 1e-6}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|us|h|m|s)", text)
+    assert parts and "".join(n + u for n, u in parts) == text, text
+    return sum(float(n) * units[u] for n, u in parts)
 
 
 def test_compose_file_is_consistent():
@@ -67,11 +162,25 @@ def test_compose_file_is_consistent():
     ports = {"stt": "8001", "tts": "8002", "llm": "8003"}
     for name, port in ports.items():
         svc = services[name]
+        env = svc["environment"]
         assert svc["command"] == [f"rymi-{name}"]
+        # compose has no preStop: the grace period holds the whole drain and a margin
+        drain = float(env.get("RYMI_DRAIN_TIMEOUT_S") or DRAIN_DEFAULT_S)
+        assert _duration_s(svc["stop_grace_period"]) >= drain + MARGIN_S
+        assert env["RYMI_FORWARDED_ALLOW_IPS"] == "*"
+        assert "VLLM_CPU_KVCACHE_SPACE" not in env
+        assert "ports" not in svc  # only Caddy is reachable: what makes "*" safe
         assert f"127.0.0.1:{port}/readyz" in " ".join(svc["healthcheck"]["test"])
         assert svc["environment"]["RYMI_TOKEN_FILE"] == "/run/secrets/rymi_tokens"
         assert services["caddy"]["environment"][f"RYMI_{name.upper()}_UPSTREAM"] == \
             f"{name}:{port}"
+    assert float(services["llm"]["environment"]["RYMI_LLM_KV_CACHE_GB"]) == \
+        LlmSettings.model_fields["kv_cache_gb"].default
+    caddy = services["caddy"]
+    assert caddy["environment"]["RYMI_TLS_MODE"] == "${RYMI_TLS_MODE:-internal}"
+    # 443 for https/wss; 80 for ACME's HTTP-01 challenge in acme mode
+    assert {p.rsplit(":", 1)[1] for p in caddy["ports"]} == {"443", "80"}
+    assert _duration_s(caddy["stop_grace_period"]) >= DRAIN_DEFAULT_S
     docker = shutil.which("docker")
     has_compose = docker and subprocess.run([docker, "compose", "version"],
                                             capture_output=True).returncode == 0
@@ -88,9 +197,55 @@ def test_dockerfiles_pass_hadolint(name):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def _caddy_env(tmp_path: Path, **settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RYMI_")}
+    return {**env, "RYMI_CADDY_ADMIN": "off", "XDG_DATA_HOME": str(tmp_path),
+            "XDG_CONFIG_HOME": str(tmp_path), "HOME": str(tmp_path), **settings}
+
+
 def test_caddyfile_validates(tmp_path):
-    env = {**os.environ, "RYMI_CADDY_ADMIN": "off", "XDG_DATA_HOME": str(tmp_path),
-           "XDG_CONFIG_HOME": str(tmp_path), "HOME": str(tmp_path)}
     proc = subprocess.run([_tool("caddy"), "validate", "--config", str(DEPLOY / "Caddyfile"),
-                           "--adapter", "caddyfile"], capture_output=True, text=True, env=env)
+                           "--adapter", "caddyfile"], capture_output=True, text=True,
+                          env=_caddy_env(tmp_path))
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def _adapt(tmp_path: Path, **settings: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([_tool("caddy"), "adapt", "--config", str(DEPLOY / "Caddyfile"),
+                           "--adapter", "caddyfile"], capture_output=True, text=True,
+                          env=_caddy_env(tmp_path, **settings))
+
+
+def _issuers(config: dict) -> list[str]:
+    policies = config["apps"].get("tls", {}).get("automation", {}).get("policies", [])
+    return [i["module"] for p in policies for i in p.get("issuers", [])]
+
+
+def test_caddy_tls_modes_pick_the_issuer(tmp_path):
+    """internal (the default): Caddy's own CA, even for a public name. acme: no internal
+    issuer is configured, so Caddy's automatic HTTPS gets a public certificate."""
+    for settings in ({}, {"RYMI_TLS_MODE": "internal", "RYMI_DOMAIN": "voice.example.com"}):
+        proc = _adapt(tmp_path, **settings)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert _issuers(json.loads(proc.stdout)) == ["internal"], settings
+    proc = _adapt(tmp_path, RYMI_TLS_MODE="acme", RYMI_DOMAIN="voice.example.com")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    config = json.loads(proc.stdout)
+    assert "internal" not in _issuers(config) and '"internal"' not in proc.stdout
+    server = config["apps"]["http"]["servers"]["srv0"]
+    assert server["listen"] == [":443"]
+    assert server["routes"][0]["match"][0]["host"] == ["voice.example.com"]
+    # redirects off (Rymi calls https only), automatic certificates left on
+    assert server["automatic_https"] == {"disable_redirects": True}
+
+
+def test_caddy_tls_files_mode_and_a_bad_mode(tmp_path):
+    proc = _adapt(tmp_path, RYMI_TLS_MODE="files", RYMI_CADDY_CERT="/c/cert.pem",
+                  RYMI_CADDY_KEY="/c/key.pem")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    config = json.loads(proc.stdout)
+    assert config["apps"]["tls"]["certificates"]["load_files"][0]["certificate"] == \
+        "/c/cert.pem"
+    assert _issuers(config) == []
+    proc = _adapt(tmp_path, RYMI_TLS_MODE="letsencrypt")
+    assert proc.returncode != 0 and "tls_letsencrypt" in proc.stderr
