@@ -2,7 +2,9 @@
 
 Checks what a customer's reverse proxy must not break: SSE and chunked PCM arrive as
 they are made (no buffering), the WebSocket upgrade and its Authorization header pass,
-and a wrong token is still a 401 from our servers.
+a wrong token is still a 401 from each of our servers, and the request id crosses the
+proxy both ways. Here every server has a token: this module starts its own TTS with one
+(the suite's shared TTS server is open; piper loads in about a second).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import ssl
 import subprocess
 import sys
 import time
+import uuid
 import wave
 from pathlib import Path
 
@@ -22,10 +25,21 @@ import pytest
 import websockets
 from websockets.asyncio.client import connect
 
-from tests.conftest import LLM_TOKEN, STT_TOKEN
-from tests.support.servers import REPO, free_port
+from tests.conftest import LLM_TOKEN, STT_TOKEN, _clean_env
+from tests.support.servers import REPO, free_port, start_server
 
 CLIP = REPO / "tests" / "data" / "audio" / "librivox_ss_880.wav"
+TTS_TOKEN = "tts-proxy-token-8c2e"
+TTS_AUTH = {"Authorization": f"Bearer {TTS_TOKEN}"}
+
+
+@pytest.fixture(scope="module")
+def tts_server():
+    """Piper behind a token, for this module only (shadows the suite's open one)."""
+    server = start_server("servers.tts", env={**_clean_env("RYMI_TTS_"),
+                                              "RYMI_TTS_TOKENS": TTS_TOKEN})
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +101,7 @@ def test_tts_first_chunk_arrives_while_synthesis_goes_on(caddy, tts_server):
     origin, ctx = caddy
     text = " ".join(f"This is sentence number {i} of a long answer." for i in range(1, 25))
     with httpx.stream("POST", f"{origin}/tts", json={"text": text, "format": "pcm_16000"},
-                      verify=ctx, timeout=120) as r:
+                      headers=TTS_AUTH, verify=ctx, timeout=120) as r:
         assert r.status_code == 200
         assert r.headers["content-type"] == "application/octet-stream"
         chunks = r.iter_raw()
@@ -120,6 +134,10 @@ async def test_wrong_token_is_401_through_the_proxy_on_all_three(caddy):
     r = httpx.post(f"{origin}/v1/chat/completions", headers=bad, verify=ctx,
                    json={"model": "m", "messages": [{"role": "user", "content": "hi"}]})
     assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_token"
+    r = httpx.post(f"{origin}/tts", headers=bad, verify=ctx, json={"text": "Hi."})
+    assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_token"
+    r = httpx.post(f"{origin}/tts", verify=ctx, json={"text": "Hi."})  # no token at all
+    assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_token"
     with pytest.raises(websockets.InvalidStatus) as info:
         async with connect(origin.replace("https://", "wss://") + "/stt", ssl=ctx,
                            additional_headers=bad):
@@ -127,15 +145,36 @@ async def test_wrong_token_is_401_through_the_proxy_on_all_three(caddy):
     assert info.value.response.status_code == 401
 
 
-def test_tts_behind_proxy_with_token(tts_server, caddy):
-    """The shared TTS server is open; a token-protected TTS is covered by the checker.
-    Here: the request id the proxy made reaches the server and comes back."""
+def _call(origin, ctx, channel, headers):
+    if channel == "tts":
+        return httpx.post(f"{origin}/tts", json={"text": "Hi."}, verify=ctx, timeout=60,
+                          headers={**TTS_AUTH, **headers})
+    return httpx.post(f"{origin}/v1/chat/completions", verify=ctx, timeout=120,
+                      headers={"Authorization": f"Bearer {LLM_TOKEN}", **headers},
+                      json={"model": "m", "max_tokens": 2,
+                            "messages": [{"role": "user", "content": "Hi."}]})
+
+
+@pytest.mark.parametrize("channel", ["tts", "llm"])
+def test_request_id_crosses_the_proxy(caddy, tts_server, llm_server, channel):
+    """The id is the same at the client and in the server's usage record, both when the
+    client sends one and when Caddy makes it. The server's own fallback id (uuid4 hex)
+    could not pass: Caddy's is a dashed UUID, and the server must have received it."""
     origin, ctx = caddy
-    r = httpx.post(f"{origin}/tts", json={"text": "Hi."}, verify=ctx, timeout=60)
-    assert r.status_code == 200 and len(r.headers["x-request-id"]) >= 16
-    r = httpx.post(f"{origin}/tts", json={"text": "Hi."}, verify=ctx, timeout=60,
-                   headers={"X-Request-ID": "caddy-req-7"})
-    assert r.headers["x-request-id"] == "caddy-req-7"
+    server = tts_server if channel == "tts" else llm_server
+    sent = f"client-req-{uuid.uuid4().hex[:8]}"
+    # A client's own X-Forwarded-For is not believed: Caddy writes the peer it saw.
+    r = _call(origin, ctx, channel, {"X-Request-ID": sent,
+                                     "X-Forwarded-For": "203.0.113.9"})
+    assert r.status_code == 200 and r.headers["x-request-id"] == sent
+    record = server.wait_usage(sent)
+    if "client_ip" in record:  # the usage record names the caller behind the proxy
+        assert record["client_ip"] == "127.0.0.1"
+
+    r = _call(origin, ctx, channel, {})
+    made = r.headers["x-request-id"]
+    assert r.status_code == 200 and str(uuid.UUID(made)) == made  # Caddy's, not ours
+    assert server.wait_usage(made)["status"] == 200
 
 
 def test_unknown_path_is_a_shaped_404(caddy):
