@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-from servers.common.config import SHARED_FIELDS, ServerSettings
+from servers.common.config import SECRET_FIELDS, SHARED_FIELDS, ServerSettings
 
 SERVER_CONFIGS = {"stt": "servers.stt.config", "tts": "servers.tts.config",
                   "llm": "servers.llm.config", "demo": "rymi_endpoints.demo.config"}
@@ -31,6 +31,10 @@ def _default(field) -> str:
     return "" if value is None else f"`{value}`"
 
 
+def _flag(name: str) -> str:
+    return "(env only: a secret)" if name in SECRET_FIELDS else f"`--{name.replace('_', '-')}`"
+
+
 def markdown_table() -> str:
     rows = ["| server | environment variable | flag | default | what it does |",
             "|---|---|---|---|---|"]
@@ -38,7 +42,7 @@ def markdown_table() -> str:
         env = f"RYMI_{{STT,TTS,LLM,DEMO}}_{name.upper()}"
         if name in SHARED_FIELDS:
             env += f" or RYMI_{name.upper()}"
-        rows.append(f"| all | `{env}` | `--{name.replace('_', '-')}` | {_default(field)} "
+        rows.append(f"| all | `{env}` | {_flag(name)} | {_default(field)} "
                     f"| {field.description or ''} |")
     for server, cls in _settings_classes().items():
         prefix = cls.model_config.get("env_prefix", "")
@@ -46,7 +50,7 @@ def markdown_table() -> str:
             base = ServerSettings.model_fields.get(name)
             if base is not None and base.default == field.default:
                 continue
-            rows.append(f"| {server} | `{prefix}{name.upper()}` | `--{name.replace('_', '-')}` "
+            rows.append(f"| {server} | `{prefix}{name.upper()}` | {_flag(name)} "
                         f"| {_default(field)} | {field.description or ''} |")
     return "\n".join(rows)
 

@@ -35,8 +35,12 @@ class Child:
 
 
 def _env(name: str, field: str) -> str | None:
-    return os.environ.get(f"RYMI_{name.upper()}_{field.upper()}") or os.environ.get(
-        f"RYMI_{field.upper()}")
+    """A setting as the server will read it: its own variable when set (even empty),
+    else the shared ``RYMI_<FIELD>`` (servers.common.config.load_settings)."""
+    own = f"RYMI_{name.upper()}_{field.upper()}"
+    if own in os.environ:
+        return os.environ[own]
+    return os.environ.get(f"RYMI_{field.upper()}")
 
 
 def available(names: list[str]) -> list[str]:

@@ -38,8 +38,12 @@ LLM_MODEL = "smollm2-135m-instruct"
 
 
 def _clean_env(prefix: str) -> dict[str, str]:
-    """Settings from the developer's shell must not change what the tests start."""
-    return {k: "" for k in os.environ if k.startswith((prefix, "RYMI_TOKEN"))}
+    """Settings from the developer's shell must not change what the tests start: the
+    server's own variables and the shared ``RYMI_<FIELD>`` ones (TLS, metrics auth,
+    timeouts...), all but where the prepared models are."""
+    from servers.common.config import SHARED_FIELDS
+    shared = tuple(f"RYMI_{name.upper()}" for name in SHARED_FIELDS if name != "models_dir")
+    return {k: "" for k in os.environ if k.startswith(prefix) or k in shared}
 
 
 @pytest.fixture(scope="session")

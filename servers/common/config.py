@@ -34,7 +34,8 @@ class ServerSettings(BaseSettings):
         description="Accepted bearer tokens, comma-separated (several allow rotation). "
         "Empty and no token file: the server is open.",
     )
-    token_file: Path | None = Field(None, description="File with one accepted token per line.")
+    token_file: Path | None = Field(None, description="File with one accepted token per line "
+                                    "(read at start; `#` starts a comment line).")
     tls_cert: Path | None = Field(None, description="PEM certificate: serve https/wss directly.")
     tls_key: Path | None = Field(None, description="PEM private key for tls_cert.")
     metrics_auth: bool = Field(False, description="Require the bearer token on /metrics too.")
@@ -57,6 +58,12 @@ class ServerSettings(BaseSettings):
         default_factory=default_models_dir, description="Where prepared models live."
     )
     log_level: str = Field("info", description="debug, info, warning or error.")
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1", description="Proxies whose X-Forwarded-For / X-Forwarded-Proto are "
+        "trusted (comma-separated addresses or networks, `*` for any): the usage record's "
+        "client_ip is then the caller's, not the proxy's. Set it where only your proxy can "
+        "reach the server (compose, Kubernetes).",
+    )
 
     @field_validator("log_level")
     @classmethod
@@ -65,6 +72,12 @@ class ServerSettings(BaseSettings):
         if v not in {"debug", "info", "warning", "error"}:
             raise ValueError("must be one of debug, info, warning, error")
         return v
+
+    @field_validator("token_file", "tls_cert", "tls_key", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, v: Any) -> Any:
+        # `RYMI_TLS_CERT=` (a compose file's empty value) means "not set", not the cwd.
+        return None if isinstance(v, str) and not v.strip() else v
 
     @field_validator("tls_key")
     @classmethod
@@ -77,11 +90,19 @@ class ServerSettings(BaseSettings):
                 raise ValueError(f"no such file: {p}")
         return v
 
+    @field_validator("token_file")
+    @classmethod
+    def _token_file(cls, v: Path | None) -> Path | None:
+        # Read once here, so a missing, unreadable or empty file stops start-up with one
+        # line: a token file that was meant to lock the server must never leave it open.
+        if v is not None and not _tokens_in_file(v):
+            raise ValueError(f"no token in {v} (one token per line)")
+        return v
+
     def token_list(self) -> list[str]:
         found = [t.strip() for t in self.tokens.split(",") if t.strip()]
         if self.token_file is not None:
-            text = Path(self.token_file).read_text(encoding="utf-8")
-            found += [t.strip() for t in text.splitlines() if t.strip() and not t.startswith("#")]
+            found += _tokens_in_file(self.token_file)
         return found
 
     @property
@@ -89,7 +110,20 @@ class ServerSettings(BaseSettings):
         return "https" if self.tls_cert else "http"
 
 
+def _tokens_in_file(path: Path) -> list[str]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    lines = (line.strip() for line in text.splitlines())
+    return [t for t in lines if t and not t.startswith("#")]
+
+
 S = TypeVar("S", bound=ServerSettings)
+
+# Secrets are read from the environment or a file only, never from flags: a command
+# line is visible to every user of the machine (ps, /proc/*/cmdline).
+SECRET_FIELDS = frozenset({"tokens", "upstream_token"})
 
 
 def _flag_type(annotation: Any) -> Any:
@@ -103,6 +137,8 @@ def build_parser(cls: type[ServerSettings], prog: str) -> argparse.ArgumentParse
     prefix = cls.model_config.get("env_prefix", "")
     parser = argparse.ArgumentParser(prog=prog, description=cls.__doc__)
     for name, field in cls.model_fields.items():
+        if name in SECRET_FIELDS:
+            continue
         kind = _flag_type(field.annotation)
         env = f"{prefix}{name}".upper()
         help_text = f"{field.description or ''} (env {env})"
@@ -120,7 +156,8 @@ def build_parser(cls: type[ServerSettings], prog: str) -> argparse.ArgumentParse
 # Settings that one deployment usually shares across the three servers: ``RYMI_TOKENS``
 # applies to every server unless ``RYMI_TTS_TOKENS`` (say) is set.
 SHARED_FIELDS = ("tokens", "token_file", "tls_cert", "tls_key", "models_dir", "log_level",
-                 "metrics_auth", "drain_timeout_s", "send_timeout_s", "body_timeout_s")
+                 "metrics_auth", "drain_timeout_s", "send_timeout_s", "body_timeout_s",
+                 "forwarded_allow_ips")
 
 
 def load_settings(cls: type[S], argv: list[str] | None = None, prog: str = "server") -> S:
