@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 
@@ -19,10 +20,11 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, Router
+from starlette.types import Receive, Scope, Send
 
 from . import metrics
-from .auth import BearerAuthMiddleware, BearerTokens
+from .auth import BearerAuthMiddleware, BearerTokens, deny_websocket
 from .config import ServerSettings
 from .direct_routes import DirectRoutes, Endpoint
 from .errors import EXCEPTION_HANDLERS, error_body
@@ -92,10 +94,29 @@ def create_app(
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=lifespan,
     )
+    app.router.default = _not_found_for(app.router)
     app.state.server = state
     app.state.settings = settings
     app.state.tokens = tokens
     return app
+
+
+def _not_found_for(router: Router) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    """A WebSocket to an unknown path gets a shaped 404 on the handshake (Starlette's
+    own answer is a close before accept, which uvicorn turns into a bare 403)."""
+    http_not_found = router.not_found
+    body = json.dumps(error_body("no WebSocket endpoint at this path", "not_found_error",
+                                 "not_found")).encode()
+    headers = [(b"content-type", b"application/json"),
+               (b"content-length", str(len(body)).encode())]
+
+    async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await deny_websocket(scope, receive, send, 404, body, list(headers))
+        else:
+            await http_not_found(scope, receive, send)
+
+    return not_found
 
 
 async def _start(app: Starlette, state: ServerState, startup: Startup | None) -> None:

@@ -84,7 +84,7 @@ class LifecycleMiddleware:
             return await _refuse(scope, receive, send, reason, rid_header)
 
         usage = UsageRecord(channel=self.state.channel, request_id=rid,
-                            path=scope["path"], kind=kind)
+                            path=scope["path"], kind=kind, client_ip=_client_ip(scope))
         scope.setdefault("state", {})["usage"] = usage
         scope["state"]["request_id"] = rid
 
@@ -126,8 +126,9 @@ class LifecycleMiddleware:
                                len((message.get("text") or "").encode()))
             elif t == "websocket.close":
                 usage.extra.setdefault("close_code", message.get("code", 1000))
-            elif t == "websocket.http.response.start":
+            elif t == "websocket.http.response.start":  # a refused upgrade (401, 400...)
                 usage.status = message["status"]
+                message["headers"] = [*message.get("headers", []), rid_header]
             if self.send_timeout_s is None or t != "websocket.send":
                 return await send(message)
             # A WebSocket may write from more than one task (events, then an error and
@@ -142,6 +143,16 @@ class LifecycleMiddleware:
         self.state.enter()
         try:
             await self.app(scope, counting_receive, counting_send)
+        except Exception as exc:
+            if kind == "http" and usage.status is None:
+                # A bug before the first byte: answered here, shaped and with its request
+                # id, rather than by Starlette's outermost error layer, which has neither.
+                log.exception("request %s failed: %s", rid, exc)
+                usage.extra["error"] = "internal_error"
+                await _internal_error(counting_send)
+            else:  # after the 200 the connection is cut: a short answer never looks whole
+                usage.extra.setdefault("aborted", True)
+                raise
         except BaseException:
             usage.extra.setdefault("aborted", True)
             raise
@@ -172,6 +183,22 @@ async def _bounded_body_read(receive: Receive, started: float, timeout_s: float)
     except TimeoutError:
         raise ApiError(408, f"request body not received within {timeout_s:g} s",
                        "body_timeout") from None
+
+
+def _client_ip(scope: Scope) -> str | None:
+    """The caller's address: uvicorn has already taken it from X-Forwarded-For when the
+    peer is a trusted proxy (``forwarded_allow_ips``)."""
+    client = scope.get("client")
+    return client[0] if client else None
+
+
+async def _internal_error(send: Send) -> None:
+    body = json.dumps(error_body("internal server error", "server_error",
+                                 "internal_error")).encode()
+    await send({"type": "http.response.start", "status": 500,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _with_header(send: Send, header: tuple[bytes, bytes]) -> Send:

@@ -3,7 +3,9 @@
 Drain: on the first SIGTERM/SIGINT the server keeps its socket open but answers new
 work with 503 (and /readyz with 503, so a balancer stops sending), lets in-flight
 requests and sessions finish for up to ``drain_timeout_s``, then shuts down and exits 0.
-A second signal stops at once.
+What is still running at the bound is cut off within a second, so the whole shutdown
+fits ``drain_timeout_s`` (plus that second): an orchestrator's grace period of
+preStop + drain_timeout_s + a few seconds is enough. A second signal stops at once.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import ssl
 import sys
 from types import FrameType
 from typing import Any
@@ -23,6 +26,17 @@ from .lifecycle import ServerState, wait_idle
 from .logs import configure_logging
 
 log = logging.getLogger("rymi.server")
+
+# After the drain, what uvicorn still waits for open connections: the drain has already
+# waited for in-flight work, so only work past the bound is left, and it is cut off.
+CUT_OFF_S = 1
+
+
+class _Config(uvicorn.Config):
+    def load(self) -> None:
+        super().load()
+        if self.ssl is not None:  # TLS 1.2 or newer, whatever the OpenSSL default
+            self.ssl.minimum_version = ssl.TLSVersion.TLSv1_2
 
 
 class DrainingServer(uvicorn.Server):
@@ -46,7 +60,7 @@ class DrainingServer(uvicorn.Server):
     async def _drain(self) -> None:
         finished = await wait_idle(self.state, self.drain_timeout_s)
         if not finished:
-            log.warning("drain bound reached with %d in flight; closing them",
+            log.warning("drain bound reached with %d in flight; cutting them off",
                         self.state.inflight)
         self.should_exit = True
 
@@ -64,7 +78,7 @@ def serve(app: Starlette, settings: ServerSettings, name: str, **uvicorn_options
     """Serve until drained; returns the process exit code."""
     configure_logging(settings.log_level)
     describe_auth(settings, name)
-    config = uvicorn.Config(
+    config = _Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -73,7 +87,8 @@ def serve(app: Starlette, settings: ServerSettings, name: str, **uvicorn_options
         log_config=None,
         access_log=False,
         server_header=False,
-        timeout_graceful_shutdown=max(1, int(settings.drain_timeout_s)),
+        timeout_graceful_shutdown=CUT_OFF_S,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         lifespan="on",
         **uvicorn_options,
     )

@@ -26,6 +26,7 @@ class UsageRecord:
     request_id: str
     path: str
     kind: str  # "http" or "websocket"
+    client_ip: str | None = None
     started: float = field(default_factory=time.monotonic)
     bytes_in: int = 0
     bytes_out: int = 0

@@ -39,6 +39,11 @@ async def stream(request: Request) -> StreamingResponse:
     return StreamingResponse(chunks(), media_type="application/octet-stream")
 
 
+async def boom(request: Request) -> StreamingResponse:
+    """A bug in a handler before its first byte (fault injection for the 500 path)."""
+    raise RuntimeError("a bug in the handler")
+
+
 async def echo_ws(ws: WebSocket) -> None:
     await ws.accept()
     async for text in ws.iter_text():
@@ -55,6 +60,7 @@ def build(settings: EchoSettings):
             raise FileNotFoundError("model file missing: /nonexistent/model.bin")
     return create_app(settings=settings, channel="echo", startup=startup, routes=[
         Route("/stream", stream, methods=["POST"]),
+        Route("/boom", boom, methods=["GET"]),
         WebSocketRoute("/ws", echo_ws),
     ])
 

@@ -1,0 +1,154 @@
+"""Edges of the shared core on real processes: secrets, unknown paths, a handler's bug,
+the client's address behind a proxy, the drain's bound, the dev certificate's names."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import websockets
+
+from rymi_endpoints.certs import make_dev_certs
+from rymi_endpoints.settings_table import markdown_table
+from tests.support.servers import REPO, start_server
+
+from .conftest import TOKENS
+
+TOKEN = TOKENS.split(",")[0]
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def _run_echo(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    import os
+    return subprocess.run([sys.executable, "-m", "tests.common.echo_server", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **(env or {})})
+
+
+@pytest.mark.parametrize("content", [None, "", "# only a comment\n\n"])
+def test_a_token_file_without_tokens_stops_start_up(tmp_path: Path, content: str | None):
+    path = tmp_path / "tokens.txt"
+    if content is not None:
+        path.write_text(content)
+    proc = _run_echo(env={"RYMI_ECHO_SERVER_TOKEN_FILE": str(path)})
+    # A file meant to lock the server must never leave it open: one line, exit 2.
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "RYMI_ECHO_SERVER_TOKEN_FILE" in proc.stderr and str(path) in proc.stderr
+
+
+def test_secrets_are_never_flags():
+    proc = _run_echo("--tokens", "visible-in-ps")
+    assert proc.returncode == 2 and "unrecognized arguments: --tokens" in proc.stderr
+    table = markdown_table()
+    assert "`--tokens`" not in table and "`--upstream-token`" not in table
+    assert table.count("(env only: a secret)") >= 2
+
+
+def test_a_bug_before_the_first_byte_is_a_shaped_500_with_its_request_id(echo_server):
+    r = httpx.get(f"{echo_server.url}/boom", headers={**AUTH, "X-Request-ID": "bug-1"})
+    assert r.status_code == 500
+    assert r.json() == {"error": {"message": "internal server error", "type": "server_error",
+                                  "code": "internal_error"}}
+    assert r.headers["x-request-id"] == "bug-1"
+    record = echo_server.wait_usage("bug-1")
+    assert record["status"] == 500 and record["error"] == "internal_error"
+    assert "request bug-1 failed" in echo_server.logs()  # the traceback is logged once
+    assert httpx.get(f"{echo_server.url}/healthz").status_code == 200  # still serving
+
+
+async def test_a_refused_upgrade_carries_its_request_id(echo_server):
+    with pytest.raises(websockets.InvalidStatus) as info:
+        async with websockets.connect(f"{echo_server.ws_url}/ws",
+                                      additional_headers={"X-Request-ID": "ws-deny-1"}):
+            pass
+    assert info.value.response.status_code == 401
+    assert info.value.response.headers["x-request-id"] == "ws-deny-1"
+
+
+async def test_a_websocket_to_an_unknown_path_is_a_shaped_404(echo_server):
+    with pytest.raises(websockets.InvalidStatus) as info:
+        async with websockets.connect(f"{echo_server.ws_url}/nowhere", additional_headers=AUTH):
+            pass
+    response = info.value.response
+    assert response.status_code == 404
+    assert b'"code": "not_found"' in response.body or b'"code":"not_found"' in response.body
+
+
+def test_client_ip_comes_from_a_trusted_proxy_only(echo_server):
+    forwarded = {**AUTH, "X-Forwarded-For": "203.0.113.7"}
+    r = httpx.post(f"{echo_server.url}/stream", content=b"x",
+                   headers={**forwarded, "X-Request-ID": "via-proxy"})
+    assert r.status_code == 200
+    # The test client is on loopback, which the default trusts as a proxy.
+    assert echo_server.wait_usage("via-proxy")["client_ip"] == "203.0.113.7"
+
+    untrusting = start_server("tests.common.echo_server", env={
+        "RYMI_ECHO_SERVER_FORWARDED_ALLOW_IPS": "192.0.2.1",
+        "RYMI_ECHO_SERVER_CHUNK_DELAY_S": "0"}, ready_timeout=30)
+    try:
+        httpx.post(f"{untrusting.url}/stream", content=b"x",
+                   headers={**forwarded, "X-Request-ID": "not-a-proxy"})
+        assert untrusting.wait_usage("not-a-proxy")["client_ip"] == "127.0.0.1"
+    finally:
+        untrusting.stop()
+
+
+def test_the_drain_bound_is_the_whole_shutdown():
+    # A stream of 10 x 1 s against a 1 s drain: it is cut off at the bound, and the process
+    # is gone soon after (uvicorn's own graceful wait no longer adds a second bound).
+    server = start_server("tests.common.echo_server", env={
+        "RYMI_ECHO_SERVER_CHUNK_DELAY_S": "1", "RYMI_ECHO_SERVER_DRAIN_TIMEOUT_S": "1"},
+        ready_timeout=30)
+    got: dict[str, object] = {}
+
+    def stream() -> None:
+        try:
+            with httpx.stream("POST", f"{server.url}/stream", timeout=30) as r:
+                got["body"] = b"".join(r.iter_raw())
+        except httpx.HTTPError as exc:
+            got["error"] = exc
+
+    t = threading.Thread(target=stream)
+    t.start()
+    time.sleep(0.5)
+    server.signal(signal.SIGTERM)
+    signalled = time.monotonic()
+    code = server.proc.wait(30)
+    took = time.monotonic() - signalled
+    t.join(10)
+    print(f"\nshutdown took {took:.2f}s with a 1 s drain bound")
+    assert code == 0
+    assert "error" in got  # cut: a stream that did not finish never looks complete
+    assert took < 1 + 4  # the bound plus uvicorn's cut-off second, with room for a slow box
+    assert "cutting them off" in server.logs()
+
+
+def test_dev_certificate_is_made_anew_for_new_names(tmp_path: Path):
+    first = make_dev_certs(tmp_path)
+    before = first["cert"].read_bytes()
+    assert make_dev_certs(tmp_path)["cert"].read_bytes() == before  # idempotent
+    again = make_dev_certs(tmp_path, ("localhost", "voice.internal"))
+    assert again["cert"].read_bytes() != before  # --name is honoured, not ignored
+    from cryptography import x509
+    cert = x509.load_pem_x509_certificate(again["cert"].read_bytes())
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "voice.internal" in san.get_values_for_type(x509.DNSName)
+
+
+def test_a_blank_path_setting_is_unset(monkeypatch: pytest.MonkeyPatch):
+    from servers.common.config import load_settings
+    from tests.common.echo_server import EchoSettings
+    # A compose file's `RYMI_TLS_CERT: ""` means "no TLS", not "the current directory".
+    for name in ("RYMI_TLS_CERT", "RYMI_ECHO_SERVER_TLS_KEY", "RYMI_TOKEN_FILE"):
+        monkeypatch.setenv(name, "")
+    settings = load_settings(EchoSettings, [])
+    assert settings.tls_cert is None and settings.tls_key is None
+    assert settings.token_file is None and settings.scheme == "http"
