@@ -2,7 +2,9 @@
 
 Rymi only saves https:// and wss:// URLs, and browsers need a secure context for the
 microphone, so even a laptop demo serves TLS. Clients trust ``ca.pem``; the servers
-use ``server.pem`` + ``server-key.pem``. Existing files are kept (idempotent).
+use ``server.pem`` + ``server-key.pem``. Existing files are kept (idempotent) while the
+certificate still covers every name asked for and has not expired; otherwise all three
+are made anew (the CA's key is never kept, so clients then trust the new ``ca.pem``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,27 @@ def _san(names: tuple[str, ...]) -> x509.SubjectAlternativeName:
     return x509.SubjectAlternativeName(entries)
 
 
+def _still_serves(cert_path: Path, names: tuple[str, ...], now: dt.datetime) -> bool:
+    """True if the certificate there names every one of ``names`` and is still valid."""
+    try:
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (ValueError, x509.ExtensionNotFound):
+        return False
+    have = {str(n) for n in san.get_values_for_type(x509.DNSName)}
+    have |= {str(ip) for ip in san.get_values_for_type(x509.IPAddress)}
+    wanted = {str(ipaddress.ip_address(n)) if _is_ip(n) else n for n in names}
+    return wanted <= have and cert.not_valid_after_utc > now + dt.timedelta(days=1)
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
 def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption())
@@ -44,9 +67,9 @@ def make_dev_certs(out_dir: Path, names: tuple[str, ...] = DEFAULT_NAMES,
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"ca": out_dir / "ca.pem", "cert": out_dir / "server.pem",
              "key": out_dir / "server-key.pem"}
-    if all(p.exists() for p in paths.values()):
-        return paths
     now = dt.datetime.now(dt.UTC)
+    if all(p.exists() for p in paths.values()) and _still_serves(paths["cert"], names, now):
+        return paths
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (x509.CertificateBuilder().subject_name(_name("rymi-endpoints dev CA"))
           .issuer_name(_name("rymi-endpoints dev CA")).public_key(ca_key.public_key())
