@@ -125,7 +125,8 @@ def small_llm(llm_server: RunningServer) -> Iterator[RunningServer]:
         "RYMI_LLM_BACKEND": "upstream", "RYMI_LLM_UPSTREAM_URL": f"{llm_server.url}/v1",
         "RYMI_LLM_UPSTREAM_TOKEN": LLM_TOKEN, "RYMI_LLM_TOKENS": REL_TOKEN,
         "RYMI_LLM_MAX_INFLIGHT": "1", "RYMI_LLM_MAX_BODY_BYTES": "4096",
-        "RYMI_LLM_MAX_MESSAGES": "4", "RYMI_LLM_BODY_TIMEOUT_S": "2",
+        "RYMI_LLM_MAX_MESSAGES": "4", "RYMI_LLM_MAX_MESSAGE_CHARS": "1000",
+        "RYMI_LLM_BODY_TIMEOUT_S": "2",
         "RYMI_LLM_SEND_TIMEOUT_S": "2"}, ready_timeout=120)
     yield server
     server.stop()

@@ -108,6 +108,21 @@ def test_llm_field_limits(small_llm: RunningServer, llm_server: RunningServer) -
     msgs = [{"role": "user", "content": "hi"}] * 5
     r = httpx.post(url, json={"messages": msgs}, headers=auth())
     assert r.status_code == 413 and r.json()["error"]["param"] == "messages"
+    # One message over max_message_chars (1000), in a body under max_body_bytes (4096):
+    # 413 naming that message, as a string or as text parts; at the limit it is served.
+    for content in ("a" * 1001, [{"type": "text", "text": "a" * 600}] * 2):
+        r = httpx.post(url, json={"messages": [msgs[0], {"role": "user", "content": content}]},
+                       headers=auth())
+        assert r.status_code == 413, r.text
+        assert_shaped_error(r)
+        assert r.json()["error"]["param"] == "messages.1.content", r.text
+    r = httpx.post(url, json={"messages": [{"role": "user", "content": "a " * 500}],
+                              "max_tokens": 1}, headers=auth(), timeout=60)
+    assert r.status_code == 200, r.text
+    spec = httpx.get(f"{small_llm.url}/openapi.json", headers=auth()).json()
+    spec = spec["components"]["schemas"]  # the served schema states the same two limits
+    assert spec["ChatRequest"]["properties"]["messages"]["maxItems"] == 4
+    assert spec["Message"]["properties"]["content"]["anyOf"][0]["maxLength"] == 1000
     for bad in ({"max_tokens": 0}, {"temperature": 9}, {"n": 3}, {"messages": []}):
         r = httpx.post(url, json={"messages": msgs[:1], **bad}, headers=auth())
         assert r.status_code == 400, (bad, r.text)
@@ -124,7 +139,8 @@ def test_llm_field_limits(small_llm: RunningServer, llm_server: RunningServer) -
     r = httpx.post(f"{llm_server.url}/v1/chat/completions", json={"messages": long},
                    headers={"Authorization": "Bearer llm-test-token-3f9a"}, timeout=60)
     assert r.status_code == 400 and r.json()["error"]["code"] == "context_length_exceeded"
-    LIMITS_TESTED.extend(["llm: max_messages 413", "llm: field values 400",
+    LIMITS_TESTED.extend(["llm: max_messages 413", "llm: max_message_chars 413",
+                          "llm: field values 400",
                           "llm: max_tokens clamp", "llm: context 400"])
 
 
