@@ -143,14 +143,19 @@ def test_model_missing_or_corrupt_at_start(case: str, corrupt) -> None:
 
 # -- logs to a full disk ----------------------------------------------------------------
 
-@pytest.mark.parametrize("module", ["servers.tts", "servers.stt"])
+@pytest.mark.parametrize("module", ["servers.tts", "servers.stt", "servers.llm"])
 def test_logs_to_a_full_disk_do_not_stop_serving(module: str) -> None:
+    """The LLM runs the proxy backend in front of the fault upstream: its logging (usage
+    records, upstream errors) is the same server code as the in-process backend's."""
     if not os.path.exists("/dev/full"):
         pytest.skip("no /dev/full here")
     port = free_port()
     prefix = "RYMI_" + module.rsplit(".", 1)[-1].upper() + "_"
     env = {**os.environ, **clean_env(prefix), f"{prefix}PORT": str(port),
            f"{prefix}TOKENS": REL_TOKEN, "PYTHONUNBUFFERED": "1"}
+    upstream = FaultUpstream(free_port()).start() if module == "servers.llm" else None
+    if upstream is not None:
+        env.update({f"{prefix}BACKEND": "upstream", f"{prefix}UPSTREAM_URL": upstream.url})
     with open("/dev/full", "w") as full:
         proc = subprocess.Popen([sys.executable, "-m", module], cwd=REPO, env=env,
                                 stdout=full, stderr=full)
@@ -163,6 +168,8 @@ def test_logs_to_a_full_disk_do_not_stop_serving(module: str) -> None:
             assert r.status_code == 200 and len(r.content) > 1000
             r = httpx.post(f"{url}/tts", json={"text": ""}, headers=auth())
             assert r.status_code == 422  # error paths log too
+        elif module == "servers.llm":
+            _llm_on_a_full_disk(f"{url}/v1/chat/completions")
         else:
             async def session():
                 async with connect(f"ws://127.0.0.1:{port}/stt", additional_headers=auth()) as ws:
@@ -176,6 +183,22 @@ def test_logs_to_a_full_disk_do_not_stop_serving(module: str) -> None:
     finally:
         proc.terminate()
         assert proc.wait(30) == 0
+        if upstream is not None:
+            upstream.stop()
+
+
+def _llm_on_a_full_disk(url: str) -> None:
+    def stream(fault: str) -> list[str]:
+        body = {"stream": True, "messages": [{"role": "user", "content": f"fault:{fault}"}]}
+        with httpx.stream("POST", url, json=body, headers=auth(), timeout=30) as r:
+            assert r.status_code == 200
+            return [ln for ln in r.iter_lines() if ln]
+
+    assert stream("ok")[-1] == "data: [DONE]"
+    assert json.loads(stream("die")[-1][6:])["error"]["code"] == "upstream_disconnected"
+    r = httpx.post(url, content=b"{nope", headers={**auth(), "Content-Type": "application/json"})
+    assert r.status_code == 400  # error paths log too
+    assert stream("ok")[-1] == "data: [DONE]"  # and it goes on
 
 
 def _ready(url: str) -> bool:
