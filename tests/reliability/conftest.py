@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from tests.support.servers import RunningServer, start_server
+from tests.support import servers as registry
+from tests.support.servers import RunningServer, register_tokens, start_server, tokens_in_logs
 
 # Every token a server of this suite is started with (the security test scans all logs).
 STT_TOKEN = "stt-test-token-4b1d"  # the shared stt_server's (tests/conftest.py)
@@ -24,8 +25,28 @@ LLM_TOKEN = "llm-test-token-3f9a"  # the shared llm_server's
 REL_TOKEN = "rel-secret-token-8c2e7f"  # every dedicated server here
 UPSTREAM_TOKEN = "rel-upstream-secret-41aa"  # what a proxy sends upstream
 ALL_TOKENS = (STT_TOKEN, LLM_TOKEN, REL_TOKEN, UPSTREAM_TOKEN)
+register_tokens(*ALL_TOKENS)  # sent as wrong tokens too, to servers not started with them
 
-STARTED: list[RunningServer] = []  # dedicated servers, for the log scan
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the session if any server log of it holds any token used in it.
+
+    A hook rather than a last test: it runs after every test and every fixture teardown,
+    so the scan sees the logs of servers started by any folder (tests/soak, tests/stt and
+    tests/tts are collected after this one; a test here could not be last), complete with
+    their shutdown lines, whatever subset is selected (this conftest is loaded whenever
+    tests/reliability is collected, as in `make test`). tests/support/servers.py records
+    every server start_server starts and the tokens its env gives it. (Servers in this
+    process, the fault doubles, write no log file; servers with logs on /dev/full neither.)
+    """
+    findings, scanned = tokens_in_logs()
+    line = (f"token scan: {len(registry.STARTED)} server logs, {scanned / 1024:.0f} KiB, "
+            f"{len(registry.TOKENS)} tokens: " + ("; ".join(findings) if findings else "none found"))
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write("\n" + line + "\n", red=bool(findings))
+    if findings:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def clean_env(prefix: str) -> dict[str, str]:
@@ -35,9 +56,7 @@ def clean_env(prefix: str) -> dict[str, str]:
 
 def start(module: str, env: dict[str, str], **kw) -> RunningServer:
     prefix = "RYMI_" + module.rsplit(".", 1)[-1].upper() + "_"
-    server = start_server(module, env={**clean_env(prefix), **env}, **kw)
-    STARTED.append(server)
-    return server
+    return start_server(module, env={**clean_env(prefix), **env}, **kw)
 
 
 def metric(server: RunningServer, name: str, **labels: str) -> float:

@@ -2,7 +2,9 @@
 
 Tests talk to servers the way Rymi does: over a socket, with real clients. Each server
 is started once per test session by a fixture (a model loads once), and its JSON log
-lines are kept so tests can check usage records and that tokens never appear.
+lines are kept so tests can check usage records and that tokens never appear: every
+server started here is recorded with its tokens (``STARTED``, ``TOKENS``), and
+``tokens_in_logs`` scans every recorded log for every token of the session.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
 REPO = Path(__file__).resolve().parents[2]
+MIN_SCANNED_TOKEN = 8  # shorter strings would match ordinary log text by chance
 
 
 def free_port() -> int:
@@ -114,6 +118,8 @@ def start_server(
     tls = any(k.endswith("TLS_CERT") and v for k, v in (env or {}).items())
     server = RunningServer(module, port, proc, Path(log_file.name),
                            scheme="https" if tls else "http", env=env or {})
+    STARTED.append(server)
+    TOKENS.update(tokens_in(env or {}))
     if wait_ready:
         wait_until_ready(server, ready_timeout, verify=verify)
     return server
@@ -134,3 +140,45 @@ def wait_until_ready(server: RunningServer, timeout: float, verify: str | bool =
         time.sleep(0.2)
     server.stop()
     raise TimeoutError(f"{server.module} not ready in {timeout}s:\n{server.logs()[-4000:]}")
+
+
+# -- the session's registry of server logs and tokens ---------------------------------
+
+STARTED: list[RunningServer] = []  # every server start_server started, in order
+TOKENS: set[str] = set()  # every token one was given, and any a test registers
+
+
+def tokens_in(env: Mapping[str, str]) -> set[str]:
+    """The secrets a server's env hands it: *_TOKENS lists, *_TOKEN values (the upstream
+    token too) and the tokens in *_TOKEN_FILE files."""
+    found: set[str] = set()
+    for key, value in env.items():
+        if key.endswith(("_TOKENS", "_TOKEN")):
+            found.update(value.split(","))
+        elif key.endswith("_TOKEN_FILE") and value:
+            try:
+                text = Path(value).read_text(encoding="utf-8")
+            except OSError:
+                continue
+            found.update(ln for ln in text.splitlines() if not ln.strip().startswith("#"))
+    return {t.strip() for t in found if t.strip()}
+
+
+def register_tokens(*tokens: str) -> None:
+    """Tokens a test sends without starting a server with them (wrong tokens, say)."""
+    TOKENS.update(t for t in tokens if t)
+
+
+def tokens_in_logs() -> tuple[list[str], int]:
+    """(findings, bytes scanned) over every recorded log, for every token of the session."""
+    tokens = sorted(t for t in TOKENS if len(t) >= MIN_SCANNED_TOKEN)
+    findings, scanned = [], 0
+    for server in STARTED:
+        try:
+            text = server.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        scanned += len(text)
+        findings += [f"{tok[:6]}... in the log of {server.module} ({server.log_path.name})"
+                     for tok in tokens if tok in text]
+    return findings, scanned
