@@ -89,19 +89,34 @@ async def stt_loop(server: RunningServer, headers: dict, deadline: float, t0: fl
                     await asyncio.sleep(0.05)
                 sent = time.monotonic()
                 await ws.send(json.dumps({"type": "finalize"}))
-                final_at = None
+                events: list[tuple[float, dict]] = []
                 async for msg in ws:
-                    ev = json.loads(msg)
-                    if ev["type"] == "final" and final_at is None:
-                        final_at = time.monotonic()
-                    if ev["type"] == "error":
-                        raise RuntimeError(ev.get("message"))
-                    if ev["type"] == "utterance_end":
+                    events.append((time.monotonic(), json.loads(msg)))
+                    if events[-1][1]["type"] == "utterance_end":
                         break
                 await ws.send(json.dumps({"type": "close"}))
-            out.append(Sample("stt", start - t0, (final_at or sent) - sent))
+                async for msg in ws:  # close flushes what is pending, then 1000
+                    events.append((time.monotonic(), json.loads(msg)))
+            _check_stt_session([ev for _, ev in events], ws.close_code)
+            final_at = next(t for t, ev in events if ev["type"] == "final")
+            out.append(Sample("stt", start - t0, final_at - sent))
         except Exception as exc:
             out.append(Sample("stt", start - t0, 0.0, f"{type(exc).__name__}: {exc}"))
+
+
+def _check_stt_session(events: list[dict], close_code: int | None) -> None:
+    """The clip is speech: a session without a final that has its words lost them. Every
+    speech_started is closed by a final, and close ends the session with 1000."""
+    kinds = [e["type"] for e in events]
+    errors = [e.get("message") for e in events if e["type"] == "error"]
+    if errors:
+        raise RuntimeError(f"error event: {errors[0]}")
+    if not any(e["type"] == "final" and (e.get("text") or "").strip() for e in events):
+        raise RuntimeError(f"no final with text for the speech sent: {kinds}")
+    if kinds.count("speech_started") > kinds.count("final"):
+        raise RuntimeError(f"an utterance got no final: {kinds}")
+    if close_code != 1000:
+        raise RuntimeError(f"closed with {close_code}, not 1000 after close")
 
 
 async def tts_loop(client: httpx.AsyncClient, server: RunningServer, headers: dict,
