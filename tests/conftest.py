@@ -93,3 +93,24 @@ def llm_server(prepared_llm: Path, models_dir: Path):
     }, ready_timeout=400)
     yield server
     server.stop(60)
+
+
+# Every part of the bundle has tests; a full run (`make test`, as CI runs it) that
+# collects none from one of these folders has lost them (a renamed file, a broken
+# import caught too broadly): refuse to report success for what did not run.
+SUITE_FOLDERS = frozenset({"common", "stt", "tts", "llm", "check", "deploy", "demo",
+                           "reliability", "soak", "bench"})
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    config = session.config
+    full_run = (config.args_source == pytest.Config.ArgsSource.TESTPATHS
+                and not config.option.keyword and config.option.markexpr == "not soak")
+    if not full_run:
+        return
+    tests = REPO / "tests"
+    found = {item.path.relative_to(tests).parts[0] for item in session.items
+             if item.path.is_relative_to(tests)}
+    missing = sorted(SUITE_FOLDERS - found)
+    if missing:
+        raise pytest.UsageError(f"the full suite collected no test from tests/{missing}")
