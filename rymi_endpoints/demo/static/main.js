@@ -234,7 +234,7 @@ function wire() {
     ui.status(ui.token() ? "Token set for this tab." : "Token cleared.");
     loadCatalog(prefs);
   };
-  for (const id of ["prompt", "voice", "format", "mode", "endpointing", "language"]) {
+  for (const id of ["prompt", "voice", "format", "mode", "endpointing", "language", "stt-model"]) {
     $(id).onchange = ui.savePrefs;
   }
   $("mode").addEventListener("change", () => { $("talk").disabled = !app.stt || handsFree(); });

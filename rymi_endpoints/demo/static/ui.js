@@ -31,6 +31,7 @@ export function loadPrefs() {
   if (prefs.mode) $("mode").value = prefs.mode;
   $("endpointing").value = prefs.endpointing || "";
   $("language").value = prefs.language || "";
+  $("stt-model").value = prefs.sttModel || "";
   return prefs;
 }
 
@@ -38,6 +39,7 @@ export function savePrefs() {
   localStorage.setItem(PREFS_KEY, JSON.stringify({
     prompt: $("prompt").value, voice: $("voice").value, format: $("format").value,
     mode: $("mode").value, endpointing: $("endpointing").value, language: $("language").value,
+    sttModel: $("stt-model").value,
   }));
 }
 
@@ -46,6 +48,7 @@ export function sttQuery() {
   const q = new URLSearchParams();
   if ($("endpointing").value) q.set("endpointing_ms", $("endpointing").value);
   if ($("language").value.trim()) q.set("language", $("language").value.trim());
+  if ($("stt-model").value) q.set("model", $("stt-model").value);
   return q.toString();
 }
 
