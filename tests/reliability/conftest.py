@@ -138,6 +138,18 @@ def small_stt() -> Iterator[RunningServer]:
 
 
 @pytest.fixture(scope="session")
+def buffered_stt() -> Iterator[RunningServer]:
+    """tiny.en that must hold audio back: 1 decode worker, 2 s of buffered audio, and the
+    default session and idle limits (a burst under back-pressure outlasts small_stt's 4 s,
+    and the session's length is checked while frames arrive too)."""
+    server = start("servers.stt", {
+        "RYMI_STT_TOKENS": REL_TOKEN, "RYMI_STT_MAX_FRAME_BYTES": "64000",
+        "RYMI_STT_DECODE_WORKERS": "1", "RYMI_STT_MAX_BUFFERED_S": "2"})
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def small_llm(llm_server: RunningServer) -> Iterator[RunningServer]:
     """Proxy in front of the shared engine with tight limits: one request at a time."""
     server = start("servers.llm", {

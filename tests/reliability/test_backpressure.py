@@ -162,16 +162,16 @@ def test_llm_proxy_client_that_stops_reading_is_cut_off() -> None:
         flood.server.should_exit = True
 
 
-async def test_stt_fast_sender_is_buffered_not_dropped(small_stt: RunningServer) -> None:
+async def test_stt_fast_sender_is_buffered_not_dropped(buffered_stt: RunningServer) -> None:
     """40 s of speech (utterances with pauses) sent in one burst to a server with 1 decode
     worker and max_buffered_s=2: every utterance still gets its final, in order."""
     speech = load_pcm("librivox_ss_880.wav")[: 16000 * 2 * 5]
     one = speech + silence(1.0)
     burst = one * 8
     events: list[dict] = []
-    rss0 = _rss_mb(small_stt)
+    rss0 = _rss_mb(buffered_stt)
     peak = rss0
-    async with connect(f"{small_stt.ws_url}/stt", additional_headers=auth(),
+    async with connect(f"{buffered_stt.ws_url}/stt", additional_headers=auth(),
                        max_size=2**22) as ws:
         async def reader():
             async for msg in ws:
@@ -181,7 +181,7 @@ async def test_stt_fast_sender_is_buffered_not_dropped(small_stt: RunningServer)
         t0 = time.monotonic()
         for i in range(0, len(burst), 32000):  # 1 s per frame, as fast as the socket takes
             await ws.send(burst[i:i + 32000])
-            peak = max(peak, _rss_mb(small_stt))
+            peak = max(peak, _rss_mb(buffered_stt))
         sent_s = time.monotonic() - t0
         await ws.send(json.dumps({"type": "close"}))
         await asyncio.wait_for(task, 120)
