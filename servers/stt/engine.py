@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .config import SttSettings
-from .languages import LanguageChoice, choose_language
+from .languages import LanguageChoice, SessionLanguage, choose_language
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -62,6 +62,10 @@ class DecodeOptions:
     interim: bool = False  # an interim: decoded on the low-priority lane where there is one
     previous: str | None = None  # auto: the language sure detections settled on so far
     candidates: tuple[str, ...] = ()  # auto: detect only among these
+    # auto: the session's settled language, read when this decode detects and set when
+    # its detection is sure (a final with words): newer than ``previous``, which is
+    # what the session knew when it submitted the decode.
+    settled: SessionLanguage | None = None
 
 
 @dataclass
@@ -111,6 +115,8 @@ class WhisperEngine:
         try:
             choice = self.language_for(audio, options, model)
             text, logprob = self._decode(model, audio, choice.language, options)
+            if choice.sure and text and not options.interim and options.settled is not None:
+                options.settled.code = choice.language
         finally:
             _window.frames = FULL_FRAMES
         confidence = math.exp(logprob) if text else 0.0
@@ -159,7 +165,9 @@ class WhisperEngine:
             return LanguageChoice("en")
         # One extra encoder pass; faster-whisper's own auto mode costs the same.
         _lang, _p, probs = (model or self.model).detect_language(audio)
-        return choose_language(probs, audio_s=len(audio) / 16000, previous=options.previous,
+        settled = options.settled.code if options.settled is not None else None
+        return choose_language(probs, audio_s=len(audio) / 16000,
+                               previous=settled or options.previous,
                                candidates=options.candidates)
 
 

@@ -23,6 +23,7 @@ from servers.common.usage import usage_of
 from . import metrics
 from .config import SttSettings
 from .engine import DecodeOptions, Transcript
+from .languages import SessionLanguage
 from .options import SessionOptions
 from .outbox import Outbox, Turn
 from .scheduler import DecodeJob, DecodeScheduler
@@ -55,8 +56,9 @@ class SttSession:
             min_speech_ms=s.min_speech_ms, endpointing_ms=options.endpointing_ms,
             speculative_ms=s.speculative_ms, speech_pad_ms=s.speech_pad_ms,
             max_utterance_s=s.max_utterance_s))
-        # language=auto: what earlier finals settled on, weighed against each detection.
-        self.language: str | None = None
+        # language=auto: what sure detections settled on, weighed against each detection
+        # (set by the decode that was sure, see DecodeOptions.settled).
+        self.language = SessionLanguage()
         self.outbox = Outbox(self._send, self._final_sent)
         self.pcm = Pcm16Reassembler()
         self.turn: Turn | None = None
@@ -280,23 +282,20 @@ class SttSession:
         o = self.options
         # auto: finals always detect (weighed against self.language); interims reuse the
         # settled language and detect only until there is one.
-        guess = self.language or (o.candidates[0] if o.candidates else None)
+        guess = self.language.code or (o.candidates[0] if o.candidates else None)
         language = o.language or (guess if kind == "interim" else None)
         options = DecodeOptions(language, self.settings.beam_size if kind == "final" else 1,
-                                o.hotwords, o.model, kind == "interim", self.language,
-                                o.candidates)
+                                o.hotwords, o.model, kind == "interim", self.language.code,
+                                o.candidates, self.language)
         job = self.ctx.scheduler.submit(audio, options, kind)  # type: ignore[arg-type]
         self.jobs.add(job)
         return job
 
     def _final_event(self, result: Transcript | None) -> dict[str, Any]:
+        # Only a sure detection settled self.language (an unsure one, a short Spanish clip
+        # heard as Hindi, is decoded in its guess and kept for nothing).
         text = result.text if result is not None else ""
-        if result is not None and text and self.options.language is None and result.sure:
-            # Only a sure detection settles it (an unsure one, a short Spanish clip heard
-            # as Hindi, is decoded in its guess but kept for nothing); the next unsure
-            # detection keeps this one.
-            self.language = result.language
-        used = result.language if result is not None else self.language
+        used = result.language if result is not None else self.language.code
         return {"type": "final", "text": text,
                 "confidence": result.confidence if result is not None and text else 0.0,
                 "language_code": self.options.language_code or self.options.tag_for(

@@ -103,6 +103,25 @@ async def test_auto_detects_where_offline_base_does(url, auth, offline_detection
               f"{final['text']}")
         if offline == language:
             assert final["language_code"] == language
+    if finals[0]["language_code"] == language:  # the clearer clip settled the session:
+        # an unsure (or wrongly sure, up to p=0.77) detection after it keeps its language,
+        # even when its decode started before the first final was sent.
+        assert {f["language_code"] for f in finals} == {language}
+
+
+async def test_an_unsure_first_utterance_does_not_fix_the_language(url, auth):
+    """Base hears the whole hard Spanish clip unsure and wrong (Hindi, p=0.23, as the
+    server cuts it) and its first 1.5 s unsure but right (es, p=0.43). Kept as the
+    session's language, the first guess would have decoded the second one as Hindi."""
+    clip = load_pcm(CLIPS / "cheetah_es.wav")
+    audio = clip + silence(1.5) + clip[: int(2 * 16000 * 1.5)] + silence(1.5)
+    got = await transcribe(f"{url}?model=base&language=auto&interim=false", audio,
+                           speed=4, tail_s=0.5, headers=auth)
+    finals = [f for f in got.finals() if f["text"]]
+    print(f"\nunsure first, then a short cut: {finals}")
+    assert len(finals) == 2, got.events
+    assert finals[0]["language_code"] != "es"  # the premise: the first one was misheard
+    assert finals[1]["language_code"] == "es"
 
 
 async def test_language_list_detects_among_the_candidates(url, auth):

@@ -99,6 +99,9 @@ def test_only_a_sure_detection_settles_the_language():
     first = choose_language(unsure, audio_s=2.9, previous=None)
     assert (first.language, first.sure) == ("hi", False)  # its own guess, kept for nothing
     assert choose_language(unsure, audio_s=2.9, previous="es").language == "es"
+    # The surest wrong answer measured (the same clip, cut 100 ms shorter): still unsure.
+    misheard = choose_language([("el", 0.77), ("es", 0.14)], audio_s=2.8, previous="es")
+    assert (misheard.language, misheard.sure) == ("es", False)
     listed = choose_language(unsure, audio_s=2.9, previous=None, candidates=("es", "en"))
     assert (listed.language, listed.sure) == ("es", True)  # sure among the candidates
     sure = [("de", 0.99), ("en", 0.01)]
