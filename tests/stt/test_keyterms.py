@@ -1,9 +1,14 @@
 """Keyterms and every bad URL option, on the real server.
 
-Keyterms: a made-up name, spoken by our own TTS server, is recognised with
-``keyterms=<name>`` (faster-whisper hotwords). Without it the test only prints what came
-out, so the difference shows in the output; it does not fail if the model gets the name
-anyway.
+Keyterms: made-up names, spoken by our own TTS server, are recognised with
+``keyterms=<name>`` (faster-whisper hotwords) and misheard without it. Piper's output
+varies from request to request (its noise), so the sentences are ones where this held
+on every synthesis tried: two runs of 8 syntheses of each, on tiny.en and base, 48 of
+48 right with the keyterm and 48 of 48 wrong without ("Sorvanic", "Vixlorian",
+"travel"/"Trasil"). The test asserts the name is right with the keyterm on every
+sentence, and wrong without it on at least two of the three per model: a rare
+synthesis that the model gets right unaided must not fail it, a keyterm that changes
+nothing must.
 """
 
 from __future__ import annotations
@@ -16,28 +21,38 @@ import websockets
 
 from .client import silence, transcribe
 
-NAME = "Zorvanek"
-SENTENCE = f"Please connect me with {NAME} in billing."
+SENTENCES = {
+    "Zorvanek": "Please connect me with Zorvanek in billing.",
+    "Vexlorian": "I ordered the Vexlorian cable last week.",
+    "Trazzle": "The Trazzle subscription renews on Monday.",
+}
 
 
 @pytest.fixture(scope="module")
-def spoken(tts_server) -> bytes:
-    reply = httpx.post(f"{tts_server.url}/tts?format=pcm_16000", json={"text": SENTENCE},
-                       timeout=60)
-    assert reply.status_code == 200, reply.text
-    return silence(0.5) + reply.content
+def spoken(tts_server) -> dict[str, bytes]:
+    out = {}
+    for name, sentence in SENTENCES.items():
+        reply = httpx.post(f"{tts_server.url}/tts?format=pcm_16000", json={"text": sentence},
+                           timeout=60)
+        assert reply.status_code == 200, reply.text
+        out[name] = silence(0.5) + reply.content
+    return out
 
 
 @pytest.mark.parametrize("model", ["tiny.en", "base"])
 async def test_keyterm_name_is_recognised(url, auth, spoken, model):
     query = f"{url}?model={model}&language=en&interim=false"
-    without = (await transcribe(query, spoken, tail_s=1.0, headers=auth)).text()
-    with_terms = (await transcribe(f"{query}&keyterms={NAME},Billing", spoken, tail_s=1.0,
-                                   headers=auth)).text()
-    print(f"\n{model} without keyterms: {without}\n{model} with keyterms:    {with_terms}")
-    if NAME.lower() in without.lower():
-        print(f"{model}: the name was right without keyterms too")
-    assert NAME.lower() in with_terms.lower()
+    misheard = []
+    for name, audio in spoken.items():
+        without = (await transcribe(query, audio, tail_s=1.0, headers=auth)).text()
+        with_term = (await transcribe(f"{query}&keyterms={name}", audio, tail_s=1.0,
+                                      headers=auth)).text()
+        print(f"\n{model} without keyterms: {without}\n{model} with {name}: {with_term}")
+        assert name.lower() in with_term.lower()
+        if name.lower() not in without.lower():
+            misheard.append(name)
+    print(f"{model}: misheard without keyterms: {misheard}")
+    assert len(misheard) >= 2, f"{model} got the names right without keyterms too"
 
 
 BAD = [  # query, param, a word the message must name among the accepted values
@@ -55,6 +70,11 @@ BAD = [  # query, param, a word the message must name among the accepted values
     ("interim=true&interim=false", "interim", "more than once"),
     ("keyterms=" + ",".join(f"t{i}" for i in range(30)), "keyterms", "at most 20"),
     ("keyterms=" + "x" * 60, "keyterms", "50 characters"),
+    # A blank value (a URL template with a missing variable) is loud, not the default.
+    ("language=", "language", "auto"), ("model=", "model", "tiny.en"),
+    ("endpointing_ms=", "endpointing_ms", "10000"), ("keyterms=Rymi,,Acme", "keyterms",
+                                                     "50 characters"),
+    ("model=base&language=nb-NO&language=es", "language", "more than once"),
 ]
 
 
