@@ -135,7 +135,12 @@ class WhisperEngine:
             temperature=0.0,
             vad_filter=False,  # the session's VAD already chose the speech
             condition_on_previous_text=False,  # no earlier text to copy into a new utterance
-            without_timestamps=True,  # text tokens only: a shorter decode
+            # Interims: text tokens only, a shorter decode. Finals decode with timestamps,
+            # as offline faster-whisper does: without them a beam search may end on the
+            # first sentence of a long utterance and drop the rest (seen at beam 5 on
+            # tests/data/audio/two_utterances_*); with them a segment ending early is
+            # decoded on from its last timestamp.
+            without_timestamps=options.interim,
             no_speech_threshold=NO_SPEECH_THRESHOLD,
             log_prob_threshold=LOG_PROB_THRESHOLD,
             compression_ratio_threshold=COMPRESSION_RATIO_THRESHOLD,
