@@ -72,6 +72,10 @@ class SttSettings(ServerSettings):
     max_buffered_s: float = Field(60.0, gt=0, description="Audio waiting for its final decode "
                                   "per session before the server stops reading the socket "
                                   "(back-pressure; nothing is dropped).")
+    backlog_timeout_s: float = Field(30.0, gt=0, description="Past max_buffered_s, how long "
+                                     "no final decode may finish before the session is "
+                                     "refused with an error and close 1008 (pending finals "
+                                     "are sent first): a server that cannot keep up says so.")
     max_loaded_models: int = Field(2, ge=1, le=16, description="STT models held in memory "
                                    "at once: the configured one plus others asked for with "
                                    "?model= (loaded on first use; the least recently used idle "

@@ -28,3 +28,9 @@ ACTIVE_SESSIONS = Gauge("rymi_stt_active_sessions", "Open STT sessions")
 FINALS = Counter("rymi_stt_finals_total", "Finals sent", ["trigger"])
 SESSION_CLOSES = Counter("rymi_stt_session_closes_total", "Sessions ended, by close code",
                          ["code"])
+DECODES_RUNNING = Gauge("rymi_stt_decodes_running", "Decodes running on the engine now",
+                        ["kind"])
+DECODES_QUEUED = Gauge("rymi_stt_decodes_queued",
+                       "Decodes waiting for a worker (cancelled ones included until skipped)")
+BACKLOG_REFUSED = Counter("rymi_stt_backlog_refused_total",
+                          "Sessions closed 1008 because their audio backlog stopped shrinking")

@@ -94,17 +94,21 @@ class DecodeScheduler:
         return None
 
     def _dispatch(self) -> None:
-        while self._running < self.workers:
-            job = self._next()
-            if job is None:
-                return
-            job.started = True
-            self._running += 1
-            self._running_interims += job.kind == "interim"
-            self._running_finals += job.kind == "final"
-            task = asyncio.get_running_loop().create_task(self._run(job))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        try:
+            while self._running < self.workers:
+                job = self._next()
+                if job is None:
+                    return
+                job.started = True
+                metrics.DECODES_RUNNING.labels(job.kind).inc()
+                self._running += 1
+                self._running_interims += job.kind == "interim"
+                self._running_finals += job.kind == "final"
+                task = asyncio.get_running_loop().create_task(self._run(job))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+        finally:
+            metrics.DECODES_QUEUED.set(self.queued)
 
     async def _run(self, job: DecodeJob) -> None:
         wait = time.monotonic() - job.enqueued
@@ -126,6 +130,7 @@ class DecodeScheduler:
             if not job.future.done():
                 job.future.set_result(result)
         finally:
+            metrics.DECODES_RUNNING.labels(job.kind).dec()
             self._running -= 1
             self._running_interims -= job.kind == "interim"
             self._running_finals -= job.kind == "final"

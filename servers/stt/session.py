@@ -24,6 +24,7 @@ from . import metrics
 from .config import SttSettings
 from .engine import DecodeOptions, Transcript
 from .languages import SessionLanguage
+from .limits import Close, SessionLimits
 from .options import SessionOptions
 from .outbox import Outbox, Turn
 from .scheduler import DecodeJob, DecodeScheduler
@@ -69,6 +70,7 @@ class SttSession:
         self.backlog_s = 0.0
         self.backlog_changed = asyncio.Event()
         self.abort: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.limits = SessionLimits(s, ctx.state, time.monotonic())
         self.samples = 0
         self.finals = 0
         self.last_speech_pos = 0
@@ -107,7 +109,7 @@ class SttSession:
 
     async def _receive_loop(self, sender: asyncio.Task[None]) -> tuple[int | None, str | None]:
         s = self.settings
-        started = last_frame = time.monotonic()
+        last_frame = time.monotonic()
         receive: asyncio.Future[Any] | None = None
         while True:
             if receive is None:
@@ -120,39 +122,31 @@ class SttSession:
             if sender in done:  # the writer failed: the client is gone
                 receive.cancel()
                 return None, None
+            if receive in done:  # a frame is handled before any limit closes the session
+                message, receive = receive.result(), None
+                last_frame = time.monotonic()
+                if message["type"] == "websocket.disconnect":
+                    return None, None
+                if message.get("bytes") is not None:
+                    data = message["bytes"]
+                    if len(data) > s.max_frame_bytes:
+                        return 1009, (f"frame of {len(data)} bytes exceeds max_frame_bytes "
+                                      f"({s.max_frame_bytes})")
+                    closing = await self._audio(data)
+                    if closing is not None:
+                        return closing
+                elif message.get("text") is not None and self._control(message["text"]):
+                    return 1000, None
             now = time.monotonic()
-            if receive not in done:
-                if now - started >= s.max_session_s:
-                    return 1008, f"session exceeded max_session_s ({s.max_session_s:g} s)"
-                if now - last_frame >= s.idle_timeout_s:
-                    return 1008, f"no frame for idle_timeout_s ({s.idle_timeout_s:g} s)"
-                if self._should_drain(now):
-                    return 1013, "server is draining for shutdown; reconnect"
-                continue
-            message, receive = receive.result(), None
-            last_frame = now
-            if message["type"] == "websocket.disconnect":
-                return None, None
-            if message.get("bytes") is not None:
-                data = message["bytes"]
-                if len(data) > s.max_frame_bytes:
-                    return 1009, (f"frame of {len(data)} bytes exceeds max_frame_bytes "
-                                  f"({s.max_frame_bytes})")
-                await self._audio(data)
-            elif message.get("text") is not None and self._control(message["text"]):
-                return 1000, None
+            limit = self._limit(now) or self.limits.idle(now, last_frame)
+            if limit is not None:
+                if receive is not None:
+                    receive.cancel()
+                return limit
 
-    def _should_drain(self, now: float) -> bool:
-        state = self.ctx.state
-        if not state.draining:
-            self._drain_since: float | None = None
-            return False
-        if getattr(self, "_drain_since", None) is None:
-            self._drain_since = now
-        # Between utterances a session can go at once; mid-utterance it gets most of the
-        # drain bound to finish, then is flushed and closed.
-        idle = not self.segmenter.speaking and not self.outbox.pending
-        return idle or now - self._drain_since >= 0.7 * self.settings.drain_timeout_s
+    def _limit(self, now: float) -> Close | None:
+        return self.limits.check(now, mid_turn=self.segmenter.speaking or
+                                 bool(self.outbox.pending))
 
     async def _flush(self) -> None:
         event = self.segmenter.force_end()
@@ -195,10 +189,11 @@ class SttSession:
         else:
             turn.finalize_at = at
 
-    async def _audio(self, data: bytes) -> None:
+    async def _audio(self, data: bytes) -> Close | None:
+        """Take one frame; returns a close (code, reason) when the session must end."""
         samples = self.pcm.push(data)
         if not len(samples):
-            return
+            return None
         self.samples += len(samples)
         loop = asyncio.get_running_loop()
         events = await loop.run_in_executor(self.ctx.vad_pool, self.segmenter.push,
@@ -209,10 +204,31 @@ class SttSession:
         for event in events:
             self._on_segment(event)
         self._maybe_interim()
-        while self.backlog_s > self.settings.max_buffered_s and not self.abort.done():
-            # Back-pressure: stop reading until decodes catch up; nothing is dropped.
+        return await self._hold_while_backlogged()
+
+    async def _hold_while_backlogged(self) -> Close | None:
+        """Back-pressure: past max_buffered_s of audio awaiting its final, stop reading
+        the socket (the client's sends slow down; nothing is dropped) until decodes catch
+        up. Limits still apply meanwhile, and a backlog that no decode shrinks for
+        backlog_timeout_s is refused loudly (error event, close 1008) after its pending
+        finals are sent, never left hanging."""
+        s = self.settings
+        progress = time.monotonic()
+        while self.backlog_s > s.max_buffered_s and not self.abort.done():
             self.backlog_changed.clear()
-            await self.backlog_changed.wait()
+            try:
+                await asyncio.wait_for(self.backlog_changed.wait(), TICK_S)
+                progress = time.monotonic()
+            except TimeoutError:
+                pass
+            now = time.monotonic()
+            limit = self._limit(now)
+            if limit is None and (limit := self.limits.backlog_stalled(
+                    now, progress, self.backlog_s)) is not None:
+                metrics.BACKLOG_REFUSED.inc()
+            if limit is not None:
+                return limit
+        return None
 
     # -- utterances -------------------------------------------------------------------
     def _on_segment(self, event: SegmentEvent) -> None:

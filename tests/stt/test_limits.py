@@ -44,8 +44,8 @@ async def test_idle_session_closes_1008(limits_server):
 
 async def test_session_longer_than_the_maximum_closes_1008(limits_server):
     steps: list = []
-    for _ in range(10):  # keeps sending (never idle) past max_session_s = 3
-        steps += [silence(0.1), 0.5]
+    for _ in range(100):  # streams without a pause (a frame every 50 ms) past max_session_s = 3
+        steps += [silence(0.05), 0.05]
     got = await run(limits_server.ws_url + "/stt", steps)
     assert got.kinds()[-1] == "error" and "max_session_s" in got.events[-1]["message"]
     assert got.close_code == 1008
@@ -102,3 +102,65 @@ def test_default_session_limit_follows_the_hardware(monkeypatch):
     assert config.SttSettings().session_limit() == 6  # 2 per usable core
     assert config.SttSettings(device="cuda").session_limit() == 32
     assert config.SttSettings(max_sessions=5).session_limit() == 5  # a set value wins
+
+
+async def test_sigterm_closes_a_session_that_never_pauses_with_1013():
+    from tests.stt.conftest import CLEAN
+    from tests.support.servers import start_server
+
+    server = start_server("servers.stt", env={**CLEAN, "RYMI_STT_DRAIN_TIMEOUT_S": "4"})
+    try:
+        got = Received()
+        async with websockets.connect(server.ws_url + "/stt") as ws:
+            reader = asyncio.create_task(collect(ws, got))
+            for i in range(200):  # 20 ms of silence every 20 ms, through the whole drain
+                if reader.done():
+                    break
+                if i == 10:
+                    server.signal()
+                try:
+                    await ws.send(silence(0.02))
+                except websockets.ConnectionClosed:
+                    break
+                await asyncio.sleep(0.02)
+            await asyncio.wait_for(reader, 30)
+        assert got.kinds()[-1] == "error" and "draining" in got.events[-1]["message"]
+        assert got.close_code == 1013
+        assert server.proc.wait(30) == 0
+    finally:
+        server.stop()
+
+
+async def test_a_backlog_no_decode_shrinks_is_refused_after_its_finals():
+    """Decodes 2 s slower than usual, 1 worker, max_buffered_s 1, backlog_timeout_s 1: a
+    burst of three utterances stops being read, then is refused loudly (1008), and the
+    finals of what was accepted still come first: nothing is dropped in silence."""
+    from tests.stt.conftest import CLEAN
+    from tests.support.servers import start_server
+
+    from .client import load_pcm
+
+    server = start_server("tests.stt.slow_stt", env={
+        **CLEAN, "RYMI_STT_SLOW_DECODE_S": "2", "RYMI_STT_DECODE_WORKERS": "1",
+        "RYMI_STT_INTERIM": "false", "RYMI_STT_MAX_BUFFERED_S": "1",
+        "RYMI_STT_BACKLOG_TIMEOUT_S": "1"})
+    try:
+        got = Received()
+        one = load_pcm("cards_001.wav") + silence(1.0)
+        async with websockets.connect(server.ws_url + "/stt", max_size=2**22) as ws:
+            reader = asyncio.create_task(collect(ws, got))
+            for _ in range(3):
+                try:
+                    await ws.send(one)
+                except websockets.ConnectionClosed:
+                    break
+            await asyncio.wait_for(reader, 60)
+        kinds = got.kinds()
+        assert got.close_code == 1008, kinds
+        assert kinds[-1] == "error" and "faster than it can be transcribed" in \
+            got.events[-1]["message"]
+        finals = [e for e in got.events if e["type"] == "final"]
+        assert finals and all("clubs" in f["text"].lower() for f in finals), finals
+        assert kinds.count("speech_started") == kinds.count("utterance_end") == len(finals)
+    finally:
+        server.stop()

@@ -1,0 +1,53 @@
+"""When a session must end by itself: its length, silence on the wire, the drain, and a
+backlog the decodes cannot shrink. Each answer is a WebSocket close code and the reason
+the ``error`` event carries (CONTRACT.md, STT limits)."""
+
+from __future__ import annotations
+
+from servers.common.lifecycle import ServerState
+
+from .config import SttSettings
+
+Close = tuple[int, str]
+
+# Mid-utterance a draining session gets this share of the drain bound to finish its turn.
+DRAIN_SHARE = 0.7
+
+
+class SessionLimits:
+    def __init__(self, settings: SttSettings, state: ServerState, started_at: float) -> None:
+        self.settings, self.state, self.started_at = settings, state, started_at
+        self._drain_since: float | None = None
+
+    def check(self, now: float, *, mid_turn: bool) -> Close | None:
+        """Length and drain: checked whether frames arrive or not, so a caller who streams
+        without a pause still meets them."""
+        s = self.settings
+        if now - self.started_at >= s.max_session_s:
+            return 1008, f"session exceeded max_session_s ({s.max_session_s:g} s)"
+        if self._should_drain(now, mid_turn):
+            return 1013, "server is draining for shutdown; reconnect"
+        return None
+
+    def idle(self, now: float, last_frame: float) -> Close | None:
+        s = self.settings
+        if now - last_frame >= s.idle_timeout_s:
+            return 1008, f"no frame for idle_timeout_s ({s.idle_timeout_s:g} s)"
+        return None
+
+    def backlog_stalled(self, now: float, progress: float, backlog_s: float) -> Close | None:
+        s = self.settings
+        if now - progress >= s.backlog_timeout_s:
+            return 1008, (f"audio arrives faster than it can be transcribed: {backlog_s:.0f} s "
+                          f"waiting, none decoded for {s.backlog_timeout_s:g} s")
+        return None
+
+    def _should_drain(self, now: float, mid_turn: bool) -> bool:
+        if not self.state.draining:
+            self._drain_since = None
+            return False
+        if self._drain_since is None:
+            self._drain_since = now
+        # Between utterances a session can go at once; mid-utterance it gets most of the
+        # drain bound to finish, then is flushed and closed.
+        return not mid_turn or now - self._drain_since >= DRAIN_SHARE * self.settings.drain_timeout_s
