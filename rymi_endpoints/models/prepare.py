@@ -3,8 +3,8 @@
 - PyPI-shipped models are already on disk after ``pip install``; they are verified
   against the sha256 that the wheel's RECORD holds for each file.
 - ``prepare = "gguf-to-hf"`` models are converted once into ``models_dir/<name>``.
-- ``source = "hf"`` models are downloaded from a pinned revision; each file is checked
-  against the digest the hub records for it.
+- ``source = "hf"`` models are downloaded from one commit (the catalog's revision,
+  resolved once); each file is checked against the digest the hub records for it.
 Every prepared folder gets a ``checksums.sha256`` so ``verify`` can find later damage.
 """
 
@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -22,6 +24,7 @@ from .catalog import ModelEntry, ModelNotReady, distribution, load_catalog, pack
 from .fetch import ChecksumMismatch, FetchFailed, download, file_digest
 
 MANIFEST = "checksums.sha256"
+SOURCE = "source.json"  # hub models: the repository and commit they came from
 HF_ENDPOINT = os.environ.get("RYMI_HF_ENDPOINT", "https://huggingface.co")
 
 
@@ -133,27 +136,51 @@ def join_parts(entry: ModelEntry, target: Path) -> None:
 
 
 def fetch_hf(entry: ModelEntry, target: Path, show_progress: bool) -> None:
+    """Download ``entry.files`` from one commit of a hub repository, each file checked
+    against the digest the hub records for it (its LFS sha256, else its git blob sha1).
+
+    The catalog's revision (a branch, a tag or a commit) is resolved to its commit first,
+    and every file comes from that commit: a repository updated mid-download cannot mix
+    two versions. ``source.json`` in the folder says which commit was taken; putting that
+    commit in the catalog pins the model for every later install.
+    """
     assert entry.repo
-    api = f"{HF_ENDPOINT}/api/models/{entry.repo}/tree/{entry.revision}?recursive=true"
-    try:
-        listing = httpx.get(api, timeout=30, follow_redirects=True)
-    except httpx.HTTPError as exc:
-        raise FetchFailed(f"cannot reach the model hub for {entry.name} ({exc}): offline? "
-                          f"Production models need network once; the defaults do not.") from None
-    if listing.status_code != 200:
-        raise FetchFailed(f"{api} answered HTTP {listing.status_code}")
-    by_path = {item["path"]: item for item in listing.json()}
+    commit = _hub_json("GET", f"/api/models/{entry.repo}/revision/{entry.revision}",
+                       entry)["sha"]
+    # paths-info answers for exactly these files (a recursive tree listing is paginated,
+    # and a voice repository holds thousands of files).
+    infos = _hub_json("POST", f"/api/models/{entry.repo}/paths-info/{commit}", entry,
+                      data={"paths": list(entry.files)})
+    by_path = {item["path"]: item for item in infos if item.get("type", "file") == "file"}
     part_dir = target.with_name(target.name + ".part")
+    files = {}
     for rel in entry.files:
         item = by_path.get(rel)
         if item is None:
             raise FetchFailed(f"{entry.name}: {rel} not found in {entry.repo}@{entry.revision}")
         lfs = item.get("lfs")
         digest, algo = (lfs["oid"], "sha256") if lfs else (item["oid"], "git-sha1")
-        url = f"{HF_ENDPOINT}/{entry.repo}/resolve/{entry.revision}/{rel}"
+        url = f"{HF_ENDPOINT}/{entry.repo}/resolve/{commit}/{rel}"
         download(url, part_dir / Path(rel).name, digest, algorithm=algo,
                  size=item.get("size"), show_progress=show_progress)
+        files[rel] = f"{algo}:{digest}"
+    (part_dir / SOURCE).write_text(json.dumps({
+        "repo": entry.repo, "revision": entry.revision, "commit": commit, "files": files},
+        indent=2) + "\n", encoding="utf-8")
     part_dir.replace(target)
+
+
+def _hub_json(method: str, path: str, entry: ModelEntry, **kwargs: Any) -> Any:
+    url = f"{HF_ENDPOINT}{path}"
+    try:
+        r = httpx.request(method, url, timeout=30, follow_redirects=True, **kwargs)
+    except httpx.HTTPError as exc:
+        raise FetchFailed(f"cannot reach the model hub for {entry.name} ({exc}): offline? "
+                          f"Production models need network once; the defaults do not.") from None
+    if r.status_code != 200:
+        raise FetchFailed(f"{method} {url} answered HTTP {r.status_code}: is "
+                          f"{entry.repo}@{entry.revision} right?")
+    return r.json()
 
 
 def prepare_defaults(models_dir: Path, servers: tuple[str, ...] = ("stt", "tts", "llm"),
