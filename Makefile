@@ -17,7 +17,7 @@ export PYTHONUNBUFFERED := 1
 HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo 1)
 
 .PHONY: help setup browser run demo test soak bench bench-stt bench-tts bench-llm bench-call \
-	models lint cert audit lock-gpu clean
+	models lint cert audit lock-gpu peers clean
 
 help:
 	@echo "make run     start STT, TTS and LLM on the default models (prints URLs)"
@@ -70,6 +70,16 @@ soak: setup
 
 bench: bench-tts bench-stt bench-llm bench-call
 
+# Peers measured beside ours, each in a venv of its own under .peers/ (their pins clash
+# with ours), made once by the same helper the peer tests use.
+PEER = $(PY) -c 'import sys; from tests.support.peers import peer_python; \
+	peer_python(sys.argv[1], sys.argv[2:])'
+peers: $(STAMP)
+	@$(PEER) piper-http 'piper-tts[http]==1.8.0'
+	@$(PEER) wyoming-piper 'wyoming-piper==2.5.2'
+	@# 1.82.7 and 1.82.8 were a malicious release: stay at or below 1.82.6.
+	@$(PEER) litellm 'litellm[proxy]==1.82.6'
+
 bench-call: setup
 	$(PY) -m bench.call
 
@@ -77,10 +87,10 @@ bench-stt: setup
 	$(PY) -m bench.stt
 	$(PY) -m bench.stt_window
 
-bench-tts: setup
+bench-tts: setup peers
 	$(PY) -m bench.tts
 
-bench-llm: setup
+bench-llm: setup peers
 	$(PY) -m bench.llm
 	$(PY) -m bench.llm_turns
 

@@ -1,7 +1,7 @@
 """Start the peers the TTS benchmark compares against, on the same joe voice file.
 
 Each peer lives in its own virtual environment under ``.peers/<name>`` (made by
-``make bench-tts`` or by hand: ``python -m venv .peers/piper-http && .peers/piper-http/
+``make peers``, which ``make bench-tts`` runs; by hand: ``python -m venv .peers/piper-http && .peers/piper-http/
 bin/pip install 'piper-tts[http]'``; the same for ``wyoming-piper``). A missing peer is
 reported and skipped, never faked.
 """

@@ -56,7 +56,9 @@ def int16_to_float(samples: np.ndarray) -> np.ndarray:
 
 
 def float_to_int16(samples: np.ndarray) -> np.ndarray:
-    return (np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16)
+    # Rounded, not truncated: truncation moves every sample towards zero (a bias of up to
+    # one step that turns the quietest signal into crossover distortion).
+    return np.rint(np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16)
 
 
 class StreamingResampler:
