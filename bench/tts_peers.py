@@ -1,9 +1,8 @@
 """Start the peers the TTS benchmark compares against, on the same joe voice file.
 
-Each peer lives in its own virtual environment under ``.peers/<name>`` (made by
-``make peers``, which ``make bench-tts`` runs; by hand: ``python -m venv .peers/piper-http && .peers/piper-http/
-bin/pip install 'piper-tts[http]'``; the same for ``wyoming-piper``). A missing peer is
-reported and skipped, never faked.
+Each peer lives in its own virtual environment under ``.peers/<name>``, made by ``make
+peers`` (which ``make bench-tts`` runs). A missing peer is reported and skipped, never
+faked.
 """
 
 from __future__ import annotations
