@@ -7,8 +7,8 @@ from __future__ import annotations
 import os
 import sys
 
-import servers.stt.models as stt_models
 from servers.stt.engine import WhisperEngine
+from tests.support.stt_double import serve_stt_with
 
 
 class FailingEngine(WhisperEngine):
@@ -22,13 +22,7 @@ class FailingEngine(WhisperEngine):
 
 
 def main() -> int:
-    # start_server names the port after this module (RYMI_FAULT_STT_PORT).
-    for key in ("PORT", "HOST"):
-        if f"RYMI_FAULT_STT_{key}" in os.environ:
-            os.environ[f"RYMI_STT_{key}"] = os.environ[f"RYMI_FAULT_STT_{key}"]
-    stt_models.WhisperEngine = FailingEngine  # what the model registry builds
-    from servers.stt.__main__ import main as stt_main
-    return stt_main()
+    return serve_stt_with(FailingEngine, "fault_stt")
 
 
 if __name__ == "__main__":

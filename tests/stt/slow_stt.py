@@ -7,8 +7,8 @@ import os
 import sys
 import time
 
-import servers.stt.models as stt_models
 from servers.stt.engine import WhisperEngine
+from tests.support.stt_double import serve_stt_with
 
 WARMUPS = 2  # one per lane
 
@@ -24,13 +24,7 @@ class SlowEngine(WhisperEngine):
 
 
 def main() -> int:
-    # start_server names the port after this module (RYMI_SLOW_STT_PORT).
-    for key in ("PORT", "HOST"):
-        if f"RYMI_SLOW_STT_{key}" in os.environ:
-            os.environ[f"RYMI_STT_{key}"] = os.environ[f"RYMI_SLOW_STT_{key}"]
-    stt_models.WhisperEngine = SlowEngine  # what the model registry builds
-    from servers.stt.__main__ import main as stt_main
-    return stt_main()
+    return serve_stt_with(SlowEngine, "slow_stt")
 
 
 if __name__ == "__main__":
