@@ -100,6 +100,13 @@ class VllmBackend:
     async def close(self) -> None:
         if self.engine is not None:
             engine, self.engine = self.engine, None
+            # vLLM's shutdown stops the engine core first and cancels its output loop
+            # after, so that loop logs "EngineDeadError" with a traceback on every clean
+            # stop: an error that is none trains operators to ignore the real one.
+            handler = getattr(engine, "output_handler", None)
+            if handler is not None and not handler.done():
+                handler.cancel()
+                await asyncio.gather(handler, return_exceptions=True)
             await asyncio.to_thread(engine.shutdown)
 
     async def warmup(self) -> None:
