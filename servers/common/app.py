@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 
@@ -27,7 +26,7 @@ from . import metrics
 from .auth import BearerAuthMiddleware, BearerTokens, deny_websocket
 from .config import ServerSettings
 from .direct_routes import DirectRoutes, Endpoint
-from .errors import EXCEPTION_HANDLERS, error_body
+from .errors import EXCEPTION_HANDLERS, error_body, raw_error
 from .lifecycle import LifecycleMiddleware, ServerState
 
 log = logging.getLogger("rymi.server")
@@ -105,10 +104,8 @@ def _not_found_for(router: Router) -> Callable[[Scope, Receive, Send], Awaitable
     """A WebSocket to an unknown path gets a shaped 404 on the handshake (Starlette's
     own answer is a close before accept, which uvicorn turns into a bare 403)."""
     http_not_found = router.not_found
-    body = json.dumps(error_body("no WebSocket endpoint at this path", "not_found_error",
-                                 "not_found")).encode()
-    headers = [(b"content-type", b"application/json"),
-               (b"content-length", str(len(body)).encode())]
+    body, headers = raw_error("no WebSocket endpoint at this path", "not_found_error",
+                              "not_found")
 
     async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":

@@ -8,13 +8,12 @@ extension, which uvicorn supports), so a client sees status 401, not an accept-t
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .errors import error_body
+from .errors import raw_error
 
 log = logging.getLogger("rymi.auth")
 
@@ -56,9 +55,8 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-UNAUTHORIZED = json.dumps(
-    error_body("missing or invalid bearer token", "authentication_error", "invalid_token")
-).encode()
+UNAUTHORIZED, _UNAUTHORIZED_HEADERS = raw_error(
+    "missing or invalid bearer token", "authentication_error", "invalid_token")
 
 
 class BearerAuthMiddleware:
@@ -74,11 +72,7 @@ class BearerAuthMiddleware:
             _header(scope, b"authorization")
         ):
             return await self.app(scope, receive, send)
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(UNAUTHORIZED)).encode()),
-            (b"www-authenticate", b'Bearer realm="rymi"'),
-        ]
+        headers = [*_UNAUTHORIZED_HEADERS, (b"www-authenticate", b'Bearer realm="rymi"')]
         if scope["type"] == "http":
             await send({"type": "http.response.start", "status": 401, "headers": headers})
             await send({"type": "http.response.body", "body": UNAUTHORIZED})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -31,6 +32,18 @@ def error_body(message: str, type_: str, code: str, param: str | None = None) ->
     if param is not None:
         err["param"] = param
     return {"error": err}
+
+
+Headers = list[tuple[bytes, bytes]]
+
+
+def raw_error(message: str, type_: str, code: str, param: str | None = None
+              ) -> tuple[bytes, Headers]:
+    """The error body as bytes, with its content-type and content-length headers: for
+    answers written straight to ASGI ``send`` (refused upgrades, admission, auth)."""
+    body = json.dumps(error_body(message, type_, code, param)).encode()
+    return body, [(b"content-type", b"application/json"),
+                  (b"content-length", str(len(body)).encode())]
 
 
 class ApiError(Exception):

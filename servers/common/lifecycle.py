@@ -7,7 +7,6 @@ through untouched and byte counts are exact.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import uuid
@@ -17,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import metrics
 from .auth import OPEN_PATHS, deny_websocket
-from .errors import ApiError, error_body
+from .errors import ApiError, raw_error
 from .slow_client import SendWatch, SlowClient
 from .usage import UsageRecord
 
@@ -193,11 +192,8 @@ def _client_ip(scope: Scope) -> str | None:
 
 
 async def _internal_error(send: Send) -> None:
-    body = json.dumps(error_body("internal server error", "server_error",
-                                 "internal_error")).encode()
-    await send({"type": "http.response.start", "status": 500,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode())]})
+    body, headers = raw_error("internal server error", "server_error", "internal_error")
+    await send({"type": "http.response.start", "status": 500, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -213,9 +209,8 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, reason: str,
                   rid_header: tuple[bytes, bytes]) -> None:
     text = ("server is draining for shutdown" if reason == "draining"
             else "server is at capacity; retry shortly")
-    body = json.dumps(error_body(text, "overloaded_error", reason)).encode()
-    headers = [(b"content-type", b"application/json"), (b"retry-after", b"1"),
-               (b"content-length", str(len(body)).encode()), rid_header]
+    body, headers = raw_error(text, "overloaded_error", reason)
+    headers += [(b"retry-after", b"1"), rid_header]
     if scope["type"] == "http":
         await send({"type": "http.response.start", "status": 503, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -10,7 +10,6 @@ never starts without its engine.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
@@ -22,7 +21,7 @@ from starlette.websockets import WebSocket
 
 from servers.common.app import create_app as create_common_app
 from servers.common.auth import deny_websocket
-from servers.common.errors import error_body
+from servers.common.errors import raw_error
 
 from .config import SttSettings
 from .engine import DecodeOptions
@@ -54,10 +53,8 @@ class SttEndpoint:
                     raise
                 options = parse_options(query, settings, registry.models)
         except OptionError as exc:
-            body = json.dumps(error_body(exc.message, "invalid_request_error",
-                                         "invalid_parameter", exc.param)).encode()
-            headers = [(b"content-type", b"application/json"),
-                       (b"content-length", str(len(body)).encode())]
+            body, headers = raw_error(exc.message, "invalid_request_error",
+                                      "invalid_parameter", exc.param)
             return await deny_websocket(scope, receive, send, 400, body, headers)
         if ctx is None:  # not ready yet (probes say so too)
             return await _busy(scope, receive, send, "model is loading; retry shortly")
@@ -72,10 +69,8 @@ class SttEndpoint:
 
 
 async def _busy(scope: Scope, receive: Receive, send: Send, message: str) -> None:
-    body = json.dumps(error_body(message, "overloaded_error", "loading")).encode()
-    await deny_websocket(scope, receive, send, 503, body, [
-        (b"content-type", b"application/json"), (b"retry-after", b"1"),
-        (b"content-length", str(len(body)).encode())])
+    body, headers = raw_error(message, "overloaded_error", "loading")
+    await deny_websocket(scope, receive, send, 503, body, [*headers, (b"retry-after", b"1")])
 
 
 def create_app(settings: SttSettings) -> Starlette:
