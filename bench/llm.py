@@ -7,7 +7,8 @@
    8 and 32 concurrent clients. Two upstreams: a deterministic instant mock (chunks stamped
    with their send time, so per-chunk delay is exact) and vLLM's own OpenAI server on the
    default model. Reported: added TTFT p50/p95 and added per-chunk latency, and on the
-   mock the floor: what a TCP relay that parses nothing adds (``bench.llm_floor``).
+   mock two floors: what a TCP relay that parses nothing adds (``bench.llm_floor``), and
+   what a compiled HTTP proxy adds (Caddy's reverse_proxy, Go, flushing every chunk).
 2. In-process: TTFT and tokens/s of our in-process backend vs
    ``python -m vllm.entrypoints.openai.api_server`` on the same model, same prompts.
 Prints tables with ratios; writes results/llm-bench.json. Not a test: a shared machine is
@@ -32,9 +33,11 @@ PROMPT = [{"role": "user", "content": "List three colours of the rainbow."}]
 
 async def measure(targets: dict[str, tuple[str, str]], rounds: dict[int, int],
                   max_tokens: int, settle_s: float = 0.0) -> dict[str, dict[int, Sample]]:
-    """targets: name -> (url, model). Rounds interleave targets to share machine drift;
-    ``settle_s`` between targets lets an engine's after-work (vLLM spins a core for 1 s
-    after its last step) end before the other target is measured."""
+    """targets: name -> (url, model). Rounds interleave targets to share machine drift,
+    each round in a rotated order: whatever runs after a target's stream has ended
+    (LiteLLM's logging and spend tasks, vLLM spinning a core for 1 s after its last step)
+    would otherwise always land on the same neighbour's measurement. ``settle_s`` between
+    targets lets most of that after-work end first."""
     results: dict[str, dict[int, Sample]] = {n: {} for n in targets}
     clients = {n: session() for n in targets}
     try:
@@ -44,8 +47,9 @@ async def measure(targets: dict[str, tuple[str, str]], rounds: dict[int, int],
         for c in CONCURRENCY:
             for n in targets:
                 results[n][c] = Sample()
-            for _ in range(rounds[c]):
-                for name, (url, model) in targets.items():
+            order = list(targets.items())
+            for r in range(rounds[c]):
+                for name, (url, model) in order[r % len(order):] + order[:r % len(order)]:
                     await asyncio.sleep(settle_s)
                     await batch(clients[name], f"{url}/v1/chat/completions",
                                 _body(model, max_tokens), {}, c, results[name][c])
@@ -69,13 +73,14 @@ def overhead_table(title: str, res: dict[str, dict[int, Sample]], per_chunk: str
     print(f"\n{title}")
     print(f"{'conc':>4} | {'direct TTFT p50':>15} | {'ours +p50':>9} {'+p95':>7} | "
           f"{'LiteLLM +p50':>12} {'+p95':>7} | {'LiteLLM/ours':>12} | "
-          f"{'ours +chunk':>11} | {'LiteLLM +chunk':>14} | {'floor +p50':>10} | errors ours/LiteLLM/floor")
+          f"{'ours +chunk':>11} | {'LiteLLM +chunk':>14} | {'floor +p50':>10} | "
+          f"{'Caddy +p50':>10} | errors ours/LiteLLM/floor/Caddy")
     for c in CONCURRENCY:
         d = res["direct"][c]
         row: dict[str, Any] = {"concurrency": c, "direct_ttft_p50_ms": median(d.ttft_s) * 1e3}
         def chunk(s: Sample) -> float:
             return median(getattr(s, per_chunk))
-        for name in ("ours", "litellm", "floor"):
+        for name in ("ours", "litellm", "floor", "caddy"):
             s = res.get(name, {}).get(c)
             if s is None:
                 continue
@@ -96,9 +101,9 @@ def overhead_table(title: str, res: dict[str, dict[int, Sample]], per_chunk: str
               f"{f('ours_added_ttft_p95_ms'):>7} | {f('litellm_added_ttft_p50_ms'):>12} "
               f"{f('litellm_added_ttft_p95_ms'):>7} | {'n/a' if ratio != ratio else f'{ratio:.1f}x':>12} | "
               f"{f('ours_added_chunk_ms'):>11} | {f('litellm_added_chunk_ms'):>14} | "
-              f"{f('floor_added_ttft_p50_ms'):>10} | "
+              f"{f('floor_added_ttft_p50_ms'):>10} | {f('caddy_added_ttft_p50_ms'):>10} | "
               f"{row.get('ours_errors', 0)}/{row.get('litellm_errors', 0)}/"
-              f"{row.get('floor_errors', 0)}")
+              f"{row.get('floor_errors', 0)}/{row.get('caddy_errors', 0)}")
     return rows
 
 
@@ -154,16 +159,21 @@ def main(argv: list[str] | None = None) -> int:
     started: list[procs.Proc] = []
     try:
         upstreams: dict[str, tuple[str, str]] = {}
-        floor = None
+        floor = caddy = None
         if not a.inprocess_only:
             mock = procs.mock(chunks=16, interval_ms=20)
             started.append(mock)
             upstreams["mock"] = (mock.url, "mock-model")
             floor = procs.floor(mock)
             started.append(floor)
+            caddy = procs.caddy(mock)
+            started.append(caddy)
         if not a.skip_vllm:
             model_dir = resolve("smollm2-135m-instruct", models_dir)
-            env = {"VLLM_CPU_KVCACHE_SPACE": "1", "DTYPE": "float32"}
+            # The dtype our in-process backend picks on this CPU (bf16 where AVX-512 bf16
+            # or AMX is there, else fp32): the two servers must run the same arithmetic.
+            from servers.llm.backends.vllm_engine import pick_dtype
+            env = {"VLLM_CPU_KVCACHE_SPACE": "1", "DTYPE": pick_dtype("auto", on_cpu=True)}
             vapi = procs.vllm_api_server(model_dir, "smollm2-135m-instruct", env)
             started.append(vapi)
             upstreams["vllm"] = (vapi.url, "smollm2-135m-instruct")
@@ -179,10 +189,11 @@ def main(argv: list[str] | None = None) -> int:
             targets = {"direct": (url, model), "ours": (proxy.url, model)}
             if lite is not None:
                 targets["litellm"] = (lite.url, kind)
-            if kind == "mock" and floor is not None:
+            if kind == "mock" and floor is not None and caddy is not None:
                 targets["floor"] = (floor.url, model)
+                targets["caddy"] = (caddy.url, model)
             res = asyncio.run(measure(targets, mock_rounds if kind == "mock" else vllm_rounds,
-                                      max_tokens=16))
+                                      max_tokens=16, settle_s=0.2 if kind == "mock" else 1.5))
             title = ("Proxy overhead, instant mock upstream (16 chunks, 20 ms apart; "
                      "ms added vs direct; chunk = upstream send -> client)" if kind == "mock"
                      else "Proxy overhead, vLLM api_server upstream (SmolLM2, 16 tokens; "

