@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from typing import Any
 
@@ -12,14 +10,14 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from servers.common.errors import ApiError
-from servers.common.streaming import until_disconnect
+from servers.common.streaming import HangUp
 from servers.common.usage import usage_of
 
 from . import metrics
-from .backends.relay import StreamState
+from .backends.relay import Framer, StreamState
 from .backends.upstream import UpstreamBackend
 from .schema import ChatRequest
-from .sse import SSE_HEADERS, unless_disconnected
+from .sse import SSE_HEADERS
 
 
 async def complete(request: Request, req: ChatRequest, raw: dict[str, Any],
@@ -30,25 +28,24 @@ async def complete(request: Request, req: ChatRequest, raw: dict[str, Any],
         return RelayedStream(request, req, raw, backend, state, started)
     try:
         # Waiting for the upstream can take long (a queue upstream): a client that
-        # leaves meanwhile cancels the upstream request too.
-        opened = await unless_disconnected(request.receive, backend.open(req, raw))
-        if opened is None:
-            return _gone(request)
-        data = await unless_disconnected(request.receive, backend.whole(opened[0], state))
-        _account(request, backend, state, started)
-        if data is None:  # the client left: whole() closed the upstream response
-            return _gone(request)
-        return Response(data, media_type="application/json")
+        # leaves meanwhile closes the upstream request too.
+        async with HangUp(request.receive) as hang_up:
+            resp, _ = await backend.open(req, raw)
+            data = await backend.whole(resp, state)
     except ApiError as exc:
         _failed_before_stream(request, backend, exc)
         raise
+    finally:
+        _account(request, backend, state, started)
+    if hang_up.hung_up:
+        return _gone(request)
+    return Response(data, media_type="application/json")
 
 
 class RelayedStream:
-    """The streamed answer: the upstream request, then its events, in one task that a
-    hang-up cancels at once (closing the upstream request, whether it is still waiting
-    for the upstream's headers or relaying). One listener per request rather than one
-    per phase: each task hop on this path costs tens of µs before the first token.
+    """The streamed answer: the upstream request, then its events, in the request's own
+    task, which a hang-up cancels at once (closing the upstream request, whether it is
+    still waiting for the upstream's headers or relaying).
 
     A failure before the 200 (the upstream refused, timed out, answered 4xx) is answered
     here as a shaped HTTP error, before any byte of the stream is sent.
@@ -58,47 +55,40 @@ class RelayedStream:
                  backend: UpstreamBackend, state: StreamState, started: float) -> None:
         self.request, self.req, self.raw, self.backend = request, req, raw, backend
         self.state, self.started = state, started
-        self.response_started = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        producer = await until_disconnect(self._run(send), receive)
-        if producer.cancelled():  # the client left; the upstream request is closed
-            if not self.response_started:
-                await _gone(self.request)(scope, receive, send)
-            return
-        error = producer.exception()
-        if isinstance(error, ApiError) and not self.response_started:
-            await error.response()(scope, receive, send)  # the upstream said no: shaped
-        elif error is not None and not isinstance(error, OSError):
-            raise error  # a bug: the app's 500, or after the 200 a cut (no terminator)
-        # OSError: the client vanished or stopped reading; nothing to tell it.
-
-    async def _run(self, send: Send) -> None:
         request, backend, state = self.request, self.backend, self.state
+        began = False
         try:
-            resp, drop_usage = await backend.open(self.req, self.raw)
-        except ApiError as exc:
-            _failed_before_stream(request, backend, exc)
-            raise
-        try:
-            await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
-            self.response_started = True
-            # aclosing: the relay's own cleanup (closing the upstream response) runs now,
-            # when the client leaves, not whenever the garbage collector gets to it.
-            async with contextlib.aclosing(
-                    backend.relay(resp, drop_usage, state, self.started)) as relay:
-                async for chunk in relay:
-                    await send({"type": "http.response.body", "body": chunk,
-                                "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except (asyncio.CancelledError, OSError):  # the client left: upstream closed too
+            async with HangUp(receive) as hang_up:
+                try:
+                    resp, drop_usage = await backend.open(self.req, self.raw)
+                except ApiError as exc:
+                    _failed_before_stream(request, backend, exc)
+                    hang_up.disarm()
+                    await exc.response()(scope, receive, send)  # the upstream said no
+                    return
+
+                await send({"type": "http.response.start", "status": 200,
+                            "headers": SSE_HEADERS})
+                began = True
+                # The end of the response is no hang-up: disarmed before the last write.
+                await backend.relay(resp, Framer(drop_usage, state, self.started), send,
+                                    hang_up.disarm)
+        except OSError:  # the client vanished or stopped reading: nothing to tell it
             usage_of(request).extra["client_disconnected"] = True
-            raise
+            return  # the server closes a connection whose response is not complete
         finally:
             if state.error:
                 metrics.ERRORS.labels(backend.name, state.error, "mid_stream").inc()
                 usage_of(request).extra["error"] = state.error
-            _account(request, backend, state, self.started)
+            if began:
+                _account(request, backend, state, self.started)
+        if hang_up.hung_up:
+            if began:
+                usage_of(request).extra["client_disconnected"] = True
+            else:
+                await _gone(request)(scope, receive, send)
 
 
 def _failed_before_stream(request: Request, backend: UpstreamBackend, exc: ApiError) -> None:

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from starlette.types import Receive, Scope, Send
 
 from servers.common.errors import error_body
-from servers.common.streaming import until_disconnect
+from servers.common.streaming import HangUp, stream_until_hang_up
 
 T = TypeVar("T")
 
@@ -67,14 +67,8 @@ def usage_dict(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
 
 
 class SSEResponse:
-    """Stream events; a client that goes away cancels the producer at once.
-
-    Starlette's StreamingResponse (ASGI spec 2.4) only notices a disconnect when its next
-    write fails, i.e. after the engine's next token or the upstream's next chunk, which
-    could be seconds for a stalled upstream. Here a second task listens for
-    ``http.disconnect`` and cancels the producer, which aborts the engine request or
-    closes the upstream connection (their ``finally`` blocks).
-    """
+    """Stream events; a client that goes away stops the producer at once (HangUp):
+    the engine request is aborted in the events' ``finally``."""
 
     def __init__(self, events: AsyncIterator[bytes], headers: list[tuple[bytes, bytes]] | None
                  = None) -> None:
@@ -82,14 +76,9 @@ class SSEResponse:
         self.headers = [*SSE_HEADERS, *(headers or [])]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await until_disconnect(self._produce(send), receive, self.events)
-
-    async def _produce(self, send: Send) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": self.headers})
+        start = {"type": "http.response.start", "status": 200, "headers": self.headers}
         try:
-            async for chunk in self.events:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            await stream_until_hang_up(send, receive, start, self.events)
         except OSError:  # the client went away between our writes: nothing to tell it
             return
 
@@ -97,10 +86,9 @@ class SSEResponse:
 async def unless_disconnected(receive: Receive, work: Awaitable[T]) -> T | None:
     """Await ``work``; if the client leaves first, cancel it and return None.
 
-    For non-streaming answers: the body is read already, so the next ``receive`` only
-    returns on disconnect. Cancelling the work aborts the engine or upstream request.
+    For waits before the response (the body is read already, so ``receive`` only
+    returns at a disconnect). Cancelling the work aborts the engine request.
     """
-    task = await until_disconnect(work, receive)
-    if task.cancelled():
-        return None
-    return task.result()  # finished (or failed) before the disconnect was seen
+    async with HangUp(receive):
+        return await work
+    return None  # the client hung up: HangUp absorbed the cancellation

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from servers.llm.backends import relay as relay_module
-from servers.llm.backends.relay import StreamState, frame
+from servers.llm.backends.relay import Framer, StreamState
 
 ROLE = b'data: {"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}\n\n'
 TEXT = b'data: {"choices":[{"index":0,"delta":{"content":"Hi \\"error\\" [DONE]"}}]}\n\n'
@@ -19,48 +19,64 @@ OPENAI_TEXT = b'data: {"choices":[{"index":0,"delta":{"content":"Hi"}}],"usage":
 SPACED_TEXT = b'data: {"choices": [{"index": 0, "delta": {"content": "!"}}], "usage": null}\n\n'
 
 
-async def relay(pieces: list[bytes], drop_usage: bool = False) -> tuple[list[bytes], StreamState]:
-    async def body():
-        for p in pieces:
-            yield p
-
+def relay(pieces: list[bytes], drop_usage: bool = False) -> tuple[list[bytes], StreamState]:
+    """What the relay loop forwards: each feed's events until ``finished``, then, if
+    the pieces ran out first, the end's."""
     state = StreamState()
-    out = [c async for c in frame(body(), drop_usage, state, 0.0)]
+    framer = Framer(drop_usage, state, 0.0)
+    out = []
+    for p in pieces:
+        if events := framer.feed(p):
+            out.append(events)
+        if framer.finished:
+            return out, state
+    if events := framer.end():
+        out.append(events)
     return out, state
 
 
-@pytest.mark.asyncio
-async def test_events_split_anywhere_are_forwarded_whole_and_unchanged() -> None:
+def test_events_split_anywhere_are_forwarded_whole_and_unchanged() -> None:
     stream = ROLE + TEXT + USAGE + DONE
     pieces = [stream[i:i + 7] for i in range(0, len(stream), 7)]
-    out, state = await relay(pieces)
+    out, state = relay(pieces)
     assert b"".join(out) == stream
     assert all(c.endswith(b"\n\n") for c in out)
     assert (state.prompt_tokens, state.completion_tokens, state.error) == (5, 2, None)
 
 
-@pytest.mark.asyncio
-async def test_done_after_an_error_event_is_dropped() -> None:
-    out, state = await relay([ROLE, TEXT, ERROR + DONE])
+def test_done_after_an_error_event_is_dropped() -> None:
+    out, state = relay([ROLE, TEXT, ERROR + DONE])
     assert b"".join(out) == ROLE + TEXT + ERROR
     assert state.error == "upstream_error_event"
 
 
-@pytest.mark.asyncio
-async def test_usage_chunk_dropped_only_when_we_asked_for_it() -> None:
-    out, state = await relay([ROLE, TEXT, USAGE, DONE], drop_usage=True)
+def test_nothing_is_forwarded_after_done() -> None:
+    out, state = relay([ROLE, TEXT + DONE + b": trailing comment\n\n", TEXT])
+    assert b"".join(out) == ROLE + TEXT + DONE and state.error is None
+
+
+def test_usage_chunk_dropped_only_when_we_asked_for_it() -> None:
+    out, state = relay([ROLE, TEXT, USAGE, DONE], drop_usage=True)
     assert b"".join(out) == ROLE + TEXT + DONE and state.completion_tokens == 2
 
 
-@pytest.mark.asyncio
-async def test_stream_without_done_ends_with_our_error_event() -> None:
-    out, state = await relay([ROLE, TEXT])
+def test_stream_without_done_ends_with_our_error_event() -> None:
+    out, state = relay([ROLE, TEXT])
     last = json.loads(out[-1][len(b"data: "):])
     assert last["error"]["code"] == "upstream_incomplete" and DONE not in b"".join(out)
 
 
-@pytest.mark.asyncio
-async def test_chunks_with_a_null_usage_are_forwarded_unparsed(
+def test_crlf_lines_are_relayed_with_lf_wherever_the_chunks_split() -> None:
+    lf = ROLE + TEXT + USAGE + DONE
+    crlf = lf.replace(b"\n", b"\r\n")
+    for size in (1, 2, 5, 64):
+        pieces = [crlf[i:i + size] for i in range(0, len(crlf), size)]
+        out, state = relay(pieces)
+        assert b"".join(out) == lf, size
+        assert (state.completion_tokens, state.error) == (2, None)
+
+
+def test_chunks_with_a_null_usage_are_forwarded_unparsed(
         monkeypatch: pytest.MonkeyPatch) -> None:
     inspected: list[bytes] = []
     inspect = relay_module._inspect
@@ -70,7 +86,7 @@ async def test_chunks_with_a_null_usage_are_forwarded_unparsed(
         return inspect(ready, drop_usage, state)
 
     monkeypatch.setattr(relay_module, "_inspect", counting)
-    out, state = await relay([ROLE, OPENAI_TEXT, SPACED_TEXT, USAGE, DONE], drop_usage=True)
+    out, state = relay([ROLE, OPENAI_TEXT, SPACED_TEXT, USAGE, DONE], drop_usage=True)
     assert b"".join(out) == ROLE + OPENAI_TEXT + SPACED_TEXT + DONE
     assert inspected == [USAGE, DONE]  # only the events that carry something are parsed
     assert (state.prompt_tokens, state.completion_tokens, state.error) == (5, 2, None)

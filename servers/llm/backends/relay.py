@@ -4,21 +4,19 @@ Bytes are forwarded as they arrive, cut only at event boundaries; an event is pa
 only when it may matter to the contract: an error (then the upstream's own ``[DONE]``
 after it is dropped, as vLLM's server sends one), the usage chunk (counted for the
 usage record, and dropped when only we asked for it), or the end (a stream that ends
-without ``[DONE]`` was cut: we say so with an error event). Transport failures are the
-caller's: this module only sees bytes.
+without ``[DONE]`` was cut: we say so with an error event). An upstream that ends its
+lines with CRLF is relayed with LF, as the contract writes them. Transport failures are
+the caller's: this module only sees bytes.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import time
-from collections.abc import AsyncIterator
 
 from ..sse import error_event
 
-_DRAIN_S = 2.0
 _CONTENT = re.compile(rb'"content": ?"[^"]')  # the first event that carries text
 # An error or usage that is there: OpenAI's own API writes "usage":null into every chunk
 # once usage is asked for (we always ask), and those chunks need no parsing.
@@ -35,48 +33,53 @@ class StreamState:
         self.error: str | None = None
 
 
-async def frame(chunks: AsyncIterator[bytes], drop_usage: bool, state: StreamState,
-                started: float) -> AsyncIterator[bytes]:
-    """Whole events out of ``chunks``; an error event (and no ``[DONE]``) if it ends early."""
-    pending = b""
-    async for chunk in chunks:
-        pending += chunk
-        end = pending.rfind(b"\n\n")
-        if end < 0:
-            continue
-        ready, pending = pending[:end + 2], pending[end + 2:]
-        if state.ttft_s is None and _CONTENT.search(ready):
-            state.ttft_s = time.monotonic() - started
-        done = False
-        # Three substring scans per read are all the hot path pays; parsing happens
-        # only for the few events that carry one of these with a value.
-        if b"[DONE]" in ready or ((b'"error"' in ready or b'"usage"' in ready)
-                                  and _PRESENT.search(ready)):
-            ready, done = _inspect(ready, drop_usage, state)
-        if ready:
-            yield ready
-        if state.error:
-            return  # after an error event: close, never a [DONE]
-        if done:
-            await _drain(chunks)  # read the body's end so the connection is reused
-            return
-    state.error = "upstream_incomplete"
-    yield error_event("the upstream ended the stream before [DONE]", "upstream_error",
-                      state.error)
+class Framer:
+    """Whole events out of the upstream's chunks, one ``feed`` per chunk.
 
-
-async def _drain(chunks: AsyncIterator[bytes]) -> None:
-    """Consume what follows [DONE] (normally just the chunked terminator), briefly.
-
-    A response closed before its end cannot go back to the pool: the next request would
-    pay a new TCP connect. An upstream that keeps talking after [DONE] is cut off.
+    ``finished`` turns true at ``[DONE]`` or after an error event: nothing after it is
+    forwarded (what follows ``[DONE]`` is only read, so the connection can be reused).
     """
-    try:
-        async with asyncio.timeout(_DRAIN_S):
-            async for _ in chunks:
-                pass
-    except Exception:  # noqa: BLE001 - best effort: the answer is complete already
-        pass
+
+    def __init__(self, drop_usage: bool, state: StreamState, started: float) -> None:
+        self.drop_usage, self.state, self.started = drop_usage, state, started
+        self.finished = False
+        self._pending = b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        """The whole events that ``chunk`` completes, ready to forward (maybe none)."""
+        # Every SSE chunk of every stream passes here: bytes.find rather than ``in``
+        # (which first tries the needle as an int, raising and clearing a TypeError),
+        # no copy when the chunk ends on an event boundary, as it nearly always does.
+        pending = self._pending + chunk if self._pending else chunk
+        if 13 in pending:  # CRLF lines (a lone CR waits for its LF in the next chunk)
+            pending = pending.replace(b"\r\n", b"\n")
+        if pending.endswith(b"\n\n"):
+            ready, self._pending = pending, b""
+        else:
+            end = pending.rfind(b"\n\n")
+            if end < 0:
+                self._pending = pending
+                return b""
+            ready, self._pending = pending[:end + 2], pending[end + 2:]
+        state = self.state
+        if state.ttft_s is None and _CONTENT.search(ready):
+            state.ttft_s = time.monotonic() - self.started
+        # Parsing happens only for the few events that carry one of these with a value.
+        if ready.find(b"[DONE]") >= 0 or ((ready.find(b'"error"') >= 0 or
+                                           ready.find(b'"usage"') >= 0)
+                                          and _PRESENT.search(ready)):
+            ready, done = _inspect(ready, self.drop_usage, state)
+            self.finished = done or state.error is not None
+        return ready
+
+    def end(self) -> bytes:
+        """The upstream's body ended: an error event if that was before ``[DONE]``."""
+        if self.finished:
+            return b""
+        self.finished = True
+        self.state.error = "upstream_incomplete"
+        return error_event("the upstream ended the stream before [DONE]", "upstream_error",
+                           self.state.error)
 
 
 def _inspect(ready: bytes, drop_usage: bool, state: StreamState) -> tuple[bytes, bool]:

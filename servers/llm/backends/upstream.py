@@ -1,34 +1,36 @@
-"""Proxy to any OpenAI-compatible upstream through one pooled aiohttp session.
+"""Proxy to any OpenAI-compatible upstream over one keep-alive pool (``http_client``).
 
-Why aiohttp and not httpx: on this path the client library is most of our cost. Measured
-on 16-chunk streams from an instant upstream, httpx spends 1.4 ms of CPU per request at
-1 client and 3.9 ms at 32 (its pool walks every connection per request); aiohttp 0.4 ms
-at both. Everything else here is bookkeeping around ``relay.frame``.
+Everything here is bookkeeping around the pool and ``relay.Framer``: the body we send
+(standard fields only, our model name, usage always asked for), the upstream's refusals
+mapped to the contract's errors, and the relay loop, which sends each whole event on
+the moment it is complete.
 """
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import json
 import logging
 import urllib.request
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp
+from starlette.types import Send
 
 from servers.common.errors import ApiError
 
 from ..config import LlmSettings
 from ..schema import ChatRequest
-from .relay import StreamState, frame
-from .upstream_errors import TRANSPORT_ERRORS, map_status, map_transport, stream_failure
+from .connect import TransportError
+from .http_client import Response, UpstreamClient
+from .relay import Framer, StreamState
+from .upstream_errors import map_status, map_transport, stream_code, stream_failure
 
 log = logging.getLogger("rymi.llm.upstream")
 
 _FORWARDED = frozenset(ChatRequest.model_fields)  # standard fields only: extras are ignored
-_JSON = {"Content-Type": "application/json"}
+_DRAIN_S = 2.0  # what follows [DONE] is read this long at most, so the connection is reused
 
 
 class UpstreamBackend:
@@ -36,47 +38,30 @@ class UpstreamBackend:
 
     def __init__(self, settings: LlmSettings) -> None:
         self.settings = settings
-        self.base_url = settings.upstream_url.rstrip("/")
         self.upstream_model = settings.upstream_model or ""
         self.served_name = settings.served_model_name or settings.upstream_model or ""
         token = settings.upstream_token.get_secret_value()
-        # identity: the bytes are relayed as they come, so they must not arrive compressed
-        # (aiohttp would otherwise offer gzip, and a hosted API may take it up).
-        self.headers = {"Accept-Encoding": "identity",
-                        **({"Authorization": f"Bearer {token}"} if token else {})}
-        # trust_env would look up proxies and .netrc in a thread on every request: the
-        # proxy is resolved once, here, instead.
-        self.proxy = env_proxy_for(self.base_url)
-        self._session: aiohttp.ClientSession | None = None
-
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        """One session per process, made on the serving loop (aiohttp binds it to a loop)."""
-        if self._session is None:
-            s = self.settings
-            self._session = aiohttp.ClientSession(
-                headers=self.headers,
-                # sock_read: the wait for headers and between chunks, as upstream_timeout_s
-                # says; connect: a free pooled connection or a new one, whichever comes.
-                timeout=aiohttp.ClientTimeout(total=None, connect=s.upstream_timeout_s,
-                                              sock_connect=s.upstream_connect_timeout_s,
-                                              sock_read=s.upstream_timeout_s),
-                # One keep-alive pool for the process, as many connections as we admit.
-                connector=aiohttp.TCPConnector(limit=s.max_inflight, limit_per_host=0,
-                                               keepalive_timeout=120),
-                trust_env=False,  # see self.proxy
-                auto_decompress=False,  # bytes through untouched
-            )
-        return self._session
+        # identity: the bytes are relayed as they come, so they must not arrive compressed.
+        headers = {"User-Agent": "rymi-endpoints", "Accept-Encoding": "identity",
+                   **({"Authorization": f"Bearer {token}"} if token else {})}
+        self.client = UpstreamClient(
+            settings.upstream_url.rstrip("/"), headers,
+            connect_timeout_s=settings.upstream_connect_timeout_s,
+            read_timeout_s=settings.upstream_timeout_s,
+            # HTTP(S)_PROXY and NO_PROXY, read once here rather than per request.
+            proxy=env_proxy_for(settings.upstream_url))
 
     async def start(self) -> None:
         if not self.settings.upstream_check:
             self.served_name = self.served_name or self.upstream_model or "upstream"
             return
         try:
-            async with self.session.get(f"{self.base_url}/models", proxy=self.proxy) as r:
-                status, text = r.status, await r.text(errors="replace")
-        except TRANSPORT_ERRORS as exc:
+            resp = await self.client.request("GET", "/models")
+            try:
+                status, text = resp.status, (await resp.read()).decode("utf-8", "replace")
+            finally:
+                resp.close()
+        except TransportError as exc:
             raise RuntimeError(f"upstream {self.settings.upstream_url} unreachable: "
                                f"{type(exc).__name__}: {exc}") from None
         if status != 200:
@@ -95,8 +80,7 @@ class UpstreamBackend:
         """Nothing to load: start() opened a pooled connection already."""
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        await self.client.aclose()
 
     def body(self, req: ChatRequest, raw: dict[str, Any]) -> tuple[bytes, bool]:
         """The upstream body, and whether we must drop a usage chunk the client did not ask for."""
@@ -109,32 +93,34 @@ class UpstreamBackend:
             drop_usage = True
         return json.dumps(out, separators=(",", ":")).encode(), drop_usage
 
-    async def open(self, req: ChatRequest, raw: dict[str, Any]
-                   ) -> tuple[aiohttp.ClientResponse, bool]:
+    async def open(self, req: ChatRequest, raw: dict[str, Any]) -> tuple[Response, bool]:
         """Send the request; any failure before a 200 becomes an ApiError."""
         content, drop_usage = self.body(req, raw)
         try:
-            resp = await self.session.post(f"{self.base_url}/chat/completions", data=content,
-                                           headers=_JSON, proxy=self.proxy)
-        except TRANSPORT_ERRORS as exc:
+            resp = await self.client.request("POST", "/chat/completions", content)
+        except TransportError as exc:
             raise map_transport(exc) from None
-        if resp.status != 200:
-            try:
-                detail = await resp.read()
-            except TRANSPORT_ERRORS:
-                detail = b""
-            finally:
-                resp.release()
-            raise map_status(resp.status, detail, resp.headers)
-        return resp, drop_usage
+        encoding = resp.headers.get("content-encoding", "identity").lower()
+        if resp.status == 200 and encoding == "identity":
+            return resp, drop_usage
+        try:
+            detail = await resp.read()
+        except TransportError:
+            detail = b""
+        finally:
+            resp.close()
+        if resp.status == 200:
+            raise ApiError(502, f"the upstream compressed its answer ({encoding}) although "
+                           "asked for identity", "upstream_bad_response")
+        raise map_status(resp.status, detail, resp.headers)
 
-    async def whole(self, resp: aiohttp.ClientResponse, state: StreamState) -> bytes:
+    async def whole(self, resp: Response, state: StreamState) -> bytes:
         try:
             data = await resp.read()
-        except TRANSPORT_ERRORS as exc:
+        except TransportError as exc:
             raise map_transport(exc) from None
         finally:
-            resp.release()
+            resp.close()
         try:
             usage = json.loads(data).get("usage") or {}
             state.prompt_tokens = usage.get("prompt_tokens")
@@ -144,24 +130,43 @@ class UpstreamBackend:
                            "upstream_bad_response") from None
         return data
 
-    async def relay(self, resp: aiohttp.ClientResponse, drop_usage: bool, state: StreamState,
-                    started: float) -> AsyncIterator[bytes]:
+    async def relay(self, resp: Response, framer: Framer, send: Send,
+                    before_last: Callable[[], None]) -> None:
+        """Whole events to the client (ASGI ``send``) as they complete; ``before_last()``
+        just before the response's last write. A transport failure mid-stream is the
+        contract's error event (and no [DONE])."""
         try:
-            async with contextlib.aclosing(frame(resp.content.iter_any(), drop_usage, state,
-                                                 started)) as framed:
-                async for events in framed:
-                    yield events
-        except TRANSPORT_ERRORS as exc:
-            state.error = "upstream_timeout" if isinstance(exc, TimeoutError) \
-                else "upstream_disconnected"
-            yield stream_failure(state.error, exc)
+            try:
+                while True:
+                    chunk = await resp.next()
+                    events = framer.feed(chunk) if chunk is not None else framer.end()
+                    if framer.finished:
+                        break
+                    if events:
+                        await send({"type": "http.response.body", "body": events,
+                                    "more_body": True})
+            except TransportError as exc:
+                framer.state.error = stream_code(exc)
+                events = stream_failure(framer.state.error, exc)
+            before_last()
+            await send({"type": "http.response.body", "body": events, "more_body": False})
+            if framer.state.error is None and not resp.complete:
+                await _drain(resp)
         finally:
-            # A complete body returns the connection to the pool; anything else (the
+            # A whole answer returns the connection to the pool; anything else (the
             # client left, the upstream broke) closes it, so the upstream stops at once.
-            if resp.content.at_eof():
-                resp.release()
-            else:
-                resp.close()
+            resp.close()
+
+
+async def _drain(resp: Response) -> None:
+    """Read what follows [DONE] (normally just the chunked terminator), briefly: a
+    response closed before its end cannot go back to the pool."""
+    try:
+        async with asyncio.timeout(_DRAIN_S):
+            while await resp.next() is not None:
+                pass
+    except (TimeoutError, TransportError):
+        pass  # the answer is whole already; the connection is closed instead
 
 
 def env_proxy_for(url: str) -> str | None:

@@ -8,24 +8,25 @@ After streaming began: one error event (the relay then closes without ``[DONE]``
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
-
-import aiohttp
 
 from servers.common.errors import ApiError
 
 from ..sse import error_event
+from .connect import TransportError, Unreachable
 
-# What the client library raises for a failed exchange (TimeoutError: aiohttp's own
-# timeouts derive from it, and so does a bare asyncio timeout).
-TRANSPORT_ERRORS = (aiohttp.ClientError, TimeoutError)
+log = logging.getLogger("rymi.llm.upstream")
 
 
-def map_transport(exc: BaseException) -> ApiError:
+def map_transport(exc: TransportError) -> ApiError:
+    """The caller's error names the kind of failure; the log has the detail (addresses
+    of the customer's network stay in their logs)."""
+    log.warning("upstream request failed: %s", exc)
     if isinstance(exc, TimeoutError):
         return ApiError(504, f"the upstream did not answer in time ({type(exc).__name__})",
                         "upstream_timeout")
-    if isinstance(exc, aiohttp.ClientConnectorError):
+    if isinstance(exc, Unreachable):
         return ApiError(502, "cannot connect to the upstream", "upstream_unreachable")
     return ApiError(502, f"the upstream failed: {type(exc).__name__}", "upstream_error")
 
@@ -60,7 +61,12 @@ def _upstream_error(body: bytes) -> tuple[str, str | None, str | None, str | Non
     return json.dumps(obj)[:300], None, None, None
 
 
-def stream_failure(code: str, exc: BaseException) -> bytes:
+def stream_code(exc: TransportError) -> str:
+    return "upstream_timeout" if isinstance(exc, TimeoutError) else "upstream_disconnected"
+
+
+def stream_failure(code: str, exc: TransportError) -> bytes:
+    log.warning("upstream stream failed: %s", exc)
     what = ("stalled past the timeout" if code == "upstream_timeout"
             else "closed the connection mid-stream")
     return error_event(f"the upstream {what} ({type(exc).__name__})", "upstream_error", code)
