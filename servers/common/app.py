@@ -20,12 +20,12 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, Router
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import metrics
 from .auth import BearerAuthMiddleware, BearerTokens, deny_websocket
 from .config import ServerSettings
-from .direct_routes import DirectRoutes, Endpoint
+from .direct_routes import App, DirectRoutes, Endpoint
 from .errors import EXCEPTION_HANDLERS, error_body, raw_error
 from .lifecycle import LifecycleMiddleware, ServerState
 
@@ -62,10 +62,17 @@ def create_app(
     max_inflight: int | None = None,
     direct_routes: Mapping[str, Endpoint] | None = None,
 ) -> Starlette:
-    """``direct_routes``: hot POST paths served past Starlette's router (see
+    """``direct_routes``: hot POST paths served past Starlette's stack (see
     direct_routes.py); list them in ``routes`` too, so other methods get the 405."""
     state = ServerState(channel=channel, max_inflight=max_inflight or settings.max_inflight)
     tokens = BearerTokens(settings.token_list())
+
+    def ours(app: ASGIApp) -> ASGIApp:
+        """Our middlewares around ``app``, outermost first (Starlette's stack has the
+        same ones, sharing this state)."""
+        app = BearerAuthMiddleware(app, tokens=tokens, metrics_auth=settings.metrics_auth)
+        return LifecycleMiddleware(app, state=state, send_timeout_s=settings.send_timeout_s,
+                                   body_timeout_s=settings.body_timeout_s)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -77,22 +84,20 @@ def create_app(
             if shutdown is not None:
                 await shutdown(app)
 
-    app = Starlette(
+    app = App(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
             *routes,
         ],
-        middleware=[
-            Middleware(LifecycleMiddleware, state=state, send_timeout_s=settings.send_timeout_s,
-                       body_timeout_s=settings.body_timeout_s),
-            Middleware(BearerAuthMiddleware, tokens=tokens, metrics_auth=settings.metrics_auth),
-            *([Middleware(DirectRoutes, routes=direct_routes)] if direct_routes else []),
-        ],
+        middleware=[Middleware(ours)],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=lifespan,
     )
+    if direct_routes:
+        app.direct = ours(DirectRoutes(direct_routes))
+        app.direct_paths = frozenset(direct_routes)
     app.router.default = _not_found_for(app.router)
     app.state.server = state
     app.state.settings = settings

@@ -1,13 +1,14 @@
-"""Hot POST routes served straight from our middleware stack, past Starlette's router.
+"""Hot POST routes served by a chain of their own, beside Starlette's stack.
 
-On the way to a route Starlette adds an exception middleware, a router that tries each
-route's pattern in turn, and a ``request_response`` wrapper, and wraps every ``send``
-twice more on the way out. For most routes that is nothing; for the LLM proxy it is a
-measurable part of what the proxy adds to every token's way (its whole job is to add
-nothing). This middleware sits innermost of ours (after admission, the usage record and
-auth) and serves the given paths for POST itself; every other request goes on to the
-router as before. An ``ApiError`` raised before the response starts becomes the shaped
-error the app's exception handlers would have made.
+On the way to a route Starlette adds an error middleware, an exception middleware, a
+router that tries each route's pattern in turn, and a ``request_response`` wrapper, and
+wraps every ``send`` twice more on the way out. For most routes that is nothing; for the
+LLM proxy it is a measurable part of what the proxy adds to every token's way (its whole
+job is to add nothing). So ``App`` sends POSTs to the given paths straight through our
+own middlewares (admission, the usage record, auth: the same ones, sharing the same
+state) to ``DirectRoutes``; every other request goes to Starlette as before, where GET
+on these paths is the router's 405. Our lifecycle middleware answers a bug here as a
+shaped 500, as Starlette's error layer would.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -24,17 +26,31 @@ Endpoint = Callable[[Request], Awaitable[Any]]  # returns an ASGI response
 
 
 class DirectRoutes:
-    def __init__(self, app: ASGIApp, routes: Mapping[str, Endpoint]) -> None:
-        self.app = app
+    """The endpoint for the path, its ApiError answered as the shaped error."""
+
+    def __init__(self, routes: Mapping[str, Endpoint]) -> None:
         self.routes = dict(routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        endpoint = self.routes.get(scope["path"]) if scope["type"] == "http" else None
-        if endpoint is None or scope["method"] != "POST":
-            return await self.app(scope, receive, send)  # GET here is the router's 405
         request = Request(scope, receive, send)
         try:
-            response = await endpoint(request)
+            response = await self.routes[scope["path"]](request)
         except ApiError as exc:
             response = exc.response()
         await response(scope, receive, send)
+
+
+class App(Starlette):
+    """Starlette, with POSTs to ``direct_paths`` handed to ``direct`` (a chain ending in
+    DirectRoutes) before Starlette's own stack sees them."""
+
+    direct: ASGIApp | None = None
+    direct_paths: frozenset[str] = frozenset()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (self.direct is not None and scope["type"] == "http"
+                and scope["path"] in self.direct_paths and scope["method"] == "POST"):
+            scope["app"] = self
+            await self.direct(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
