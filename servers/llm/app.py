@@ -34,6 +34,8 @@ def reject_url_options(request: Request) -> None:
     """Rymi sends nothing per agent but the URL: an option this server does not know is
     a typo the customer must hear about, not something to ignore. The LLM takes none
     (model and sampling are in the body)."""
+    if not request.scope["query_string"]:
+        return
     for name in request.query_params:
         raise ApiError(400, f"unknown URL option {name!r}: this endpoint takes no URL "
                        f"options (the model and sampling settings go in the JSON body)",

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from servers.common.metrics import LATENCY_BUCKETS
+from servers.common.metrics import LATENCY_BUCKETS, child
 
 TTFT = Histogram("rymi_llm_ttft_seconds", "Time from request to the first content token",
                  ["backend"], buckets=LATENCY_BUCKETS)
@@ -29,12 +29,12 @@ def watch_engine(count: Callable[[], int]) -> None:
 def record_tokens(backend: str, prompt: int | None, completion: int | None, ttft_s: float | None,
                   total_s: float, cached: int = 0) -> None:
     if prompt:
-        TOKENS.labels(backend, "prompt").inc(prompt)
+        child(TOKENS, backend, "prompt").inc(prompt)
     if cached:
-        TOKENS.labels(backend, "prompt_cached").inc(cached)
+        child(TOKENS, backend, "prompt_cached").inc(cached)
     if completion:
-        TOKENS.labels(backend, "completion").inc(completion)
+        child(TOKENS, backend, "completion").inc(completion)
     if ttft_s is not None:
-        TTFT.labels(backend).observe(ttft_s)
+        child(TTFT, backend).observe(ttft_s)
         if completion and completion > 1 and total_s > ttft_s:
-            TOKENS_PER_S.labels(backend).observe((completion - 1) / (total_s - ttft_s))
+            child(TOKENS_PER_S, backend).observe((completion - 1) / (total_s - ttft_s))
