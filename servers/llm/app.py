@@ -18,7 +18,7 @@ from .backends import EngineBackend
 from .backends.upstream import UpstreamBackend
 from .backends.vllm_engine import VllmBackend
 from .config import LlmSettings
-from .errors import parse_request, read_body
+from .errors import parse_request, read_chat_body
 from .openapi import openapi_schema
 
 log = logging.getLogger("rymi.llm")
@@ -49,7 +49,7 @@ def create_app(settings: LlmSettings, backend: Backend | None = None) -> Starlet
 
     async def chat_completions(request: Request) -> Response | proxy.RelayedStream:
         reject_url_options(request)
-        body = await read_body(request, settings.max_body_bytes)
+        body = await read_chat_body(request, settings.max_body_bytes)
         req, raw = parse_request(body, settings, backend.served_name)
         if isinstance(backend, UpstreamBackend):
             return await proxy.complete(request, req, raw, backend)

@@ -12,28 +12,17 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.requests import Request
 
+from servers.common.body import bounded_body
 from servers.common.errors import ApiError
 
 from .config import LlmSettings
 from .schema import ChatRequest
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """Read at most ``limit`` bytes; a bigger body is 413 before it is all buffered."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise too_large(limit)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def too_large(limit: int) -> ApiError:
-    return ApiError(413, f"request body is larger than {limit} bytes", "request_too_large")
+async def read_chat_body(request: Request, limit: int) -> bytes:
+    """At most ``limit`` bytes; a bigger body is 413 before it is all buffered."""
+    return await bounded_body(request, limit, lambda: ApiError(
+        413, f"request body is larger than {limit} bytes", "request_too_large"))
 
 
 def parse_request(body: bytes, settings: LlmSettings,

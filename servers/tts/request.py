@@ -31,6 +31,7 @@ from servers.common.audio import (
     UnsupportedFormat,
     parse_pcm_format,
 )
+from servers.common.body import bounded_body
 from servers.common.errors import ApiError
 
 from .config import TtsSettings
@@ -133,15 +134,9 @@ def query_defaults(request: Request, catalog: VoiceCatalog) -> dict[str, Any]:
 
 
 async def read_body(request: Request, settings: TtsSettings) -> TtsBody:
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > settings.max_body_bytes:
-        raise ApiError(413, f"body larger than {settings.max_body_bytes} bytes", "body_too_large")
-    raw = b""
-    async for part in request.stream():
-        raw += part
-        if len(raw) > settings.max_body_bytes:
-            raise ApiError(413, f"body larger than {settings.max_body_bytes} bytes",
-                           "body_too_large")
+    limit = settings.max_body_bytes
+    raw = await bounded_body(request, limit, lambda: ApiError(
+        413, f"body larger than {limit} bytes", "body_too_large"))
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):

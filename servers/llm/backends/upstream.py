@@ -30,6 +30,7 @@ from .upstream_errors import map_status, map_transport, stream_code, stream_fail
 log = logging.getLogger("rymi.llm.upstream")
 
 _FORWARDED = frozenset(ChatRequest.model_fields)  # standard fields only: extras are ignored
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one per request
 _DRAIN_S = 2.0  # what follows [DONE] is read this long at most, so the connection is reused
 
 
@@ -91,7 +92,7 @@ class UpstreamBackend:
         if req.stream and not req.include_usage and self.settings.upstream_force_usage:
             out["stream_options"] = {**(raw.get("stream_options") or {}), "include_usage": True}
             drop_usage = True
-        return json.dumps(out, separators=(",", ":")).encode(), drop_usage
+        return _ENCODE(out).encode(), drop_usage
 
     async def open(self, req: ChatRequest, raw: dict[str, Any]) -> tuple[Response, bool]:
         """Send the request; any failure before a 200 becomes an ApiError."""
