@@ -7,8 +7,10 @@
    8 and 32 concurrent clients. Two upstreams: a deterministic instant mock (chunks stamped
    with their send time, so per-chunk delay is exact) and vLLM's own OpenAI server on the
    default model. Reported: added TTFT p50/p95 and added per-chunk latency, and on the
-   mock two floors: what a TCP relay that parses nothing adds (``bench.llm_floor``), and
-   what a compiled HTTP proxy adds (Caddy's reverse_proxy, Go, flushing every chunk).
+   mock three floors: what a TCP relay that parses nothing adds (``bench.llm_floor``),
+   what a bare ASGI relay on uvicorn with our upstream client adds
+   (``bench.llm_asgi_floor``: HTTP in Python and nothing else), and what a compiled HTTP
+   proxy adds (Caddy's reverse_proxy, Go, flushing every chunk).
 2. In-process: TTFT and tokens/s of our in-process backend vs
    ``python -m vllm.entrypoints.openai.api_server`` on the same model, same prompts.
 Prints tables with ratios; writes results/llm-bench.json. Not a test: a shared machine is
@@ -74,13 +76,13 @@ def overhead_table(title: str, res: dict[str, dict[int, Sample]], per_chunk: str
     print(f"{'conc':>4} | {'direct TTFT p50':>15} | {'ours +p50':>9} {'+p95':>7} | "
           f"{'LiteLLM +p50':>12} {'+p95':>7} | {'LiteLLM/ours':>12} | "
           f"{'ours +chunk':>11} | {'LiteLLM +chunk':>14} | {'floor +p50':>10} | "
-          f"{'Caddy +p50':>10} | errors ours/LiteLLM/floor/Caddy")
+          f"{'ASGI +p50':>9} | {'Caddy +p50':>10} | errors ours/LiteLLM/floor/ASGI/Caddy")
     for c in CONCURRENCY:
         d = res["direct"][c]
         row: dict[str, Any] = {"concurrency": c, "direct_ttft_p50_ms": median(d.ttft_s) * 1e3}
         def chunk(s: Sample) -> float:
             return median(getattr(s, per_chunk))
-        for name in ("ours", "litellm", "floor", "caddy"):
+        for name in ("ours", "litellm", "floor", "asgi", "caddy"):
             s = res.get(name, {}).get(c)
             if s is None:
                 continue
@@ -101,9 +103,11 @@ def overhead_table(title: str, res: dict[str, dict[int, Sample]], per_chunk: str
               f"{f('ours_added_ttft_p95_ms'):>7} | {f('litellm_added_ttft_p50_ms'):>12} "
               f"{f('litellm_added_ttft_p95_ms'):>7} | {'n/a' if ratio != ratio else f'{ratio:.1f}x':>12} | "
               f"{f('ours_added_chunk_ms'):>11} | {f('litellm_added_chunk_ms'):>14} | "
-              f"{f('floor_added_ttft_p50_ms'):>10} | {f('caddy_added_ttft_p50_ms'):>10} | "
+              f"{f('floor_added_ttft_p50_ms'):>10} | {f('asgi_added_ttft_p50_ms'):>9} | "
+              f"{f('caddy_added_ttft_p50_ms'):>10} | "
               f"{row.get('ours_errors', 0)}/{row.get('litellm_errors', 0)}/"
-              f"{row.get('floor_errors', 0)}/{row.get('caddy_errors', 0)}")
+              f"{row.get('floor_errors', 0)}/{row.get('asgi_errors', 0)}/"
+              f"{row.get('caddy_errors', 0)}")
     return rows
 
 
@@ -159,15 +163,15 @@ def main(argv: list[str] | None = None) -> int:
     started: list[procs.Proc] = []
     try:
         upstreams: dict[str, tuple[str, str]] = {}
-        floor = caddy = None
+        floors: dict[str, procs.Proc] = {}
         if not a.inprocess_only:
             mock = procs.mock(chunks=16, interval_ms=20)
             started.append(mock)
             upstreams["mock"] = (mock.url, "mock-model")
-            floor = procs.floor(mock)
-            started.append(floor)
-            caddy = procs.caddy(mock)
-            started.append(caddy)
+            for name, make in (("floor", procs.floor), ("asgi", procs.asgi_floor),
+                               ("caddy", procs.caddy)):
+                floors[name] = make(mock)
+                started.append(floors[name])
         if not a.skip_vllm:
             model_dir = resolve("smollm2-135m-instruct", models_dir)
             # The dtype our in-process backend picks on this CPU (bf16 where AVX-512 bf16
@@ -189,9 +193,8 @@ def main(argv: list[str] | None = None) -> int:
             targets = {"direct": (url, model), "ours": (proxy.url, model)}
             if lite is not None:
                 targets["litellm"] = (lite.url, kind)
-            if kind == "mock" and floor is not None and caddy is not None:
-                targets["floor"] = (floor.url, model)
-                targets["caddy"] = (caddy.url, model)
+            if kind == "mock":
+                targets.update({name: (p.url, model) for name, p in floors.items()})
             res = asyncio.run(measure(targets, mock_rounds if kind == "mock" else vllm_rounds,
                                       max_tokens=16, settle_s=0.2 if kind == "mock" else 1.5))
             title = ("Proxy overhead, instant mock upstream (16 chunks, 20 ms apart; "

@@ -85,6 +85,12 @@ def floor(upstream: Proc) -> Proc:
                            "--upstream", f"127.0.0.1:{upstream.port}"], port, "/v1/models")
 
 
+def asgi_floor(upstream: Proc) -> Proc:
+    port = free_port()
+    return start("asgi-floor", [sys.executable, "-m", "bench.llm_asgi_floor", "--port", str(port),
+                                "--upstream", f"{upstream.url}/v1"], port, "/v1/models")
+
+
 def caddy(upstream: Proc) -> Proc:
     """Caddy's reverse_proxy to ``upstream``: a compiled HTTP proxy (Go) that parses HTTP
     and flushes every chunk, but knows nothing of SSE. What it adds is what a proxy written
