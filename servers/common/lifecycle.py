@@ -110,17 +110,11 @@ class LifecycleMiddleware:
                 usage.mark_out(len(message["body"]) if "body" in message else 0)
                 if watch is None:
                     return await send(message)
-                watch.begin()  # one timer per response, not one per write
-                try:
-                    return await send(message)
-                except asyncio.CancelledError:
-                    if watch.fired():
-                        self._slow_client(usage, rid)
-                        raise SlowClient(f"client read nothing for {watch.timeout_s:g}s"
-                                         ) from None
+                try:  # one timer per response, not one per write
+                    return await watch.send(send(message))
+                except SlowClient:
+                    self._slow_client(usage, rid)
                     raise
-                finally:
-                    watch.end()
             if t == "http.response.start":
                 usage.status = message["status"]
                 message["headers"] = [*message.get("headers", []), rid_header]

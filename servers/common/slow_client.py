@@ -27,12 +27,7 @@ class SlowClient(OSError):
 class SendWatch:
     """Bounds the writes of one response. Its writes come from the task that made the
     watch (the request's own: see streaming.HangUp), which is the task a stuck write
-    cancels.
-
-    A write is ``begin()``, the awaited send, ``end()``; a CancelledError in between is
-    the watch's own when ``fired()`` says so (then the write is a SlowClient). ``send()``
-    does all of that around one awaitable.
-    """
+    cancels."""
 
     def __init__(self, timeout_s: float) -> None:
         self.timeout_s = timeout_s
@@ -44,32 +39,19 @@ class SendWatch:
 
     async def send(self, write: Awaitable[None]) -> None:
         """Await ``write``; SlowClient if it waited ``timeout_s`` for the client."""
-        self.begin()
-        try:
-            await write
-        except asyncio.CancelledError:
-            if self.fired():
-                raise SlowClient(f"client read nothing for {self.timeout_s:g}s") from None
-            raise
-        finally:
-            self.end()
-
-    def begin(self) -> None:
         if self._timer is None:
             self._timer = self._loop.call_later(self.timeout_s, self._check)
         self._since = self._loop.time()
-
-    def end(self) -> None:
-        self._since = None
-
-    def fired(self) -> bool:
-        """After a CancelledError in a write: whether the watch cancelled it (and nobody
-        else cancelled the task too). The task is left uncancelled, and a later write is
-        watched afresh."""
-        if self._fired and self._task is not None and self._task.uncancel() == 0:
-            self._fired = False
-            return True
-        return False
+        try:
+            await write
+        except asyncio.CancelledError:
+            # Ours only if the watch fired and nobody else cancelled the task too.
+            if self._fired and self._task is not None and self._task.uncancel() == 0:
+                self._fired = False  # a later write is watched afresh
+                raise SlowClient(f"client read nothing for {self.timeout_s:g}s") from None
+            raise
+        finally:
+            self._since = None
 
     def close(self) -> None:
         if self._timer is not None:
