@@ -25,15 +25,14 @@ class SlowClient(OSError):
 
 
 class SendWatch:
-    """Bounds the writes of one response. Its writes come from the task that made the
-    watch (the request's own: see streaming.HangUp), which is the task a stuck write
-    cancels."""
+    """Bounds the writes of one response. Its writes come from one task at a time (an
+    HTTP response body has one producer), which is the task a stuck write cancels."""
 
     def __init__(self, timeout_s: float) -> None:
         self.timeout_s = timeout_s
         self._loop = asyncio.get_running_loop()
         self._since: float | None = None  # when the write in progress began
-        self._task = asyncio.current_task()
+        self._task: asyncio.Task | None = None
         self._fired = False
         self._timer: asyncio.TimerHandle | None = None
 
@@ -41,7 +40,7 @@ class SendWatch:
         """Await ``write``; SlowClient if it waited ``timeout_s`` for the client."""
         if self._timer is None:
             self._timer = self._loop.call_later(self.timeout_s, self._check)
-        self._since = self._loop.time()
+        self._since, self._task = self._loop.time(), asyncio.current_task(self._loop)
         try:
             await write
         except asyncio.CancelledError:
