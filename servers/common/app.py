@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 
@@ -134,6 +135,17 @@ async def _start(app: Starlette, state: ServerState, startup: Startup | None) ->
         if server is not None:
             server.should_exit = True
         return
+    freeze_startup_heap()
     state.ready = True
     metrics.READY.labels(state.channel).set(1)
     log.info("%s ready", state.channel)
+
+
+def freeze_startup_heap() -> None:
+    """Leave what start-up made (modules, models, their Python objects) out of every later
+    garbage collection, as vLLM's own server does. With vLLM and torch imported a process
+    holds ~630k objects, and a full collection of them stops the event loop for ~400 ms
+    (AVX2 EPYC): a stall in every stream and first token in flight, whenever Python
+    decides. Frozen, a full collection walks only what serving made since."""
+    gc.collect()
+    gc.freeze()
