@@ -111,8 +111,11 @@ async def test_auto_detects_where_offline_base_does(url, auth, offline_detection
 
 async def test_an_unsure_first_utterance_does_not_fix_the_language(url, auth):
     """Base hears the whole hard Spanish clip unsure and wrong (Hindi, p=0.23, as the
-    server cuts it) and its first 1.5 s unsure but right (es, p=0.43). Kept as the
-    session's language, the first guess would have decoded the second one as Hindi."""
+    server cuts it). Kept as the session's language, that guess would have decoded the
+    second utterance, the clip's first 1.5 s, as Hindi too. What base then hears in that
+    cut on its own is unsure as well and depends on the CPU's arithmetic (es, p=0.43, on
+    AVX-512 EPYC and Xeon VMs; el on an AVX2 EPYC): the rule is that it is heard afresh,
+    not which language comes out."""
     clip = load_pcm(CLIPS / "cheetah_es.wav")
     audio = clip + silence(1.5) + clip[: int(2 * 16000 * 1.5)] + silence(1.5)
     got = await transcribe(f"{url}?model=base&language=auto&interim=false", audio,
@@ -121,7 +124,7 @@ async def test_an_unsure_first_utterance_does_not_fix_the_language(url, auth):
     print(f"\nunsure first, then a short cut: {finals}")
     assert len(finals) == 2, got.events
     assert finals[0]["language_code"] != "es"  # the premise: the first one was misheard
-    assert finals[1]["language_code"] == "es"
+    assert finals[1]["language_code"] != finals[0]["language_code"]
 
 
 async def test_language_list_detects_among_the_candidates(url, auth):
