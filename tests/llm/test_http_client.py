@@ -17,12 +17,8 @@ import pytest
 import trustme
 
 from servers.llm.backends.connect import Unreachable
-from servers.llm.backends.http_client import (
-    HIGH_WATER,
-    Disconnected,
-    UpstreamClient,
-    UpstreamTimeout,
-)
+from servers.llm.backends.exchange import HIGH_WATER, Disconnected, UpstreamTimeout
+from servers.llm.backends.http_client import UpstreamClient
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 OK_JSON = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}'

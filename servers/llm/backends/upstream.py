@@ -23,7 +23,8 @@ from servers.common.errors import ApiError
 from ..config import LlmSettings
 from ..schema import ChatRequest
 from .connect import TransportError
-from .http_client import Response, UpstreamClient
+from .exchange import Response
+from .http_client import UpstreamClient
 from .relay import Framer, StreamState
 from .upstream_errors import map_status, map_transport, stream_code, stream_failure
 
