@@ -38,6 +38,8 @@ class Proc:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.proc.returncode in (0, -signal.SIGTERM):  # a clean stop: its log told nothing
+            self.log.unlink(missing_ok=True)
 
 
 def models_dir() -> Path:
