@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +35,12 @@ PROMPT = [{"role": "user", "content": "List three colours of the rainbow."}]
 
 
 async def measure(targets: dict[str, tuple[str, str]], rounds: dict[int, int],
-                  max_tokens: int, settle_s: float = 0.0) -> dict[str, dict[int, Sample]]:
-    """targets: name -> (url, model). Rounds interleave targets to share machine drift,
+                  max_tokens: int, settle_s: float = 0.0,
+                  cpu: dict[str, Callable[[], float]] | None = None
+                  ) -> dict[str, dict[int, Sample]]:
+    """targets: name -> (url, model); ``cpu``: name -> the CPU seconds its process has used
+    so far, read around each of its batches and the settle after it (so what it does
+    meanwhile for nobody, a timer or a scrape, is left out). Rounds interleave targets to share machine drift,
     each round in a rotated order: whatever runs after a target's stream has ended
     (LiteLLM's logging and spend tasks, vLLM spinning a core for 1 s after its last step)
     would otherwise always land on the same neighbour's measurement. ``settle_s`` between
@@ -50,11 +55,17 @@ async def measure(targets: dict[str, tuple[str, str]], rounds: dict[int, int],
             for n in targets:
                 results[n][c] = Sample()
             order = list(targets.items())
+            for n in cpu or {}:
+                results[n][c].cpu_s = 0.0
             for r in range(rounds[c]):
                 for name, (url, model) in order[r % len(order):] + order[:r % len(order)]:
-                    await asyncio.sleep(settle_s)
+                    read = (cpu or {}).get(name)
+                    before = read() if read else 0.0
                     await batch(clients[name], f"{url}/v1/chat/completions",
                                 _body(model, max_tokens), {}, c, results[name][c])
+                    await asyncio.sleep(settle_s)
+                    if read:  # its after-work (within settle_s) is counted too
+                        results[name][c].cpu_s += read() - before
     finally:
         for cl in clients.values():
             await cl.close()
@@ -90,6 +101,8 @@ def overhead_table(title: str, res: dict[str, dict[int, Sample]], per_chunk: str
             row[f"{name}_added_ttft_p95_ms"] = (pct(s.ttft_s, 95) - pct(d.ttft_s, 95)) * 1e3
             row[f"{name}_added_chunk_ms"] = (chunk(s) - chunk(d)) * 1e3
             row[f"{name}_errors"] = s.errors
+            row[f"{name}_cpu_per_request_ms"] = s.cpu_s / s.requests * 1e3 if s.requests \
+                else float("nan")
         ours_add = row.get("ours_added_ttft_p50_ms", float("nan"))
         lite_add = row.get("litellm_added_ttft_p50_ms", float("nan"))
         ratio = lite_add / ours_add if ours_add and ours_add > 0 else float("nan")
@@ -108,7 +121,21 @@ def overhead_table(title: str, res: dict[str, dict[int, Sample]], per_chunk: str
               f"{row.get('ours_errors', 0)}/{row.get('litellm_errors', 0)}/"
               f"{row.get('floor_errors', 0)}/{row.get('asgi_errors', 0)}/"
               f"{row.get('caddy_errors', 0)}")
+    cpu_table(rows)
     return rows
+
+
+def cpu_table(rows: list[dict]) -> None:
+    """Each proxy's own CPU per request: what it costs the machine, not only the caller."""
+    names = [n for n in ("ours", "litellm", "floor", "asgi", "caddy")
+             if any(f"{n}_cpu_per_request_ms" in r for r in rows)]
+    if not names:
+        return
+    print("CPU per request, each proxy's process (ms): " + " / ".join(names))
+    for r in rows:
+        vals = [r.get(f"{n}_cpu_per_request_ms", float("nan")) for n in names]
+        print(f"{r['concurrency']:>4} | " + " | ".join(
+            "n/a" if v != v else f"{v:.3f}" for v in vals))
 
 
 def inprocess_table(res: dict[str, dict[int, Sample]]) -> list[dict]:
@@ -195,8 +222,12 @@ def main(argv: list[str] | None = None) -> int:
                 targets["litellm"] = (lite.url, kind)
             if kind == "mock":
                 targets.update({name: (p.url, model) for name, p in floors.items()})
+            cpu = {"ours": proxy.cpu_s, **({"litellm": lite.cpu_s} if lite else {})}
+            if kind == "mock":
+                cpu.update({name: p.cpu_s for name, p in floors.items()})
             res = asyncio.run(measure(targets, mock_rounds if kind == "mock" else vllm_rounds,
-                                      max_tokens=16, settle_s=0.2 if kind == "mock" else 1.5))
+                                      max_tokens=16, settle_s=0.2 if kind == "mock" else 1.5,
+                                      cpu=cpu))
             title = ("Proxy overhead, instant mock upstream (16 chunks, 20 ms apart; "
                      "ms added vs direct; chunk = upstream send -> client)" if kind == "mock"
                      else "Proxy overhead, vLLM api_server upstream (SmolLM2, 16 tokens; "

@@ -26,10 +26,13 @@ class Sample:
     chunk_gap_s: list[float] = field(default_factory=list)  # between content chunks
     tokens_per_s: list[float] = field(default_factory=list)
     errors: int = 0
+    requests: int = 0
+    cpu_s: float = float("nan")  # the target's own process CPU over its requests
 
 
 async def one(client: aiohttp.ClientSession, url: str, body: dict, headers: dict,
               out: Sample) -> None:
+    out.requests += 1
     t0 = time.monotonic()
     first: float | None = None
     last = t0
