@@ -13,9 +13,11 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -29,6 +31,7 @@ from .config import ServerSettings
 from .direct_routes import App, DirectRoutes, Endpoint
 from .errors import EXCEPTION_HANDLERS, error_body, raw_error
 from .lifecycle import LifecycleMiddleware, ServerState
+from .workers import METRICS_DIR_ENV
 
 log = logging.getLogger("rymi.server")
 
@@ -49,8 +52,18 @@ async def readyz(request: Request) -> Response:
                         status_code=503, headers={"Retry-After": "1"})
 
 
+def _registry() -> CollectorRegistry:
+    """This process's metrics; under ``workers.supervise``, every worker's together."""
+    if not os.environ.get(METRICS_DIR_ENV):
+        return REGISTRY
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    return registry
+
+
 async def metrics_endpoint(request: Request) -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    registry = request.app.state.metrics_registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
 def create_app(
@@ -103,6 +116,8 @@ def create_app(
     app.state.server = state
     app.state.settings = settings
     app.state.tokens = tokens
+    app.state.metrics_registry = _registry()
+    metrics.READY.labels(channel).set(0)  # (workers: the gauge is the least of them)
     return app
 
 

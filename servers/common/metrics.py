@@ -15,14 +15,17 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.08, 0.1, 0.15, 0.2, 0.3, 0.5, 0.7
 
 REQUESTS = Counter("rymi_requests_total", "Finished requests and sessions",
                    ["channel", "kind", "status"])
-INFLIGHT = Gauge("rymi_inflight", "Requests and sessions in progress", ["channel"])
+# (multiprocess_mode: how workers.supervise's processes add up; ignored in one process)
+INFLIGHT = Gauge("rymi_inflight", "Requests and sessions in progress", ["channel"],
+                 multiprocess_mode="livesum")
 REJECTED = Counter("rymi_rejected_total", "Refused before any work (capacity, draining)",
                    ["channel", "reason"])
 FIRST_BYTE = Histogram("rymi_first_byte_seconds", "Time to the first response byte",
                        ["channel", "kind"], buckets=LATENCY_BUCKETS)
 DURATION = Histogram("rymi_duration_seconds", "Total request or session time",
                      ["channel", "kind"], buckets=LATENCY_BUCKETS)
-READY = Gauge("rymi_ready", "1 once the model is loaded and warmed up", ["channel"])
+READY = Gauge("rymi_ready", "1 once the model is loaded and warmed up", ["channel"],
+              multiprocess_mode="livemin")
 
 
 @functools.cache

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 import ssl
 import sys
 from types import FrameType
@@ -74,8 +75,10 @@ def describe_auth(settings: ServerSettings, name: str) -> None:
                     "can reach it. Set RYMI_*_TOKENS or RYMI_*_TOKEN_FILE.", name.upper())
 
 
-def serve(app: Starlette, settings: ServerSettings, name: str, **uvicorn_options: Any) -> int:
-    """Serve until drained; returns the process exit code."""
+def serve(app: Starlette, settings: ServerSettings, name: str,
+          sock: socket.socket | None = None, **uvicorn_options: Any) -> int:
+    """Serve until drained; returns the process exit code. ``sock``: a listening socket
+    to serve on (a worker's, inherited from ``workers.supervise``) instead of binding."""
     configure_logging(settings.log_level)
     describe_auth(settings, name)
     config = _Config(
@@ -97,7 +100,7 @@ def serve(app: Starlette, settings: ServerSettings, name: str, **uvicorn_options
     app.state.uvicorn_server = server
     log.info("%s listening on %s://%s:%d", name, settings.scheme, settings.host, settings.port)
     try:
-        server.run()
+        server.run(sockets=[sock] if sock is not None else None)
     except KeyboardInterrupt:
         pass
     if state.fatal_error:

@@ -73,11 +73,18 @@ class LlmSettings(ServerSettings):
                                    "message (its text parts together), in characters; "
                                    "over it: 413 naming the message.")
     warmup: bool = Field(True, description="Run one short generation before /readyz is 200.")
+    workers: int = Field(1, ge=1, le=64, description="Processes serving one port "
+                         "(backend=upstream only): each runs its Python on a core of its "
+                         "own, so a burst of calls is not queued behind one. max_inflight "
+                         "is then counted per process (each takes its share).")
 
     @model_validator(mode="after")
     def _backend_needs(self) -> LlmSettings:
         if self.backend == "upstream" and not self.upstream_url:
             raise ValueError("backend=upstream needs upstream_url")
+        if self.workers > 1 and self.backend != "upstream":
+            raise ValueError("workers > 1 needs backend=upstream (the vllm backend holds "
+                             "the model in its one process)")
         return self
 
     def public_model_name(self) -> str:

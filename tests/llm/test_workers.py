@@ -1,0 +1,193 @@
+"""RYMI_LLM_WORKERS: several proxy processes on one port, one server to the outside.
+
+Against the fault double (tests/llm/fault_upstream.py): the kernel spreads connections
+over the workers, /metrics reports all of them together whichever one answers the
+scrape, SIGTERM drains every worker, and one worker's death takes the server down loudly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.llm.fault_upstream import FaultUpstream
+from tests.support.servers import REPO, RunningServer, free_port, start_server
+
+
+def _env(upstream: FaultUpstream, **extra: str) -> dict[str, str]:
+    return {"RYMI_LLM_BACKEND": "upstream", "RYMI_LLM_UPSTREAM_URL": upstream.url,
+            "RYMI_LLM_TOKENS": "", "RYMI_LLM_WORKERS": "2", **extra}
+
+
+@pytest.fixture(scope="module")
+def workers(fault_upstream: FaultUpstream) -> Iterator[RunningServer]:
+    server = start_server("servers.llm", env=_env(fault_upstream), ready_timeout=120)
+    _wait_all_ready(server)
+    yield server
+    server.stop()
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _established(pid: int, port: int) -> int:
+    """Server-side TCP connections on ``port`` that process ``pid`` holds."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            f = line.split()
+            if int(f[1].rsplit(":", 1)[1], 16) == port and f[3] == "01" and f[9] in inodes:
+                count += 1
+    return count
+
+
+def _metric(text: str, name: str, labels: str) -> float:
+    m = re.search(rf"^{name}\{{{re.escape(labels)}\}} (\S+)$", text, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
+def _scrape(server: RunningServer) -> str:
+    with httpx.Client() as fresh:  # a new connection: any worker may answer
+        return fresh.get(f"{server.url}/metrics", timeout=10).text
+
+
+def _wait_all_ready(server: RunningServer) -> None:
+    """/readyz answers for whichever worker it reached; rymi_ready is the least of them."""
+    deadline = time.monotonic() + 60
+    while _metric(_scrape(server), "rymi_ready", 'channel="custom-llm"') != 1.0 or \
+            len(_children(server.proc.pid)) != 2:
+        assert time.monotonic() < deadline, server.logs()[-3000:]
+        time.sleep(0.2)
+
+
+def _chat(url: str, content: str, client: httpx.Client) -> list[str]:
+    body = {"model": "x", "stream": True, "messages": [{"role": "user", "content": content}]}
+    with client.stream("POST", f"{url}/v1/chat/completions", json=body, timeout=30) as r:
+        assert r.status_code == 200, r.read()
+        return [line for line in r.iter_lines() if line.startswith("data: ")]
+
+
+def test_two_workers_share_the_port_and_report_together(workers: RunningServer) -> None:
+    pids = _children(workers.proc.pid)
+    assert len(pids) == 2
+    label = 'channel="custom-llm",kind="http",status="200"'
+    before = _metric(_scrape(workers), "rymi_requests_total", label)
+
+    # 16 connections held open at once: SO_REUSEPORT hashes each to one worker's socket.
+    clients = [httpx.Client() for _ in range(16)]
+    try:
+        for c in clients:
+            c.get(f"{workers.url}/v1/models", timeout=10).raise_for_status()
+        held = {pid: _established(pid, workers.port) for pid in pids}
+        assert sum(held.values()) == 16 and all(held.values()), held
+
+        results: list[list[str]] = [[] for _ in clients]
+
+        def one(i: int) -> None:
+            results[i] = _chat(workers.url, "fault:ok", clients[i])
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(len(clients))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        for c in clients:
+            c.close()
+    for events in results:
+        assert events[-1] == "data: [DONE]"
+        assert json.loads(events[0][6:])["choices"][0]["delta"]["role"] == "assistant"
+
+    # Every scrape, whichever worker answers it, counts every worker's requests: the 16
+    # GET /v1/models that opened the connections and the 16 streams.
+    for _ in range(6):
+        text = _scrape(workers)
+        assert _metric(text, "rymi_requests_total", label) == before + 32
+        assert _metric(text, "rymi_inflight", 'channel="custom-llm"') == 0.0
+    assert len([r for r in workers.usage_records() if r.get("status") == 200]) >= 16
+
+
+def test_sigterm_drains_every_worker(fault_upstream: FaultUpstream) -> None:
+    server = start_server("servers.llm", env=_env(fault_upstream, RYMI_LLM_DRAIN_TIMEOUT_S="3"),
+                          ready_timeout=120)
+    _wait_all_ready(server)
+    pids = _children(server.proc.pid)
+    got: list[str] = []
+    ended = threading.Event()
+
+    def hold() -> None:  # a stream in flight: the drain lets it run up to the bound
+        body = {"model": "x", "stream": True,
+                "messages": [{"role": "user", "content": "fault:hold"}]}
+        try:
+            with httpx.stream("POST", f"{server.url}/v1/chat/completions", json=body,
+                              timeout=30) as r:
+                for line in r.iter_lines():
+                    got.append(line)
+        except httpx.HTTPError:
+            pass
+        ended.set()
+
+    threading.Thread(target=hold, daemon=True).start()
+    deadline = time.monotonic() + 10
+    while not any(line.startswith("data: ") for line in got):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    t0 = time.monotonic()
+    server.signal(signal.SIGTERM)
+    time.sleep(1.0)
+    assert not ended.is_set(), "the in-flight stream was cut at once, not drained"
+    assert server.proc.wait(20) == 0, server.logs()[-3000:]
+    assert 2.5 < time.monotonic() - t0 < 15  # the drain bound (3 s), then the cut-off
+    assert ended.wait(5)
+    assert all(not Path(f"/proc/{pid}").exists() for pid in pids)
+
+
+def test_a_dead_worker_takes_the_server_down(fault_upstream: FaultUpstream) -> None:
+    server = start_server("servers.llm", env=_env(fault_upstream), ready_timeout=120)
+    _wait_all_ready(server)
+    first, second = _children(server.proc.pid)
+    os.kill(first, signal.SIGKILL)
+    assert server.proc.wait(30) == 1
+    assert "worker %d exited with -9" % first in server.logs()
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{second}").exists() and \
+            Path(f"/proc/{second}/stat").read_text().split()[2] != "Z":
+        assert time.monotonic() < deadline, "the other worker was left serving"
+        time.sleep(0.1)
+
+
+def test_workers_refused_for_the_in_process_engine() -> None:
+    env = {**os.environ, "RYMI_LLM_WORKERS": "2", "RYMI_LLM_BACKEND": "vllm",
+           "RYMI_LLM_PORT": str(free_port())}
+    done = subprocess.run([sys.executable, "-m", "servers.llm"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "workers > 1 needs backend=upstream" in done.stderr
