@@ -10,7 +10,8 @@
    mock three floors: what a TCP relay that parses nothing adds (``bench.llm_floor``),
    what a bare ASGI relay on uvicorn with our upstream client adds
    (``bench.llm_asgi_floor``: HTTP in Python and nothing else), and what a compiled HTTP
-   proxy adds (Caddy's reverse_proxy, Go, flushing every chunk).
+   proxy adds (Caddy's reverse_proxy, Go, flushing every chunk); and ours again with two
+   worker processes (``RYMI_LLM_WORKERS=2``).
 2. In-process: TTFT and tokens/s of our in-process backend vs
    ``python -m vllm.entrypoints.openai.api_server`` on the same model, same prompts.
 Prints tables with ratios; writes results/llm-bench.json. Not a test: a shared machine is
@@ -31,6 +32,9 @@ from bench import llm_procs as procs
 from bench.llm_load import Sample, batch, median, pct, session
 
 CONCURRENCY = (1, 8, 32)
+# Every proxy measured: ours (one process, the default), ours with RYMI_LLM_WORKERS=2,
+# LiteLLM, and the three floors (mock upstream only).
+NAMES = ("ours", "litellm", "ours2", "floor", "asgi", "caddy")
 PROMPT = [{"role": "user", "content": "List three colours of the rainbow."}]
 
 
@@ -86,14 +90,15 @@ def overhead_table(title: str, res: dict[str, dict[int, Sample]], per_chunk: str
     print(f"\n{title}")
     print(f"{'conc':>4} | {'direct TTFT p50':>15} | {'ours +p50':>9} {'+p95':>7} | "
           f"{'LiteLLM +p50':>12} {'+p95':>7} | {'LiteLLM/ours':>12} | "
-          f"{'ours +chunk':>11} | {'LiteLLM +chunk':>14} | {'floor +p50':>10} | "
-          f"{'ASGI +p50':>9} | {'Caddy +p50':>10} | errors ours/LiteLLM/floor/ASGI/Caddy")
+          f"{'ours +chunk':>11} | {'LiteLLM +chunk':>14} | {'ours x2 +p50':>12} | "
+          f"{'floor +p50':>10} | {'ASGI +p50':>9} | {'Caddy +p50':>10} | "
+          f"errors ours/LiteLLM/x2/floor/ASGI/Caddy")
     for c in CONCURRENCY:
         d = res["direct"][c]
         row: dict[str, Any] = {"concurrency": c, "direct_ttft_p50_ms": median(d.ttft_s) * 1e3}
         def chunk(s: Sample) -> float:
             return median(getattr(s, per_chunk))
-        for name in ("ours", "litellm", "floor", "asgi", "caddy"):
+        for name in NAMES:
             s = res.get(name, {}).get(c)
             if s is None:
                 continue
@@ -116,19 +121,17 @@ def overhead_table(title: str, res: dict[str, dict[int, Sample]], per_chunk: str
               f"{f('ours_added_ttft_p95_ms'):>7} | {f('litellm_added_ttft_p50_ms'):>12} "
               f"{f('litellm_added_ttft_p95_ms'):>7} | {'n/a' if ratio != ratio else f'{ratio:.1f}x':>12} | "
               f"{f('ours_added_chunk_ms'):>11} | {f('litellm_added_chunk_ms'):>14} | "
+              f"{f('ours2_added_ttft_p50_ms'):>12} | "
               f"{f('floor_added_ttft_p50_ms'):>10} | {f('asgi_added_ttft_p50_ms'):>9} | "
               f"{f('caddy_added_ttft_p50_ms'):>10} | "
-              f"{row.get('ours_errors', 0)}/{row.get('litellm_errors', 0)}/"
-              f"{row.get('floor_errors', 0)}/{row.get('asgi_errors', 0)}/"
-              f"{row.get('caddy_errors', 0)}")
+              + "/".join(str(row.get(f"{n}_errors", 0)) for n in NAMES))
     cpu_table(rows)
     return rows
 
 
 def cpu_table(rows: list[dict]) -> None:
     """Each proxy's own CPU per request: what it costs the machine, not only the caller."""
-    names = [n for n in ("ours", "litellm", "floor", "asgi", "caddy")
-             if any(f"{n}_cpu_per_request_ms" in r for r in rows)]
+    names = [n for n in NAMES if any(f"{n}_cpu_per_request_ms" in r for r in rows)]
     if not names:
         return
     print("CPU per request, each proxy's process (ms): " + " / ".join(names))
@@ -220,10 +223,15 @@ def main(argv: list[str] | None = None) -> int:
             targets = {"direct": (url, model), "ours": (proxy.url, model)}
             if lite is not None:
                 targets["litellm"] = (lite.url, kind)
-            if kind == "mock":
-                targets.update({name: (p.url, model) for name, p in floors.items()})
             cpu = {"ours": proxy.cpu_s, **({"litellm": lite.cpu_s} if lite else {})}
             if kind == "mock":
+                proxy2 = procs.ours("proxy-mock-x2", {"RYMI_LLM_BACKEND": "upstream",
+                                                      "RYMI_LLM_UPSTREAM_URL": f"{url}/v1",
+                                                      "RYMI_LLM_WORKERS": "2"})
+                started.append(proxy2)
+                targets["ours2"] = (proxy2.url, model)
+                cpu["ours2"] = proxy2.cpu_s
+                targets.update({name: (p.url, model) for name, p in floors.items()})
                 cpu.update({name: p.cpu_s for name, p in floors.items()})
             res = asyncio.run(measure(targets, mock_rounds if kind == "mock" else vllm_rounds,
                                       max_tokens=16, settle_s=0.2 if kind == "mock" else 1.5,
@@ -235,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
             report[f"proxy_{kind}"] = overhead_table(
                 title, res, "chunk_delay_s" if kind == "mock" else "chunk_gap_s")
             proxy.stop()
+            if "ours2" in targets:
+                proxy2.stop()
         if not a.skip_vllm:
             inproc = procs.ours("inprocess", {"RYMI_LLM_MODELS_DIR": str(models_dir),
                                               "VLLM_CPU_KVCACHE_SPACE": "1"})
