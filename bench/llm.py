@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import json
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -43,12 +44,12 @@ async def measure(targets: dict[str, tuple[str, str]], rounds: dict[int, int],
                   cpu: dict[str, Callable[[], float]] | None = None
                   ) -> dict[str, dict[int, Sample]]:
     """targets: name -> (url, model); ``cpu``: name -> the CPU seconds its process has used
-    so far, read around each of its batches and the settle after it (so what it does
-    meanwhile for nobody, a timer or a scrape, is left out). Rounds interleave targets to share machine drift,
-    each round in a rotated order: whatever runs after a target's stream has ended
-    (LiteLLM's logging and spend tasks, vLLM spinning a core for 1 s after its last step)
-    would otherwise always land on the same neighbour's measurement. ``settle_s`` between
-    targets lets most of that after-work end first."""
+    so far, read around each of its batches and the settle after it. Rounds interleave
+    targets to share machine drift, each round in a rotated order: whatever runs after a
+    target's stream has ended (LiteLLM's logging and spend tasks, vLLM spinning a core for
+    1 s after its last step) would otherwise always land on the same neighbour. After each
+    batch the next waits ``settle_s``, then until every process in ``cpu`` is idle (its
+    after-work done, counted as its own), so each target is measured on a quiet machine."""
     results: dict[str, dict[int, Sample]] = {n: {} for n in targets}
     clients = {n: session() for n in targets}
     try:
@@ -67,13 +68,28 @@ async def measure(targets: dict[str, tuple[str, str]], rounds: dict[int, int],
                     before = read() if read else 0.0
                     await batch(clients[name], f"{url}/v1/chat/completions",
                                 _body(model, max_tokens), {}, c, results[name][c])
-                    await asyncio.sleep(settle_s)
-                    if read:  # its after-work (within settle_s) is counted too
+                    await settle(cpu or {}, settle_s)
+                    if read:
                         results[name][c].cpu_s += read() - before
     finally:
         for cl in clients.values():
             await cl.close()
     return results
+
+
+async def settle(cpu: dict[str, Callable[[], float]], least_s: float, most_s: float = 5.0,
+                 tick_s: float = 0.1) -> None:
+    """Sleep ``least_s``, then until no process in ``cpu`` used more than 3% of a core over
+    the last ``tick_s`` (``most_s`` at most)."""
+    await asyncio.sleep(least_s)
+    deadline = time.monotonic() + most_s
+    last = {n: read() for n, read in cpu.items()}
+    while time.monotonic() < deadline:
+        await asyncio.sleep(tick_s)
+        now = {n: read() for n, read in cpu.items()}
+        if all(now[n] - last[n] < 0.03 * tick_s for n in now):
+            return
+        last = now
 
 
 def _body(model: str, max_tokens: int) -> dict[str, Any]:

@@ -48,9 +48,27 @@ class Proc:
 
 
 def tree_cpu_s(pid: int) -> float:
-    """CPU seconds run so far by every thread of ``pid`` and of its live descendants, from
-    the scheduler's nanosecond counts (``/proc/*/task/*/schedstat``: utime and stime come
-    in 10 ms ticks, too coarse for a request's fraction of a millisecond)."""
+    """CPU seconds run so far by every thread of ``pid`` and of its descendants, from the
+    scheduler's nanosecond counts (``/proc/*/task/*/schedstat``: utime and stime come in
+    10 ms ticks, too coarse for a request's fraction of a millisecond). The process tree
+    is looked up once (the benchmark's servers do not fork while measured)."""
+    if pid not in _TREES:
+        _TREES[pid] = _descendants(pid)
+    ns = 0
+    for p in _TREES[pid]:
+        for task in Path(f"/proc/{p}/task").glob("*/schedstat"):
+            try:
+                ns += int(task.read_text().split()[0])
+            except (OSError, IndexError, ValueError):
+                continue
+    return ns / 1e9
+
+
+_TREES: dict[int, list[int]] = {}
+
+
+def _descendants(pid: int) -> list[int]:
+    """``pid`` and every process under it."""
     parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -64,14 +82,7 @@ def tree_cpu_s(pid: int) -> float:
         p = todo.pop()
         tree.append(p)
         todo += [c for c, parent in parents.items() if parent == p]
-    ns = 0
-    for p in tree:
-        for task in Path(f"/proc/{p}/task").glob("*/schedstat"):
-            try:
-                ns += int(task.read_text().split()[0])
-            except (OSError, IndexError, ValueError):
-                continue
-    return ns / 1e9
+    return tree
 
 
 def models_dir() -> Path:
