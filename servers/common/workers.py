@@ -35,7 +35,7 @@ METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client reads it at im
 
 
 def inherited_socket() -> socket.socket | None:
-    """In a worker: the supervisor's listening socket; None in a single server."""
+    """In a worker: its listening socket, bound by the supervisor; None in a single server."""
     fd = os.environ.get(LISTEN_FD_ENV)
     return socket.socket(fileno=int(fd)) if fd else None
 
@@ -62,7 +62,7 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 def supervise(module: str, argv: list[str], host: str, port: int, workers: int,
               stop_timeout_s: float, log_level: str = "info") -> int:
-    """Run ``python -m module *argv`` ``workers`` times on one socket until signalled;
+    """Run ``python -m module *argv`` ``workers`` times on one port until signalled;
     returns the exit code (0 after a clean drain, 1 if a worker failed)."""
     configure_logging(log_level)
     socks: list[socket.socket] = []
@@ -88,14 +88,18 @@ def supervise(module: str, argv: list[str], host: str, port: int, workers: int,
     old = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         for sock in socks:
+            if stopping:  # signalled while starting: start no more
+                break
             children.append(subprocess.Popen(
                 [sys.executable, "-m", module, *argv], pass_fds=(sock.fileno(),),
                 env={**env, LISTEN_FD_ENV: str(sock.fileno())}, preexec_fn=_die_with_parent))
             sock.close()  # its worker holds it now
         log.info("%s: %d workers on %s:%d (pids %s)", module, workers, host, port,
                  ", ".join(str(c.pid) for c in children))
-        return _watch(children, stopping, stop_timeout_s, metrics_dir)
+        return _watch(children, stopping, stop_timeout_s)
     finally:
+        for sock in socks:
+            sock.close()  # (those not handed to a worker)
         for s, handler in old.items():
             signal.signal(s, handler)
         for child in children:
@@ -106,9 +110,7 @@ def supervise(module: str, argv: list[str], host: str, port: int, workers: int,
 
 
 def _watch(children: list[subprocess.Popen[bytes]], stopping: list[int],
-           stop_timeout_s: float, metrics_dir: str) -> int:
-    from prometheus_client import multiprocess
-
+           stop_timeout_s: float) -> int:
     failed = False
     deadline: float | None = None
     while any(c.poll() is None for c in children):
@@ -127,11 +129,7 @@ def _watch(children: list[subprocess.Popen[bytes]], stopping: list[int],
         if deadline is not None and time.monotonic() > deadline:
             break  # the finally kills what is left
         time.sleep(0.1)
-    for child in children:
-        if child.returncode is not None:
-            multiprocess.mark_process_dead(child.pid, metrics_dir)
-    codes = [c.returncode for c in children]
-    return 1 if failed or any(code != 0 for code in codes) else 0
+    return 1 if failed or any(c.returncode != 0 for c in children) else 0
 
 
 def _die_with_parent() -> None:
