@@ -1,5 +1,5 @@
-"""Several processes of one server on one listening socket, for a server whose work is all
-I/O and Python (the LLM proxy): one process runs its Python on one core, and a burst of
+"""Several processes of one server on one port, for a server whose work is all I/O and
+Python (the LLM proxy): one process runs its Python on one core, and a burst of
 calls queues behind it; N processes share the burst out over N cores.
 
 The supervisor binds one listening socket per worker to the same port with SO_REUSEPORT
