@@ -176,7 +176,7 @@ def test_a_dead_worker_takes_the_server_down(fault_upstream: FaultUpstream) -> N
     first, second = _children(server.proc.pid)
     os.kill(first, signal.SIGKILL)
     assert server.proc.wait(30) == 1
-    assert "worker %d exited with -9" % first in server.logs()
+    assert f"worker {first} exited with -9" in server.logs()
     deadline = time.monotonic() + 10
     while Path(f"/proc/{second}").exists() and \
             Path(f"/proc/{second}/stat").read_text().split()[2] != "Z":
