@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.servers import free_port  # noqa: F401  (one helper for both)
+from tests.support.servers import child_pids, free_port  # (one helper for both)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -69,19 +69,11 @@ _TREES: dict[int, list[int]] = {}
 
 def _descendants(pid: int) -> list[int]:
     """``pid`` and every process under it."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:  # the command name, in parentheses, may hold spaces: split after it
-                parents[int(entry.name)] = int(
-                    (entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue  # gone meanwhile
     tree, todo = [], [pid]
     while todo:
         p = todo.pop()
         tree.append(p)
-        todo += [c for c, parent in parents.items() if parent == p]
+        todo += child_pids(p)
     return tree
 
 

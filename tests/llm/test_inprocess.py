@@ -6,7 +6,6 @@ import os
 import re
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import openai
@@ -14,7 +13,7 @@ import pytest
 
 from tests.llm.conftest import TOKEN
 from tests.llm.sse_util import payloads, raw_stream
-from tests.support.servers import RunningServer
+from tests.support.servers import RunningServer, child_pids
 
 HELLO = [{"role": "user", "content": "Say hello in three words."}]
 
@@ -174,9 +173,8 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _engine_core_pid(server_pid: int) -> int:
-    children = [pid for task in Path(f"/proc/{server_pid}/task").iterdir()  # any thread's
-                for pid in (task / "children").read_text().split()]
-    for pid in map(int, children):
+    children = child_pids(server_pid)
+    for pid in children:
         if open(f"/proc/{pid}/comm").read().startswith("VLLM::EngineCor"):
             return pid
     raise AssertionError(f"no VLLM::EngineCore among {children}")

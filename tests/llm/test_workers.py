@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -22,7 +21,14 @@ import httpx
 import pytest
 
 from tests.llm.fault_upstream import FaultUpstream
-from tests.support.servers import REPO, RunningServer, free_port, start_server
+from tests.support.servers import (
+    REPO,
+    RunningServer,
+    child_pids,
+    free_port,
+    metric,
+    start_server,
+)
 
 
 def _env(upstream: FaultUpstream, **extra: str) -> dict[str, str]:
@@ -36,18 +42,6 @@ def workers(fault_upstream: FaultUpstream) -> Iterator[RunningServer]:
     _wait_all_ready(server)
     yield server
     server.stop()
-
-
-def _children(pid: int) -> list[int]:
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            out.append(int(stat.parent.name))
-    return out
 
 
 def _established(pid: int, port: int) -> int:
@@ -69,21 +63,11 @@ def _established(pid: int, port: int) -> int:
     return count
 
 
-def _metric(text: str, name: str, labels: str) -> float:
-    m = re.search(rf"^{name}\{{{re.escape(labels)}\}} (\S+)$", text, re.M)
-    return float(m.group(1)) if m else 0.0
-
-
-def _scrape(server: RunningServer) -> str:
-    with httpx.Client() as fresh:  # a new connection: any worker may answer
-        return fresh.get(f"{server.url}/metrics", timeout=10).text
-
-
 def _wait_all_ready(server: RunningServer) -> None:
     """/readyz answers for whichever worker it reached; rymi_ready is the least of them."""
     deadline = time.monotonic() + 60
-    while _metric(_scrape(server), "rymi_ready", 'channel="custom-llm"') != 1.0 or \
-            len(_children(server.proc.pid)) != 2:
+    while metric(server, "rymi_ready", channel="custom-llm") != 1.0 or \
+            len(child_pids(server.proc.pid)) != 2:
         assert time.monotonic() < deadline, server.logs()[-3000:]
         time.sleep(0.2)
 
@@ -96,10 +80,10 @@ def _chat(url: str, content: str, client: httpx.Client) -> list[str]:
 
 
 def test_two_workers_share_the_port_and_report_together(workers: RunningServer) -> None:
-    pids = _children(workers.proc.pid)
+    pids = child_pids(workers.proc.pid)
     assert len(pids) == 2
-    label = 'channel="custom-llm",kind="http",status="200"'
-    before = _metric(_scrape(workers), "rymi_requests_total", label)
+    label = {"channel": "custom-llm", "kind": "http", "status": "200"}
+    before = metric(workers, "rymi_requests_total", **label)
 
     # 16 connections held open at once: SO_REUSEPORT hashes each to one worker's socket.
     clients = [httpx.Client() for _ in range(16)]
@@ -128,10 +112,9 @@ def test_two_workers_share_the_port_and_report_together(workers: RunningServer) 
 
     # Every scrape, whichever worker answers it, counts every worker's requests: the 16
     # GET /v1/models that opened the connections and the 16 streams.
-    for _ in range(6):
-        text = _scrape(workers)
-        assert _metric(text, "rymi_requests_total", label) == before + 32
-        assert _metric(text, "rymi_inflight", 'channel="custom-llm"') == 0.0
+    for _ in range(6):  # (each metric() is a scrape on a new connection)
+        assert metric(workers, "rymi_requests_total", **label) == before + 32
+        assert metric(workers, "rymi_inflight", channel="custom-llm") == 0.0
     assert len([r for r in workers.usage_records() if r.get("status") == 200]) >= 16
 
 
@@ -139,7 +122,7 @@ def test_sigterm_drains_every_worker(fault_upstream: FaultUpstream) -> None:
     server = start_server("servers.llm", env=_env(fault_upstream, RYMI_LLM_DRAIN_TIMEOUT_S="3"),
                           ready_timeout=120)
     _wait_all_ready(server)
-    pids = _children(server.proc.pid)
+    pids = child_pids(server.proc.pid)
     got: list[str] = []
     ended = threading.Event()
 
@@ -173,7 +156,7 @@ def test_sigterm_drains_every_worker(fault_upstream: FaultUpstream) -> None:
 def test_a_dead_worker_takes_the_server_down(fault_upstream: FaultUpstream) -> None:
     server = start_server("servers.llm", env=_env(fault_upstream), ready_timeout=120)
     _wait_all_ready(server)
-    first, second = _children(server.proc.pid)
+    first, second = child_pids(server.proc.pid)
     os.kill(first, signal.SIGKILL)
     assert server.proc.wait(30) == 1
     assert f"worker {first} exited with -9" in server.logs()

@@ -9,7 +9,6 @@ variants run the upstream-proxy backend in front of the shared ``llm_server``.
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections.abc import Callable, Iterator
 
@@ -18,6 +17,7 @@ import pytest
 
 from tests.support import servers as registry
 from tests.support.servers import RunningServer, register_tokens, start_server, tokens_in_logs
+from tests.support.servers import metric as metric  # (the suite's tests import it from here)
 
 # Every token a server of this suite is started with (the security test scans all logs).
 STT_TOKEN = "stt-test-token-4b1d"  # the shared stt_server's (tests/conftest.py)
@@ -57,18 +57,6 @@ def clean_env(prefix: str) -> dict[str, str]:
 def start(module: str, env: dict[str, str], **kw) -> RunningServer:
     prefix = "RYMI_" + module.rsplit(".", 1)[-1].upper() + "_"
     return start_server(module, env={**clean_env(prefix), **env}, **kw)
-
-
-def metric(server: RunningServer, name: str, **labels: str) -> float:
-    """Sum of the samples of ``name`` whose labels include ``labels`` (0 when absent)."""
-    text = httpx.get(f"{server.url}/metrics", timeout=10, verify=False).text
-    total, found = 0.0, False
-    for m in re.finditer(rf"^{re.escape(name)}(?:{{([^}}]*)}})? (\S+)$", text, re.M):
-        got = dict(re.findall(r'(\w+)="([^"]*)"', m[1] or ""))
-        if all(got.get(k) == v for k, v in labels.items()):
-            total += float(m[2])
-            found = True
-    return total if found else 0.0
 
 
 def wait_for(cond: Callable[[], bool], timeout: float = 20, every: float = 0.05) -> bool:

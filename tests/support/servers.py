@@ -10,6 +10,7 @@ server started here is recorded with its tokens (``STARTED``, ``TOKENS``), and
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -140,6 +141,26 @@ def wait_until_ready(server: RunningServer, timeout: float, verify: str | bool =
         time.sleep(0.2)
     server.stop()
     raise TimeoutError(f"{server.module} not ready in {timeout}s:\n{server.logs()[-4000:]}")
+
+
+
+def metric(server: RunningServer, name: str, **labels: str) -> float:
+    """Sum of the samples of ``name`` whose labels include ``labels`` (0 when absent),
+    from one scrape on a connection of its own."""
+    text = httpx.get(f"{server.url}/metrics", timeout=10, verify=False).text
+    total, found = 0.0, False
+    for m in re.finditer(rf"^{re.escape(name)}(?:{{([^}}]*)}})? (\S+)$", text, re.M):
+        got = dict(re.findall(r'(\w+)="([^"]*)"', m[1] or ""))
+        if all(got.get(k) == v for k, v in labels.items()):
+            total += float(m[2])
+            found = True
+    return total if found else 0.0
+
+
+def child_pids(pid: int) -> list[int]:
+    """The live processes ``pid`` started (Linux: any of its threads' /proc children)."""
+    return [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
+            for child in (task / "children").read_text().split()]
 
 
 # -- the session's registry of server logs and tokens ---------------------------------
