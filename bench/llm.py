@@ -50,6 +50,7 @@ async def measure(targets: dict[str, tuple[str, str]], rounds: dict[int, int],
     1 s after its last step) would otherwise always land on the same neighbour. After each
     batch the next waits ``settle_s``, then until every process in ``cpu`` is idle (its
     after-work done, counted as its own), so each target is measured on a quiet machine."""
+    cpu = cpu or {}
     results: dict[str, dict[int, Sample]] = {n: {} for n in targets}
     clients = {n: session() for n in targets}
     try:
@@ -60,15 +61,15 @@ async def measure(targets: dict[str, tuple[str, str]], rounds: dict[int, int],
             for n in targets:
                 results[n][c] = Sample()
             order = list(targets.items())
-            for n in cpu or {}:
+            for n in cpu:
                 results[n][c].cpu_s = 0.0
             for r in range(rounds[c]):
                 for name, (url, model) in order[r % len(order):] + order[:r % len(order)]:
-                    read = (cpu or {}).get(name)
+                    read = cpu.get(name)
                     before = read() if read else 0.0
                     await batch(clients[name], f"{url}/v1/chat/completions",
                                 _body(model, max_tokens), {}, c, results[name][c])
-                    await settle(cpu or {}, settle_s)
+                    await settle(cpu, settle_s)
                     if read:
                         results[name][c].cpu_s += read() - before
     finally:
@@ -259,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
             report[f"proxy_{kind}"] = overhead_table(
                 title, res, "chunk_delay_s" if kind == "mock" else "chunk_gap_s")
             proxy.stop()
-            if "ours2" in targets:
+            if kind == "mock":
                 proxy2.stop()
         if not a.skip_vllm:
             inproc = procs.ours("inprocess", {"RYMI_LLM_MODELS_DIR": str(models_dir),
