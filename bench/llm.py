@@ -1,6 +1,7 @@
 """LLM benchmark: proxy overhead vs LiteLLM, and in-process vLLM vs vLLM's own server.
 
-    python -m bench.llm [--quick] [--skip-litellm] [--skip-vllm]
+    python -m bench.llm [--quick] [--skip-litellm] [--skip-vllm] [--workers 2,4]
+                        [--rounds-scale 0.5]
 
 1. Proxy overhead. The same requests, interleaved round by round, go (a) straight to an
    upstream, (b) through our proxy (backend=upstream), (c) through a LiteLLM proxy, at 1,
@@ -11,7 +12,7 @@
    what a bare ASGI relay on uvicorn with our upstream client adds
    (``bench.llm_asgi_floor``: HTTP in Python and nothing else), and what a compiled HTTP
    proxy adds (Caddy's reverse_proxy, Go, flushing every chunk); and ours again with two
-   worker processes (``RYMI_LLM_WORKERS=2``).
+   worker processes (``RYMI_LLM_WORKERS=2``; ``--workers`` names other counts).
 2. In-process: TTFT and tokens/s of our in-process backend vs
    ``python -m vllm.entrypoints.openai.api_server`` on the same model, same prompts.
 Prints tables with ratios; writes results/llm-bench.json. Not a test: a shared machine is
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -33,9 +35,9 @@ from bench import llm_procs as procs
 from bench.llm_load import Sample, batch, median, pct, session
 
 CONCURRENCY = (1, 8, 32)
-# Every proxy measured: ours (one process, the default), ours with RYMI_LLM_WORKERS=2,
-# LiteLLM, and the three floors (mock upstream only).
-NAMES = ("ours", "litellm", "ours2", "floor", "asgi", "caddy")
+# Every proxy measured, in the tables' order: ours (one process, the default), LiteLLM,
+# ours with RYMI_LLM_WORKERS=N (named oursN, mock upstream only) and the three floors.
+FLOORS = ("floor", "asgi", "caddy")
 PROMPT = [{"role": "user", "content": "List three colours of the rainbow."}]
 
 
@@ -103,25 +105,27 @@ def ms(x: float) -> str:
 
 
 def overhead_table(title: str, res: dict[str, dict[int, Sample]], per_chunk: str) -> list[dict]:
+    """One row per concurrency: ours and LiteLLM in full (p50, p95, per chunk), then each
+    other proxy measured (ours with N workers, the floors) by its added TTFT p50."""
+    names = [n for n in res if n != "direct"]
+    extra = [n for n in names if n not in ("ours", "litellm")]
+    label = {"floor": "floor", "asgi": "ASGI", "caddy": "Caddy"}
+    heads = [label.get(n, f"ours x{n[4:]}") + " +p50" for n in extra]
     rows = []
     print(f"\n{title}")
     print(f"{'conc':>4} | {'direct TTFT p50':>15} | {'ours +p50':>9} {'+p95':>7} | "
           f"{'LiteLLM +p50':>12} {'+p95':>7} | {'LiteLLM/ours':>12} | "
-          f"{'ours +chunk':>11} | {'LiteLLM +chunk':>14} | {'ours x2 +p50':>12} | "
-          f"{'floor +p50':>10} | {'ASGI +p50':>9} | {'Caddy +p50':>10} | "
-          f"errors ours/LiteLLM/x2/floor/ASGI/Caddy")
+          f"{'ours +chunk':>11} | {'LiteLLM +chunk':>14} | "
+          + "".join(f"{h:>12} | " for h in heads) + "errors " + "/".join(names))
     for c in CONCURRENCY:
         d = res["direct"][c]
         row: dict[str, Any] = {"concurrency": c, "direct_ttft_p50_ms": median(d.ttft_s) * 1e3}
-        def chunk(s: Sample) -> float:
-            return median(getattr(s, per_chunk))
-        for name in NAMES:
-            s = res.get(name, {}).get(c)
-            if s is None:
-                continue
+        for name in names:
+            s = res[name][c]
             row[f"{name}_added_ttft_p50_ms"] = (median(s.ttft_s) - median(d.ttft_s)) * 1e3
             row[f"{name}_added_ttft_p95_ms"] = (pct(s.ttft_s, 95) - pct(d.ttft_s, 95)) * 1e3
-            row[f"{name}_added_chunk_ms"] = (chunk(s) - chunk(d)) * 1e3
+            row[f"{name}_added_chunk_ms"] = (median(getattr(s, per_chunk))
+                                             - median(getattr(d, per_chunk))) * 1e3
             row[f"{name}_errors"] = s.errors
             row[f"{name}_cpu_per_request_ms"] = s.cpu_s / s.requests * 1e3 if s.requests \
                 else float("nan")
@@ -138,17 +142,16 @@ def overhead_table(title: str, res: dict[str, dict[int, Sample]], per_chunk: str
               f"{f('ours_added_ttft_p95_ms'):>7} | {f('litellm_added_ttft_p50_ms'):>12} "
               f"{f('litellm_added_ttft_p95_ms'):>7} | {'n/a' if ratio != ratio else f'{ratio:.1f}x':>12} | "
               f"{f('ours_added_chunk_ms'):>11} | {f('litellm_added_chunk_ms'):>14} | "
-              f"{f('ours2_added_ttft_p50_ms'):>12} | "
-              f"{f('floor_added_ttft_p50_ms'):>10} | {f('asgi_added_ttft_p50_ms'):>9} | "
-              f"{f('caddy_added_ttft_p50_ms'):>10} | "
-              + "/".join(str(row.get(f"{n}_errors", 0)) for n in NAMES))
-    cpu_table(rows)
+              + "".join(f"{f(f'{n}_added_ttft_p50_ms'):>12} | " for n in extra)
+              + "/".join(str(row[f"{n}_errors"]) for n in names))
+    cpu_table(rows, names)
     return rows
 
 
-def cpu_table(rows: list[dict]) -> None:
+def cpu_table(rows: list[dict], names: list[str]) -> None:
     """Each proxy's own CPU per request: what it costs the machine, not only the caller."""
-    names = [n for n in NAMES if any(f"{n}_cpu_per_request_ms" in r for r in rows)]
+    names = [n for n in names if any(r.get(f"{n}_cpu_per_request_ms", float("nan"))
+                                     == r.get(f"{n}_cpu_per_request_ms") for r in rows)]
     if not names:
         return
     print("CPU per request, each proxy's process (ms): " + " / ".join(names))
@@ -197,16 +200,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-vllm", action="store_true", help="mock upstream only")
     ap.add_argument("--inprocess-only", action="store_true",
                     help="only the in-process backend vs vLLM's own server")
+    ap.add_argument("--workers", default="2",
+                    help="comma-separated RYMI_LLM_WORKERS counts to measure beside one "
+                         "process on the mock upstream ('' for none)")
+    ap.add_argument("--rounds-scale", type=float, default=1.0,
+                    help="multiply every round count (a bigger machine needs fewer)")
     ap.add_argument("--out", default="results/llm-bench.json")
     a = ap.parse_args(argv)
     q = a.quick
+    workers = [int(w) for w in a.workers.split(",") if w.strip()]
     mock_rounds = {1: 15 if q else 60, 8: 5 if q else 20, 32: 2 if q else 8}
     vllm_rounds = {1: 3 if q else 8, 8: 1 if q else 3, 32: 1 if q else 2}
     if a.inprocess_only and not q:  # the time the proxy tables would have taken
         vllm_rounds = {1: 16, 8: 6, 32: 3}
+    for rounds in (mock_rounds, vllm_rounds):
+        rounds.update({c: max(1, round(r * a.rounds_scale)) for c, r in rounds.items()})
     from rymi_endpoints.models.catalog import resolve
     models_dir = procs.models_dir()
-    report: dict[str, Any] = {"quick": q}
+    report: dict[str, Any] = {"quick": q, "cpus": os.cpu_count(), "rounds_mock": mock_rounds}
     started: list[procs.Proc] = []
     try:
         upstreams: dict[str, tuple[str, str]] = {}
@@ -241,13 +252,15 @@ def main(argv: list[str] | None = None) -> int:
             if lite is not None:
                 targets["litellm"] = (lite.url, kind)
             cpu = {"ours": proxy.cpu_s, **({"litellm": lite.cpu_s} if lite else {})}
+            more: list[procs.Proc] = []
             if kind == "mock":
-                proxy2 = procs.ours("proxy-mock-x2", {"RYMI_LLM_BACKEND": "upstream",
-                                                      "RYMI_LLM_UPSTREAM_URL": f"{url}/v1",
-                                                      "RYMI_LLM_WORKERS": "2"})
-                started.append(proxy2)
-                targets["ours2"] = (proxy2.url, model)
-                cpu["ours2"] = proxy2.cpu_s
+                for n in workers:
+                    more.append(procs.ours(f"proxy-mock-x{n}", {
+                        "RYMI_LLM_BACKEND": "upstream", "RYMI_LLM_UPSTREAM_URL": f"{url}/v1",
+                        "RYMI_LLM_WORKERS": str(n)}))
+                    started.append(more[-1])
+                    targets[f"ours{n}"] = (more[-1].url, model)
+                    cpu[f"ours{n}"] = more[-1].cpu_s
                 targets.update({name: (p.url, model) for name, p in floors.items()})
                 cpu.update({name: p.cpu_s for name, p in floors.items()})
             res = asyncio.run(measure(targets, mock_rounds if kind == "mock" else vllm_rounds,
@@ -259,9 +272,8 @@ def main(argv: list[str] | None = None) -> int:
                      "ms added vs direct; chunk = gap between chunks)")
             report[f"proxy_{kind}"] = overhead_table(
                 title, res, "chunk_delay_s" if kind == "mock" else "chunk_gap_s")
-            proxy.stop()
-            if kind == "mock":
-                proxy2.stop()
+            for p in (proxy, *more):
+                p.stop()
         if not a.skip_vllm:
             inproc = procs.ours("inprocess", {"RYMI_LLM_MODELS_DIR": str(models_dir),
                                               "VLLM_CPU_KVCACHE_SPACE": "1"})
