@@ -28,6 +28,10 @@ class Sample:
     errors: int = 0
     requests: int = 0
     cpu_s: float = float("nan")  # the target's own process CPU over its requests
+    # One entry per batch (round): its TTFT p50 and tokens/s p50. Two targets measured in
+    # alternation are compared round by round, so drift of the machine cancels.
+    round_ttft_s: list[float] = field(default_factory=list)
+    round_tokens_per_s: list[float] = field(default_factory=list)
 
 
 async def one(client: aiohttp.ClientSession, url: str, body: dict, headers: dict,
@@ -71,7 +75,11 @@ async def one(client: aiohttp.ClientSession, url: str, body: dict, headers: dict
 
 async def batch(client: aiohttp.ClientSession, url: str, body: dict, headers: dict,
                 concurrency: int, out: Sample) -> None:
+    """``concurrency`` streams started together; the batch's medians go to the round lists."""
+    n_ttft, n_tok = len(out.ttft_s), len(out.tokens_per_s)
     await asyncio.gather(*(one(client, url, body, headers, out) for _ in range(concurrency)))
+    out.round_ttft_s.append(median(out.ttft_s[n_ttft:]))
+    out.round_tokens_per_s.append(median(out.tokens_per_s[n_tok:]))
 
 
 def session() -> aiohttp.ClientSession:
