@@ -72,9 +72,12 @@ def main() -> None:
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--chunks", type=int, default=16)
     p.add_argument("--interval-ms", type=float, default=20)
+    p.add_argument("--keepalive-s", type=float, default=5.0,
+                   help="idle keep-alive (5 s: uvicorn's and vLLM's own server's default)")
     a = p.parse_args()
     uvicorn.run(make_app(a.chunks, a.interval_ms / 1000), host="127.0.0.1", port=a.port,
-                log_level="warning", access_log=False, lifespan="off")
+                log_level="warning", access_log=False, lifespan="off",
+                timeout_keep_alive=a.keepalive_s)
 
 
 if __name__ == "__main__":

@@ -58,6 +58,13 @@ class ServerSettings(BaseSettings):
         default_factory=default_models_dir, description="Where prepared models live."
     )
     log_level: str = Field("info", description="debug, info, warning or error.")
+    keepalive_s: float = Field(
+        75.0, gt=0, description="How long an idle HTTP keep-alive connection stays open. "
+        "Longer than the idle timeout of the load balancer in front (60 s on AWS ALB), so "
+        "the balancer closes first (no 502 from a request sent on a closing connection), "
+        "and a caller's next turn reuses the connection instead of paying a new TCP and TLS "
+        "handshake (uvicorn's default, 5 s, is shorter than the pause between turns).",
+    )
     forwarded_allow_ips: str = Field(
         "127.0.0.1", description="Proxies whose X-Forwarded-For / X-Forwarded-Proto are "
         "trusted (comma-separated addresses or networks, `*` for any): the usage record's "
@@ -157,7 +164,7 @@ def build_parser(cls: type[ServerSettings], prog: str) -> argparse.ArgumentParse
 # applies to every server unless ``RYMI_TTS_TOKENS`` (say) is set.
 SHARED_FIELDS = ("tokens", "token_file", "tls_cert", "tls_key", "models_dir", "log_level",
                  "metrics_auth", "drain_timeout_s", "send_timeout_s", "body_timeout_s",
-                 "forwarded_allow_ips")
+                 "forwarded_allow_ips", "keepalive_s")
 
 
 def load_settings(cls: type[S], argv: list[str] | None = None, prog: str = "server") -> S:

@@ -92,6 +92,7 @@ def serve(app: Starlette, settings: ServerSettings, name: str,
         server_header=False,
         timeout_graceful_shutdown=CUT_OFF_S,
         forwarded_allow_ips=settings.forwarded_allow_ips,
+        timeout_keep_alive=settings.keepalive_s,
         lifespan="on",
         **uvicorn_options,
     )

@@ -249,3 +249,27 @@ def test_caddy_tls_files_mode_and_a_bad_mode(tmp_path):
     assert _issuers(config) == []
     proc = _adapt(tmp_path, RYMI_TLS_MODE="letsencrypt")
     assert proc.returncode != 0 and "tls_letsencrypt" in proc.stderr
+
+
+def _handlers(node: object, kind: str) -> list[dict]:
+    """Every handler of ``kind`` anywhere in an adapted Caddy config."""
+    if isinstance(node, dict):
+        found = [node] if node.get("handler") == kind else []
+        return found + [h for v in node.values() for h in _handlers(v, kind)]
+    if isinstance(node, list):
+        return [h for v in node for h in _handlers(v, kind)]
+    return []
+
+
+def test_caddy_lets_idle_connections_go_before_our_servers_do(tmp_path):
+    """A proxy that reuses a connection the server is closing gets a 502: Caddy's idle
+    timeout to each server must be shorter than the servers' keep-alive."""
+    from servers.common.config import ServerSettings
+    proc = _adapt(tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    proxies = _handlers(json.loads(proc.stdout), "reverse_proxy")
+    assert len(proxies) == 3
+    ours_s = ServerSettings.model_fields["keepalive_s"].default
+    for p in proxies:
+        idle_s = p["transport"]["keep_alive"]["idle_timeout"] / 1e9
+        assert 0 < idle_s < ours_s, p
