@@ -168,15 +168,23 @@ def inprocess_table(res: dict[str, dict[int, Sample]]) -> list[dict]:
     and 32 clients one batch's TTFTs share one prefill step, so a round, not a request, is
     the unit of evidence; pairing cancels what the machine did between rounds."""
     rows = []
-    print("\nIn-process backend vs vLLM's own OpenAI server (same model, same prompts)")
+    for name in (n for n in res if n != "vllm"):
+        rows += _inprocess_rows(name, res[name], res["vllm"])
+    return rows
+
+
+def _inprocess_rows(name: str, ours: dict[int, Sample], vllm: dict[int, Sample]) -> list[dict]:
+    rows = []
+    label = {"ours": "ours", "ours_spin": "ours with the engine's busy-wait on"}[name]
+    print(f"\nIn-process backend ({label}) vs vLLM's own OpenAI server (same model, prompts)")
     print(f"{'conc':>4} | {'rounds':>6} | {'ours TTFT p50':>13} | {'vLLM TTFT p50':>13} | "
           f"{'TTFT ratio, paired [90% CI]':>27} | {'ours tok/s':>10} | {'vLLM tok/s':>10} | "
           f"{'tok/s ratio, paired [90% CI]':>28}")
     for c in CONCURRENCY:
-        o, v = res["ours"][c], res["vllm"][c]
+        o, v = ours[c], vllm[c]
         ttft = paired_ratio(o.round_ttft_s, v.round_ttft_s)
         tok = paired_ratio(o.round_tokens_per_s, v.round_tokens_per_s)
-        row = {"concurrency": c, "rounds": len(o.round_ttft_s),
+        row = {"target": name, "concurrency": c, "rounds": len(o.round_ttft_s),
                "ours_ttft_p50_ms": median(o.ttft_s) * 1e3,
                "vllm_ttft_p50_ms": median(v.ttft_s) * 1e3,
                "ours_tok_s": median(o.tokens_per_s), "vllm_tok_s": median(v.tokens_per_s),
@@ -225,6 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-vllm", action="store_true", help="mock upstream only")
     ap.add_argument("--inprocess-only", action="store_true",
                     help="only the in-process backend vs vLLM's own server")
+    ap.add_argument("--spin-too", action="store_true",
+                    help="in-process: also ours with the engine's busy-wait on "
+                         "(RYMI_LLM_ENGINE_BUSY_WAIT=true), vLLM's own default")
     ap.add_argument("--workers", default="2",
                     help="comma-separated RYMI_LLM_WORKERS counts to measure beside one "
                          "process on the mock upstream ('' for none)")
@@ -300,12 +311,15 @@ def main(argv: list[str] | None = None) -> int:
             for p in (proxy, *more):
                 p.stop()
         if not a.skip_vllm:
-            inproc = procs.ours("inprocess", {"RYMI_LLM_MODELS_DIR": str(models_dir),
-                                              "VLLM_CPU_KVCACHE_SPACE": "1"})
-            started.append(inproc)
-            res = asyncio.run(measure({"ours": (inproc.url, "m"),
-                                       "vllm": (upstreams["vllm"][0], "smollm2-135m-instruct")},
-                                      vllm_rounds, max_tokens=32, settle_s=1.5))
+            env = {"RYMI_LLM_MODELS_DIR": str(models_dir), "VLLM_CPU_KVCACHE_SPACE": "1"}
+            started.append(procs.ours("inprocess", env))
+            targets = {"ours": (started[-1].url, "m")}
+            if a.spin_too:  # ours again with vLLM's spin on: what the CPU default trades
+                started.append(procs.ours("inprocess-spin",
+                                          {**env, "RYMI_LLM_ENGINE_BUSY_WAIT": "true"}))
+                targets["ours_spin"] = (started[-1].url, "m")
+            targets["vllm"] = (upstreams["vllm"][0], "smollm2-135m-instruct")
+            res = asyncio.run(measure(targets, vllm_rounds, max_tokens=32, settle_s=1.5))
             report["inprocess"] = inprocess_table(res)
     finally:
         for p in reversed(started):
