@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from . import metrics
+from . import metrics, shared_count
 from .auth import BearerAuthMiddleware, BearerTokens, deny_websocket
 from .config import ServerSettings
 from .direct_routes import App, DirectRoutes, Endpoint
@@ -78,7 +78,8 @@ def create_app(
 ) -> Starlette:
     """``direct_routes``: hot POST paths served past Starlette's stack (see
     direct_routes.py); list them in ``routes`` too, so other methods get the 405."""
-    state = ServerState(channel=channel, max_inflight=max_inflight or settings.max_inflight)
+    state = ServerState(channel=channel, max_inflight=max_inflight or settings.max_inflight,
+                        shared=shared_count.inherited())
     tokens = BearerTokens(settings.token_list())
 
     def ours(app: ASGIApp) -> ASGIApp:

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import metrics
 from .auth import OPEN_PATHS, deny_websocket
 from .errors import ApiError, raw_error
+from .shared_count import SharedCount
 from .slow_client import SendWatch, SlowClient
 from .usage import UsageRecord
 
@@ -34,16 +35,27 @@ class ServerState:
     inflight: int = 0
     fatal_error: str | None = None
     idle: asyncio.Event = field(default_factory=asyncio.Event)
+    # With several worker processes: the count that max_inflight limits, across all.
+    shared: SharedCount | None = None
 
     def __post_init__(self) -> None:
         self.idle.set()
 
-    def enter(self) -> None:
+    def admit(self) -> bool:
+        """Count a request in, unless the server already has max_inflight of them."""
+        if self.shared is not None:
+            if not self.shared.add_below(self.max_inflight):
+                return False
+        elif self.inflight >= self.max_inflight:
+            return False
         self.inflight += 1
         self.idle.clear()
         metrics.child(metrics.INFLIGHT, self.channel).inc()
+        return True
 
     def leave(self) -> None:
+        if self.shared is not None:
+            self.shared.sub()
         self.inflight -= 1
         metrics.child(metrics.INFLIGHT, self.channel).dec()
         if self.inflight == 0:
@@ -77,10 +89,17 @@ class LifecycleMiddleware:
             return await self.app(scope, receive, _with_header(send, rid_header))
 
         reason = "draining" if self.state.draining else (
-            "over_capacity" if self.state.inflight >= self.state.max_inflight else None)
+            None if self.state.admit() else "over_capacity")
         if reason:
             metrics.child(metrics.REJECTED, self.state.channel, reason).inc()
             return await _refuse(scope, receive, send, reason, rid_header)
+        try:
+            return await self._admitted(scope, receive, send, kind, rid, rid_header)
+        finally:
+            self.state.leave()
+
+    async def _admitted(self, scope: Scope, receive: Receive, send: Send, kind: str,
+                        rid: str, rid_header: tuple[bytes, bytes]) -> None:
 
         usage = UsageRecord(channel=self.state.channel, request_id=rid,
                             path=scope["path"], kind=kind, client_ip=_client_ip(scope))
@@ -140,7 +159,6 @@ class LifecycleMiddleware:
                 self._slow_client(usage, rid)
                 raise SlowClient(f"client read nothing for {self.send_timeout_s:g}s") from None
 
-        self.state.enter()
         try:
             await self.app(scope, counting_receive, counting_send)
         except Exception as exc:
@@ -159,7 +177,6 @@ class LifecycleMiddleware:
         finally:
             if watch is not None:
                 watch.close()
-            self.state.leave()
             record = usage.finish()
             status = str(record.get("status") or "aborted")
             channel = self.state.channel

@@ -7,7 +7,8 @@ The supervisor binds one listening socket per worker to the same port with SO_RE
 its own socket inherited (``RYMI_LISTEN_FD``): the kernel spreads new connections over
 the sockets. (One shared socket would not: the first worker to wake accepts a whole
 burst of connections.) Prometheus runs in its multiprocess mode over a private
-folder, so every scrape reports all workers together. A worker that dies takes the rest
+folder, so every scrape reports all workers together, and admission counts requests in
+one count for all (``shared_count.py``), so max_inflight stays the server's limit. A worker that dies takes the rest
 down with it and the supervisor exits 1: a half-strength server that looks whole is the
 silent failure an orchestrator cannot see. SIGTERM is passed on, and each worker drains
 as a single server does.
@@ -26,6 +27,7 @@ import tempfile
 import time
 from types import FrameType
 
+from . import shared_count
 from .logs import configure_logging
 
 log = logging.getLogger("rymi.server")
@@ -42,11 +44,6 @@ def inherited_socket() -> socket.socket | None:
 
 def is_worker() -> bool:
     return LISTEN_FD_ENV in os.environ
-
-
-def share(limit: int, workers: int) -> int:
-    """One worker's part of a server-wide limit (admission is counted per process)."""
-    return max(1, -(-limit // workers))
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -75,7 +72,8 @@ def supervise(module: str, argv: list[str], host: str, port: int, workers: int,
         print(f"{module}: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
         return 1
     metrics_dir = tempfile.mkdtemp(prefix="rymi-metrics-")
-    env = {**os.environ, METRICS_DIR_ENV: metrics_dir}
+    admission = shared_count.create()
+    env = {**os.environ, METRICS_DIR_ENV: metrics_dir, shared_count.ENV: str(admission)}
     stopping: list[int] = []
 
     def forward(sig: int, frame: FrameType | None) -> None:
@@ -91,7 +89,7 @@ def supervise(module: str, argv: list[str], host: str, port: int, workers: int,
             if stopping:  # signalled while starting: start no more
                 break
             children.append(subprocess.Popen(
-                [sys.executable, "-m", module, *argv], pass_fds=(sock.fileno(),),
+                [sys.executable, "-m", module, *argv], pass_fds=(sock.fileno(), admission),
                 env={**env, LISTEN_FD_ENV: str(sock.fileno())}, preexec_fn=_die_with_parent))
             sock.close()  # its worker holds it now
         log.info("%s: %d workers on %s:%d (pids %s)", module, workers, host, port,
@@ -107,6 +105,7 @@ def supervise(module: str, argv: list[str], host: str, port: int, workers: int,
                 child.kill()
                 child.wait()
         shutil.rmtree(metrics_dir, ignore_errors=True)
+        os.close(admission)
 
 
 def _watch(children: list[subprocess.Popen[bytes]], stopping: list[int],

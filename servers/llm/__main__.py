@@ -6,7 +6,7 @@ import sys
 
 from servers.common.config import load_settings
 from servers.common.serve import serve
-from servers.common.workers import inherited_socket, is_worker, share, supervise
+from servers.common.workers import inherited_socket, is_worker, supervise
 
 from .app import create_app
 from .config import LlmSettings
@@ -14,14 +14,11 @@ from .config import LlmSettings
 
 def main(argv: list[str] | None = None) -> int:
     settings = load_settings(LlmSettings, argv, prog="rymi-llm")
-    if settings.workers > 1:
-        if not is_worker():
-            return supervise("servers.llm", sys.argv[1:] if argv is None else argv,
-                             settings.host, settings.port, settings.workers,
-                             stop_timeout_s=settings.drain_timeout_s + 10,
-                             log_level=settings.log_level)
-        settings = settings.model_copy(
-            update={"max_inflight": share(settings.max_inflight, settings.workers)})
+    if settings.workers > 1 and not is_worker():
+        return supervise("servers.llm", sys.argv[1:] if argv is None else argv,
+                         settings.host, settings.port, settings.workers,
+                         stop_timeout_s=settings.drain_timeout_s + 10,
+                         log_level=settings.log_level)
     return serve(create_app(settings), settings, "llm", sock=inherited_socket())
 
 

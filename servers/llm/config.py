@@ -76,7 +76,7 @@ class LlmSettings(ServerSettings):
     workers: int = Field(1, ge=1, le=64, description="Processes serving one port "
                          "(backend=upstream only): each runs its Python on a core of its "
                          "own, so a burst of calls is not queued behind one. max_inflight "
-                         "is then counted per process (each takes its share).")
+                         "stays a limit of the server: one count across the processes.")
 
     @model_validator(mode="after")
     def _backend_needs(self) -> LlmSettings:

@@ -118,6 +118,63 @@ def test_two_workers_share_the_port_and_report_together(workers: RunningServer) 
     assert len([r for r in workers.usage_records() if r.get("status") == 200]) >= 16
 
 
+def test_max_inflight_is_the_servers_limit_not_each_workers(
+        fault_upstream: FaultUpstream) -> None:
+    """16 simultaneous streams on connections held by both workers, a limit of 3: exactly
+    3 are admitted, whichever worker each lands on (counted per worker, each admitting its
+    part, a worker could refuse while the other had room, or the two admit more)."""
+    server = start_server("servers.llm", env=_env(fault_upstream, RYMI_LLM_MAX_INFLIGHT="3"),
+                          ready_timeout=120)
+    clients = [httpx.Client() for _ in range(16)]
+    release = threading.Event()
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def hold(client: httpx.Client) -> None:
+        body = {"model": "x", "stream": True,
+                "messages": [{"role": "user", "content": "fault:hold"}]}
+        with client.stream("POST", f"{server.url}/v1/chat/completions", json=body,
+                           timeout=30) as r:
+            lines = r.iter_lines()  # (kept: a dropped iterator closes the response)
+            if r.status_code == 200:
+                assert next(lines).startswith("data: ")
+            else:
+                assert json.loads(r.read())["error"]["code"] == "over_capacity"
+            with lock:
+                statuses.append(r.status_code)
+            if r.status_code == 200:
+                release.wait(30)  # held in flight until every answer is in
+
+    try:
+        _wait_all_ready(server)
+        for c in clients:
+            c.get(f"{server.url}/v1/models", timeout=10).raise_for_status()
+        held = [_established(pid, server.port) for pid in child_pids(server.proc.pid)]
+        assert sum(held) == 16 and all(held), held  # both workers hold connections
+        threads = [threading.Thread(target=hold, args=(c,), daemon=True) for c in clients]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 30
+        while len(statuses) < 16:
+            assert time.monotonic() < deadline, (statuses, server.logs()[-3000:])
+            time.sleep(0.05)
+        assert sorted(statuses) == [200] * 3 + [503] * 13, statuses
+        release.set()
+        for t in threads:
+            t.join(30)
+        deadline = time.monotonic() + 10
+        while metric(server, "rymi_inflight", channel="custom-llm") != 0.0:
+            assert time.monotonic() < deadline, "admitted requests were never counted out"
+            time.sleep(0.1)
+        for c in clients[:3]:  # the whole limit is free again
+            assert _chat(server.url, "fault:ok", c)[-1] == "data: [DONE]"
+    finally:
+        release.set()
+        for c in clients:
+            c.close()
+        server.stop()
+
+
 def test_sigterm_drains_every_worker(fault_upstream: FaultUpstream) -> None:
     server = start_server("servers.llm", env=_env(fault_upstream, RYMI_LLM_DRAIN_TIMEOUT_S="3"),
                           ready_timeout=120)
