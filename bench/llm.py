@@ -239,6 +239,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", default="2",
                     help="comma-separated RYMI_LLM_WORKERS counts to measure beside one "
                          "process on the mock upstream ('' for none)")
+    ap.add_argument("--mock-keepalive-s", type=float, default=5.0,
+                    help="the mock upstream's idle keep-alive. 5 s, as vLLM's server: a "
+                         "target's next round comes later, so every path to the mock opens "
+                         "its connections again (the direct one in the load client); 75: "
+                         "no path reconnects, the proxies' steady-state cost alone")
     ap.add_argument("--rounds-scale", type=float, default=1.0,
                     help="multiply every round count (a bigger machine needs fewer)")
     ap.add_argument("--out", default="results/llm-bench.json")
@@ -259,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         upstreams: dict[str, tuple[str, str]] = {}
         floors: dict[str, procs.Proc] = {}
         if not a.inprocess_only:
-            mock = procs.mock(chunks=16, interval_ms=20)
+            mock = procs.mock(chunks=16, interval_ms=20, keepalive_s=a.mock_keepalive_s)
             started.append(mock)
             upstreams["mock"] = (mock.url, "mock-model")
             for name, make in (("floor", procs.floor), ("asgi", procs.asgi_floor),

@@ -109,10 +109,11 @@ def ours(name: str, env: dict[str, str]) -> Proc:
                   "RYMI_LLM_LOG_LEVEL": "warning", **env})
 
 
-def mock(chunks: int, interval_ms: float) -> Proc:
+def mock(chunks: int, interval_ms: float, keepalive_s: float = 5.0) -> Proc:
     port = free_port()
     return start("mock", [sys.executable, "-m", "bench.llm_mock", "--port", str(port),
-                          "--chunks", str(chunks), "--interval-ms", str(interval_ms)],
+                          "--chunks", str(chunks), "--interval-ms", str(interval_ms),
+                          "--keepalive-s", str(keepalive_s)],
                  port, "/v1/models")
 
 
