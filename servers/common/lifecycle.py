@@ -100,7 +100,6 @@ class LifecycleMiddleware:
 
     async def _admitted(self, scope: Scope, receive: Receive, send: Send, kind: str,
                         rid: str, rid_header: tuple[bytes, bytes]) -> None:
-
         usage = UsageRecord(channel=self.state.channel, request_id=rid,
                             path=scope["path"], kind=kind, client_ip=_client_ip(scope))
         scope.setdefault("state", {})["usage"] = usage

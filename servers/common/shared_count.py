@@ -30,6 +30,8 @@ def create() -> int:
 
 
 class SharedCount:
+    """The count, mapped in this process; each change is made under the file's lock."""
+
     def __init__(self, fd: int) -> None:
         self._fd = fd
         self._map = mmap.mmap(fd, struct.calcsize(_FMT))
@@ -53,10 +55,6 @@ class SharedCount:
             struct.pack_into(_FMT, self._map, 0, n - 1)
         finally:
             fcntl.lockf(self._fd, fcntl.LOCK_UN)
-
-    @property
-    def value(self) -> int:
-        return struct.unpack_from(_FMT, self._map)[0]
 
 
 def inherited() -> SharedCount | None:

@@ -7,10 +7,10 @@ The supervisor binds one listening socket per worker to the same port with SO_RE
 its own socket inherited (``RYMI_LISTEN_FD``): the kernel spreads new connections over
 the sockets. (One shared socket would not: the first worker to wake accepts a whole
 burst of connections.) Prometheus runs in its multiprocess mode over a private
-folder, so every scrape reports all workers together, and admission counts requests in
-one count for all (``shared_count.py``), so max_inflight stays the server's limit. A worker that dies takes the rest
-down with it and the supervisor exits 1: a half-strength server that looks whole is the
-silent failure an orchestrator cannot see. SIGTERM is passed on, and each worker drains
+folder, so every scrape reports all workers together, and admission counts into one
+count for all (``shared_count.py``), so max_inflight stays the server's limit. A worker
+that dies takes the rest down with it and the supervisor exits 1: a half-strength server
+that looks whole is the silent failure an orchestrator cannot see. SIGTERM is passed on, and each worker drains
 as a single server does.
 """
 
