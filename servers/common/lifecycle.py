@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -48,10 +49,19 @@ class ServerState:
                 return False
         elif self.inflight >= self.max_inflight:
             return False
+        self._count_in()
+        return True
+
+    def enter(self) -> None:
+        """Count work in whatever the limit (the demo's relays: a drain waits for them)."""
+        if self.shared is not None:
+            self.shared.add_below(sys.maxsize)
+        self._count_in()
+
+    def _count_in(self) -> None:
         self.inflight += 1
         self.idle.clear()
         metrics.child(metrics.INFLIGHT, self.channel).inc()
-        return True
 
     def leave(self) -> None:
         if self.shared is not None:
