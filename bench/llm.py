@@ -36,9 +36,6 @@ from bench import llm_procs as procs
 from bench.llm_load import Sample, batch, median, pct, session
 
 CONCURRENCY = (1, 8, 32)
-# Every proxy measured, in the tables' order: ours (one process, the default), LiteLLM,
-# ours with RYMI_LLM_WORKERS=N (named oursN, mock upstream only) and the three floors.
-FLOORS = ("floor", "asgi", "caddy")
 PROMPT = [{"role": "user", "content": "List three colours of the rainbow."}]
 
 
@@ -101,10 +98,6 @@ def _body(model: str, max_tokens: int) -> dict[str, Any]:
             "temperature": 0, "stream_options": {"include_usage": True}}
 
 
-def ms(x: float) -> str:
-    return "n/a" if x != x else f"{x * 1000:.2f}"
-
-
 def overhead_table(title: str, res: dict[str, dict[int, Sample]], per_chunk: str) -> list[dict]:
     """One row per concurrency: ours and LiteLLM in full (p50, p95, per chunk), then each
     other proxy measured (ours with N workers, the floors) by its added TTFT p50."""
@@ -151,8 +144,9 @@ def overhead_table(title: str, res: dict[str, dict[int, Sample]], per_chunk: str
 
 def cpu_table(rows: list[dict], names: list[str]) -> None:
     """Each proxy's own CPU per request: what it costs the machine, not only the caller."""
-    names = [n for n in names if any(r.get(f"{n}_cpu_per_request_ms", float("nan"))
-                                     == r.get(f"{n}_cpu_per_request_ms") for r in rows)]
+    def measured(v: float | None) -> bool:
+        return v is not None and v == v  # (not absent, not NaN)
+    names = [n for n in names if any(measured(r.get(f"{n}_cpu_per_request_ms")) for r in rows)]
     if not names:
         return
     print("CPU per request, each proxy's process (ms): " + " / ".join(names))

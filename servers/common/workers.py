@@ -10,8 +10,8 @@ burst of connections.) Prometheus runs in its multiprocess mode over a private
 folder, so every scrape reports all workers together, and admission counts into one
 count for all (``shared_count.py``), so max_inflight stays the server's limit. A worker
 that dies takes the rest down with it and the supervisor exits 1: a half-strength server
-that looks whole is the silent failure an orchestrator cannot see. SIGTERM is passed on, and each worker drains
-as a single server does.
+that looks whole is the silent failure an orchestrator cannot see. SIGTERM is passed on,
+and each worker drains as a single server does.
 """
 
 from __future__ import annotations

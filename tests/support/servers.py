@@ -143,7 +143,6 @@ def wait_until_ready(server: RunningServer, timeout: float, verify: str | bool =
     raise TimeoutError(f"{server.module} not ready in {timeout}s:\n{server.logs()[-4000:]}")
 
 
-
 def metric(server: RunningServer, name: str, **labels: str) -> float:
     """Sum of the samples of ``name`` whose labels include ``labels`` (0 when absent),
     from one scrape on a connection of its own."""
