@@ -31,7 +31,7 @@ from .config import ServerSettings
 from .direct_routes import App, DirectRoutes, Endpoint
 from .errors import EXCEPTION_HANDLERS, error_body, raw_error
 from .lifecycle import LifecycleMiddleware, ServerState
-from .workers import METRICS_DIR_ENV
+from .workers import METRICS_DIR_ENV, REPLACES_ENV
 
 log = logging.getLogger("rymi.server")
 
@@ -119,6 +119,8 @@ def create_app(
     app.state.tokens = tokens
     app.state.metrics_registry = _registry()
     metrics.READY.labels(channel).set(0)  # (workers: the gauge is the least of them)
+    if REPLACES_ENV in os.environ:
+        metrics.WORKER_RESTARTS.inc()
     return app
 
 

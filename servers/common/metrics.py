@@ -24,6 +24,9 @@ FIRST_BYTE = Histogram("rymi_first_byte_seconds", "Time to the first response by
                        ["channel", "kind"], buckets=LATENCY_BUCKETS)
 DURATION = Histogram("rymi_duration_seconds", "Total request or session time",
                      ["channel", "kind"], buckets=LATENCY_BUCKETS)
+# (counted by each replacement worker as it starts: the sum is how many were replaced)
+WORKER_RESTARTS = Counter("rymi_worker_restarts_total",
+                          "Worker processes that died and were replaced (RYMI_*_WORKERS)")
 READY = Gauge("rymi_ready", "1 once the model is loaded and warmed up", ["channel"],
               multiprocess_mode="livemin")
 

@@ -31,6 +31,9 @@ log = logging.getLogger("rymi.server")
 # After the drain, what uvicorn still waits for open connections: the drain has already
 # waited for in-flight work, so only work past the bound is left, and it is cut off.
 CUT_OFF_S = 1
+# The exit code of a server whose start-up failed (a model that cannot load, an upstream
+# that cannot be reached): a supervisor does not replace such a worker (workers.py).
+CANNOT_START = 3
 
 
 class _Config(uvicorn.Config):
@@ -106,5 +109,5 @@ def serve(app: Starlette, settings: ServerSettings, name: str,
         pass
     if state.fatal_error:
         print(f"{name}: cannot start: {state.fatal_error}", file=sys.stderr)
-        return 1
+        return CANNOT_START
     return 0 if server.started else 1

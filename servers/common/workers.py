@@ -8,10 +8,17 @@ its own socket inherited (``RYMI_LISTEN_FD``): the kernel spreads new connection
 the sockets. (One shared socket would not: the first worker to wake accepts a whole
 burst of connections.) Prometheus runs in its multiprocess mode over a private
 folder, so every scrape reports all workers together, and admission counts into one
-count for all (``shared_count.py``), so max_inflight stays the server's limit. A worker
-that dies takes the rest down with it and the supervisor exits 1: a half-strength server
-that looks whole is the silent failure an orchestrator cannot see. SIGTERM is passed on,
-and each worker drains as a single server does.
+count for all (``shared_count.py``), so max_inflight stays the server's limit. SIGTERM
+is passed on, and each worker drains as a single server does.
+
+A worker that dies (a crash, an OOM kill) loses the calls it was serving, and only
+those: the supervisor takes back its share of the admission count and its live
+metrics, starts a replacement on the same socket (connections that arrive meanwhile
+wait in its backlog), logs an error and counts ``rymi_worker_restarts_total``. Where
+a replacement cannot help, the server stops with exit code 1, loudly, for the
+orchestrator to see: a worker that failed to start (its replacement would fail the
+same way), or more than ``MAX_RESTARTS`` deaths in ``RESTART_WINDOW_S`` (a crash loop
+that a restart hides).
 """
 
 from __future__ import annotations
@@ -27,13 +34,21 @@ import tempfile
 import time
 from types import FrameType
 
+from prometheus_client import multiprocess
+
 from . import shared_count
 from .logs import configure_logging
+from .serve import CANNOT_START
 
 log = logging.getLogger("rymi.server")
 
 LISTEN_FD_ENV = "RYMI_LISTEN_FD"
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client reads it at import
+REPLACES_ENV = "RYMI_WORKER_REPLACES"  # the pid of the dead worker this one replaces
+
+# More workers dying than this in the window is a crash loop, not bad luck: stop loudly.
+MAX_RESTARTS = 5
+RESTART_WINDOW_S = 60.0
 
 
 def inherited_socket() -> socket.socket | None:
@@ -60,7 +75,7 @@ def listening_socket(host: str, port: int) -> socket.socket:
 def supervise(module: str, argv: list[str], host: str, port: int, workers: int,
               stop_timeout_s: float, log_level: str = "info") -> int:
     """Run ``python -m module *argv`` ``workers`` times on one port until signalled;
-    returns the exit code (0 after a clean drain, 1 if a worker failed)."""
+    returns the exit code (0 after a clean drain, 1 if the server had to stop)."""
     configure_logging(log_level)
     socks: list[socket.socket] = []
     try:
@@ -72,63 +87,108 @@ def supervise(module: str, argv: list[str], host: str, port: int, workers: int,
         print(f"{module}: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
         return 1
     metrics_dir = tempfile.mkdtemp(prefix="rymi-metrics-")
-    admission = shared_count.create()
-    env = {**os.environ, METRICS_DIR_ENV: metrics_dir, shared_count.ENV: str(admission)}
-    stopping: list[int] = []
-
-    def forward(sig: int, frame: FrameType | None) -> None:
-        stopping.append(sig)
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(sig)
-
-    children: list[subprocess.Popen[bytes]] = []
-    old = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
+    admission = shared_count.create(workers)
+    pool = _Pool(module, argv, socks, admission,
+                 {**os.environ, METRICS_DIR_ENV: metrics_dir, shared_count.FD_ENV: str(admission)})
+    old = {s: signal.signal(s, pool.forward) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        for sock in socks:
-            if stopping:  # signalled while starting: start no more
+        for slot in range(workers):
+            if pool.stopping:  # signalled while starting: start no more
                 break
-            children.append(subprocess.Popen(
-                [sys.executable, "-m", module, *argv], pass_fds=(sock.fileno(), admission),
-                env={**env, LISTEN_FD_ENV: str(sock.fileno())}, preexec_fn=_die_with_parent))
-            sock.close()  # its worker holds it now
+            pool.start(slot)
         log.info("%s: %d workers on %s:%d (pids %s)", module, workers, host, port,
-                 ", ".join(str(c.pid) for c in children))
-        return _watch(children, stopping, stop_timeout_s)
+                 ", ".join(str(c.pid) for c in pool.children.values()))
+        return pool.watch(stop_timeout_s, metrics_dir)
     finally:
-        for sock in socks:
-            sock.close()  # (those not handed to a worker)
         for s, handler in old.items():
             signal.signal(s, handler)
-        for child in children:
+        for child in pool.children.values():
             if child.poll() is None:
                 child.kill()
                 child.wait()
+        for sock in socks:
+            sock.close()
         shutil.rmtree(metrics_dir, ignore_errors=True)
         os.close(admission)
 
 
-def _watch(children: list[subprocess.Popen[bytes]], stopping: list[int],
-           stop_timeout_s: float) -> int:
-    failed = False
-    deadline: float | None = None
-    while any(c.poll() is None for c in children):
-        if stopping and deadline is None:
-            deadline = time.monotonic() + stop_timeout_s
-        for child in children:
-            code = child.poll()
-            if code is not None and not stopping and not failed:
-                # One worker gone (a crash, an OOM kill): down with all of it, loudly.
-                log.error("worker %d exited with %d; stopping the others", child.pid, code)
+class _Pool:
+    """The workers, one per slot (its listening socket, its share of the admission
+    count); a worker that dies is replaced in its slot."""
+
+    def __init__(self, module: str, argv: list[str], socks: list[socket.socket],
+                 admission: int, env: dict[str, str]) -> None:
+        self.module, self.argv, self.socks = module, argv, socks
+        self.admission, self.env = admission, env
+        self.children: dict[int, subprocess.Popen[bytes]] = {}
+        self.stopping: list[int] = []
+        self.restarts: list[float] = []  # when, for the crash-loop bound
+
+    def start(self, slot: int, replacing: int | None = None) -> None:
+        fd = self.socks[slot].fileno()
+        env = {**self.env, LISTEN_FD_ENV: str(fd), shared_count.SLOT_ENV: str(slot)}
+        if replacing is not None:
+            env[REPLACES_ENV] = str(replacing)
+        child = self.children[slot] = subprocess.Popen(
+            [sys.executable, "-m", self.module, *self.argv], pass_fds=(fd, self.admission),
+            env=env, preexec_fn=_die_with_parent)
+        if self.stopping:  # signalled while it was being started: it drains too
+            child.send_signal(self.stopping[0])
+
+    def forward(self, sig: int, frame: FrameType | None) -> None:
+        self.stopping.append(sig)
+        for child in self.children.values():
+            if child.poll() is None:
+                child.send_signal(sig)
+
+    def watch(self, stop_timeout_s: float, metrics_dir: str) -> int:
+        failed = False
+        deadline: float | None = None
+        while True:
+            if self.stopping and deadline is None:
+                deadline = time.monotonic() + stop_timeout_s
+            for slot, child in list(self.children.items()):
+                code = child.poll()
+                if code is None or self.stopping or failed:
+                    continue
+                why = self._why_not_replace(code)
+                if why is None:
+                    self._replace(slot, child, code, metrics_dir)
+                    continue
+                # Replacing would not help: down with all of it, loudly.
+                log.error("worker %d exited with %d; %s: stopping the others",
+                          child.pid, code, why)
                 failed = True
-                for other in children:
+                for other in self.children.values():
                     if other.poll() is None:
                         other.send_signal(signal.SIGTERM)
                 deadline = time.monotonic() + stop_timeout_s
-        if deadline is not None and time.monotonic() > deadline:
-            break  # the finally kills what is left
-        time.sleep(0.1)
-    return 1 if failed or any(c.returncode != 0 for c in children) else 0
+            if all(c.poll() is not None for c in self.children.values()):
+                break
+            if deadline is not None and time.monotonic() > deadline:
+                break  # supervise's finally kills what is left
+            time.sleep(0.1)
+        return 1 if failed or any(c.returncode != 0 for c in self.children.values()) else 0
+
+    def _why_not_replace(self, code: int) -> str | None:
+        if code == CANNOT_START:
+            return "it could not start, and its replacement would not either"
+        now = time.monotonic()
+        self.restarts = [t for t in self.restarts if now - t < RESTART_WINDOW_S]
+        if len(self.restarts) >= MAX_RESTARTS:
+            return (f"{len(self.restarts)} workers replaced in the last "
+                    f"{RESTART_WINDOW_S:.0f} s already")
+        return None
+
+    def _replace(self, slot: int, child: subprocess.Popen[bytes], code: int,
+                 metrics_dir: str) -> None:
+        self.restarts.append(time.monotonic())
+        lost = shared_count.clear(self.admission, slot)
+        multiprocess.mark_process_dead(child.pid, metrics_dir)  # its live gauges
+        self.start(slot, replacing=child.pid)
+        log.error("worker %d exited with %d, %d request%s in flight lost with it; "
+                  "started worker %d in its place", child.pid, code, lost,
+                  "" if lost == 1 else "s", self.children[slot].pid)
 
 
 def _die_with_parent() -> None:

@@ -10,6 +10,7 @@ import time
 
 import httpx
 
+from servers.common.serve import CANNOT_START
 from tests.support.servers import REPO, start_server, wait_until_ready
 
 
@@ -65,7 +66,7 @@ def test_fatal_startup_exits_nonzero_with_clear_line():
     server = start_server("tests.common.echo_server",
                           env={"RYMI_ECHO_SERVER_FAIL_STARTUP": "true"}, wait_ready=False)
     code = server.proc.wait(30)
-    assert code == 1
+    assert code == CANNOT_START  # (a supervisor does not replace such a worker)
     assert "cannot start: FileNotFoundError: model file missing" in server.logs()
 
 

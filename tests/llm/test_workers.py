@@ -2,7 +2,8 @@
 
 Against the fault double (tests/llm/fault_upstream.py): the kernel spreads connections
 over the workers, /metrics reports all of them together whichever one answers the
-scrape, SIGTERM drains every worker, and one worker's death takes the server down loudly.
+scrape, SIGTERM drains every worker, a dead worker is replaced (and what it had counted
+in taken back), and a worker that cannot be replaced usefully takes the server down.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from servers.common.workers import MAX_RESTARTS
 from tests.llm.fault_upstream import FaultUpstream
 from tests.support.servers import (
     REPO,
@@ -44,8 +46,9 @@ def workers(fault_upstream: FaultUpstream) -> Iterator[RunningServer]:
     server.stop()
 
 
-def _established(pid: int, port: int) -> int:
-    """Server-side TCP connections on ``port`` that process ``pid`` holds."""
+def _established(pid: int, port: int, peer_port: int | None = None) -> int:
+    """Server-side TCP connections on ``port`` that process ``pid`` holds (only those
+    from ``peer_port``, if given)."""
     inodes = set()
     for fd in Path(f"/proc/{pid}/fd").iterdir():
         try:
@@ -58,7 +61,8 @@ def _established(pid: int, port: int) -> int:
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in Path(table).read_text().splitlines()[1:]:
             f = line.split()
-            if int(f[1].rsplit(":", 1)[1], 16) == port and f[3] == "01" and f[9] in inodes:
+            if int(f[1].rsplit(":", 1)[1], 16) == port and f[3] == "01" and f[9] in inodes \
+                    and peer_port in (None, int(f[2].rsplit(":", 1)[1], 16)):
                 count += 1
     return count
 
@@ -210,18 +214,99 @@ def test_sigterm_drains_every_worker(fault_upstream: FaultUpstream) -> None:
     assert all(not Path(f"/proc/{pid}").exists() for pid in pids)
 
 
-def test_a_dead_worker_takes_the_server_down(fault_upstream: FaultUpstream) -> None:
+def _replacement(server: RunningServer, dead: int, known: set[int]) -> int:
+    """The pid of the worker started in place of ``dead`` (any pid not in ``known``,
+    which it is added to)."""
+    deadline = time.monotonic() + 10
+    while True:
+        pids = child_pids(server.proc.pid)
+        new = [p for p in pids if p not in known]
+        if len(pids) == 2 and dead not in pids and new:
+            known.add(new[0])
+            return new[0]
+        assert server.proc.poll() is None, server.logs()[-3000:]
+        assert time.monotonic() < deadline, "no worker was started in the dead one's place"
+        time.sleep(0.05)
+
+
+def _gone(pid: int) -> bool:
+    path = Path(f"/proc/{pid}/stat")
+    try:
+        return path.read_text().split()[2] == "Z"
+    except OSError:
+        return True
+
+
+def test_a_dead_worker_is_replaced_and_its_requests_counted_out(
+        fault_upstream: FaultUpstream) -> None:
+    """A limit of 1, held by a stream on one worker; SIGKILL that worker. Its replacement
+    comes up on the same port, the other worker serves on, and the limit is free again:
+    left counted in, the dead worker's stream would refuse every request from now on."""
+    server = start_server("servers.llm", env=_env(fault_upstream, RYMI_LLM_MAX_INFLIGHT="1"),
+                          ready_timeout=120)
+    try:
+        _wait_all_ready(server)
+        pids = child_pids(server.proc.pid)
+        body = {"model": "x", "stream": True,
+                "messages": [{"role": "user", "content": "fault:hold"}]}
+        with httpx.stream("POST", f"{server.url}/v1/chat/completions", json=body,
+                          timeout=30) as r:
+            assert r.status_code == 200
+            lines = r.iter_lines()
+            assert next(lines).startswith("data: ")
+            _, mine = r.extensions["network_stream"].get_extra_info("client_addr")
+            holder = next(p for p in pids if _established(p, server.port, mine))
+            other = next(p for p in pids if p != holder)
+            # The limit is taken, whichever worker a new request reaches.
+            assert _status(server.url) == 503
+            os.kill(holder, signal.SIGKILL)
+            with pytest.raises(httpx.HTTPError):  # cut off mid-stream
+                for _ in lines:
+                    pass
+        new = _replacement(server, holder, set(pids))
+        _wait_all_ready(server)
+        assert other in child_pids(server.proc.pid)
+        for _ in range(4):  # new connections, spread over both workers
+            with httpx.Client() as fresh:
+                assert _chat(server.url, "fault:ok", fresh)[-1] == "data: [DONE]"
+        assert metric(server, "rymi_inflight", channel="custom-llm") == 0.0
+        assert metric(server, "rymi_worker_restarts_total") == 1.0
+        assert (f"worker {holder} exited with -9, 1 request in flight lost with it; "
+                f"started worker {new} in its place") in server.logs()
+    finally:
+        server.stop()
+
+
+def _status(url: str) -> int:
+    body = {"model": "x", "messages": [{"role": "user", "content": "fault:ok"}]}
+    return httpx.post(f"{url}/v1/chat/completions", json=body, timeout=30).status_code
+
+
+def test_a_crash_loop_stops_the_server(fault_upstream: FaultUpstream) -> None:
+    """Replacing workers that keep dying would hide the fault: past MAX_RESTARTS deaths
+    in the window the server stops, exit 1, and takes the other worker with it."""
     server = start_server("servers.llm", env=_env(fault_upstream), ready_timeout=120)
     _wait_all_ready(server)
-    first, second = child_pids(server.proc.pid)
-    os.kill(first, signal.SIGKILL)
+    victim, other = child_pids(server.proc.pid)
+    known = {victim, other}
+    for _ in range(MAX_RESTARTS):
+        os.kill(victim, signal.SIGKILL)
+        victim = _replacement(server, victim, known)
+    os.kill(victim, signal.SIGKILL)
     assert server.proc.wait(30) == 1
-    assert f"worker {first} exited with -9" in server.logs()
-    deadline = time.monotonic() + 10
-    while Path(f"/proc/{second}").exists() and \
-            Path(f"/proc/{second}/stat").read_text().split()[2] != "Z":
-        assert time.monotonic() < deadline, "the other worker was left serving"
-        time.sleep(0.1)
+    assert f"{MAX_RESTARTS} workers replaced in the last 60 s already" in server.logs()
+    assert _gone(other), "the other worker was left serving"
+
+
+def test_a_worker_that_cannot_start_is_not_replaced() -> None:
+    """A start-up failure (here the upstream's probe) would repeat in a replacement."""
+    server = start_server("servers.llm", wait_ready=False, env={
+        "RYMI_LLM_BACKEND": "upstream", "RYMI_LLM_TOKENS": "", "RYMI_LLM_WORKERS": "2",
+        "RYMI_LLM_UPSTREAM_URL": f"http://127.0.0.1:{free_port()}/v1"})
+    assert server.proc.wait(60) == 1
+    logs = server.logs()
+    assert "it could not start, and its replacement would not either" in logs
+    assert "in its place" not in logs and "unreachable" in logs
 
 
 def test_workers_refused_for_the_in_process_engine() -> None:
