@@ -1,8 +1,9 @@
 """One WebSocket session: frames in, segmenter and decodes in the middle, events out.
 
-The receive loop is the only reader and ``Outbox.run`` the only writer. Blocking work
-never runs on the event loop: the VAD runs in a small thread pool (in order, one push at
-a time per session) and decodes go through the shared ``DecodeScheduler``.
+The receive loop is the only reader and ``Outbox.run`` the only writer; what becomes of
+the utterances the segmenter finds (decodes, turns, finals) is ``turns.py``'s. Blocking
+work never runs on the event loop: the VAD runs in a small thread pool (in order, one
+push at a time per session) and decodes go through the shared ``DecodeScheduler``.
 """
 
 from __future__ import annotations
@@ -22,13 +23,11 @@ from servers.common.usage import usage_of
 
 from . import metrics
 from .config import SttSettings
-from .engine import DecodeOptions, Transcript
-from .languages import SessionLanguage
 from .limits import Close, SessionLimits
 from .options import SessionOptions
-from .outbox import Outbox, Turn
-from .scheduler import DecodeJob, DecodeScheduler
-from .segmenter import SegmenterConfig, SegmentEvent, UtteranceSegmenter
+from .scheduler import DecodeScheduler
+from .segmenter import SegmenterConfig, UtteranceSegmenter
+from .turns import Turns
 from .vad import SAMPLE_RATE, StreamingVad
 
 TICK_S = 0.25  # how often limits and draining are checked while no frame arrives
@@ -57,24 +56,12 @@ class SttSession:
             min_speech_ms=s.min_speech_ms, endpointing_ms=options.endpointing_ms,
             speculative_ms=s.speculative_ms, speech_pad_ms=s.speech_pad_ms,
             max_utterance_s=s.max_utterance_s))
-        # language=auto: what sure detections settled on, weighed against each detection
-        # (set by the decode that was sure, see DecodeOptions.settled).
-        self.language = SessionLanguage()
-        self.outbox = Outbox(self._send, self._final_sent)
+        self.turns = Turns(ctx, options, self.segmenter, self._send)
+        self.outbox = self.turns.outbox
+        self.abort = self.turns.abort
         self.pcm = Pcm16Reassembler()
-        self.turn: Turn | None = None
-        self.spec: DecodeJob | None = None
-        self.interim_job: DecodeJob | None = None
-        self.interim_len = 0
-        self.jobs: set[DecodeJob] = set()
-        self.backlog_s = 0.0
-        self.backlog_changed = asyncio.Event()
-        self.abort: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self.limits = SessionLimits(s, ctx.state, time.monotonic())
         self.samples = 0
-        self.finals = 0
-        self.last_speech_pos = 0
-        self.last_speech_at: float | None = None
 
     # -- lifecycle --------------------------------------------------------------------
     async def run(self) -> None:
@@ -99,12 +86,11 @@ class SttSession:
             code = None  # the client went away (or would not read): nothing more to send
         finally:
             sender.cancel()
-            for job in self.jobs:  # a client that left cancels the work it started
-                job.cancel()
+            self.turns.cancel()
             metrics.ACTIVE_SESSIONS.dec()
             metrics.SESSION_CLOSES.labels(str(code) if code else "disconnect").inc()
             usage_of(self.ws).extra.update(
-                audio_seconds=round(self.samples / SAMPLE_RATE, 3), finals=self.finals,
+                audio_seconds=round(self.samples / SAMPLE_RATE, 3), finals=self.turns.finals,
                 model=self.options.model, language=self.options.language_code or "auto")
 
     async def _receive_loop(self, sender: asyncio.Task[None]) -> tuple[int | None, str | None]:
@@ -151,7 +137,7 @@ class SttSession:
     async def _flush(self) -> None:
         event = self.segmenter.force_end()
         if event is not None:
-            self._on_segment(event)
+            self.turns.on_segment(event)
         try:
             await asyncio.wait_for(self.outbox.drained(), self.settings.flush_timeout_s)
         except TimeoutError:
@@ -182,10 +168,10 @@ class SttSession:
         at = time.monotonic()
         event = self.segmenter.force_end()
         if event is not None:
-            self._on_segment(event)
+            self.turns.on_segment(event)
         turn = self.outbox.last_open()
         if turn is None or turn.finalize_at is not None:  # nothing pending: an empty final
-            self.outbox.answer(self._final_event(None), finalize_at=at)
+            self.outbox.answer(self.turns.final_event(None), finalize_at=at)
         else:
             turn.finalize_at = at
 
@@ -198,12 +184,7 @@ class SttSession:
         loop = asyncio.get_running_loop()
         events = await loop.run_in_executor(self.ctx.vad_pool, self.segmenter.push,
                                             int16_to_float(samples))
-        if self.segmenter.last_speech_position != self.last_speech_pos:
-            self.last_speech_pos = self.segmenter.last_speech_position
-            self.last_speech_at = time.monotonic()
-        for event in events:
-            self._on_segment(event)
-        self._maybe_interim()
+        self.turns.pushed(events, time.monotonic())
         return await self._hold_while_backlogged()
 
     async def _hold_while_backlogged(self) -> Close | None:
@@ -212,119 +193,20 @@ class SttSession:
         up. Limits still apply meanwhile, and a backlog that no decode shrinks for
         backlog_timeout_s is refused loudly (error event, close 1008) after its pending
         finals are sent, never left hanging."""
-        s = self.settings
+        s, turns = self.settings, self.turns
         progress = time.monotonic()
-        while self.backlog_s > s.max_buffered_s and not self.abort.done():
-            self.backlog_changed.clear()
+        while turns.backlog_s > s.max_buffered_s and not self.abort.done():
+            turns.backlog_changed.clear()
             try:
-                await asyncio.wait_for(self.backlog_changed.wait(), TICK_S)
+                await asyncio.wait_for(turns.backlog_changed.wait(), TICK_S)
                 progress = time.monotonic()
             except TimeoutError:
                 pass
             now = time.monotonic()
             limit = self._limit(now)
             if limit is None and (limit := self.limits.backlog_stalled(
-                    now, progress, self.backlog_s)) is not None:
+                    now, progress, turns.backlog_s)) is not None:
                 metrics.BACKLOG_REFUSED.inc()
             if limit is not None:
                 return limit
         return None
-
-    # -- utterances -------------------------------------------------------------------
-    def _on_segment(self, event: SegmentEvent) -> None:
-        if event.kind == "started":
-            self.turn = self.outbox.open_turn(event.utterance)
-            self.interim_len = 0
-        elif event.kind == "paused" and event.audio is not None:
-            # Start the final's decode now; the endpoint will most likely confirm it.
-            self.spec = self._submit(event.audio, "final")
-        elif event.kind == "resumed" and self.spec is not None:
-            self.spec.cancel()
-            self.jobs.discard(self.spec)
-            self.spec = None
-        elif event.kind == "ended" and event.audio is not None and self.turn is not None:
-            job = self.spec if event.reuse and self.spec is not None else None
-            if job is None:
-                if self.spec is not None:
-                    self.spec.cancel()
-                job = self._submit(event.audio, "final")
-            if self.interim_job is not None:
-                self.interim_job.cancel()
-            self.turn.speech_end_at = self.last_speech_at
-            audio_s = len(event.audio) / SAMPLE_RATE
-            self.backlog_s += audio_s
-            asyncio.get_running_loop().create_task(self._finish(self.turn, job, audio_s))
-            self.turn, self.spec, self.interim_job = None, None, None
-
-    async def _finish(self, turn: Turn, job: DecodeJob, audio_s: float) -> None:
-        try:
-            result: Transcript | None = await job.future
-        except asyncio.CancelledError:
-            return
-        except Exception as exc:  # noqa: BLE001 - any engine failure is fatal, loudly
-            self._fail(exc)
-            return
-        finally:
-            self.backlog_s -= audio_s
-            self.backlog_changed.set()
-            self.jobs.discard(job)
-        turn.set_final(self._final_event(result))
-
-    def _maybe_interim(self) -> None:
-        seg = self.segmenter
-        if (not self.options.interim or self.turn is None or not seg.speaking
-                or seg.in_silence or (self.interim_job and not self.interim_job.future.done())):
-            return
-        audio = seg.current_audio()
-        step = self.settings.interim_step_ms * SAMPLE_RATE // 1000
-        if len(audio) - self.interim_len < step:
-            return
-        self.interim_len = len(audio)
-        job = self.interim_job = self._submit(audio, "interim")
-        turn = self.turn
-
-        def deliver(future: asyncio.Future[Transcript]) -> None:
-            self.jobs.discard(job)
-            if future.cancelled() or job.cancelled:
-                return
-            if future.exception() is not None:
-                self._fail(future.exception())
-                return
-            turn.set_interim(future.result().text)
-
-        job.future.add_done_callback(deliver)
-
-    def _submit(self, audio: Any, kind: str) -> DecodeJob:
-        o = self.options
-        # auto: finals always detect (weighed against self.language); interims reuse the
-        # settled language and detect only until there is one.
-        guess = self.language.code or (o.candidates[0] if o.candidates else None)
-        language = o.language or (guess if kind == "interim" else None)
-        options = DecodeOptions(language, self.settings.beam_size if kind == "final" else 1,
-                                o.hotwords, o.model, kind == "interim", self.language.code,
-                                o.candidates, self.language)
-        job = self.ctx.scheduler.submit(audio, options, kind)  # type: ignore[arg-type]
-        self.jobs.add(job)
-        return job
-
-    def _final_event(self, result: Transcript | None) -> dict[str, Any]:
-        # Only a sure detection settled self.language (an unsure one, a short Spanish clip
-        # heard as Hindi, is decoded in its guess and kept for nothing).
-        text = result.text if result is not None else ""
-        used = result.language if result is not None else self.language.code
-        return {"type": "final", "text": text,
-                "confidence": result.confidence if result is not None and text else 0.0,
-                "language_code": self.options.language_code or self.options.tag_for(
-                    used or (self.options.candidates or ("en",))[0])}
-
-    def _final_sent(self, turn: Turn, now: float) -> None:
-        self.finals += 1
-        metrics.FINALS.labels("finalize" if turn.finalize_at else "endpoint").inc()
-        if turn.finalize_at is not None:
-            metrics.FINALIZE_TO_FINAL.observe(now - turn.finalize_at)
-        elif turn.speech_end_at is not None:
-            metrics.SPEECH_END_TO_UTTERANCE_END.observe(now - turn.speech_end_at)
-
-    def _fail(self, exc: BaseException | None) -> None:
-        if not self.abort.done():
-            self.abort.set_result(f"transcription engine failed: {type(exc).__name__}")
