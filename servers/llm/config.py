@@ -51,7 +51,8 @@ class LlmSettings(ServerSettings):
     upstream_url: str = Field("", description="Upstream base URL up to /v1, e.g. "
                               "http://vllm:8000/v1 (backend=upstream).")
     upstream_token: SecretStr = Field(SecretStr(""), description="Bearer token sent upstream "
-                                      "(never logged).")
+                                      "(never logged). One the upstream refuses (401/403) is "
+                                      "502 upstream_auth_failed to the caller, not its 401.")
     upstream_model: str | None = Field(
         None, description="Model name sent upstream; default: the upstream's first model.")
     upstream_timeout_s: float = Field(60.0, gt=0, description="Upstream wait for the "

@@ -4,9 +4,9 @@ The last user message picks the behaviour (the proxy rewrites ``model``, so that
 cannot carry it): ``fault:ok``, ``fault:die`` (dies mid-stream), ``fault:stall``
 (stalls after the first chunk), ``fault:stall-headers``, ``fault:error-event`` (an error
 event then ``[DONE]``, as vLLM's server does), ``fault:no-done``, ``fault:hold`` (keeps
-the stream open with comments until the client leaves), ``fault:400``, ``fault:429``,
-``fault:500``, ``fault:html-502``. It runs in a thread of the test process, so tests can
-read ``FaultState`` directly.
+the stream open with comments until the client leaves), ``fault:400``, ``fault:401``,
+``fault:403``, ``fault:429``, ``fault:500``, ``fault:html-502``. It runs in a thread of
+the test process, so tests can read ``FaultState`` directly.
 """
 
 from __future__ import annotations
@@ -59,6 +59,8 @@ def make_app(state: FaultState) -> Starlette:
         fault = body["messages"][-1]["content"].removeprefix("fault:")
         if fault == "400":
             return _err(400, "temperature is bad upstream", "bad_temp", param="temperature")
+        if fault in ("401", "403"):  # what OpenAI's API says to a bad or limited key
+            return _err(int(fault), "Incorrect API key provided", "invalid_api_key")
         if fault == "429":
             return _err(429, "slow down", "rate_limited", headers={"Retry-After": "7"})
         if fault == "500":

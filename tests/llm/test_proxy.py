@@ -89,6 +89,9 @@ def test_mid_stream_failure_ends_with_error_and_no_done(fault_proxy: RunningServ
 @pytest.mark.parametrize("fault,status,code", [
     ("400", 400, "bad_temp"),
     ("429", 429, "rate_limited"),
+    # Our upstream token refused: not the caller's 401, which would blame its token to us.
+    ("401", 502, "upstream_auth_failed"),
+    ("403", 502, "upstream_auth_failed"),
     ("500", 502, "upstream_error"),
     ("html-502", 502, "upstream_error"),
     ("stall-headers", 504, "upstream_timeout"),
@@ -105,6 +108,8 @@ def test_failure_before_first_byte_is_http_error(fault_proxy: RunningServer, fau
         assert err["param"] == "temperature" and "temperature" in err["message"]
     if fault == "429":
         assert r.headers["retry-after"] == "7"
+    if fault in ("401", "403"):
+        assert "check RYMI_LLM_UPSTREAM_TOKEN" in fault_proxy.logs()
 
 
 def test_connect_failure_is_502(dead_proxy: RunningServer) -> None:

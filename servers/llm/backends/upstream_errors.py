@@ -2,6 +2,9 @@
 
 Before the first byte: connect failure 502, timeout 504, the upstream's own 4xx passed
 through with its status in our shape, its 5xx as 502 (503/504 keep their meaning).
+Except 401, 403 and 407: those refuse *this server's* credentials (the upstream token,
+the HTTP proxy's user), and passed through they would tell the caller that its own
+token to us is wrong; they are 502 ``upstream_auth_failed``, and an error in our log.
 After streaming began: one error event (the relay then closes without ``[DONE]``).
 """
 
@@ -31,9 +34,21 @@ def map_transport(exc: TransportError) -> ApiError:
     return ApiError(502, f"the upstream failed: {type(exc).__name__}", "upstream_error")
 
 
+_OUR_CREDENTIALS = {
+    401: "RYMI_LLM_UPSTREAM_TOKEN",
+    403: "RYMI_LLM_UPSTREAM_TOKEN and what that key may use",
+    407: "the user:password in the upstream proxy's URL",
+}
+
+
 def map_status(status: int, body: bytes, headers: Mapping[str, str]) -> ApiError:
     message, type_, code, param = _upstream_error(body)
     keep = {k: headers[k] for k in ("retry-after",) if k in headers}
+    if status in _OUR_CREDENTIALS:
+        log.error("the upstream refused this server's credentials (%d): %s; check %s",
+                  status, message[:300] or "no message", _OUR_CREDENTIALS[status])
+        return ApiError(502, f"the upstream refused this server's credentials ({status})",
+                        "upstream_auth_failed")
     if 400 <= status < 500:
         return ApiError(status, message or f"the upstream refused the request ({status})",
                         code or "upstream_rejected", param=param, type_=type_, headers=keep)
