@@ -3,6 +3,7 @@
 Through a proxy a plain-http upstream is asked in absolute form (the proxy reads our
 requests); an https upstream gets a CONNECT tunnel with TLS inside it, end to end.
 TLS verifies against the system's trust store, or the bundle SSL_CERT_FILE names.
+Host names are looked up once for many connections, and kept briefly (``resolve.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import unquote, urlsplit
+
+from .resolve import Resolver, connect
 
 P = TypeVar("P", bound=asyncio.Protocol)
 
@@ -77,14 +80,16 @@ class Proxy:
 
 
 async def open_connection(factory: Callable[[], P], origin: Origin, proxy: Proxy | None,
-                          timeout_s: float, tls: ssl.SSLContext | None = None) -> P:
+                          timeout_s: float, tls: ssl.SSLContext | None = None,
+                          resolver: Resolver | None = None) -> P:
     """A connected protocol from ``factory``; Unreachable or ConnectTimeout if not.
-    ``tls``: the context for an https origin (default: the system's trust store)."""
+    ``tls``: the context for an https origin (default: the system's trust store);
+    ``resolver``: the lookups to share (default: one of its own)."""
     where = f"{proxy.host}:{proxy.port} (proxy)" if proxy else f"{origin.host}:{origin.port}"
     try:
         async with asyncio.timeout(timeout_s):
             context = (tls or _tls_context()) if origin.tls else None
-            return await _open(factory, origin, proxy, context)
+            return await _open(factory, origin, proxy, context, resolver or Resolver())
     except TimeoutError:
         raise ConnectTimeout(f"connecting to {where} took over {timeout_s:g} s") from None
     except ssl.SSLError as exc:
@@ -94,16 +99,16 @@ async def open_connection(factory: Callable[[], P], origin: Origin, proxy: Proxy
 
 
 async def _open(factory: Callable[[], P], origin: Origin, proxy: Proxy | None,
-                context: ssl.SSLContext | None) -> P:
+                context: ssl.SSLContext | None, resolver: Resolver) -> P:
     loop = asyncio.get_running_loop()
     if proxy is None:
-        _, protocol = await loop.create_connection(factory, origin.host, origin.port,
-                                                   ssl=context)
+        tls = {"ssl": context, "server_hostname": origin.host} if context else {}
+        _, protocol = await connect(factory, origin.host, origin.port, resolver, **tls)
         return protocol
     if context is None:  # plain http through the proxy: it forwards our requests
-        _, protocol = await loop.create_connection(factory, proxy.host, proxy.port)
+        _, protocol = await connect(factory, proxy.host, proxy.port, resolver)
         return protocol
-    transport, handshake = await loop.create_connection(_TunnelAnswer, proxy.host, proxy.port)
+    transport, handshake = await connect(_TunnelAnswer, proxy.host, proxy.port, resolver)
     try:
         host = f"[{origin.host}]" if ":" in origin.host else origin.host
         target = f"{host}:{origin.port}"

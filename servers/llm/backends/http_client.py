@@ -24,6 +24,7 @@ import httptools
 
 from .connect import Origin, Proxy, open_connection
 from .exchange import BadResponse, Disconnected, Response, UpstreamTimeout
+from .resolve import Resolver
 
 
 class Connection(asyncio.Protocol):
@@ -171,6 +172,7 @@ class UpstreamClient:
         self._prefix = self.origin.url if self.proxy is not None and not self.origin.tls \
             else ""
         self._idle: list[Connection] = []
+        self.resolver = Resolver()  # a burst of new connections makes one lookup
 
     async def request(self, method: str, path: str, body: bytes = b"",
                       content_type: str = "application/json") -> Response:
@@ -219,4 +221,4 @@ class UpstreamClient:
                 return conn
             conn.close()
         return await open_connection(lambda: Connection(self), self.origin, self.proxy,
-                                     self.connect_timeout_s, self.tls)
+                                     self.connect_timeout_s, self.tls, self.resolver)
