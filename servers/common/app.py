@@ -154,7 +154,7 @@ async def _start(app: Starlette, state: ServerState, startup: Startup | None) ->
             server.should_exit = True
         return
     freeze_startup_heap()
-    state.ready = True
+    state.started = state.ready = True
     metrics.READY.labels(state.channel).set(1)
     log.info("%s ready", state.channel)
 

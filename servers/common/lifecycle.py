@@ -35,6 +35,8 @@ class ServerState:
     draining: bool = False
     inflight: int = 0
     fatal_error: str | None = None
+    started: bool = False  # start-up ran to its end (a fatal error after it is no
+    # start-up failure: serve.py's exit code tells the two apart)
     idle: asyncio.Event = field(default_factory=asyncio.Event)
     # With several worker processes: the count that max_inflight limits, across all.
     shared: SharedCount | None = None

@@ -107,6 +107,9 @@ def serve(app: Starlette, settings: ServerSettings, name: str,
         server.run(sockets=[sock] if sock is not None else None)
     except KeyboardInterrupt:
         pass
+    if state.fatal_error and state.started:  # (the vLLM engine died while serving)
+        print(f"{name}: stopped: {state.fatal_error}", file=sys.stderr)
+        return 1
     if state.fatal_error:
         print(f"{name}: cannot start: {state.fatal_error}", file=sys.stderr)
         return CANNOT_START

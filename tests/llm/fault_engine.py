@@ -6,19 +6,25 @@ through a stream can be made on demand, with no model loaded. The last user mess
 picks the behaviour: ``fault:ok`` (a few tokens, then stop), ``fault:raise`` (a few
 tokens, then an exception the backend did not map: a bug), ``fault:engine-error`` (a
 few tokens, then the EngineError a real backend maps a failure to), ``fault:first``
-(fails before the first token). ``InProcessLlm`` runs the app under uvicorn in a
-thread of the test process, on a free port.
+(fails before the first token), ``fault:dead`` (fails as vLLM does once its engine
+process died). ``InProcessLlm`` runs the app under uvicorn in a thread of the test
+process, on a free port; ``python -m tests.llm.fault_engine`` runs it as the real
+server process does (settings from RYMI_LLM_*, exit codes).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator
 
 import uvicorn
 
+from servers.common.config import load_settings
+from servers.common.serve import serve
 from servers.llm.app import create_app
 from servers.llm.backends import Delta, EngineError
 from servers.llm.config import LlmSettings
@@ -53,6 +59,8 @@ class FaultEngine:
         fault = req.messages[-1].text().removeprefix("fault:")
         if fault == "first":
             raise EngineError(500, "the double failed before its first token", "engine_error")
+        if fault == "dead":  # (what vllm_engine maps vLLM's EngineDeadError to)
+            raise EngineError(500, "the inference engine has stopped", "engine_dead")
         self.active += 1
         self.started += 1
         try:
@@ -97,3 +105,15 @@ class InProcessLlm:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(10)
+
+
+def main() -> int:
+    # (start_server names the port setting after the module: RYMI_FAULT_ENGINE_PORT)
+    settings = load_settings(LlmSettings, ["--port", os.environ["RYMI_FAULT_ENGINE_PORT"]],
+                             prog="fault-engine")
+    return serve(create_app(settings, backend=FaultEngine()), settings,  # type: ignore[arg-type]
+                 "llm")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.llm.fault_engine import TOKENS_BEFORE_FAULT, FaultEngine, InProcessLlm
+from tests.support.servers import start_server
 
 from .conftest import REL_TOKEN, assert_shaped_error, auth, metric, wait_for
 
@@ -125,3 +126,15 @@ def test_unmapped_failure_in_a_whole_answer_is_a_shaped_500(fault_llm: InProcess
     r = httpx.post(fault_llm.url + URL, json=_body("ok", stream=False), timeout=30,
                    headers=auth())
     assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"] == "t0 t1 t2 "
+
+
+def test_a_dead_engine_stops_the_server_with_exit_1() -> None:
+    """vLLM's engine process gone for good: the request gets a shaped 500, and the server
+    stops saying ready and exits 1 (not 3, start-up's code: it had started), for the
+    orchestrator to restart it rather than route calls to a process that cannot answer."""
+    server = start_server("tests.llm.fault_engine", env={"RYMI_LLM_TOKENS": ""})
+    body = {"model": "x", "stream": True, "messages": [{"role": "user", "content": "fault:dead"}]}
+    r = httpx.post(f"{server.url}/v1/chat/completions", json=body, timeout=30)
+    assert r.status_code == 500 and r.json()["error"]["code"] == "engine_dead"
+    assert server.proc.wait(30) == 1
+    assert "llm: stopped: the vLLM engine died" in server.logs()
