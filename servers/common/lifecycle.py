@@ -35,8 +35,9 @@ class ServerState:
     draining: bool = False
     inflight: int = 0
     fatal_error: str | None = None
-    started: bool = False  # start-up ran to its end (a fatal error after it is no
-    # start-up failure: serve.py's exit code tells the two apart)
+    # Start-up ran to its end: a fatal error after it is not a start-up failure
+    # (serve.py's exit code tells the two apart).
+    started: bool = False
     idle: asyncio.Event = field(default_factory=asyncio.Event)
     # With several worker processes: the count that max_inflight limits, across all.
     shared: SharedCount | None = None

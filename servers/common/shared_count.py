@@ -36,9 +36,13 @@ def create(slots: int) -> int:
 
 def clear(fd: int, slot: int) -> int:
     """(In the supervisor, for a dead worker.) Zero ``slot``; returns what it held."""
-    with _Locked(fd) as view:
-        (held,) = _SLOT.unpack_from(view, slot * _SLOT.size)
-        _SLOT.pack_into(view, slot * _SLOT.size, 0)
+    fcntl.lockf(fd, fcntl.LOCK_EX)
+    try:
+        with mmap.mmap(fd, os.fstat(fd).st_size) as view:
+            (held,) = _SLOT.unpack_from(view, slot * _SLOT.size)
+            _SLOT.pack_into(view, slot * _SLOT.size, 0)
+    finally:
+        fcntl.lockf(fd, fcntl.LOCK_UN)
     return held
 
 
@@ -74,22 +78,6 @@ class SharedCount:
             _SLOT.pack_into(self._map, self._offset, mine - 1)
         finally:
             fcntl.lockf(self._fd, fcntl.LOCK_UN)
-
-
-class _Locked:
-    """The whole file mapped and locked, for the supervisor's rare changes."""
-
-    def __init__(self, fd: int) -> None:
-        self._fd = fd
-
-    def __enter__(self) -> mmap.mmap:
-        fcntl.lockf(self._fd, fcntl.LOCK_EX)
-        self._map = mmap.mmap(self._fd, os.fstat(self._fd).st_size)
-        return self._map
-
-    def __exit__(self, *exc: object) -> None:
-        self._map.close()
-        fcntl.lockf(self._fd, fcntl.LOCK_UN)
 
 
 def inherited() -> SharedCount | None:
