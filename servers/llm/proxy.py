@@ -92,7 +92,10 @@ class RelayedStream:
 
 
 def _failed_before_stream(request: Request, backend: UpstreamBackend, exc: ApiError) -> None:
-    metrics.ERRORS.labels(backend.name, exc.code, "before_stream").inc()
+    # A 4xx here is the upstream's own, passed through with whatever code it wrote: the
+    # caller gets that code, the metric its status, so the label's values stay bounded.
+    label = f"upstream_{exc.status}" if exc.status < 500 else exc.code
+    metrics.ERRORS.labels(backend.name, label, "before_stream").inc()
     usage_of(request).extra["error"] = exc.code
 
 

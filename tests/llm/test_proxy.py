@@ -11,7 +11,7 @@ import pytest
 from tests.llm.conftest import TOKEN
 from tests.llm.fault_upstream import MODEL, FaultUpstream
 from tests.llm.sse_util import normalise, payloads, raw_stream
-from tests.support.servers import RunningServer
+from tests.support.servers import RunningServer, metric
 
 PROMPT = [{"role": "user", "content": "Name a colour."}]
 
@@ -99,6 +99,9 @@ def test_mid_stream_failure_ends_with_error_and_no_done(fault_proxy: RunningServ
 @pytest.mark.parametrize("stream", [True, False])
 def test_failure_before_first_byte_is_http_error(fault_proxy: RunningServer, fault: str,
                                                  status: int, code: str, stream: bool) -> None:
+    # The upstream's own 4xx codes are unbounded strings: the metric counts its status.
+    label = f"upstream_{status}" if status < 500 else code
+    before = metric(fault_proxy, "rymi_llm_errors_total", code=label, phase="before_stream")
     r, data = _fault(fault_proxy.url, fault, stream=stream)
     assert r.status_code == status
     assert r.headers["content-type"].startswith("application/json")
@@ -110,6 +113,8 @@ def test_failure_before_first_byte_is_http_error(fault_proxy: RunningServer, fau
         assert r.headers["retry-after"] == "7"
     if fault in ("401", "403"):
         assert "check RYMI_LLM_UPSTREAM_TOKEN" in fault_proxy.logs()
+    assert metric(fault_proxy, "rymi_llm_errors_total", code=label,
+                  phase="before_stream") == before + 1
 
 
 def test_connect_failure_is_502(dead_proxy: RunningServer) -> None:
