@@ -11,18 +11,21 @@ from servers.common.serve import serve
 from .app import create_app
 from .config import SttSettings
 
+WS_MAX_FACTOR = 8  # frames up to 8x max_frame_bytes reach the session (8 MiB by default)
+
 
 def main(argv: list[str] | None = None) -> int:
     settings = load_settings(SttSettings, argv, prog="rymi-stt")
-    # uvicorn closes frames over ws_max_size itself, silently (1009 with no event); let
-    # frames up to twice our limit through so the session can send the error event first.
+    # uvicorn closes frames over ws_max_size itself, silently (1009 with no event, the
+    # utterance in progress lost); let frames far past our limit through so the session
+    # can send its error event and pending final first. Only past that is it uvicorn's.
     try:  # the served models are resolved here: a missing one is one clear line, exit 1
         app = create_app(settings)
     except ModelNotReady as exc:
         print(f"stt: cannot start: ModelNotReady: {exc}", file=sys.stderr)
         return 1
     return serve(app, settings, "stt",
-                 ws_max_size=max(2 * settings.max_frame_bytes, 65536),
+                 ws_max_size=max(WS_MAX_FACTOR * settings.max_frame_bytes, 1 << 20),
                  ws_ping_interval=20.0, ws_ping_timeout=20.0)
 
 

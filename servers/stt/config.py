@@ -60,8 +60,9 @@ class SttSettings(ServerSettings):
     interim: bool = Field(True, description="Send interim hypotheses while the caller speaks.")
     interim_step_ms: int = Field(300, ge=50, le=10000, description="Minimum new audio between "
                                  "two interim decodes of one utterance.")
-    max_frame_bytes: int = Field(1_048_576, ge=2, description="Largest binary frame accepted; "
-                                 "larger: error event and close 1009.")
+    max_frame_bytes: int = Field(1_048_576, ge=2, description="Largest frame accepted; "
+                                 "larger: error event and close 1009 (past 8x this, the "
+                                 "WebSocket layer itself closes 1009, with no event).")
     max_session_s: float = Field(3600.0, gt=0, description="Longest session; then error event "
                                  "and close 1008.")
     idle_timeout_s: float = Field(30.0, gt=0, description="No frame for this long: error event "

@@ -28,6 +28,7 @@ class Turn:
     last_interim: str = ""  # last hypothesis sent (interims go out only when it changes)
     final: Event | None = None
     notice: Event | None = None  # a lone event with no utterance_end (an error)
+    final_out: bool = False  # the sender has begun writing the final
     # Wall times the metrics need, filled by the session.
     finalize_at: float | None = None
     speech_end_at: float | None = None
@@ -81,6 +82,16 @@ class Outbox:
         while self.pending:
             await self.pending[-1].sent.wait()
 
+    def abandon(self, error: Event) -> int:
+        """Give up on every final still awaited: each such turn ends with ``error``
+        instead (no final, no utterance_end). Returns how many there were."""
+        lost = [turn for turn in self.pending if not turn.closed]
+        for turn in lost:
+            turn.notice = error
+            turn.interim = None
+            turn._changed.set()
+        return len(lost)
+
     def stop(self) -> None:
         self._turns.put_nowait(None)
 
@@ -99,6 +110,7 @@ class Outbox:
                     await self._send(turn.notice)
                     break
                 if turn.final is not None:
+                    turn.final_out = True
                     await self._send(turn.final)
                     await self._send({"type": "utterance_end"})
                     if self._on_final is not None:

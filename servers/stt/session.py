@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -31,6 +32,9 @@ from .turns import Turns
 from .vad import SAMPLE_RATE, StreamingVad
 
 TICK_S = 0.25  # how often limits and draining are checked while no frame arrives
+NOT_JSON = object()  # a control frame that does not parse (``null`` is JSON, and no type)
+
+log = logging.getLogger("rymi.stt")
 
 
 @dataclass
@@ -76,14 +80,12 @@ class SttSession:
                 await self._send({"type": "error", "message": message})
                 await self.ws.close(code)
             elif code is not None:
-                await self._flush()
-                if message:
-                    self.outbox.notice({"type": "error", "message": message})
-                self.outbox.stop()
-                await asyncio.wait_for(sender, self.settings.flush_timeout_s)
-                await self.ws.close(code)
-        except (WebSocketDisconnect, OSError, TimeoutError, RuntimeError):
+                code = await self._end(sender, code, message)
+        except (WebSocketDisconnect, OSError):
             code = None  # the client went away (or would not read): nothing more to send
+        except RuntimeError as exc:  # Starlette's: the socket was closed under us
+            log.warning("stt session ended by %s: %s", type(exc).__name__, exc)
+            code = None
         finally:
             sender.cancel()
             self.turns.cancel()
@@ -113,15 +115,20 @@ class SttSession:
                 last_frame = time.monotonic()
                 if message["type"] == "websocket.disconnect":
                     return None, None
-                if message.get("bytes") is not None:
-                    data = message["bytes"]
-                    if len(data) > s.max_frame_bytes:
-                        return 1009, (f"frame of {len(data)} bytes exceeds max_frame_bytes "
-                                      f"({s.max_frame_bytes})")
+                data = message.get("bytes")
+                if data is None and message.get("text") is not None:
+                    data = message["text"]
+                if data is not None and len(data) > s.max_frame_bytes:
+                    return 1009, (f"frame of {len(data)} bytes exceeds max_frame_bytes "
+                                  f"({s.max_frame_bytes})")
+                if isinstance(data, bytes):
                     closing = await self._audio(data)
                     if closing is not None:
                         return closing
-                elif message.get("text") is not None and self._control(message["text"]):
+                    # A hold for back-pressure is the server's wait, not the client's
+                    # silence: idle counts from when we read again.
+                    last_frame = time.monotonic()
+                elif data is not None and self._control(data):
                     return 1000, None
             now = time.monotonic()
             limit = self._limit(now) or self.limits.idle(now, last_frame)
@@ -134,13 +141,50 @@ class SttSession:
         return self.limits.check(now, mid_turn=self.segmenter.speaking or
                                  bool(self.outbox.pending))
 
-    async def _flush(self) -> None:
+    async def _end(self, sender: asyncio.Task[None], code: int, message: str | None
+                   ) -> int | None:
+        """Send the pending finals, then ``message`` and the close; returns the close
+        code sent, or None when the client left meanwhile (nobody to tell)."""
+        bound = self.settings.flush_timeout_s
         event = self.segmenter.force_end()
         if event is not None:
             self.turns.on_segment(event)
-        try:
-            await asyncio.wait_for(self.outbox.drained(), self.settings.flush_timeout_s)
+        drained = asyncio.ensure_future(self.outbox.drained())
+        gone = asyncio.ensure_future(self._until_gone())
+        await asyncio.wait({drained, sender, self.abort, gone}, timeout=bound,
+                           return_when=asyncio.FIRST_COMPLETED)
+        finished = drained.done()
+        drained.cancel()
+        gone.cancel()
+        if sender.done() or (gone.done() and not gone.cancelled()):
+            return None  # the client left: stop waiting at once (decodes are cancelled)
+        if not finished:
+            # Finals that will not come (the engine failed, or decodes did not finish in
+            # time): each of their turns ends with an error and the close says the server
+            # failed, so no text is lost in silence.
+            why = (self.abort.result() if self.abort.done() else
+                   f"not decoded within flush_timeout_s ({bound:g} s)")
+            lost = self.outbox.abandon({"type": "error", "message":
+                                        f"the final of this utterance is lost: {why}"})
+            log.warning("stt session closing with %d final(s) lost: %s", lost, why)
+            code = 1011
+        if message:
+            self.outbox.notice({"type": "error", "message": message})
+        self.outbox.stop()
+        try:  # only writes are left; a client that takes none of them is gone
+            await asyncio.wait_for(sender, bound)
         except TimeoutError:
+            return None
+        await self.ws.close(code)
+        return code
+
+    async def _until_gone(self) -> None:
+        """Read (and drop) what the client sends after the session began to end, until it
+        disconnects: a caller that leaves is not waited for."""
+        try:
+            while (await self.ws.receive())["type"] != "websocket.disconnect":
+                pass
+        except (RuntimeError, OSError):  # the socket is gone already: the same answer
             pass
 
     async def _send(self, event: dict[str, Any]) -> None:
@@ -151,15 +195,15 @@ class SttSession:
         """Handle one JSON control message; True when the session should close."""
         try:
             message = json.loads(text)
-            kind = message.get("type") if isinstance(message, dict) else None
-        except ValueError:
-            kind, message = None, None
+        except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested too deep
+            message = NOT_JSON
+        kind = message.get("type") if isinstance(message, dict) else None
         if kind == "finalize":
             self._finalize()
         elif kind == "close":
             return True
         elif kind != "keepalive":
-            what = "malformed JSON" if message is None else f"unknown message {text[:80]!r}"
+            what = "malformed JSON" if message is NOT_JSON else f"unknown message {text[:80]!r}"
             self.outbox.notice({"type": "error", "message": f"{what}; expected "
                                 "{\"type\": \"finalize\" | \"close\" | \"keepalive\"}"})
         return False
@@ -170,7 +214,8 @@ class SttSession:
         if event is not None:
             self.turns.on_segment(event)
         turn = self.outbox.last_open()
-        if turn is None or turn.finalize_at is not None:  # nothing pending: an empty final
+        # Nothing pending, or its final already on the wire: this finalize gets its own.
+        if turn is None or turn.finalize_at is not None or turn.final_out:
             self.outbox.answer(self.turns.final_event(None), finalize_at=at)
         else:
             turn.finalize_at = at

@@ -30,8 +30,10 @@ async def run(url: str, steps: list) -> Received:
     return got
 
 
-async def test_oversized_frame_closes_1009_after_an_error_event(limits_server):
-    got = await run(limits_server.ws_url + "/stt", [silence(0.5), bytes(40000)])
+# 100000 bytes: past the 2x max_frame_bytes uvicorn once cut by itself, with no event.
+@pytest.mark.parametrize("size", [40000, 100000])
+async def test_oversized_frame_closes_1009_after_an_error_event(limits_server, size):
+    got = await run(limits_server.ws_url + "/stt", [silence(0.5), bytes(size)])
     assert got.kinds()[-1] == "error" and "max_frame_bytes" in got.events[-1]["message"]
     assert got.close_code == 1009
 
@@ -162,5 +164,87 @@ async def test_a_backlog_no_decode_shrinks_is_refused_after_its_finals():
         finals = [e for e in got.events if e["type"] == "final"]
         assert finals and all("clubs" in f["text"].lower() for f in finals), finals
         assert kinds.count("speech_started") == kinds.count("utterance_end") == len(finals)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def slow_server():
+    """Decodes 3 s slower than usual, one worker, a 1 s flush bound, 1 s of backlog
+    before back-pressure, 1.5 s idle timeout."""
+    from tests.stt.conftest import CLEAN
+    from tests.support.servers import start_server
+
+    server = start_server("tests.stt.slow_stt", env={
+        **CLEAN, "RYMI_STT_SLOW_DECODE_S": "3", "RYMI_STT_DECODE_WORKERS": "1",
+        "RYMI_STT_INTERIM": "false", "RYMI_STT_FLUSH_TIMEOUT_S": "1",
+        "RYMI_STT_MAX_BUFFERED_S": "1", "RYMI_STT_IDLE_TIMEOUT_S": "1.5",
+        "RYMI_STT_BACKLOG_TIMEOUT_S": "20"})
+    yield server
+    server.stop()
+
+
+async def send_then_close(url: str, pcm: bytes, timeout: float = 60) -> Received:
+    """The whole clip as one frame, then close; events until the server closes."""
+    got = Received()
+    async with websockets.connect(url, max_size=2**22) as ws:
+        reader = asyncio.create_task(collect(ws, got))
+        await ws.send(pcm)
+        await ws.send(json.dumps({"type": "close"}))
+        await asyncio.wait_for(reader, timeout)
+    return got
+
+
+async def test_a_final_not_decoded_within_the_flush_bound_is_an_error_and_1011(slow_server):
+    """close flushes the pending final for flush_timeout_s at most; past it the caller
+    is told its text is lost (error, close 1011), not dropped with no close frame."""
+    from .client import load_pcm
+
+    got = await send_then_close(slow_server.ws_url + "/stt", load_pcm("cards_001.wav"))
+    assert got.kinds() == ["speech_started", "error"], got.events
+    assert "flush_timeout_s" in got.events[-1]["message"]
+    assert got.close_code == 1011
+
+
+async def test_back_pressure_is_not_counted_as_the_client_being_idle(slow_server):
+    """Three utterances in one frame: reading stops while their finals decode (~10 s,
+    past the 1.5 s idle timeout); the client sent everything, so it is not idle: every
+    final comes, then close 1000."""
+    from .client import load_pcm
+
+    one = load_pcm("cards_001.wav") + silence(1.0)
+    got = await send_then_close(slow_server.ws_url + "/stt", one * 3)
+    kinds = got.kinds()
+    assert "error" not in kinds, got.events
+    finals = got.finals()
+    assert len(finals) == 3 and all(" of " in f["text"].lower() for f in finals), finals
+    assert got.close_code == 1000
+
+
+async def test_a_client_gone_after_close_frees_its_session_before_the_final_decodes():
+    """The caller sends close and leaves while its final decodes (20 s here): the
+    session ends at once, not after the decode or the flush bound (60 s), since it holds
+    one of max_sessions meanwhile."""
+    from tests.stt.conftest import CLEAN
+    from tests.support.servers import metric, start_server
+
+    from .client import load_pcm
+
+    server = start_server("tests.stt.slow_stt", env={
+        **CLEAN, "RYMI_STT_SLOW_DECODE_S": "20", "RYMI_STT_DECODE_WORKERS": "1",
+        "RYMI_STT_INTERIM": "false", "RYMI_STT_FLUSH_TIMEOUT_S": "60"})
+    try:
+        async with websockets.connect(server.ws_url + "/stt") as ws:
+            await ws.send(load_pcm("cards_001.wav"))
+            await ws.send(json.dumps({"type": "close"}))
+            await asyncio.sleep(0.5)
+            assert metric(server, "rymi_stt_active_sessions") == 1
+            ws.transport.abort()
+        for _ in range(100):  # up to 10 s, half the decode's time
+            if metric(server, "rymi_stt_active_sessions") == 0:
+                break
+            await asyncio.sleep(0.1)
+        assert metric(server, "rymi_stt_active_sessions") == 0
+        assert metric(server, "rymi_stt_session_closes_total", code="disconnect") == 1
     finally:
         server.stop()

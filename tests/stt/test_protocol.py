@@ -95,6 +95,19 @@ async def test_keepalive_ignored_and_bad_messages_answered_then_session_goes_on(
     assert kinds.count("final") == 1 and "club" in got.text().lower()
 
 
+async def test_control_messages_nested_too_deep_or_null_are_answered_mid_utterance(url, auth):
+    # "[[[...": json.loads raises RecursionError, which once ended the session in silence
+    # (no error, no final for the utterance in progress, no close frame).
+    got = await session(url, auth, [load_pcm("goforward.wav"), "[" * 100_000, "null",
+                                    {"type": "finalize"}])
+    errors = [e for e in got.events if e["type"] == "error"]
+    assert len(errors) == 2, got.events
+    assert "malformed JSON" in errors[0]["message"]
+    assert "unknown message 'null'" in errors[1]["message"]
+    assert len(got.finals()) == 1 and "forward" in got.text().lower()
+    assert got.close_code == 1000
+
+
 async def test_interims_while_speaking_at_real_time_pace(url, auth):
     pcm = load_pcm("ls_2412_153948_0000.wav")[: 16000 * 2 * 3]  # 3 s of speech, paced
     got = Received()
