@@ -22,12 +22,13 @@ class UnsupportedFormat(ValueError):
 
 def parse_pcm_format(name: str) -> int:
     """``"pcm_24000"`` -> 24000; anything outside the contract's set raises."""
-    prefix, _, rate = name.partition("_")
-    if prefix != "pcm" or not rate.isdigit() or int(rate) not in SUPPORTED_RATES:
+    # The exact names only: parsing the digits (str.isdigit(), int()) also took
+    # "pcm_024000" and full-width "pcm_２４０００", and raised ValueError on "pcm_²".
+    if name not in SUPPORTED_FORMATS:
         raise UnsupportedFormat(
             f"unsupported format {name!r}; supported: {', '.join(SUPPORTED_FORMATS)}"
         )
-    return int(rate)
+    return int(name.removeprefix("pcm_"))
 
 
 class Pcm16Reassembler:

@@ -75,6 +75,9 @@ async def _synthesize(request: Request) -> Response:
     except Exception as exc:
         log.exception("synthesis failed before the first byte: %s", exc)
         raise ApiError(500, "synthesis failed", "synthesis_failed") from None
+    if not first:  # "_" or "①" pass the text checks but piper makes no sound of them:
+        # a 200 with no audio would be a silent failure that looks like success.
+        raise ApiError(422, "text: nothing speakable in it", "empty_text", param="text")
     metrics.CHARACTERS.inc(len(job.text))
     # Disconnect-aware: a hang-up cancels the stream at once, not after the next piece.
     return DisconnectAwareStreamingResponse(_body(stream, first, usage.extra),

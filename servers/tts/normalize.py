@@ -8,10 +8,13 @@ become words through num2words, which knows many languages, where a rule is gene
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 
 from num2words import num2words
+
+log = logging.getLogger("rymi.tts")
 
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
           "September", "October", "November", "December"]
@@ -19,6 +22,9 @@ DIGITS = "zero one two three four five six seven eight nine".split()
 CURRENCIES = {"$": ("dollar", "dollars", "cent", "cents"), "€": ("euro", "euros", "cent", "cents"),
               "£": ("pound", "pounds", "penny", "pence")}
 SCALES = r"(?:thousand|million|billion|trillion)"
+# Longer digit runs are read digit by digit: past a quadrillion they are account or card
+# numbers, not amounts (and num2words overflows at 307 digits, int() at 4,301).
+LONG_NUMBER = 15
 
 ABBREVIATIONS = {
     "Mr.": "Mister", "Mrs.": "Missus", "Ms.": "Miz", "Dr.": "Doctor", "Prof.": "Professor",
@@ -32,8 +38,14 @@ ABBREVIATIONS = {
 }
 
 
-def words(n: int | float | str, to: str = "cardinal") -> str:
-    return num2words(n, to=to, lang="en").replace(",", "")
+def words(n: int | str, to: str = "cardinal") -> str:
+    """A number (an int, or its digits as a string, "3.5" allowed) -> English words."""
+    whole, _, frac = str(n).partition(".")
+    if frac:  # digit by digit after the point, every one (num2words rounds long ones)
+        return f"{words(whole or '0')} point {spell_digits(frac)}"
+    if len(whole.lstrip("-")) > LONG_NUMBER:
+        return spell_digits(whole)
+    return num2words(int(whole), to=to, lang="en").replace(",", "")
 
 
 def spell_digits(s: str) -> str:
@@ -42,11 +54,11 @@ def spell_digits(s: str) -> str:
 
 def _money(m: re.Match[str]) -> str:
     one, many, sub_one, sub_many = CURRENCIES[m["cur"]]
-    whole = int(m["whole"].replace(",", ""))
+    whole = m["whole"].replace(",", "")
     if m["scale"]:  # "$3.5 million" -> "three point five million dollars"
-        amount = m["whole"].replace(",", "") + (f".{m['cents']}" if m["cents"] else "")
+        amount = whole + (f".{m['cents']}" if m["cents"] else "")
         return f"{words(amount)} {m['scale']} {many}"
-    out = f"{words(whole)} {one if whole == 1 else many}"
+    out = f"{words(whole)} {one if whole.lstrip('0') == '1' else many}"
     cents = int((m["cents"] or "0").ljust(2, "0")[:2])
     if cents:
         out += f" and {words(cents)} {sub_one if cents == 1 else sub_many}"
@@ -109,7 +121,7 @@ def _day_month(m: re.Match[str]) -> str:
 
 
 def _ordinal(m: re.Match[str]) -> str:
-    return words(int(m[1]), to="ordinal")
+    return words(m[1], to="ordinal")
 
 
 def _phone(m: re.Match[str]) -> str:
@@ -137,13 +149,9 @@ def _spoken_address(s: str) -> str:
 
 def _number(m: re.Match[str]) -> str:
     raw = m[0].replace(",", "")
-    if "." in raw:
-        whole, frac = raw.split(".")
-        return f"{words(int(whole or 0))} point {spell_digits(frac)}"
-    n = int(raw)
-    if 1100 <= n <= 2099 and "," not in m[0] and n % 100:  # a year, as people say it
-        return _year(n)
-    return words(n)
+    if re.fullmatch(r"1[1-9]\d\d|20\d\d", m[0]) and int(raw) % 100:  # not "1,999" or "2000"
+        return _year(int(raw))  # "1999": a year, as people say it
+    return words(raw)
 
 
 _MONTH = r"(?P<month>" + "|".join(MONTHS) + r")"
@@ -152,6 +160,9 @@ RULES: list[Rule] = [
     (re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), _email),
     (re.compile(r"\b(?:https?://|www\.)[^\s,;]+[^\s,;.!?)]"), _url),
     (re.compile(r"(?<![\w.])(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b"), _phone),
+    # A sign before a number, amount or percentage: "-5", "-$20", "−3.5%". Not after a
+    # word character, where it is a hyphen ("2-3", "COVID-19").
+    (re.compile(r"(?<![\w\-−])[-−](?=[$€£]?\d)"), "minus "),
     (re.compile(r"(?P<cur>[$€£])\s?(?P<whole>\d[\d,]*)(?:\.(?P<cents>\d{1,2}))?"
                 rf"(?:\s(?P<scale>{SCALES}))?\b"), _money),
     (re.compile(r"(\d[\d,]*(?:\.\d+)?)\s?%"), _percent),
@@ -166,7 +177,7 @@ RULES: list[Rule] = [
     (re.compile(rf"\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s(?:of\s)?{_MONTH}(?:,?\s(?P<y>\d{{4}}))?\b"),
      _day_month),
     (re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.I), _ordinal),
-    (re.compile(r"(?<![\w.])-?\d{1,3}(?:,\d{3})+(?:\.\d+)?\b|(?<![\w.])\d+\.\d+\b|\b\d+\b"),
+    (re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?:\.\d+)?\b|(?<![\w.])\d+\.\d+\b|\b\d+\b"),
      _number),
     (re.compile(r"\s&\s"), " and "),
 ]
@@ -183,6 +194,19 @@ def _abbreviation(m: re.Match[str]) -> str:
     return ABBREVIATIONS[m[1]] + ("." if not rest.strip() else "")
 
 
+def _kept_on_failure(rule: Callable[[re.Match[str]], str]) -> Callable[[re.Match[str]], str]:
+    """A rule that fails leaves its match as written: words read a little worse are
+    better than a 500 that costs the call. The text itself is never logged."""
+    def apply(m: re.Match[str]) -> str:
+        try:
+            return rule(m)
+        except Exception as exc:
+            log.warning("text rule %s failed (%s); the match is kept as written",
+                        getattr(rule, "__name__", "?"), type(exc).__name__)
+            return m[0]
+    return apply
+
+
 def normalize(text: str, language: str = "en") -> str:
     text = re.sub(r"\s+", " ", text).strip()
     if not language.lower().startswith("en"):
@@ -191,5 +215,5 @@ def normalize(text: str, language: str = "en") -> str:
     text = _STREET.sub(lambda m: f"{m[1]} Street" + _kept_stop(m), text)
     text = _ABBREV.sub(_abbreviation, text)
     for pattern, repl in RULES:
-        text = pattern.sub(repl, text)
+        text = pattern.sub(repl if isinstance(repl, str) else _kept_on_failure(repl), text)
     return re.sub(r"\s+", " ", text).strip()

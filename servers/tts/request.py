@@ -86,7 +86,7 @@ def _bad_query(param: str, message: str) -> ApiError:
 def _speed(value: Any, param: str, status: int) -> float:
     try:
         speed = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a 400-digit integer
         speed = math.nan
     if not (MIN_SPEED <= speed <= MAX_SPEED):  # also refuses nan and inf
         msg = f"bad {param} {value!r}; accepted: a number from {MIN_SPEED} to {MAX_SPEED}"
@@ -168,7 +168,7 @@ def resolve_job(body: TtsBody, query: dict[str, Any], catalog: VoiceCatalog,
     speed = _speed(body.speed, "speed", 422) if body.speed is not None else query.get("speed", 1.0)
     language = body.language or query.get("language")
     voice_id = body.voice or query.get("voice")
-    if body.voice is None and body.language and "voice" in query:
+    if not body.voice and body.language and "voice" in query:  # "" is no voice, as None
         voice_id = None  # the body's language overrides the URL's voice default
     if voice_id:  # a given voice wins over language
         voice = catalog.get(voice_id)

@@ -77,7 +77,9 @@ class SynthesisStream:
     def _convert(self, index: int, audio: np.ndarray) -> bytes:
         self.stats.pieces_done += 1
         last = index == len(self.pieces) - 1
-        if not last and self.pieces[index].ends_sentence and len(self.silence):
+        # No gap after a piece that made no sound ("_"): it would be silence alone, and
+        # as the first chunk, silence sent ahead of the speech.
+        if not last and len(audio) and self.pieces[index].ends_sentence and len(self.silence):
             audio = np.concatenate([audio, self.silence])
         self._audio_ahead_s += len(audio) / self.voice.sample_rate
         # Fixed gain, hard-limited: never normalised per piece (no loudness jumps).
@@ -88,7 +90,9 @@ class SynthesisStream:
         return pcm_bytes(samples)
 
     async def first_chunk(self) -> bytes:
-        """Synthesise up to the first audible piece; raise before any byte is sent."""
+        """Synthesise up to the first audible piece; raise before any byte is sent.
+
+        Empty only when no piece made any sound: the caller answers that with an error."""
         data = b""
         index = 0
         try:

@@ -5,6 +5,10 @@ boundary (or near ``first_chars`` on a word boundary) when it is longer than tha
 first audio chunk can only be written once its whole piece is synthesised, so a short
 first piece is what makes time-to-first-audio low. Later pieces are whole sentences
 (long ones cut at clauses) so prosody stays natural.
+
+No piece, the first included, is longer than ``MAX_PIECE``: piper's time and memory grow
+with a piece's length (one 4,900-character piece took 10 GB and 40 s), so a sentence with
+no clause mark is cut at a word, and a "word" longer than the cap at a character count.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from .normalize import normalize
 # quote; or at a line break. Abbreviations were expanded before, so "Dr. Smith" is safe.
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9¿¡])|\s*\n\s*")
 _CLAUSE = re.compile(r"[,;:—–](?=\s)|\s-\s")
-LONG_SENTENCE = 300  # later sentences longer than this are cut at clauses too
+MAX_PIECE = 300  # longer sentences are cut at clauses, else words, else characters
 MIN_FIRST = 12  # a first piece shorter than this ("Well,") sounds clipped; keep going
 
 
@@ -51,20 +55,25 @@ def _cut_at_word(sentence: str, limit: int) -> int | None:
 
 def split_first(sentence: str, first_chars: int) -> list[str]:
     if len(sentence) <= first_chars:
-        return [sentence]
+        return split_long(sentence)  # first_chars may be configured above the cap
     cut = _cut_at_clause(sentence, first_chars, MIN_FIRST) or _cut_at_word(sentence, first_chars)
     if cut is None:
-        return [sentence]
-    return [sentence[:cut].strip(), sentence[cut:].strip()]
+        return split_long(sentence)
+    # The head may still be long (a first word past first_chars), the tail nearly the
+    # whole text: both go under the cap.
+    return [*split_long(sentence[:cut].strip()), *split_long(sentence[cut:].strip())]
 
 
-def split_long(sentence: str) -> list[str]:
+def _hard_cut(sentence: str, limit: int) -> int:
+    """A cut at or before ``limit``: the last space, else the character count itself."""
+    cut = sentence.rfind(" ", 1, limit + 1)
+    return cut if cut > 0 else limit
+
+
+def split_long(sentence: str, limit: int = MAX_PIECE) -> list[str]:
     out = []
-    while len(sentence) > LONG_SENTENCE:
-        cut = _cut_at_clause(sentence, LONG_SENTENCE, LONG_SENTENCE // 3) or _cut_at_word(
-            sentence, LONG_SENTENCE)
-        if cut is None:
-            break
+    while len(sentence) > limit:
+        cut = _cut_at_clause(sentence, limit, limit // 3) or _hard_cut(sentence, limit)
         out.append(sentence[:cut].strip())
         sentence = sentence[cut:].strip()
     return [*out, sentence]

@@ -30,7 +30,10 @@ def test_parse_supported(rate):
 
 
 @pytest.mark.parametrize("name", ["pcm_12345", "pcm24000", "wav_24000", "pcm_", "", "PCM_24000",
-                                  "pcm_-8000", "pcm_24000.0"])
+                                  "pcm_-8000", "pcm_24000.0",
+                                  # Names outside the listed set that digit parsing took,
+                                  # or failed on with a bare ValueError.
+                                  "pcm_024000", "pcm_２４０００", "pcm_²4000", "pcm_" + "9" * 5000])
 def test_parse_rejects(name):
     with pytest.raises(UnsupportedFormat, match="pcm_24000"):
         parse_pcm_format(name)

@@ -33,6 +33,7 @@ def test_malformed_json_is_400(client: httpx.Client) -> None:
     ({"text": "hi", "format": None, "instructions": ["slowly"]}, "instructions"),
     ({"text": "hi", "speed": "fast"}, "speed"),
     ({"text": "hi", "speed": 9}, "speed"),
+    ({"text": "hi", "speed": 10**400}, "speed"),  # float() overflows: was a 500
 ])
 def test_missing_empty_or_mistyped_fields_are_422(client: httpx.Client, body: dict,
                                                   param: str) -> None:
@@ -50,7 +51,8 @@ def test_unknown_voice_is_404_listing_the_catalog(client: httpx.Client) -> None:
     assert "piper-en_US-joe-medium" in err["message"] and err["param"] == "voice"
 
 
-@pytest.mark.parametrize("fmt", ["pcm_11025", "mp3", "pcm_", "wav_24000"])
+@pytest.mark.parametrize("fmt", ["pcm_11025", "mp3", "pcm_", "wav_24000", "pcm_024000",
+                                 "pcm_２４０００", "pcm_²4000"])
 def test_unsupported_format_is_422_naming_the_supported(client: httpx.Client, fmt: str) -> None:
     err = _error(client.post("/tts", json={"text": "hi", "format": fmt}), 422,
                  "unsupported_format")
@@ -69,6 +71,23 @@ def test_language_without_a_voice_is_422_naming_the_languages(client: httpx.Clie
 
 def test_nothing_speakable_is_422(client: httpx.Client) -> None:
     _error(client.post("/tts", json={"text": "... ?!"}), 422, "empty_text")
+
+
+@pytest.mark.parametrize("text", ["_", "__", "①", "ʻʻ", "_. ¿_"])  # the last: two pieces
+def test_text_that_makes_no_sound_is_422_not_an_empty_200(client: httpx.Client,
+                                                          text: str) -> None:
+    """These pass the text checks (word characters), but piper makes no sound of them."""
+    err = _error(client.post("/tts", json={"text": text}), 422, "empty_text")
+    assert "nothing speakable" in err["message"] and err["param"] == "text"
+
+
+def test_empty_voice_takes_the_default_of_the_language(client: httpx.Client) -> None:
+    """"voice": "" is no voice: the body's language overrides the URL's voice default."""
+    url = "/tts?voice=piper-en_US-joe-medium"
+    _error(client.post(url, json={"text": "hi", "voice": "", "language": "es"}), 422,
+           "unsupported_language")
+    assert client.post(url, json={"text": "Hi.", "voice": "", "language": "en-US"}
+                       ).status_code == 200
 
 
 def test_unknown_route_and_method_are_shaped(client: httpx.Client) -> None:

@@ -80,6 +80,14 @@ def test_first_chunk_arrives_while_later_sentences_are_still_synthesised(
     assert record["audio_seconds"] == pytest.approx((len(first) + len(rest)) / 2 / 24000, abs=0.01)
 
 
+def test_a_silent_first_piece_sends_no_silence_ahead(tts_server: RunningServer) -> None:
+    """"_" makes no sound: no sentence gap follows it, so the first chunk is the speech."""
+    reply = collect(tts_server.port, {"text": "_. Hello there, this is the second sentence."})
+    assert (reply.status, reply.terminated) == (200, True)
+    first = np.abs(np.frombuffer(reply.chunks[0], dtype="<i2"))
+    assert first.max() > 1000  # speech, not the 0.2 s gap alone
+    assert first[:2400].max() > 0  # not led by the gap (100 ms at 24 kHz)
+
 
 async def test_streaming_resample_matches_one_shot_resample(voice_path) -> None:
     """The production stream path over the real voice, compared with resampling the same

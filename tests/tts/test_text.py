@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from servers.tts import normalize as normalize_module
 from servers.tts.instructions import style_for
 from servers.tts.normalize import normalize
-from servers.tts.text import plan
+from servers.tts.text import MAX_PIECE, plan
 
 
 @pytest.mark.parametrize("text, spoken", [
@@ -28,9 +29,43 @@ from servers.tts.text import plan
     ("Mail jo.doe@example.com", "Mail jo dot doe at example dot com"),
     ("See https://www.example.com/help.", "See www dot example dot com slash help."),
     ("Call (555) 123-4567", "Call five five five, one two three, four five six seven"),
+    # A sign is read; a hyphen after a word character is not a sign.
+    ("It is -5 degrees, -3.5% and -$20.",
+     "It is minus five degrees, minus three point five percent and minus twenty dollars."),
+    ("(-1,000) and 5 −3", "(minus one thousand) and five minus three"),
+    ("Pages 2-3 of COVID-19", "Pages two-three of COVID-nineteen"),
+    # Past 15 digits a number is an identifier: read digit by digit.
+    ("Card 1234567890123456 ok", "Card one two three four five six seven eight nine zero "
+     "one two three four five six ok"),
+    ("Debt 123456789012345", "Debt one hundred and twenty-three trillion four hundred and "
+     "fifty-six billion seven hundred and eighty-nine million twelve thousand three hundred "
+     "and forty-five"),
 ])
 def test_normalize_english(text: str, spoken: str) -> None:
     assert normalize(text, "en-US") == spoken
+
+
+@pytest.mark.parametrize("text", [
+    "9" * 400,  # num2words overflows at 307 digits
+    "$" + "9" * 400,
+    "1," + "000," * 120 + "000",
+    "9" * 4400,  # int() refuses more than 4,300 digits
+    "12345678901234567890th",
+    "1." + "5" * 400 + "%",
+])
+def test_long_digit_runs_are_read_digit_by_digit(text: str) -> None:
+    spoken = normalize(text)
+    digits = sum(c.isdigit() for c in text)
+    assert not any(c.isdigit() for c in spoken)
+    assert len([w for w in spoken.split() if w in normalize_module.DIGITS]) == digits
+
+
+def test_a_failing_rule_keeps_its_match_as_written(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    def broken(*args: object, **kwargs: object) -> str:
+        raise RuntimeError("num2words broke")
+
+    monkeypatch.setattr(normalize_module, "num2words", broken)
+    assert normalize("I have 5 apples, 20% off.") == "I have 5 apples, 20% off."
 
 
 def test_other_languages_are_left_alone() -> None:
@@ -51,6 +86,25 @@ def test_first_sentence_without_clause_is_cut_near_the_limit() -> None:
     first, rest = plan(sentence, "en", first_chars=60)
     assert len(first.text) <= 60 and not first.ends_sentence
     assert f"{first.text} {rest.text}" == sentence
+
+
+@pytest.mark.parametrize("text", [
+    "word " * 990,  # no clause mark: the first sentence's tail was one 4,900-character piece
+    "Hi 😀" * 1250,
+    "Hi there. " + "abcdefghij" * 490,  # one unbreakable "word"
+    "x" * 400 + " then some words",  # a first word longer than the first cut
+    "Short first. " + "Then a long one " * 40 + ". " + "y" * 700,
+])
+@pytest.mark.parametrize("first_chars", [60, 500])
+def test_no_piece_is_longer_than_the_cap_and_nothing_is_lost(text: str,
+                                                             first_chars: int) -> None:
+    pieces = [p.text for p in plan(text, "en", first_chars=first_chars)]
+    assert max(len(p) for p in pieces) <= MAX_PIECE
+    assert len(pieces[0]) <= max(first_chars, MAX_PIECE)
+    spoken = normalize(text)
+    if not any(len(w) > MAX_PIECE for w in spoken.split()):  # no word cut in two
+        assert " ".join(pieces).split() == spoken.split()  # every word, in order
+    assert "".join(pieces).replace(" ", "") == spoken.replace(" ", "")
 
 
 def test_short_text_is_one_piece_and_punctuation_alone_is_nothing() -> None:
