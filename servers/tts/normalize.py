@@ -1,6 +1,7 @@
 """Turn what piper (espeak) reads badly into words: money, percentages, times, dates,
 ordinals, numbers with separators, common abbreviations, URLs, emails, phone numbers.
 
+Markup (Markdown, tags, emoji) goes first, in every language (``markup.py``). Then
 English rules (the default voices are English); for other languages only whitespace is
 tidied, because a wrong English expansion inside Spanish is worse than none. Numbers
 become words through num2words, which knows many languages, where a rule is generic.
@@ -13,6 +14,8 @@ import re
 from collections.abc import Callable
 
 from num2words import num2words
+
+from .markup import strip_markup
 
 log = logging.getLogger("rymi.tts")
 
@@ -208,7 +211,7 @@ def _kept_on_failure(rule: Callable[[re.Match[str]], str]) -> Callable[[re.Match
 
 
 def normalize(text: str, language: str = "en") -> str:
-    text = re.sub(r"\s+", " ", text).strip()
+    text = re.sub(r"\s+", " ", strip_markup(text)).strip()
     if not language.lower().startswith("en"):
         return text
     text = _NO_NUMBER.sub("number", text)

@@ -68,6 +68,32 @@ def test_a_failing_rule_keeps_its_match_as_written(monkeypatch) -> None:  # type
     assert normalize("I have 5 apples, 20% off.") == "I have 5 apples, 20% off."
 
 
+# What a language model writes and espeak would read aloud ("asterisk asterisk Sure",
+# "hash Title", "grinning face", "b bold slash b").
+@pytest.mark.parametrize("text, spoken", [
+    ("**Sure!** Here are *three* options:\n- One thing\n- Two things",
+     "Sure! Here are three options: One thing. Two things"),
+    ("## Hours\nWe open at 9.", "Hours. We open at nine."),
+    ("1. Call us\n2. Pay", "one. Call us. two. Pay"),
+    ("Hello 😀 world 👍🏽.", "Hello world."),
+    ("<speak>Hi <break time=\"1s\"/> there.</speak>", "Hi there."),
+    ("See [the docs](https://example.com/a) or `pip install`.", "See the docs or pip install."),
+    ("Ticket #5 for #Rymi, user_id _now_ ~~not~~", "Ticket number five for Rymi, user id now not"),
+    ("3 * 4 and 2×3", "three times four and two times three"),
+    ("a < b and b > c, ™ ©", "a < b and b > c, ™ ©"),  # not markup
+    ("if a<b and c>d", "if a<b and c>d"),
+    ("<p>One</p><prosody rate='slow'>two</prosody>", "One two"),
+    ("A line\nwrapped mid-sentence", "A line wrapped mid-sentence"),
+])
+def test_markup_is_not_read_aloud(text: str, spoken: str) -> None:
+    assert normalize(text, "en-US") == spoken
+
+
+def test_markup_goes_in_every_language_and_an_emoji_alone_is_nothing_to_say() -> None:
+    assert normalize("**Hola** 😀", "es-ES") == "Hola"
+    assert plan("😀🎉") == [] and plan("**") == []
+
+
 def test_other_languages_are_left_alone() -> None:
     assert normalize("Cuesta  $5.", "es-ES") == "Cuesta $5."
 

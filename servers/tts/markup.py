@@ -1,0 +1,48 @@
+"""Markup out of text to be spoken: Markdown, HTML or SSML tags, emoji.
+
+The text a voice agent speaks comes from a language model, and models write Markdown
+(SmolLM2 lists its answers with ``**bold**`` items) and emoji. espeak, which piper
+phonemizes with, reads them aloud: ``**Sure!**`` is "asterisk asterisk Sure", ``# Title``
+"hash Title", 😀 "grinning face", ``<b>`` "b". A listener hears nothing of that markup in
+a human voice, so it goes, in every language: emphasis marks, code ticks, heading,
+bullet and quote marks at a line's start (the line then ends a sentence, so a list is
+read item by item), a link's target (its label stays), tags, emoji.
+"""
+
+from __future__ import annotations
+
+import re
+
+# <b>, </speak>, <break time="1s"/>: a name, and attributes only as name="value", so
+# "if a<b and c>d" is text, not a tag.
+_TAG = re.compile(r"""</?[A-Za-z][\w:-]*(?:\s+[\w:-]+\s*=\s*(?:"[^"<>]*"|'[^'<>]*'))*\s*/?>""")
+_LINK = re.compile(r"!?\[([^\[\]]*)\]\([^()\s]*\)")  # [label](https://...) -> label
+# A heading, bullet or quote mark opening a line goes; a numbered item keeps its number.
+_LINE_MARK = re.compile(r"^[ \t]*(?:#{1,6}|[-*+•>])[ \t]+", re.M)
+_LIST_LINE = re.compile(r"^[ \t]*(?:#{1,6}|[-*+•>]|\d{1,3}[.)])[ \t]+", re.M)
+_TIMES = re.compile(r"(?<=\d)[ \t]*[*×][ \t]*(?=\d)")  # "3 * 4": three times four
+_EMPHASIS = re.compile(r"\*+|~~|`+|(?<!\w)_+|_+(?!\w)")  # **bold**, _it_, ~~x~~, `code`
+_NUMBER_SIGN = re.compile(r"(?<!\w)#(?=\d)")  # "#3": "number 3"
+_HASHTAG = re.compile(r"(?<!\w)#(?=[^\W\d])")  # "#Rymi": the mark goes ("C#" stays)
+_EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u2300-\u23FF"
+                    "\uFE0E\uFE0F\u200D\u20E3]+")
+_BEFORE_STOP = re.compile(r"[ \t]+(?=[.,!?;:])")
+_LINE_END = re.compile(r"(?<=[\w)\]\"'’”])[ \t]*\n")  # a line ending with no punctuation
+
+
+def strip_markup(text: str) -> str:
+    """``text`` with the markup above removed; whitespace is left for the caller."""
+    if not _MAY_HAVE.search(text):  # most text has none: one scan, no rewrites
+        return text
+    text = _TAG.sub(" ", text)
+    text = _LINK.sub(r"\1", text)
+    if _LIST_LINE.search(text):  # a list or headings: each line its own sentence
+        text = _LINE_END.sub(".\n", _LINE_MARK.sub("", text))
+    text = _EMPHASIS.sub("", _TIMES.sub(" times ", text))
+    text = text.replace("_", " ")  # snake_case inside a word: two words
+    text = _HASHTAG.sub("", _NUMBER_SIGN.sub("number ", text))
+    return _BEFORE_STOP.sub("", _EMOJI.sub(" ", text))  # "world 👍." -> "world."
+
+
+_MAY_HAVE = re.compile(r"[<\[*_~`#>•×\n\u2300-\u27BF\u2B00-\u2BFF\uFE0E\uFE0F\u200D\u20E3"
+                       "\U0001F000-\U0001FAFF]")
