@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from servers.common.app import create_app as create_base_app
 from servers.common.errors import ApiError, overloaded
-from servers.common.streaming import DisconnectAwareStreamingResponse
+from servers.common.streaming import DisconnectAwareStreamingResponse, HangUp
 from servers.common.usage import usage_of
 
 from . import metrics
@@ -71,10 +71,16 @@ async def _synthesize(request: Request) -> Response:
         sentence_silence_s=settings.sentence_silence_s, resample_quality=settings.resample_quality,
         started=usage.started)
     try:
-        first = await stream.first_chunk()
+        # The first piece may wait behind other requests' pieces: a caller who leaves
+        # meanwhile withdraws it (and the one queued after it), not synthesised for nobody.
+        async with HangUp(request.receive) as hang_up:
+            first = await stream.first_chunk()
     except Exception as exc:
         log.exception("synthesis failed before the first byte: %s", exc)
         raise ApiError(500, "synthesis failed", "synthesis_failed") from None
+    if hang_up.hung_up:
+        usage.extra["client_disconnected"] = True
+        return Response(status_code=499)  # nobody reads it; the usage record has it
     if not first:  # "_" or "①" pass the text checks but piper makes no sound of them:
         # a 200 with no audio would be a silent failure that looks like success.
         raise ApiError(422, "text: nothing speakable in it", "empty_text", param="text")

@@ -77,8 +77,21 @@ class SynthesisPool:
         try:
             return await job.future
         except asyncio.CancelledError:
-            job.cancelled = True  # a worker that pops it skips it
+            self._withdraw(job)
             raise
+
+    def _withdraw(self, job: _Job) -> None:
+        """Out of the queue at once, so a burst of hang-ups does not hold places a new
+        request needs (full() would answer 503); a worker that has it already drops it."""
+        with self._cv:
+            job.cancelled = True
+            try:
+                self._heap.remove(job)
+            except ValueError:
+                return  # running or done: its result is dropped by _settle
+            heapq.heapify(self._heap)
+            metrics.QUEUE.set(len(self._heap))
+        metrics.PIECES.labels("skipped").inc()
 
     def _work(self) -> None:
         while True:

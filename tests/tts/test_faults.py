@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from tests.support.servers import RunningServer
+from tests.support.servers import RunningServer, metric
 
 from .conftest import TOKEN
 from .rawhttp import collect, post_chunks
@@ -100,3 +100,26 @@ def test_hang_up_mid_stream_stops_synthesis(tts_server: RunningServer) -> None:
     time.sleep(0.5)
     assert _metric(tts_server, "rymi_tts_queue_depth") == 0
     assert _metric(tts_server, "rymi_tts_streams") == 0
+
+
+def test_hang_up_before_the_first_chunk_withdraws_the_queued_piece(
+        fault_server: RunningServer) -> None:
+    """The one worker dawdles 3 s; a second request's first piece waits behind it and its
+    caller gives up: the piece leaves the queue then, and is never synthesised."""
+    busy = threading.Thread(target=lambda: httpx.post(
+        f"{fault_server.url}/tts", json={"text": "Dawdle for a while."}, headers=AUTH,
+        timeout=60))
+    busy.start()
+    _wait(lambda: _metric(fault_server, "rymi_inflight") >= 1 and
+          _metric(fault_server, "rymi_tts_queue_depth") == 0)
+    skipped = metric(fault_server, "rymi_tts_pieces_total", outcome="skipped")
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{fault_server.url}/tts", json={"text": "Nobody will hear this."},
+                   headers={**AUTH, "X-Request-Id": "gave-up-before-audio"}, timeout=0.8)
+    record = fault_server.wait_usage("gave-up-before-audio")
+    busy_running = busy.is_alive()
+    assert record["client_disconnected"] is True and record["status"] == 499
+    assert metric(fault_server, "rymi_tts_pieces_total", outcome="skipped") == skipped + 1
+    assert _metric(fault_server, "rymi_tts_queue_depth") == 0
+    assert busy_running  # all of it happened while the worker was still busy
+    busy.join()
