@@ -62,6 +62,14 @@ class SttEndpoint:
             await registry.acquire(options.model)
         except ModelCapacity as exc:
             return await _busy(scope, receive, send, str(exc))
+        except Exception as exc:  # a broken model folder, out of memory: this handshake
+            # gets a shaped 500 (uvicorn's own is plain text); the load is tried again
+            # by the next one, and the sessions on other models go on.
+            log.error("stt model %s failed to load: %s: %s", options.model,
+                      type(exc).__name__, exc)
+            body, headers = raw_error(f"model {options.model!r} failed to load",
+                                      "server_error", "model_load_failed", "model")
+            return await deny_websocket(scope, receive, send, 500, body, headers)
         try:
             await SttSession(WebSocket(scope, receive, send), ctx, options).run()
         finally:

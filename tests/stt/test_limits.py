@@ -248,3 +248,31 @@ async def test_a_client_gone_after_close_frees_its_session_before_the_final_deco
         assert metric(server, "rymi_stt_session_closes_total", code="disconnect") == 1
     finally:
         server.stop()
+
+
+async def test_a_model_that_fails_to_load_is_a_shaped_500_and_the_server_goes_on(models_dir):
+    from rymi_endpoints.models import load_catalog
+    from rymi_endpoints.models.prepare import prepare
+    from tests.stt.conftest import CLEAN
+    from tests.support.servers import start_server
+
+    from .client import load_pcm
+
+    prepare(load_catalog()["whisper-base"], models_dir, show_progress=False)
+    server = start_server("tests.stt.broken_model_stt",
+                          env={**CLEAN, "RYMI_STT_MODELS_DIR": str(models_dir)})
+    try:
+        for _ in range(2):  # not remembered as loaded, nor as broken: tried again
+            with pytest.raises(websockets.InvalidStatus) as err:
+                async with websockets.connect(server.ws_url + "/stt?model=base"):
+                    pass
+            response = err.value.response
+            assert response.status_code == 500
+            error = json.loads(response.body)["error"]
+            assert error["code"] == "model_load_failed" and error["param"] == "model"
+        assert "injected load failure" in server.logs()
+        got = await send_then_close(server.ws_url + "/stt",
+                                    load_pcm("cards_001.wav") + silence(1.0))
+        assert got.close_code == 1000 and "club" in got.finals()[0]["text"].lower()
+    finally:
+        server.stop()
