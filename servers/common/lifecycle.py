@@ -13,6 +13,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import metrics
@@ -173,6 +174,10 @@ class LifecycleMiddleware:
 
         try:
             await self.app(scope, counting_receive, counting_send)
+        except ClientDisconnect:  # gone while sending its body: nothing to answer, no bug
+            usage.extra["client_disconnected"] = True
+            if usage.status is None:
+                usage.status = 499  # as nginx logs it
         except Exception as exc:
             if kind == "http" and usage.status is None:
                 # A bug before the first byte: answered here, shaped and with its request

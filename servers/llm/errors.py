@@ -30,7 +30,7 @@ def parse_request(body: bytes, settings: LlmSettings,
     """Validate; returns the model and the raw dict (the proxy forwards what was sent)."""
     try:
         raw = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # "[[[[...": too deep
         raise ApiError(400, f"request body is not valid JSON: {exc}", "invalid_json") from None
     if not isinstance(raw, dict):
         raise ApiError(400, "request body must be a JSON object", "invalid_json")

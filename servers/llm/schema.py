@@ -47,7 +47,7 @@ class Message(_Lenient):
 
 
 class StreamOptions(_Lenient):
-    include_usage: bool = False
+    include_usage: bool | None = False
 
 
 class ResponseFormat(_Lenient):
@@ -62,20 +62,24 @@ def _max_items(schema: dict[str, Any], n: int) -> None:
             branch["maxItems"] = n
 
 
+_INT64_MAX = 2**63 - 1
+
+
 class ChatRequest(_Lenient):
     model: str = Field("", max_length=256)
     messages: list[Message] = Field(min_length=1)
-    stream: bool = False
+    stream: bool | None = False  # null is the default, as OpenAI documents it
     stream_options: StreamOptions | None = None
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, gt=0, le=1)
-    top_k: int | None = Field(None, ge=-1)
+    top_k: int | None = Field(None, ge=-1, le=_INT64_MAX)
     min_p: float | None = Field(None, ge=0, le=1)
     max_tokens: int | None = Field(None, ge=1)
     max_completion_tokens: int | None = Field(None, ge=1)
     stop: str | list[str] | None = Field(None, json_schema_extra=lambda s: _max_items(s, 4))
-    seed: int | None = None
-    n: int = Field(1, ge=1, le=1)  # one choice: streaming voice replies never want more
+    # Bounded as vLLM's server bounds it: past int64 the engine cannot take the request.
+    seed: int | None = Field(None, ge=-_INT64_MAX - 1, le=_INT64_MAX)
+    n: int | None = Field(1, ge=1, le=1)  # one choice: voice replies never want more
     presence_penalty: float | None = Field(None, ge=-2, le=2)
     frequency_penalty: float | None = Field(None, ge=-2, le=2)
     repetition_penalty: float | None = Field(None, gt=0, le=2)

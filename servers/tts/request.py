@@ -139,7 +139,7 @@ async def read_body(request: Request, settings: TtsSettings) -> TtsBody:
         413, f"body larger than {limit} bytes", "body_too_large"))
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # "[[[[...": nested too deep
         raise ApiError(400, "body is not valid JSON", "invalid_json") from None
     if not isinstance(data, dict):
         raise ApiError(400, "body must be a JSON object", "invalid_json")

@@ -16,6 +16,7 @@ import websockets
 
 from rymi_endpoints.certs import make_dev_certs
 from rymi_endpoints.settings_table import markdown_table
+from tests.support.clients import half_body
 from tests.support.servers import REPO, start_server
 
 from .conftest import TOKENS
@@ -182,3 +183,12 @@ def test_the_start_up_heap_is_frozen_out_of_garbage_collection_once_ready() -> N
     finally:
         gc.unfreeze()
     assert before == 0 and after >= len(made) + 1000
+
+
+def test_a_client_gone_mid_body_is_499_not_a_server_error(echo_server):
+    """Ordinary client behaviour: no 500 in the metrics, no traceback in the log."""
+    half_body(echo_server.port, "/stream", "half-body-1", TOKEN)
+    record = echo_server.wait_usage("half-body-1")
+    assert record["status"] == 499 and record["client_disconnected"] is True
+    assert "error" not in record
+    assert "request half-body-1 failed" not in echo_server.logs()

@@ -3,7 +3,7 @@
 The last user message picks the behaviour (the proxy rewrites ``model``, so that field
 cannot carry it): ``fault:ok``, ``fault:die`` (dies mid-stream), ``fault:stall``
 (stalls after the first chunk), ``fault:stall-headers``, ``fault:error-event`` (an error
-event then ``[DONE]``, as vLLM's server does), ``fault:no-done``, ``fault:hold`` (keeps
+event then ``[DONE]``, as vLLM's server does; ``-vllm``: with its integer code), ``fault:no-done``, ``fault:hold`` (keeps
 the stream open with comments until the client leaves), ``fault:400``, ``fault:401``,
 ``fault:403``, ``fault:429``, ``fault:500``, ``fault:html-502``. It runs in a thread of
 the test process, so tests can read ``FaultState`` directly.
@@ -96,6 +96,11 @@ async def _stream(fault: str, body: dict, state: FaultState):
                 yield b": keep-alive\n\n"
         if fault == "error-event":
             yield b'data: {"error": {"message": "engine broke", "type": "server_error", "code": "oops"}}\n\n'
+            yield b"data: [DONE]\n\n"
+            return
+        if fault == "error-event-vllm":  # vLLM's ErrorInfo: an integer code, a null param
+            yield (b'data: {"error": {"message": "engine broke", "type": "InternalServerError",'
+                   b' "param": null, "code": 500}}\n\n')
             yield b"data: [DONE]\n\n"
             return
         yield _chunk("lo", finish="stop")

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from tests.llm.conftest import TOKEN
-from tests.support.servers import RunningServer
+from tests.support.servers import RunningServer, metric
 
 OK_MESSAGES = [{"role": "user", "content": "hi"}]
 
@@ -44,6 +44,9 @@ def test_probes_need_no_token(llm: RunningServer) -> None:
 def test_400_malformed_json(llm: RunningServer) -> None:
     shaped(post(llm, content=b'{"messages": ['), 400, "invalid_json")
     shaped(post(llm, content=b"[1, 2]"), 400, "invalid_json")
+    # Nested past the JSON decoder's depth: a RecursionError, once a 500.
+    shaped(post(llm, content=b'{"tools": ' + b"[" * 20_000 + b"]" * 20_000 + b"}"), 400,
+           "invalid_json")
 
 
 @pytest.mark.parametrize("body,param", [
@@ -55,6 +58,11 @@ def test_400_malformed_json(llm: RunningServer) -> None:
     ({"messages": OK_MESSAGES, "top_p": "high"}, "top_p"),
     ({"messages": [{"role": "robot", "content": "x"}]}, "messages.0.role"),
     ({"messages": OK_MESSAGES, "stream": "yes please"}, "stream"),
+    # Past int64 the engine cannot take the request (it failed inside vLLM, a 500, and
+    # stayed counted as running).
+    ({"messages": OK_MESSAGES, "seed": 2**64}, "seed"),
+    ({"messages": OK_MESSAGES, "seed": -2**63 - 1}, "seed"),
+    ({"messages": OK_MESSAGES, "top_k": 2**64}, "top_k"),
 ])
 def test_400_bad_values_name_the_field(llm: RunningServer, body: dict, param: str) -> None:
     err = shaped(post(llm, json=body), 400, "invalid_value")
@@ -89,6 +97,15 @@ def test_404_and_405_shaped(llm: RunningServer) -> None:
     headers = {"Authorization": f"Bearer {TOKEN}"}
     shaped(httpx.get(f"{llm.url}/v1/nothing-here", headers=headers, timeout=10), 404)
     shaped(httpx.get(f"{llm.url}/v1/chat/completions", headers=headers, timeout=10), 405)
+
+
+def test_null_standard_fields_take_their_defaults(llm: RunningServer) -> None:
+    """OpenAI documents stream, n and include_usage as nullable: null is the default."""
+    r = post(llm, json={"messages": OK_MESSAGES, "max_tokens": 2, "stream": None, "n": None,
+                        "stream_options": {"include_usage": None}, "seed": 2**63 - 1})
+    assert r.status_code == 200, r.text
+    assert r.json()["object"] == "chat.completion"
+    assert metric(llm, "rymi_llm_engine_requests") == 0
 
 
 def test_content_parts_of_text_are_accepted(llm: RunningServer) -> None:

@@ -11,6 +11,7 @@ import pytest
 from tests.llm.conftest import TOKEN
 from tests.llm.fault_upstream import MODEL, FaultUpstream
 from tests.llm.sse_util import normalise, payloads, raw_stream
+from tests.support.clients import half_body
 from tests.support.servers import RunningServer, metric
 
 PROMPT = [{"role": "user", "content": "Name a colour."}]
@@ -59,11 +60,13 @@ def _fault(url: str, fault: str, stream: bool = True, **extra) -> tuple[httpx.Re
 
 def test_fault_ok_sends_upstream_token_and_model(fault_proxy: RunningServer,
                                                  fault_upstream: FaultUpstream) -> None:
-    r, data = _fault(fault_proxy.url, "ok", stream_options={"include_usage": True})
+    r, data = _fault(fault_proxy.url, "ok", stream_options={"include_usage": True},
+                     max_tokens=100_000)
     objs = payloads(data)
     assert objs[-1] == "[DONE]" and objs[-2]["usage"]["completion_tokens"] == 2
     sent = fault_upstream.state.requests[-1]
     assert sent["auth"] == "Bearer upstream-secret-77"
+    assert sent["body"]["max_tokens"] == 4096  # max_tokens_cap holds for upstreams too
     assert sent["accept_encoding"] == "identity"  # relayed bytes must not come compressed
     assert sent["body"]["model"] == MODEL
     assert "upstream-secret-77" not in fault_proxy.logs()
@@ -74,6 +77,7 @@ def test_fault_ok_sends_upstream_token_and_model(fault_proxy: RunningServer,
     ("stall", "upstream_timeout"),
     ("no-done", "upstream_incomplete"),
     ("error-event", "oops"),
+    ("error-event-vllm", "500"),  # its integer code: a string in our shape
 ])
 def test_mid_stream_failure_ends_with_error_and_no_done(fault_proxy: RunningServer,
                                                         fault: str, code: str) -> None:
@@ -169,3 +173,10 @@ def test_over_capacity_is_503_with_retry_after(fault_proxy: RunningServer,
             r3 = httpx.post(f"{fault_proxy.url}/v1/chat/completions", json=body, timeout=30)
             assert r3.status_code == 503 and r3.headers["retry-after"]
             assert r3.json()["error"]["type"] == "overloaded_error"
+
+
+def test_a_client_gone_mid_body_is_499_not_a_server_error(fault_proxy: RunningServer) -> None:
+    half_body(fault_proxy.port, "/v1/chat/completions", "llm-half-body", TOKEN)
+    record = fault_proxy.wait_usage("llm-half-body")
+    assert record["status"] == 499 and record["client_disconnected"] is True
+    assert "error" not in record and "llm-half-body failed" not in fault_proxy.logs()

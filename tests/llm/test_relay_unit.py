@@ -66,6 +66,26 @@ def test_stream_without_done_ends_with_our_error_event() -> None:
     assert last["error"]["code"] == "upstream_incomplete" and DONE not in b"".join(out)
 
 
+def test_an_event_that_never_ends_is_cut_at_the_bound(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(relay_module, "MAX_EVENT_BYTES", 1000)
+    endless = b'data: {"choices":[{"index":0,"delta":{"content":"' + b"a" * 300
+    out, state = relay([ROLE, endless, b"a" * 300, b"a" * 300, b"a" * 300, TEXT, DONE])
+    assert out[0] == ROLE and len(out) == 2  # nothing after the error event
+    last = json.loads(out[-1][len(b"data: "):])
+    assert last["error"]["code"] == state.error == "upstream_bad_response"
+
+
+@pytest.mark.parametrize("error,code", [
+    (b'{"message":"boom","type":"InternalServerError","param":null,"code":500}', "500"),
+    (b'"model crashed"', "upstream_error_event"),  # llama.cpp: a bare string
+])
+def test_an_error_event_not_in_our_shape_is_reshaped(error: bytes, code: str) -> None:
+    out, state = relay([ROLE, b'data: {"error":' + error + b"}\n\n", DONE])
+    err = json.loads(out[-1][len(b"data: "):])["error"]
+    assert err["code"] == code and isinstance(err["type"], str) and err["message"]
+    assert state.error == "upstream_error_event"
+
+
 def test_crlf_lines_are_relayed_with_lf_wherever_the_chunks_split() -> None:
     lf = ROLE + TEXT + USAGE + DONE
     crlf = lf.replace(b"\n", b"\r\n")

@@ -6,6 +6,8 @@ import httpx
 import pytest
 
 from servers.common.audio import SUPPORTED_FORMATS
+from tests.support.clients import half_body
+from tests.support.servers import RunningServer
 
 
 def _error(r: httpx.Response, status: int, code: str | None = None) -> dict:
@@ -22,6 +24,8 @@ def test_malformed_json_is_400(client: httpx.Client) -> None:
     _error(client.post("/tts", content=b"{not json", headers={"content-type": "application/json"}),
            400, "invalid_json")
     _error(client.post("/tts", json=["a list"]), 400, "invalid_json")
+    # Nested past the decoder's depth (RecursionError): not a 500.
+    _error(client.post("/tts", content=b"[" * 20_000 + b"]" * 20_000), 400, "invalid_json")
 
 
 @pytest.mark.parametrize("body, param", [
@@ -169,3 +173,10 @@ def test_metrics_and_usage_record(client: httpx.Client, tts_server) -> None:  # 
     assert rec["characters"] == len("Metrics please.")
     assert rec["bytes_out"] == len(r.content)
     assert rec["audio_seconds"] == pytest.approx(len(r.content) / 2 / 24000, abs=0.01)
+
+
+def test_a_client_gone_mid_body_is_499_not_a_server_error(tts_server: RunningServer) -> None:
+    half_body(tts_server.port, "/tts", "tts-half-body", "unused")
+    record = tts_server.wait_usage("tts-half-body")
+    assert record["status"] == 499 and record["client_disconnected"] is True
+    assert "error" not in record and "tts-half-body failed" not in tts_server.logs()

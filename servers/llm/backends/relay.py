@@ -17,6 +17,9 @@ import time
 
 from ..sse import error_event
 
+# An event never legitimately comes near this (a chunk is a token or a few); one that
+# does is an upstream that never ends an event, which would otherwise be held in memory.
+MAX_EVENT_BYTES = 4 << 20
 _CONTENT = re.compile(rb'"content": ?"[^"]')  # the first event that carries text
 # An error or usage that is there: OpenAI's own API writes "usage":null into every chunk
 # once usage is asked for (we always ask), and those chunks need no parsing.
@@ -58,6 +61,9 @@ class Framer:
         else:
             end = pending.rfind(b"\n\n")
             if end < 0:
+                if len(pending) > MAX_EVENT_BYTES:  # no event ends: held without bound
+                    return self._fail(f"the upstream sent an event longer than "
+                                      f"{MAX_EVENT_BYTES} bytes", "upstream_bad_response")
                 self._pending = pending
                 return b""
             ready, self._pending = pending[:end + 2], pending[end + 2:]
@@ -76,10 +82,12 @@ class Framer:
         """The upstream's body ended: an error event if that was before ``[DONE]``."""
         if self.finished:
             return b""
-        self.finished = True
-        self.state.error = "upstream_incomplete"
-        return error_event("the upstream ended the stream before [DONE]", "upstream_error",
-                           self.state.error)
+        return self._fail("the upstream ended the stream before [DONE]", "upstream_incomplete")
+
+    def _fail(self, message: str, code: str) -> bytes:
+        self.finished, self._pending = True, b""
+        self.state.error = code
+        return error_event(message, "upstream_error", code)
 
 
 def _inspect(ready: bytes, drop_usage: bool, state: StreamState) -> tuple[bytes, bool]:
@@ -96,11 +104,11 @@ def _inspect(ready: bytes, drop_usage: bool, state: StreamState) -> tuple[bytes,
         if b'"error"' in payload or b'"usage"' in payload:
             try:
                 obj = json.loads(payload)
-            except ValueError:
+            except (ValueError, RecursionError):
                 obj = None
             if isinstance(obj, dict) and obj.get("error") is not None:
                 state.error = "upstream_error_event"
-                kept.append(ev + b"\n\n")
+                kept.append(_in_our_shape(obj["error"]) or ev + b"\n\n")
                 return b"".join(kept), False
             usage = obj.get("usage") if isinstance(obj, dict) else None
             if isinstance(usage, dict):
@@ -110,3 +118,17 @@ def _inspect(ready: bytes, drop_usage: bool, state: StreamState) -> tuple[bytes,
                     continue
         kept.append(ev + b"\n\n")
     return b"".join(kept), False
+
+
+def _in_our_shape(err: object) -> bytes | None:
+    """The upstream's error event rewritten to the contract's shape, where it is not in
+    it (vLLM's server writes an integer code, llama.cpp a bare string); None if it is."""
+    if isinstance(err, dict) and all(isinstance(err.get(k), str) and err.get(k)
+                                     for k in ("message", "type", "code")):
+        return None
+    if not isinstance(err, dict):
+        err = {"message": str(err)}
+    code = err.get("code")
+    return error_event(str(err.get("message") or "the upstream failed mid-stream"),
+                       str(err.get("type") or "upstream_error"),
+                       str(code) if code not in (None, "") else "upstream_error_event")

@@ -71,7 +71,7 @@ class UpstreamBackend:
                                f"{status}: {text[:200]}")
         try:
             data = json.loads(text).get("data", [])
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             data = []
         models = [m.get("id") for m in data if isinstance(m, dict)]
         self.upstream_model = self.upstream_model or (models[0] if models else "")
@@ -89,6 +89,10 @@ class UpstreamBackend:
         out = {k: v for k, v in raw.items() if k in _FORWARDED}
         if self.upstream_model:
             out["model"] = self.upstream_model
+        cap = self.settings.max_tokens_cap
+        for key in ("max_tokens", "max_completion_tokens"):
+            if (req_value := getattr(req, key)) is not None and req_value > cap:
+                out[key] = cap  # as the vllm backend clamps: one setting, both backends
         drop_usage = False
         if req.stream and not req.include_usage and self.settings.upstream_force_usage:
             out["stream_options"] = {**(raw.get("stream_options") or {}), "include_usage": True}
@@ -127,7 +131,7 @@ class UpstreamBackend:
             usage = json.loads(data).get("usage") or {}
             state.prompt_tokens = usage.get("prompt_tokens")
             state.completion_tokens = usage.get("completion_tokens")
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             raise ApiError(502, "upstream answered with a body that is not JSON",
                            "upstream_bad_response") from None
         return data

@@ -64,7 +64,7 @@ def _upstream_error(body: bytes) -> tuple[str, str | None, str | None, str | Non
     """Message, type, code and param of an OpenAI-shaped error body, or its text."""
     try:
         obj = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return body[:300].decode("utf-8", "replace").strip(), None, None, None
     err = obj.get("error") if isinstance(obj, dict) else None
     if isinstance(err, dict):

@@ -175,12 +175,20 @@ class VllmBackend:
                               "messages")
         ids = await self.render(req)
         params = self.sampling(req, len(ids))
-        completion, cached = 0, 0
-        stream = self.engine.generate(TokensPrompt(prompt_token_ids=ids), params,
-                                      f"{request_id}-{uuid.uuid4().hex[:8]}")
+        completion, cached, outputs = 0, 0, 0
+        rid = f"{request_id}-{uuid.uuid4().hex[:8]}"
+        stream = self.engine.generate(TokensPrompt(prompt_token_ids=ids), params, rid)
         try:
             async for out in stream:
+                outputs += 1
                 o = out.outputs[0]
+                if o.finish_reason in _FAILED:
+                    # vLLM's own server raises here too: passed on, it was a 200 with
+                    # no text, a failure that looks like an answer.
+                    log.error("engine ended request %s with finish_reason=%s", rid,
+                              o.finish_reason)
+                    raise EngineError(500, f"the engine failed this request "
+                                      f"({o.finish_reason})", "engine_error")
                 completion += len(o.token_ids)
                 # Set once the prompt is scheduled (getattr: not every vLLM release has it).
                 cached = getattr(out, "num_cached_tokens", None) or cached
@@ -188,9 +196,23 @@ class VllmBackend:
         except EngineError:
             raise
         except Exception as exc:
+            if not outputs:  # vLLM does not abort a request that failed on its way in
+                await _abort_quietly(self.engine, rid)
             raise _map_engine_error(exc) from exc
         finally:
             await stream.aclose()  # on GeneratorExit/cancel: vLLM aborts the request
+
+
+_FAILED = frozenset({"error", "abort"})  # finish reasons that are no answer
+
+
+async def _abort_quietly(engine: Any, rid: str) -> None:
+    """Take back a request the engine registered but never ran (vLLM's generate() only
+    aborts once add_request returned): else it is counted as running for good."""
+    try:
+        await engine.abort(rid)
+    except Exception as exc:
+        log.warning("abort of failed request %s: %s: %s", rid, type(exc).__name__, exc)
 
 
 def _message_dict(m: Any) -> dict[str, Any]:

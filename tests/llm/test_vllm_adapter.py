@@ -1,0 +1,75 @@
+"""The vLLM adapter's handling of what the engine reports, with an engine double
+(fault injection: vLLM ending a request with finish_reason "error", or failing a
+request on its way in, which the real engine does only on rare inputs)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from servers.llm.backends import EngineError
+from servers.llm.backends.vllm_engine import VllmBackend
+from servers.llm.config import LlmSettings
+from servers.llm.schema import ChatRequest
+
+REQ = ChatRequest.model_validate({"messages": [{"role": "user", "content": "Hi"}]})
+
+
+class EngineDouble:
+    """Yields the given finish reasons one output each, or raises before any output."""
+
+    def __init__(self, finishes: list[str | None] | None = None,
+                 fail_on_the_way_in: bool = False) -> None:
+        self.finishes, self.fail = finishes or [], fail_on_the_way_in
+        self.aborted: list[str] = []
+
+    async def generate(self, prompt, params, request_id):  # type: ignore[no-untyped-def]
+        if self.fail:
+            raise RuntimeError("can't serialize ints > 2**64-1")
+        for i, finish in enumerate(self.finishes):
+            yield SimpleNamespace(outputs=[SimpleNamespace(text=f"t{i}", token_ids=[i],
+                                                           finish_reason=finish)],
+                                  num_cached_tokens=0)
+
+    async def abort(self, request_id: str) -> None:
+        self.aborted.append(request_id)
+
+
+def backend_with(engine: EngineDouble) -> VllmBackend:
+    backend = VllmBackend(LlmSettings())
+    backend.engine = engine
+
+    async def render(req: ChatRequest) -> list[int]:
+        return [1, 2, 3]
+    backend.render = render  # type: ignore[method-assign]
+    backend.sampling = lambda req, n: None  # type: ignore[method-assign]
+    return backend
+
+
+async def deltas(backend: VllmBackend) -> list:
+    return [d async for d in backend.generate(REQ, "req-1")]
+
+
+@pytest.mark.parametrize("finish", ["error", "abort"])
+async def test_an_engine_that_ends_a_request_failed_is_an_error_not_an_answer(finish) -> None:
+    backend = backend_with(EngineDouble([None, finish]))
+    got = []
+    with pytest.raises(EngineError) as err:
+        async for d in backend.generate(REQ, "req-1"):
+            got.append(d)
+    assert err.value.status == 500 and err.value.code == "engine_error"
+    assert [d.text for d in got] == ["t0"]  # what came before is kept; the end is an error
+
+
+async def test_normal_finish_reasons_pass() -> None:
+    got = await deltas(backend_with(EngineDouble([None, "length"])))
+    assert [d.finish_reason for d in got] == [None, "length"]
+
+
+async def test_a_request_that_fails_on_its_way_in_is_aborted_in_the_engine() -> None:
+    engine = EngineDouble(fail_on_the_way_in=True)
+    with pytest.raises(EngineError) as err:
+        await deltas(backend_with(engine))
+    assert err.value.code == "engine_error"
+    assert len(engine.aborted) == 1 and engine.aborted[0].startswith("req-1-")
