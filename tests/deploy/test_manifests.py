@@ -178,8 +178,15 @@ def test_compose_file_is_consistent():
         LlmSettings.model_fields["kv_cache_gb"].default
     caddy = services["caddy"]
     assert caddy["environment"]["RYMI_TLS_MODE"] == "${RYMI_TLS_MODE:-internal}"
-    # 443 for https/wss; 80 for ACME's HTTP-01 challenge in acme mode
-    assert {p.rsplit(":", 1)[1] for p in caddy["ports"]} == {"443", "80"}
+    # https/wss on RYMI_HTTPS_PORT, the one the Caddyfile listens on; 80 for ACME's HTTP-01
+    https = "${RYMI_HTTPS_PORT:-443}"
+    assert caddy["environment"]["RYMI_HTTPS_PORT"] == https
+    assert sorted(caddy["ports"]) == sorted([f"{https}:{https}", "${RYMI_HTTP_PORT:-80}:80"])
+    # files mode: the certificate and key the Caddyfile reads are in a mounted folder
+    mounts = {v.split(":")[-2]: v for v in caddy["volumes"] if v.count(":") >= 2}
+    for key in ("RYMI_CADDY_CERT", "RYMI_CADDY_KEY"):
+        folder = caddy["environment"][key].rsplit("/", 1)[0]
+        assert folder in mounts and mounts[folder].endswith(":ro"), (key, mounts)
     assert _duration_s(caddy["stop_grace_period"]) >= DRAIN_DEFAULT_S
     docker = shutil.which("docker")
     has_compose = docker and subprocess.run([docker, "compose", "version"],
