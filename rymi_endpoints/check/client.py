@@ -40,6 +40,15 @@ def ssl_context(ca: str | None) -> ssl.SSLContext:
     return ctx
 
 
+def unverified_context() -> ssl.SSLContext:
+    """For going on once a certificate failed (and was reported): the rest of the
+    contract is still worth checking over the same TLS."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
 def check_tls(report: Report, channel: str, target: Target) -> None:
     """Rymi only saves https/wss URLs and verifies certificates: so do we."""
     if not target.secure:
@@ -54,6 +63,9 @@ def check_tls(report: Report, channel: str, target: Target) -> None:
         report.add(channel, "tls.certificate", True, "certificate chain and name verified")
         target.verify = ctx
     except httpx.ConnectError as exc:
+        if not isinstance(exc.__context__, ssl.SSLError) and "SSL" not in str(exc):
+            report.add(channel, "tls.certificate", False, f"cannot connect: {exc}", "common")
+            return  # not a certificate problem: the checks that follow say unreachable
         report.add(channel, "tls.certificate", False, f"TLS verification failed: {exc}",
                    "common")
         target.verify = False  # go on checking the rest of the contract

@@ -8,13 +8,14 @@ import re
 import time
 import wave
 from importlib import resources
+from ssl import SSLContext
 from typing import Any
 
 import numpy as np
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
-from .client import Target, check_tls
+from .client import Target, check_tls, unverified_context
 from .report import Report
 
 CH = "stt"
@@ -110,11 +111,11 @@ class Session:
 
 
 async def _open(target: Target, token: str | None = "__default__") -> ClientConnection:
-    ssl = target.verify if target.secure and target.verify is not True else None
-    if target.secure and ssl is None:
-        ssl = True
+    ssl: SSLContext | bool | None = None
+    if target.secure:  # websockets takes a context or True for wss, never False
+        ssl = unverified_context() if target.verify is False else target.verify
     return await connect(target.url, additional_headers=target.headers(token),
-                         ssl=ssl if target.secure else None, open_timeout=20, max_size=2**22)
+                         ssl=ssl, open_timeout=20, max_size=2**22)
 
 
 def check_stt(report: Report, target: Target, timeout: float = 30) -> None:

@@ -56,3 +56,32 @@ async def test_wss_with_dev_ca(tls_server, dev_certs):
                        additional_headers={"Authorization": "Bearer tls-token-1"}) as ws:
         await ws.send("over tls")
         assert await ws.recv() == "over tls"
+
+
+async def test_the_checker_goes_on_over_wss_past_a_certificate_it_cannot_verify(tls_server):
+    """Caddy's internal CA checked without --ca: the certificate is reported, and the
+    STT rules still run over wss (websockets refused ssl=False, so none ran)."""
+    from rymi_endpoints.check.client import Target, check_tls
+    from rymi_endpoints.check.report import Report
+    from rymi_endpoints.check.stt import _open
+
+    report = Report()
+    target = Target(f"{tls_server.ws_url}/ws", "tls-token-1", None)
+    check_tls(report, "stt", target)
+    assert [(r.rule, r.outcome) for r in report.results] == [("tls.certificate", "fail")]
+    assert "TLS verification failed" in report.results[0].evidence
+    ws = await _open(target)
+    await ws.send("close")
+    assert await ws.recv() == "close"
+    await ws.close()
+
+
+def test_the_checker_says_unreachable_not_tls_for_a_closed_port():
+    from rymi_endpoints.check.client import Target, check_tls
+    from rymi_endpoints.check.report import Report
+    from tests.support.servers import free_port
+
+    report = Report()
+    check_tls(report, "stt", Target(f"wss://127.0.0.1:{free_port()}/stt", None, None))
+    assert report.results[0].outcome == "fail"
+    assert report.results[0].evidence.startswith("cannot connect")
