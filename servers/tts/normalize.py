@@ -180,8 +180,8 @@ RULES: list[Rule] = [
     (re.compile(rf"\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s(?:of\s)?{_MONTH}(?:,?\s(?P<y>\d{{4}}))?\b"),
      _day_month),
     (re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.I), _ordinal),
-    (re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?:\.\d+)?\b|(?<![\w.])\d+\.\d+\b|\b\d+\b"),
-     _number),
+    (re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?:\.\d+)?\b|(?<![\w.])\d*\.\d+\b|\b\d+\b"),
+     _number),  # ".5" too: "zero point five", not "dot five"
     (re.compile(r"\s&\s"), " and "),
 ]
 _ABBREV = re.compile(r"(?<!\w)(" + "|".join(re.escape(a) for a in ABBREVIATIONS) + r")(?=\s|$)")

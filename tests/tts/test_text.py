@@ -24,6 +24,7 @@ from servers.tts.text import MAX_PIECE, plan
     ("The 22nd floor", "The twenty-second floor"),
     ("In 1999 we sold 1,200 units", "In nineteen ninety-nine we sold one thousand two hundred units"),
     ("Pi is 3.14", "Pi is three point one four"),
+    ("Take .5 ml", "Take zero point five ml"),
     ("Dr. Smith lives on Main St. He is nice.", "Doctor Smith lives on Main Street. He is nice."),
     ("Room No. 5, e.g. this one", "Room number five, for example this one"),
     ("Mail jo.doe@example.com", "Mail jo dot doe at example dot com"),
