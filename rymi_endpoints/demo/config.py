@@ -14,22 +14,17 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from servers.common.config import ServerSettings
+from servers.common.config import ServerSettings, setting_from_env
 
 # name: (default port, scheme without TLS, scheme with TLS), as in rymi_endpoints/up.py
 UPSTREAMS = {"stt": (8001, "ws", "wss"), "tts": (8002, "http", "https"),
              "llm": (8003, "http", "https")}
 
 
-def _server_env(server: str, field: str) -> str | None:
-    return os.environ.get(f"RYMI_{server.upper()}_{field.upper()}") or os.environ.get(
-        f"RYMI_{field.upper()}")
-
-
 def default_url(server: str) -> str:
     port_default, plain, secure = UPSTREAMS[server]
     port = os.environ.get(f"RYMI_{server.upper()}_PORT") or str(port_default)
-    scheme = secure if _server_env(server, "tls_cert") else plain
+    scheme = secure if setting_from_env(server, "tls_cert") else plain
     return f"{scheme}://127.0.0.1:{port}"
 
 

@@ -167,6 +167,16 @@ SHARED_FIELDS = ("tokens", "token_file", "tls_cert", "tls_key", "models_dir", "l
                  "forwarded_allow_ips", "keepalive_s")
 
 
+def setting_from_env(server: str, field: str) -> str | None:
+    """A setting as ``load_settings`` reads it for a server: its own RYMI_<SERVER>_<FIELD>
+    when set (even empty: a blank own value wins), else the shared RYMI_<FIELD>. For
+    launchers that must agree with the servers they start (``up``, the demo's URLs)."""
+    own = f"RYMI_{server.upper()}_{field.upper()}"
+    if own in os.environ:
+        return os.environ[own]
+    return os.environ.get(f"RYMI_{field.upper()}")
+
+
 def load_settings(cls: type[S], argv: list[str] | None = None, prog: str = "server") -> S:
     """Parse flags over the environment; on a bad value print one line and exit 2."""
     args = build_parser(cls, prog).parse_args(argv)

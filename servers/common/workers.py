@@ -131,7 +131,7 @@ class _Pool:
             env[REPLACES_ENV] = str(replacing)
         child = self.children[slot] = subprocess.Popen(
             [sys.executable, "-m", self.module, *self.argv], pass_fds=(fd, self.admission),
-            env=env, preexec_fn=_die_with_parent)
+            env=env, preexec_fn=die_with_parent)
         if self.stopping:  # signalled while it was being started: it drains too
             child.send_signal(self.stopping[0])
 
@@ -191,7 +191,7 @@ class _Pool:
                   "" if lost == 1 else "s", self.children[slot].pid)
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """(In the forked worker, before exec.) Linux: SIGTERM the worker if the supervisor
     dies, even by SIGKILL, so no worker is left serving unsupervised."""
     try:

@@ -60,24 +60,37 @@ function format() {
 
 async function start() {
   $("start").disabled = true;
+  // The session this call starts: the server may refuse it (a wrong token: error event,
+  // close) while the page still waits for the microphone, and stop() has then run.
+  let stt = null;
+  let mic = null;
+  const current = () => stt !== null && app.stt === stt;
   try {
     app.ctx = new AudioContext(); // created on a click: allowed to play sound
     await app.ctx.resume();
     app.player = new PcmPlayer(app.ctx);
     app.sttError = null;
-    app.stt = new SttSocket({ token: ui.token(), query: ui.sttQuery(), onEvent: onSttEvent,
-                              onClose: onSttClose });
-    await app.stt.opened;
-    app.mic = new Microphone(app.ctx, (pcm) => {
-      if (handsFree() || app.talking) app.stt.sendAudio(pcm);
+    stt = app.stt = new SttSocket({ token: ui.token(), query: ui.sttQuery(),
+                                    onEvent: onSttEvent, onClose: onSttClose });
+    await stt.opened;
+    if (!current()) return;
+    mic = app.mic = new Microphone(app.ctx, (pcm) => {
+      if (handsFree() || app.talking) stt.sendAudio(pcm);
     });
-    await app.mic.start();
+    await mic.start();
+    if (!current()) {
+      mic.stop(); // granted after the session ended: the recording light goes off
+      return;
+    }
     ui.status(handsFree() ? "Listening: just talk." : "Hold the button (or Space) to talk.");
     $("start").textContent = "Stop";
     $("talk").disabled = handsFree();
   } catch (err) {
-    ui.status(`could not start: ${err.message}`, true);
-    stop();
+    mic?.stop();
+    if (current() || stt === null) { // else the close already said why (its error event)
+      ui.status(`could not start: ${err.message}`, true);
+      stop();
+    }
   } finally {
     $("start").disabled = false;
   }
@@ -249,7 +262,8 @@ function wire() {
     if (app.mic) $("level").value = app.mic.level;
     ui.showStats(window.rymiDemo.stats());
     // The turn is over once its audio has finished playing: barge-in no longer applies.
-    if (app.turn && app.turn.state === "done" && !app.player?.playing) app.turn = null;
+    const over = app.turn && (app.turn.state === "done" || app.turn.state === "error");
+    if (over && !app.player?.playing) app.turn = null;
   }, 100);
   refresh();
   setInterval(refresh, 5000);

@@ -52,6 +52,9 @@ export class SttSocket {
 
   close() {
     clearInterval(this.keepalive);
+    // The server answers close with the pending final: after Stop nobody wants it (it
+    // would start an agent turn on a closed page).
+    this.ws.onmessage = null;
     this.control("close"); // the server flushes a pending final, then closes with 1000
   }
 }

@@ -1,0 +1,121 @@
+"""``rymi-endpoints up`` as a user runs it: the TTS server (the quickest to load) and the
+demo console, stopped by a closed terminal, by one of them dying, by ``up`` being killed;
+refused before any start when a port is taken or not a port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import _clean_env
+from tests.support.servers import REPO, child_pids, free_port
+
+BANNER = "Rymi endpoints are up"
+
+
+def start_up(tmp_path: Path, **env: str) -> tuple[subprocess.Popen, Path, dict[str, int]]:
+    ports = {"tts": free_port(), "demo": free_port()}
+    log = tmp_path / "up.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rymi_endpoints", "up", "tts"], cwd=REPO,
+        stdout=log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        env={**os.environ, **_clean_env("RYMI_TTS_"), **_clean_env("RYMI_DEMO_"),
+             "RYMI_TTS_PORT": str(ports["tts"]), "RYMI_DEMO_PORT": str(ports["demo"]), **env})
+    return proc, log, ports
+
+
+def wait_for(log: Path, text: str, proc: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in log.read_text(errors="replace"):
+        assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
+        assert time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
+        time.sleep(0.2)
+
+
+def gone(pids: list[int], timeout: float = 40) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(Path(f"/proc/{p}").exists() and
+                   Path(f"/proc/{p}/stat").read_text().split()[2] != "Z" for p in pids):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_a_closed_terminal_drains_both_and_exits_0(tmp_path):
+    proc, log, ports = start_up(tmp_path)
+    try:
+        wait_for(log, BANNER, proc)
+        text = log.read_text()
+        assert f"http://localhost:{ports['tts']}/tts" in text
+        assert f"http://localhost:{ports['demo']}/" in text
+        assert "WARNING" not in text  # the demo on loopback: only this machine reaches it
+        children = child_pids(proc.pid)
+        assert len(children) == 2
+        proc.send_signal(signal.SIGHUP)
+        assert proc.wait(60) == 0, log.read_text()[-3000:]
+        assert gone(children)
+    finally:
+        proc.kill()
+
+
+def test_an_open_server_behind_a_demo_on_the_network_is_warned_about(tmp_path):
+    proc, log, _ = start_up(tmp_path, RYMI_DEMO_HOST="0.0.0.0")
+    try:
+        wait_for(log, "Ctrl-C stops all of them", proc)
+        assert "WARNING: the demo console listens on 0.0.0.0 and relays to tts with no " \
+            "token" in log.read_text()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+    finally:
+        proc.kill()
+
+
+def test_one_server_dying_stops_the_others_and_fails(tmp_path):
+    proc, log, ports = start_up(tmp_path)
+    try:
+        wait_for(log, BANNER, proc)
+        children = child_pids(proc.pid)
+        tts = next(p for p in children
+                   if "servers.tts" in Path(f"/proc/{p}/cmdline").read_text())
+        os.kill(tts, signal.SIGKILL)
+        assert proc.wait(60) == 1
+        assert "tts: exited with -9; stopping the others" in log.read_text()
+        assert gone(children)
+    finally:
+        proc.kill()
+
+
+def test_up_killed_outright_takes_its_servers_with_it(tmp_path):
+    proc, log, ports = start_up(tmp_path)
+    try:
+        wait_for(log, BANNER, proc)
+        children = child_pids(proc.pid)
+        proc.kill()  # no handler runs: the kernel's parent-death signal must
+        proc.wait(10)
+        assert gone(children), "servers left holding their ports"
+    finally:
+        proc.kill()
+
+
+@pytest.mark.parametrize("port", ["taken", "eighty"])
+def test_a_port_taken_or_not_a_port_is_refused_before_any_start(tmp_path, port):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        value = str(holder.getsockname()[1]) if port == "taken" else "eighty"
+        proc, log, _ = start_up(tmp_path, RYMI_TTS_PORT=value)
+        try:
+            assert proc.wait(30) == 2
+        finally:
+            proc.kill()
+    text = log.read_text()
+    assert ("port in use for tts" if port == "taken" else "is not a port") in text, text
+    assert "starting" not in text  # nothing was started
