@@ -80,8 +80,10 @@ async def voices(request: Request) -> Response:
 
 
 async def llm(request: Request) -> Response:
-    path = request.path_params["path"]
-    return await forward_http(request, "LLM", f"{_settings(request).llm_url}/v1/{path}")
+    # Named routes only: a catch-all /v1/{path} also took /v1/%2e%2e/metrics to the
+    # server's root, past what the page needs.
+    path = request.url.path
+    return await forward_http(request, "LLM", f"{_settings(request).llm_url}{path}")
 
 
 async def stt(websocket: WebSocket) -> None:
@@ -109,7 +111,8 @@ def create_app(settings: DemoSettings) -> Starlette:
             WebSocketRoute("/stt", stt),
             Route("/tts", tts, methods=["POST"]),
             Route("/voices", voices, methods=["GET"]),
-            Route("/v1/{path:path}", llm, methods=["GET", "POST"]),
+            Route("/v1/chat/completions", llm, methods=["POST"]),
+            Route("/v1/models", llm, methods=["GET"]),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         lifespan=lifespan,

@@ -91,6 +91,13 @@ def test_unreachable_server_is_a_shaped_502(speech_demo: RunningServer) -> None:
     assert "LLM server unreachable" in r.json()["error"]["message"]
 
 
+def test_only_the_llm_routes_the_page_uses_are_relayed(speech_demo: RunningServer) -> None:
+    for path in ("/v1/%2e%2e/metrics", "/v1/completions", "/v1/models/x"):
+        r = httpx.get(f"{speech_demo.url}{path}", headers=AUTH)
+        assert r.status_code in (404, 405), (path, r.status_code)
+        assert "LLM server" not in r.text  # never forwarded (the LLM is not even up here)
+
+
 # --- TTS ---------------------------------------------------------------------------------
 
 def test_tts_streams_pcm_with_the_forwarded_token(speech_demo: RunningServer,
