@@ -88,6 +88,8 @@ class SttSession:
             code = None
         finally:
             sender.cancel()
+            if sender.done() and not sender.cancelled():
+                sender.exception()  # the client's failed write, expected: not logged as lost
             self.turns.cancel()
             metrics.ACTIVE_SESSIONS.dec()
             metrics.SESSION_CLOSES.labels(str(code) if code else "disconnect").inc()
