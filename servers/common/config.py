@@ -119,7 +119,7 @@ class ServerSettings(BaseSettings):
 
 def _tokens_in_file(path: Path) -> list[str]:
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")  # -sig: Notepad's BOM goes
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
     lines = (line.strip() for line in text.splitlines())

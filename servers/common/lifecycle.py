@@ -80,7 +80,7 @@ def _request_id(scope: Scope) -> str:
     for key, value in scope.get("headers", []):
         if key == b"x-request-id":
             rid = value.decode("latin-1")[:128]
-            if rid.isprintable():
+            if rid.strip() and rid.isprintable():  # a blank one would correlate nothing
                 return rid
     return os.urandom(16).hex()  # 128 random bits, as uuid4().hex, at a quarter of its cost
 

@@ -22,6 +22,7 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
+from . import metrics
 from .config import ServerSettings
 from .lifecycle import ServerState, wait_idle
 from .logs import configure_logging
@@ -56,6 +57,7 @@ class DrainingServer(uvicorn.Server):
             self.should_exit = True
             return
         self.state.draining = True
+        metrics.READY.labels(self.state.channel).set(0)  # as /readyz says now
         log.info("signal %s: draining %d in-flight (up to %.0fs)",
                  signal.Signals(sig).name, self.state.inflight, self.drain_timeout_s)
         loop = asyncio.get_event_loop()

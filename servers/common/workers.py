@@ -122,6 +122,7 @@ class _Pool:
         self.admission, self.env = admission, env
         self.children: dict[int, subprocess.Popen[bytes]] = {}
         self.stopping: list[int] = []
+        self.gone: set[int] = set()  # slots whose worker died while stopping (not replaced)
         self.restarts: list[float] = []  # when, for the crash-loop bound
 
     def start(self, slot: int, replacing: int | None = None) -> None:
@@ -129,9 +130,12 @@ class _Pool:
         env = {**self.env, LISTEN_FD_ENV: str(fd), shared_count.SLOT_ENV: str(slot)}
         if replacing is not None:
             env[REPLACES_ENV] = str(replacing)
+        # A session of its own: a signal to the whole group (systemd's default
+        # KillMode, Ctrl-C) must reach it once, through forward(); a second one is
+        # "stop now" to a draining server, and every stream was cut at once.
         child = self.children[slot] = subprocess.Popen(
             [sys.executable, "-m", self.module, *self.argv], pass_fds=(fd, self.admission),
-            env=env, preexec_fn=die_with_parent)
+            env=env, preexec_fn=die_with_parent, start_new_session=True)
         if self.stopping:  # signalled while it was being started: it drains too
             child.send_signal(self.stopping[0])
 
@@ -149,7 +153,10 @@ class _Pool:
                 deadline = time.monotonic() + stop_timeout_s
             for slot, child in list(self.children.items()):
                 code = child.poll()
-                if code is None or self.stopping or failed:
+                if code is None or slot in self.gone:
+                    continue
+                if self.stopping or failed:  # no replacement now, but said and counted out
+                    self._bury(slot, child, code, metrics_dir)
                     continue
                 why = self._why_not_replace(code)
                 if why is None:
@@ -159,6 +166,7 @@ class _Pool:
                 log.error("worker %d exited with %d; %s: stopping the others",
                           child.pid, code, why)
                 failed = True
+                self.gone.add(slot)  # said above: not again as a death while stopping
                 for other in self.children.values():
                     if other.poll() is None:
                         other.send_signal(signal.SIGTERM)
@@ -179,6 +187,18 @@ class _Pool:
             return (f"{len(self.restarts)} workers replaced in the last "
                     f"{RESTART_WINDOW_S:.0f} s already")
         return None
+
+    def _bury(self, slot: int, child: subprocess.Popen[bytes], code: int,
+              metrics_dir: str) -> None:
+        """A worker that died while the server stops: its in-flight count and live
+        gauges go with it (else /metrics shows its streams as running), and a death
+        other than a clean exit is logged."""
+        self.gone.add(slot)
+        lost = shared_count.clear(self.admission, slot)
+        multiprocess.mark_process_dead(child.pid, metrics_dir)
+        if code != 0:
+            log.error("worker %d exited with %d while stopping, %d request%s in flight "
+                      "lost with it", child.pid, code, lost, "" if lost == 1 else "s")
 
     def _replace(self, slot: int, child: subprocess.Popen[bytes], code: int,
                  metrics_dir: str) -> None:

@@ -93,3 +93,13 @@ def test_request_id_round_trips_and_usage_record_written(echo_server):
     assert rec["channel"] == "echo" and rec["status"] == 200
     assert rec["bytes_in"] == 3 and rec["bytes_out"] == 30
     assert rec["first_byte_s"] <= rec["total_s"]
+
+
+def test_a_token_file_saved_with_a_bom_and_crlf_keeps_its_first_token(tmp_path):
+    """Windows editors write a byte-order mark: it must not become part of the token
+    (the first token then never matched: a lock-out that is hard to see)."""
+    from servers.common.config import _tokens_in_file
+
+    path = tmp_path / "tokens.txt"
+    path.write_bytes(b"\xef\xbb\xbfsecret1\r\nsecret2\r\n")
+    assert _tokens_in_file(path) == ["secret1", "secret2"]

@@ -192,3 +192,9 @@ def test_a_client_gone_mid_body_is_499_not_a_server_error(echo_server):
     assert record["status"] == 499 and record["client_disconnected"] is True
     assert "error" not in record
     assert "request half-body-1 failed" not in echo_server.logs()
+
+
+def test_a_blank_request_id_is_replaced_by_one_of_ours(echo_server):
+    r = httpx.get(f"{echo_server.url}/healthz", headers={"X-Request-ID": ""})
+    rid = r.headers["x-request-id"]
+    assert len(rid) == 32 and rid.strip() == rid  # generated: correlates something

@@ -11,7 +11,7 @@ import time
 import httpx
 
 from servers.common.serve import CANNOT_START
-from tests.support.servers import REPO, start_server, wait_until_ready
+from tests.support.servers import REPO, metric, start_server, wait_until_ready
 
 
 def test_readyz_503_until_warmup_then_200():
@@ -52,12 +52,13 @@ def test_sigterm_lets_stream_finish_and_refuses_new_work():
     time.sleep(0.3)
     refused = httpx.post(f"{server.url}/stream", content=b"late", timeout=5)
     ready = httpx.get(f"{server.url}/readyz", timeout=5)
+    ready_gauge = metric(server, "rymi_ready", channel="echo")  # says what /readyz says
     t.join(30)
     assert server.proc.wait(30) == 0
     assert result["status"] == 200 and result["body"] == b"d" * 10  # completed, not cut
     assert refused.status_code == 503 and refused.headers["retry-after"]
     assert refused.json()["error"]["code"] == "draining"
-    assert ready.status_code == 503
+    assert ready.status_code == 503 and ready_gauge == 0
     records = server.usage_records()
     assert [r["status"] for r in records if r["bytes_in"] == 1] == [200]
 

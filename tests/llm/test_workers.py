@@ -179,9 +179,13 @@ def test_max_inflight_is_the_servers_limit_not_each_workers(
         server.stop()
 
 
-def test_sigterm_drains_every_worker(fault_upstream: FaultUpstream) -> None:
+# "group": what systemd's default KillMode and a Ctrl-C do, a signal to every process of
+# the group; a worker that got it from there and again from the supervisor took the
+# second as "stop now" and cut every stream at once.
+@pytest.mark.parametrize("to", ["supervisor", "group"])
+def test_sigterm_drains_every_worker(fault_upstream: FaultUpstream, to: str) -> None:
     server = start_server("servers.llm", env=_env(fault_upstream, RYMI_LLM_DRAIN_TIMEOUT_S="3"),
-                          ready_timeout=120)
+                          ready_timeout=120, new_session=to == "group")
     _wait_all_ready(server)
     pids = child_pids(server.proc.pid)
     got: list[str] = []
@@ -205,13 +209,46 @@ def test_sigterm_drains_every_worker(fault_upstream: FaultUpstream) -> None:
         assert time.monotonic() < deadline
         time.sleep(0.05)
     t0 = time.monotonic()
-    server.signal(signal.SIGTERM)
+    if to == "group":
+        os.killpg(server.proc.pid, signal.SIGTERM)
+    else:
+        server.signal(signal.SIGTERM)
     time.sleep(1.0)
     assert not ended.is_set(), "the in-flight stream was cut at once, not drained"
     assert server.proc.wait(20) == 0, server.logs()[-3000:]
     assert 2.5 < time.monotonic() - t0 < 15  # the drain bound (3 s), then the cut-off
     assert ended.wait(5)
     assert all(not Path(f"/proc/{pid}").exists() for pid in pids)
+
+
+def test_a_worker_killed_while_draining_is_said_and_counted_out(
+        fault_upstream: FaultUpstream) -> None:
+    server = start_server("servers.llm", env=_env(fault_upstream, RYMI_LLM_DRAIN_TIMEOUT_S="10"),
+                          ready_timeout=120)
+    _wait_all_ready(server)
+    pids = child_pids(server.proc.pid)
+    with httpx.Client() as client:
+        body = {"model": "x", "stream": True,
+                "messages": [{"role": "user", "content": "fault:hold"}]}
+        with client.stream("POST", f"{server.url}/v1/chat/completions", json=body,
+                           timeout=30) as r:
+            lines = r.iter_lines()  # (kept: a dropped iterator closes the response)
+            assert next(lines).startswith("data: ")
+            deadline = time.monotonic() + 5
+            while not (holders := [p for p in pids if _established(p, server.port)]):
+                assert time.monotonic() < deadline, (pids, child_pids(server.proc.pid))
+                time.sleep(0.1)
+            holder = holders[0]
+            server.signal(signal.SIGTERM)
+            time.sleep(0.5)
+            os.kill(holder, signal.SIGKILL)
+            deadline = time.monotonic() + 10
+            line = f"worker {holder} exited with -9 while stopping, 1 request in flight lost"
+            while line not in server.logs():
+                assert time.monotonic() < deadline, server.logs()[-3000:]
+                time.sleep(0.1)
+            # (The line's count is what was taken back from the admission count.)
+    assert server.proc.wait(30) == 1  # a worker died: not a clean stop
 
 
 def _replacement(server: RunningServer, dead: int, known: set[int]) -> int:

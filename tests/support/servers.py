@@ -103,6 +103,7 @@ def start_server(
     ready_timeout: float = 180,
     wait_ready: bool = True,
     verify: str | bool = True,
+    new_session: bool = False,
 ) -> RunningServer:
     """``module`` is e.g. ``servers.tts``; ``env`` adds RYMI_* settings."""
     port = free_port()
@@ -115,6 +116,7 @@ def start_server(
     proc = subprocess.Popen(
         [sys.executable, "-m", module, *(args or [])],
         cwd=REPO, env=full_env, stdout=log_file, stderr=subprocess.STDOUT,
+        start_new_session=new_session,  # for a test that signals its process group
     )
     tls = any(k.endswith("TLS_CERT") and v for k, v in (env or {}).items())
     server = RunningServer(module, port, proc, Path(log_file.name),
