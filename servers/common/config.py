@@ -51,8 +51,9 @@ class ServerSettings(BaseSettings):
         "a stalled reader never makes the server buffer or work without bound.",
     )
     body_timeout_s: float = Field(
-        30.0, gt=0, description="A request body not fully received within this long is "
-        "refused with 408 (a slow sender never holds a request slot for ever).",
+        30.0, gt=0, description="A request head, or a body, not fully received within "
+        "this long is refused with 408 (a slow sender never holds a connection or a "
+        "request slot for ever).",
     )
     models_dir: Path = Field(
         default_factory=default_models_dir, description="Where prepared models live."

@@ -24,6 +24,7 @@ from starlette.applications import Starlette
 
 from . import metrics
 from .config import ServerSettings
+from .http_protocol import bounded_protocol
 from .lifecycle import ServerState, wait_idle
 from .logs import configure_logging
 
@@ -99,6 +100,8 @@ def serve(app: Starlette, settings: ServerSettings, name: str,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         timeout_keep_alive=settings.keepalive_s,
         lifespan="on",
+        # Bounds on a request's head (size, time): httptools and uvicorn have none.
+        http=bounded_protocol(settings.body_timeout_s),
         **uvicorn_options,
     )
     state: ServerState = app.state.server

@@ -33,7 +33,10 @@ def check_growth(result: LoadResult) -> list[str]:
 
 
 def run_and_report(servers, seconds: float, width: float, name: str) -> LoadResult:
-    result = asyncio.run(run_mixed_load(servers, seconds, sample_every=max(5.0, width / 2)))
+    # At least 8 samples whatever the length: with one every width/2 (150 s), a soak
+    # shortened by RYMI_SOAK_S had 3, and its growth check compared the end with itself.
+    every = max(5.0, min(width / 2, seconds / 8))
+    result = asyncio.run(run_mixed_load(servers, seconds, sample_every=every))
     text = report(result, width)
     print(text)
     out = REPO / "results" / "soak"
@@ -73,4 +76,6 @@ def test_soak_30_minutes(all_servers):
     seconds = SOAK_S
     result = run_and_report(all_servers, seconds, width=300, name="soak")
     assert not result.errors(), report(result, 300)
+    assert all(len(samples) >= 5 for samples in result.resources.values()), \
+        "too few resource samples for the growth check to mean anything"
     assert not check_growth(result)

@@ -136,14 +136,16 @@ def test_url_options_are_defaults_the_body_overrides(client: httpx.Client) -> No
 
 def test_instructions_change_pace_and_unknown_ones_are_ignored(client: httpx.Client) -> None:
     text = "Let me check that for you right now."
-    slowly = client.post("/tts", json={"text": text, "instructions": "speak slowly",
-                                       "format": "pcm_8000"})
-    quickly = client.post("/tts", json={"text": text, "instructions": "very quickly",
-                                        "format": "pcm_8000"})
-    odd = client.post("/tts", json={"text": text, "instructions": "like a dragon ✨" * 50,
-                                    "format": "pcm_8000"})
-    assert slowly.status_code == quickly.status_code == odd.status_code == 200
-    assert len(slowly.content) > 1.3 * len(quickly.content)
+
+    def spoken(instructions: str) -> int:  # three takes: piper's duration noise evens out
+        replies = [client.post("/tts", json={"text": text, "instructions": instructions,
+                                             "format": "pcm_8000"}) for _ in range(3)]
+        assert all(r.status_code == 200 for r in replies)
+        return sum(len(r.content) for r in replies)
+
+    # x1.25 against x0.72 of the length; one take each once read as little as 1.34x.
+    assert spoken("speak slowly") > 1.3 * spoken("very quickly")
+    assert spoken("like a dragon ✨" * 50)  # unknown words: ignored, never an error
 
 
 def test_voices_listing(client: httpx.Client) -> None:

@@ -1,0 +1,92 @@
+"""uvicorn's httptools protocol, with the bounds it lacks on a request's head.
+
+httptools takes headers of any size, and uvicorn times nothing until a response has been
+sent: before auth, one client could send 300 MB of headers (RSS 46 -> 349 MB, then a 200)
+or hold a connection for ever by trickling a header line now and then. Here a head
+(request line and headers) must stay under ``MAX_HEAD_BYTES`` and arrive within
+``head_timeout_s`` of its first byte (of the connection, for the first request): else
+431 or 408 and the connection is closed. uvicorn's own plain-text 400 for a request it
+cannot parse gets the contract's JSON error body too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from .errors import raw_error
+
+MAX_HEAD_BYTES = 64 * 1024  # nginx's default large_client_header_buffers is 4 x 8 KiB
+_REASONS = {400: b"Bad Request", 408: b"Request Timeout",
+            431: b"Request Header Fields Too Large"}
+
+
+class BoundedHttpToolsProtocol(HttpToolsProtocol):
+    head_timeout_s = 30.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._head_bytes = 0
+        self._in_head = True
+        self._head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._head_timer = self.loop.call_later(self.head_timeout_s, self._head_overdue)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        # Counted after parsing: a chunk that completed the head (and carries body
+        # bytes after it) is not head; only chunks that leave it incomplete are.
+        if self._in_head and not self.transport.is_closing():
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD_BYTES:
+                self._refuse(431, f"request head larger than {MAX_HEAD_BYTES} bytes",
+                             "headers_too_large")
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if not self._in_head:  # the next request on a kept-alive connection
+            self._in_head, self._head_bytes = True, 0
+            self._head_timer = self.loop.call_later(self.head_timeout_s, self._head_overdue)
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._disarm()
+        super().on_headers_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        self._refuse(400, msg, "invalid_http")
+
+    def _head_overdue(self) -> None:
+        self._head_timer = None
+        if self._in_head and self._head_bytes:  # a head begun and never finished
+            self._refuse(408, f"request head not received within {self.head_timeout_s:g} s",
+                         "header_timeout")
+        elif self._in_head:  # nothing sent at all: nobody to answer
+            self.transport.close()
+
+    def _disarm(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _refuse(self, status: int, message: str, code: str) -> None:
+        self._in_head = False
+        self._disarm()
+        body, headers = raw_error(message, "invalid_request_error", code)
+        head = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS[status])]
+        head += [name + b": " + value + b"\r\n" for name, value in headers]
+        self.transport.write(b"".join(head) + b"connection: close\r\n\r\n" + body)
+        self.transport.close()
+
+
+def bounded_protocol(head_timeout_s: float) -> type[BoundedHttpToolsProtocol]:
+    """The protocol class for uvicorn's ``http`` option, with this server's timeout."""
+    return type("BoundedHttp", (BoundedHttpToolsProtocol,), {"head_timeout_s": head_timeout_s})

@@ -1,0 +1,75 @@
+"""Bounds on a request's head (servers/common/http_protocol.py), before auth: its size,
+its time, and the contract's JSON body on what the HTTP parser itself refuses."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import httpx
+import pytest
+
+from tests.support.servers import RunningServer, start_server
+
+
+@pytest.fixture(scope="module")
+def quick_server():
+    """One second for a head (and a body) to arrive."""
+    server = start_server("tests.common.echo_server", env={
+        "RYMI_ECHO_SERVER_TOKENS": "head-token", "RYMI_ECHO_SERVER_BODY_TIMEOUT_S": "1"},
+        ready_timeout=30)
+    yield server
+    server.stop()
+
+
+def exchange(port: int, chunks: list[bytes], pause_s: float = 0.0) -> tuple[int, dict, float]:
+    """Send ``chunks`` (``pause_s`` apart) on one connection; the answer's status, JSON
+    body, and when the server closed the connection (seconds after the first send)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        started = time.monotonic()
+        try:
+            for chunk in chunks:
+                sock.sendall(chunk)
+                time.sleep(pause_s)
+        except OSError:  # refused and closed mid-send: read what it said
+            pass
+        data = b""
+        while True:
+            try:
+                part = sock.recv(65536)
+            except ConnectionResetError:
+                break
+            if not part:
+                break
+            data += part
+        closed_after = time.monotonic() - started
+    head, _, body = data.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    return status, json.loads(body), closed_after
+
+
+def test_a_head_past_64_kib_is_431_before_auth(quick_server: RunningServer) -> None:
+    lines = [b"X-Pad-%d: %s\r\n" % (i, b"a" * 1000) for i in range(200)]  # 200 KB
+    status, body, _ = exchange(quick_server.port, [b"GET /stream HTTP/1.1\r\nHost: t\r\n",
+                                                   *lines, b"\r\n"])
+    assert status == 431 and body["error"]["code"] == "headers_too_large"
+    # Big but within the bound: served (here: refused by auth, after the whole head).
+    ok = httpx.get(f"{quick_server.url}/healthz", headers={"X-Pad": "a" * 30_000})
+    assert ok.status_code == 200
+
+
+def test_a_head_trickled_past_the_timeout_is_408(quick_server: RunningServer) -> None:
+    lines = [b"GET /healthz HTTP/1.1\r\n", *(b"X-Slow-%d: 1\r\n" % i for i in range(8))]
+    status, body, _ = exchange(quick_server.port, lines, pause_s=0.3)
+    # The head never ends (no blank line): only the timeout can answer it.
+    assert status == 408 and body["error"]["code"] == "header_timeout"
+
+
+def test_a_request_the_parser_refuses_gets_the_json_error_body(
+        quick_server: RunningServer) -> None:
+    smuggle = (b"POST /stream HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n"
+               b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+    status, body, _ = exchange(quick_server.port, [smuggle])
+    assert status == 400 and body["error"]["code"] == "invalid_http"
+    assert httpx.get(f"{quick_server.url}/healthz").status_code == 200  # still serving
