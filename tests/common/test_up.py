@@ -4,12 +4,14 @@ refused before any start when a port is taken or not a port."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,6 +41,19 @@ def wait_for(log: Path, text: str, proc: subprocess.Popen, timeout: float = 120)
         time.sleep(0.2)
 
 
+@contextlib.contextmanager
+def up_running(tmp_path: Path, until: str = BANNER,
+               **env: str) -> Iterator[tuple[subprocess.Popen, Path, dict[str, int]]]:
+    """``up`` started and past ``until`` in its output; killed at the end whatever
+    happened (a test that failed half way leaves nothing running)."""
+    proc, log, ports = start_up(tmp_path, **env)
+    try:
+        wait_for(log, until, proc)
+        yield proc, log, ports
+    finally:
+        proc.kill()
+
+
 def gone(pids: list[int], timeout: float = 40) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -50,9 +65,7 @@ def gone(pids: list[int], timeout: float = 40) -> bool:
 
 
 def test_a_closed_terminal_drains_both_and_exits_0(tmp_path):
-    proc, log, ports = start_up(tmp_path)
-    try:
-        wait_for(log, BANNER, proc)
+    with up_running(tmp_path) as (proc, log, ports):
         text = log.read_text()
         assert f"http://localhost:{ports['tts']}/tts" in text
         assert f"http://localhost:{ports['demo']}/" in text
@@ -62,26 +75,19 @@ def test_a_closed_terminal_drains_both_and_exits_0(tmp_path):
         proc.send_signal(signal.SIGHUP)
         assert proc.wait(60) == 0, log.read_text()[-3000:]
         assert gone(children)
-    finally:
-        proc.kill()
 
 
 def test_an_open_server_behind_a_demo_on_the_network_is_warned_about(tmp_path):
-    proc, log, _ = start_up(tmp_path, RYMI_DEMO_HOST="0.0.0.0")
-    try:
-        wait_for(log, "Ctrl-C stops all of them", proc)
+    with up_running(tmp_path, "Ctrl-C stops all of them", RYMI_DEMO_HOST="0.0.0.0") as \
+            (proc, log, _):
         assert "WARNING: the demo console listens on 0.0.0.0 and relays to tts with no " \
             "token" in log.read_text()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0
-    finally:
-        proc.kill()
 
 
 def test_one_server_dying_stops_the_others_and_fails(tmp_path):
-    proc, log, ports = start_up(tmp_path)
-    try:
-        wait_for(log, BANNER, proc)
+    with up_running(tmp_path) as (proc, log, _):
         children = child_pids(proc.pid)
         tts = next(p for p in children
                    if "servers.tts" in Path(f"/proc/{p}/cmdline").read_text())
@@ -89,20 +95,14 @@ def test_one_server_dying_stops_the_others_and_fails(tmp_path):
         assert proc.wait(60) == 1
         assert "tts: exited with -9; stopping the others" in log.read_text()
         assert gone(children)
-    finally:
-        proc.kill()
 
 
 def test_up_killed_outright_takes_its_servers_with_it(tmp_path):
-    proc, log, ports = start_up(tmp_path)
-    try:
-        wait_for(log, BANNER, proc)
+    with up_running(tmp_path) as (proc, _, _):
         children = child_pids(proc.pid)
         proc.kill()  # no handler runs: the kernel's parent-death signal must
         proc.wait(10)
         assert gone(children), "servers left holding their ports"
-    finally:
-        proc.kill()
 
 
 @pytest.mark.parametrize("port", ["taken", "eighty"])
