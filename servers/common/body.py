@@ -8,7 +8,9 @@ came in one message, costs one ``receive`` and nothing else.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
 
@@ -38,3 +40,13 @@ async def bounded_body(request: Request, limit: int, too_large: Callable[[], Api
             chunks.append(chunk)
             return b"".join(chunks)
         chunks.append(chunk)
+
+
+def parse_json(data: str | bytes) -> Any:
+    """``json.loads``, where JSON nested past the decoder's depth (``"[" * 1000``) is a
+    ValueError like any other bad JSON: json.loads raises RecursionError, which a caller
+    catching ValueError let through (a 500, or an STT session dropped in silence)."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None

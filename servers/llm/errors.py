@@ -6,13 +6,12 @@ The LLM server follows OpenAI and vLLM: malformed JSON and bad values alike are 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pydantic import ValidationError
 from starlette.requests import Request
 
-from servers.common.body import bounded_body
+from servers.common.body import bounded_body, parse_json
 from servers.common.errors import ApiError
 
 from .config import LlmSettings
@@ -29,8 +28,8 @@ def parse_request(body: bytes, settings: LlmSettings,
                   served_name: str) -> tuple[ChatRequest, dict[str, Any]]:
     """Validate; returns the model and the raw dict (the proxy forwards what was sent)."""
     try:
-        raw = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # "[[[[...": too deep
+        raw = parse_json(body)
+    except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"request body is not valid JSON: {exc}", "invalid_json") from None
     if not isinstance(raw, dict):
         raise ApiError(400, "request body must be a JSON object", "invalid_json")

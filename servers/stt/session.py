@@ -19,6 +19,7 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from servers.common.audio import Pcm16Reassembler, int16_to_float
+from servers.common.body import parse_json
 from servers.common.lifecycle import ServerState
 from servers.common.usage import usage_of
 
@@ -196,8 +197,8 @@ class SttSession:
     def _control(self, text: str) -> bool:
         """Handle one JSON control message; True when the session should close."""
         try:
-            message = json.loads(text)
-        except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested too deep
+            message = parse_json(text)
+        except ValueError:
             message = NOT_JSON
         kind = message.get("type") if isinstance(message, dict) else None
         if kind == "finalize":

@@ -8,7 +8,6 @@ unsupported format or a language no voice speaks 422.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from servers.common.audio import (
     UnsupportedFormat,
     parse_pcm_format,
 )
-from servers.common.body import bounded_body
+from servers.common.body import bounded_body, parse_json
 from servers.common.errors import ApiError
 
 from .config import TtsSettings
@@ -138,8 +137,8 @@ async def read_body(request: Request, settings: TtsSettings) -> TtsBody:
     raw = await bounded_body(request, limit, lambda: ApiError(
         413, f"body larger than {limit} bytes", "body_too_large"))
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):  # "[[[[...": nested too deep
+        data = parse_json(raw)
+    except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "body is not valid JSON", "invalid_json") from None
     if not isinstance(data, dict):
         raise ApiError(400, "body must be a JSON object", "invalid_json")

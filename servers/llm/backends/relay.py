@@ -11,9 +11,10 @@ the caller's: this module only sees bytes.
 
 from __future__ import annotations
 
-import json
 import re
 import time
+
+from servers.common.body import parse_json
 
 from ..sse import error_event
 
@@ -103,8 +104,8 @@ def _inspect(ready: bytes, drop_usage: bool, state: StreamState) -> tuple[bytes,
             return b"".join(kept), True
         if b'"error"' in payload or b'"usage"' in payload:
             try:
-                obj = json.loads(payload)
-            except (ValueError, RecursionError):
+                obj = parse_json(payload)
+            except ValueError:
                 obj = None
             if isinstance(obj, dict) and obj.get("error") is not None:
                 state.error = "upstream_error_event"

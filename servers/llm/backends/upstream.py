@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from starlette.types import Send
 
+from servers.common.body import parse_json
 from servers.common.errors import ApiError
 
 from ..config import LlmSettings
@@ -70,8 +71,8 @@ class UpstreamBackend:
             raise RuntimeError(f"upstream {self.settings.upstream_url}/models answered "
                                f"{status}: {text[:200]}")
         try:
-            data = json.loads(text).get("data", [])
-        except (ValueError, AttributeError, RecursionError):
+            data = parse_json(text).get("data", [])
+        except (ValueError, AttributeError):
             data = []
         models = [m.get("id") for m in data if isinstance(m, dict)]
         self.upstream_model = self.upstream_model or (models[0] if models else "")
@@ -128,10 +129,10 @@ class UpstreamBackend:
         finally:
             resp.close()
         try:
-            usage = json.loads(data).get("usage") or {}
+            usage = parse_json(data).get("usage") or {}
             state.prompt_tokens = usage.get("prompt_tokens")
             state.completion_tokens = usage.get("completion_tokens")
-        except (ValueError, AttributeError, RecursionError):
+        except (ValueError, AttributeError):
             raise ApiError(502, "upstream answered with a body that is not JSON",
                            "upstream_bad_response") from None
         return data

@@ -14,6 +14,7 @@ import json
 import logging
 from collections.abc import Mapping
 
+from servers.common.body import parse_json
 from servers.common.errors import ApiError
 
 from ..sse import error_event
@@ -63,8 +64,8 @@ def map_status(status: int, body: bytes, headers: Mapping[str, str]) -> ApiError
 def _upstream_error(body: bytes) -> tuple[str, str | None, str | None, str | None]:
     """Message, type, code and param of an OpenAI-shaped error body, or its text."""
     try:
-        obj = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        obj = parse_json(body)
+    except (ValueError, UnicodeDecodeError):
         return body[:300].decode("utf-8", "replace").strip(), None, None, None
     err = obj.get("error") if isinstance(obj, dict) else None
     if isinstance(err, dict):
