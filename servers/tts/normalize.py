@@ -210,6 +210,10 @@ def _kept_on_failure(rule: Callable[[re.Match[str]], str]) -> Callable[[re.Match
     return apply
 
 
+# Wrapped once here, not on every request.
+_GUARDED: list[Rule] = [(p, r if isinstance(r, str) else _kept_on_failure(r)) for p, r in RULES]
+
+
 def normalize(text: str, language: str = "en") -> str:
     text = re.sub(r"\s+", " ", strip_markup(text)).strip()
     if not language.lower().startswith("en"):
@@ -217,6 +221,6 @@ def normalize(text: str, language: str = "en") -> str:
     text = _NO_NUMBER.sub("number", text)
     text = _STREET.sub(lambda m: f"{m[1]} Street" + _kept_stop(m), text)
     text = _ABBREV.sub(_abbreviation, text)
-    for pattern, repl in RULES:
-        text = pattern.sub(repl if isinstance(repl, str) else _kept_on_failure(repl), text)
+    for pattern, repl in _GUARDED:
+        text = pattern.sub(repl, text)
     return re.sub(r"\s+", " ", text).strip()
