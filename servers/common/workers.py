@@ -188,14 +188,20 @@ class _Pool:
                     f"{RESTART_WINDOW_S:.0f} s already")
         return None
 
+    def _count_out(self, slot: int, child: subprocess.Popen[bytes], metrics_dir: str) -> int:
+        """A dead worker's admissions taken back and its live gauges dropped; returns how
+        many requests it had in flight."""
+        lost = shared_count.clear(self.admission, slot)
+        multiprocess.mark_process_dead(child.pid, metrics_dir)
+        return lost
+
     def _bury(self, slot: int, child: subprocess.Popen[bytes], code: int,
               metrics_dir: str) -> None:
         """A worker that died while the server stops: its in-flight count and live
         gauges go with it (else /metrics shows its streams as running), and a death
         other than a clean exit is logged."""
         self.gone.add(slot)
-        lost = shared_count.clear(self.admission, slot)
-        multiprocess.mark_process_dead(child.pid, metrics_dir)
+        lost = self._count_out(slot, child, metrics_dir)
         if code != 0:
             log.error("worker %d exited with %d while stopping, %d request%s in flight "
                       "lost with it", child.pid, code, lost, "" if lost == 1 else "s")
@@ -203,8 +209,7 @@ class _Pool:
     def _replace(self, slot: int, child: subprocess.Popen[bytes], code: int,
                  metrics_dir: str) -> None:
         self.restarts.append(time.monotonic())
-        lost = shared_count.clear(self.admission, slot)
-        multiprocess.mark_process_dead(child.pid, metrics_dir)  # its live gauges
+        lost = self._count_out(slot, child, metrics_dir)
         self.start(slot, replacing=child.pid)
         log.error("worker %d exited with %d, %d request%s in flight lost with it; "
                   "started worker %d in its place", child.pid, code, lost,

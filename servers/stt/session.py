@@ -115,7 +115,6 @@ class SttSession:
                 return None, None
             if receive in done:  # a frame is handled before any limit closes the session
                 message, receive = receive.result(), None
-                last_frame = time.monotonic()
                 if message["type"] == "websocket.disconnect":
                     return None, None
                 data = message.get("bytes")
@@ -128,11 +127,11 @@ class SttSession:
                     closing = await self._audio(data)
                     if closing is not None:
                         return closing
-                    # A hold for back-pressure is the server's wait, not the client's
-                    # silence: idle counts from when we read again.
-                    last_frame = time.monotonic()
                 elif data is not None and self._control(data):
                     return 1000, None
+                # Stamped once the frame is handled: a hold for back-pressure in _audio is
+                # the server's wait, not the client's silence.
+                last_frame = time.monotonic()
             now = time.monotonic()
             limit = self._limit(now) or self.limits.idle(now, last_frame)
             if limit is not None:
