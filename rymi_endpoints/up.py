@@ -175,14 +175,15 @@ def run_up(names: list[str], ready_timeout: float = 300, demo: bool = True) -> i
 def _banner(children: list[Child]) -> None:
     host = os.environ.get("RYMI_PUBLIC_HOST", "localhost")
     print("\nRymi endpoints are up:")
+    open_servers = []
     for c in children:
         locked = setting_from_env(c.name, "tokens") or setting_from_env(c.name, "token_file")
         auth = "bearer auth ON" if locked else "NO AUTH (open)"
         if c.name == "demo":
             auth = "browser console (forwards the token you type)"
+        elif not locked:
+            open_servers.append(c.name)
         print(f"  {c.name.upper():4} {url_of(c, host):45} {auth}")
-    open_servers = [c.name for c in children if c.name != "demo" and not (
-        setting_from_env(c.name, "tokens") or setting_from_env(c.name, "token_file"))]
     demo_host = setting_from_env("demo", "host") or "127.0.0.1"
     if open_servers and any(c.name == "demo" for c in children) and \
             demo_host not in ("127.0.0.1", "localhost", "::1"):
