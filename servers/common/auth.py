@@ -41,7 +41,13 @@ class BearerTokens:
         scheme, _, presented = authorization.partition(" ")
         if scheme.lower() != "bearer":
             return False
-        given = presented.strip().encode()
+        # The header arrived as bytes and was decoded latin-1 (as ASGI headers are), so
+        # encoding it back as latin-1 gives the bytes the client sent: a token written
+        # as UTF-8 in the token file then matches the same UTF-8 bytes on the wire.
+        try:
+            given = presented.strip().encode("latin-1")
+        except UnicodeEncodeError:  # not header text at all: no client sent this
+            return False
         ok = False
         for token in self._tokens:  # check all, so timing does not tell which matched
             ok |= hmac.compare_digest(given, token)
@@ -68,7 +74,9 @@ class BearerAuthMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or not self.tokens.enabled:
             return await self.app(scope, receive, send)
-        if scope["path"] in self.open_paths or self.tokens.accepts(
+        # "/metrics/" too: the router redirects it to "/metrics", which a scraper
+        # configured with the slash then follows (a 401 here would look like bad auth).
+        if scope["path"].rstrip("/") in self.open_paths or self.tokens.accepts(
             _header(scope, b"authorization")
         ):
             return await self.app(scope, receive, send)

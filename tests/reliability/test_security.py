@@ -48,6 +48,17 @@ def test_every_token_is_compared_in_constant_time(monkeypatch) -> None:
     assert "token" not in repr(tokens).replace("BearerTokens", "")
 
 
+def test_a_non_ascii_token_matches_the_bytes_a_client_sends() -> None:
+    """A UTF-8 token in the token file matches the same bytes in the header (which the
+    server decodes latin-1, as ASGI does); other text with the same letters does not."""
+    token = "s\u00e9same-\u4e2d\u6587"
+    tokens = BearerTokens([token])
+    on_the_wire = ("Bearer " + token).encode("utf-8").decode("latin-1")
+    assert tokens.accepts(on_the_wire)
+    assert not tokens.accepts("Bearer " + token)  # not what any client puts on the wire
+    assert not tokens.accepts(("Bearer " + token).encode("utf-16").decode("latin-1"))
+
+
 def test_no_other_code_compares_tokens() -> None:
     """Only servers/common/auth.py reads the Authorization header or compares tokens."""
     offenders = []
