@@ -7,6 +7,7 @@ through untouched and byte counts are exact.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -188,8 +189,15 @@ class LifecycleMiddleware:
             else:  # after the 200 the connection is cut: a short answer never looks whole
                 usage.extra.setdefault("aborted", True)
                 raise
-        except BaseException:
+        except BaseException as exc:
             usage.extra.setdefault("aborted", True)
+            if isinstance(exc, asyncio.CancelledError) and kind == "http" and \
+                    usage.status is None and self.state.draining:
+                # Cut at the drain bound before its first byte: the 503 a new request
+                # gets while draining, not uvicorn's plain-text 500.
+                usage.status = 503
+                with contextlib.suppress(Exception):
+                    await _refuse(scope, receive, send, "draining", rid_header)
             raise
         finally:
             if watch is not None:

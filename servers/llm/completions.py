@@ -8,6 +8,7 @@ HTTP error. After that, a failure is one error event and no ``[DONE]``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import uuid
@@ -23,7 +24,15 @@ from servers.common.usage import usage_of
 from . import metrics
 from .backends import Delta, EngineBackend, EngineError
 from .schema import ChatRequest
-from .sse import DONE, ChunkWriter, SSEResponse, error_event, unless_disconnected, usage_dict
+from .sse import (
+    DONE,
+    ChunkWriter,
+    SSEResponse,
+    end_cut_at_shutdown,
+    error_event,
+    unless_disconnected,
+    usage_dict,
+)
 
 log = logging.getLogger("rymi.llm")
 
@@ -77,7 +86,8 @@ async def complete(request: Request, req: ChatRequest, backend: EngineBackend) -
         raise _api_error(exc) from None
     ttft = time.monotonic() - started
     if req.stream:
-        return SSEResponse(_events(request, req, backend, first, stream, started, ttft))
+        return SSEResponse(_events(request, req, backend, first, stream, started, ttft),
+                           on_cut=functools.partial(end_cut_at_shutdown, request, backend.name))
     answer = await unless_disconnected(
         request.receive, _whole(request, backend, first, stream, started, ttft))
     if answer is None:  # the client left: the engine request is aborted already

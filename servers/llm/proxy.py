@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -17,7 +18,7 @@ from . import metrics
 from .backends.relay import Framer, StreamState
 from .backends.upstream import UpstreamBackend
 from .schema import ChatRequest
-from .sse import SSE_HEADERS
+from .sse import SSE_HEADERS, end_cut_at_shutdown
 
 
 async def complete(request: Request, req: ChatRequest, raw: dict[str, Any],
@@ -78,6 +79,10 @@ class RelayedStream:
         except OSError:  # the client vanished or stopped reading: nothing to tell it
             usage_of(request).extra["client_disconnected"] = True
             return  # the server closes a connection whose response is not complete
+        except asyncio.CancelledError:  # the drain bound (HangUp absorbs a hang-up)
+            if began:
+                await end_cut_at_shutdown(request, backend.name, send)
+            raise
         finally:
             if state.error:
                 metrics.ERRORS.labels(backend.name, state.error, "mid_stream").inc()

@@ -7,16 +7,22 @@ failure, so a cut stream never passes for a complete one.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
+from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from servers.common.errors import error_body
 from servers.common.streaming import HangUp, stream_until_hang_up
+from servers.common.usage import usage_of
+
+from . import metrics
 
 T = TypeVar("T")
 
@@ -66,21 +72,44 @@ def usage_dict(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
             "total_tokens": prompt_tokens + completion_tokens}
 
 
+CUT_AT_SHUTDOWN = "shutting_down"
+
+
+async def end_cut_at_shutdown(request: Request, backend: str, send: Send) -> None:
+    """A stream still running at the drain bound is cancelled by the server (a hang-up
+    never gets here: HangUp absorbs it). It ends as any failure after streaming began
+    does, with one error event and no ``[DONE]``, rather than with a bare cut the client
+    can only guess at. Best effort: the client may be gone, the write may be refused."""
+    usage = usage_of(request).extra
+    usage.pop("client_disconnected", None)  # (what the events' cancellation assumed)
+    usage["error"] = CUT_AT_SHUTDOWN
+    metrics.ERRORS.labels(backend, CUT_AT_SHUTDOWN, "mid_stream").inc()
+    body = error_event("the server shut down before this answer was finished (its drain "
+                       "bound was reached); retry on another server", "server_error",
+                       CUT_AT_SHUTDOWN)
+    with contextlib.suppress(Exception):
+        await send({"type": "http.response.body", "body": body, "more_body": True})
+
+
 class SSEResponse:
     """Stream events; a client that goes away stops the producer at once (HangUp):
-    the engine request is aborted in the events' ``finally``."""
+    the engine request is aborted in the events' ``finally``. ``on_cut(send)`` ends a
+    stream the server cancels at its drain bound (end_cut_at_shutdown)."""
 
-    def __init__(self, events: AsyncIterator[bytes], headers: list[tuple[bytes, bytes]] | None
-                 = None) -> None:
+    def __init__(self, events: AsyncIterator[bytes],
+                 on_cut: Callable[[Send], Awaitable[None]]) -> None:
         self.events = events
-        self.headers = [*SSE_HEADERS, *(headers or [])]
+        self.on_cut = on_cut
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        start = {"type": "http.response.start", "status": 200, "headers": self.headers}
+        start = {"type": "http.response.start", "status": 200, "headers": SSE_HEADERS}
         try:
             await stream_until_hang_up(send, receive, start, self.events)
         except OSError:  # the client went away between our writes: nothing to tell it
             return
+        except asyncio.CancelledError:
+            await self.on_cut(send)
+            raise
 
 
 async def unless_disconnected(receive: Receive, work: Awaitable[T]) -> T | None:

@@ -7,7 +7,8 @@ picks the behaviour: ``fault:ok`` (a few tokens, then stop), ``fault:raise`` (a 
 tokens, then an exception the backend did not map: a bug), ``fault:engine-error`` (a
 few tokens, then the EngineError a real backend maps a failure to), ``fault:first``
 (fails before the first token), ``fault:dead`` (fails as vLLM does once its engine
-process died). ``InProcessLlm`` runs the app under uvicorn in a thread of the test
+process died), ``fault:hold`` (a token every 0.1 s for 30 s), ``fault:hold-first`` (a
+prefill of 30 s before its first token). ``InProcessLlm`` runs the app under uvicorn in a thread of the test
 process, on a free port; ``python -m tests.llm.fault_engine`` runs it as the real
 server process does (settings from RYMI_LLM_*, exit codes).
 """
@@ -64,6 +65,12 @@ class FaultEngine:
         self.active += 1
         self.started += 1
         try:
+            if fault == "hold-first":
+                await asyncio.sleep(30)
+            if fault == "hold":
+                for i in range(300):
+                    await asyncio.sleep(0.1)
+                    yield Delta(f"h{i} ", None, 7, i + 1)
             for i in range(TOKENS_BEFORE_FAULT):
                 await asyncio.sleep(0.01)
                 yield Delta(f"t{i} ", None, 7, i + 1)

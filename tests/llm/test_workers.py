@@ -218,6 +218,10 @@ def test_sigterm_drains_every_worker(fault_upstream: FaultUpstream, to: str) -> 
     assert server.proc.wait(20) == 0, server.logs()[-3000:]
     assert 2.5 < time.monotonic() - t0 < 15  # the drain bound (3 s), then the cut-off
     assert ended.wait(5)
+    # Cut at the bound, the stream says so: one error event, no [DONE].
+    events = [line for line in got if line.startswith("data: ")]
+    assert json.loads(events[-1][6:])["error"]["code"] == "shutting_down", events[-3:]
+    assert "data: [DONE]" not in events
     assert all(not Path(f"/proc/{pid}").exists() for pid in pids)
 
 

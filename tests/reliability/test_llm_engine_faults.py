@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -138,3 +140,50 @@ def test_a_dead_engine_stops_the_server_with_exit_1() -> None:
     assert r.status_code == 500 and r.json()["error"]["code"] == "engine_dead"
     assert server.proc.wait(30) == 1
     assert "llm: stopped: the vLLM engine died" in server.logs()
+
+
+def test_streams_cut_at_the_drain_bound_say_so() -> None:
+    """SIGTERM with a 1 s drain bound and two answers that outlast it: the one streaming
+    ends with one error event (``shutting_down``) and no ``[DONE]``, the one still in its
+    prefill gets the shaped 503 a new request gets while draining, not a bare cut or
+    uvicorn's plain-text 500; both usage records say what happened."""
+    server = start_server("tests.llm.fault_engine", env={
+        "RYMI_LLM_TOKENS": "", "RYMI_LLM_DRAIN_TIMEOUT_S": "1"})
+    got: dict[str, tuple[int, list[str], str]] = {}
+
+    def call(fault: str) -> None:
+        body = {"model": "x", "stream": True,
+                "messages": [{"role": "user", "content": f"fault:{fault}"}]}
+        with httpx.stream("POST", f"{server.url}{URL}", json=body, timeout=30,
+                          headers={"X-Request-Id": f"cut-{fault}"}) as r:
+            lines: list[str] = []
+            try:
+                lines.extend(ln for ln in r.iter_lines() if ln)
+            except httpx.HTTPError:  # the cut itself: no chunked terminator
+                pass
+            got[fault] = (r.status_code, lines, r.headers.get("retry-after", ""))
+
+    threads = [threading.Thread(target=call, args=(f,)) for f in ("hold", "hold-first")]
+    for t in threads:
+        t.start()
+    try:
+        assert wait_for(lambda: metric(server, "rymi_inflight") == 2, 20)
+        time.sleep(0.3)  # the held stream has sent some tokens
+        server.signal()
+        for t in threads:
+            t.join(20)
+        assert server.proc.wait(20) == 0, server.logs()[-3000:]
+    finally:
+        server.stop()
+    status, lines, _ = got["hold"]
+    assert status == 200 and lines[0].startswith("data: {") and "[DONE]" not in lines[-1]
+    error = json.loads(lines[-1].removeprefix("data: "))["error"]
+    assert error["code"] == "shutting_down" and error["type"] == "server_error"
+    assert sum('"error"' in ln for ln in lines) == 1
+    status, lines, retry_after = got["hold-first"]
+    assert status == 503 and retry_after, lines
+    assert json.loads("".join(lines))["error"]["code"] == "draining"
+    records = {u["request_id"]: u for u in server.usage_records()}
+    held, first = records["cut-hold"], records["cut-hold-first"]
+    assert held["error"] == "shutting_down" and "client_disconnected" not in held, held
+    assert first["status"] == 503, first
