@@ -82,6 +82,8 @@ peers: $(STAMP)
 	@$(PEER) wyoming-piper 'wyoming-piper==2.5.2'
 	@# 1.82.7 and 1.82.8 were a malicious release: stay at or below 1.82.6.
 	@$(PEER) litellm 'litellm[proxy]==1.82.6'
+	@# WhisperLive: its pins and its VAD's model file (bench/stt_whisperlive.py).
+	@$(PY) -c 'from bench.stt_whisperlive import ensure_peer; ensure_peer()'
 
 bench-call: setup
 	$(PY) -m bench.call

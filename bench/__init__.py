@@ -7,4 +7,8 @@ Run directly (``python -m bench.stt``) they use the repository's prepared models
 import os
 from pathlib import Path
 
-os.environ.setdefault("RYMI_MODELS_DIR", str(Path(__file__).resolve().parents[1] / ".models"))
+REPO = Path(__file__).resolve().parents[1]
+# Where every benchmark writes its numbers, whatever directory it is run from.
+RESULTS = REPO / "results"
+
+os.environ.setdefault("RYMI_MODELS_DIR", str(REPO / ".models"))

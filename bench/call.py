@@ -27,6 +27,7 @@ import numpy as np
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from bench import RESULTS
 from bench.stt_streams import speech_bounds
 
 REPO = Path(__file__).resolve().parents[1]
@@ -224,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ks", default="1,2,4,8", help="concurrent calls to try")
     p.add_argument("--turns", type=int, default=4, help="turns per call")
     p.add_argument("--quick", action="store_true", help="K=1,2 and 2 turns")
-    p.add_argument("--out", default=str(REPO / "results" / "call"))
+    p.add_argument("--out", default=str(RESULTS / "call"))
     args = p.parse_args(argv)
     ks = [1, 2] if args.quick else [int(k) for k in args.ks.split(",")]
     turns = 2 if args.quick else args.turns

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench import RESULTS
 from bench import llm_procs as procs
 from bench.llm_load import Sample, batch, median, pct, session
 
@@ -240,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
                          "no path reconnects, the proxies' steady-state cost alone")
     ap.add_argument("--rounds-scale", type=float, default=1.0,
                     help="multiply every round count (a bigger machine needs fewer)")
-    ap.add_argument("--out", default="results/llm-bench.json")
+    ap.add_argument("--out", default=str(RESULTS / "llm-bench.json"))
     a = ap.parse_args(argv)
     q = a.quick
     workers = [int(w) for w in a.workers.split(",") if w.strip()]

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import aiohttp
 
+from bench import RESULTS
 from bench import llm_procs as procs
 from bench.llm_load import session
 
@@ -83,7 +84,7 @@ async def run(urls: dict[str, str], settle_s: float) -> dict[str, list[list[floa
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="bench.llm_turns", description=__doc__.split("\n")[0])
-    ap.add_argument("--out", default="results/llm-turns.json")
+    ap.add_argument("--out", default=str(RESULTS / "llm-turns.json"))
     a = ap.parse_args(argv)
     models_dir = procs.models_dir()
     started = []

@@ -15,15 +15,14 @@ import json
 import os
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 
+from bench import RESULTS
 from bench.stt_streams import pct, stream_clip
 from tests.stt.client import load_pcm, manifest
 from tests.support.servers import start_server
 
-RESULTS = Path(__file__).resolve().parents[1] / "results"
 LEVELS = (1, 2, 4, 6, 8)
 
 

@@ -36,6 +36,12 @@ PINS = ["whisper-live==0.10.0", "faster-whisper==1.2.0", "torch==2.13.0", "webso
         "python-multipart", "requests", "huggingface_hub"]
 
 
+def ensure_peer() -> None:
+    """Make the peer's venv once (``make peers`` and the first ``bench.stt`` call this)."""
+    if not (PEER / "home" / ".cache" / "whisper-live" / "silero_vad.onnx").exists():
+        setup_peer()
+
+
 def setup_peer() -> None:
     if not PY.exists():
         subprocess.run([sys.executable, "-m", "venv", str(PEER / "venv")], check=True)
@@ -131,8 +137,7 @@ def run_peer(clips: dict[str, bytes], levels: list[int], refs: dict[str, str],
     from servers.stt.config import SttSettings
 
     try:
-        if not (PEER / "home" / ".cache" / "whisper-live" / "silero_vad.onnx").exists():
-            setup_peer()
+        ensure_peer()
         settings = SttSettings()
         model = resolve(settings.model, settings.models_dir)
         proc, port = start_peer(model, max_clients=max(levels) + 2)

@@ -12,10 +12,12 @@ clips (there must be none).
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 
 import numpy as np
 
+from bench import RESULTS
 from bench.stt import wer
 from tests.stt.client import load_pcm, manifest
 
@@ -77,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         for name, text in r["texts"].items():
             if text != full["texts"][name]:
                 print(f"  {r['window_s']:g} s {name}: {full['texts'][name]!r} -> {text!r}")
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / "stt-window.json"
+    out.write_text(json.dumps({"model": args.model, "windows": results}, indent=2) + "\n")
+    print(f"written {out}")
     return 0
 
 

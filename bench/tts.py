@@ -23,6 +23,7 @@ from pathlib import Path
 
 import httpx
 
+from bench import RESULTS
 from bench.tts_peers import (
     REPO,
     read_wyoming_event,
@@ -177,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = asyncio.run(bench_server(name, voice, runs, rounds))
     print(f"\nTTS, voice {voice.stem}, ours at pcm_24000 (peers send 22050 Hz, unresampled)")
     print(table(results))
-    out = REPO / "results" / "tts.json"
+    out = RESULTS / "tts.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"quick": args.quick, "results": results}, indent=2))
     print(f"\n(x ours: the peer's value / ours; written to {out.relative_to(REPO)})")
