@@ -15,6 +15,7 @@ import json
 import os
 import statistics
 import time
+from collections import Counter
 
 import numpy as np
 
@@ -116,8 +117,10 @@ async def sweep_level(url: str, clips: dict[str, bytes], n: int, per_stream: int
                                    intruders() if extra else asyncio.sleep(0))
     flat = [r for rs in results[:n] for r in rs]
     f2f = [r.finalize_to_final for r in flat if r.finalize_to_final is not None]
-    return {"streams": n, "p50": pct(f2f, 50), "p95": pct(f2f, 95),
-            "errors": sum(1 for r in flat if r.error or r.finalize_to_final is None),
+    failed = [r.error or "no final after finalize" for r in flat
+              if r.error or r.finalize_to_final is None]
+    return {"streams": n, "p50": pct(f2f, 50), "p95": pct(f2f, 95), "errors": len(failed),
+            "error_reasons": dict(Counter(failed)),
             "intruders": results[n] if extra else [], "wall_s": time.monotonic() - t}
 
 

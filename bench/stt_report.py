@@ -57,6 +57,7 @@ def table(r: dict) -> str:
         ratio = "-" if lv["p95"] is None else f"{lv['p95'] / d:.2f}"
         lines.append("{:>8} {:>10} {:>10} {:>7} {:>9}".format(
             lv["streams"], _ms(lv["p50"]), _ms(lv["p95"]), lv["errors"], ratio))
+        lines += [f"{'':>10}{count} x {why}" for why, count in lv.get("error_reasons", {}).items()]
     bc = r.get("beyond_capacity")
     if bc:
         ratio = "-" if bc["p95"] is None else f"{bc['p95'] / d:.2f}"
