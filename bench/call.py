@@ -197,30 +197,33 @@ async def run_k(ep: Endpoints, k: int, turns: int) -> list[Turn]:
     return [t for r in results for t in r]
 
 
-def start_servers() -> tuple[Endpoints, list]:
+def start_servers(given: dict[str, str | None]) -> tuple[Endpoints, list]:
+    """The endpoints: those given as URLs, and ours started for the rest."""
     import os
 
     from tests.support.servers import start_server
     env = {"VLLM_CPU_KVCACHE_SPACE": "1",  # as `make` does: the repo's prepared models
            "RYMI_MODELS_DIR": os.environ.get("RYMI_MODELS_DIR", str(REPO / ".models"))}
+    urls = dict(given)
     servers: list = []
     try:
-        for module in ("servers.stt", "servers.tts", "servers.llm"):
-            servers.append(start_server(module, env=env, ready_timeout=300))
+        for ch, path in (("stt", "/stt"), ("tts", "/tts"), ("llm", "/v1/chat/completions")):
+            if not urls[ch]:
+                server = start_server(f"servers.{ch}", env=env, ready_timeout=300)
+                servers.append(server)
+                urls[ch] = (server.ws_url if ch == "stt" else server.url) + path
     except BaseException:  # one failed to start: leave no orphan behind
         for s in servers:
             s.stop()
         raise
-    stt, tts, llm = servers
-    return Endpoints(f"{stt.ws_url}/stt", f"{tts.url}/tts",
-                     f"{llm.url}/v1/chat/completions"), servers
+    return Endpoints(urls["stt"], urls["tts"], urls["llm"]), servers  # type: ignore[arg-type]
 
 
 def main(argv: list[str] | None = None) -> int:
     from .call_report import plot, table
     p = argparse.ArgumentParser(prog="bench.call", description=__doc__.split("\n\n")[0])
     for ch in ("stt", "tts", "llm"):
-        p.add_argument(f"--{ch}", metavar="URL", help=f"an already running {ch} endpoint")
+        p.add_argument(f"--{ch}", metavar="URL", help=f"an already running {ch} endpoint (else ours is started)")
     p.add_argument("--token")
     p.add_argument("--ks", default="1,2,4,8", help="concurrent calls to try")
     p.add_argument("--turns", type=int, default=4, help="turns per call")
@@ -229,11 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     ks = [1, 2] if args.quick else [int(k) for k in args.ks.split(",")]
     turns = 2 if args.quick else args.turns
-    servers: list = []
-    if args.stt and args.tts and args.llm:
-        ep = Endpoints(args.stt, args.tts, args.llm)
-    else:
-        ep, servers = start_servers()
+    # Any endpoint not given is one of ours, started here.
+    ep, servers = start_servers({"stt": args.stt, "tts": args.tts, "llm": args.llm})
     if args.token:
         ep.headers = {"Authorization": f"Bearer {args.token}"}
     try:
