@@ -223,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     from .call_report import plot, table
     p = argparse.ArgumentParser(prog="bench.call", description=__doc__.split("\n\n")[0])
     for ch in ("stt", "tts", "llm"):
-        p.add_argument(f"--{ch}", metavar="URL", help=f"an already running {ch} endpoint (else ours is started)")
+        p.add_argument(f"--{ch}", metavar="URL",
+                       help=f"an already running {ch} endpoint (else ours is started)")
     p.add_argument("--token")
     p.add_argument("--ks", default="1,2,4,8", help="concurrent calls to try")
     p.add_argument("--turns", type=int, default=4, help="turns per call")
