@@ -26,7 +26,6 @@ import asyncio
 import json
 import os
 import random
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -216,7 +215,7 @@ def litellm_config(entries: dict[str, tuple[str, str]]) -> Path:
                   f"      model: openai/{model}", f"      api_base: {api_base}/v1",
                   "      api_key: unused"]
     lines += ["litellm_settings:", "  drop_params: true", "  telemetry: false"]
-    path = Path(tempfile.mkstemp(prefix="litellm-", suffix=".yaml")[1])
+    path = procs.run_file("litellm.yaml")
     path.write_text("\n".join(lines) + "\n")
     return path
 

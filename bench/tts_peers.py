@@ -11,8 +11,8 @@ import asyncio
 import json
 import socket
 import subprocess
-import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,9 +45,27 @@ def _python(venv: str) -> Path | None:
 
 
 def _launch(name: str, cmd: list[str], port: int) -> Peer:
-    log = Path(tempfile.NamedTemporaryFile(prefix=f"{name}-", suffix=".log", delete=False).name)
-    proc = subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=REPO)
+    log = PEERS / f"{name}.log"  # beside the peers' venvs, kept for reading, overwritten
+    with log.open("wb") as out:  # (the child has its own copy of the descriptor)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
     return Peer(name, proc, port, log)
+
+
+def _wait_up(peer: Peer, is_up: Callable[[], bool], timeout_s: float = 120) -> Peer:
+    """Wait until ``is_up()``; a peer that exits or does not come up is stopped (never
+    left running behind the benchmark) and raised about."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if peer.proc.poll() is not None:
+            raise RuntimeError(f"{peer.name} exited:\n{peer.log.read_text()[-2000:]}")
+        try:
+            if is_up():
+                return peer
+        except (OSError, httpx.HTTPError):
+            pass
+        time.sleep(0.2)
+    peer.stop()
+    raise TimeoutError(f"{peer.name} did not start in {timeout_s:.0f} s (log: {peer.log})")
 
 
 def start_piper_http(voice: Path) -> Peer | None:
@@ -57,16 +75,8 @@ def start_piper_http(voice: Path) -> Peer | None:
     port = free_port()
     peer = _launch("piper.http_server", [str(exe), "-m", "piper.http_server", "-m", str(voice),
                                          "--port", str(port), "--host", "127.0.0.1"], port)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if peer.proc.poll() is not None:
-            raise RuntimeError(f"piper.http_server exited:\n{peer.log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/voices", timeout=2).status_code == 200:
-                return peer
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise TimeoutError("piper.http_server did not start")
+    return _wait_up(peer, lambda: httpx.get(f"http://127.0.0.1:{port}/voices",
+                                            timeout=2).status_code == 200)
 
 
 def start_wyoming_piper(voice: Path) -> Peer | None:
@@ -77,16 +87,12 @@ def start_wyoming_piper(voice: Path) -> Peer | None:
     peer = _launch("wyoming-piper", [
         str(exe), "-m", "wyoming_piper", "--voice", voice.stem, "--data-dir", str(voice.parent),
         "--uri", f"tcp://127.0.0.1:{port}"], port)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if peer.proc.poll() is not None:
-            raise RuntimeError(f"wyoming-piper exited:\n{peer.log.read_text()[-2000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return peer
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError("wyoming-piper did not start")
+
+    def listening() -> bool:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+
+    return _wait_up(peer, listening)
 
 
 async def wyoming_event(writer: asyncio.StreamWriter, kind: str, data: dict) -> None:
