@@ -5,7 +5,10 @@ cannot carry it): ``fault:ok``, ``fault:die`` (dies mid-stream), ``fault:stall``
 (stalls after the first chunk), ``fault:stall-headers``, ``fault:error-event`` (an error
 event then ``[DONE]``, as vLLM's server does; ``-vllm``: with its integer code), ``fault:no-done``, ``fault:hold`` (keeps
 the stream open with comments until the client leaves), ``fault:400``, ``fault:401``,
-``fault:403``, ``fault:429``, ``fault:500``, ``fault:html-502``. It runs in a thread of
+``fault:403``, ``fault:429``, ``fault:500``, ``fault:html-502``, and three ways with usage
+that the contract's own does not take: ``fault:usage-on-choice`` (on the last choice
+chunk, asked or not), ``fault:usage-unasked`` (a usage chunk asked or not),
+``fault:no-usage`` (never one). It runs in a thread of
 the test process, so tests can read ``FaultState`` directly.
 """
 
@@ -33,12 +36,18 @@ class FaultState:
     cancelled: int = 0
 
 
-def _chunk(content: str | None = None, role: bool = False, finish: str | None = None) -> bytes:
+USAGE = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
+
+
+def _chunk(content: str | None = None, role: bool = False, finish: str | None = None,
+           usage: dict | None = None) -> bytes:
     delta: dict = {"role": "assistant", "content": ""} if role else {}
     if content is not None:
         delta["content"] = content
     obj = {"id": "chatcmpl-fault", "object": "chat.completion.chunk", "created": 1,
            "model": MODEL, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    if usage is not None:
+        obj["usage"] = usage
     return b"data: " + json.dumps(obj).encode() + b"\n\n"
 
 
@@ -103,13 +112,13 @@ async def _stream(fault: str, body: dict, state: FaultState):
                    b' "param": null, "code": 500}}\n\n')
             yield b"data: [DONE]\n\n"
             return
-        yield _chunk("lo", finish="stop")
+        yield _chunk("lo", finish="stop", usage=USAGE if fault == "usage-on-choice" else None)
         if fault == "no-done":
             return
-        if (body.get("stream_options") or {}).get("include_usage"):
-            usage = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
+        asked = (body.get("stream_options") or {}).get("include_usage")
+        if fault == "usage-unasked" or (asked and fault not in ("usage-on-choice", "no-usage")):
             yield (b"data: " + json.dumps({"id": "chatcmpl-fault", "object": "chat.completion.chunk",
-                   "created": 1, "model": MODEL, "choices": [], "usage": usage}).encode() + b"\n\n")
+                   "created": 1, "model": MODEL, "choices": [], "usage": USAGE}).encode() + b"\n\n")
         yield b"data: [DONE]\n\n"
     except asyncio.CancelledError:
         state.cancelled += 1

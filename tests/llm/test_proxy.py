@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import httpx
 import openai
 import pytest
 
 from tests.llm.conftest import TOKEN
-from tests.llm.fault_upstream import MODEL, FaultUpstream
+from tests.llm.fault_upstream import MODEL, USAGE, FaultUpstream
 from tests.llm.sse_util import normalise, payloads, raw_stream
 from tests.support.clients import half_body
-from tests.support.servers import RunningServer, metric
+from tests.support.servers import RunningServer, metric, start_server
 
 PROMPT = [{"role": "user", "content": "Name a colour."}]
 
@@ -70,6 +71,42 @@ def test_fault_ok_sends_upstream_token_and_model(fault_proxy: RunningServer,
     assert sent["accept_encoding"] == "identity"  # relayed bytes must not come compressed
     assert sent["body"]["model"] == MODEL
     assert "upstream-secret-77" not in fault_proxy.logs()
+
+
+@pytest.fixture(scope="module")
+def unforced_proxy(fault_upstream: FaultUpstream) -> Iterator[RunningServer]:
+    """A proxy that does not ask the upstream for usage the client did not ask for."""
+    server = start_server("servers.llm", env={
+        "RYMI_LLM_BACKEND": "upstream", "RYMI_LLM_UPSTREAM_URL": fault_upstream.url,
+        "RYMI_LLM_UPSTREAM_FORCE_USAGE": "false", "RYMI_LLM_TOKENS": ""}, ready_timeout=120)
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("fault", ["usage-on-choice", "no-usage", "usage-unasked"])
+@pytest.mark.parametrize("include_usage", [True, False])
+@pytest.mark.parametrize("forced", [True, False])
+def test_usage_follows_the_contract_whatever_the_upstream_does(
+        fault_proxy: RunningServer, unforced_proxy: RunningServer, fault: str,
+        include_usage: bool, forced: bool) -> None:
+    """Asked for: one usage chunk of its own (choices: []) just before [DONE], the
+    upstream's count or null if it counted nothing; not asked for: none. The choice
+    chunks never carry it, wherever the upstream put it."""
+    extra = {"stream_options": {"include_usage": True}} if include_usage else {}
+    r, data = _fault((fault_proxy if forced else unforced_proxy).url, fault, **extra)
+    objs = payloads(data)
+    assert r.status_code == 200 and objs[-1] == "[DONE]", objs
+    chunks = objs[:-1]
+    choice_chunks = [o for o in chunks if o["choices"]]
+    assert len(choice_chunks) == 3 and not any("usage" in o for o in choice_chunks)
+    assert choice_chunks[-1]["choices"][0]["finish_reason"] == "stop"
+    if not include_usage:
+        assert chunks == choice_chunks, chunks
+        return
+    assert len(chunks) == 4 and chunks[-1]["choices"] == []
+    assert chunks[-1]["id"] == choice_chunks[0]["id"]
+    assert chunks[-1]["object"] == "chat.completion.chunk"
+    assert chunks[-1]["usage"] == (None if fault == "no-usage" else USAGE)
 
 
 @pytest.mark.parametrize("fault,code", [

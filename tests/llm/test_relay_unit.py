@@ -51,7 +51,7 @@ def test_done_after_an_error_event_is_dropped() -> None:
 
 
 def test_nothing_is_forwarded_after_done() -> None:
-    out, state = relay([ROLE, TEXT + DONE + b": trailing comment\n\n", TEXT])
+    out, state = relay([ROLE, TEXT + DONE + b": trailing comment\n\n", TEXT], drop_usage=True)
     assert b"".join(out) == ROLE + TEXT + DONE and state.error is None
 
 
@@ -110,3 +110,64 @@ def test_chunks_with_a_null_usage_are_forwarded_unparsed(
     assert b"".join(out) == ROLE + OPENAI_TEXT + SPACED_TEXT + DONE
     assert inspected == [USAGE, DONE]  # only the events that carry something are parsed
     assert (state.prompt_tokens, state.completion_tokens, state.error) == (5, 2, None)
+
+
+def _chunk(delta: dict, finish: str | None = None, usage: dict | None = None) -> bytes:
+    obj: dict = {"id": "chatcmpl-up", "object": "chat.completion.chunk", "created": 7,
+                 "model": "up-model",
+                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    if usage is not None:
+        obj["usage"] = usage
+    return b"data: " + json.dumps(obj).encode() + b"\n\n"
+
+
+def _events(out: list[bytes]) -> list[dict | str]:
+    """The relayed events, parsed ("[DONE]" as itself; comments left out)."""
+    events = [e for e in b"".join(out).split(b"\n\n")[:-1] if not e.startswith(b":")]
+    return [e[6:].decode() if e == DONE[:-2] else json.loads(e[6:]) for e in events]
+
+
+def _usage(p: int, c: int) -> dict:
+    return {"prompt_tokens": p, "completion_tokens": c}
+
+
+@pytest.mark.parametrize("upstream", ["on the last choice chunk", "on every choice chunk"])
+def test_usage_on_choice_chunks_comes_out_as_the_contracts_usage_chunk(upstream: str) -> None:
+    every = upstream == "on every choice chunk"
+    stream = [_chunk({"role": "assistant", "content": ""}, usage=_usage(5, 0) if every else None),
+              _chunk({"content": "Hi"}, usage=_usage(5, 1) if every else None),
+              _chunk({}, "stop", usage=_usage(5, 2)), DONE]
+    for drop_usage in (False, True):
+        out, state = relay(stream, drop_usage=drop_usage)
+        events = _events(out)
+        assert events[-1] == "[DONE]" and (state.prompt_tokens, state.completion_tokens) == (5, 2)
+        choice_chunks = [e for e in events[:-1] if isinstance(e, dict) and e["choices"]]
+        assert len(choice_chunks) == 3 and not any("usage" in e for e in choice_chunks)
+        assert choice_chunks[-1]["choices"][0]["finish_reason"] == "stop"
+        usage_chunks = [e for e in events if isinstance(e, dict) and "usage" in e]
+        if drop_usage:  # not asked for: none at all
+            assert usage_chunks == [] and len(events) == 4
+            continue
+        assert len(events) == 5 and usage_chunks == [events[-2]]
+        assert events[-2] == {"id": "chatcmpl-up", "object": "chat.completion.chunk",
+                              "created": 7, "model": "up-model", "choices": [],
+                              "usage": {"prompt_tokens": 5, "completion_tokens": 2,
+                                        "total_tokens": 7}}
+
+
+def test_an_upstream_that_counts_nothing_gets_a_null_usage_chunk_when_asked() -> None:
+    stream = [_chunk({"role": "assistant", "content": ""}), _chunk({"content": "Hi"}),
+              _chunk({}, "stop"), DONE]
+    out, _ = relay([b": ping\n\n", *stream])
+    events = _events(out)
+    assert events[-2] == {"id": "chatcmpl-up", "object": "chat.completion.chunk", "created": 7,
+                          "model": "up-model", "choices": [], "usage": None}
+    assert events[-1] == "[DONE]" and len(events) == 5
+    out, _ = relay(stream, drop_usage=True)  # not asked for: the stream as it came
+    assert b"".join(out) == b"".join(stream)
+
+
+def test_a_usage_chunk_sent_unasked_is_dropped() -> None:
+    """An upstream that sends usage although nobody asked (upstream_force_usage off)."""
+    out, state = relay([ROLE, TEXT, USAGE, DONE], drop_usage=True)
+    assert b"".join(out) == ROLE + TEXT + DONE and state.completion_tokens == 2

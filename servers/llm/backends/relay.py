@@ -3,10 +3,16 @@
 Bytes are forwarded as they arrive, cut only at event boundaries; an event is parsed
 only when it may matter to the contract: an error (then the upstream's own ``[DONE]``
 after it is dropped, as vLLM's server sends one), the usage chunk (counted for the
-usage record, and dropped when only we asked for it), or the end (a stream that ends
-without ``[DONE]`` was cut: we say so with an error event). An upstream that ends its
-lines with CRLF is relayed with LF, as the contract writes them. Transport failures are
-the caller's: this module only sees bytes.
+usage record, and dropped when the client did not ask for it), or the end (a stream
+that ends without ``[DONE]`` was cut: we say so with an error event). An upstream that
+ends its lines with CRLF is relayed with LF, as the contract writes them. Transport
+failures are the caller's: this module only sees bytes.
+
+Usage as the contract has it, whatever the upstream does: asked for, it is one chunk of
+its own (``choices: []``) just before ``[DONE]``; not asked for, there is none. Some
+upstreams put it on a choice chunk (the last, or every one), or send none at all: the
+choice chunks are relayed without it, and the usage chunk is written here before
+``[DONE]`` from the last usage seen (``usage: null`` if the upstream counted nothing).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import time
 
 from servers.common.body import parse_json
 
-from ..sse import error_event
+from ..sse import error_event, event, usage_dict
 
 # An event never legitimately comes near this (a chunk is a token or a few); one that
 # does is an upstream that never ends an event, which would otherwise be held in memory.
@@ -35,6 +41,11 @@ class StreamState:
         self.completion_tokens: int | None = None
         self.ttft_s: float | None = None
         self.error: str | None = None
+        # For a usage chunk we write ourselves: the stream's id/created/model, the usage
+        # that rode on a choice chunk, and whether a usage chunk went out as it came.
+        self.ident: dict[str, object] = {}
+        self.late_usage: dict[str, object] | None = None
+        self.usage_sent = False
 
 
 class Framer:
@@ -48,6 +59,7 @@ class Framer:
         self.drop_usage, self.state, self.started = drop_usage, state, started
         self.finished = False
         self._pending = b""
+        self._need_ident = not drop_usage  # (read from the first event with data)
 
     def feed(self, chunk: bytes) -> bytes:
         """The whole events that ``chunk`` completes, ready to forward (maybe none)."""
@@ -69,6 +81,8 @@ class Framer:
                 return b""
             ready, self._pending = pending[:end + 2], pending[end + 2:]
         state = self.state
+        if self._need_ident:
+            self._need_ident = not _read_ident(ready, state)
         if state.ttft_s is None and _CONTENT.search(ready):
             state.ttft_s = time.monotonic() - self.started
         # Parsing happens only for the few events that carry one of these with a value.
@@ -100,6 +114,8 @@ def _inspect(ready: bytes, drop_usage: bool, state: StreamState) -> tuple[bytes,
             payload = payload[5:].strip()
         if payload == b"[DONE]":
             if state.error is None:
+                if not drop_usage and not state.usage_sent:
+                    kept.append(_usage_event(state))
                 kept.append(ev + b"\n\n")
             return b"".join(kept), True
         if b'"error"' in payload or b'"usage"' in payload:
@@ -115,10 +131,49 @@ def _inspect(ready: bytes, drop_usage: bool, state: StreamState) -> tuple[bytes,
             if isinstance(usage, dict):
                 state.prompt_tokens = usage.get("prompt_tokens")
                 state.completion_tokens = usage.get("completion_tokens")
-                if drop_usage and not obj.get("choices"):
+                if obj.get("choices"):  # on a choice chunk: relayed without it, kept
+                    state.late_usage = usage
+                    state.ident = state.ident or _ident_of(obj)
+                    del obj["usage"]
+                    kept.append(event(obj))
                     continue
+                if drop_usage:
+                    continue
+                state.usage_sent = True
         kept.append(ev + b"\n\n")
     return b"".join(kept), False
+
+
+def _ident_of(obj: dict) -> dict[str, object]:
+    return {k: obj[k] for k in ("id", "created", "model") if k in obj}
+
+
+def _read_ident(ready: bytes, state: StreamState) -> bool:
+    """The stream's id/created/model from the first event of ``ready`` with a JSON
+    object; False if there was none yet (only comments)."""
+    for ev in ready.split(b"\n\n")[:-1]:
+        payload = ev.strip()
+        if not payload.startswith(b"data:"):
+            continue
+        try:
+            obj = parse_json(payload[5:].strip())
+        except ValueError:
+            obj = None
+        if isinstance(obj, dict):
+            state.ident = _ident_of(obj)
+        return True
+    return False
+
+
+def _usage_event(state: StreamState) -> bytes:
+    """The usage chunk the upstream did not send as one (see the module's doc)."""
+    usage = state.late_usage
+    if usage is not None and isinstance(usage.get("prompt_tokens"), int) and \
+            isinstance(usage.get("completion_tokens"), int):
+        usage = {**usage, **usage_dict(usage["prompt_tokens"], usage["completion_tokens"])}
+    return event({"id": state.ident.get("id", ""), "object": "chat.completion.chunk",
+                  "created": state.ident.get("created", 0),
+                  "model": state.ident.get("model", ""), "choices": [], "usage": usage})
 
 
 def _in_our_shape(err: object) -> bytes | None:

@@ -86,7 +86,8 @@ class UpstreamBackend:
         await self.client.aclose()
 
     def body(self, req: ChatRequest, raw: dict[str, Any]) -> tuple[bytes, bool]:
-        """The upstream body, and whether we must drop a usage chunk the client did not ask for."""
+        """The upstream body, and whether the client did not ask for usage (so any usage
+        chunk is dropped: the one we asked for, or one the upstream sends unasked)."""
         out = {k: v for k, v in raw.items() if k in _FORWARDED}
         if self.upstream_model:
             out["model"] = self.upstream_model
@@ -94,10 +95,9 @@ class UpstreamBackend:
         for key in ("max_tokens", "max_completion_tokens"):
             if (req_value := getattr(req, key)) is not None and req_value > cap:
                 out[key] = cap  # as the vllm backend clamps: one setting, both backends
-        drop_usage = False
-        if req.stream and not req.include_usage and self.settings.upstream_force_usage:
+        drop_usage = not req.include_usage
+        if req.stream and drop_usage and self.settings.upstream_force_usage:
             out["stream_options"] = {**(raw.get("stream_options") or {}), "include_usage": True}
-            drop_usage = True
         return _ENCODE(out).encode(), drop_usage
 
     async def open(self, req: ChatRequest, raw: dict[str, Any]) -> tuple[Response, bool]:
