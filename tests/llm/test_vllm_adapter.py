@@ -1,9 +1,11 @@
 """The vLLM adapter's handling of what the engine reports, with an engine double
-(fault injection: vLLM ending a request with finish_reason "error", or failing a
-request on its way in, which the real engine does only on rare inputs)."""
+(fault injection: vLLM ending a request with finish_reason "error", failing a request
+on its way in, which the real engine does only on rare inputs, or a client leaving
+while vLLM is still adding the request, a window too short to hit on demand)."""
 
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 
 import pytest
@@ -20,13 +22,18 @@ class EngineDouble:
     """Yields the given finish reasons one output each, or raises before any output."""
 
     def __init__(self, finishes: list[str | None] | None = None,
-                 fail_on_the_way_in: bool = False) -> None:
-        self.finishes, self.fail = finishes or [], fail_on_the_way_in
+                 fail_on_the_way_in: bool = False, hang_on_the_way_in: bool = False) -> None:
+        self.finishes, self.fail, self.hang = finishes or [], fail_on_the_way_in, \
+            hang_on_the_way_in
         self.aborted: list[str] = []
+        self.adding = asyncio.Event()
 
     async def generate(self, prompt, params, request_id):  # type: ignore[no-untyped-def]
         if self.fail:
             raise RuntimeError("can't serialize ints > 2**64-1")
+        if self.hang:  # as vLLM inside add_request: registered, its send under way
+            self.adding.set()
+            await asyncio.Event().wait()
         for i, finish in enumerate(self.finishes):
             yield SimpleNamespace(outputs=[SimpleNamespace(text=f"t{i}", token_ids=[i],
                                                            finish_reason=finish)],
@@ -72,4 +79,14 @@ async def test_a_request_that_fails_on_its_way_in_is_aborted_in_the_engine() -> 
     with pytest.raises(EngineError) as err:
         await deltas(backend_with(engine))
     assert err.value.code == "engine_error"
+    assert len(engine.aborted) == 1 and engine.aborted[0].startswith("req-1-")
+
+
+async def test_a_request_cancelled_while_being_added_is_aborted_in_the_engine() -> None:
+    engine = EngineDouble(hang_on_the_way_in=True)
+    task = asyncio.create_task(deltas(backend_with(engine)))
+    await asyncio.wait_for(engine.adding.wait(), 5)
+    task.cancel()  # the client hung up
+    with pytest.raises(asyncio.CancelledError):
+        await task
     assert len(engine.aborted) == 1 and engine.aborted[0].startswith("req-1-")

@@ -195,6 +195,13 @@ class VllmBackend:
                 yield Delta(o.text, o.finish_reason, len(ids), completion, cached)
         except EngineError:
             raise
+        except asyncio.CancelledError:
+            # The client left. vLLM's generate() aborts only once add_request has
+            # returned; cancelled while it was still adding (the request registered, its
+            # send to the engine core under way), the request would run on unread.
+            if not outputs:
+                await _abort_quietly(self.engine, rid)
+            raise
         except Exception as exc:
             if not outputs:  # vLLM does not abort a request that failed on its way in
                 await _abort_quietly(self.engine, rid)
