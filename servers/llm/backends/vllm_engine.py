@@ -195,27 +195,23 @@ class VllmBackend:
                 yield Delta(o.text, o.finish_reason, len(ids), completion, cached)
         except EngineError:
             raise
-        except asyncio.CancelledError:
-            # The client left. vLLM's generate() aborts only once add_request has
-            # returned; cancelled while it was still adding (the request registered, its
-            # send to the engine core under way), the request would run on unread.
-            if not outputs:
-                await _abort_quietly(self.engine, rid)
-            raise
         except Exception as exc:
-            if not outputs:  # vLLM does not abort a request that failed on its way in
-                await _abort_quietly(self.engine, rid)
             raise _map_engine_error(exc) from exc
         finally:
             await stream.aclose()  # on GeneratorExit/cancel: vLLM aborts the request
+            if not outputs:
+                # ... but only once add_request has returned: a request that failed, or
+                # whose client left, on its way in stays registered (and may run unread).
+                await _abort_quietly(self.engine, rid)
 
 
 _FAILED = frozenset({"error", "abort"})  # finish reasons that are no answer
 
 
 async def _abort_quietly(engine: Any, rid: str) -> None:
-    """Take back a request the engine registered but never ran (vLLM's generate() only
-    aborts once add_request returned): else it is counted as running for good."""
+    """Take back a request that gave no output (vLLM's generate() only aborts once
+    add_request returned): else it is counted as running for good. Harmless for one
+    vLLM has ended or aborted already (an unknown id is ignored)."""
     try:
         await engine.abort(rid)
     except Exception as exc:
