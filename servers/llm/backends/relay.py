@@ -41,9 +41,10 @@ class StreamState:
         self.completion_tokens: int | None = None
         self.ttft_s: float | None = None
         self.error: str | None = None
-        # For a usage chunk we write ourselves: the stream's id/created/model, the usage
-        # that rode on a choice chunk, and whether a usage chunk went out as it came.
-        self.ident: dict[str, object] = {}
+        # For a usage chunk we write ourselves: the first events with data (kept as
+        # bytes, parsed only then, for the stream's id/created/model), the usage that
+        # rode on a choice chunk, and whether a usage chunk went out as it came.
+        self.first_events = b""
         self.late_usage: dict[str, object] | None = None
         self.usage_sent = False
 
@@ -59,7 +60,7 @@ class Framer:
         self.drop_usage, self.state, self.started = drop_usage, state, started
         self.finished = False
         self._pending = b""
-        self._need_ident = not drop_usage  # (read from the first event with data)
+        self._keep_first = not drop_usage
 
     def feed(self, chunk: bytes) -> bytes:
         """The whole events that ``chunk`` completes, ready to forward (maybe none)."""
@@ -81,8 +82,8 @@ class Framer:
                 return b""
             ready, self._pending = pending[:end + 2], pending[end + 2:]
         state = self.state
-        if self._need_ident:
-            self._need_ident = not _read_ident(ready, state)
+        if self._keep_first and ready.find(b"data:") >= 0:
+            state.first_events, self._keep_first = ready, False
         if state.ttft_s is None and _CONTENT.search(ready):
             state.ttft_s = time.monotonic() - self.started
         # Parsing happens only for the few events that carry one of these with a value.
@@ -109,9 +110,7 @@ def _inspect(ready: bytes, drop_usage: bool, state: StreamState) -> tuple[bytes,
     """Look at each event of ``ready``; returns what to forward and whether [DONE] came."""
     kept: list[bytes] = []
     for ev in ready.split(b"\n\n")[:-1]:
-        payload = ev.strip()
-        if payload.startswith(b"data:"):
-            payload = payload[5:].strip()
+        payload = _payload(ev)
         if payload == b"[DONE]":
             if state.error is None:
                 if not drop_usage and not state.usage_sent:
@@ -119,10 +118,7 @@ def _inspect(ready: bytes, drop_usage: bool, state: StreamState) -> tuple[bytes,
                 kept.append(ev + b"\n\n")
             return b"".join(kept), True
         if b'"error"' in payload or b'"usage"' in payload:
-            try:
-                obj = parse_json(payload)
-            except ValueError:
-                obj = None
+            obj = _json_or_none(payload)
             if isinstance(obj, dict) and obj.get("error") is not None:
                 state.error = "upstream_error_event"
                 kept.append(_in_our_shape(obj["error"]) or ev + b"\n\n")
@@ -133,7 +129,6 @@ def _inspect(ready: bytes, drop_usage: bool, state: StreamState) -> tuple[bytes,
                 state.completion_tokens = usage.get("completion_tokens")
                 if obj.get("choices"):  # on a choice chunk: relayed without it, kept
                     state.late_usage = usage
-                    state.ident = state.ident or _ident_of(obj)
                     del obj["usage"]
                     kept.append(event(obj))
                     continue
@@ -144,36 +139,32 @@ def _inspect(ready: bytes, drop_usage: bool, state: StreamState) -> tuple[bytes,
     return b"".join(kept), False
 
 
-def _ident_of(obj: dict) -> dict[str, object]:
-    return {k: obj[k] for k in ("id", "created", "model") if k in obj}
+def _payload(ev: bytes) -> bytes:
+    """An event's ``data:`` value (a comment is left as it is)."""
+    payload = ev.strip()
+    return payload[5:].strip() if payload.startswith(b"data:") else payload
 
 
-def _read_ident(ready: bytes, state: StreamState) -> bool:
-    """The stream's id/created/model from the first event of ``ready`` with a JSON
-    object; False if there was none yet (only comments)."""
-    for ev in ready.split(b"\n\n")[:-1]:
-        payload = ev.strip()
-        if not payload.startswith(b"data:"):
-            continue
-        try:
-            obj = parse_json(payload[5:].strip())
-        except ValueError:
-            obj = None
-        if isinstance(obj, dict):
-            state.ident = _ident_of(obj)
-        return True
-    return False
+def _json_or_none(payload: bytes) -> object:
+    try:
+        return parse_json(payload)
+    except ValueError:
+        return None
 
 
 def _usage_event(state: StreamState) -> bytes:
-    """The usage chunk the upstream did not send as one (see the module's doc)."""
+    """The usage chunk the upstream did not send as one (see the module's doc), with the
+    id, created and model of the stream's first event."""
+    first = next((_json_or_none(_payload(ev)) for ev in state.first_events.split(b"\n\n")
+                  if ev.lstrip().startswith(b"data:")), None)
+    ident = first if isinstance(first, dict) else {}
     usage = state.late_usage
     if usage is not None and isinstance(usage.get("prompt_tokens"), int) and \
             isinstance(usage.get("completion_tokens"), int):
         usage = {**usage, **usage_dict(usage["prompt_tokens"], usage["completion_tokens"])}
-    return event({"id": state.ident.get("id", ""), "object": "chat.completion.chunk",
-                  "created": state.ident.get("created", 0),
-                  "model": state.ident.get("model", ""), "choices": [], "usage": usage})
+    return event({"id": ident.get("id", ""), "object": "chat.completion.chunk",
+                  "created": ident.get("created", 0), "model": ident.get("model", ""),
+                  "choices": [], "usage": usage})
 
 
 def _in_our_shape(err: object) -> bytes | None:
