@@ -197,10 +197,14 @@ class UtteranceSegmenter:
         events.append(SegmentEvent("started", self.utterance, now))
 
     def _end(self, *, reuse: bool, forced: bool) -> SegmentEvent:
-        event = SegmentEvent("ended", self.utterance, self.position, audio=self._decode_audio(),
+        decoded = self._decode_audio()
+        event = SegmentEvent("ended", self.utterance, self.position, audio=decoded,
                              reuse=reuse, forced=forced, speech_end=self._speech_end_pos())
-        # What followed the speech stays available as the next onset's pad.
-        self._tail = self.current_audio()[-self._pad:] if self._pad else self._tail[:0]
+        # What followed the decoded audio stays available as the next onset's pad; what
+        # was decoded does not, or its last words would be heard again in the next final
+        # (a finalize or the maximum length cuts mid-speech, so nothing follows them).
+        undecoded = self.current_audio()[len(decoded):]
+        self._tail = undecoded[-self._pad:] if self._pad else self._tail[:0]
         self.speaking = False
         self._reset_utterance()
         return event

@@ -100,3 +100,39 @@ def test_utterance_longer_than_the_maximum_is_cut():
     ended = [e for e in events if e.kind == "ended"]
     assert any(e.forced for e in ended)
     assert all(len(e.audio) <= 3.0 * 16000 + 512 for e in ended)
+
+
+def _stream_span(x: np.ndarray, part: np.ndarray) -> tuple[int, int]:
+    """Where ``part`` (an utterance's audio) lies in the stream ``x``, as [start, end)."""
+    for i in np.flatnonzero(x == part[0]):
+        if np.array_equal(x[i:i + len(part)], part):
+            return int(i), int(i) + len(part)
+    raise AssertionError("utterance audio is not a run of the stream")
+
+
+def _assert_no_sample_decoded_twice(x: np.ndarray, ended: list) -> None:
+    spans = [_stream_span(x, e.audio) for e in ended]
+    for (_, end), (start, _) in zip(spans, spans[1:]):
+        # Audio decoded for one final and again for the next repeats its last words.
+        assert start >= end, f"next utterance re-decodes {end - start} samples"
+
+
+def test_speech_after_a_finalize_is_not_decoded_again():
+    x = audio("librivox_ss_870.wav")
+    seg = segmenter()
+    cut = 16000 * 3 + 100  # mid-word
+    events = feed(seg, x[:cut])
+    forced = seg.force_end()
+    assert forced is not None and forced.forced
+    events = [*events, forced, *feed(seg, x[cut:])]
+    ended = [e for e in events if e.kind == "ended"]
+    assert len(ended) >= 2
+    _assert_no_sample_decoded_twice(x, ended)
+
+
+def test_speech_split_at_the_maximum_is_not_decoded_twice():
+    x = audio("ls_2412_153948_0000.wav")
+    events = feed(segmenter(max_utterance_s=3.0, endpointing_ms=2000), x)
+    ended = [e for e in events if e.kind == "ended"]
+    assert sum(e.forced for e in ended) >= 2
+    _assert_no_sample_decoded_twice(x, ended)
