@@ -151,6 +151,8 @@ def _spoken_address(s: str) -> str:
 
 
 def _number(m: re.Match[str]) -> str:
+    if re.fullmatch(r"0\d+", m[0]):  # "0427", "007": a code, not four hundred and ...
+        return spell_digits(m[0])
     raw = m[0].replace(",", "")
     if re.fullmatch(r"1[1-9]\d\d|20\d\d", m[0]) and int(raw) % 100:  # not "1,999" or "2000"
         return _year(int(raw))  # "1999": a year, as people say it

@@ -41,6 +41,10 @@ from servers.tts.text import MAX_PIECE, plan
     ("Debt 123456789012345", "Debt one hundred and twenty-three trillion four hundred and "
      "fifty-six billion seven hundred and eighty-nine million twelve thousand three hundred "
      "and forty-five"),
+    # A leading zero makes a code, read digit by digit; a lone zero or a decimal is a number.
+    ("Your code is 0427", "Your code is zero four two seven"),
+    ("Agent 007.", "Agent zero zero seven."),
+    ("0, 0.5 and $0.50", "zero, zero point five and zero dollars and fifty cents"),
 ])
 def test_normalize_english(text: str, spoken: str) -> None:
     assert normalize(text, "en-US") == spoken
