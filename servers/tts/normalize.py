@@ -151,10 +151,16 @@ def _spoken_address(s: str) -> str:
 
 
 def _number(m: re.Match[str]) -> str:
-    if re.fullmatch(r"0\d+", m[0]):  # "0427", "007": a code, not four hundred and ...
-        return spell_digits(m[0])
-    raw = m[0].replace(",", "")
-    if re.fullmatch(r"1[1-9]\d\d|20\d\d", m[0]) and int(raw) % 100:  # not "1,999" or "2000"
+    spoken = _number_words(m[0])
+    # A unit written onto the number ("5GB") is a word of its own: "five GB".
+    return f"{spoken} " if m.string[m.end():m.end() + 1].isalpha() else spoken
+
+
+def _number_words(number: str) -> str:
+    if re.fullmatch(r"0\d+", number):  # "0427", "007": a code, not four hundred and ...
+        return spell_digits(number)
+    raw = number.replace(",", "")
+    if re.fullmatch(r"1[1-9]\d\d|20\d\d", number) and int(raw) % 100:  # not "1,999" or "2000"
         return _year(int(raw))  # "1999": a year, as people say it
     return words(raw)
 
@@ -182,8 +188,11 @@ RULES: list[Rule] = [
     (re.compile(rf"\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s(?:of\s)?{_MONTH}(?:,?\s(?P<y>\d{{4}}))?\b"),
      _day_month),
     (re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.I), _ordinal),
-    (re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?:\.\d+)?\b|(?<![\w.])\d*\.\d+\b|\b\d+\b"),
-     _number),  # ".5" too: "zero point five", not "dot five"
+    # A number ends where its digits do, so a unit written onto it stays a word: "1.5GB"
+    # is "one point five GB", not "one.5GB". An "s" after a whole number is a decade or a
+    # plural ("1990s"), which espeak reads better than "nineteen ninety s".
+    (re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d|s\b)|(?<![\w.])\d*\.\d+(?!\d)"
+                r"|\b\d+(?!\d|s\b)"), _number),  # ".5" too: "zero point five", not "dot five"
     (re.compile(r"\s&\s"), " and "),
 ]
 _ABBREV = re.compile(r"(?<!\w)(" + "|".join(re.escape(a) for a in ABBREVIATIONS) + r")(?=\s|$)")

@@ -45,6 +45,9 @@ from servers.tts.text import MAX_PIECE, plan
     ("Your code is 0427", "Your code is zero four two seven"),
     ("Agent 007.", "Agent zero zero seven."),
     ("0, 0.5 and $0.50", "zero, zero point five and zero dollars and fifty cents"),
+    # A unit written onto a number ("1.5GB") leaves the number whole; a decade keeps its "s".
+    ("1.5GB, 5GB, 1,200mg, 10x", "one point five GB, five GB, one thousand two hundred mg, ten x"),
+    ("In the 1990s", "In the 1990s"),
 ])
 def test_normalize_english(text: str, spoken: str) -> None:
     assert normalize(text, "en-US") == spoken
