@@ -120,7 +120,8 @@ def _month_day(m: re.Match[str]) -> str:
 
 def _day_month(m: re.Match[str]) -> str:
     day = words(int(m["d"]), to="ordinal")
-    return f"the {day} of {m['month']}" + (f", {_year(int(m['y']))}" if m["y"] else "")
+    the = m["the"] or "the "  # "on the 5th of June": the match took the "the", said once
+    return f"{the}{day} of {m['month']}" + (f", {_year(int(m['y']))}" if m["y"] else "")
 
 
 def _ordinal(m: re.Match[str]) -> str:
@@ -185,8 +186,8 @@ RULES: list[Rule] = [
     (re.compile(r"\b(?P<mo>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4})\b"), _us_date),
     (re.compile(rf"\b{_MONTH}\s(?P<d>\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s(?P<y>\d{{4}}))?\b"),
      _month_day),
-    (re.compile(rf"\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s(?:of\s)?{_MONTH}(?:,?\s(?P<y>\d{{4}}))?\b"),
-     _day_month),
+    (re.compile(rf"(?P<the>\b(?i:the)\s)?\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s(?:of\s)?{_MONTH}"
+                r"(?:,?\s(?P<y>\d{4}))?\b"), _day_month),
     (re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.I), _ordinal),
     # A number ends where its digits do, so a unit written onto it stays a word: "1.5GB"
     # is "one point five GB", not "one.5GB". An "s" after a whole number is a decade or a

@@ -48,6 +48,10 @@ from servers.tts.text import MAX_PIECE, plan
     # A unit written onto a number ("1.5GB") leaves the number whole; a decade keeps its "s".
     ("1.5GB, 5GB, 1,200mg, 10x", "one point five GB, five GB, one thousand two hundred mg, ten x"),
     ("In the 1990s", "In the 1990s"),
+    # "the" before a day of the month is said once.
+    ("On the 5th of June", "On the fifth of June"),
+    ("The 5th of June, 5th of June or 5 June 2024",
+     "The fifth of June, the fifth of June or the fifth of June, twenty twenty-four"),
 ])
 def test_normalize_english(text: str, spoken: str) -> None:
     assert normalize(text, "en-US") == spoken
