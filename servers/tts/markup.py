@@ -28,6 +28,9 @@ _EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u2300-\u23
                     "\uFE0E\uFE0F\u200D\u20E3]+")
 _BEFORE_STOP = re.compile(r"[ \t]+(?=[.,!?;:])")
 _LINE_END = re.compile(r"(?<=[\w)\]\"'’”])[ \t]*\n")  # a line ending with no punctuation
+# piper takes text in [[ ]] as raw phonemes, so "[[hello]]" would be mangled, not said: a
+# run of brackets is one. Done last, as removing other marks can bring brackets together.
+_PHONEME_BRACKETS = re.compile(r"([\[\]])\1+")
 
 
 def strip_markup(text: str) -> str:
@@ -41,7 +44,8 @@ def strip_markup(text: str) -> str:
     text = _EMPHASIS.sub("", _TIMES.sub(" times ", text))
     text = text.replace("_", " ")  # snake_case inside a word: two words
     text = _HASHTAG.sub("", _NUMBER_SIGN.sub("number ", text))
-    return _BEFORE_STOP.sub("", _EMOJI.sub(" ", text))  # "world 👍." -> "world."
+    text = _BEFORE_STOP.sub("", _EMOJI.sub(" ", text))  # "world 👍." -> "world."
+    return _PHONEME_BRACKETS.sub(r"\1", text)
 
 
 _MAY_HAVE = re.compile(r"[<\[*_~`#>•×\n\u2300-\u27BF\u2B00-\u2BFF\uFE0E\uFE0F\u200D\u20E3"

@@ -106,6 +106,14 @@ def test_markup_goes_in_every_language_and_an_emoji_alone_is_nothing_to_say() ->
     assert plan("😀🎉") == [] and plan("**") == []
 
 
+@pytest.mark.parametrize("language", ["en-US", "es-ES"])
+def test_double_brackets_never_reach_piper(language: str) -> None:
+    # piper reads text in [[ ]] as raw phonemes: "hello" would be mangled, not said.
+    assert normalize("Say [[hello]] now", language) == "Say [hello] now"
+    spoken = normalize("[[[a]]], [`[b]`] and [**[c**]]", language)
+    assert "[[" not in spoken and "]]" not in spoken
+
+
 def test_other_languages_are_left_alone() -> None:
     assert normalize("Cuesta  $5.", "es-ES") == "Cuesta $5."
 
