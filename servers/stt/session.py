@@ -33,6 +33,8 @@ from .turns import Turns
 from .vad import SAMPLE_RATE, StreamingVad
 
 TICK_S = 0.25  # how often limits and draining are checked while no frame arrives
+# Answers (finals, errors) waiting to be written past which control frames are not read.
+MAX_UNSENT_TURNS = 64
 NOT_JSON = object()  # a control frame that does not parse (``null`` is JSON, and no type)
 
 log = logging.getLogger("rymi.stt")
@@ -127,8 +129,11 @@ class SttSession:
                     closing = await self._audio(data)
                     if closing is not None:
                         return closing
-                elif data is not None and self._control(data):
-                    return 1000, None
+                elif data is not None:
+                    if self._control(data):
+                        return 1000, None
+                    if (closing := await self._hold_while_unanswered(sender)) is not None:
+                        return closing
                 # Stamped once the frame is handled: a hold for back-pressure in _audio is
                 # the server's wait, not the client's silence.
                 last_frame = time.monotonic()
@@ -233,6 +238,24 @@ class SttSession:
                                             int16_to_float(samples))
         self.turns.pushed(events, time.monotonic())
         return await self._hold_while_backlogged()
+
+    async def _hold_while_unanswered(self, sender: asyncio.Task[None]
+                                     ) -> tuple[int | None, str | None] | None:
+        """Back-pressure on control messages: each one gets an answer (a final, an error),
+        and a client that sends them without reading the answers would queue one per
+        message without end (90 MB/s of them). Past MAX_UNSENT_TURNS answers waiting, stop
+        reading the socket until the client takes some; limits still apply, and a client
+        that takes none for send_timeout_s is gone (the sender fails)."""
+        while len(self.outbox.pending) > MAX_UNSENT_TURNS and not self.abort.done():
+            oldest = asyncio.ensure_future(self.outbox.pending[0].sent.wait())
+            await asyncio.wait({oldest, sender}, timeout=TICK_S,
+                               return_when=asyncio.FIRST_COMPLETED)
+            oldest.cancel()
+            if sender.done():
+                return None, None
+            if (limit := self._limit(time.monotonic())) is not None:
+                return limit
+        return None
 
     async def _hold_while_backlogged(self) -> Close | None:
         """Back-pressure: past max_buffered_s of audio awaiting its final, stop reading

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 
 import httpx
 import pytest
@@ -164,3 +165,33 @@ async def test_usage_record_and_metrics(stt_server, url, auth):
                  "rymi_stt_speech_end_to_utterance_end_seconds", "rymi_stt_active_sessions",
                  "rymi_stt_queue_wait_seconds", "rymi_stt_real_time_factor"):
         assert name in text
+
+
+async def test_a_client_that_reads_no_answers_is_not_read_either(stt_server, auth):
+    """Every finalize is answered; a client that sends them and reads nothing would queue
+    one answer per message on the server without end (90 MB/s) once the sockets' buffers
+    are full. The server stops reading instead, so the client's sends stall; once the
+    client reads, every answer comes, in order, and the session goes on."""
+    frame = json.dumps({"type": "finalize", "pad": "x" * 2000})
+    # Uncompressed, and a small receive buffer: the answers (~130 bytes) fill the
+    # server's ~4 MB send buffer after ~32,000 finalizes; 100,000 is 200 MB read.
+    sent, limit = 0, 100_000
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", stt_server.port))
+    got = Received()
+    async with websockets.connect(stt_server.ws_url + "/stt", sock=sock, compression=None,
+                                  additional_headers=auth) as ws:
+        while sent < limit:
+            stalled = asyncio.ensure_future(ws.send(frame))
+            done, _ = await asyncio.wait({stalled}, timeout=3.0)
+            if not done:
+                break  # the server is not reading: our send waits for the socket
+            sent += 1
+        assert sent < limit, "the server read every frame while none of its answers was taken"
+        reader = asyncio.create_task(collect(ws, got))
+        await asyncio.wait_for(stalled, 60)  # reading again, the server takes it too
+        await ws.send(json.dumps({"type": "close"}))
+        await asyncio.wait_for(reader, 60)
+    assert got.kinds() == ["final", "utterance_end"] * (sent + 1)
+    assert got.close_code == 1000
