@@ -6,6 +6,8 @@ positions may move by a few 32 ms windows with another onnxruntime, hence the to
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -112,7 +114,7 @@ def _stream_span(x: np.ndarray, part: np.ndarray) -> tuple[int, int]:
 
 def _assert_no_sample_decoded_twice(x: np.ndarray, ended: list) -> None:
     spans = [_stream_span(x, e.audio) for e in ended]
-    for (_, end), (start, _) in zip(spans, spans[1:]):
+    for (_, end), (start, _) in itertools.pairwise(spans):
         # Audio decoded for one final and again for the next repeats its last words.
         assert start >= end, f"next utterance re-decodes {end - start} samples"
 
