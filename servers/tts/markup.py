@@ -17,11 +17,16 @@ import re
 # "if a<b and c>d" is text, not a tag.
 _TAG = re.compile(r"""</?[A-Za-z][\w:-]*(?:\s+[\w:-]+\s*=\s*(?:"[^"<>]*"|'[^'<>]*'))*\s*/?>""")
 _LINK = re.compile(r"!?\[([^\[\]]*)\]\([^()\s]*\)")  # [label](https://...) -> label
-# A heading, bullet or quote mark opening a line goes; a numbered item keeps its number.
-_LINE_MARK = re.compile(r"^[ \t]*(?:#{1,6}|[-*+•>])[ \t]+", re.M)
-_LIST_LINE = re.compile(r"^[ \t]*(?:#{1,6}|[-*+•>]|\d{1,3}[.)])[ \t]+", re.M)
+# A heading, bullet or quote mark opening a line goes; a numbered item keeps its number. A
+# horizontal rule ("* * *", "---") goes whole, or its stars would be read as keys (below).
+_RULE = r"[ \t]*([-*_])(?:[ \t]*\1){2,}[ \t]*$"
+_LINE_MARK = re.compile(rf"^(?:{_RULE}|[ \t]*(?:#{{1,6}}|[-*+•>])[ \t]+)", re.M)
+_LIST_LINE = re.compile(rf"^(?:{_RULE}|[ \t]*(?:#{{1,6}}|[-*+•>]|\d{{1,3}}[.)])[ \t]+)", re.M)
 _TIMES = re.compile(r"(?<=\d)[ \t]*[*×][ \t]*(?=\d)")  # "3 * 4": three times four
-_EMPHASIS = re.compile(r"\*+|~~|`+|(?<!\w)_+|_+(?!\w)")  # **bold**, _it_, ~~x~~, `code`
+# **bold**, _it_, ~~x~~, `code`. A lone "*" (a space or the text's end each side, a stop
+# allowed after) is a key, "press * to go back": it stays, for English to read "star" and
+# espeak, in other languages, its own word.
+_EMPHASIS = re.compile(r"\*{2,}|(?<=\S)\*|\*(?=[^\s.,!?;:])|~~|`+|(?<!\w)_+|_+(?!\w)")
 _NUMBER_SIGN = re.compile(r"(?<!\w)#(?=\d)")  # "#3": "number 3"
 _HASHTAG = re.compile(r"(?<!\w)#(?=[^\W\d])")  # "#Rymi": the mark goes ("C#" stays)
 _EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u2300-\u23FF"

@@ -195,6 +195,7 @@ RULES: list[Rule] = [
     (re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d|s\b)|(?<![\w.])\d*\.\d+(?!\d)"
                 r"|\b\d+(?!\d|s\b)"), _number),  # ".5" too: "zero point five", not "dot five"
     (re.compile(r"\s&\s"), " and "),
+    (re.compile(r"\*"), "star"),  # markup took every other "*": this one is a key
 ]
 _ABBREV = re.compile(r"(?<!\w)(" + "|".join(re.escape(a) for a in ABBREVIATIONS) + r")(?=\s|$)")
 _NO_NUMBER = re.compile(r"(?<!\w)No\.(?=\s*\d)")

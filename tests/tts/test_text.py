@@ -96,6 +96,9 @@ def test_a_failing_rule_keeps_its_match_as_written(monkeypatch) -> None:  # type
     ("if a<b and c>d", "if a<b and c>d"),
     ("<p>One</p><prosody rate='slow'>two</prosody>", "One two"),
     ("A line\nwrapped mid-sentence", "A line wrapped mid-sentence"),
+    # A lone "*" is a key, not emphasis; a line of them is a horizontal rule.
+    ("Press * to go back, or *.", "Press star to go back, or star."),
+    ("Intro\n* * *\nMore *here*", "Intro. More here"),
 ])
 def test_markup_is_not_read_aloud(text: str, spoken: str) -> None:
     assert normalize(text, "en-US") == spoken
@@ -103,6 +106,7 @@ def test_markup_is_not_read_aloud(text: str, spoken: str) -> None:
 
 def test_markup_goes_in_every_language_and_an_emoji_alone_is_nothing_to_say() -> None:
     assert normalize("**Hola** 😀", "es-ES") == "Hola"
+    assert normalize("Pulse * para volver", "es-ES") == "Pulse * para volver"  # "asterisco"
     assert plan("😀🎉") == [] and plan("**") == []
 
 
