@@ -15,7 +15,18 @@ import re
 
 # <b>, </speak>, <break time="1s"/>: a name, and attributes only as name="value", so
 # "if a<b and c>d" is text, not a tag.
-_TAG = re.compile(r"""</?[A-Za-z][\w:-]*(?:\s+[\w:-]+\s*=\s*(?:"[^"<>]*"|'[^'<>]*'))*\s*/?>""")
+_TAG = re.compile(r"""<(?P<close>/)?(?P<name>[A-Za-z][\w:-]*)"""
+                  r"""(?P<attrs>(?:\s+[\w:-]+\s*=\s*(?:"[^"<>]*"|'[^'<>]*'))*)\s*(?P<end>/?)>""")
+_ELEMENTS = frozenset("""
+    a abbr address article aside b bdi bdo big blockquote body br button caption center cite
+    code col colgroup dd del details dfn div dl dt em fieldset figcaption figure font footer
+    form h1 h2 h3 h4 h5 h6 head header hr html i iframe img input ins kbd label legend li
+    link main meta nav ol option pre q samp script section select small source span strike
+    strong style summary sup table tbody td template textarea tfoot th thead title tr tt u
+    ul var video wbr
+    speak break p s emphasis prosody say-as sub phoneme voice audio mark lang lexicon
+    lookup metadata desc paragraph sentence w token
+""".split())  # HTML, then SSML
 _LINK = re.compile(r"!?\[([^\[\]]*)\]\([^()\s]*\)")  # [label](https://...) -> label
 # A heading, bullet or quote mark opening a line goes; a numbered item keeps its number. A
 # horizontal rule ("* * *", "---") goes whole, or its stars would be read as keys (below).
@@ -38,11 +49,22 @@ _LINE_END = re.compile(r"(?<=[\w)\]\"'’”])[ \t]*\n")  # a line ending with n
 _PHONEME_BRACKETS = re.compile(r"([\[\]])\1+")
 
 
+def _tag(m: re.Match[str]) -> str:
+    """A tag goes. But a bare "<Enter>" or "<filename>", named as no HTML or SSML element
+    is, is a key or a placeholder a model wrote for the listener: its name is said. So is
+    a key spelt like an element, "<Del>": elements are written "<del>" or "<DEL>"."""
+    name = m["name"]
+    element = name.lower() in _ELEMENTS and (name.islower() or name.isupper())
+    if m["close"] or m["attrs"] or m["end"] or ":" in name or element:
+        return " "
+    return f" {name} "
+
+
 def strip_markup(text: str) -> str:
     """``text`` with the markup above removed; whitespace is left for the caller."""
     if not _MAY_HAVE.search(text):  # most text has none: one scan, no rewrites
         return text
-    text = _TAG.sub(" ", text)
+    text = _TAG.sub(_tag, text)
     text = _LINK.sub(r"\1", text)
     if _LIST_LINE.search(text):  # a list or headings: each line its own sentence
         text = _LINE_END.sub(".\n", _LINE_MARK.sub("", text))

@@ -99,6 +99,10 @@ def test_a_failing_rule_keeps_its_match_as_written(monkeypatch) -> None:  # type
     # A lone "*" is a key, not emphasis; a line of them is a horizontal rule.
     ("Press * to go back, or *.", "Press star to go back, or star."),
     ("Intro\n* * *\nMore *here*", "Intro. More here"),
+    # A bare <Name> that is no HTML or SSML element is a key or a placeholder: it is said.
+    ("Press <Enter> to continue, or <Del>.", "Press Enter to continue, or Del."),
+    ("Replace <filename> with yours", "Replace filename with yours"),
+    ("<b>Bold</b><BR><emphasis>now</emphasis><amazon:effect>!</amazon:effect>", "Bold now!"),
 ])
 def test_markup_is_not_read_aloud(text: str, spoken: str) -> None:
     assert normalize(text, "en-US") == spoken
