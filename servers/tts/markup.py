@@ -6,11 +6,13 @@ phonemizes with, reads them aloud: ``**Sure!**`` is "asterisk asterisk Sure", ``
 "hash Title", 😀 "grinning face", ``<b>`` "b". A listener hears nothing of that markup in
 a human voice, so it goes, in every language: emphasis marks, code ticks, heading,
 bullet and quote marks at a line's start (the line then ends a sentence, so a list is
-read item by item), a link's target (its label stays), tags, emoji.
+read item by item), a link's target (its label stays), tags, emoji. HTML entities
+("&amp;") become the characters they stand for.
 """
 
 from __future__ import annotations
 
+import html
 import re
 
 # <b>, </speak>, <break time="1s"/>: a name, and attributes only as name="value", so
@@ -27,6 +29,9 @@ _ELEMENTS = frozenset("""
     speak break p s emphasis prosody say-as sub phoneme voice audio mark lang lexicon
     lookup metadata desc paragraph sentence w token
 """.split())  # HTML, then SSML
+# "&amp;", "&#39;": what a model copied from a web page. Only with the ";", so "AT&T" or
+# "&para" in running text stays as written (html.unescape alone takes "&para" for ¶).
+_ENTITY = re.compile(r"&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _LINK = re.compile(r"!?\[([^\[\]]*)\]\([^()\s]*\)")  # [label](https://...) -> label
 # A heading, bullet or quote mark opening a line goes; a numbered item keeps its number. A
 # horizontal rule ("* * *", "---") goes whole, or its stars would be read as keys (below).
@@ -64,6 +69,8 @@ def strip_markup(text: str) -> str:
     """``text`` with the markup above removed; whitespace is left for the caller."""
     if not _MAY_HAVE.search(text):  # most text has none: one scan, no rewrites
         return text
+    # Entities first, so "&lt;b&gt;" is a tag that goes and "&amp;" an "&" English reads.
+    text = _ENTITY.sub(lambda m: html.unescape(m[0]), text)
     text = _TAG.sub(_tag, text)
     text = _LINK.sub(r"\1", text)
     if _LIST_LINE.search(text):  # a list or headings: each line its own sentence
@@ -75,5 +82,5 @@ def strip_markup(text: str) -> str:
     return _PHONEME_BRACKETS.sub(r"\1", text)
 
 
-_MAY_HAVE = re.compile(r"[<\[*_~`#>•×\n\u2300-\u27BF\u2B00-\u2BFF\uFE0E\uFE0F\u200D\u20E3"
+_MAY_HAVE = re.compile(r"[<\[*_~`#>•×&\n\u2300-\u27BF\u2B00-\u2BFF\uFE0E\uFE0F\u200D\u20E3"
                        "\U0001F000-\U0001FAFF]")

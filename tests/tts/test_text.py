@@ -103,6 +103,8 @@ def test_a_failing_rule_keeps_its_match_as_written(monkeypatch) -> None:  # type
     ("Press <Enter> to continue, or <Del>.", "Press Enter to continue, or Del."),
     ("Replace <filename> with yours", "Replace filename with yours"),
     ("<b>Bold</b><BR><emphasis>now</emphasis><amazon:effect>!</amazon:effect>", "Bold now!"),
+    # HTML entities are the characters they stand for; an "&" not ending in ";" is text.
+    ("Tom &amp; Jerry, &quot;AT&T&quot; &lt;b&gt;", 'Tom and Jerry, "AT&T"'),
 ])
 def test_markup_is_not_read_aloud(text: str, spoken: str) -> None:
     assert normalize(text, "en-US") == spoken
@@ -111,6 +113,7 @@ def test_markup_is_not_read_aloud(text: str, spoken: str) -> None:
 def test_markup_goes_in_every_language_and_an_emoji_alone_is_nothing_to_say() -> None:
     assert normalize("**Hola** 😀", "es-ES") == "Hola"
     assert normalize("Pulse * para volver", "es-ES") == "Pulse * para volver"  # "asterisco"
+    assert normalize("Tom &amp; Jerry", "es-ES") == "Tom & Jerry"
     assert plan("😀🎉") == [] and plan("**") == []
 
 
