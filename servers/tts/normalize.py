@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections.abc import Callable
 
 from num2words import num2words
@@ -197,6 +198,10 @@ RULES: list[Rule] = [
     (re.compile(r"\s&\s"), " and "),
     (re.compile(r"\*"), "star"),  # markup took every other "*": this one is a key
 ]
+# Full-width ("Ｈｅｌｌｏ") and mathematical ("𝐇𝐞𝐥𝐥𝐨") Latin, which espeak reads as hex
+# codes: NFKC makes them plain. Only these ranges: NFKC elsewhere changes what espeak
+# reads well ("½" to "1⁄2", "m²" to "m2").
+_STYLED = re.compile("[\uFF01-\uFF5E\U0001D400-\U0001D7FF]+")
 _ABBREV = re.compile(r"(?<!\w)(" + "|".join(re.escape(a) for a in ABBREVIATIONS) + r")(?=\s|$)")
 _NO_NUMBER = re.compile(r"(?<!\w)No\.(?=\s*\d)")
 _STREET = re.compile(r"\b([A-Z][a-z]+) St\.(?=\s|$)")  # "Main St." is a street, "St. Louis" a saint
@@ -228,6 +233,8 @@ _GUARDED: list[Rule] = [(p, r if isinstance(r, str) else _kept_on_failure(r)) fo
 
 
 def normalize(text: str, language: str = "en") -> str:
+    # Styled Latin first, so a full-width "＊＊" is markup like any other.
+    text = _STYLED.sub(lambda m: unicodedata.normalize("NFKC", m[0]), text)
     text = re.sub(r"\s+", " ", strip_markup(text)).strip()
     if not language.lower().startswith("en"):
         return text

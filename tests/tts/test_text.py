@@ -52,6 +52,9 @@ from servers.tts.text import MAX_PIECE, plan
     ("On the 5th of June", "On the fifth of June"),
     ("The 5th of June, 5th of June or 5 June 2024",
      "The fifth of June, the fifth of June or the fifth of June, twenty twenty-four"),
+    # Full-width and mathematical Latin is plain Latin to a listener; "½" and "m²" stay.
+    ("Ｈｅｌｌｏ", "Hello"),
+    ("𝐇𝐞𝐥𝐥𝐨 at ９：３０, ½ m²", "Hello at nine thirty, ½ m²"),
 ])
 def test_normalize_english(text: str, spoken: str) -> None:
     assert normalize(text, "en-US") == spoken
@@ -114,6 +117,7 @@ def test_markup_goes_in_every_language_and_an_emoji_alone_is_nothing_to_say() ->
     assert normalize("**Hola** 😀", "es-ES") == "Hola"
     assert normalize("Pulse * para volver", "es-ES") == "Pulse * para volver"  # "asterisco"
     assert normalize("Tom &amp; Jerry", "es-ES") == "Tom & Jerry"
+    assert normalize("Ｈｏｌａ 𝑦 ＊＊adiós＊＊", "es-ES") == "Hola y adiós"
     assert plan("😀🎉") == [] and plan("**") == []
 
 
