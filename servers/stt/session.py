@@ -78,11 +78,7 @@ class SttSession:
         code: int | None = None
         try:
             code, message = await self._receive_loop(sender)
-            if code == 1011:  # the engine failed: no final will come, say so and go
-                sender.cancel()
-                await self._send({"type": "error", "message": message})
-                await self.ws.close(code)
-            elif code is not None:
+            if code is not None:
                 code = await self._end(sender, code, message)
         except (WebSocketDisconnect, OSError):
             code = None  # the client went away (or would not read): nothing more to send
@@ -153,7 +149,9 @@ class SttSession:
         """Send the pending finals, then ``message`` and the close; returns the close
         code sent, or None when the client left meanwhile (nobody to tell)."""
         bound = self.settings.flush_timeout_s
-        event = self.segmenter.force_end()
+        # The engine failed (1011): no decode is started, but what is known still goes
+        # out (finals decoded, finalize answers), each awaited final as an error.
+        event = None if self.abort.done() else self.segmenter.force_end()
         if event is not None:
             self.turns.on_segment(event)
         drained = asyncio.ensure_future(self.outbox.drained())

@@ -4,6 +4,7 @@ missing or corrupt at start, and logs written to a full disk."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -12,6 +13,7 @@ import time
 
 import httpx
 import pytest
+from websockets import ConnectionClosed
 from websockets.asyncio.client import connect
 
 from rymi_endpoints.models.catalog import default_model, resolve
@@ -84,6 +86,35 @@ async def test_stt_engine_failure_is_error_event_and_1011() -> None:
         assert events[-1]["type"] == "error" and "engine" in events[-1]["message"]
         assert await asyncio.to_thread(wait_for, lambda: metric(server, "rymi_inflight") == 0)
         assert httpx.get(f"{server.url}/readyz").status_code == 200  # the process goes on
+    finally:
+        server.stop()
+
+
+async def test_stt_engine_failure_still_sends_what_is_known() -> None:
+    """The engine fails while answers are waiting behind the failing utterance: the
+    final already decoded and the later finalizes' answers still go out, in order; the
+    utterance that failed gets an error in its final's place, then the close is 1011."""
+    server = await asyncio.to_thread(start, "tests.reliability.fault_stt", {
+        "RYMI_STT_TOKENS": REL_TOKEN, "RYMI_STT_FAULT_LONGER_THAN_S": "3",
+        "RYMI_STT_FAULT_DELAY_S": "2", "RYMI_STT_INTERIM": "false"})
+    speech = load_pcm("librivox_ss_880.wav")
+    try:
+        events = []
+        async with connect(f"{server.ws_url}/stt", additional_headers=auth()) as ws:
+            # A (2 s), ended by a second of silence; B (4 s): its final's decode fails.
+            await ws.send(speech[: 16000 * 2 * 2] + bytes(16000 * 2))
+            await ws.send(speech[: 16000 * 2 * 4])
+            for _ in range(4):  # the first is B's; three more wait behind it
+                await ws.send(json.dumps({"type": "finalize"}))
+            with contextlib.suppress(ConnectionClosed):  # 1011 is a ConnectionClosedError
+                async for msg in ws:
+                    events.append(json.loads(msg))
+        assert ws.close_code == 1011, events
+        kinds = [e["type"] for e in events]
+        assert kinds == ["speech_started", "final", "utterance_end", "speech_started",
+                         "error", *["final", "utterance_end"] * 3, "error"], kinds
+        assert events[1]["text"] and "lost" in events[4]["message"]
+        assert "engine" in events[-1]["message"]
     finally:
         server.stop()
 
