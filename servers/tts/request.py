@@ -34,7 +34,7 @@ from servers.common.body import bounded_body, parse_json
 from servers.common.errors import ApiError
 
 from .config import TtsSettings
-from .voices import VoiceCatalog, VoiceInfo
+from .voices import VoiceCatalog, VoiceInfo, primary
 
 QUERY_PARAMS = ("voice", "speed", "format", "language")
 MIN_SPEED, MAX_SPEED = 0.5, 2.0
@@ -168,7 +168,13 @@ def resolve_job(body: TtsBody, query: dict[str, Any], catalog: VoiceCatalog,
     language = body.language or query.get("language")
     voice_id = body.voice or query.get("voice")
     if not body.voice and body.language and "voice" in query:  # "" is no voice, as None
-        voice_id = None  # the body's language overrides the URL's voice default
+        # Rymi's body always carries the agent's language: the URL's voice stays when it
+        # speaks it (else every per-agent voice would be lost); only a voice of another
+        # language gives way to that language's default (Spanish text read by an English
+        # voice is a silent failure).
+        url_voice = catalog.get(query["voice"])
+        if url_voice is None or primary(url_voice.language) != primary(body.language):
+            voice_id = None
     if voice_id:  # a given voice wins over language
         voice = catalog.get(voice_id)
         if voice is None:

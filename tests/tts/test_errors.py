@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
 import httpx
 import pytest
 
 from servers.common.audio import SUPPORTED_FORMATS
+from servers.tts.config import TtsSettings
+from servers.tts.request import TtsBody, resolve_job
+from servers.tts.voices import VoiceCatalog, VoiceInfo
+from tests.conftest import _clean_env
 from tests.support.clients import half_body
-from tests.support.servers import RunningServer
+from tests.support.servers import RunningServer, start_server
 
 
 def _error(r: httpx.Response, status: int, code: str | None = None) -> dict:
@@ -86,12 +95,59 @@ def test_text_that_makes_no_sound_is_422_not_an_empty_200(client: httpx.Client,
 
 
 def test_empty_voice_takes_the_default_of_the_language(client: httpx.Client) -> None:
-    """"voice": "" is no voice: the body's language overrides the URL's voice default."""
+    """"voice": "" is no voice: a body language the URL's voice does not speak overrides
+    that voice (its own default voice, or 422 when it has none)."""
     url = "/tts?voice=piper-en_US-joe-medium"
     _error(client.post(url, json={"text": "hi", "voice": "", "language": "es"}), 422,
            "unsupported_language")
     assert client.post(url, json={"text": "Hi.", "voice": "", "language": "en-US"}
                        ).status_code == 200
+
+
+def _voice(voice_id: str, language: str) -> VoiceInfo:
+    return VoiceInfo(voice_id, Path(f"/voices/{voice_id}.onnx"), language, 22050)
+
+
+@pytest.mark.parametrize("body_voice", [None, ""])
+def test_url_voice_stays_when_it_speaks_the_body_language(body_voice: str | None) -> None:
+    """Rymi's body always carries the agent's language: a per-agent ``?voice=`` of that
+    language is kept, not swapped for the language's default voice (resolution is pure:
+    two catalog entries suffice)."""
+    catalog = VoiceCatalog([_voice("joe", "en-US"), _voice("amy", "en-US"),
+                            _voice("ana", "es-ES")], "joe")
+    body = TtsBody(text="Hi.", voice=body_voice, language="en-US")
+    assert resolve_job(body, {"voice": "amy"}, catalog, TtsSettings()).voice.id == "amy"
+    en_gb = TtsBody(text="Hi.", voice=body_voice, language="en-GB")  # same primary language
+    assert resolve_job(en_gb, {"voice": "amy"}, catalog, TtsSettings()).voice.id == "amy"
+    # A URL voice of another language gives way to the body language's default voice.
+    spanish = TtsBody(text="Hola.", voice=body_voice, language="es")
+    assert resolve_job(spanish, {"voice": "amy"}, catalog, TtsSettings()).voice.id == "ana"
+
+
+@pytest.fixture(scope="module")
+def twin_server(tmp_path_factory: pytest.TempPathFactory,
+                voice_path: Path) -> Iterator[RunningServer]:
+    """The real server with a second en-US voice: joe's model under another id (a hard
+    link, since the catalog folds paths that resolve to one file into one voice)."""
+    folder = tmp_path_factory.mktemp("voices")
+    twin = folder / "en_US-twin-medium.onnx"
+    try:
+        os.link(voice_path, twin)
+    except OSError:  # another filesystem
+        shutil.copyfile(voice_path, twin)
+    shutil.copyfile(f"{voice_path}.json", f"{twin}.json")
+    server = start_server("servers.tts", env={**_clean_env("RYMI_TTS_"), "RYMI_TTS_TOKENS": "",
+                                              "RYMI_TTS_VOICES_DIR": str(folder)})
+    yield server
+    server.stop()
+
+
+def test_url_voice_is_heard_when_the_body_carries_its_language(
+        twin_server: RunningServer) -> None:
+    r = httpx.post(f"{twin_server.url}/tts?voice=en_US-twin-medium",
+                   json={"text": "Hi.", "language": "en-US"}, timeout=60)
+    assert r.status_code == 200, r.text
+    assert twin_server.wait_usage(r.headers["x-request-id"])["voice"] == "en_US-twin-medium"
 
 
 def test_unknown_route_and_method_are_shaped(client: httpx.Client) -> None:
