@@ -100,7 +100,12 @@ class PiperEngine:
             loaded = (shared, solo)
             self._voices[info.id] = loaded
             while len(self._voices) > self.max_loaded:
-                oldest = next(k for k in self._voices if k != self.keep)
+                # Never the voice being returned: dropped, it would be loaded again for
+                # every piece. With the kept default loaded too, the bound is exceeded
+                # by that one voice rather than thrashing.
+                oldest = next((k for k in self._voices if k not in (self.keep, info.id)), None)
+                if oldest is None:
+                    break
                 del self._voices[oldest]
                 log.info("unloaded voice %s (max_loaded_voices=%d)", oldest, self.max_loaded)
             log.info("loaded voice %s in %.2fs", info.id, time.monotonic() - started)
