@@ -1,5 +1,6 @@
 """The piper engine adapter: load voices (bounded, least recently used dropped) and turn
-one piece of text into float32 audio at the voice's native rate.
+one piece of text into float32 audio at the voice's native rate, in onnx runs of a
+bounded number of phonemes.
 
 This is the only module that knows piper. Everything it does blocks (onnxruntime), so it
 is called from the worker threads of ``pool.SynthesisPool``, never on the event loop.
@@ -23,6 +24,13 @@ from piper.config import PiperConfig, SynthesisConfig
 from .voices import VoiceInfo
 
 log = logging.getLogger("rymi.tts.engine")
+
+# Phonemes per onnx run. The model's memory and time grow with its input: a character
+# cap on pieces does not bound that, since espeak reads a character it cannot say by
+# name ("中" is "Chinese letter", 15 phonemes): 300 of them were one run of 4,319 ids,
+# 3 GB and 112 s of audio. A 300-character piece of English is about 330 phonemes, so
+# ordinary pieces stay whole (cutting one changes its prosody).
+MAX_PHONEMES = 400
 
 
 @dataclass(frozen=True)
@@ -130,7 +138,23 @@ class PiperEngine:
             noise_w_scale=cfg.noise_w_scale * style.noise_w,
             normalize_audio=False,  # fixed gain is applied later, the same for every piece
         )
-        chunks = [c.audio_float_array for c in piper_voice.synthesize(text, syn)]
+        # piper's own synthesize() runs each sentence whole, however long: the sentences
+        # are run here in bounded parts instead, clipped as piper clips them.
+        chunks = [
+            np.clip(piper_voice.phoneme_ids_to_audio(piper_voice.phonemes_to_ids(run), syn),
+                    -1.0, 1.0).astype(np.float32).reshape(-1)
+            for sentence in piper_voice.phonemize(text) for run in phoneme_runs(sentence)]
         if not chunks:  # text that phonemizes to nothing (punctuation only)
             return np.zeros(0, dtype=np.float32)
-        return np.concatenate(chunks).astype(np.float32, copy=False)
+        return np.concatenate(chunks)
+
+
+def phoneme_runs(phonemes: list[str], limit: int = MAX_PHONEMES) -> list[list[str]]:
+    """One sentence's phonemes in runs of at most ``limit``, cut at the last word gap in
+    the second half of the window (a whole word per run), else at ``limit`` itself."""
+    runs: list[list[str]] = []
+    while len(phonemes) > limit:
+        gap = next((i for i in range(limit, limit // 2, -1) if phonemes[i] == " "), None)
+        runs.append(phonemes[:gap or limit])
+        phonemes = phonemes[gap + 1:] if gap else phonemes[limit:]
+    return [*runs, phonemes] if phonemes else runs

@@ -3,13 +3,15 @@
 Query parameters are the per-agent settings Rymi can carry (one URL per agent): a typo
 there is a 400 naming the parameter. Body fields follow the contract: malformed JSON 400,
 a wrong type or an empty text 422, an over-long text 413, an unknown voice 404, an
-unsupported format or a language no voice speaks 422.
+unsupported format, a language no voice speaks or a text mostly in a script the voice
+cannot read 422.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,6 +78,54 @@ def speakable(text: str) -> str:
     """Control characters (NUL...) and lone surrogates make the phonemizer fail (a 500
     found by fuzzing): they carry no speech, so they become spaces."""
     return _CONTROL.sub(" ", text)
+
+
+# The scripts a voice's language is written in, besides Latin (names and brands turn up
+# in every language, and espeak reads them by the voice's own rules). A language missing
+# here is not checked: refusing what it might read would be worse than letting it try.
+_LATIN_LANGUAGES = ("af bs ca cs cy da de en eo es et eu fi fr ga gl hr hu id is it lb lt "
+                    "lv ms mt nb nl nn no pl pt ro sk sl sq sv sw tr vi")
+_WRITTEN_IN = {  # script (the first word of its letters' Unicode names) -> languages
+    "ARABIC": "ar fa ur", "ARMENIAN": "hy", "BENGALI": "bn", "CJK": "ja ko zh",
+    "CYRILLIC": "be bg kk ky mk ru sr tt uk", "DEVANAGARI": "hi mr ne", "GEORGIAN": "ka",
+    "GREEK": "el", "GUJARATI": "gu", "GURMUKHI": "pa", "HANGUL": "ko", "HEBREW": "he",
+    "HIRAGANA": "ja", "KANNADA": "kn", "KATAKANA": "ja", "MALAYALAM": "ml", "TAMIL": "ta",
+    "TELUGU": "te", "THAI": "th",
+}
+_SCRIPTS: dict[str, frozenset[str]] = {
+    lang: frozenset(s for s, langs in _WRITTEN_IN.items() if lang in langs.split())
+    for lang in {*_LATIN_LANGUAGES.split(), *" ".join(_WRITTEN_IN.values()).split()}}
+MIN_FOREIGN_LETTERS = 3  # "π" or "Δx" is a symbol English reads ("pi"), not Greek text
+
+
+def _script(letter: str) -> str:
+    """"CJK", "CYRILLIC", "LATIN"...: the first word of the letter's Unicode name, after
+    NFKC so full-width and mathematical Latin ("Ｈ", "𝐇") count as the Latin they are."""
+    name = unicodedata.name(unicodedata.normalize("NFKC", letter)[:1], "")
+    return re.split(r"[ -]", name, maxsplit=1)[0]
+
+
+def check_script(text: str, voice: VoiceInfo, catalog: VoiceCatalog) -> None:
+    """Text mostly in a script the voice's language is not written in is refused.
+
+    espeak reads such letters one by one by name: 300 characters of Chinese became
+    112 s of "Chinese letter, Chinese letter..." from an English voice. That is the
+    contract's silent failure (a 200 that sounds like success), so it is a 422 naming
+    the voice's language, as for a ``language`` no voice speaks: the customer sees it in
+    the call log and fixes the agent. A few foreign words in a sentence still pass.
+    """
+    own = _SCRIPTS.get(primary(voice.language))
+    if own is None:
+        return
+    scripts = [_script(c) for c in text if c.isalpha()]
+    foreign = [s for s in scripts if s != "LATIN" and s not in own]
+    if len(foreign) >= MIN_FOREIGN_LETTERS and 2 * len(foreign) > len(scripts):
+        script = max(set(foreign), key=foreign.count)
+        script = script if script == "CJK" else script.title()
+        raise ApiError(422, f"text is mostly {script} script, which voice {voice.id!r} "
+                       f"({voice.language}) cannot read; available languages: "
+                       f"{', '.join(catalog.languages)}",
+                       "unsupported_script", param="text")
 
 
 def _bad_query(param: str, message: str) -> ApiError:
@@ -188,6 +238,7 @@ def resolve_job(body: TtsBody, query: dict[str, Any], catalog: VoiceCatalog,
                            param="language")
     else:
         voice = catalog.voices[catalog.default_id]
+    check_script(body.text, voice, catalog)
     # Text is normalised for the language the voice speaks, which is what will be heard.
     return TtsJob(text=speakable(body.text), voice=voice, language=voice.language,
                   rate=rate, speed=speed, instructions=body.instructions)

@@ -1,17 +1,20 @@
-"""The piper engine itself, on the real voice: which voices stay loaded.
+"""The piper engine itself, on the real voice: which voices stay loaded, and how much
+of a text reaches onnxruntime at once.
 
-Loads are counted by wrapping onnxruntime's session class: an observation, the real
-sessions still do all the work.
+Loads and runs are counted by wrapping onnxruntime's session class: an observation, the
+real sessions still do all the work.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import onnxruntime
 import pytest
+from piper import PiperVoice
 
-from servers.tts.engine import PiperEngine, Style
+from servers.tts.engine import MAX_PHONEMES, PiperEngine, Style, phoneme_runs
 from servers.tts.voices import VoiceInfo
 
 
@@ -51,3 +54,46 @@ def test_the_voice_in_use_is_not_dropped_to_honour_max_loaded(
     assert len(loads) == 3
     engine.load(twin)
     assert len(loads) == 4
+
+
+def test_a_text_of_letters_read_by_name_reaches_onnx_in_bounded_runs(
+        voice_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """espeak reads "中" as "Chinese letter" (15 phonemes): 300 of them, under the
+    300-character piece cap, were one run of 4,319 ids (3 GB, 112 s of audio). The runs
+    are now bounded whatever the text; 40 letters (~580 phonemes) keep the test short."""
+    runs: list[int] = []
+    real_run = onnxruntime.InferenceSession.run
+
+    def counting_run(self, output_names, input_feed, *args, **kwargs):  # type: ignore[no-untyped-def]
+        runs.append(input_feed["input"].shape[1])
+        return real_run(self, output_names, input_feed, *args, **kwargs)
+
+    monkeypatch.setattr(onnxruntime.InferenceSession, "run", counting_run)
+    (voice,) = _voices(voice_path, "joe")
+    audio = PiperEngine().synthesize(voice, "中" * 40, Style())
+    assert len(runs) >= 2, runs
+    assert max(runs) <= 2 * MAX_PHONEMES + 3, runs  # a pad after each phoneme; ^ _ $
+    assert audio.dtype == np.float32 and len(audio) / 22050 > 5  # every letter was read
+
+
+def test_an_ordinary_piece_is_one_run(voice_path: Path) -> None:
+    """A 300-character piece of English (the piece cap) stays whole: a cut would change
+    its prosody."""
+    text = ("Your appointment with doctor Smith is confirmed for Tuesday the third of March "
+            "at half past three in the afternoon, please arrive fifteen minutes early to "
+            "complete the registration paperwork and remember to bring your insurance card, "
+            "a photo identification and a list of your current medications so we can")[:300]
+    (sentence,) = PiperVoice.load(voice_path).phonemize(text)
+    assert len(phoneme_runs(sentence)) == 1, len(sentence)
+
+
+def test_long_phoneme_runs_are_cut_at_word_gaps_and_lose_nothing() -> None:
+    words = [list("wˈɜːd") for _ in range(300)]
+    sentence = [p for w in words for p in [*w, " "]][:-1]
+    runs = phoneme_runs(sentence, limit=40)
+    assert all(len(r) <= 40 for r in runs)
+    assert all(r[0] != " " and r[-1] != " " for r in runs)  # whole words
+    assert [p for r in runs for p in [*r, " "]][:-1] == sentence
+    unbroken = list("x" * 100)  # no gap at all: cut at the limit itself
+    assert phoneme_runs(unbroken, limit=40) == [unbroken[:40], unbroken[40:80], unbroken[80:]]
+    assert phoneme_runs([]) == []
