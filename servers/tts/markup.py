@@ -7,7 +7,8 @@ phonemizes with, reads them aloud: ``**Sure!**`` is "asterisk asterisk Sure", ``
 a human voice, so it goes, in every language: emphasis marks, code ticks, heading,
 bullet and quote marks at a line's start (the line then ends a sentence, so a list is
 read item by item), a link's target (its label stays), tags, emoji. HTML entities
-("&amp;") become the characters they stand for.
+("&amp;") become the characters they stand for. A line break a listener would hear as a
+stop gets one, since whitespace is collapsed after this.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ _HASHTAG = re.compile(r"(?<!\w)#(?=[^\W\d])")  # "#Rymi": the mark goes ("C#" st
 _EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u2300-\u23FF"
                     "\uFE0E\uFE0F\u200D\u20E3]+")
 _BEFORE_STOP = re.compile(r"[ \t]+(?=[.,!?;:])")
-_LINE_END = re.compile(r"(?<=[\w)\]\"'’”])[ \t]*\n")  # a line ending with no punctuation
+# A line ending with no punctuation, and what starts the next one (nothing at the end).
+_LINE_END = re.compile(r"(?<=[\w)\]\"'’”])[ \t\r]*\n(?P<blank>[ \t\r]*\n)?[ \t\r]*(?P<next>\S?)")
 # piper takes text in [[ ]] as raw phonemes, so "[[hello]]" would be mangled, not said: a
 # run of brackets is one. Done last, as removing other marks can bring brackets together.
 _PHONEME_BRACKETS = re.compile(r"([\[\]])\1+")
@@ -65,6 +67,16 @@ def _tag(m: re.Match[str]) -> str:
     return f" {name} "
 
 
+def _line_end(m: re.Match[str], every_line: bool) -> str:
+    """A stop where the line ends a sentence: every line of a list, else a line before a
+    blank one or before one that starts anew (no lowercase: a capital, a digit, a quote,
+    a script with no case), as a model writes lines with no stop. A next line starting in
+    lowercase is a hard-wrapped sentence going on; a line ending the text needs none."""
+    nxt = m["next"]
+    stop = every_line or (nxt and (m["blank"] or not nxt.islower()))
+    return (".\n" if stop else "\n") + nxt
+
+
 def strip_markup(text: str) -> str:
     """``text`` with the markup above removed; whitespace is left for the caller."""
     if not _MAY_HAVE.search(text):  # most text has none: one scan, no rewrites
@@ -73,12 +85,16 @@ def strip_markup(text: str) -> str:
     text = _ENTITY.sub(lambda m: html.unescape(m[0]), text)
     text = _TAG.sub(_tag, text)
     text = _LINK.sub(r"\1", text)
-    if _LIST_LINE.search(text):  # a list or headings: each line its own sentence
-        text = _LINE_END.sub(".\n", _LINE_MARK.sub("", text))
+    every_line = bool(_LIST_LINE.search(text))  # a list or headings: each line a sentence
+    if every_line:
+        text = _LINE_MARK.sub("", text)
     text = _EMPHASIS.sub("", _TIMES.sub(" times ", text))
     text = text.replace("_", " ")  # snake_case inside a word: two words
     text = _HASHTAG.sub("", _NUMBER_SIGN.sub("number ", text))
-    text = _BEFORE_STOP.sub("", _EMOJI.sub(" ", text))  # "world 👍." -> "world."
+    text = _EMOJI.sub(" ", text)
+    # Line ends once the marks that may close a line ("**Hours**", "Done 👍") are gone.
+    text = _LINE_END.sub(lambda m: _line_end(m, every_line), text)
+    text = _BEFORE_STOP.sub("", text)  # "world 👍." -> "world."
     return _PHONEME_BRACKETS.sub(r"\1", text)
 
 

@@ -13,6 +13,7 @@ import logging
 import re
 import unicodedata
 from collections.abc import Callable
+from itertools import pairwise
 
 from num2words import num2words
 
@@ -232,15 +233,30 @@ def _kept_on_failure(rule: Callable[[re.Match[str]], str]) -> Callable[[re.Match
 _GUARDED: list[Rule] = [(p, r if isinstance(r, str) else _kept_on_failure(r)) for p, r in RULES]
 
 
+# A line break after a stop ends a sentence (markup.py put a stop where a line ends one).
+_LINE_STOP = re.compile(r"(?<=[.!?…])[\"')\]”’]*\n")
+
+
 def normalize(text: str, language: str = "en") -> str:
+    return " ".join(normalize_lines(text, language))
+
+
+def normalize_lines(text: str, language: str = "en") -> list[str]:
+    """``text`` as spoken, cut where a line break ends a sentence. The cut must reach the
+    planner: espeak hears no stop in "one. two" or "Привет. Как дела", and the planner
+    splits only before a Latin capital, so a break lost to whitespace is lost aloud."""
     # Styled Latin first, so a full-width "＊＊" is markup like any other.
     text = _STYLED.sub(lambda m: unicodedata.normalize("NFKC", m[0]), text)
-    text = re.sub(r"\s+", " ", strip_markup(text)).strip()
-    if not language.lower().startswith("en"):
-        return text
-    text = _NO_NUMBER.sub("number", text)
-    text = _STREET.sub(lambda m: f"{m[1]} Street" + _kept_stop(m), text)
-    text = _ABBREV.sub(_abbreviation, text)
-    for pattern, repl in _GUARDED:
-        text = pattern.sub(repl, text)
-    return re.sub(r"\s+", " ", text).strip()
+    # Each run of whitespace one character, a line break where it had one, so the rules
+    # below see what they saw when all of it was one space (they match it with \s).
+    text = re.sub(r"[^\S\n]+", " ", re.sub(r"\s*\n\s*", "\n", strip_markup(text))).strip()
+    if language.lower().startswith("en"):
+        text = _NO_NUMBER.sub("number", text)
+        text = _STREET.sub(lambda m: f"{m[1]} Street" + _kept_stop(m), text)
+        text = _ABBREV.sub(_abbreviation, text)
+        for pattern, repl in _GUARDED:
+            text = pattern.sub(repl, text)
+    # The rules may have taken a stop ("Dr.\nLee"): a line is cut only after one left.
+    cuts = [0, *(m.end() for m in _LINE_STOP.finditer(text)), len(text)]
+    lines = (re.sub(r"\s+", " ", text[a:b]).strip() for a, b in pairwise(cuts))
+    return [line for line in lines if line]

@@ -16,11 +16,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .normalize import normalize
+from .normalize import normalize_lines
 
 # A sentence ends at . ! ? (and closing quotes) followed by space and a capital, digit or
-# quote; or at a line break. Abbreviations were expanded before, so "Dr. Smith" is safe.
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9¿¡])|\s*\n\s*")
+# quote. Abbreviations were expanded before, so "Dr. Smith" is safe. Line breaks that end
+# a sentence come from normalize_lines, one line each.
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9¿¡])")
 _CLAUSE = re.compile(r"[,;:—–](?=\s)|\s-\s")
 MAX_PIECE = 300  # longer sentences are cut at clauses, else words, else characters
 MIN_FIRST = 12  # a first piece shorter than this ("Well,") sounds clipped; keep going
@@ -82,7 +83,7 @@ def split_long(sentence: str, limit: int = MAX_PIECE) -> list[str]:
 def plan(text: str, language: str = "en", first_chars: int = 60) -> list[Piece]:
     """Text as the caller sent it -> the pieces to synthesise, in order."""
     pieces: list[Piece] = []
-    for sentence in sentences(normalize(text, language)):
+    for sentence in (s for line in normalize_lines(text, language) for s in sentences(line)):
         if not re.search(r"\w", sentence):
             continue  # "..." or "?!" alone: nothing to say
         parts = split_first(sentence, first_chars) if not pieces else split_long(sentence)

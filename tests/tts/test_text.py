@@ -173,6 +173,28 @@ def test_short_text_is_one_piece_and_punctuation_alone_is_nothing() -> None:
     assert plan("... ?!") == []
 
 
+@pytest.mark.parametrize("text, language, spoken", [
+    # A model's lines with no stop: each line a sentence, in every language and script.
+    ("Hello there\nHow are you", "en-US", ["Hello there.", "How are you"]),
+    ("Hola\n¿Qué tal?", "es-ES", ["Hola.", "¿Qué tal?"]),
+    ("Привет\nКак дела", "ru-RU", ["Привет.", "Как дела"]),
+    ("你好\n今天天气很好", "zh-CN", ["你好.", "今天天气很好"]),
+    # A blank line ends a paragraph whatever follows; so does a list item in lowercase.
+    ("First part\n\nsecond part", "en-US", ["First part.", "second part"]),
+    ("- one\n- two", "es-ES", ["one.", "two"]),
+    ("Done!\nnext", "en-US", ["Done!", "next"]),
+    # The marks closing a line go first, then the line ends; "\r\n" is a line break too.
+    ("**Hours**\r\nWe open at 9 👍\nSee you", "en-US", ["Hours.", "We open at nine.", "See you"]),
+    # A wrapped sentence goes on, as does a line ending at a comma or an abbreviation.
+    ("A line that was\nwrapped, and goes\non", "en-US", ["A line that was wrapped, and goes on"]),
+    ("Ask Dr.\nLee, e.g.\nthis one\n", "en-US", ["Ask Doctor Lee, for example this one"]),
+])
+def test_a_line_break_ends_a_sentence_where_a_listener_hears_one(
+        text: str, language: str, spoken: list[str]) -> None:
+    assert [p.text for p in plan(text, language, first_chars=500)] == spoken
+    assert [p.ends_sentence for p in plan(text, language, first_chars=500)] == [True] * len(spoken)
+
+
 def test_sentences_split_after_abbreviations_are_expanded() -> None:
     texts = [p.text for p in plan("Ask Dr. Lee. She knows!", first_chars=60)]
     assert texts == ["Ask Doctor Lee.", "She knows!"]
