@@ -39,7 +39,8 @@ _LINK = re.compile(r"!?\[([^\[\]]*)\]\([^()\s]*\)")  # [label](https://...) -> l
 _RULE = r"[ \t]*([-*_])(?:[ \t]*\1){2,}[ \t]*$"
 _LINE_MARK = re.compile(rf"^(?:{_RULE}|[ \t]*(?:#{{1,6}}|[-*+•>])[ \t]+)", re.M)
 _LIST_LINE = re.compile(rf"^(?:{_RULE}|[ \t]*(?:#{{1,6}}|[-*+•>]|\d{{1,3}}[.)])[ \t]+)", re.M)
-_TIMES = re.compile(r"(?<=\d)[ \t]*[*×][ \t]*(?=\d)")  # "3 * 4": three times four
+# "3 * 4": the sign "×", which normalize.py or espeak says in the voice's language.
+_TIMES = re.compile(r"(?<=\d)[ \t]*[*×][ \t]*(?=\d)")
 # **bold**, _it_, ~~x~~, `code`. A lone "*" (a space or the text's end each side, a stop
 # allowed after) is a key, "press * to go back": it stays, for English to read "star" and
 # espeak, in other languages, its own word.
@@ -88,7 +89,7 @@ def strip_markup(text: str) -> str:
     every_line = bool(_LIST_LINE.search(text))  # a list or headings: each line a sentence
     if every_line:
         text = _LINE_MARK.sub("", text)
-    text = _EMPHASIS.sub("", _TIMES.sub(" times ", text))
+    text = _EMPHASIS.sub("", _TIMES.sub(" × ", text))
     text = text.replace("_", " ")  # snake_case inside a word: two words
     text = _HASHTAG.sub("", _NUMBER_SIGN.sub("number ", text))
     text = _EMOJI.sub(" ", text)

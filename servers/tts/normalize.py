@@ -27,6 +27,14 @@ DIGITS = "zero one two three four five six seven eight nine".split()
 CURRENCIES = {"$": ("dollar", "dollars", "cent", "cents"), "€": ("euro", "euros", "cent", "cents"),
               "£": ("pound", "pounds", "penny", "pence")}
 SCALES = r"(?:thousand|million|billion|trillion)"
+# "×" said where espeak says nothing for it ("3 × 4" is "tres cuatro"); where it has a word
+# ("mal", "multiplié par", "vezes") the sign is left to it. English reads the numbers, so
+# its word is here too. Not Hebrew: espeak cannot read unpointed "כפול".
+TIMES = {"en": "times", "es": "por", "it": "per", "ca": "per", "ro": "ori", "bg": "по",
+         "ru": "умножить на", "uk": "помножити на", "fi": "kertaa", "et": "korda",
+         "nb": "ganger", "nn": "ganger", "no": "ganger", "el": "επί", "tr": "çarpı",
+         "id": "kali", "ms": "kali", "vi": "nhân", "zh": "乘以", "hi": "गुणा", "ar": "ضرب",
+         "sl": "krat"}
 # Longer digit runs are read digit by digit: past a quadrillion they are account or card
 # numbers, not amounts (and num2words overflows at 307 digits, int() at 4,301).
 LONG_NUMBER = 15
@@ -233,6 +241,7 @@ def _kept_on_failure(rule: Callable[[re.Match[str]], str]) -> Callable[[re.Match
 _GUARDED: list[Rule] = [(p, r if isinstance(r, str) else _kept_on_failure(r)) for p, r in RULES]
 
 
+_TIMES_SIGN = re.compile(r"(?<=\S) × (?=\S)")  # as markup.py writes it between numbers
 # A line break after a stop ends a sentence (markup.py put a stop where a line ends one).
 _LINE_STOP = re.compile(r"(?<=[.!?…])[\"')\]”’]*\n")
 
@@ -250,6 +259,8 @@ def normalize_lines(text: str, language: str = "en") -> list[str]:
     # Each run of whitespace one character, a line break where it had one, so the rules
     # below see what they saw when all of it was one space (they match it with \s).
     text = re.sub(r"[^\S\n]+", " ", re.sub(r"\s*\n\s*", "\n", strip_markup(text))).strip()
+    if times := TIMES.get(re.split(r"[-_]", language.lower())[0]):
+        text = _TIMES_SIGN.sub(f" {times} ", text)
     if language.lower().startswith("en"):
         text = _NO_NUMBER.sub("number", text)
         text = _STREET.sub(lambda m: f"{m[1]} Street" + _kept_stop(m), text)

@@ -129,6 +129,21 @@ def test_double_brackets_never_reach_piper(language: str) -> None:
     assert "[[" not in spoken and "]]" not in spoken
 
 
+@pytest.mark.parametrize("text, language, spoken", [
+    # English's "times" was written into every language: "3 times 4" in Spanish.
+    ("3 * 4 y 2×3", "es-ES", "3 por 4 y 2 por 3"),
+    ("3 * 4", "ru-RU", "3 умножить на 4"),
+    ("3*4", "zh_CN", "3 乘以 4"),
+    # espeak says "×" itself in these: "drei mal vier", "trois multiplié par quatre".
+    ("3 * 4", "de-DE", "3 × 4"),
+    ("3 × 4", "fr-FR", "3 × 4"),
+    ("3 * 4", "he-IL", "3 × 4"),
+])
+def test_a_multiplication_is_said_in_the_voices_language(text: str, language: str,
+                                                         spoken: str) -> None:
+    assert normalize(text, language) == spoken
+
+
 def test_other_languages_are_left_alone() -> None:
     assert normalize("Cuesta  $5.", "es-ES") == "Cuesta $5."
 
