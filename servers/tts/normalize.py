@@ -27,6 +27,9 @@ DIGITS = "zero one two three four five six seven eight nine".split()
 CURRENCIES = {"$": ("dollar", "dollars", "cent", "cents"), "€": ("euro", "euros", "cent", "cents"),
               "£": ("pound", "pounds", "penny", "pence")}
 SCALES = r"(?:thousand|million|billion|trillion)"
+# "$5M", "£2bn", "$20K": a scale written onto an amount, as finance writes it.
+SCALE_MARKS = {"k": "thousand", "m": "million", "mn": "million", "b": "billion",
+               "bn": "billion", "t": "trillion", "tn": "trillion"}
 # "×" said where espeak says nothing for it ("3 × 4" is "tres cuatro"); where it has a word
 # ("mal", "multiplié par", "vezes") the sign is left to it. English reads the numbers, so
 # its word is here too. Not Hebrew: espeak cannot read unpointed "כפול".
@@ -68,9 +71,11 @@ def spell_digits(s: str) -> str:
 def _money(m: re.Match[str]) -> str:
     one, many, sub_one, sub_many = CURRENCIES[m["cur"]]
     whole = m["whole"].replace(",", "")
-    if m["scale"]:  # "$3.5 million" -> "three point five million dollars"
+    scale = m["scale"] or SCALE_MARKS.get((m["mark"] or "").lower())
+    # "$3.5 million" -> "three point five million dollars"; "$1.234" is no cents either.
+    if scale or len(m["cents"] or "") > 2:
         amount = whole + (f".{m['cents']}" if m["cents"] else "")
-        return f"{words(amount)} {m['scale']} {many}"
+        return f"{words(amount)}{f' {scale}' if scale else ''} {many}"
     out = f"{words(whole)} {one if whole.lstrip('0') == '1' else many}"
     cents = int((m["cents"] or "0").ljust(2, "0")[:2])
     if cents:
@@ -185,8 +190,8 @@ RULES: list[Rule] = [
     # A sign before a number, amount or percentage: "-5", "-$20", "−3.5%". Not after a
     # word character, where it is a hyphen ("2-3", "COVID-19").
     (re.compile(r"(?<![\w\-−])[-−](?=[$€£]?\d)"), "minus "),
-    (re.compile(r"(?P<cur>[$€£])\s?(?P<whole>\d[\d,]*)(?:\.(?P<cents>\d{1,2}))?"
-                rf"(?:\s(?P<scale>{SCALES}))?\b"), _money),
+    (re.compile(r"(?P<cur>[$€£])\s?(?P<whole>\d[\d,]*)(?:\.(?P<cents>\d+))?"
+                rf"(?:\s(?P<scale>{SCALES})\b|(?P<mark>(?i:k|[bmt]n?))(?!\w)|(?!\w))"), _money),
     (re.compile(r"(\d[\d,]*(?:\.\d+)?)\s?%"), _percent),
     (re.compile(r"\b(?P<h>\d{1,2}):(?P<m>\d{2})\s?(?P<ampm>[ap]\.?m\.?)?(?![\w:])", re.I), _time),
     (re.compile(r"\b(?P<h>\d{1,2})()\s?(?P<ampm>[ap]\.?m\.?)(?!\w)", re.I),

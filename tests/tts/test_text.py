@@ -14,6 +14,11 @@ from servers.tts.text import MAX_PIECE, plan
     ("It costs $12.50.", "It costs twelve dollars and fifty cents."),
     ("$1 and $3.5 million", "one dollar and three point five million dollars"),
     ("€5 or £1.01", "five euros or one pound and one penny"),
+    # A scale written onto an amount ("$5M" was "$five M", "$1.5B" "one dollar.five B").
+    ("$5M, $1.5B and -$20K.",
+     "five million dollars, one point five billion dollars and minus twenty thousand dollars."),
+    ("£2bn or €3.2Bn, $5m", "two billion pounds or three point two billion euros, five million dollars"),
+    ("$1.234 a share", "one point two three four dollars a share"),  # more than cents
     ("Save 45% today", "Save forty-five percent today"),
     ("Come at 3:30 pm.", "Come at three thirty P M."),
     ("Open at 9 a.m. Then close.", "Open at nine A M. Then close."),
