@@ -1,5 +1,6 @@
 """Turn what piper (espeak) reads badly into words: money, percentages, times, dates,
-ordinals, numbers with separators, common abbreviations, URLs, emails, phone numbers.
+ordinals, numbers with separators, versions, common abbreviations; and URLs, emails,
+phone numbers, IP addresses, read character by character (``addresses.py``).
 
 Markup (Markdown, tags, emoji) goes first, in every language (``markup.py``). Then
 English rules (the default voices are English); for other languages only whitespace is
@@ -17,13 +18,14 @@ from itertools import pairwise
 
 from num2words import num2words
 
+from .addresses import ADDRESS_RULES, spell_digits
+from .addresses import DIGITS as DIGITS  # re-exported: the words a digit is read as
 from .markup import strip_markup
 
 log = logging.getLogger("rymi.tts")
 
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
           "September", "October", "November", "December"]
-DIGITS = "zero one two three four five six seven eight nine".split()
 CURRENCIES = {"$": ("dollar", "dollars", "cent", "cents"), "€": ("euro", "euros", "cent", "cents"),
               "£": ("pound", "pounds", "penny", "pence")}
 SCALES = r"(?:thousand|million|billion|trillion)"
@@ -62,10 +64,6 @@ def words(n: int | str, to: str = "cardinal") -> str:
     if len(whole.lstrip("-")) > LONG_NUMBER:
         return spell_digits(whole)
     return num2words(int(whole), to=to, lang="en").replace(",", "")
-
-
-def spell_digits(s: str) -> str:
-    return " ".join(DIGITS[int(c)] for c in s if c.isdigit())
 
 
 def _money(m: re.Match[str]) -> str:
@@ -143,33 +141,19 @@ def _ordinal(m: re.Match[str]) -> str:
     return words(m[1], to="ordinal")
 
 
-def _phone(m: re.Match[str]) -> str:
-    groups = [g for g in re.split(r"\D+", m[0]) if g]
-    return ", ".join(spell_digits(g) for g in groups)
-
-
-def _url(m: re.Match[str]) -> str:
-    url = re.sub(r"^https?://", "", m[0]).rstrip("/")
-    return _spoken_address(url)
-
-
-def _email(m: re.Match[str]) -> str:
-    user, _, domain = m[0].partition("@")
-    return f"{_spoken_address(user)} at {_spoken_address(domain)}"
-
-
-def _spoken_address(s: str) -> str:
-    for sym, word in ((".", " dot "), ("/", " slash "), ("-", " dash "), ("_", " underscore "),
-                      ("?", " question mark "), ("=", " equals "), ("&", " and ")):
-        s = s.replace(sym, word)
-    s = re.sub(r"\d+", lambda m: spell_digits(m[0]), s)
-    return re.sub(r"\s+", " ", s).strip()
-
-
 def _number(m: re.Match[str]) -> str:
     spoken = _number_words(m[0])
     # A unit written onto the number ("5GB") is a word of its own: "five GB".
     return f"{spoken} " if m.string[m.end():m.end() + 1].isalpha() else spoken
+
+
+def _version(m: re.Match[str]) -> str:
+    """"v2.0", "version 1.10", "3.2.1": each part a number, "one point ten" (a decimal
+    would be "one point one zero"); "v" is said "version", as it is meant."""
+    prefix = "version " if m["v"] else (m["version"] or "")
+    parts = (m["parts"] or m["dotted"]).split(".")
+    spoken = " point ".join(_number_words(part) for part in parts)
+    return f"{prefix}{spoken}" + (" " if m.string[m.end():m.end() + 1].isalpha() else "")
 
 
 def _number_words(number: str) -> str:
@@ -184,9 +168,13 @@ def _number_words(number: str) -> str:
 _MONTH = r"(?P<month>" + "|".join(MONTHS) + r")"
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str] | str]
 RULES: list[Rule] = [
-    (re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), _email),
-    (re.compile(r"\b(?:https?://|www\.)[^\s,;]+[^\s,;.!?)]"), _url),
-    (re.compile(r"(?<![\w.])(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b"), _phone),
+    *ADDRESS_RULES,  # emails, URLs, phone numbers, IP addresses: before their numbers go
+    # A version: after "v" (a capital "V" only before a point: "V8" is an engine), after
+    # "version", or with two points or more, which no decimal has.
+    (re.compile(r"(?<![\w.])(?:(?P<v>v|V(?=\d+\.\d))|(?P<version>(?i:version)\s))"
+                r"(?P<parts>\d+(?:\.\d+)*)|(?<![\w.])(?P<dotted>\d+(?:\.\d+){2,})"), _version),
+    # A decimal written onto a letter ("x1.5" was "x1.five"): a word of its own.
+    (re.compile(r"(?<=[^\W\d_])\d+\.\d+(?!\.?\d)"), lambda m: f" {_number(m)}"),
     # A sign before a number, amount or percentage: "-5", "-$20", "−3.5%". Not after a
     # word character, where it is a hyphen ("2-3", "COVID-19").
     (re.compile(r"(?<![\w\-−])[-−](?=[$€£]?\d)"), "minus "),

@@ -53,6 +53,18 @@ from servers.tts.text import MAX_PIECE, plan
     # A unit written onto a number ("1.5GB") leaves the number whole; a decade keeps its "s".
     ("1.5GB, 5GB, 1,200mg, 10x", "one point five GB, five GB, one thousand two hundred mg, ten x"),
     ("In the 1990s", "In the 1990s"),
+    # A version's parts are numbers ("v2.0" was "v2.zero"); "v" is "version", a capital
+    # "V" only before a point; a decimal on a letter is a word of its own ("x1.five").
+    ("Get v2.0, v2 or v1.10. version 3.2.1 and 1.2.3.4 beat V8",
+     "Get version two point zero, version two or version one point ten. version three point "
+     "two point one and one dot two dot three dot four beat V8"),
+    ("x1.5 speed, Python3.11 and Version 1.2.3.4", "x one point five speed, Python three point "
+     "one one and Version one point two point three point four"),
+    # An IP address is read as its URL would be (it was "one hundred and ninety-two point
+    # one six eight.one.one"); a phone number's dots still make a phone number.
+    ("Go to 192.168.1.1. Or 10.0.0.255", "Go to one nine two dot one six eight dot one dot "
+     "one. Or one zero dot zero dot zero dot two five five"),
+    ("Call 555.123.4567", "Call five five five, one two three, four five six seven"),
     # "the" before a day of the month is said once.
     ("On the 5th of June", "On the fifth of June"),
     ("The 5th of June, 5th of June or 5 June 2024",

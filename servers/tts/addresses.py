@@ -1,0 +1,51 @@
+"""English readings of what a listener may have to write down: emails, URLs, phone
+numbers, IP addresses. Read as they are written, so digits are said one by one and
+separators by name ("dot", "slash"); an amount reading ("one hundred and ninety-two")
+would have to be turned back into digits. Used by ``normalize.py``'s English rules.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+DIGITS = "zero one two three four five six seven eight nine".split()
+
+
+def spell_digits(s: str) -> str:
+    return " ".join(DIGITS[int(c)] for c in s if c.isdigit())
+
+
+def _phone(m: re.Match[str]) -> str:
+    groups = [g for g in re.split(r"\D+", m[0]) if g]
+    return ", ".join(spell_digits(g) for g in groups)
+
+
+def _url(m: re.Match[str]) -> str:
+    url = re.sub(r"^https?://", "", m[0]).rstrip("/")
+    return spoken_address(url)
+
+
+def _email(m: re.Match[str]) -> str:
+    user, _, domain = m[0].partition("@")
+    return f"{spoken_address(user)} at {spoken_address(domain)}"
+
+
+def spoken_address(s: str) -> str:
+    for sym, word in ((".", " dot "), ("/", " slash "), ("-", " dash "), ("_", " underscore "),
+                      ("?", " question mark "), ("=", " equals "), ("&", " and ")):
+        s = s.replace(sym, word)
+    s = re.sub(r"\d+", lambda m: spell_digits(m[0]), s)
+    return re.sub(r"\s+", " ", s).strip()
+
+
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+ADDRESS_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+    (re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), _email),
+    (re.compile(r"\b(?:https?://|www\.)[^\s,;]+[^\s,;.!?)]"), _url),
+    (re.compile(r"(?<![\w.])(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b"), _phone),
+    # "192.168.1.1", as its URL would be read ("one nine two dot ..."). Not after
+    # "version", where four numbers are a version's (normalize.py).
+    (re.compile(rf"(?<![\w.])(?<![vV]ersion\s)(?:{_OCTET}\.){{3}}{_OCTET}(?!\d|\.\d)"),
+     lambda m: spoken_address(m[0])),
+]
