@@ -234,6 +234,9 @@ def _kept_on_failure(rule: Callable[[re.Match[str]], str]) -> Callable[[re.Match
 _GUARDED: list[Rule] = [(p, r if isinstance(r, str) else _kept_on_failure(r)) for p, r in RULES]
 
 
+# "5_000": digit groups as code writes them, one number; markup.py makes any other "_" a
+# space ("five zero zero zero"). Not in a name ("row_1_000") or past a point.
+_DIGIT_GROUPS = re.compile(r"(?<![\w.])\d{1,3}(?:_\d{3})+(?!_?\d)")
 _TIMES_SIGN = re.compile(r"(?<=\S) × (?=\S)")  # as markup.py writes it between numbers
 # A line break after a stop ends a sentence (markup.py put a stop where a line ends one).
 _LINE_STOP = re.compile(r"(?<=[.!?…])[\"')\]”’]*\n")
@@ -249,12 +252,16 @@ def normalize_lines(text: str, language: str = "en") -> list[str]:
     splits only before a Latin capital, so a break lost to whitespace is lost aloud."""
     # Styled Latin first, so a full-width "＊＊" is markup like any other.
     text = _STYLED.sub(lambda m: unicodedata.normalize("NFKC", m[0]), text)
+    english = language.lower().startswith("en")
+    # English reads the comma as grouping ("1,999" is no year); espeak elsewhere reads the
+    # bare digits, as "5,000" is five in German.
+    text = _DIGIT_GROUPS.sub(lambda m: m[0].replace("_", "," if english else ""), text)
     # Each run of whitespace one character, a line break where it had one, so the rules
     # below see what they saw when all of it was one space (they match it with \s).
     text = re.sub(r"[^\S\n]+", " ", re.sub(r"\s*\n\s*", "\n", strip_markup(text))).strip()
     if times := TIMES.get(re.split(r"[-_]", language.lower())[0]):
         text = _TIMES_SIGN.sub(f" {times} ", text)
-    if language.lower().startswith("en"):
+    if english:
         text = _NO_NUMBER.sub("number", text)
         text = _STREET.sub(lambda m: f"{m[1]} Street" + _kept_stop(m), text)
         text = _ABBREV.sub(_abbreviation, text)

@@ -65,6 +65,11 @@ from servers.tts.text import MAX_PIECE, plan
     ("Go to 192.168.1.1. Or 10.0.0.255", "Go to one nine two dot one six eight dot one dot "
      "one. Or one zero dot zero dot zero dot two five five"),
     ("Call 555.123.4567", "Call five five five, one two three, four five six seven"),
+    # Digit groups joined as code writes them are one number ("five zero zero zero");
+    # an "_" in a name is still a space.
+    ("5_000 rows, 1_000_000 or 1_999; row_1_000 and 5_0000",
+     "five thousand rows, one million or one thousand nine hundred and ninety-nine; "
+     "row one zero zero zero and five zero zero zero zero"),
     # "the" before a day of the month is said once.
     ("On the 5th of June", "On the fifth of June"),
     ("The 5th of June, 5th of June or 5 June 2024",
@@ -134,6 +139,7 @@ def test_markup_goes_in_every_language_and_an_emoji_alone_is_nothing_to_say() ->
     assert normalize("**Hola** 😀", "es-ES") == "Hola"
     assert normalize("Pulse * para volver", "es-ES") == "Pulse * para volver"  # "asterisco"
     assert normalize("Tom &amp; Jerry", "es-ES") == "Tom & Jerry"
+    assert normalize("5_000 filas", "es-ES") == "5000 filas"  # "5 000" was "cinco cero"
     assert normalize("Ｈｏｌａ 𝑦 ＊＊adiós＊＊", "es-ES") == "Hola y adiós"
     assert plan("😀🎉") == [] and plan("**") == []
 
