@@ -9,6 +9,7 @@ cannot read 422.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -98,6 +99,7 @@ _SCRIPTS: dict[str, frozenset[str]] = {
 MIN_FOREIGN_LETTERS = 3  # "π" or "Δx" is a symbol English reads ("pi"), not Greek text
 
 
+@functools.lru_cache(maxsize=4096)  # per letter: unicodedata.name is ~0.5 µs a call
 def _script(letter: str) -> str:
     """"CJK", "CYRILLIC", "LATIN"...: the first word of the letter's Unicode name, after
     NFKC so full-width and mathematical Latin ("Ｈ", "𝐇") count as the Latin they are."""
@@ -115,7 +117,7 @@ def check_script(text: str, voice: VoiceInfo, catalog: VoiceCatalog) -> None:
     the call log and fixes the agent. A few foreign words in a sentence still pass.
     """
     own = _SCRIPTS.get(primary(voice.language))
-    if own is None:
+    if own is None or text.isascii():  # ASCII is Latin: most text, checked in ~1 µs
         return
     scripts = [_script(c) for c in text if c.isalpha()]
     foreign = [s for s in scripts if s != "LATIN" and s not in own]
