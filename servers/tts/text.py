@@ -9,6 +9,9 @@ first piece is what makes time-to-first-audio low. Later pieces are whole senten
 No piece, the first included, is longer than ``MAX_PIECE``: piper's time and memory grow
 with a piece's length (one 4,900-character piece took 10 GB and 40 s), so a sentence with
 no clause mark is cut at a word, and a "word" longer than the cap at a character count.
+Characters do not bound phonemes (espeak reads a letter it cannot say by its name), so
+the engine also runs each piece in parts of bounded phonemes (``engine.MAX_PHONEMES``):
+the cap here keeps pieces short for latency and a hang-up's cancellation.
 """
 
 from __future__ import annotations
