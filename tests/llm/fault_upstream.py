@@ -8,7 +8,8 @@ the stream open with comments until the client leaves), ``fault:400``, ``fault:4
 ``fault:403``, ``fault:429``, ``fault:500``, ``fault:html-502``, and three ways with usage
 that the contract's own does not take: ``fault:usage-on-choice`` (on the last choice
 chunk, asked or not), ``fault:usage-unasked`` (a usage chunk asked or not),
-``fault:no-usage`` (never one). It runs in a thread of
+``fault:no-usage`` (never one), and ``fault:loose``, which breaks the stream's rules (a
+new id and created in every chunk, no role, no finish_reason). It runs in a thread of
 the test process, so tests can read ``FaultState`` directly.
 """
 
@@ -90,9 +91,24 @@ def make_app(state: FaultState) -> Starlette:
                              Route("/v1/chat/completions", chat, methods=["POST"])])
 
 
+def _loose_stream() -> list[bytes]:
+    """A stream that breaks the contract's rules, as some OpenAI-shaped servers do."""
+    chunks = [{"id": f"chatcmpl-{i}", "object": "chat.completion.chunk", "created": 100 + i,
+               "model": MODEL, "choices": [{"index": 0, "delta": {"content": text}}]}
+              for i, text in enumerate(["Hel", "lo"])]
+    usage = {"id": "chatcmpl-9", "object": "chat.completion.chunk", "created": 109,
+             "model": MODEL, "choices": [], "usage": USAGE}
+    return [b"data: " + json.dumps(c).encode() + b"\n\n" for c in [*chunks, usage]]
+
+
 async def _stream(fault: str, body: dict, state: FaultState):
     state.open_streams[fault] = state.open_streams.get(fault, 0) + 1
     try:
+        if fault == "loose":
+            for ev in _loose_stream():
+                yield ev
+            yield b"data: [DONE]\n\n"
+            return
         yield _chunk(role=True)
         yield _chunk("Hel")
         if fault == "die":

@@ -109,6 +109,28 @@ def test_usage_follows_the_contract_whatever_the_upstream_does(
     assert chunks[-1]["usage"] == (None if fault == "no-usage" else USAGE)
 
 
+def test_an_upstream_that_breaks_the_stream_rules_is_held_to_them(
+        fault_proxy: RunningServer) -> None:
+    """One id and created, the role first, a finish_reason last, whatever the upstream
+    wrote (here: a new id per chunk, no role, no finish_reason); the text as it came."""
+    r, data = _fault(fault_proxy.url, "loose", stream_options={"include_usage": True})
+    objs = payloads(data)
+    assert r.status_code == 200 and objs[-1] == "[DONE]", objs
+    chunks = objs[:-1]
+    assert {(c["id"], c["created"]) for c in chunks} == {("chatcmpl-0", 100)}
+    assert [c["choices"][0]["delta"] for c in chunks[:-1]] == [
+        {"role": "assistant", "content": "Hel"}, {"content": "lo"}, {}]
+    assert [c["choices"][0].get("finish_reason") for c in chunks[:-1]] == [None, None, "stop"]
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"] == USAGE
+    client = openai.OpenAI(base_url=f"{fault_proxy.url}/v1", api_key=TOKEN, max_retries=0)
+    stream = client.chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "fault:loose"}], stream=True)
+    got = list(stream)
+    assert got[0].choices[0].delta.role == "assistant" and len({c.id for c in got}) == 1
+    assert "".join(c.choices[0].delta.content or "" for c in got) == "Hello"
+    assert got[-1].choices[0].finish_reason == "stop"
+
+
 @pytest.mark.parametrize("fault,code", [
     ("die", "upstream_disconnected"),
     ("stall", "upstream_timeout"),

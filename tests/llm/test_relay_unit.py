@@ -6,17 +6,22 @@ import json
 
 import pytest
 
+from servers.llm.backends import conform as conform_module
 from servers.llm.backends import relay as relay_module
 from servers.llm.backends.relay import Framer, StreamState
 
-ROLE = b'data: {"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}\n\n'
-TEXT = b'data: {"choices":[{"index":0,"delta":{"content":"Hi \\"error\\" [DONE]"}}]}\n\n'
-USAGE = b'data: {"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2}}\n\n'
+# Every upstream's chunks carry the stream's id and created (one for all its chunks).
+ID = b'"id":"chatcmpl-1","created":7,'
+ROLE = b'data: {' + ID + b'"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}\n\n'
+TEXT = b'data: {' + ID + b'"choices":[{"index":0,"delta":{"content":"Hi \\"error\\" [DONE]"}}]}\n\n'
+STOP = b'data: {' + ID + b'"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+USAGE = b'data: {' + ID + b'"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2}}\n\n'
 ERROR = b'data: {"error":{"message":"boom","type":"server_error","code":"x"}}\n\n'
 DONE = b"data: [DONE]\n\n"
 # OpenAI's own API, once usage is asked for, writes "usage":null into every chunk.
-OPENAI_TEXT = b'data: {"choices":[{"index":0,"delta":{"content":"Hi"}}],"usage":null}\n\n'
-SPACED_TEXT = b'data: {"choices": [{"index": 0, "delta": {"content": "!"}}], "usage": null}\n\n'
+OPENAI_TEXT = b'data: {' + ID + b'"choices":[{"index":0,"delta":{"content":"Hi"}}],"usage":null}\n\n'
+SPACED_TEXT = (b'data: {"id": "chatcmpl-1", "created": 7, "choices": [{"index": 0, '
+               b'"delta": {"content": "!"}}], "usage": null}\n\n')
 
 
 def relay(pieces: list[bytes], drop_usage: bool = False) -> tuple[list[bytes], StreamState]:
@@ -36,7 +41,7 @@ def relay(pieces: list[bytes], drop_usage: bool = False) -> tuple[list[bytes], S
 
 
 def test_events_split_anywhere_are_forwarded_whole_and_unchanged() -> None:
-    stream = ROLE + TEXT + USAGE + DONE
+    stream = ROLE + TEXT + STOP + USAGE + DONE
     pieces = [stream[i:i + 7] for i in range(0, len(stream), 7)]
     out, state = relay(pieces)
     assert b"".join(out) == stream
@@ -51,13 +56,14 @@ def test_done_after_an_error_event_is_dropped() -> None:
 
 
 def test_nothing_is_forwarded_after_done() -> None:
-    out, state = relay([ROLE, TEXT + DONE + b": trailing comment\n\n", TEXT], drop_usage=True)
-    assert b"".join(out) == ROLE + TEXT + DONE and state.error is None
+    out, state = relay([ROLE, TEXT + STOP + DONE + b": trailing comment\n\n", TEXT],
+                       drop_usage=True)
+    assert b"".join(out) == ROLE + TEXT + STOP + DONE and state.error is None
 
 
 def test_usage_chunk_dropped_only_when_we_asked_for_it() -> None:
-    out, state = relay([ROLE, TEXT, USAGE, DONE], drop_usage=True)
-    assert b"".join(out) == ROLE + TEXT + DONE and state.completion_tokens == 2
+    out, state = relay([ROLE, TEXT, STOP, USAGE, DONE], drop_usage=True)
+    assert b"".join(out) == ROLE + TEXT + STOP + DONE and state.completion_tokens == 2
 
 
 def test_stream_without_done_ends_with_our_error_event() -> None:
@@ -87,7 +93,7 @@ def test_an_error_event_not_in_our_shape_is_reshaped(error: bytes, code: str) ->
 
 
 def test_crlf_lines_are_relayed_with_lf_wherever_the_chunks_split() -> None:
-    lf = ROLE + TEXT + USAGE + DONE
+    lf = ROLE + TEXT + STOP + USAGE + DONE
     crlf = lf.replace(b"\n", b"\r\n")
     for size in (1, 2, 5, 64):
         pieces = [crlf[i:i + size] for i in range(0, len(crlf), size)]
@@ -101,13 +107,13 @@ def test_chunks_with_a_null_usage_are_forwarded_unparsed(
     inspected: list[bytes] = []
     inspect = relay_module._inspect
 
-    def counting(ready: bytes, drop_usage: bool, state: StreamState) -> tuple[bytes, bool]:
+    def counting(ready: bytes, *args: object) -> tuple[bytes, bool]:
         inspected.append(ready)
-        return inspect(ready, drop_usage, state)
+        return inspect(ready, *args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(relay_module, "_inspect", counting)
-    out, state = relay([ROLE, OPENAI_TEXT, SPACED_TEXT, USAGE, DONE], drop_usage=True)
-    assert b"".join(out) == ROLE + OPENAI_TEXT + SPACED_TEXT + DONE
+    out, state = relay([ROLE, OPENAI_TEXT, SPACED_TEXT, STOP, USAGE, DONE], drop_usage=True)
+    assert b"".join(out) == ROLE + OPENAI_TEXT + SPACED_TEXT + STOP + DONE
     assert inspected == [USAGE, DONE]  # only the events that carry something are parsed
     assert (state.prompt_tokens, state.completion_tokens, state.error) == (5, 2, None)
 
@@ -169,5 +175,67 @@ def test_an_upstream_that_counts_nothing_gets_a_null_usage_chunk_when_asked() ->
 
 def test_a_usage_chunk_sent_unasked_is_dropped() -> None:
     """An upstream that sends usage although nobody asked (upstream_force_usage off)."""
-    out, state = relay([ROLE, TEXT, USAGE, DONE], drop_usage=True)
-    assert b"".join(out) == ROLE + TEXT + DONE and state.completion_tokens == 2
+    out, state = relay([ROLE, TEXT, STOP, USAGE, DONE], drop_usage=True)
+    assert b"".join(out) == ROLE + TEXT + STOP + DONE and state.completion_tokens == 2
+
+
+def _loose(i: int, delta: dict, **fields: object) -> bytes:
+    """A chunk as an upstream that breaks the stream's rules writes it: its own id."""
+    obj = {"id": f"up-{i}", "object": "chat.completion.chunk", "created": 100 + i,
+           "model": "up-model", "choices": [{"index": 0, "delta": delta}], **fields}
+    return b"data: " + json.dumps(obj).encode() + b"\n\n"
+
+
+@pytest.mark.parametrize("split", ["an event per chunk", "all in one chunk", "7 bytes"])
+def test_a_stream_that_breaks_the_rules_comes_out_keeping_them(split: str) -> None:
+    """A new id and created per chunk, no role, no finish_reason: the relay gives every
+    chunk the first's id and created, the role to the first, and a closing chunk."""
+    stream = [_loose(0, {"content": "Hel"}), _loose(1, {"content": "lo"}),
+              _loose(2, {}, usage=_usage(5, 2)).replace(b'[{"index": 0, "delta": {}}]', b"[]"),
+              DONE]
+    whole = b"".join(stream)
+    pieces = {"an event per chunk": stream, "all in one chunk": [whole],
+              "7 bytes": [whole[i:i + 7] for i in range(0, len(whole), 7)]}[split]
+    for drop_usage in (False, True):
+        events = _events(relay(pieces, drop_usage=drop_usage)[0])
+        assert events[-1] == "[DONE]"
+        chunks = events[:-1]
+        assert {(c["id"], c["created"], c["model"]) for c in chunks} == {("up-0", 100, "up-model")}
+        assert [c["choices"][0]["delta"] for c in chunks[:3]] == [
+            {"role": "assistant", "content": "Hel"}, {"content": "lo"}, {}]
+        assert chunks[2]["choices"][0]["finish_reason"] == "stop"
+        assert len(chunks) == (3 if drop_usage else 4)
+        if not drop_usage:
+            assert chunks[3]["choices"] == [] and chunks[3]["usage"] == _usage(5, 2)
+
+
+def test_the_role_goes_to_the_first_chunk_with_a_choice() -> None:
+    """Azure's OpenAI sends a first chunk with no choices (its prompt filter results)."""
+    filters = b'data: {"id":"","object":"","created":0,"model":"","choices":[]}\n\n'
+    out, _ = relay([filters, _loose(1, {"content": "Hi"}), STOP, DONE], drop_usage=True)
+    events = _events(out)
+    assert events[0]["choices"] == [] and events[-1] == "[DONE]"
+    assert events[1]["choices"][0]["delta"] == {"role": "assistant", "content": "Hi"}
+    assert len({(e["id"], e["created"]) for e in events[:-1]}) == 1
+    assert events[0]["id"].startswith("chatcmpl-")  # the upstream's empty id is not one
+
+
+def test_a_chunk_with_no_id_gets_the_streams() -> None:
+    no_id = b'data: {"choices":[{"index":0,"delta":{"content":"x"}}]}\n\n'
+    events = _events(relay([no_id, no_id, STOP, DONE], drop_usage=True)[0])
+    ids = {(e["id"], e["created"]) for e in events[:-1]}
+    assert len(ids) == 1 and next(iter(ids))[0].startswith("chatcmpl-")
+    assert events[0]["choices"][0]["delta"]["role"] == "assistant"
+
+
+def test_a_stream_that_keeps_the_rules_is_not_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hot path: conforming chunks pass on byte searches alone."""
+    parsed: list[bytes] = []
+    real = conform_module._json_or_none
+    monkeypatch.setattr(conform_module, "_json_or_none",
+                        lambda payload: parsed.append(payload) or real(payload))
+    stream = [ROLE, TEXT, OPENAI_TEXT, STOP, DONE]
+    out, _ = relay(stream, drop_usage=True)
+    assert b"".join(out) == b"".join(stream) and parsed == []
+    out, _ = relay([b"".join(stream)], drop_usage=True)  # several events in one chunk
+    assert b"".join(out) == b"".join(stream) and parsed == []

@@ -13,6 +13,7 @@ its own (``choices: []``) just before ``[DONE]``; not asked for, there is none. 
 upstreams put it on a choice chunk (the last, or every one), or send none at all: the
 choice chunks are relayed without it, and the usage chunk is written here before
 ``[DONE]`` from the last usage seen (``usage: null`` if the upstream counted nothing).
+The stream's other rules (one id, role first, a finish_reason) are ``conform``'s.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import time
 from servers.common.body import parse_json
 
 from ..sse import error_event, event, usage_dict
+from .conform import Conformer
 
 # An event never legitimately comes near this (a chunk is a token or a few); one that
 # does is an upstream that never ends an event, which would otherwise be held in memory.
@@ -41,10 +43,8 @@ class StreamState:
         self.completion_tokens: int | None = None
         self.ttft_s: float | None = None
         self.error: str | None = None
-        # For a usage chunk we write ourselves: the first events with data (kept as
-        # bytes, parsed only then, for the stream's id/created/model), the usage that
-        # rode on a choice chunk, and whether a usage chunk went out as it came.
-        self.first_events = b""
+        # For a usage chunk we write ourselves: the usage that rode on a choice chunk,
+        # and whether a usage chunk went out as it came.
         self.late_usage: dict[str, object] | None = None
         self.usage_sent = False
 
@@ -60,7 +60,7 @@ class Framer:
         self.drop_usage, self.state, self.started = drop_usage, state, started
         self.finished = False
         self._pending = b""
-        self._keep_first = not drop_usage
+        self._conform = Conformer()
 
     def feed(self, chunk: bytes) -> bytes:
         """The whole events that ``chunk`` completes, ready to forward (maybe none)."""
@@ -81,16 +81,15 @@ class Framer:
                 self._pending = pending
                 return b""
             ready, self._pending = pending[:end + 2], pending[end + 2:]
+        ready = self._conform.feed(ready)
         state = self.state
-        if self._keep_first and ready.find(b"data:") >= 0:
-            state.first_events, self._keep_first = ready, False
         if state.ttft_s is None and _CONTENT.search(ready):
             state.ttft_s = time.monotonic() - self.started
         # Parsing happens only for the few events that carry one of these with a value.
         if ready.find(b"[DONE]") >= 0 or ((ready.find(b'"error"') >= 0 or
                                            ready.find(b'"usage"') >= 0)
                                           and _PRESENT.search(ready)):
-            ready, done = _inspect(ready, self.drop_usage, state)
+            ready, done = _inspect(ready, self.drop_usage, state, self._conform)
             self.finished = done or state.error is not None
         return ready
 
@@ -106,15 +105,18 @@ class Framer:
         return error_event(message, "upstream_error", code)
 
 
-def _inspect(ready: bytes, drop_usage: bool, state: StreamState) -> tuple[bytes, bool]:
+def _inspect(ready: bytes, drop_usage: bool, state: StreamState,
+             conform: Conformer) -> tuple[bytes, bool]:
     """Look at each event of ``ready``; returns what to forward and whether [DONE] came."""
     kept: list[bytes] = []
     for ev in ready.split(b"\n\n")[:-1]:
         payload = _payload(ev)
         if payload == b"[DONE]":
             if state.error is None:
+                if not conform.finish_seen:
+                    kept.append(conform.closing_chunk())
                 if not drop_usage and not state.usage_sent:
-                    kept.append(_usage_event(state))
+                    kept.append(_usage_event(state, conform))
                 kept.append(ev + b"\n\n")
             return b"".join(kept), True
         if b'"error"' in payload or b'"usage"' in payload:
@@ -132,6 +134,8 @@ def _inspect(ready: bytes, drop_usage: bool, state: StreamState) -> tuple[bytes,
                     del obj["usage"]
                     kept.append(event(obj))
                     continue
+                if not conform.finish_seen:  # the closing chunk goes before the usage
+                    kept.append(conform.closing_chunk())
                 if drop_usage:
                     continue
                 state.usage_sent = True
@@ -152,19 +156,13 @@ def _json_or_none(payload: bytes) -> object:
         return None
 
 
-def _usage_event(state: StreamState) -> bytes:
-    """The usage chunk the upstream did not send as one (see the module's doc), with the
-    id, created and model of the stream's first event."""
-    first = next((_json_or_none(_payload(ev)) for ev in state.first_events.split(b"\n\n")
-                  if ev.lstrip().startswith(b"data:")), None)
-    ident = first if isinstance(first, dict) else {}
+def _usage_event(state: StreamState, conform: Conformer) -> bytes:
+    """The usage chunk the upstream did not send as one (see the module's doc)."""
     usage = state.late_usage
     if usage is not None and isinstance(usage.get("prompt_tokens"), int) and \
             isinstance(usage.get("completion_tokens"), int):
         usage = {**usage, **usage_dict(usage["prompt_tokens"], usage["completion_tokens"])}
-    return event({"id": ident.get("id", ""), "object": "chat.completion.chunk",
-                  "created": ident.get("created", 0), "model": ident.get("model", ""),
-                  "choices": [], "usage": usage})
+    return conform.chunk({"choices": [], "usage": usage})
 
 
 def _in_our_shape(err: object) -> bytes | None:

@@ -1,0 +1,146 @@
+"""Hold an upstream's chunks to the contract's stream rules, whatever the upstream does.
+
+The contract: one ``id`` and ``created`` for the whole stream, ``delta.role`` in the first
+chunk, ``finish_reason`` on the last choice chunk. vLLM, llama.cpp, ollama and OpenAI keep
+all three, so for them this is a few byte searches that find what they look for and parse
+nothing (the relay's hot path). An event is parsed and rewritten only where an upstream
+breaks a rule: an id or created that changes or is missing, a first chunk with no role.
+A stream that reaches ``[DONE]`` without a ``finish_reason`` gets a closing chunk (the
+relay asks for it), since a client waits for one to know the answer is whole.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+from servers.common.body import parse_json
+
+from ..sse import event
+
+_ID = re.compile(rb'"id"\s*:\s*"[^"\\]*"')  # an id with escapes takes the slow path
+_CREATED = re.compile(rb'"created"\s*:\s*\d+')
+_ROLE = re.compile(rb'"role"\s*:\s*"assistant"')
+_FINISH = re.compile(rb'"finish_reason"\s*:\s*"')
+
+
+class Conformer:
+    """One stream's identity (its first chunk's) and what the stream still owes."""
+
+    def __init__(self) -> None:
+        self.finish_seen = False
+        self._role_pending = True
+        # The id and created exactly as the first chunk wrote them: an upstream writes
+        # every chunk with one serializer, so a later chunk that keeps them holds these.
+        self._tokens: tuple[bytes, bytes] | None = None
+        self._first = b""  # the first chunk as bytes, parsed only if its fields are needed
+        self._ident: dict[str, Any] | None = None  # id, created, model
+
+    def feed(self, ready: bytes) -> bytes:
+        """``ready`` (whole events) with every chunk keeping the stream's rules."""
+        if self._tokens is None or self._role_pending:
+            return self._opening(ready)
+        if not self.finish_seen and _FINISH.search(ready):
+            self.finish_seen = True
+        id_token, created_token = self._tokens
+        chunks = ready.count(b"data:")
+        if ready.count(id_token) >= chunks and ready.count(created_token) >= chunks:
+            return ready
+        chunks -= ready.count(b"[DONE]")  # it carries neither (once a stream)
+        if ready.count(id_token) >= chunks and ready.count(created_token) >= chunks:
+            return ready
+        return self._rewrite(ready)
+
+    def _opening(self, ready: bytes) -> bytes:
+        """The events up to the first chunk with a choice, which sets the stream's id."""
+        if not self.finish_seen and _FINISH.search(ready):
+            self.finish_seen = True
+        if self._tokens is None:
+            if ready.find(b'"choices"') < 0:
+                return ready  # comments, or an error before any chunk: nothing to hold yet
+            start = ready.find(b"data:")
+            end = ready.find(b"\n\n", start) + 2
+            first = ready[start:end]
+            id_match, created_match = _ID.search(first), _CREATED.search(first)
+            if id_match and created_match and _ROLE.search(first) and \
+                    first.find(b'"choices"') >= 0:  # a well-formed first chunk, as it is
+                self._tokens = (id_match.group(), created_match.group())
+                self._first, self._role_pending = first, False
+                # Nearly always the first chunk comes alone; the rest, if any, as usual.
+                return ready if end == len(ready) else ready[:end] + self.feed(ready[end:])
+        return self._rewrite(ready)
+
+    def _rewrite(self, ready: bytes) -> bytes:
+        return b"".join(self._conform(ev + b"\n\n") for ev in ready.split(b"\n\n")[:-1])
+
+    def chunk(self, fields: dict[str, Any]) -> bytes:
+        """A chunk of our own in this stream (its id, created and model)."""
+        ident = self._identity() or {}
+        return event({"id": ident.get("id") or f"chatcmpl-{uuid.uuid4().hex}",
+                      "object": "chat.completion.chunk",
+                      "created": ident.get("created") or int(time.time()),
+                      "model": ident.get("model") or "", **fields})
+
+    def closing_chunk(self) -> bytes:
+        """The choice chunk that ends a stream whose upstream never sent a finish_reason."""
+        self.finish_seen = True
+        return self.chunk({"choices": [{"index": 0, "delta": {}, "logprobs": None,
+                                        "finish_reason": "stop"}]})
+
+    def _identity(self) -> dict[str, Any] | None:
+        if self._ident is None and self._first:
+            start = self._first.find(b"data:") + 5
+            first = _json_or_none(self._first[start:].split(b"\n\n", 1)[0].strip())
+            if isinstance(first, dict):
+                self._ident = {k: first.get(k) for k in ("id", "created", "model")}
+        return self._ident
+
+    def _conform(self, ev: bytes) -> bytes:
+        payload = ev.strip()
+        if not payload.startswith(b"data:"):
+            return ev
+        obj = _json_or_none(payload[5:].strip())
+        if not isinstance(obj, dict) or not isinstance(obj.get("choices"), list):
+            return ev  # [DONE], an error event, or something else the relay judges
+        changed = self._hold_identity(obj, payload)
+        choices = obj["choices"]
+        if self._role_pending and choices:  # the first chunk with a choice owes the role
+            self._role_pending = False
+            delta = choices[0].get("delta") if isinstance(choices[0], dict) else None
+            if isinstance(delta, dict) and delta.get("role") != "assistant":
+                choices[0]["delta"] = {"role": "assistant", **delta}
+                changed = True
+        return event(obj) if changed else ev
+
+    def _hold_identity(self, obj: dict[str, Any], payload: bytes) -> bool:
+        """Give ``obj`` the stream's id and created (its own, if it is the first)."""
+        ident = self._identity()
+        if ident is None:
+            ident = self._ident = {
+                "id": _str_or(obj.get("id"), f"chatcmpl-{uuid.uuid4().hex}"),
+                "created": obj.get("created") if type(obj.get("created")) is int
+                else int(time.time()),
+                "model": obj.get("model") if isinstance(obj.get("model"), str) else ""}
+            id_match, created_match = _ID.search(payload), _CREATED.search(payload)
+            self._tokens = (
+                id_match.group() if ident["id"] == obj.get("id") and id_match
+                else b'"id":' + event(ident["id"])[6:-2],
+                created_match.group() if ident["created"] == obj.get("created") and
+                created_match else b'"created":%d' % ident["created"])
+        if obj.get("id") == ident["id"] and obj.get("created") == ident["created"]:
+            return False
+        obj["id"], obj["created"] = ident["id"], ident["created"]
+        return True
+
+
+def _str_or(value: object, default: str) -> str:
+    return value if isinstance(value, str) and value else default
+
+
+def _json_or_none(payload: bytes) -> object:
+    try:
+        return parse_json(payload)
+    except ValueError:
+        return None
