@@ -33,7 +33,8 @@ def _email(m: re.Match[str]) -> str:
 
 def spoken_address(s: str) -> str:
     for sym, word in ((".", " dot "), ("/", " slash "), ("-", " dash "), ("_", " underscore "),
-                      ("?", " question mark "), ("=", " equals "), ("&", " and ")):
+                      ("?", " question mark "), ("=", " equals "), ("&", " and "),
+                      (":", " colon ")):
         s = s.replace(sym, word)
     s = re.sub(r"\d+", lambda m: spell_digits(m[0]), s)
     return re.sub(r"\s+", " ", s).strip()
@@ -44,8 +45,10 @@ ADDRESS_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), _email),
     (re.compile(r"\b(?:https?://|www\.)[^\s,;]+[^\s,;.!?)]"), _url),
     (re.compile(r"(?<![\w.])(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b"), _phone),
-    # "192.168.1.1", as its URL would be read ("one nine two dot ..."). Not after
-    # "version", where four numbers are a version's (normalize.py).
-    (re.compile(rf"(?<![\w.])(?<![vV]ersion\s)(?:{_OCTET}\.){{3}}{_OCTET}(?!\d|\.\d)"),
+    # "192.168.1.1", as its URL would be read ("one nine two dot ..."), with its port
+    # ("...:8080" was "one:eight thousand and eighty"). Not after "version", where four
+    # numbers are a version's (normalize.py).
+    (re.compile(rf"(?<![\w.])(?<![vV]ersion\s)(?:{_OCTET}\.){{3}}{_OCTET}(?::\d{{1,5}})?"
+                r"(?!\d|\.\d)"),
      lambda m: spoken_address(m[0])),
 ]

@@ -137,6 +137,17 @@ def _day_month(m: re.Match[str]) -> str:
     return f"{the}{day} of {m['month']}" + (f", {_year(int(m['y']))}" if m["y"] else "")
 
 
+def _day_first_date(m: re.Match[str]) -> str:
+    return _date(int(m["mo"]), int(m["d"]), m["y"]) or m[0]
+
+
+def _scaled(m: re.Match[str]) -> str:
+    """"5M users", "2.5B": a scale written onto a bare number, as on an amount."""
+    if m["dec"]:
+        return f"{words(m['dec'])} billion"
+    return f"{words(m['n'])} {SCALE_MARKS[m['mark'].lower()]}"
+
+
 def _ordinal(m: re.Match[str]) -> str:
     return words(m[1], to="ordinal")
 
@@ -169,6 +180,9 @@ _MONTH = r"(?P<month>" + "|".join(MONTHS) + r")"
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str] | str]
 RULES: list[Rule] = [
     *ADDRESS_RULES,  # emails, URLs, phone numbers, IP addresses: before their numbers go
+    # "15.03.2024": a day-first date, as Europe writes it (it was read as a version).
+    (re.compile(r"(?<![\w.])(?<![vV]ersion\s)(?P<d>\d{1,2})\.(?P<mo>\d{1,2})\.(?P<y>\d{4})(?!\d|\.\d)"),
+     _day_first_date),
     # A version: after "v" (a capital "V" only before a point: "V8" is an engine), after
     # "version", or with two points or more, which no decimal has.
     (re.compile(r"(?<![\w.])(?:(?P<v>v|V(?=\d+\.\d))|(?P<version>(?i:version)\s))"
@@ -180,6 +194,10 @@ RULES: list[Rule] = [
     (re.compile(r"(?<![\w\-−])[-−](?=[$€£]?\d)"), "minus "),
     (re.compile(r"(?P<cur>[$€£])\s?(?P<whole>\d[\d,]*)(?:\.(?P<cents>\d+))?"
                 rf"(?:\s(?P<scale>{SCALES})\b|(?P<mark>(?i:k|[bmt]n?))(?!\w)|(?!\w))"), _money),
+    # "5M users" (it was "five M users"), "2.5B"; a bare "5B" is an apartment or a pencil
+    # and "5K" a race, so B only after a decimal and K only on an amount (above).
+    (re.compile(r"(?<![\w.,])(?:(?P<dec>\d+\.\d+)B|(?P<n>\d+(?:\.\d+)?)(?P<mark>M|[mb]n|Bn))"
+                r"(?!\w)"), _scaled),
     (re.compile(r"(\d[\d,]*(?:\.\d+)?)\s?%"), _percent),
     (re.compile(r"\b(?P<h>\d{1,2}):(?P<m>\d{2})\s?(?P<ampm>[ap]\.?m\.?)?(?![\w:])", re.I), _time),
     (re.compile(r"\b(?P<h>\d{1,2})()\s?(?P<ampm>[ap]\.?m\.?)(?!\w)", re.I),

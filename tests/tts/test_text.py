@@ -65,6 +65,18 @@ from servers.tts.text import MAX_PIECE, plan
     ("Go to 192.168.1.1. Or 10.0.0.255", "Go to one nine two dot one six eight dot one dot "
      "one. Or one zero dot zero dot zero dot two five five"),
     ("Call 555.123.4567", "Call five five five, one two three, four five six seven"),
+    # A port is read with its address (it was "one:eight thousand and eighty").
+    ("Connect to 10.0.0.1:8080 or http://example.com:443/x.", "Connect to one zero dot zero "
+     "dot zero dot one colon eight zero eight zero or example dot com colon four four three "
+     "slash x."),
+    # A scale on a bare number ("five M users" before); "5B" is a flat, "5K" a race.
+    ("5M users, a 2.5B budget, 3mn, 4bn; Apt 5B, a 5K run.", "five million users, a two "
+     "point five billion budget, three million, four billion; Apt five B, a five K run."),
+    # A day-first date, as Europe writes it (it was "fifteen point zero three point ...");
+    # what is no date, or follows "version", is still a version.
+    ("Born 15.03.2024, not 40.13.2024 or version 1.2.2024",
+     "Born March fifteenth, twenty twenty-four, not forty point thirteen point twenty "
+     "twenty-four or version one point two point twenty twenty-four"),
     # Digit groups joined as code writes them are one number ("five zero zero zero");
     # an "_" in a name is still a space.
     ("5_000 rows, 1_000_000 or 1_999; row_1_000 and 5_0000",
