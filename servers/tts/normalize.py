@@ -266,8 +266,8 @@ def normalize(text: str, language: str = "en") -> str:
 
 def normalize_lines(text: str, language: str = "en") -> list[str]:
     """``text`` as spoken, cut where a line break ends a sentence. The cut must reach the
-    planner: espeak hears no stop in "one. two" or "Привет. Как дела", and the planner
-    splits only before a Latin capital, so a break lost to whitespace is lost aloud."""
+    planner: espeak hears no stop in "one. two", and the planner splits only before a
+    capital or a letter with no case, so a break lost to whitespace is lost aloud."""
     # Styled Latin first, so a full-width "＊＊" is markup like any other.
     text = _STYLED.sub(lambda m: unicodedata.normalize("NFKC", m[0]), text)
     english = language.lower().startswith("en")

@@ -21,10 +21,15 @@ from dataclasses import dataclass
 
 from .normalize import normalize_lines
 
-# A sentence ends at . ! ? (and closing quotes) followed by space and a capital, digit or
-# quote. Abbreviations were expanded before, so "Dr. Smith" is safe. Line breaks that end
-# a sentence come from normalize_lines, one line each.
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9¿¡])")
+# A sentence ends at . ! ? (and closing quotes) and a space, or at a CJK full stop, where
+# what follows is no lowercase letter: a capital in any script ("Bonjour. Étienne",
+# "Привет. Как"), a letter of a script with no case (Arabic, Hindi, Chinese), a digit.
+# Abbreviations were expanded before, so "Dr. Smith" is safe; "e.g. this" goes on. Line
+# breaks that end a sentence come from normalize_lines, one line each.
+_SENTENCE_END = re.compile(r"(?<=[.!?…؟।])[\"')\]”’»]*\s+|(?<=[。！？])[」』”’)]*\s*"
+                           # "？" as normalize_lines writes it (NFKC): "?" before a CJK letter
+                           r"|(?<=[!?])(?=[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af])")
+_OPENING = "\"'([“‘«„「『¿¡"  # skipped to find the next sentence's first letter
 _CLAUSE = re.compile(r"[,;:—–](?=\s)|\s-\s")
 MAX_PIECE = 300  # longer sentences are cut at clauses, else words, else characters
 MIN_FIRST = 12  # a first piece shorter than this ("Well,") sounds clipped; keep going
@@ -37,7 +42,14 @@ class Piece:
 
 
 def sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
+    out, start = [], 0
+    for m in _SENTENCE_END.finditer(text):
+        rest = text[m.end():].lstrip(_OPENING)
+        if rest and not rest[0].islower():
+            out.append(text[start:m.end()])
+            start = m.end()
+    out.append(text[start:])
+    return [s.strip() for s in out if s.strip()]
 
 
 def _cut_at_clause(sentence: str, limit: int, minimum: int) -> int | None:

@@ -250,6 +250,25 @@ def test_sentences_split_after_abbreviations_are_expanded() -> None:
     assert texts == ["Ask Doctor Lee.", "She knows!"]
 
 
+@pytest.mark.parametrize("text, language, spoken", [
+    # A capital in any script starts a sentence (only A-Z did: these were one piece).
+    ("Bonjour. Étienne est là.", "fr", ["Bonjour.", "Étienne est là."]),
+    ("Привет. Как дела?", "ru", ["Привет.", "Как дела?"]),
+    # A script with no case, and CJK full stops, which take no space after them.
+    ("مرحبا. كيف حالك؟ بخير.", "ar", ["مرحبا.", "كيف حالك؟", "بخير."]),
+    ("你好。你好吗？我很好。", "zh", ["你好。", "你好吗?", "我很好。"]),  # NFKC: "？" is "?"
+    ("¿Qué? ¡Sí! «Vale.»", "es", ["¿Qué?", "¡Sí!", "«Vale.»"]),
+    # A lowercase word after a stop goes on, in any script.
+    ("Il est 5 h. environ. Voilà.", "fr", ["Il est 5 h. environ.", "Voilà."]),
+    ("He said. Two apples! e.g. these.", "en", ["He said.", "Two apples! for example these."]),
+])
+def test_a_sentence_starts_at_a_capital_or_caseless_letter_in_any_script(
+        text: str, language: str, spoken: list[str]) -> None:
+    pieces = plan(text, language, first_chars=500)
+    assert [p.text for p in pieces] == spoken
+    assert all(p.ends_sentence for p in pieces)
+
+
 def test_instructions_map_pace_and_style_and_ignore_the_rest() -> None:
     assert style_for("please speak slowly").length > 1.0
     assert style_for("quickly!").length < 1.0
