@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -42,12 +43,25 @@ class Style:
     noise_w: float = 1.0  # phoneme-duration noise: higher is livelier
 
 
+class Withdrawn(Exception):
+    """The caller withdrew the piece (it hung up) between two of its runs."""
+
+
+def _never() -> bool:
+    return False
+
+
 class Engine(Protocol):
-    """What the server needs from a TTS engine; a test double may wrap a real one."""
+    """What the server needs from a TTS engine; a test double may wrap a real one.
+
+    ``withdrawn`` is asked between runs of a long piece: true, the rest is not run
+    (``Withdrawn`` is raised), so a hang-up frees the worker within one run.
+    """
 
     def load(self, voice: VoiceInfo) -> None: ...
 
-    def synthesize(self, voice: VoiceInfo, text: str, style: Style) -> np.ndarray: ...
+    def synthesize(self, voice: VoiceInfo, text: str, style: Style,
+                   withdrawn: Callable[[], bool] = _never) -> np.ndarray: ...
 
 
 def session_options(threads: int) -> onnxruntime.SessionOptions:
@@ -119,18 +133,20 @@ class PiperEngine:
             log.info("loaded voice %s in %.2fs", info.id, time.monotonic() - started)
             return loaded
 
-    def synthesize(self, voice: VoiceInfo, text: str, style: Style) -> np.ndarray:
+    def synthesize(self, voice: VoiceInfo, text: str, style: Style,
+                   withdrawn: Callable[[], bool] = _never) -> np.ndarray:
         shared, solo = self._voice(voice)
         with self._running_lock:
             self._running += 1
             alone = self._running == 1
         try:
-            return self._synthesize(solo if alone else shared, text, style)
+            return self._synthesize(solo if alone else shared, text, style, withdrawn)
         finally:
             with self._running_lock:
                 self._running -= 1
 
-    def _synthesize(self, piper_voice: PiperVoice, text: str, style: Style) -> np.ndarray:
+    def _synthesize(self, piper_voice: PiperVoice, text: str, style: Style,
+                    withdrawn: Callable[[], bool]) -> np.ndarray:
         cfg = piper_voice.config
         syn = SynthesisConfig(
             length_scale=cfg.length_scale * style.length,
@@ -140,10 +156,13 @@ class PiperEngine:
         )
         # piper's own synthesize() runs each sentence whole, however long: the sentences
         # are run here in bounded parts instead, clipped as piper clips them.
-        chunks = [
-            np.clip(piper_voice.phoneme_ids_to_audio(piper_voice.phonemes_to_ids(run), syn),
-                    -1.0, 1.0).astype(np.float32).reshape(-1)
-            for sentence in piper_voice.phonemize(text) for run in phoneme_runs(sentence)]
+        chunks = []
+        for sentence in piper_voice.phonemize(text):
+            for run in phoneme_runs(sentence):
+                if chunks and withdrawn():
+                    raise Withdrawn
+                audio = piper_voice.phoneme_ids_to_audio(piper_voice.phonemes_to_ids(run), syn)
+                chunks.append(np.clip(audio, -1.0, 1.0).astype(np.float32).reshape(-1))
         if not chunks:  # text that phonemizes to nothing (punctuation only)
             return np.zeros(0, dtype=np.float32)
         return np.concatenate(chunks)

@@ -7,7 +7,8 @@ the earliest deadline, so a new request's first clause is not stuck behind other
 requests' later sentences (TTFA stays low under load) while those still arrive in time.
 
 Cancelling the awaiting coroutine (client gone) withdraws a piece that has not started;
-the engine is never asked for it.
+the engine is never asked for it. A piece already running is handed a probe that turns
+true then (``fn(withdrawn)``), so a long one can stop between its runs.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from . import metrics
 class _Job:
     deadline: float
     seq: int
-    fn: Callable[[], Any] = field(compare=False)
+    fn: Callable[[Callable[[], bool]], Any] = field(compare=False)
     future: asyncio.Future[Any] = field(compare=False)
     loop: asyncio.AbstractEventLoop = field(compare=False)
     cancelled: bool = field(default=False, compare=False)
@@ -67,7 +68,8 @@ class SynthesisPool:
     def full(self) -> bool:
         return len(self._heap) >= self.queue_size
 
-    async def run(self, fn: Callable[[], Any], deadline: float) -> Any:
+    async def run(self, fn: Callable[[Callable[[], bool]], Any], deadline: float) -> Any:
+        """``fn(withdrawn)`` on a worker; ``withdrawn()`` is true once the caller left."""
         loop = asyncio.get_running_loop()
         job = _Job(deadline, next(self._seq), fn, loop.create_future(), loop)
         with self._cv:
@@ -106,11 +108,11 @@ class SynthesisPool:
                 metrics.PIECES.labels("skipped").inc()
                 continue
             try:
-                result, error = job.fn(), None
+                result, error = job.fn(lambda job=job: job.cancelled), None
                 metrics.PIECES.labels("done").inc()
             except BaseException as exc:  # handed to the request, never kills the worker
                 result, error = None, exc
-                metrics.PIECES.labels("failed").inc()
+                metrics.PIECES.labels("skipped" if job.cancelled else "failed").inc()
             job.loop.call_soon_threadsafe(_settle, job.future, result, error)
 
 

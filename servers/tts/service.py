@@ -41,7 +41,7 @@ class TtsService:
         await asyncio.to_thread(self.engine.load, voice)
         # Once per worker thread, through the pool, so every thread's first run is warm too.
         await asyncio.gather(*(
-            self.pool.run(lambda: self.engine.synthesize(voice, WARMUP_TEXT, Style()), 0.0)
+            self.pool.run(lambda _: self.engine.synthesize(voice, WARMUP_TEXT, Style()), 0.0)
             for _ in range(self.pool.workers)))
         log.info("voice %s loaded and warmed up in %.2fs (%d voices in catalog, %d workers)",
                  voice.id, time.monotonic() - started, len(self.catalog.voices),

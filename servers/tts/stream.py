@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -65,10 +65,10 @@ class SynthesisStream:
         playing_since = self.started + (self.stats.first_audio_s or 0.0)
         deadline = playing_since + max(0.0, self._audio_ahead_s - DEADLINE_MARGIN_S)
 
-        def work() -> np.ndarray:
+        def work(withdrawn: Callable[[], bool]) -> np.ndarray:
             self.stats.pieces_started += 1
             t = time.monotonic()
-            audio = self.engine.synthesize(self.voice, piece.text, self.style)
+            audio = self.engine.synthesize(self.voice, piece.text, self.style, withdrawn)
             self.stats.synth_s += time.monotonic() - t
             return audio
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 
 import numpy as np
 from pydantic import Field
@@ -34,12 +35,13 @@ class FaultyEngine(PiperEngine):
                          max_loaded=settings.max_loaded_voices, keep=settings.voice)
         self.dawdle_s = settings.dawdle_s
 
-    def synthesize(self, voice: VoiceInfo, text: str, style: Style) -> np.ndarray:
+    def synthesize(self, voice: VoiceInfo, text: str, style: Style,
+                   withdrawn: Callable[[], bool] = lambda: False) -> np.ndarray:
         if "kaboom" in text.lower():
             raise RuntimeError("injected engine fault")
         if "dawdle" in text.lower():
             time.sleep(self.dawdle_s)
-        return super().synthesize(voice, text, style)
+        return super().synthesize(voice, text, style, withdrawn)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,7 +14,7 @@ import onnxruntime
 import pytest
 from piper import PiperVoice
 
-from servers.tts.engine import MAX_PHONEMES, PiperEngine, Style, phoneme_runs
+from servers.tts.engine import MAX_PHONEMES, PiperEngine, Style, Withdrawn, phoneme_runs
 from servers.tts.voices import VoiceInfo
 
 
@@ -29,6 +29,19 @@ def _count_loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(onnxruntime, "InferenceSession", Counting)
     return opened
+
+
+def _count_runs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The length of every input onnxruntime is run on, in order."""
+    runs: list[int] = []
+    real_run = onnxruntime.InferenceSession.run
+
+    def counting_run(self, output_names, input_feed, *args, **kwargs):  # type: ignore[no-untyped-def]
+        runs.append(input_feed["input"].shape[1])
+        return real_run(self, output_names, input_feed, *args, **kwargs)
+
+    monkeypatch.setattr(onnxruntime.InferenceSession, "run", counting_run)
+    return runs
 
 
 def _voices(voice_path: Path, *ids: str) -> list[VoiceInfo]:
@@ -61,19 +74,27 @@ def test_a_text_of_letters_read_by_name_reaches_onnx_in_bounded_runs(
     """espeak reads "中" as "Chinese letter" (15 phonemes): 300 of them, under the
     300-character piece cap, were one run of 4,319 ids (3 GB, 112 s of audio). The runs
     are now bounded whatever the text; 40 letters (~580 phonemes) keep the test short."""
-    runs: list[int] = []
-    real_run = onnxruntime.InferenceSession.run
-
-    def counting_run(self, output_names, input_feed, *args, **kwargs):  # type: ignore[no-untyped-def]
-        runs.append(input_feed["input"].shape[1])
-        return real_run(self, output_names, input_feed, *args, **kwargs)
-
-    monkeypatch.setattr(onnxruntime.InferenceSession, "run", counting_run)
+    runs = _count_runs(monkeypatch)
     (voice,) = _voices(voice_path, "joe")
     audio = PiperEngine().synthesize(voice, "中" * 40, Style())
     assert len(runs) >= 2, runs
     assert max(runs) <= 2 * MAX_PHONEMES + 3, runs  # a pad after each phoneme; ^ _ $
     assert audio.dtype == np.float32 and len(audio) / 22050 > 5  # every letter was read
+
+
+def test_a_withdrawn_piece_stops_after_the_run_under_way(
+        voice_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hang-up during a long piece: the runs left are not made (they held the worker
+    for up to ~12 s of onnx after the caller was gone)."""
+    runs = _count_runs(monkeypatch)
+    (voice,) = _voices(voice_path, "joe")
+    engine = PiperEngine()
+    with pytest.raises(Withdrawn):
+        engine.synthesize(voice, "中" * 40, Style(), withdrawn=lambda: len(runs) >= 1)
+    assert len(runs) == 1
+    runs.clear()
+    engine.synthesize(voice, "中" * 40, Style(), withdrawn=lambda: False)
+    assert len(runs) >= 2  # not withdrawn: every run
 
 
 def test_an_ordinary_piece_is_one_run(voice_path: Path) -> None:

@@ -15,10 +15,10 @@ async def test_withdrawn_pieces_leave_the_queue_at_once() -> None:
     gate, ran = threading.Event(), []
     pool.start()
     try:
-        busy = asyncio.ensure_future(pool.run(gate.wait, deadline=0))  # holds the worker
+        busy = asyncio.ensure_future(pool.run(lambda _: gate.wait(), deadline=0))  # holds the worker
         while pool.waiting:
             await asyncio.sleep(0.01)
-        waiting = [asyncio.ensure_future(pool.run(lambda i=i: ran.append(i), deadline=i))
+        waiting = [asyncio.ensure_future(pool.run(lambda _, i=i: ran.append(i), deadline=i))
                    for i in range(3)]
         await asyncio.sleep(0.05)
         assert pool.waiting == 3 and pool.full()
@@ -32,4 +32,34 @@ async def test_withdrawn_pieces_leave_the_queue_at_once() -> None:
         assert ran == [2]  # the withdrawn pieces never ran
     finally:
         gate.set()
+        await asyncio.to_thread(pool.stop)
+
+
+async def test_a_running_piece_sees_its_caller_leave() -> None:
+    """A piece already on a worker cannot be taken back from the queue: it is told
+    instead (its probe turns true), so a long one stops between its runs."""
+    pool = SynthesisPool(workers=1, queue_size=2)
+    started, seen = threading.Event(), []
+
+    def piece(withdrawn) -> None:  # type: ignore[no-untyped-def]
+        started.set()
+        for _ in range(500):  # bounded: 5 s at most
+            if withdrawn():
+                seen.append(True)
+                return
+            threading.Event().wait(0.01)
+
+    pool.start()
+    try:
+        task = asyncio.ensure_future(pool.run(piece, deadline=0))
+        await asyncio.to_thread(started.wait, 5)
+        assert not seen
+        task.cancel()
+        for _ in range(100):
+            if seen:
+                break
+            await asyncio.sleep(0.02)
+        assert seen == [True]
+        assert await pool.run(lambda withdrawn: withdrawn(), deadline=0) is False
+    finally:
         await asyncio.to_thread(pool.stop)

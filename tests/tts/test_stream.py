@@ -98,8 +98,8 @@ async def test_streaming_resample_matches_one_shot_resample(voice_path) -> None:
     class Recording(PiperEngine):
         native: list[np.ndarray] = []
 
-        def synthesize(self, v, text, style):  # type: ignore[no-untyped-def]
-            audio = super().synthesize(v, text, style)
+        def synthesize(self, v, text, style, withdrawn):  # type: ignore[no-untyped-def]
+            audio = super().synthesize(v, text, style, withdrawn)
             self.native.append(audio)
             return audio
 
