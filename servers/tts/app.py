@@ -64,6 +64,8 @@ async def _synthesize(request: Request) -> Response:
     except Exception as exc:
         log.error("voice %s failed to load: %s", job.voice.id, exc)
         raise ApiError(500, f"voice {job.voice.id!r} failed to load", "voice_load_failed") from None
+    if svc.pool.full():  # again: others may have queued while the voice loaded
+        raise overloaded("the synthesis queue")
 
     stream = SynthesisStream(
         engine=svc.engine, pool=svc.pool, voice=job.voice, pieces=pieces,

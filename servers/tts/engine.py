@@ -60,6 +60,8 @@ class Engine(Protocol):
 
     def load(self, voice: VoiceInfo) -> None: ...
 
+    def loaded(self, voice: VoiceInfo) -> bool: ...
+
     def synthesize(self, voice: VoiceInfo, text: str, style: Style,
                    withdrawn: Callable[[], bool] = _never) -> np.ndarray: ...
 
@@ -99,6 +101,10 @@ class PiperEngine:
 
     def load(self, voice: VoiceInfo) -> None:
         self._voice(voice)
+
+    def loaded(self, voice: VoiceInfo) -> bool:
+        """Whether ``load`` would return at once (a dict lookup: safe from any thread)."""
+        return voice.id in self._voices
 
     def _voice(self, info: VoiceInfo) -> tuple[PiperVoice, PiperVoice]:
         """(shared, solo) sessions of one voice; the same object twice if solo adds nothing."""

@@ -68,19 +68,21 @@ class SynthesisPool:
     def full(self) -> bool:
         return len(self._heap) >= self.queue_size
 
-    async def run(self, fn: Callable[[Callable[[], bool]], Any], deadline: float) -> Any:
-        """``fn(withdrawn)`` on a worker; ``withdrawn()`` is true once the caller left."""
+    def run(self, fn: Callable[[Callable[[], bool]], Any], deadline: float) -> asyncio.Future[Any]:
+        """``fn(withdrawn)`` on a worker; ``withdrawn()`` is true once the caller left.
+
+        Queued at the call, not when the result is first awaited: a check of ``full()``
+        and the queueing of the piece it admits are then one step of the event loop, so
+        a burst cannot pass the bound together. Cancelling the future (or a task that
+        awaits it) withdraws the piece."""
         loop = asyncio.get_running_loop()
         job = _Job(deadline, next(self._seq), fn, loop.create_future(), loop)
         with self._cv:
             heapq.heappush(self._heap, job)
             metrics.QUEUE.set(len(self._heap))
             self._cv.notify()
-        try:
-            return await job.future
-        except asyncio.CancelledError:
-            self._withdraw(job)
-            raise
+        job.future.add_done_callback(lambda f: self._withdraw(job) if f.cancelled() else None)
+        return job.future
 
     def _withdraw(self, job: _Job) -> None:
         """Out of the queue at once, so a burst of hang-ups does not hold places a new

@@ -51,5 +51,8 @@ class TtsService:
         await asyncio.to_thread(self.pool.stop)
 
     async def ensure_loaded(self, voice: VoiceInfo) -> None:
-        """Load a voice off the event loop before its first piece is queued."""
+        """Load a voice off the event loop before its first piece is queued (no thread
+        hop for a voice already loaded: it would add to every request's first audio)."""
+        if self.engine.loaded(voice):
+            return
         await asyncio.to_thread(self.engine.load, voice)

@@ -79,6 +79,34 @@ def test_full_engine_queue_is_503_with_retry_after(fault_server: RunningServer) 
     assert results == {"busy": 200, "waiting": 200}
 
 
+def test_a_burst_cannot_pass_the_queue_bound_together(fault_server: RunningServer) -> None:
+    """Eight requests at once while the one worker is busy and the queue holds one: one
+    is queued, seven are 503. The bound was checked before an await (the voice's load),
+    so requests of one burst could all pass it before any had queued its piece."""
+    busy_status: list[int] = []
+    busy = threading.Thread(target=lambda: busy_status.append(httpx.post(
+        f"{fault_server.url}/tts", json={"text": "Dawdle for a while."}, headers=AUTH,
+        timeout=60).status_code))
+    busy.start()
+    _wait(lambda: _metric(fault_server, "rymi_inflight") >= 1 and
+          _metric(fault_server, "rymi_tts_queue_depth") == 0)
+    gate, statuses = threading.Barrier(8), []
+
+    def post() -> None:
+        with httpx.Client(timeout=60) as client:
+            client.get(f"{fault_server.url}/healthz")  # connected before the gate opens
+            gate.wait()
+            statuses.append(client.post(f"{fault_server.url}/tts", json={"text": "Hi there."},
+                                        headers=AUTH).status_code)
+
+    burst = [threading.Thread(target=post) for _ in range(8)]
+    for t in burst:
+        t.start()
+    for t in [*burst, busy]:
+        t.join()
+    assert sorted(statuses) == [200] + [503] * 7 and busy_status == [200]
+
+
 def _wait(condition, timeout: float = 20) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while not condition():
