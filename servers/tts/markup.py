@@ -68,17 +68,31 @@ def _tag(m: re.Match[str]) -> str:
     return f" {name} "
 
 
-def _line_end(m: re.Match[str], every_line: bool) -> str:
+# English words no sentence ends on: a hard-wrapped line ending on one goes on, even
+# before a capital ("We met with\nJohn", "is on\nMonday").
+_GOES_ON = frozenset(
+    "a an the of to in on at for with from by about into onto over under between than "
+    "and or but nor as if that which who whose whom when where while because so "
+    "is are was were be been am has have had do does did will would can could shall "
+    "should may might must my your our their his her its this these those very not".split())
+_LAST_WORD = re.compile(r"(\w+)\W*$")
+
+
+def _line_end(m: re.Match[str], every_line: bool, english: bool) -> str:
     """A stop where the line ends a sentence: every line of a list, else a line before a
     blank one or before one that starts anew (no lowercase: a capital, a digit, a quote,
     a script with no case), as a model writes lines with no stop. A next line starting in
-    lowercase is a hard-wrapped sentence going on; a line ending the text needs none."""
+    lowercase is a hard-wrapped sentence going on, as is an English line ending on a word
+    no sentence ends on; a line ending the text needs none."""
     nxt = m["next"]
     stop = every_line or (nxt and (m["blank"] or not nxt.islower()))
+    if stop and english and not every_line and not m["blank"]:
+        last = _LAST_WORD.search(m.string, max(0, m.start() - 40), m.start())
+        stop = not (last and last[1].lower() in _GOES_ON)
     return (".\n" if stop else "\n") + nxt
 
 
-def strip_markup(text: str) -> str:
+def strip_markup(text: str, english: bool = False) -> str:
     """``text`` with the markup above removed; whitespace is left for the caller."""
     if not _MAY_HAVE.search(text):  # most text has none: one scan, no rewrites
         return text
@@ -94,7 +108,7 @@ def strip_markup(text: str) -> str:
     text = _HASHTAG.sub("", _NUMBER_SIGN.sub("number ", text))
     text = _EMOJI.sub(" ", text)
     # Line ends once the marks that may close a line ("**Hours**", "Done 👍") are gone.
-    text = _LINE_END.sub(lambda m: _line_end(m, every_line), text)
+    text = _LINE_END.sub(lambda m: _line_end(m, every_line, english), text)
     text = _BEFORE_STOP.sub("", text)  # "world 👍." -> "world."
     return _PHONEME_BRACKETS.sub(r"\1", text)
 

@@ -238,6 +238,11 @@ def test_short_text_is_one_piece_and_punctuation_alone_is_nothing() -> None:
     # A wrapped sentence goes on, as does a line ending at a comma or an abbreviation.
     ("A line that was\nwrapped, and goes\non", "en-US", ["A line that was wrapped, and goes on"]),
     ("Ask Dr.\nLee, e.g.\nthis one\n", "en-US", ["Ask Doctor Lee, for example this one"]),
+    # An English line ending on a word no sentence ends on goes on before a capital too
+    # ("We met with. John" before); a blank line is still a paragraph's end.
+    ("We met with\nJohn on\nMonday, and the\nBoard agreed\nThanks", "en-US",
+     ["We met with John on Monday, and the Board agreed.", "Thanks"]),
+    ("Signed by the\n\nBoard", "en-US", ["Signed by the.", "Board"]),
 ])
 def test_a_line_break_ends_a_sentence_where_a_listener_hears_one(
         text: str, language: str, spoken: list[str]) -> None:
