@@ -112,8 +112,10 @@ class UtteranceSegmenter:
             return None
         if self._paused:
             return self._end(reuse=True, forced=True)
-        # Nothing after the last scored window is lost: the unscored remainder joins.
+        # Nothing after the last scored window is lost: the unscored remainder joins,
+        # and counts in the stream position like any sample taken.
         self._append(self._pending)
+        self.position += len(self._pending)
         self._pending = np.zeros(0, dtype=np.float32)
         self._speech_end_in_utt = self._length()
         return self._end(reuse=False, forced=True)

@@ -87,6 +87,12 @@ def test_force_end_mid_speech_returns_everything_so_far():
     assert ended is not None and ended.forced and not ended.reuse
     assert len(ended.audio) >= 16000 * 2.5
     assert seg.force_end() is None and not seg.speaking
+    # The unscored remainder (100 samples here) counts in the stream position: it drifted
+    # behind the real stream by up to a window (32 ms) per finalize.
+    assert seg.position == ended.speech_end == len(x)
+    more = audio("librivox_ss_870.wav", tail_s=0)[: 16000 + 7]
+    feed(seg, more)
+    assert seg.position == len(x) + len(more) // 512 * 512
 
 
 def test_longer_endpoint_joins_the_two_sentences():
