@@ -56,9 +56,9 @@ class SynthesisStream:
         self.started = started or time.monotonic()  # the request's arrival: TTFA counts it all
         self.stats = StreamStats(pieces_total=len(pieces))
         self._audio_ahead_s = 0.0  # native audio queued so far: sets the next deadline
-        self._next: asyncio.Task[np.ndarray] | None = None
+        self._next: asyncio.Future[np.ndarray] | None = None
 
-    def _submit(self, index: int) -> asyncio.Task[np.ndarray]:
+    def _submit(self, index: int) -> asyncio.Future[np.ndarray]:
         piece = self.pieces[index]
         # Playback starts with the first chunk; this piece is needed when the audio already
         # made runs out, and must be started a little before that (it takes time itself).
@@ -72,7 +72,7 @@ class SynthesisStream:
             self.stats.synth_s += time.monotonic() - t
             return audio
 
-        return asyncio.ensure_future(self.pool.run(work, deadline))
+        return self.pool.run(work, deadline)  # queued now: see SynthesisPool.run
 
     def _convert(self, index: int, audio: np.ndarray) -> bytes:
         self.stats.pieces_done += 1
