@@ -72,6 +72,13 @@ def usage_dict(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
             "total_tokens": prompt_tokens + completion_tokens}
 
 
+def without_total(usage: object) -> bool:
+    """An upstream's usage that counts both sides but leaves out the total the contract
+    has (the caller adds it with ``usage_dict``)."""
+    return isinstance(usage, dict) and "total_tokens" not in usage and \
+        type(usage.get("prompt_tokens")) is int and type(usage.get("completion_tokens")) is int
+
+
 CUT_AT_SHUTDOWN = "shutting_down"
 
 

@@ -8,7 +8,8 @@ the stream open with comments until the client leaves), ``fault:400``, ``fault:4
 ``fault:403``, ``fault:429``, ``fault:500``, ``fault:html-502``, and three ways with usage
 that the contract's own does not take: ``fault:usage-on-choice`` (on the last choice
 chunk, asked or not), ``fault:usage-unasked`` (a usage chunk asked or not),
-``fault:no-usage`` (never one), and ``fault:loose``, which breaks the stream's rules (a
+``fault:no-usage`` (never one), ``fault:no-total`` (usage without ``total_tokens``,
+streamed or not), and ``fault:loose``, which breaks the stream's rules (a
 new id and created in every chunk, no role, no finish_reason). It runs in a thread of
 the test process, so tests can read ``FaultState`` directly.
 """
@@ -80,11 +81,13 @@ def make_app(state: FaultState) -> Starlette:
         if fault == "stall-headers":
             await asyncio.sleep(30)
         if not body.get("stream"):
+            usage = {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}
+            if fault == "no-total":
+                del usage["total_tokens"]
             return JSONResponse({
                 "id": "chatcmpl-fault", "object": "chat.completion", "created": 1, "model": MODEL,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"},
-                             "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}})
+                             "finish_reason": "stop"}], "usage": usage})
         return StreamingResponse(_stream(fault, body, state), media_type="text/event-stream")
 
     return Starlette(routes=[Route("/v1/models", models),
@@ -133,8 +136,9 @@ async def _stream(fault: str, body: dict, state: FaultState):
             return
         asked = (body.get("stream_options") or {}).get("include_usage")
         if fault == "usage-unasked" or (asked and fault not in ("usage-on-choice", "no-usage")):
+            usage = {k: v for k, v in USAGE.items() if fault != "no-total" or k != "total_tokens"}
             yield (b"data: " + json.dumps({"id": "chatcmpl-fault", "object": "chat.completion.chunk",
-                   "created": 1, "model": MODEL, "choices": [], "usage": USAGE}).encode() + b"\n\n")
+                   "created": 1, "model": MODEL, "choices": [], "usage": usage}).encode() + b"\n\n")
         yield b"data: [DONE]\n\n"
     except asyncio.CancelledError:
         state.cancelled += 1

@@ -131,6 +131,18 @@ def test_an_upstream_that_breaks_the_stream_rules_is_held_to_them(
     assert got[-1].choices[0].finish_reason == "stop"
 
 
+def test_usage_without_a_total_gets_one(fault_proxy: RunningServer) -> None:
+    """The contract's usage has total_tokens; an upstream that leaves it out gets it added,
+    streamed and not."""
+    _, data = _fault(fault_proxy.url, "no-total", stream_options={"include_usage": True})
+    objs = payloads(data)
+    assert objs[-1] == "[DONE]" and objs[-2]["choices"] == [] and objs[-2]["usage"] == USAGE
+    r, data = _fault(fault_proxy.url, "no-total", stream=False)
+    assert r.status_code == 200 and r.json()["usage"] == {
+        "prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}
+    assert r.json()["choices"][0]["message"]["content"] == "ok"
+
+
 @pytest.mark.parametrize("fault,code", [
     ("die", "upstream_disconnected"),
     ("stall", "upstream_timeout"),

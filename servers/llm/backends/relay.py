@@ -23,7 +23,7 @@ import time
 
 from servers.common.body import parse_json
 
-from ..sse import error_event, event, usage_dict
+from ..sse import error_event, event, usage_dict, without_total
 from .conform import Conformer
 
 # An event never legitimately comes near this (a chunk is a token or a few); one that
@@ -139,6 +139,11 @@ def _inspect(ready: bytes, drop_usage: bool, state: StreamState,
                 if drop_usage:
                     continue
                 state.usage_sent = True
+                if without_total(usage):
+                    obj["usage"] = {**usage, **usage_dict(usage["prompt_tokens"],
+                                                          usage["completion_tokens"])}
+                    kept.append(event(obj))
+                    continue
         kept.append(ev + b"\n\n")
     return b"".join(kept), False
 

@@ -23,6 +23,7 @@ from servers.common.errors import ApiError
 
 from ..config import LlmSettings
 from ..schema import ChatRequest
+from ..sse import usage_dict, without_total
 from .connect import TransportError
 from .exchange import Response
 from .http_client import UpstreamClient
@@ -129,12 +130,17 @@ class UpstreamBackend:
         finally:
             resp.close()
         try:
-            usage = parse_json(data).get("usage") or {}
+            answer = parse_json(data)
+            usage = answer.get("usage") or {}
             state.prompt_tokens = usage.get("prompt_tokens")
             state.completion_tokens = usage.get("completion_tokens")
         except (ValueError, AttributeError):
             raise ApiError(502, "upstream answered with a body that is not JSON",
                            "upstream_bad_response") from None
+        if without_total(usage):  # the contract's usage has it: re-encoded only then
+            answer["usage"] = {**usage, **usage_dict(usage["prompt_tokens"],
+                                                     usage["completion_tokens"])}
+            data = json.dumps(answer, separators=(",", ":"), ensure_ascii=False).encode()
         return data
 
     async def relay(self, resp: Response, framer: Framer, send: Send,
