@@ -6,8 +6,8 @@ at once; later pieces are due when the audio before them runs out. Workers alway
 the earliest deadline, so a new request's first clause is not stuck behind other
 requests' later sentences (TTFA stays low under load) while those still arrive in time.
 
-Cancelling the awaiting coroutine (client gone) withdraws a piece that has not started;
-the engine is never asked for it. A piece already running is handed a probe that turns
+Cancelling a piece's future (client gone) withdraws it if it has not started; the engine
+is never asked for it. A piece already running is handed a probe that turns
 true then (``fn(withdrawn)``), so a long one can stop between its runs.
 """
 

@@ -44,8 +44,10 @@ class Piece:
 def sentences(text: str) -> list[str]:
     out, start = [], 0
     for m in _SENTENCE_END.finditer(text):
-        rest = text[m.end():].lstrip(_OPENING)
-        if rest and not rest[0].islower():
+        first = m.end()  # the next sentence's first letter, past any opening marks
+        while first < len(text) and text[first] in _OPENING:
+            first += 1
+        if first < len(text) and not text[first].islower():
             out.append(text[start:m.end()])
             start = m.end()
     out.append(text[start:])
