@@ -21,6 +21,7 @@ from num2words import num2words
 from .addresses import ADDRESS_RULES, spell_digits
 from .addresses import DIGITS as DIGITS  # re-exported: the words a digit is read as
 from .markup import strip_markup
+from .voices import primary
 
 log = logging.getLogger("rymi.tts")
 
@@ -118,11 +119,8 @@ def _date(month: int, day: int, year: str | None) -> str | None:
     return f"{out}, {_year(int(year))}" if year else out
 
 
-def _iso_date(m: re.Match[str]) -> str:
-    return _date(int(m["mo"]), int(m["d"]), m["y"]) or m[0]
-
-
-def _us_date(m: re.Match[str]) -> str:
+def _numeric_date(m: re.Match[str]) -> str:
+    """"2024-03-15", "03/15/2024", "15.03.2024": the order is the pattern's (its groups)."""
     return _date(int(m["mo"]), int(m["d"]), m["y"]) or m[0]
 
 
@@ -137,10 +135,6 @@ def _day_month(m: re.Match[str]) -> str:
     return f"{the}{day} of {m['month']}" + (f", {_year(int(m['y']))}" if m["y"] else "")
 
 
-def _day_first_date(m: re.Match[str]) -> str:
-    return _date(int(m["mo"]), int(m["d"]), m["y"]) or m[0]
-
-
 def _scaled(m: re.Match[str]) -> str:
     """"5M users", "2.5B": a scale written onto a bare number, as on an amount."""
     if m["dec"]:
@@ -152,10 +146,13 @@ def _ordinal(m: re.Match[str]) -> str:
     return words(m[1], to="ordinal")
 
 
-def _number(m: re.Match[str]) -> str:
-    spoken = _number_words(m[0])
-    # A unit written onto the number ("5GB") is a word of its own: "five GB".
+def _apart(m: re.Match[str], spoken: str) -> str:
+    """A unit written onto the match ("5GB", "v2x") stays a word of its own: "five GB"."""
     return f"{spoken} " if m.string[m.end():m.end() + 1].isalpha() else spoken
+
+
+def _number(m: re.Match[str]) -> str:
+    return _apart(m, _number_words(m[0]))
 
 
 def _version(m: re.Match[str]) -> str:
@@ -164,7 +161,7 @@ def _version(m: re.Match[str]) -> str:
     prefix = "version " if m["v"] else (m["version"] or "")
     parts = (m["parts"] or m["dotted"]).split(".")
     spoken = " point ".join(_number_words(part) for part in parts)
-    return f"{prefix}{spoken}" + (" " if m.string[m.end():m.end() + 1].isalpha() else "")
+    return _apart(m, f"{prefix}{spoken}")
 
 
 def _number_words(number: str) -> str:
@@ -182,7 +179,7 @@ RULES: list[Rule] = [
     *ADDRESS_RULES,  # emails, URLs, phone numbers, IP addresses: before their numbers go
     # "15.03.2024": a day-first date, as Europe writes it (it was read as a version).
     (re.compile(r"(?<![\w.])(?<![vV]ersion\s)(?P<d>\d{1,2})\.(?P<mo>\d{1,2})\.(?P<y>\d{4})(?!\d|\.\d)"),
-     _day_first_date),
+     _numeric_date),
     # A version: after "v" (a capital "V" only before a point: "V8" is an engine), after
     # "version", or with two points or more, which no decimal has.
     (re.compile(r"(?<![\w.])(?:(?P<v>v|V(?=\d+\.\d))|(?P<version>(?i:version)\s))"
@@ -203,8 +200,8 @@ RULES: list[Rule] = [
     (re.compile(r"\b(?P<h>\d{1,2})()\s?(?P<ampm>[ap]\.?m\.?)(?!\w)", re.I),
      lambda m: f"{words(int(m['h']))} {' '.join(m['ampm'].replace('.', '').upper())}"
      + _kept_stop(m)),
-    (re.compile(r"\b(?P<y>\d{4})-(?P<mo>\d{2})-(?P<d>\d{2})\b"), _iso_date),
-    (re.compile(r"\b(?P<mo>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4})\b"), _us_date),
+    (re.compile(r"\b(?P<y>\d{4})-(?P<mo>\d{2})-(?P<d>\d{2})\b"), _numeric_date),
+    (re.compile(r"\b(?P<mo>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4})\b"), _numeric_date),
     (re.compile(rf"\b{_MONTH}\s(?P<d>\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s(?P<y>\d{{4}}))?\b"),
      _month_day),
     (re.compile(rf"(?P<the>\b(?i:the)\s)?\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s(?:of\s)?{_MONTH}"
@@ -277,7 +274,7 @@ def normalize_lines(text: str, language: str = "en") -> list[str]:
     # Each run of whitespace one character, a line break where it had one, so the rules
     # below see what they saw when all of it was one space (they match it with \s).
     text = re.sub(r"[^\S\n]+", " ", re.sub(r"\s*\n\s*", "\n", strip_markup(text, english))).strip()
-    if times := TIMES.get(re.split(r"[-_]", language.lower())[0]):
+    if times := TIMES.get(primary(language)):
         text = _TIMES_SIGN.sub(f" {times} ", text)
     if english:
         text = _NO_NUMBER.sub("number", text)
