@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
+from servers.common.body import parse_json
 from servers.common.errors import error_body
 from servers.common.streaming import HangUp, stream_until_hang_up
 from servers.common.usage import usage_of
@@ -72,11 +73,26 @@ def usage_dict(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
             "total_tokens": prompt_tokens + completion_tokens}
 
 
-def without_total(usage: object) -> bool:
+def total_added(usage: object) -> dict[str, Any] | None:
     """An upstream's usage that counts both sides but leaves out the total the contract
-    has (the caller adds it with ``usage_dict``)."""
-    return isinstance(usage, dict) and "total_tokens" not in usage and \
-        type(usage.get("prompt_tokens")) is int and type(usage.get("completion_tokens")) is int
+    has, with the total; None for any other (nothing to add, or nothing to add it from)."""
+    if isinstance(usage, dict) and "total_tokens" not in usage and \
+            type(usage.get("prompt_tokens")) is int and type(usage.get("completion_tokens")) is int:
+        return {**usage, **usage_dict(usage["prompt_tokens"], usage["completion_tokens"])}
+    return None
+
+
+def event_data(ev: bytes) -> bytes:
+    """An upstream event's ``data:`` value (a comment is left as it is)."""
+    payload = ev.strip()
+    return payload[5:].strip() if payload.startswith(b"data:") else payload
+
+
+def json_or_none(data: bytes) -> object:
+    try:
+        return parse_json(data)
+    except ValueError:
+        return None
 
 
 CUT_AT_SHUTDOWN = "shutting_down"

@@ -234,8 +234,8 @@ def test_a_chunk_with_no_id_gets_the_streams() -> None:
 def test_a_stream_that_keeps_the_rules_is_not_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
     """The hot path: conforming chunks pass on byte searches alone."""
     parsed: list[bytes] = []
-    real = conform_module._json_or_none
-    monkeypatch.setattr(conform_module, "_json_or_none",
+    real = conform_module.json_or_none
+    monkeypatch.setattr(conform_module, "json_or_none",
                         lambda payload: parsed.append(payload) or real(payload))
     stream = [ROLE, TEXT, OPENAI_TEXT, STOP, DONE]
     out, _ = relay(stream, drop_usage=True)

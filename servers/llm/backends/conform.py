@@ -11,14 +11,13 @@ relay asks for it), since a client waits for one to know the answer is whole.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
 from typing import Any
 
-from servers.common.body import parse_json
-
-from ..sse import event
+from ..sse import event, event_data, json_or_none
 
 _ID = re.compile(rb'"id"\s*:\s*"[^"\\]*"')  # an id with escapes takes the slow path
 _CREATED = re.compile(rb'"created"\s*:\s*\d+')
@@ -40,10 +39,10 @@ class Conformer:
 
     def feed(self, ready: bytes) -> bytes:
         """``ready`` (whole events) with every chunk keeping the stream's rules."""
-        if self._tokens is None or self._role_pending:
-            return self._opening(ready)
         if not self.finish_seen and _FINISH.search(ready):
             self.finish_seen = True
+        if self._tokens is None or self._role_pending:
+            return self._opening(ready)
         id_token, created_token = self._tokens
         chunks = ready.count(b"data:")
         if ready.count(id_token) >= chunks and ready.count(created_token) >= chunks:
@@ -55,8 +54,6 @@ class Conformer:
 
     def _opening(self, ready: bytes) -> bytes:
         """The events up to the first chunk with a choice, which sets the stream's id."""
-        if not self.finish_seen and _FINISH.search(ready):
-            self.finish_seen = True
         if self._tokens is None:
             if ready.find(b'"choices"') < 0:
                 return ready  # comments, or an error before any chunk: nothing to hold yet
@@ -91,17 +88,14 @@ class Conformer:
 
     def _identity(self) -> dict[str, Any] | None:
         if self._ident is None and self._first:
-            start = self._first.find(b"data:") + 5
-            first = _json_or_none(self._first[start:].split(b"\n\n", 1)[0].strip())
+            first = json_or_none(event_data(self._first))
             if isinstance(first, dict):
                 self._ident = {k: first.get(k) for k in ("id", "created", "model")}
         return self._ident
 
     def _conform(self, ev: bytes) -> bytes:
-        payload = ev.strip()
-        if not payload.startswith(b"data:"):
-            return ev
-        obj = _json_or_none(payload[5:].strip())
+        payload = event_data(ev)
+        obj = json_or_none(payload)
         if not isinstance(obj, dict) or not isinstance(obj.get("choices"), list):
             return ev  # [DONE], an error event, or something else the relay judges
         changed = self._hold_identity(obj, payload)
@@ -126,7 +120,7 @@ class Conformer:
             id_match, created_match = _ID.search(payload), _CREATED.search(payload)
             self._tokens = (
                 id_match.group() if ident["id"] == obj.get("id") and id_match
-                else b'"id":' + event(ident["id"])[6:-2],
+                else b'"id":' + json.dumps(ident["id"], ensure_ascii=False).encode(),
                 created_match.group() if ident["created"] == obj.get("created") and
                 created_match else b'"created":%d' % ident["created"])
         if obj.get("id") == ident["id"] and obj.get("created") == ident["created"]:
@@ -138,9 +132,3 @@ class Conformer:
 def _str_or(value: object, default: str) -> str:
     return value if isinstance(value, str) and value else default
 
-
-def _json_or_none(payload: bytes) -> object:
-    try:
-        return parse_json(payload)
-    except ValueError:
-        return None

@@ -21,9 +21,7 @@ from __future__ import annotations
 import re
 import time
 
-from servers.common.body import parse_json
-
-from ..sse import error_event, event, usage_dict, without_total
+from ..sse import error_event, event, event_data, json_or_none, total_added, usage_dict
 from .conform import Conformer
 
 # An event never legitimately comes near this (a chunk is a token or a few); one that
@@ -110,7 +108,7 @@ def _inspect(ready: bytes, drop_usage: bool, state: StreamState,
     """Look at each event of ``ready``; returns what to forward and whether [DONE] came."""
     kept: list[bytes] = []
     for ev in ready.split(b"\n\n")[:-1]:
-        payload = _payload(ev)
+        payload = event_data(ev)
         if payload == b"[DONE]":
             if state.error is None:
                 if not conform.finish_seen:
@@ -120,7 +118,7 @@ def _inspect(ready: bytes, drop_usage: bool, state: StreamState,
                 kept.append(ev + b"\n\n")
             return b"".join(kept), True
         if b'"error"' in payload or b'"usage"' in payload:
-            obj = _json_or_none(payload)
+            obj = json_or_none(payload)
             if isinstance(obj, dict) and obj.get("error") is not None:
                 state.error = "upstream_error_event"
                 kept.append(_in_our_shape(obj["error"]) or ev + b"\n\n")
@@ -139,26 +137,12 @@ def _inspect(ready: bytes, drop_usage: bool, state: StreamState,
                 if drop_usage:
                     continue
                 state.usage_sent = True
-                if without_total(usage):
-                    obj["usage"] = {**usage, **usage_dict(usage["prompt_tokens"],
-                                                          usage["completion_tokens"])}
+                if (mended := total_added(usage)) is not None:
+                    obj["usage"] = mended
                     kept.append(event(obj))
                     continue
         kept.append(ev + b"\n\n")
     return b"".join(kept), False
-
-
-def _payload(ev: bytes) -> bytes:
-    """An event's ``data:`` value (a comment is left as it is)."""
-    payload = ev.strip()
-    return payload[5:].strip() if payload.startswith(b"data:") else payload
-
-
-def _json_or_none(payload: bytes) -> object:
-    try:
-        return parse_json(payload)
-    except ValueError:
-        return None
 
 
 def _usage_event(state: StreamState, conform: Conformer) -> bytes:

@@ -23,7 +23,7 @@ from servers.common.errors import ApiError
 
 from ..config import LlmSettings
 from ..schema import ChatRequest
-from ..sse import usage_dict, without_total
+from ..sse import total_added
 from .connect import TransportError
 from .exchange import Response
 from .http_client import UpstreamClient
@@ -137,9 +137,8 @@ class UpstreamBackend:
         except (ValueError, AttributeError):
             raise ApiError(502, "upstream answered with a body that is not JSON",
                            "upstream_bad_response") from None
-        if without_total(usage):  # the contract's usage has it: re-encoded only then
-            answer["usage"] = {**usage, **usage_dict(usage["prompt_tokens"],
-                                                     usage["completion_tokens"])}
+        if (mended := total_added(usage)) is not None:  # re-encoded only then
+            answer["usage"] = mended
             data = json.dumps(answer, separators=(",", ":"), ensure_ascii=False).encode()
         return data
 
