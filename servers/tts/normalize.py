@@ -70,7 +70,7 @@ def words(n: int | str, to: str = "cardinal") -> str:
 def _money(m: re.Match[str]) -> str:
     one, many, sub_one, sub_many = CURRENCIES[m["cur"]]
     whole = m["whole"].replace(",", "")
-    scale = m["scale"] or SCALE_MARKS.get((m["mark"] or "").lower())
+    scale = m["scale"] or SCALE_MARKS.get((m["mark"] or m["spaced"] or "").lower())
     # "$3.5 million" -> "three point five million dollars"; "$1.234" is no cents either.
     if scale or len(m["cents"] or "") > 2:
         amount = whole + (f".{m['cents']}" if m["cents"] else "")
@@ -190,7 +190,10 @@ RULES: list[Rule] = [
     # word character, where it is a hyphen ("2-3", "COVID-19").
     (re.compile(r"(?<![\w\-−])[-−](?=[$€£]?\d)"), "minus "),
     (re.compile(r"(?P<cur>[$€£])\s?(?P<whole>\d[\d,]*)(?:\.(?P<cents>\d+))?"
-                rf"(?:\s(?P<scale>{SCALES})\b|(?P<mark>(?i:k|[bmt]n?))(?!\w)|(?!\w))"), _money),
+                rf"(?:\s(?P<scale>{SCALES})\b|(?P<mark>(?i:k|[bmt]n?))(?!\w)"
+                # After a space only a capital or a two-letter mark: "$5 M", "£2 bn", but
+                # not the "t" of "a $5 t-shirt".
+                r"|\s(?P<spaced>[KMBT]|(?i:[bmt]n))(?![\w\-])|(?!\w))"), _money),
     # "5M users" (it was "five M users"), "2.5B"; a bare "5B" is an apartment or a pencil
     # and "5K" a race, so B only after a decimal and K only on an amount (above).
     (re.compile(r"(?<![\w.,])(?:(?P<dec>\d+\.\d+)B|(?P<n>\d+(?:\.\d+)?)(?P<mark>M|[mb]n|Bn))"

@@ -18,6 +18,10 @@ from servers.tts.text import MAX_PIECE, plan
     ("$5M, $1.5B and -$20K.",
      "five million dollars, one point five billion dollars and minus twenty thousand dollars."),
     ("£2bn or €3.2Bn, $5m", "two billion pounds or three point two billion euros, five million dollars"),
+    # The mark after a space, as news writes it ("$5 M" was "five dollars M"); a lone
+    # lower-case letter after an amount is left alone ("a $5 t-shirt").
+    ("$5 M, £2 bn and $1.5 B; a $5 t-shirt", "five million dollars, two billion pounds and one "
+     "point five billion dollars; a five dollars t-shirt"),
     ("$1.234 a share", "one point two three four dollars a share"),  # more than cents
     ("Save 45% today", "Save forty-five percent today"),
     ("Come at 3:30 pm.", "Come at three thirty P M."),
