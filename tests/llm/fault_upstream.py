@@ -10,7 +10,9 @@ that the contract's own does not take: ``fault:usage-on-choice`` (on the last ch
 chunk, asked or not), ``fault:usage-unasked`` (a usage chunk asked or not),
 ``fault:no-usage`` (never one), ``fault:no-total`` (usage without ``total_tokens``,
 streamed or not), and ``fault:loose``, which breaks the stream's rules (a
-new id and created in every chunk, no role, no finish_reason). It runs in a thread of
+new id and created in every chunk, no role, no finish_reason; not streamed, an answer
+with none of the contract's fields but its text), and ``fault:200-error`` (not
+streamed: an error object under a 200, as some gateways answer). It runs in a thread of
 the test process, so tests can read ``FaultState`` directly.
 """
 
@@ -84,6 +86,11 @@ def make_app(state: FaultState) -> Starlette:
             usage = {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}
             if fault == "no-total":
                 del usage["total_tokens"]
+            if fault == "loose":  # no object, id, created, role, finish_reason or usage
+                return JSONResponse({"model": MODEL, "choices": [
+                    {"index": 0, "message": {"content": "ok"}}]})
+            if fault == "200-error":  # an error under a 200, as some gateways answer
+                return JSONResponse({"error": {"message": "quota gone", "type": "x"}})
             return JSONResponse({
                 "id": "chatcmpl-fault", "object": "chat.completion", "created": 1, "model": MODEL,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"},

@@ -143,6 +143,32 @@ def test_usage_without_a_total_gets_one(fault_proxy: RunningServer) -> None:
     assert r.json()["choices"][0]["message"]["content"] == "ok"
 
 
+def test_a_loose_answer_not_streamed_is_held_to_the_contract(
+        fault_proxy: RunningServer) -> None:
+    """Not streamed, the contract's answer is one chat.completion with an id, created,
+    the assistant's message, a finish_reason and usage (null where none was counted);
+    an upstream that leaves them out gets them, its text and model as they came."""
+    r, _ = _fault(fault_proxy.url, "loose", stream=False)
+    answer = r.json()
+    assert r.status_code == 200 and answer["object"] == "chat.completion", answer
+    assert answer["id"].startswith("chatcmpl-") and type(answer["created"]) is int
+    assert answer["choices"] == [{"index": 0, "message": {"content": "ok", "role": "assistant"},
+                                  "finish_reason": "stop"}]
+    assert "usage" in answer and answer["usage"] is None
+    client = openai.OpenAI(base_url=f"{fault_proxy.url}/v1", api_key=TOKEN, max_retries=0)
+    got = client.chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "fault:loose"}])
+    assert got.choices[0].message.role == "assistant" and got.choices[0].finish_reason == "stop"
+
+
+def test_an_error_under_a_200_is_an_upstream_error(fault_proxy: RunningServer) -> None:
+    """A 200 whose body is an error, not an answer, is not relayed as if it were one."""
+    r, _ = _fault(fault_proxy.url, "200-error", stream=False)
+    assert r.status_code == 502, r.text
+    error = r.json()["error"]
+    assert error["code"] == "upstream_bad_response" and "quota gone" in error["message"]
+
+
 @pytest.mark.parametrize("fault,code", [
     ("die", "upstream_disconnected"),
     ("stall", "upstream_timeout"),

@@ -7,6 +7,7 @@ nothing (the relay's hot path). An event is parsed and rewritten only where an u
 breaks a rule: an id or created that changes or is missing, a first chunk with no role.
 A stream that reaches ``[DONE]`` without a ``finish_reason`` gets a closing chunk (the
 relay asks for it), since a client waits for one to know the answer is whole.
+``conform_answer`` does the same for an answer not streamed (off the hot path).
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import time
 import uuid
 from typing import Any
 
-from ..sse import event, event_data, json_or_none
+from servers.common.errors import ApiError
+
+from ..sse import event, event_data, json_or_none, total_added
 
 _ID = re.compile(rb'"id"\s*:\s*"[^"\\]*"')  # an id with escapes takes the slow path
 _CREATED = re.compile(rb'"created"\s*:\s*\d+')
@@ -127,6 +130,41 @@ class Conformer:
             return False
         obj["id"], obj["created"] = ident["id"], ident["created"]
         return True
+
+
+def conform_answer(answer: object) -> bool:
+    """Hold an answer not streamed to the contract: one ``chat.completion`` with an id,
+    created, each choice's message the assistant's with a finish_reason, and usage (its
+    total added where left out, null where the upstream counted nothing). True if it
+    changed. A body with no choices is no answer: 502, with the upstream's error if any.
+    """
+    if not isinstance(answer, dict) or not isinstance(answer.get("choices"), list):
+        error = answer.get("error") if isinstance(answer, dict) else None
+        said = error.get("message") if isinstance(error, dict) else None
+        raise ApiError(502, f"the upstream answered 200 with no choices"
+                       f"{f': {said}' if isinstance(said, str) else ''}", "upstream_bad_response")
+    fixes: dict[str, Any] = {}
+    if answer.get("object") != "chat.completion":
+        fixes["object"] = "chat.completion"
+    if not (isinstance(answer.get("id"), str) and answer["id"]):
+        fixes["id"] = f"chatcmpl-{uuid.uuid4().hex}"
+    if type(answer.get("created")) is not int:
+        fixes["created"] = int(time.time())
+    if "usage" not in answer:
+        fixes["usage"] = None
+    elif (mended := total_added(answer["usage"])) is not None:
+        fixes["usage"] = mended
+    answer.update(fixes)
+    changed = bool(fixes)
+    for choice in answer["choices"]:
+        if not isinstance(choice, dict):
+            continue
+        message = choice.get("message")
+        if isinstance(message, dict) and message.get("role") != "assistant":
+            choice["message"], changed = {**message, "role": "assistant"}, True
+        if not choice.get("finish_reason"):
+            choice["finish_reason"], changed = "stop", True
+    return changed
 
 
 def _str_or(value: object, default: str) -> str:

@@ -23,7 +23,7 @@ from servers.common.errors import ApiError
 
 from ..config import LlmSettings
 from ..schema import ChatRequest
-from ..sse import total_added
+from .conform import conform_answer
 from .connect import TransportError
 from .exchange import Response
 from .http_client import UpstreamClient
@@ -131,15 +131,14 @@ class UpstreamBackend:
             resp.close()
         try:
             answer = parse_json(data)
-            usage = answer.get("usage") or {}
-            state.prompt_tokens = usage.get("prompt_tokens")
-            state.completion_tokens = usage.get("completion_tokens")
-        except (ValueError, AttributeError):
+        except ValueError:
             raise ApiError(502, "upstream answered with a body that is not JSON",
                            "upstream_bad_response") from None
-        if (mended := total_added(usage)) is not None:  # re-encoded only then
-            answer["usage"] = mended
+        if conform_answer(answer):  # re-encoded only then
             data = json.dumps(answer, separators=(",", ":"), ensure_ascii=False).encode()
+        usage = answer["usage"] if isinstance(answer["usage"], dict) else {}
+        state.prompt_tokens = usage.get("prompt_tokens")
+        state.completion_tokens = usage.get("completion_tokens")
         return data
 
     async def relay(self, resp: Response, framer: Framer, send: Send,
