@@ -68,31 +68,46 @@ def _tag(m: re.Match[str]) -> str:
     return f" {name} "
 
 
-# English words no sentence ends on: a hard-wrapped line ending on one goes on, even
-# before a capital ("We met with\nJohn", "is on\nMonday").
-_GOES_ON = frozenset(
-    "a an the of to in on at for with from by about into onto over under between than "
-    "and or but nor as if that which who whose whom when where while because so "
-    "is are was were be been am has have had do does did will would can could shall "
-    "should may might must my your our their his her its this these those very not".split())
+# Words no sentence ends on, by language: a hard-wrapped line ending on one goes on,
+# even before a capital ("We met with\nJohn", "is on\nMonday"; in German every noun
+# starts with one). French elisions ("l'", "qu'") are words of their own here.
+_GOES_ON = {lang: frozenset(words.split()) for lang, words in {
+    "en": "a an the of to in on at for with from by about into onto over under between "
+          "than and or but nor as if that which who whose whom when where while because so "
+          "is are was were be been am has have had do does did will would can could shall "
+          "should may might must my your our their his her its this these those very not",
+    # Not the prepositions that are also separable prefixes ("Wir stimmen zu."), nor the
+    # words a German sentence often ends on ("das", "nicht", "sein", "sehr").
+    "de": "der die den dem des eine einen einem einer eines und oder aber sondern von vom "
+          "zum zur im in am für ohne als wie wenn dass weil ob mein meine dein deine seine "
+          "ihre unser unsere",
+    # Only articles, prepositions, conjunctions, possessives: "Así es." and "Fais-le."
+    # end sentences.
+    "es": "el los las un una unos unas de del al a en con por para sin sobre entre y e o "
+          "u pero que cuando donde como porque muy mi mis tu tus su sus nuestro nuestra",
+    "fr": "un une des du de d l au aux à dans avec pour par sur sous entre et ou mais que qu "
+          "qui quand où comme très ne n mon ma mes ton ta tes son sa ses notre votre ce "
+          "cet cette ces",
+}.items()}
 _LAST_WORD = re.compile(r"(\w+)\W*$")
 
 
-def _line_end(m: re.Match[str], every_line: bool, english: bool) -> str:
+def _line_end(m: re.Match[str], every_line: bool, goes_on: frozenset[str]) -> str:
     """A stop where the line ends a sentence: every line of a list, else a line before a
     blank one or before one that starts anew (no lowercase: a capital, a digit, a quote,
     a script with no case), as a model writes lines with no stop. A next line starting in
-    lowercase is a hard-wrapped sentence going on, as is an English line ending on a word
-    no sentence ends on; a line ending the text needs none."""
+    lowercase is a hard-wrapped sentence going on, as is a line ending on a word no
+    sentence ends on (in English, German, Spanish, French); a line ending the text needs
+    none."""
     nxt = m["next"]
     stop = every_line or (nxt and (m["blank"] or not nxt.islower()))
-    if stop and english and not every_line and not m["blank"]:
+    if stop and goes_on and not every_line and not m["blank"]:
         last = _LAST_WORD.search(m.string, max(0, m.start() - 40), m.start())
-        stop = not (last and last[1].lower() in _GOES_ON)
+        stop = not (last and last[1].lower() in goes_on)
     return (".\n" if stop else "\n") + nxt
 
 
-def strip_markup(text: str, english: bool = False) -> str:
+def strip_markup(text: str, language: str = "") -> str:
     """``text`` with the markup above removed; whitespace is left for the caller."""
     if not _MAY_HAVE.search(text):  # most text has none: one scan, no rewrites
         return text
@@ -108,7 +123,8 @@ def strip_markup(text: str, english: bool = False) -> str:
     text = _HASHTAG.sub("", _NUMBER_SIGN.sub("number ", text))
     text = _EMOJI.sub(" ", text)
     # Line ends once the marks that may close a line ("**Hours**", "Done 👍") are gone.
-    text = _LINE_END.sub(lambda m: _line_end(m, every_line, english), text)
+    goes_on = _GOES_ON.get(language, frozenset())
+    text = _LINE_END.sub(lambda m: _line_end(m, every_line, goes_on), text)
     text = _BEFORE_STOP.sub("", text)  # "world 👍." -> "world."
     return _PHONEME_BRACKETS.sub(r"\1", text)
 

@@ -276,7 +276,7 @@ def normalize_lines(text: str, language: str = "en") -> list[str]:
     text = _DIGIT_GROUPS.sub(lambda m: m[0].replace("_", "," if english else ""), text)
     # Each run of whitespace one character, a line break where it had one, so the rules
     # below see what they saw when all of it was one space (they match it with \s).
-    text = re.sub(r"[^\S\n]+", " ", re.sub(r"\s*\n\s*", "\n", strip_markup(text, english))).strip()
+    text = re.sub(r"[^\S\n]+", " ", re.sub(r"\s*\n\s*", "\n", strip_markup(text, primary(language)))).strip()
     if times := TIMES.get(primary(language)):
         text = _TIMES_SIGN.sub(f" {times} ", text)
     if english:

@@ -247,6 +247,16 @@ def test_short_text_is_one_piece_and_punctuation_alone_is_nothing() -> None:
     ("We met with\nJohn on\nMonday, and the\nBoard agreed\nThanks", "en-US",
      ["We met with John on Monday, and the Board agreed.", "Thanks"]),
     ("Signed by the\n\nBoard", "en-US", ["Signed by the.", "Board"]),
+    # The same in German (where every noun has a capital), Spanish and French.
+    ("Der Brief kam von\nJohann am\nMontag und der\nVorstand sah ihn\nDanke", "de-DE",
+     ["Der Brief kam von Johann am Montag und der Vorstand sah ihn.", "Danke"]),
+    ("Wir stimmen zu\nIch weiß es nicht\nDanke", "de-DE",  # "zu" a prefix here
+     ["Wir stimmen zu.", "Ich weiß es nicht.", "Danke"]),
+    ("Hablé con\nMaría y\nPedro ayer\nGracias", "es-ES", ["Hablé con María y Pedro ayer.",
+                                                        "Gracias"]),
+    ("Je suis allé à\nParis avec\nMarie et l'\nAmi de\nLéa\nMerci", "fr-FR",
+     ["Je suis allé à Paris avec Marie et l' Ami de Léa.", "Merci"]),
+    ("Fais-le\nMerci", "fr-FR", ["Fais-le.", "Merci"]),
 ])
 def test_a_line_break_ends_a_sentence_where_a_listener_hears_one(
         text: str, language: str, spoken: list[str]) -> None:
