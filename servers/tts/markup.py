@@ -38,6 +38,9 @@ _LINK = re.compile(r"!?\[([^\[\]]*)\]\([^()\s]*\)")  # [label](https://...) -> l
 # horizontal rule ("* * *", "---") goes whole, or its stars would be read as keys (below).
 _RULE = r"[ \t]*([-*_])(?:[ \t]*\1){2,}[ \t]*$"
 _LINE_MARK = re.compile(rf"^(?:{_RULE}|[ \t]*(?:#{{1,6}}|[-*+•>])[ \t]+)", re.M)
+# "1. Basic": the item's number is said before it ("one, Basic"); with its stop it was a
+# sentence of its own, heard at the end of the line before.
+_NUMBERED = re.compile(r"^[ \t]*(\d{1,2})[.)][ \t]+", re.M)
 _LIST_LINE = re.compile(rf"^(?:{_RULE}|[ \t]*(?:#{{1,6}}|[-*+•>]|\d{{1,3}}[.)])[ \t]+)", re.M)
 # "3 * 4": the sign "×", which normalize.py or espeak says in the voice's language.
 _TIMES = re.compile(r"(?<=\d)[ \t]*[*×][ \t]*(?=\d)")
@@ -117,7 +120,7 @@ def strip_markup(text: str, language: str = "") -> str:
     text = _LINK.sub(r"\1", text)
     every_line = bool(_LIST_LINE.search(text))  # a list or headings: each line a sentence
     if every_line:
-        text = _LINE_MARK.sub("", text)
+        text = _NUMBERED.sub(r"\1, ", _LINE_MARK.sub("", text))
     text = _EMPHASIS.sub("", _TIMES.sub(" × ", text))
     text = text.replace("_", " ")  # snake_case inside a word: two words
     text = _HASHTAG.sub("", _NUMBER_SIGN.sub("number ", text))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .normalize import normalize_lines
+from .normalize import JOIN, normalize_lines
 
 # A sentence ends at . ! ? (and closing quotes) and a space, or at a CJK full stop, where
 # what follows is no lowercase letter: a capital in any script ("Bonjour. Étienne",
@@ -105,5 +105,5 @@ def plan(text: str, language: str = "en", first_chars: int = 60) -> list[Piece]:
             continue  # "..." or "?!" alone: nothing to say
         parts = split_first(sentence, first_chars) if not pieces else split_long(sentence)
         for j, part in enumerate(parts):
-            pieces.append(Piece(part, ends_sentence=j == len(parts) - 1))
+            pieces.append(Piece(part.replace(JOIN, " "), ends_sentence=j == len(parts) - 1))
     return pieces

@@ -43,13 +43,30 @@ from servers.tts.text import MAX_PIECE, plan
     ("It is -5 degrees, -3.5% and -$20.",
      "It is minus five degrees, minus three point five percent and minus twenty dollars."),
     ("(-1,000) and 5 −3", "(minus one thousand) and five minus three"),
-    ("Pages 2-3 of COVID-19", "Pages two-three of COVID-nineteen"),
-    # Past 15 digits a number is an identifier: read digit by digit.
+    ("Pages 2-3 of COVID-19", "Pages two to three of COVID-nineteen"),
+    # Seven digits or more with no grouping are an identifier, read digit by digit, unless
+    # they end in thousands; a grouped number or an amount stays a number.
     ("Card 1234567890123456 ok", "Card one two three four five six seven eight nine zero "
      "one two three four five six ok"),
-    ("Debt 123456789012345", "Debt one hundred and twenty-three trillion four hundred and "
-     "fifty-six billion seven hundred and eighty-nine million twelve thousand three hundred "
-     "and forty-five"),
+    ("Your order number is 10482736.", "Your order number is one zero four eight two seven "
+     "three six."),
+    ("Debt 123,456,789,012,345 or $5000000; 2500000 people",
+     "Debt one hundred and twenty-three trillion four hundred and fifty-six billion seven "
+     "hundred and eighty-nine million twelve thousand three hundred and forty-five or five "
+     "million dollars; two million five hundred thousand people"),
+    # Phone numbers of other shapes; a ZIP code and an identifier after "#" or "PIN".
+    ("Call 555-1234 or +44 20 7946 0958.", "Call five five five, one two three four or plus "
+     "four four, two zero, seven nine four six, zero nine five eight."),
+    ("Springfield, IL 62704, order #12345, PIN 4821", "Springfield, IL six two seven zero "
+     "four, order number one two three four five, PIN four eight two one"),
+    # Ranges have a "to"; a slash before a unit is "per"; fractions, "~", short months.
+    ("Ships in 3-5 days, 9am-5pm, Mon–Fri, $5-$10.", "Ships in three to five days, nine A M "
+     "to five P M, Monday to Friday, five dollars to ten dollars."),
+    ("$19.99/month, open 24/7, 1/2 off, ~5 minutes", "nineteen dollars and ninety-nine cents "
+     "per month, open twenty-four seven, one half off, about five minutes"),
+    ("On Apr. 12, Jun 5 and Mar 3rd", "On April twelfth, June fifth and March third"),
+    ("On 2024-03-15, call 1-800-FLOWERS", "On March fifteenth, twenty twenty-four, call "
+     "one-eight hundred-FLOWERS"),
     # A leading zero makes a code, read digit by digit; a lone zero or a decimal is a number.
     ("Your code is 0427", "Your code is zero four two seven"),
     ("Agent 007.", "Agent zero zero seven."),
@@ -127,7 +144,7 @@ def test_a_failing_rule_keeps_its_match_as_written(monkeypatch) -> None:  # type
     ("**Sure!** Here are *three* options:\n- One thing\n- Two things",
      "Sure! Here are three options: One thing. Two things"),
     ("## Hours\nWe open at 9.", "Hours. We open at nine."),
-    ("1. Call us\n2. Pay", "one. Call us. two. Pay"),
+    ("1. Call us\n2. Pay", "one, Call us. two, Pay"),
     ("Hello 😀 world 👍🏽.", "Hello world."),
     ("<speak>Hi <break time=\"1s\"/> there.</speak>", "Hi there."),
     ("See [the docs](https://example.com/a) or `pip install`.", "See the docs or pip install."),
@@ -203,6 +220,20 @@ def test_first_sentence_without_clause_is_cut_near_the_limit() -> None:
     assert f"{first.text} {rest.text}" == sentence
 
 
+@pytest.mark.parametrize("text, first", [
+    # The words one reading made are one unit: the cut goes before them or after them
+    # ("...thirty-four | dollars and fifty-six cents" was heard as two amounts).
+    ("Your total is $1,234.56 and it is due on the fifteenth of the month.",
+     "Your total is"),
+    ("You can always write to us at support-team@example.com if it helps",
+     "You can always write to us at"),
+])
+def test_the_first_cut_never_falls_inside_one_reading(text: str, first: str) -> None:
+    pieces = [p.text for p in plan(text, "en", first_chars=40)]
+    assert pieces[0] == first and "\xa0" not in " ".join(pieces), pieces
+    assert len(pieces) == 2
+
+
 @pytest.mark.parametrize("text", [
     "word " * 990,  # no clause mark: the first sentence's tail was one 4,900-character piece
     "Hi 😀" * 1250,
@@ -236,6 +267,9 @@ def test_short_text_is_one_piece_and_punctuation_alone_is_nothing() -> None:
     # A blank line ends a paragraph whatever follows; so does a list item in lowercase.
     ("First part\n\nsecond part", "en-US", ["First part.", "second part"]),
     ("- one\n- two", "es-ES", ["one.", "two"]),
+    # A numbered item's number goes with it, not with the line before.
+    ("Here are your options:\n1. Basic - $10\n2) Pro", "en-US",
+     ["Here are your options: one, Basic - ten dollars.", "two, Pro"]),
     ("Done!\nnext", "en-US", ["Done!", "next"]),
     # The marks closing a line go first, then the line ends; "\r\n" is a line break too.
     ("**Hours**\r\nWe open at 9 👍\nSee you", "en-US", ["Hours.", "We open at nine.", "See you"]),
