@@ -44,6 +44,8 @@ _NUMBERED = re.compile(r"^[ \t]*(\d{1,2})[.)][ \t]+", re.M)
 _LIST_LINE = re.compile(rf"^(?:{_RULE}|[ \t]*(?:#{{1,6}}|[-*+•>]|\d{{1,3}}[.)])[ \t]+)", re.M)
 # "3 * 4": the sign "×", which normalize.py or espeak says in the voice's language.
 _TIMES = re.compile(r"(?<=\d)[ \t]*[*×][ \t]*(?=\d)")
+# A code fence's line, with its language tag ("```bash" was read "bash").
+_FENCE = re.compile(r"^[ \t]*(?:`{3,}|~{3,})[^\n`]*$", re.M)
 # **bold**, _it_, ~~x~~, `code`. A lone "*" (a space or the text's end each side, a stop
 # allowed after) is a key, "press * to go back": it stays, for English to read "star" and
 # espeak, in other languages, its own word.
@@ -117,7 +119,7 @@ def strip_markup(text: str, language: str = "") -> str:
     # Entities first, so "&lt;b&gt;" is a tag that goes and "&amp;" an "&" English reads.
     text = _ENTITY.sub(lambda m: html.unescape(m[0]), text)
     text = _TAG.sub(_tag, text)
-    text = _LINK.sub(r"\1", text)
+    text = _FENCE.sub("", _LINK.sub(r"\1", text))
     every_line = bool(_LIST_LINE.search(text))  # a list or headings: each line a sentence
     if every_line:
         text = _NUMBERED.sub(r"\1, ", _LINE_MARK.sub("", text))

@@ -55,7 +55,8 @@ ABBREVIATIONS = {
     "Jan.": "January", "Feb.": "February", "Mar.": "March", "Apr.": "April", "Jun.": "June",
     "Jul.": "July", "Aug.": "August", "Sept.": "September",
     "Oct.": "October", "Nov.": "November", "Dec.": "December", "min.": "minutes",
-    "hr.": "hour", "hrs.": "hours", "No.": "number",
+    "hr.": "hour", "hrs.": "hours", "No.": "number", "incl.": "including",
+    "ext.": "extension", "Ext.": "extension", "Apt.": "Apartment", "Apt": "Apartment",
 }
 
 
@@ -77,11 +78,12 @@ def _money(m: re.Match[str]) -> str:
     if scale or len(m["cents"] or "") > 2:
         amount = whole + (f".{m['cents']}" if m["cents"] else "")
         return f"{words(amount)}{f' {scale}' if scale else ''} {many}"
-    out = f"{words(whole)} {one if whole.lstrip('0') == '1' else many}"
     cents = int((m["cents"] or "0").ljust(2, "0")[:2])
-    if cents:
-        out += f" and {words(cents)} {sub_one if cents == 1 else sub_many}"
-    return out
+    cents_said = f"{words(cents)} {sub_one if cents == 1 else sub_many}"
+    if cents and not whole.strip("0"):  # "$0.99": "ninety-nine cents", no "zero dollars"
+        return cents_said
+    out = f"{words(whole)} {one if whole.lstrip('0') == '1' else many}"
+    return f"{out} and {cents_said}" if cents else out
 
 
 def _percent(m: re.Match[str]) -> str:
