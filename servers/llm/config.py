@@ -60,12 +60,13 @@ class LlmSettings(ServerSettings):
     upstream_connect_timeout_s: float = Field(5.0, gt=0,
                                               description="Upstream connect timeout.")
     upstream_check: bool = Field(True, description="At start-up, fail unless the upstream "
-                                 "answers /models.")
+                                 "answers /models. Off: upstream_model must be set.")
     upstream_force_usage: bool = Field(
         True, description="Always ask the upstream for usage (for the usage record) and "
         "drop that chunk when the client did not ask for it.")
     max_tokens_cap: int = Field(4096, ge=1, description="Largest max_tokens honoured; "
-                                "larger requests are clamped (so is the context's rest).")
+                                "larger requests are clamped, and a request with none gets "
+                                "this (so is the context's rest).")
     max_body_bytes: int = Field(1_000_000, ge=1024,
                                 description="Largest request body; over it: 413.")
     max_messages: int = Field(512, ge=1, description="Most messages in one request; over "
@@ -83,6 +84,11 @@ class LlmSettings(ServerSettings):
     def _backend_needs(self) -> LlmSettings:
         if self.backend == "upstream" and not self.upstream_url:
             raise ValueError("backend=upstream needs upstream_url")
+        if self.backend == "upstream" and not self.upstream_check and not self.upstream_model:
+            # Without the check nothing names the upstream's model, and every caller's
+            # typed name would go upstream as it is (a 404 from vLLM or OpenAI, each call).
+            raise ValueError("upstream_check=false needs upstream_model (the model name "
+                             "sent upstream)")
         if self.workers > 1 and self.backend != "upstream":
             raise ValueError("workers > 1 needs backend=upstream (the vllm backend holds "
                              "the model in its one process)")

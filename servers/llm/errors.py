@@ -40,7 +40,9 @@ def parse_request(body: bytes, settings: LlmSettings,
     if isinstance(messages, list):
         check_message_sizes(messages, settings.max_message_chars)
     try:
-        req = ChatRequest.model_validate(raw)
+        # Strict: "stream": "false" or "temperature": "0.5" is a 400, as OpenAI answers,
+        # not a value read one way here and another way by an upstream it is relayed to.
+        req = ChatRequest.model_validate(raw, strict=True)
     except ValidationError as exc:
         first = exc.errors()[0]
         param = ".".join(str(p) for p in first["loc"]) or None

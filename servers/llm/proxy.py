@@ -74,7 +74,8 @@ class RelayedStream:
                             "headers": SSE_HEADERS})
                 began = True
                 # The end of the response is no hang-up: disarmed before the last write.
-                await backend.relay(resp, Framer(drop_usage, state, self.started), send,
+                await backend.relay(resp, Framer(drop_usage, state, self.started,
+                                                   backend.model_field), send,
                                     hang_up.disarm)
         except OSError:  # the client vanished or stopped reading: nothing to tell it
             usage_of(request).extra["client_disconnected"] = True

@@ -5,7 +5,7 @@ cannot carry it): ``fault:ok``, ``fault:die`` (dies mid-stream), ``fault:stall``
 (stalls after the first chunk), ``fault:stall-headers``, ``fault:error-event`` (an error
 event then ``[DONE]``, as vLLM's server does; ``-vllm``: with its integer code), ``fault:no-done``, ``fault:hold`` (keeps
 the stream open with comments until the client leaves), ``fault:400``, ``fault:401``,
-``fault:403``, ``fault:429``, ``fault:500``, ``fault:html-502``, and three ways with usage
+``fault:403``, ``fault:429``, ``fault:429-bare`` and ``fault:503`` (no Retry-After), ``fault:500``, ``fault:html-502``, and three ways with usage
 that the contract's own does not take: ``fault:usage-on-choice`` (on the last choice
 chunk, asked or not), ``fault:usage-unasked`` (a usage chunk asked or not),
 ``fault:no-usage`` (never one), ``fault:no-total`` (usage without ``total_tokens``,
@@ -76,6 +76,8 @@ def make_app(state: FaultState) -> Starlette:
             return _err(int(fault), "Incorrect API key provided", "invalid_api_key")
         if fault == "429":
             return _err(429, "slow down", "rate_limited", headers={"Retry-After": "7"})
+        if fault in ("429-bare", "503"):  # no Retry-After
+            return _err(int(fault[:3]), "busy", "busy")
         if fault == "500":
             return _err(500, "upstream exploded", "boom")
         if fault == "html-502":

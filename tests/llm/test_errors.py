@@ -58,6 +58,12 @@ def test_400_malformed_json(llm: RunningServer) -> None:
     ({"messages": OK_MESSAGES, "top_p": "high"}, "top_p"),
     ({"messages": [{"role": "robot", "content": "x"}]}, "messages.0.role"),
     ({"messages": OK_MESSAGES, "stream": "yes please"}, "stream"),
+    # A value of the wrong type is refused, not read one way here and relayed as it
+    # came to an upstream that reads it another ("false" was streamed upstream).
+    ({"messages": OK_MESSAGES, "stream": "false"}, "stream"),
+    ({"messages": OK_MESSAGES, "stream": 1}, "stream"),
+    ({"messages": OK_MESSAGES, "temperature": "0.5"}, "temperature"),
+    ({"messages": OK_MESSAGES, "max_tokens": "10"}, "max_tokens"),
     # Past int64 the engine cannot take the request (it failed inside vLLM, a 500, and
     # stayed counted as running).
     ({"messages": OK_MESSAGES, "seed": 2**64}, "seed"),

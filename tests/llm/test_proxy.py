@@ -143,6 +143,56 @@ def test_usage_without_a_total_gets_one(fault_proxy: RunningServer) -> None:
     assert r.json()["choices"][0]["message"]["content"] == "ok"
 
 
+def test_standard_fields_reach_the_upstream_and_unknown_ones_do_not(
+        fault_proxy: RunningServer, fault_upstream: FaultUpstream) -> None:
+    """OpenAI's standard fields the proxy does not read still go upstream (a request for
+    logprobs got none, silently); a field nobody knows does not (a hosted API refuses it);
+    a request with no output limit gets max_tokens_cap, as the in-process engine has it."""
+    standard = {"logprobs": True, "top_logprobs": 2, "logit_bias": {"42": -100},
+                "reasoning_effort": "low", "metadata": {"call": "c1"}, "min_tokens": 3}
+    r, _ = _fault(fault_proxy.url, "ok", stream=False, **standard, my_vendor_field=1)
+    assert r.status_code == 200, r.text
+    sent = fault_upstream.state.requests[-1]["body"]
+    assert {k: sent.get(k) for k in standard} == standard
+    assert "my_vendor_field" not in sent and sent["max_tokens"] == 4096
+    _fault(fault_proxy.url, "ok", stream=False, max_completion_tokens=7)
+    sent = fault_upstream.state.requests[-1]["body"]
+    assert sent["max_completion_tokens"] == 7 and "max_tokens" not in sent
+
+
+@pytest.mark.parametrize("fault,status", [("429-bare", 429), ("503", 503)])
+def test_an_upstreams_busy_answer_says_when_to_retry(fault_proxy: RunningServer, fault: str,
+                                                      status: int) -> None:
+    """The contract's 429 and 503 carry Retry-After, also where the upstream sent none."""
+    r, _ = _fault(fault_proxy.url, fault)
+    assert r.status_code == status and r.headers.get("retry-after") == "1", r.headers
+
+
+def test_a_server_named_on_its_own_answers_under_that_name(
+        fault_upstream: FaultUpstream) -> None:
+    """SERVED_MODEL_NAME names the answers too, as /v1/models and vLLM's own server do:
+    the upstream's name in them, sent back, was a 404 with names checked. Our own chunks
+    (the closing and usage chunks made for a loose upstream) carry it as well."""
+    server = start_server("servers.llm", env={
+        "RYMI_LLM_BACKEND": "upstream", "RYMI_LLM_UPSTREAM_URL": fault_upstream.url,
+        "RYMI_LLM_SERVED_MODEL_NAME": "rymi", "RYMI_LLM_ALLOW_ANY_MODEL_NAME": "false",
+        "RYMI_LLM_TOKENS": ""}, ready_timeout=120)
+    try:
+        for fault in ("ok", "loose"):
+            body = {"model": "rymi", "messages": [{"role": "user", "content": f"fault:{fault}"}],
+                    "stream": True, "stream_options": {"include_usage": True}}
+            r, data = raw_stream(server.url, body, timeout=30)
+            chunks = payloads(data)[:-1]
+            assert r.status_code == 200 and len(chunks) >= 3
+            assert {c["model"] for c in chunks} == {"rymi"}, chunks
+            r, _ = raw_stream(server.url, {**body, "stream": False}, timeout=30)
+            assert r.status_code == 200 and r.json()["model"] == "rymi", r.text
+        r, _ = raw_stream(server.url, {**body, "model": MODEL}, timeout=30)
+        assert r.status_code == 404
+    finally:
+        server.stop()
+
+
 def test_a_loose_answer_not_streamed_is_held_to_the_contract(
         fault_proxy: RunningServer) -> None:
     """Not streamed, the contract's answer is one chat.completion with an id, created,

@@ -27,3 +27,11 @@ def test_unreachable_upstream_exits_non_zero() -> None:
 def test_upstream_backend_needs_a_url() -> None:
     code, logs = _exit_of({"RYMI_LLM_BACKEND": "upstream"})
     assert code == 2 and "upstream_url" in logs
+
+
+def test_upstream_without_the_check_needs_the_upstream_models_name() -> None:
+    """Nothing else names the upstream's model then: each caller's typed name went
+    upstream as it was (a 404 from vLLM or OpenAI on every call)."""
+    code, logs = _exit_of({"RYMI_LLM_BACKEND": "upstream", "RYMI_LLM_UPSTREAM_CHECK": "false",
+                           "RYMI_LLM_UPSTREAM_URL": f"http://127.0.0.1:{free_port()}/v1"})
+    assert code == 2 and "upstream_model" in logs

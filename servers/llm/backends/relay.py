@@ -31,6 +31,8 @@ _CONTENT = re.compile(rb'"content": ?"[^"]')  # the first event that carries tex
 # An error or usage that is there: OpenAI's own API writes "usage":null into every chunk
 # once usage is asked for (we always ask), and those chunks need no parsing.
 _PRESENT = re.compile(rb'"(?:error|usage)"\s*:(?!\s*null)')
+# A chunk's model, as a key: inside content or arguments a quote is escaped.
+_MODEL = re.compile(rb'"model"\s*:\s*"(?:[^"\\]|\\.)*"')
 
 
 class StreamState:
@@ -54,8 +56,12 @@ class Framer:
     forwarded (what follows ``[DONE]`` is only read, so the connection can be reused).
     """
 
-    def __init__(self, drop_usage: bool, state: StreamState, started: float) -> None:
+    def __init__(self, drop_usage: bool, state: StreamState, started: float,
+                 model: bytes | None = None) -> None:
         self.drop_usage, self.state, self.started = drop_usage, state, started
+        # The ``"model":...`` every chunk carries instead of the upstream's, where the
+        # server is set to serve under a name of its own; None: the upstream's, as is.
+        self._model = (lambda _m: model) if model is not None else None
         self.finished = False
         self._pending = b""
         self._conform = Conformer()
@@ -89,7 +95,7 @@ class Framer:
                                           and _PRESENT.search(ready)):
             ready, done = _inspect(ready, self.drop_usage, state, self._conform)
             self.finished = done or state.error is not None
-        return ready
+        return _MODEL.sub(self._model, ready) if self._model else ready
 
     def end(self) -> bytes:
         """The upstream's body ended: an error event if that was before ``[DONE]``."""

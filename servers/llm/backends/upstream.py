@@ -32,7 +32,15 @@ from .upstream_errors import map_status, map_transport, stream_code, stream_fail
 
 log = logging.getLogger("rymi.llm.upstream")
 
-_FORWARDED = frozenset(ChatRequest.model_fields)  # standard fields only: extras are ignored
+# The fields an upstream gets: ours, OpenAI's other standard ones (not read here, but
+# dropping them would answer a request for logprobs or a logit_bias with none, silently),
+# and vLLM's most used sampling extras. Anything else is ignored, as the contract has it:
+# a hosted API refuses a field it does not know.
+_FORWARDED = frozenset(ChatRequest.model_fields) | {
+    "logprobs", "top_logprobs", "logit_bias", "metadata", "store", "reasoning_effort",
+    "service_tier", "prediction", "modalities", "audio", "functions", "function_call",
+    "web_search_options", "verbosity", "prompt_cache_key", "safety_identifier",
+    "min_tokens", "ignore_eos", "chat_template_kwargs"}
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one per request
 _DRAIN_S = 2.0  # what follows [DONE] is read this long at most, so the connection is reused
 
@@ -44,6 +52,7 @@ class UpstreamBackend:
         self.settings = settings
         self.upstream_model = settings.upstream_model or ""
         self.served_name = settings.served_model_name or settings.upstream_model or ""
+        self.model_field: bytes | None = None  # set by start()
         token = settings.upstream_token.get_secret_value()
         # identity: the bytes are relayed as they come, so they must not arrive compressed.
         headers = {"User-Agent": "rymi-endpoints", "Accept-Encoding": "identity",
@@ -58,6 +67,7 @@ class UpstreamBackend:
     async def start(self) -> None:
         if not self.settings.upstream_check:
             self.served_name = self.served_name or self.upstream_model or "upstream"
+            self._name_answers()
             return
         try:
             resp = await self.client.request("GET", "/models")
@@ -78,7 +88,16 @@ class UpstreamBackend:
         models = [m.get("id") for m in data if isinstance(m, dict)]
         self.upstream_model = self.upstream_model or (models[0] if models else "")
         self.served_name = self.served_name or self.upstream_model or "upstream"
+        self._name_answers()
         log.info("upstream %s serves %s", self.settings.upstream_url, models[:5])
+
+    def _name_answers(self) -> None:
+        """Served under a name of its own, the answers carry that name, as /v1/models
+        lists it and as vLLM's --served-model-name does (a client that sends back the
+        name it was answered with got a 404 when names are checked)."""
+        self.model_field = None
+        if self.settings.served_model_name and self.served_name != self.upstream_model:
+            self.model_field = b'"model":' + _ENCODE(self.served_name).encode()
 
     async def warmup(self) -> None:
         """Nothing to load: start() opened a pooled connection already."""
@@ -96,6 +115,8 @@ class UpstreamBackend:
         for key in ("max_tokens", "max_completion_tokens"):
             if (req_value := getattr(req, key)) is not None and req_value > cap:
                 out[key] = cap  # as the vllm backend clamps: one setting, both backends
+        if req.output_limit() is None:  # and bounds: not the upstream's own default
+            out["max_tokens"] = cap
         drop_usage = not req.include_usage
         if req.stream and drop_usage and self.settings.upstream_force_usage:
             out["stream_options"] = {**(raw.get("stream_options") or {}), "include_usage": True}
@@ -134,7 +155,10 @@ class UpstreamBackend:
         except ValueError:
             raise ApiError(502, "upstream answered with a body that is not JSON",
                            "upstream_bad_response") from None
-        if conform_answer(answer):  # re-encoded only then
+        changed = conform_answer(answer)  # a dict with choices from here on
+        if self.model_field is not None and answer.get("model") != self.served_name:
+            answer["model"], changed = self.served_name, True
+        if changed:  # re-encoded only then
             data = json.dumps(answer, separators=(",", ":"), ensure_ascii=False).encode()
         usage = answer["usage"] if isinstance(answer["usage"], dict) else {}
         state.prompt_tokens = usage.get("prompt_tokens")

@@ -45,6 +45,8 @@ _OUR_CREDENTIALS = {
 def map_status(status: int, body: bytes, headers: Mapping[str, str]) -> ApiError:
     message, type_, code, param = _upstream_error(body)
     keep = {k: headers[k] for k in ("retry-after",) if k in headers}
+    if status in (429, 503) and not keep:  # the contract's 429/503 say when to retry
+        keep = {"retry-after": "1"}
     if status in _OUR_CREDENTIALS:
         log.error("the upstream refused this server's credentials (%d): %s; check %s",
                   status, message[:300] or "no message", _OUR_CREDENTIALS[status])
