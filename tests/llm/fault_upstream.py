@@ -11,8 +11,8 @@ chunk, asked or not), ``fault:usage-unasked`` (a usage chunk asked or not),
 ``fault:no-usage`` (never one), ``fault:no-total`` (usage without ``total_tokens``,
 streamed or not), and ``fault:loose``, which breaks the stream's rules (a
 new id and created in every chunk, no role, no finish_reason; not streamed, an answer
-with none of the contract's fields but its text), and ``fault:200-error`` (not
-streamed: an error object under a 200, as some gateways answer). It runs in a thread of
+with none of the contract's fields but its text), and ``fault:200-error`` (an error
+object under a 200, as some gateways answer, streamed or not). It runs in a thread of
 the test process, so tests can read ``FaultState`` directly.
 """
 
@@ -82,6 +82,8 @@ def make_app(state: FaultState) -> Starlette:
             return _err(500, "upstream exploded", "boom")
         if fault == "html-502":
             return PlainTextResponse("<html>bad gateway</html>", 502)
+        if fault == "200-error":  # an error under a 200, as some gateways answer
+            return JSONResponse({"error": {"message": "quota gone", "type": "x"}})
         if fault == "stall-headers":
             await asyncio.sleep(30)
         if not body.get("stream"):
@@ -91,8 +93,6 @@ def make_app(state: FaultState) -> Starlette:
             if fault == "loose":  # no object, id, created, role, finish_reason or usage
                 return JSONResponse({"model": MODEL, "choices": [
                     {"index": 0, "message": {"content": "ok"}}]})
-            if fault == "200-error":  # an error under a 200, as some gateways answer
-                return JSONResponse({"error": {"message": "quota gone", "type": "x"}})
             return JSONResponse({
                 "id": "chatcmpl-fault", "object": "chat.completion", "created": 1, "model": MODEL,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"},

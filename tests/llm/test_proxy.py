@@ -213,10 +213,11 @@ def test_a_loose_answer_not_streamed_is_held_to_the_contract(
 
 def test_an_error_under_a_200_is_an_upstream_error(fault_proxy: RunningServer) -> None:
     """A 200 whose body is an error, not an answer, is not relayed as if it were one."""
-    r, _ = _fault(fault_proxy.url, "200-error", stream=False)
-    assert r.status_code == 502, r.text
-    error = r.json()["error"]
-    assert error["code"] == "upstream_bad_response" and "quota gone" in error["message"]
+    for stream in (False, True):
+        r, _ = _fault(fault_proxy.url, "200-error", stream=stream)
+        assert r.status_code == 502, r.text
+        error = r.json()["error"]
+        assert error["code"] == "upstream_bad_response" and "quota gone" in error["message"]
 
 
 @pytest.mark.parametrize("fault,code", [

@@ -23,6 +23,7 @@ from servers.common.errors import ApiError
 
 from ..config import LlmSettings
 from ..schema import ChatRequest
+from ..sse import json_or_none
 from .conform import conform_answer
 from .connect import TransportError
 from .exchange import Response
@@ -131,7 +132,20 @@ class UpstreamBackend:
             raise map_transport(exc) from None
         encoding = resp.headers.get("content-encoding", "identity").lower()
         if resp.status == 200 and encoding == "identity":
-            return resp, drop_usage
+            if not (req.stream and resp.headers.get("content-type", "").startswith(
+                    "application/json")):
+                return resp, drop_usage
+            # One JSON body where a stream was asked for: a gateway's error under a 200.
+            # Said before our 200, with its message (it was a bare "upstream_incomplete").
+            try:
+                detail = await resp.read()
+            except TransportError as exc:
+                raise map_transport(exc) from None
+            finally:
+                resp.close()
+            conform_answer(json_or_none(detail))  # raises with the upstream's message
+            raise ApiError(502, "the upstream answered a stream with one JSON body",
+                           "upstream_bad_response")
         try:
             detail = await resp.read()
         except TransportError:
