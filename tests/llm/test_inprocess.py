@@ -158,6 +158,30 @@ def test_response_format_json_object_constrains_output(client: openai.OpenAI) ->
     assert r.choices[0].message.content.lstrip().startswith("{")
 
 
+def test_logit_bias_min_tokens_and_ignore_eos_reach_the_engine(
+        client: openai.OpenAI, prepared_model) -> None:  # type: ignore[no-untyped-def]
+    """The standard logit_bias (and vLLM's min_tokens, ignore_eos) were accepted and
+    dropped: a client banning or forcing a token got the engine's choice, silently."""
+    from transformers import AutoTokenizer
+
+    forced = AutoTokenizer.from_pretrained(prepared_model).encode(" banana")[0]
+    r = client.chat.completions.create(model="m", messages=HELLO, max_tokens=3, temperature=0,
+                                       logit_bias={str(forced): 100})
+    assert r.choices[0].message.content.split() == ["banana"] * 3, r.choices[0].message.content
+    r = client.chat.completions.create(model="m", messages=HELLO, max_tokens=40, temperature=0,
+                                       extra_body={"min_tokens": 40, "ignore_eos": True})
+    assert r.usage.completion_tokens == 40 and r.choices[0].finish_reason == "length"
+
+
+def test_logprobs_are_refused_not_dropped(llm: RunningServer) -> None:
+    r = httpx.post(f"{llm.url}/v1/chat/completions", headers={"Authorization": f"Bearer {TOKEN}"},
+                   json={"messages": HELLO, "logprobs": True}, timeout=60)
+    assert r.status_code == 400 and r.json()["error"]["param"] == "logprobs", r.text
+    r = httpx.post(f"{llm.url}/v1/chat/completions", headers={"Authorization": f"Bearer {TOKEN}"},
+                   json={"messages": HELLO, "logit_bias": {"99999999": 5}}, timeout=60)
+    assert r.status_code == 400 and r.json()["error"]["param"] == "logit_bias", r.text
+
+
 def test_tools_are_accepted(client: openai.OpenAI) -> None:
     tools = [{"type": "function", "function": {
         "name": "get_time", "description": "Current time",

@@ -145,11 +145,21 @@ class VllmBackend:
         params: dict[str, Any] = {**self._defaults, "n": 1,
                                   "max_tokens": min(wanted, room, self.settings.max_tokens_cap),
                                   "output_kind": RequestOutputKind.DELTA}
+        if req.logprobs or req.top_logprobs:  # loud: a client asking for them gets none
+            raise EngineError(400, "logprobs are not returned by this server's in-process "
+                              "backend", "unsupported_parameter", "logprobs")
         for field in ("temperature", "top_p", "top_k", "min_p", "seed", "stop",
-                      "presence_penalty", "frequency_penalty", "repetition_penalty"):
+                      "presence_penalty", "frequency_penalty", "repetition_penalty",
+                      "min_tokens", "ignore_eos"):
             value = getattr(req, field)
             if value is not None:
                 params[field] = value
+        if req.logit_bias:
+            vocab = len(self.tokenizer)
+            if any(int(token) >= vocab for token in req.logit_bias):
+                raise EngineError(400, f"logit_bias: token ids go up to {vocab - 1}",
+                                  "invalid_value", "logit_bias")
+            params["logit_bias"] = {int(k): v for k, v in req.logit_bias.items()}
         fmt = req.response_format
         if fmt is not None and fmt.type == "json_object":
             params["structured_outputs"] = StructuredOutputsParams(json_object=True)
