@@ -48,8 +48,9 @@ class RelayedStream:
     task, which a hang-up cancels at once (closing the upstream request, whether it is
     still waiting for the upstream's headers or relaying).
 
-    A failure before the 200 (the upstream refused, timed out, answered 4xx) is answered
-    here as a shaped HTTP error, before any byte of the stream is sent.
+    A failure before the 200 (the upstream refused, timed out, answered 4xx, or its
+    first event was an error) is answered here as a shaped HTTP error, before any byte
+    of the stream is sent.
     """
 
     def __init__(self, request: Request, req: ChatRequest, raw: dict[str, Any],
@@ -64,6 +65,9 @@ class RelayedStream:
             async with HangUp(receive) as hang_up:
                 try:
                     resp, drop_usage = await backend.open(self.req, self.raw)
+                    framer = Framer(drop_usage, state, self.started, backend.model_field,
+                                    backend.served_name)
+                    first = await backend.first(resp, framer)
                 except ApiError as exc:
                     _failed_before_stream(request, backend, exc)
                     hang_up.disarm()
@@ -74,9 +78,7 @@ class RelayedStream:
                             "headers": SSE_HEADERS})
                 began = True
                 # The end of the response is no hang-up: disarmed before the last write.
-                await backend.relay(resp, Framer(drop_usage, state, self.started,
-                                                   backend.model_field), send,
-                                    hang_up.disarm)
+                await backend.relay(resp, framer, send, hang_up.disarm, first)
         except OSError:  # the client vanished or stopped reading: nothing to tell it
             usage_of(request).extra["client_disconnected"] = True
             return  # the server closes a connection whose response is not complete

@@ -39,8 +39,8 @@ def event(obj: Any) -> bytes:
     return b"data: " + json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode() + b"\n\n"
 
 
-def error_event(message: str, type_: str, code: str) -> bytes:
-    return event(error_body(message, type_, code))
+def error_event(message: str, type_: str, code: str, param: str | None = None) -> bytes:
+    return event(error_body(message, type_, code, param))
 
 
 class ChunkWriter:

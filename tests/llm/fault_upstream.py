@@ -2,7 +2,8 @@
 
 The last user message picks the behaviour (the proxy rewrites ``model``, so that field
 cannot carry it): ``fault:ok``, ``fault:die`` (dies mid-stream), ``fault:stall``
-(stalls after the first chunk), ``fault:stall-headers``, ``fault:error-event`` (an error
+(stalls after the first chunk), ``fault:stall-headers``, ``fault:stall-first`` (headers, then no event),
+``fault:first-error`` (an error as the first event), ``fault:error-event`` (an error
 event then ``[DONE]``, as vLLM's server does; ``-vllm``: with its integer code), ``fault:no-done``, ``fault:hold`` (keeps
 the stream open with comments until the client leaves), ``fault:400``, ``fault:401``,
 ``fault:403``, ``fault:429``, ``fault:429-bare`` and ``fault:503`` (no Retry-After), ``fault:500``, ``fault:html-502``, and three ways with usage
@@ -116,6 +117,13 @@ def _loose_stream() -> list[bytes]:
 async def _stream(fault: str, body: dict, state: FaultState):
     state.open_streams[fault] = state.open_streams.get(fault, 0) + 1
     try:
+        if fault == "first-error":  # refused in the first event, as vLLM's server can
+            yield (b'data: {"error": {"message": "context too long", "type": "BadRequestError",'
+                   b' "param": "messages", "code": 400}}\n\n')
+            yield b"data: [DONE]\n\n"
+            return
+        if fault == "stall-first":  # headers, then nothing
+            await asyncio.sleep(30)
         if fault == "loose":
             for ev in _loose_stream():
                 yield ev

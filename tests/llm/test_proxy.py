@@ -193,6 +193,22 @@ def test_a_server_named_on_its_own_answers_under_that_name(
         server.stop()
 
 
+@pytest.mark.parametrize("fault,status,code", [
+    ("first-error", 400, "upstream_error_event"),  # vLLM's integer code is the status
+    ("stall-first", 504, "upstream_timeout"),
+])
+def test_a_stream_refused_before_its_first_event_is_an_http_error(
+        fault_proxy: RunningServer, fault: str, status: int, code: str) -> None:
+    """The contract: a failure before the first byte is an HTTP error. Our 200 waited
+    for the upstream's headers only, so these were a 200 and one error event."""
+    r, data = _fault(fault_proxy.url, fault)
+    assert r.status_code == status, data
+    error = r.json()["error"]
+    assert error["code"] == code
+    if fault == "first-error":
+        assert error["message"] == "context too long" and error["param"] == "messages"
+
+
 def test_a_loose_answer_not_streamed_is_held_to_the_contract(
         fault_proxy: RunningServer) -> None:
     """Not streamed, the contract's answer is one chat.completion with an id, created,

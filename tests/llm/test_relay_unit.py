@@ -6,8 +6,10 @@ import json
 
 import pytest
 
+from servers.common.errors import ApiError
 from servers.llm.backends import conform as conform_module
 from servers.llm.backends import relay as relay_module
+from servers.llm.backends.conform import conform_answer
 from servers.llm.backends.relay import Framer, StreamState
 
 # Every upstream's chunks carry the stream's id and created (one for all its chunks).
@@ -213,14 +215,15 @@ def test_a_stream_that_breaks_the_rules_comes_out_keeping_them(split: str) -> No
 
 
 def test_the_role_goes_to_the_first_chunk_with_a_choice() -> None:
-    """Azure's OpenAI sends a first chunk with no choices (its prompt filter results)."""
+    """Azure's OpenAI sends a first chunk with no choices (its prompt filter results,
+    with an empty id and object, created 0): it goes, and the stream's id and created are
+    the first real chunk's (it went out as a chunk with object "" and created 0)."""
     filters = b'data: {"id":"","object":"","created":0,"model":"","choices":[]}\n\n'
     out, _ = relay([filters, _loose(1, {"content": "Hi"}), STOP, DONE], drop_usage=True)
     events = _events(out)
-    assert events[0]["choices"] == [] and events[-1] == "[DONE]"
-    assert events[1]["choices"][0]["delta"] == {"role": "assistant", "content": "Hi"}
-    assert len({(e["id"], e["created"]) for e in events[:-1]}) == 1
-    assert events[0]["id"].startswith("chatcmpl-")  # the upstream's empty id is not one
+    assert events[-1] == "[DONE]" and all(e["choices"] for e in events[:-1])
+    assert events[0]["choices"][0]["delta"] == {"role": "assistant", "content": "Hi"}
+    assert {(e["id"], e["created"]) for e in events[:-1]} == {("up-1", 101)}
 
 
 def test_a_chunk_with_no_id_gets_the_streams() -> None:
@@ -242,3 +245,43 @@ def test_a_stream_that_keeps_the_rules_is_not_parsed(monkeypatch: pytest.MonkeyP
     assert b"".join(out) == b"".join(stream) and parsed == []
     out, _ = relay([b"".join(stream)], drop_usage=True)  # several events in one chunk
     assert b"".join(out) == b"".join(stream) and parsed == []
+
+
+@pytest.mark.parametrize("split", [1, 5, 1000])
+def test_data_without_a_space_comes_out_as_the_contract_writes_it(split: int) -> None:
+    """SSE allows "data:{...}"; the contract (and gateways matching "data: ") has the
+    space. It went out as the upstream wrote it, beside our own chunks with the space."""
+    stream = (ROLE + TEXT + STOP + DONE).replace(b"data: ", b"data:")
+    out, state = relay([stream[i:i + split] for i in range(0, len(stream), split)],
+                       drop_usage=True)
+    assert b"".join(out) == ROLE + TEXT + STOP + DONE and state.error is None
+
+
+def test_chunks_made_for_an_upstream_that_sent_none_are_one_stream() -> None:
+    """An upstream that sends [DONE] alone: the closing and usage chunks made for it had
+    an id each and no role."""
+    state = StreamState()
+    framer = Framer(False, state, 0.0, served="rymi")
+    events = _events([framer.feed(DONE)])
+    assert events[-1] == "[DONE]" and len(events) == 3
+    assert len({(e["id"], e["created"]) for e in events[:-1]}) == 1
+    assert {e["model"] for e in events[:-1]} == {"rymi"}
+    assert events[0]["choices"][0]["delta"] == {"role": "assistant"}
+    assert events[0]["choices"][0]["finish_reason"] == "stop" and events[1]["choices"] == []
+
+
+@pytest.mark.parametrize("answer", [
+    {"choices": []},  # the SDK's choices[0] raised IndexError
+    {"choices": [{"index": 0, "finish_reason": "stop"}]},  # no message: an AttributeError
+    {"choices": [None]},
+    {"error": "quota gone"},
+])
+def test_an_answer_without_a_message_is_no_answer(answer: dict) -> None:
+    with pytest.raises(ApiError) as err:
+        conform_answer(answer)
+    assert err.value.status == 502 and err.value.code == "upstream_bad_response"
+
+
+def test_an_answers_usage_is_an_object_or_null() -> None:
+    answer = {"choices": [{"index": 0, "message": {"content": "ok"}}], "usage": "n/a"}
+    assert conform_answer(answer) and answer["usage"] is None

@@ -31,7 +31,8 @@ _FINISH = re.compile(rb'"finish_reason"\s*:\s*"')
 class Conformer:
     """One stream's identity (its first chunk's) and what the stream still owes."""
 
-    def __init__(self) -> None:
+    def __init__(self, served: str = "") -> None:
+        self._served = served  # the model name of a chunk we make before any came
         self.finish_seen = False
         self._role_pending = True
         # The id and created exactly as the first chunk wrote them: an upstream writes
@@ -76,17 +77,23 @@ class Conformer:
         return b"".join(self._conform(ev + b"\n\n") for ev in ready.split(b"\n\n")[:-1])
 
     def chunk(self, fields: dict[str, Any]) -> bytes:
-        """A chunk of our own in this stream (its id, created and model)."""
-        ident = self._identity() or {}
-        return event({"id": ident.get("id") or f"chatcmpl-{uuid.uuid4().hex}",
-                      "object": "chat.completion.chunk",
-                      "created": ident.get("created") or int(time.time()),
-                      "model": ident.get("model") or "", **fields})
+        """A chunk of our own in this stream (its id, created and model; made once here
+        if the upstream sent no chunk, so the next one of ours has the same)."""
+        ident = self._identity()
+        if ident is None:
+            ident = self._ident = {"id": f"chatcmpl-{uuid.uuid4().hex}",
+                                   "created": int(time.time()), "model": self._served}
+        return event({"id": ident["id"], "object": "chat.completion.chunk",
+                      "created": ident["created"], "model": ident["model"] or self._served,
+                      **fields})
 
     def closing_chunk(self) -> bytes:
-        """The choice chunk that ends a stream whose upstream never sent a finish_reason."""
+        """The choice chunk that ends a stream whose upstream never sent a finish_reason
+        (with the role, if no chunk before it had a choice)."""
         self.finish_seen = True
-        return self.chunk({"choices": [{"index": 0, "delta": {}, "logprobs": None,
+        delta = {"role": "assistant"} if self._role_pending else {}
+        self._role_pending = False
+        return self.chunk({"choices": [{"index": 0, "delta": delta, "logprobs": None,
                                         "finish_reason": "stop"}]})
 
     def _identity(self) -> dict[str, Any] | None:
@@ -101,6 +108,8 @@ class Conformer:
         obj = json_or_none(payload)
         if not isinstance(obj, dict) or not isinstance(obj.get("choices"), list):
             return ev  # [DONE], an error event, or something else the relay judges
+        if not obj["choices"] and obj.get("usage") is None and self._identity() is None:
+            return b""  # Azure's opening prompt_filter_results: no id, created 0, no text
         changed = self._hold_identity(obj, payload)
         choices = obj["choices"]
         if self._role_pending and choices:  # the first chunk with a choice owes the role
@@ -117,8 +126,8 @@ class Conformer:
         if ident is None:
             ident = self._ident = {
                 "id": _str_or(obj.get("id"), f"chatcmpl-{uuid.uuid4().hex}"),
-                "created": obj.get("created") if type(obj.get("created")) is int
-                else int(time.time()),
+                "created": obj["created"] if type(obj.get("created")) is int and
+                obj["created"] > 0 else int(time.time()),
                 "model": obj.get("model") if isinstance(obj.get("model"), str) else ""}
             id_match, created_match = _ID.search(payload), _CREATED.search(payload)
             self._tokens = (
@@ -138,11 +147,14 @@ def conform_answer(answer: object) -> bool:
     total added where left out, null where the upstream counted nothing). True if it
     changed. A body with no choices is no answer: 502, with the upstream's error if any.
     """
-    if not isinstance(answer, dict) or not isinstance(answer.get("choices"), list):
+    choices = answer.get("choices") if isinstance(answer, dict) else None
+    if not (isinstance(choices, list) and choices and all(
+            isinstance(c, dict) and isinstance(c.get("message"), dict) for c in choices)):
         error = answer.get("error") if isinstance(answer, dict) else None
-        said = error.get("message") if isinstance(error, dict) else None
-        raise ApiError(502, f"the upstream answered 200 with no choices"
-                       f"{f': {said}' if isinstance(said, str) else ''}", "upstream_bad_response")
+        said = error.get("message") if isinstance(error, dict) else error
+        raise ApiError(502, f"the upstream answered 200 with no answer (no choice with a "
+                       f"message){f': {said}' if isinstance(said, str) else ''}",
+                       "upstream_bad_response")
     fixes: dict[str, Any] = {}
     if answer.get("object") != "chat.completion":
         fixes["object"] = "chat.completion"
@@ -150,17 +162,15 @@ def conform_answer(answer: object) -> bool:
         fixes["id"] = f"chatcmpl-{uuid.uuid4().hex}"
     if type(answer.get("created")) is not int:
         fixes["created"] = int(time.time())
-    if "usage" not in answer:
+    if "usage" not in answer or not isinstance(answer["usage"], dict | None):
         fixes["usage"] = None
     elif (mended := total_added(answer["usage"])) is not None:
         fixes["usage"] = mended
     answer.update(fixes)
     changed = bool(fixes)
     for choice in answer["choices"]:
-        if not isinstance(choice, dict):
-            continue
-        message = choice.get("message")
-        if isinstance(message, dict) and message.get("role") != "assistant":
+        message = choice["message"]
+        if message.get("role") != "assistant":
             choice["message"], changed = {**message, "role": "assistant"}, True
         if not choice.get("finish_reason"):
             choice["finish_reason"], changed = "stop", True

@@ -31,6 +31,7 @@ _CONTENT = re.compile(rb'"content": ?"[^"]')  # the first event that carries tex
 # An error or usage that is there: OpenAI's own API writes "usage":null into every chunk
 # once usage is asked for (we always ask), and those chunks need no parsing.
 _PRESENT = re.compile(rb'"(?:error|usage)"\s*:(?!\s*null)')
+_NO_SPACE = re.compile(rb"^data:(?! )", re.M)  # the contract writes "data: <json>"
 # A chunk's model, as a key: inside content or arguments a quote is escaped.
 _MODEL = re.compile(rb'"model"\s*:\s*"(?:[^"\\]|\\.)*"')
 
@@ -57,14 +58,14 @@ class Framer:
     """
 
     def __init__(self, drop_usage: bool, state: StreamState, started: float,
-                 model: bytes | None = None) -> None:
+                 model: bytes | None = None, served: str = "") -> None:
         self.drop_usage, self.state, self.started = drop_usage, state, started
         # The ``"model":...`` every chunk carries instead of the upstream's, where the
         # server is set to serve under a name of its own; None: the upstream's, as is.
         self._model = (lambda _m: model) if model is not None else None
         self.finished = False
         self._pending = b""
-        self._conform = Conformer()
+        self._conform = Conformer(served)
 
     def feed(self, chunk: bytes) -> bytes:
         """The whole events that ``chunk`` completes, ready to forward (maybe none)."""
@@ -74,6 +75,10 @@ class Framer:
         pending = self._pending + chunk if self._pending else chunk
         if 13 in pending:  # CRLF lines (a lone CR waits for its LF in the next chunk)
             pending = pending.replace(b"\r\n", b"\n")
+        # "data:{...}", as SSE allows: an upstream writes every event one way, so the
+        # batch's first tells (two byte compares, not a scan of every chunk).
+        if pending.startswith(b"data:") and len(pending) > 5 and pending[5] != 32:
+            pending = _NO_SPACE.sub(b"data: ", pending)
         if pending.endswith(b"\n\n"):
             ready, self._pending = pending, b""
         else:
@@ -168,7 +173,8 @@ def _in_our_shape(err: object) -> bytes | None:
         return None
     if not isinstance(err, dict):
         err = {"message": str(err)}
-    code = err.get("code")
+    code, param = err.get("code"), err.get("param")
     return error_event(str(err.get("message") or "the upstream failed mid-stream"),
                        str(err.get("type") or "upstream_error"),
-                       str(code) if code not in (None, "") else "upstream_error_event")
+                       str(code) if code not in (None, "") else "upstream_error_event",
+                       param if isinstance(param, str) else None)

@@ -29,7 +29,13 @@ from .connect import TransportError
 from .exchange import Response
 from .http_client import UpstreamClient
 from .relay import Framer, StreamState
-from .upstream_errors import map_status, map_transport, stream_code, stream_failure
+from .upstream_errors import (
+    map_status,
+    map_transport,
+    refused_at_first_event,
+    stream_code,
+    stream_failure,
+)
 
 log = logging.getLogger("rymi.llm.upstream")
 
@@ -179,21 +185,42 @@ class UpstreamBackend:
         state.completion_tokens = usage.get("completion_tokens")
         return data
 
+    async def first(self, resp: Response, framer: Framer) -> bytes:
+        """The stream's first whole events, before our 200: an upstream that refuses in
+        its first event, ends or breaks before one, or stalls past the timeout, gets the
+        HTTP error that fits (headers alone give the caller nothing to wait less for)."""
+        try:
+            while True:
+                chunk = await resp.next()
+                events = framer.feed(chunk) if chunk is not None else framer.end()
+                if events or framer.finished:
+                    break
+        except TransportError as exc:
+            resp.close()
+            raise map_transport(exc) from None
+        except BaseException:
+            resp.close()
+            raise
+        state = framer.state
+        if state.error is not None and events.find(b"\n\n") == len(events) - 2:
+            resp.close()
+            code, state.error = state.error, None  # an HTTP error, not one mid-stream
+            raise refused_at_first_event(events, code)
+        return events
+
     async def relay(self, resp: Response, framer: Framer, send: Send,
-                    before_last: Callable[[], None]) -> None:
-        """Whole events to the client (ASGI ``send``) as they complete; ``before_last()``
-        just before the response's last write. A transport failure mid-stream is the
-        contract's error event (and no [DONE])."""
+                    before_last: Callable[[], None], events: bytes) -> None:
+        """``events`` (from ``first``), then whole events to the client (ASGI ``send``)
+        as they complete; ``before_last()`` just before the response's last write. A
+        transport failure mid-stream is the contract's error event (and no [DONE])."""
         try:
             try:
-                while True:
-                    chunk = await resp.next()
-                    events = framer.feed(chunk) if chunk is not None else framer.end()
-                    if framer.finished:
-                        break
+                while not framer.finished:
                     if events:
                         await send({"type": "http.response.body", "body": events,
                                     "more_body": True})
+                    chunk = await resp.next()
+                    events = framer.feed(chunk) if chunk is not None else framer.end()
             except TransportError as exc:
                 framer.state.error = stream_code(exc)
                 events = stream_failure(framer.state.error, exc)

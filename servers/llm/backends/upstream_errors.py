@@ -1,7 +1,8 @@
 """How upstream failures become the contract's errors.
 
 Before the first byte: connect failure 502, timeout 504, the upstream's own 4xx passed
-through with its status in our shape, its 5xx as 502 (503/504 keep their meaning).
+through with its status in our shape (422 as 400), its 5xx as 502 (503/504 keep their
+meaning); a stream whose first event is an error is that error, as an HTTP status.
 Except 401, 403 and 407: those refuse *this server's* credentials (the upstream token,
 the HTTP proxy's user), and passed through they would tell the caller that its own
 token to us is wrong; they are 502 ``upstream_auth_failed``, and an error in our log.
@@ -17,7 +18,7 @@ from collections.abc import Mapping
 from servers.common.body import parse_json
 from servers.common.errors import ApiError
 
-from ..sse import error_event
+from ..sse import error_event, event_data, json_or_none
 from .connect import TransportError, Unreachable
 
 log = logging.getLogger("rymi.llm.upstream")
@@ -53,7 +54,9 @@ def map_status(status: int, body: bytes, headers: Mapping[str, str]) -> ApiError
         return ApiError(502, f"the upstream refused this server's credentials ({status})",
                         "upstream_auth_failed")
     if 400 <= status < 500:
-        return ApiError(status, message or f"the upstream refused the request ({status})",
+        # The contract's LLM server answers a bad value 400, as OpenAI and vLLM do; an
+        # upstream that says 422 (FastAPI's default) is told the same way.
+        return ApiError(400 if status == 422 else status, message or f"the upstream refused the request ({status})",
                         code or "upstream_rejected", param=param, type_=type_, headers=keep)
     if status in (503, 504):
         return ApiError(status, message or f"the upstream answered {status}",
@@ -77,6 +80,25 @@ def _upstream_error(body: bytes) -> tuple[str, str | None, str | None, str | Non
     if isinstance(err, str):  # llama.cpp and ollama send {"error": "text"}
         return err, None, None, None
     return json.dumps(obj)[:300], None, None, None
+
+
+def refused_at_first_event(events: bytes, code: str) -> ApiError:
+    """A stream whose first event is an error (or that ended or broke before one): said
+    as an HTTP error, as the contract has every failure before the first byte. The
+    upstream's 4xx code, if it wrote one (vLLM: an integer), is the status; else 502."""
+    obj = json_or_none(event_data(events[:events.find(b"\n\n")]))
+    err = obj.get("error") if isinstance(obj, dict) else None
+    if not isinstance(err, dict):
+        err = {"message": err} if isinstance(err, str) else {}
+    upstream_code = str(err.get("code") or "")  # the relay wrote vLLM's 400 as "400"
+    number = int(upstream_code) if upstream_code.isdigit() else 0
+    status = number if 400 <= number < 500 else \
+        400 if err.get("type") in ("invalid_request_error", "BadRequestError") else 502
+    param = err.get("param")
+    return ApiError(400 if status == 422 else status,
+                    str(err.get("message") or "the upstream failed before its first event"),
+                    upstream_code if upstream_code and not number else code,
+                    param=param if isinstance(param, str) else None)
 
 
 def stream_code(exc: TransportError) -> str:
