@@ -69,7 +69,7 @@ class SttSettings(ServerSettings):
                                   "and close 1008 (send keepalive to hold a silent session).")
     max_sessions: int = Field(0, ge=0, description="Concurrent sessions; the next handshake "
                               "gets 503 + Retry-After. 0 = sized from the hardware: 2 per CPU "
-                              "core (cpu), 32 (cuda).")
+                              "core (cpu), 32 (cuda). max_inflight, where set, bounds it too.")
     max_buffered_s: float = Field(60.0, gt=0, description="Audio waiting for its final decode "
                                   "per session before the server stops reading the socket "
                                   "(back-pressure; nothing is dropped).")
@@ -132,11 +132,12 @@ class SttSettings(ServerSettings):
         everyone's turn-taking slows (bench.stt: 4 streams hold finalize p95 <= 2x one
         decode on 2 cores, 8 do not). Refusing the next call with a 503 lets the gateway
         try elsewhere instead of slowing every call in progress."""
-        if self.max_sessions:
-            return self.max_sessions
-        if self.on_gpu():
-            return 32
-        return 2 * usable_cpus()
+        limit = self.max_sessions or (32 if self.on_gpu() else 2 * usable_cpus())
+        # The common max_inflight, where an operator set it, bounds sessions too: the
+        # README and --help say it does for every server (it was dropped silently here).
+        if "max_inflight" in self.model_fields_set:
+            limit = min(limit, self.max_inflight)
+        return limit
 
 
 def usable_cpus() -> int:

@@ -118,8 +118,11 @@ class SttSession:
                 data = message.get("bytes")
                 if data is None and message.get("text") is not None:
                     data = message["text"]
-                if data is not None and len(data) > s.max_frame_bytes:
-                    return 1009, (f"frame of {len(data)} bytes exceeds max_frame_bytes "
+                # A text frame's size is its UTF-8 bytes, not its characters ("€" is 3).
+                size = len(data) if not isinstance(data, str) else \
+                    len(data) if data.isascii() else len(data.encode())
+                if data is not None and size > s.max_frame_bytes:
+                    return 1009, (f"frame of {size} bytes exceeds max_frame_bytes "
                                   f"({s.max_frame_bytes})")
                 if isinstance(data, bytes):
                     closing = await self._audio(data)

@@ -19,7 +19,7 @@ async def run(url: str, steps: list) -> Received:
         for step in steps:
             if reader.done():  # the server closed: stop sending
                 break
-            if isinstance(step, bytes):
+            if isinstance(step, bytes | str):
                 try:
                     await ws.send(step)
                 except websockets.ConnectionClosed:
@@ -35,6 +35,14 @@ async def run(url: str, steps: list) -> Received:
 async def test_oversized_frame_closes_1009_after_an_error_event(limits_server, size):
     got = await run(limits_server.ws_url + "/stt", [silence(0.5), bytes(size)])
     assert got.kinds()[-1] == "error" and "max_frame_bytes" in got.events[-1]["message"]
+    assert got.close_code == 1009
+
+
+async def test_a_text_frame_is_measured_in_bytes(limits_server):
+    """12,000 "€" are 36,000 bytes, past the 32,000 limit (counted as characters, the
+    frame passed)."""
+    got = await run(limits_server.ws_url + "/stt", [silence(0.2), "€" * 12_000])
+    assert got.kinds()[-1] == "error" and "36000 bytes" in got.events[-1]["message"]
     assert got.close_code == 1009
 
 
@@ -104,6 +112,12 @@ def test_default_session_limit_follows_the_hardware(monkeypatch):
     assert config.SttSettings().session_limit() == 6  # 2 per usable core
     assert config.SttSettings(device="cuda").session_limit() == 32
     assert config.SttSettings(max_sessions=5).session_limit() == 5  # a set value wins
+    # The common max_inflight bounds sessions where it is set (it was ignored).
+    assert config.SttSettings(max_inflight=1).session_limit() == 1
+    assert config.SttSettings(max_sessions=5, max_inflight=3).session_limit() == 3
+    assert config.SttSettings(max_sessions=2, max_inflight=3).session_limit() == 2
+    monkeypatch.setenv("RYMI_STT_MAX_INFLIGHT", "4")
+    assert config.SttSettings().session_limit() == 4
 
 
 async def test_sigterm_closes_a_session_that_never_pauses_with_1013():
