@@ -25,7 +25,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -115,6 +115,14 @@ class WhisperEngine:
         try:
             choice = self.language_for(audio, options, model)
             text, logprob = self._decode(model, audio, choice.language, options)
+            if not text and not options.interim and choice.detected not in (None,
+                                                                            choice.language):
+                # Forced into the session's language, an unsure utterance in another one
+                # can decode to nothing (every segment filtered): heard in detection's
+                # guess instead, as on its own, not an empty final for real speech.
+                text, logprob = self._decode(model, audio, choice.detected, options)
+                if text:
+                    choice = replace(choice, language=choice.detected)
             if choice.sure and text and not options.interim and options.settled is not None:
                 options.settled.code = choice.language
         finally:

@@ -142,3 +142,19 @@ async def test_base_transcribes_english_by_default_language(url, auth):
         headers=auth), 120)
     assert {f["language_code"] for f in got.finals() if f["text"]} == {"en"}
     assert "young man" in got.text().lower()
+
+
+async def test_speech_in_another_language_after_the_session_settled_is_not_lost(url, auth):
+    """German, English and French settle the session (on French, last); the hard Spanish
+    clip is heard unsure, so it is decoded in French, where every segment is filtered:
+    an empty final for four seconds of speech. It is decoded in detection's guess then."""
+    audio_dir = CLIPS.parent / "audio"
+    clips = [CLIPS / "cheetah_de.wav", audio_dir / "librivox_ss_880.wav",
+             CLIPS / "cheetah_fr.wav", CLIPS / "cheetah_es.wav"]
+    audio = b"".join(load_pcm(clip) + silence(1.5) for clip in clips)
+    got = await transcribe(f"{url}?model=base&language=auto&interim=false", audio,
+                           speed=4, tail_s=0.5, headers=auth)
+    finals = got.finals()
+    print(f"\nde, en, fr, then hard es: {[(f['language_code'], f['text']) for f in finals]}")
+    assert len(finals) == 4, got.events
+    assert all(f["text"] for f in finals), finals
