@@ -117,11 +117,12 @@ class DecodeScheduler:
             loop = asyncio.get_running_loop()
             result = await loop.run_in_executor(self._pool, self.engine.transcribe,
                                                 job.audio, job.options)
+        except asyncio.CancelledError:  # the server stops: the waiting session's too
+            job.future.cancel()  # not set_exception: unread, that logs an error at exit
+            raise
         except BaseException as exc:  # an engine failure goes to the session that asked
             if not job.future.done():
                 job.future.set_exception(exc)
-            if isinstance(exc, asyncio.CancelledError):
-                raise
         else:
             metrics.DECODE_SECONDS.labels(job.kind).observe(result.decode_s)
             if result.audio_s > 0:

@@ -71,3 +71,30 @@ def test_on_cpu_an_interim_waits_for_the_final(engine: WhisperEngine) -> None:
 def test_with_cores_to_spare_they_run_side_by_side(engine: WhisperEngine) -> None:
     log = asyncio.run(run(engine, share_cores=False))
     assert set(log[:2]) == {"start final", "start interim"}, log
+
+
+async def test_a_decode_cancelled_at_shutdown_leaves_no_unread_error(engine) -> None:
+    """At SIGTERM the loop cancels the running decode's task: its job's future was given
+    the CancelledError as an exception, which nobody read, so asyncio logged "Future
+    exception was never retrieved" at error level on every stop with a decode running."""
+    import gc
+
+    loop = asyncio.get_running_loop()
+    unread: list[dict] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: unread.append(context))
+    scheduler = DecodeScheduler(engine, workers=1, share_cores=False)
+    try:
+        job = scheduler.submit(speech(), DecodeOptions("en"), "final")
+        await asyncio.sleep(0.05)  # running on its worker thread
+        for task in list(scheduler._tasks):
+            task.cancel()
+        await asyncio.gather(*scheduler._tasks, return_exceptions=True)
+        cancelled = job.future.cancelled()
+        del job
+        gc.collect()
+        await asyncio.sleep(0)
+        assert unread == [] and cancelled
+    finally:
+        scheduler.close()
+        loop.set_exception_handler(previous)
