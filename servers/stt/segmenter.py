@@ -27,6 +27,13 @@ from .vad import SAMPLE_RATE, WINDOW
 # Audio kept while idle beyond the pad (a candidate cannot usefully be longer).
 TAIL_LIMIT = 5 * SAMPLE_RATE
 
+# Voiced audio a finalize or close takes as speech below min_speech_ms, and how long
+# after it the word still counts (the platform finalizes after a silence). One window:
+# streaming Silero scores "ask" alone (jfk.wav, 3.2-3.85 s) over the threshold in one
+# 32 ms window, and tiny.en decodes the cut as "Ask!"; noise decodes to nothing.
+FORCED_MIN_SPEECH = WINDOW
+SHORT_WORD_KEPT = 2 * SAMPLE_RATE
+
 EventKind = Literal["started", "paused", "resumed", "ended"]
 
 
@@ -88,6 +95,8 @@ class UtteranceSegmenter:
         self._speculative = min(ms_to_samples(config.speculative_ms), self._endpoint)
         self._max_len = int(config.max_utterance_s * SAMPLE_RATE)
         self._tail = np.zeros(0, dtype=np.float32)  # recent audio kept for the onset pad
+        # (start, end) of the last candidate the gap closed with a word's worth of voice.
+        self._short: tuple[int, int] | None = None
         self._reset_candidate()
         self._reset_utterance()
 
@@ -104,6 +113,21 @@ class UtteranceSegmenter:
         for window, prob in zip(windows, self._probs(windows), strict=True):
             self._step(window, float(prob), events)
         return events
+
+    def force_start(self) -> SegmentEvent | None:
+        """A finalize or close while a speech candidate is still under ``min_speech_ms``
+        (a short "no", "ok"): the caller's platform says a turn ended, so the candidate
+        is the utterance it ended, not noise to discard. ``started``, or None."""
+        if self.speaking:
+            return None
+        if self._cand_start is None or self._cand_speech < FORCED_MIN_SPEECH:
+            # A word the candidate gap already closed: kept briefly for this.
+            if self._short is None or self.position - self._short[1] > SHORT_WORD_KEPT:
+                return None
+            self._cand_start = self._short[0]
+        events: list[SegmentEvent] = []
+        self._begin(self.position, events)
+        return events[0]
 
     def force_end(self) -> SegmentEvent | None:
         """End the utterance in progress now (a finalize); None when not speaking."""
@@ -177,12 +201,14 @@ class UtteranceSegmenter:
         self._tail = np.concatenate([self._tail[-(self._pad + TAIL_LIMIT):], window])
         if speech:
             if self._cand_start is None:
-                self._cand_start = start
+                self._cand_start, self._short = start, None
             self._cand_speech += WINDOW
             self._cand_gap = 0
         elif self._cand_start is not None:
             self._cand_gap += WINDOW if quiet else 0
             if self._cand_gap >= self._gap:
+                if self._cand_speech >= FORCED_MIN_SPEECH:  # a short word, maybe
+                    self._short = (self._cand_start, start)
                 self._reset_candidate()
         if self._cand_start is not None and self._cand_speech >= self._min_speech:
             self._begin(start + WINDOW, events)
@@ -194,6 +220,7 @@ class UtteranceSegmenter:
         self._append(self._tail[-keep:].copy())
         self._speech_end_in_utt = self._length()
         self._reset_candidate()
+        self._short = None
         self.speaking = True
         self.utterance += 1
         events.append(SegmentEvent("started", self.utterance, now))

@@ -154,9 +154,8 @@ class SttSession:
         bound = self.settings.flush_timeout_s
         # The engine failed (1011): no decode is started, but what is known still goes
         # out (finals decoded, finalize answers), each awaited final as an error.
-        event = None if self.abort.done() else self.segmenter.force_end()
-        if event is not None:
-            self.turns.on_segment(event)
+        if not self.abort.done():
+            self._force_end()
         drained = asyncio.ensure_future(self.outbox.drained())
         gone = asyncio.ensure_future(self._until_gone())
         await asyncio.wait({drained, sender, self.abort, gone}, timeout=bound,
@@ -216,11 +215,15 @@ class SttSession:
                                 "{\"type\": \"finalize\" | \"close\" | \"keepalive\"}"})
         return False
 
+    def _force_end(self) -> None:
+        """End the utterance in progress (a finalize, a close), a short word too."""
+        for event in (self.segmenter.force_start(), self.segmenter.force_end()):
+            if event is not None:
+                self.turns.on_segment(event)
+
     def _finalize(self) -> None:
         at = time.monotonic()
-        event = self.segmenter.force_end()
-        if event is not None:
-            self.turns.on_segment(event)
+        self._force_end()
         turn = self.outbox.last_open()
         # Nothing pending, or its final already on the wire: this finalize gets its own.
         if turn is None or turn.finalize_at is not None or turn.final_out:

@@ -57,6 +57,19 @@ async def test_noise_gives_no_words_and_no_speech_started(url, auth, clip):
     assert got.finals()[0]["text"] == ""
 
 
+@pytest.mark.parametrize("control", ["finalize", "close"])
+async def test_a_short_word_before_a_finalize_or_close_is_not_lost(url, auth, control):
+    """"Ask" alone (jfk.wav, 3.2-3.85 s) is under min_speech_ms, so it starts no
+    utterance by itself, and the finalize (or close) after it discarded it: an empty
+    final for a caller's one-word answer. The finalize ends it as an utterance now."""
+    pcm = load_pcm("jfk.wav")
+    word = pcm[int(3.2 * 16000) * 2:int(3.85 * 16000) * 2] + silence(0.5)
+    steps = [silence(0.5), word] + ([{"type": "finalize"}, 1.0] if control == "finalize" else [])
+    got = await session(url, auth, steps)
+    assert got.kinds() == ["speech_started", "final", "utterance_end"], got.events
+    assert got.finals()[0]["text"].lower().startswith("as")  # "Ask!" offline, "As." here
+
+
 async def test_finalize_mid_speech_is_answered_by_that_utterance(url, auth):
     pcm = load_pcm("librivox_ss_870.wav")
     got = await session(url, auth, [pcm[: len(pcm) // 2], {"type": "finalize"}, 1.0])

@@ -144,3 +144,24 @@ def test_speech_split_at_the_maximum_is_not_decoded_twice():
     ended = [e for e in events if e.kind == "ended"]
     assert sum(e.forced for e in ended) >= 2
     _assert_no_sample_decoded_twice(x, ended)
+
+
+def test_a_finalize_takes_a_word_shorter_than_the_minimum():
+    """"ask" alone (jfk.wav, 3.2-3.85 s: one window over the threshold, under
+    min_speech_ms) never starts an utterance by itself; a finalize then discarded it, so a short "no" or "ok"
+    before the platform's finalize was lost. It is the utterance the finalize ends now."""
+    x = audio("jfk.wav", tail_s=0)[int(16000 * 3.2):int(16000 * 3.85)]
+    seg = segmenter()
+    assert feed(seg, x) == [] and not seg.speaking
+    started = seg.force_start()
+    assert started is not None and started.kind == "started" and seg.speaking
+    ended = seg.force_end()
+    assert ended is not None and ended.forced and len(ended.audio) >= 0.4 * 16000
+    assert seg.force_start() is None  # nothing left
+
+
+@pytest.mark.parametrize("name", ["noise_silence.wav", "noise_white.wav"])
+def test_a_finalize_on_noise_starts_nothing(name):
+    seg = segmenter()
+    feed(seg, audio(name))
+    assert seg.force_start() is None and seg.force_end() is None
