@@ -46,7 +46,8 @@ ADDRESS_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     # with no "@" it was quadratic (2,500 "1."s: 68 ms on the event loop).
     (re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), _email),
     (re.compile(r"\b(?:https?://|www\.)[^\s,;]+[^\s,;.!?)]"), _url),
-    (re.compile(r"(?<![\w.])(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b"), _phone),
+    (re.compile(r"(?<![\w.])(?:\+?1[\s.-]?)?(?:\(\d{3}\)[\s.-]?|\d{3}[\s.-])\d{3}[\s.-]\d{4}\b"),
+     _phone),
     # "+44 20 7946 0958": a country code, then groups; seven digits at least.
     (re.compile(r"(?<![\w+])\+\d{1,3}(?:[\s.-]\(?\d{1,5}\)?){2,5}(?![\w-])"),
      lambda m: f"plus {_phone(m)}" if sum(c.isdigit() for c in m[0]) >= 7 else m[0]),

@@ -233,17 +233,25 @@ RULES: list[Rule] = [
 # codes: NFKC makes them plain. Only these ranges: NFKC elsewhere changes what espeak
 # reads well ("½" to "1⁄2", "m²" to "m2").
 _STYLED = re.compile("[\uFF01-\uFF5E\U0001D400-\U0001D7FF]+")
-_ABBREV = re.compile(r"(?<!\w)(" + "|".join(re.escape(a) for a in ABBREVIATIONS) + r")(?=\s|$)")
+_ABBREV = re.compile(r"(?<!\w)(" + "|".join(re.escape(a) for a in ABBREVIATIONS)
+                     + r")(?=[\s,;:]|$)")
+# Words that go before what they name: their period never ends a sentence ("Dr. Lee").
+_BEFORE_A_NAME = {"Mr.", "Mrs.", "Ms.", "Dr.", "Prof.", "St.", "Mt.", "vs.", "e.g.", "i.e.",
+                  "approx."}
 _NO_NUMBER = re.compile(r"(?<!\w)No\.(?=\s*\d)")
-_STREET = re.compile(r"\b([A-Z][a-z]+) St\.(?=\s|$)")  # "Main St." is a street, "St. Louis" a saint
+# "Main St." and "Oak St," are streets, "St. Louis" a saint.
+_STREET = re.compile(r"\b([A-Z][a-z]+) St\b\.?(?=[\s,;:]|$)")
 
 
 def _abbreviation(m: re.Match[str]) -> str:
     if m[1] == "No.":  # only "No. 5" is "number"; a sentence-final "No." is the word
         return m[1]
-    rest = m.string[m.end():]
-    # The abbreviation's period may also end the sentence: keep one where the text ends.
-    return ABBREVIATIONS[m[1]] + ("." if not rest.strip() else "")
+    # The abbreviation's period may also end the sentence ("etc. Anything else?", "Acme
+    # Inc. We"): kept where the text ends or a capital follows, but not after a word
+    # that goes before a name.
+    if m[1] in _BEFORE_A_NAME:
+        return ABBREVIATIONS[m[1]] + ("." if not m.string[m.end():].strip() else "")
+    return ABBREVIATIONS[m[1]] + _kept_stop(m)
 
 
 def _kept_on_failure(rule: Callable[[re.Match[str]], str]) -> Callable[[re.Match[str]], str]:

@@ -30,7 +30,8 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…؟।])[\"')\]”’»]*\s+|(?<=[。！�
                            # "？" as normalize_lines writes it (NFKC): "?" before a CJK letter
                            r"|(?<=[!?])(?=[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af])")
 _OPENING = "\"'([“‘«„「『¿¡"  # skipped to find the next sentence's first letter
-_CLAUSE = re.compile(r"[,;:—–](?=\s)|\s-\s")
+# Not at a no-break space: that is inside one reading ("five five five, one two ...").
+_CLAUSE = re.compile(r"[,;:—–](?=[^\S\xa0])|[^\S\xa0]-[^\S\xa0]")
 MAX_PIECE = 300  # longer sentences are cut at clauses, else words, else characters
 MIN_FIRST = 12  # a first piece shorter than this ("Well,") sounds clipped; keep going
 

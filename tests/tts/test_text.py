@@ -67,6 +67,22 @@ from servers.tts.text import MAX_PIECE, plan
     ("$19.99/month, open 24/7, 1/2 off, ~5 minutes", "nineteen dollars and ninety-nine cents "
      "per month, open twenty-four seven, one half off, about five minutes"),
     ("On Apr. 12, Jun 5 and Mar 3rd", "On April twelfth, June fifth and March third"),
+    # A card's last digits, a reference, a service number, a tracking code: digit by
+    # digit; short codes ("MP3", "COVID19") stay words.
+    ("Your card ending in 4242, reference is 7731. Call 911 or (555)123-4567.",
+     "Your card ending in four two four two, reference is seven seven three one. Call nine "
+     "one one or five five five, one two three, four five six seven."),
+    ("Tracking: 1Z999AA10123456784, an MP3 of COVID19", "Tracking: one Z nine nine nine A A "
+     "one zero one two three four five six seven eight four, an MP3 of COVID19"),
+    # Dates with a short year or none after what a date follows; "1 1/2".
+    ("Closed on 12/25, back 3/15/24 for 1 1/2 days", "Closed on December twenty-fifth, back "
+     "March fifteenth, twenty twenty-four for one and a half days"),
+    # An abbreviation's period that also ends the sentence stays; before a name it goes.
+    ("We take Visa, etc. Anything else? Acme Inc. We build. Ask Dr. Lee, Lakers vs. Celtics",
+     "We take Visa, et cetera. Anything else? Acme Incorporated. We build. Ask Doctor Lee, "
+     "Lakers versus Celtics"),
+    ("Open Mon-Fri. Call 42 Oak St, Springfield, or 5th Ave., here",
+     "Open Monday to Friday. Call forty-two Oak Street, Springfield, or fifth Avenue, here"),
     ("On 2024-03-15, call 1-800-FLOWERS", "On March fifteenth, twenty twenty-four, call "
      "one-eight hundred-FLOWERS"),
     # A leading zero makes a code, read digit by digit; a lone zero or a decimal is a number.
@@ -230,8 +246,11 @@ def test_first_sentence_without_clause_is_cut_near_the_limit() -> None:
      "Your total is"),
     ("You can always write to us at support-team@example.com if it helps",
      "You can always write to us at"),
+    ("Call us now at (555) 123-4567 and ask for the billing team please.",
+     "Call us now at"),
 ])
 def test_the_first_cut_never_falls_inside_one_reading(text: str, first: str) -> None:
+    # (and no clause cut either: "five five five, | one two three" was two engine runs)
     pieces = [p.text for p in plan(text, "en", first_chars=40)]
     assert pieces[0] == first and "\xa0" not in " ".join(pieces), pieces
     assert len(pieces) == 2
