@@ -143,13 +143,7 @@ class UpstreamBackend:
                 return resp, drop_usage
             # One JSON body where a stream was asked for: a gateway's error under a 200.
             # Said before our 200, with its message (it was a bare "upstream_incomplete").
-            try:
-                detail = await resp.read()
-            except TransportError as exc:
-                raise map_transport(exc) from None
-            finally:
-                resp.close()
-            conform_answer(json_or_none(detail))  # raises with the upstream's message
+            conform_answer(json_or_none(await _read_all(resp)))  # raises with its message
             raise ApiError(502, "the upstream answered a stream with one JSON body",
                            "upstream_bad_response")
         try:
@@ -164,12 +158,7 @@ class UpstreamBackend:
         raise map_status(resp.status, detail, resp.headers)
 
     async def whole(self, resp: Response, state: StreamState) -> bytes:
-        try:
-            data = await resp.read()
-        except TransportError as exc:
-            raise map_transport(exc) from None
-        finally:
-            resp.close()
+        data = await _read_all(resp)
         try:
             answer = parse_json(data)
         except ValueError:
@@ -232,6 +221,16 @@ class UpstreamBackend:
             # A whole answer returns the connection to the pool; anything else (the
             # client left, the upstream broke) closes it, so the upstream stops at once.
             resp.close()
+
+
+async def _read_all(resp: Response) -> bytes:
+    """The whole body of an answer (then closed); a transport failure is its ApiError."""
+    try:
+        return await resp.read()
+    except TransportError as exc:
+        raise map_transport(exc) from None
+    finally:
+        resp.close()
 
 
 async def _drain(resp: Response) -> None:
