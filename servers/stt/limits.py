@@ -12,6 +12,8 @@ Close = tuple[int, str]
 
 # Mid-utterance a draining session gets this share of the drain bound to finish its turn.
 DRAIN_SHARE = 0.7
+# Kept at the drain bound's end for the last events and the close to go out.
+DRAIN_MARGIN_S = 0.5
 
 
 class SessionLimits:
@@ -41,6 +43,14 @@ class SessionLimits:
             return 1008, (f"audio arrives faster than it can be transcribed: {backlog_s:.0f} s "
                           f"waiting, none decoded for {s.backlog_timeout_s:g} s")
         return None
+
+    def drain_left(self, now: float) -> float | None:
+        """While draining, the time left before the server cuts every socket, less what
+        the last events need to go out (so a final that cannot come is said, not cut);
+        None when not draining."""
+        if not self.state.draining or self._drain_since is None:
+            return None
+        return self._drain_since + self.settings.drain_timeout_s - now - DRAIN_MARGIN_S
 
     def _should_drain(self, now: float, mid_turn: bool) -> bool:
         if not self.state.draining:

@@ -152,6 +152,13 @@ class SttSession:
         """Send the pending finals, then ``message`` and the close; returns the close
         code sent, or None when the client left meanwhile (nobody to tell)."""
         bound = self.settings.flush_timeout_s
+        # Draining, the server cuts every socket at its bound: a final that would come
+        # after it is said lost (error event, 1011) before, not cut without a word.
+        left = self.limits.drain_left(time.monotonic())
+        if left is not None and left < bound:
+            bound, why_late = max(0.0, left), "not decoded before the drain bound"
+        else:
+            why_late = f"not decoded within flush_timeout_s ({bound:g} s)"
         # The engine failed (1011): no decode is started, but what is known still goes
         # out (finals decoded, finalize answers), each awaited final as an error.
         if not self.abort.done():
@@ -169,8 +176,7 @@ class SttSession:
             # Finals that will not come (the engine failed, or decodes did not finish in
             # time): each of their turns ends with an error and the close says the server
             # failed, so no text is lost in silence.
-            why = (self.abort.result() if self.abort.done() else
-                   f"not decoded within flush_timeout_s ({bound:g} s)")
+            why = self.abort.result() if self.abort.done() else why_late
             lost = self.outbox.abandon({"type": "error", "message":
                                         f"the final of this utterance is lost: {why}"})
             log.warning("stt session closing with %d final(s) lost: %s", lost, why)
@@ -179,7 +185,7 @@ class SttSession:
             self.outbox.notice({"type": "error", "message": message})
         self.outbox.stop()
         try:  # only writes are left; a client that takes none of them is gone
-            await asyncio.wait_for(sender, bound)
+            await asyncio.wait_for(sender, self.settings.flush_timeout_s)
         except TimeoutError:
             return None
         await self.ws.close(code)

@@ -147,6 +147,44 @@ async def test_sigterm_closes_a_session_that_never_pauses_with_1013():
         server.stop()
 
 
+async def test_a_final_the_drain_bound_cuts_off_is_said_lost_before_the_cut():
+    """Decodes 8 s slower, a 3 s drain bound, SIGTERM mid-utterance: the session ends at
+    0.7 of the bound and its final cannot come before the server cuts the sockets. It
+    waited for it the whole flush_timeout_s, so the cut (1012) came first and 4 s of
+    accepted speech ended without a word; now the loss is said (error event) and the
+    close is sent before the bound."""
+    from tests.stt.conftest import CLEAN
+    from tests.support.servers import start_server
+
+    from .client import load_pcm
+
+    server = start_server("tests.stt.slow_stt", env={
+        **CLEAN, "RYMI_STT_SLOW_DECODE_S": "8", "RYMI_STT_DECODE_WORKERS": "1",
+        "RYMI_STT_INTERIM": "false", "RYMI_STT_DRAIN_TIMEOUT_S": "3"})
+    try:
+        got = Received()
+        pcm = load_pcm("ls_2412_153948_0000.wav")
+        async with websockets.connect(server.ws_url + "/stt") as ws:
+            reader = asyncio.create_task(collect(ws, got))
+            for i in range(0, len(pcm), 3200):  # real time, 100 ms a frame
+                if reader.done():
+                    break
+                if i == 3200 * 20:  # 2 s in: mid-utterance
+                    server.signal()
+                try:
+                    await ws.send(pcm[i:i + 3200])
+                except websockets.ConnectionClosed:
+                    break
+                await asyncio.sleep(0.1)
+            await asyncio.wait_for(reader, 30)
+        kinds = got.kinds()
+        assert "speech_started" in kinds and got.close_code == 1011, (kinds, got.close_code)
+        lost = [e for e in got.events if e["type"] == "error" and "is lost" in e["message"]]
+        assert lost and "drain bound" in lost[0]["message"], got.events
+    finally:
+        server.stop()
+
+
 async def test_a_backlog_no_decode_shrinks_is_refused_after_its_finals():
     """Decodes 2 s slower than usual, 1 worker, max_buffered_s 1, backlog_timeout_s 1: a
     burst of three utterances stops being read, then is refused loudly (1008), and the
