@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -55,8 +56,7 @@ async def _synthesize(request: Request) -> Response:
     pieces = plan(job.text, job.language, settings.first_piece_chars)
     if not pieces:
         raise ApiError(422, "text: nothing speakable in it", "empty_text", param="text")
-    if svc.pool.full():
-        raise overloaded("the synthesis queue")
+    _admit(svc)
     usage = usage_of(request)
     usage.extra.update(characters=len(job.text), voice=job.voice.id, format=f"pcm_{job.rate}")
     try:
@@ -64,8 +64,7 @@ async def _synthesize(request: Request) -> Response:
     except Exception as exc:
         log.error("voice %s failed to load: %s", job.voice.id, exc)
         raise ApiError(500, f"voice {job.voice.id!r} failed to load", "voice_load_failed") from None
-    if svc.pool.full():  # again: others may have queued while the voice loaded
-        raise overloaded("the synthesis queue")
+    _admit(svc)  # again: others may have queued while the voice loaded
 
     stream = SynthesisStream(
         engine=svc.engine, pool=svc.pool, voice=job.voice, pieces=pieces,
@@ -91,6 +90,16 @@ async def _synthesize(request: Request) -> Response:
     return DisconnectAwareStreamingResponse(_body(stream, first, usage.extra),
                                             media_type="application/octet-stream",
                                             headers={"Cache-Control": "no-store"})
+
+
+def _admit(svc: TtsService) -> None:
+    """503 when the queue is full, or when the workers already fall behind the audio
+    they owe: each stream holds one piece in the queue, so the queue bound alone let in
+    ~30 streams on 2 workers, and every caller then heard 15-20 s of gaps."""
+    if svc.pool.full():
+        raise overloaded("the synthesis queue")
+    if svc.pool.late_s(time.monotonic()) > svc.settings.max_late_s:
+        raise overloaded("synthesis (the streams in progress are behind real time)")
 
 
 async def _body(stream: SynthesisStream, first: bytes, extra: dict) -> AsyncIterator[bytes]:

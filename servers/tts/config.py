@@ -60,6 +60,12 @@ class TtsSettings(ServerSettings):
         32, ge=1, description="Synthesis jobs that may wait for a worker; a new request "
         "that finds the queue full gets 503 + Retry-After.",
     )
+    max_late_s: float = Field(
+        1.0, gt=0, description="A new request that finds a waiting piece this late (its "
+        "audio due this long ago: the workers fall behind the streams they play) gets 503 "
+        "+ Retry-After, so over capacity callers are told and the streams in progress "
+        "are not made later.",
+    )
     first_piece_chars: int = Field(
         60, ge=10, description="The first sentence is cut at its first clause boundary, "
         "or near this many characters, so the first audio chunk comes quickly.",

@@ -68,6 +68,12 @@ class SynthesisPool:
     def full(self) -> bool:
         return len(self._heap) >= self.queue_size
 
+    def late_s(self, now: float) -> float:
+        """How far past its deadline the most urgent waiting piece is (0: none is late):
+        past a little, the workers no longer keep up with the audio being played."""
+        with self._cv:
+            return max(0.0, now - self._heap[0].deadline) if self._heap else 0.0
+
     def run(self, fn: Callable[[Callable[[], bool]], Any], deadline: float) -> asyncio.Future[Any]:
         """``fn(withdrawn)`` on a worker; ``withdrawn()`` is true once the caller left.
 

@@ -151,3 +151,42 @@ def test_hang_up_before_the_first_chunk_withdraws_the_queued_piece(
     assert _metric(fault_server, "rymi_tts_queue_depth") == 0
     assert busy_running  # all of it happened while the worker was still busy
     busy.join()
+
+
+def test_a_request_is_refused_when_the_streams_in_progress_are_behind() -> None:
+    """One worker dawdles 3 s; a second request's first piece waits behind it, past
+    max_late_s (1 s). A third request gets 503 then, though the queue has room: each
+    stream holds one piece in the queue, so the queue bound alone let ~30 streams in on
+    2 workers, and every caller heard 15-20 s of gaps instead of one being told."""
+    from tests.support.servers import start_server
+
+    server = start_server("tests.tts.fault_tts", env={
+        "RYMI_FAULT_TTS_TOKENS": TOKEN, "RYMI_FAULT_TTS_WORKERS": "1",
+        "RYMI_FAULT_TTS_QUEUE_SIZE": "8", "RYMI_FAULT_TTS_DAWDLE_S": "3",
+        "RYMI_FAULT_TTS_MAX_LATE_S": "1"})
+    try:
+        statuses: list[int] = []
+
+        def post(text: str) -> None:
+            statuses.append(httpx.post(f"{server.url}/tts", json={"text": text},
+                                       headers=AUTH, timeout=60).status_code)
+        busy = threading.Thread(target=post, args=("Dawdle for a while.",))
+        busy.start()
+        _wait(lambda: _metric(server, "rymi_inflight") >= 1 and
+              _metric(server, "rymi_tts_queue_depth") == 0)
+        waiting = threading.Thread(target=post, args=("Hello there.",))
+        waiting.start()
+        _wait(lambda: _metric(server, "rymi_tts_queue_depth") == 1)
+        time.sleep(1.5)  # the waiting first piece is now 1.5 s late; the worker is busy
+        r = httpx.post(f"{server.url}/tts", json={"text": "Hi."}, headers=AUTH, timeout=60)
+        depth = _metric(server, "rymi_tts_queue_depth")
+        assert r.status_code == 503 and r.headers["retry-after"] == "1", r.text
+        assert r.json()["error"]["code"] == "over_capacity" and depth == 1
+        busy.join()
+        waiting.join()
+        assert statuses == [200, 200]
+        # Caught up: admitted again.
+        assert httpx.post(f"{server.url}/tts", json={"text": "Hi."}, headers=AUTH,
+                          timeout=60).status_code == 200
+    finally:
+        server.stop()
