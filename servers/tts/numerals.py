@@ -68,10 +68,10 @@ NUMERAL_RULES: list[Rule] = [
     (re.compile(rf"\b(?P<a>{_DAY})\s?[-–]\s?(?P<b>{_DAY})"), _days),
     (re.compile(r"\b24/7\b"), "24 7"),
     # A date with a two-digit year ("3/15/24"), or with none after what a date follows
-    # ("closed on 12/25"); elsewhere "4/5" may be a score.
+    # ("closed on 12/25"); elsewhere "4/5" may be a score, and "by 1/2" a fraction.
     (re.compile(r"\b(?P<mo>1[0-2]|0?[1-9])/(?P<d>3[01]|[12]\d|0?[1-9])/(?P<y>\d\d)(?![\d/])"),
      lambda m: f"{_MONTH_NAMES[int(m['mo']) - 1]} {m['d']}, 20{m['y']}"),
-    (re.compile(r"\b(?P<w>(?i:on|by|until|from|since|before|after) )"
+    (re.compile(r"\b(?P<w>(?i:on|until|from|since|before|after) )"
                 r"(?P<mo>1[0-2]|0?[1-9])/(?P<d>3[01]|[12]\d|0?[1-9])(?![\d/])"),
      lambda m: f"{m['w']}{_MONTH_NAMES[int(m['mo']) - 1]} {m['d']}"),
     (re.compile(r"\b(\d+) 1/2\b"), r"\1 and a half"),

@@ -75,8 +75,9 @@ from servers.tts.text import MAX_PIECE, plan
     ("Tracking: 1Z999AA10123456784, an MP3 of COVID19", "Tracking: one Z nine nine nine A A "
      "one zero one two three four five six seven eight four, an MP3 of COVID19"),
     # Dates with a short year or none after what a date follows; "1 1/2".
-    ("Closed on 12/25, back 3/15/24 for 1 1/2 days", "Closed on December twenty-fifth, back "
-     "March fifteenth, twenty twenty-four for one and a half days"),
+    ("Closed on 12/25, back 3/15/24 for 1 1/2 days, cut by 1/2", "Closed on December "
+     "twenty-fifth, back March fifteenth, twenty twenty-four for one and a half days, cut by "
+     "one half"),
     # An abbreviation's period that also ends the sentence stays; before a name it goes.
     ("We take Visa, etc. Anything else? Acme Inc. We build. Ask Dr. Lee, Lakers vs. Celtics",
      "We take Visa, et cetera. Anything else? Acme Incorporated. We build. Ask Doctor Lee, "
