@@ -119,9 +119,9 @@ class SttSession:
                 if data is None and message.get("text") is not None:
                     data = message["text"]
                 # A text frame's size is its UTF-8 bytes, not its characters ("€" is 3).
-                size = len(data) if not isinstance(data, str) else \
-                    len(data) if data.isascii() else len(data.encode())
-                if data is not None and size > s.max_frame_bytes:
+                size = 0 if data is None else len(data) if not isinstance(data, str) \
+                    or data.isascii() else len(data.encode())
+                if size > s.max_frame_bytes:
                     return 1009, (f"frame of {size} bytes exceeds max_frame_bytes "
                                   f"({s.max_frame_bytes})")
                 if isinstance(data, bytes):
