@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 
 from rymi_endpoints.models.catalog import ModelNotReady
@@ -29,5 +31,21 @@ def main(argv: list[str] | None = None) -> int:
                  ws_ping_interval=20.0, ws_ping_timeout=20.0)
 
 
+def exit_now(code: int) -> None:
+    """Exit without joining the decode threads: a decode the drain cut off runs on in its
+    executor's thread, which the interpreter joins at exit (the process outlived the
+    drain bound by the rest of that decode, 10-15 s seen). Its caller has been told the
+    final is lost; this server has no child process or exit handler to wait for."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def run() -> None:
+    """``rymi-stt`` and ``python -m servers.stt``."""
+    exit_now(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

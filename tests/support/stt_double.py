@@ -10,11 +10,14 @@ from servers.stt.engine import WhisperEngine
 
 
 def serve_stt_with(engine: type[WhisperEngine], module: str) -> int:
+    """Serve, then exit as the real server does (``servers.stt.__main__.run``)."""
     # start_server names the port after the module (RYMI_<MODULE>_PORT): hand it on.
     for key in ("PORT", "HOST"):
         if f"RYMI_{module.upper()}_{key}" in os.environ:
             os.environ[f"RYMI_STT_{key}"] = os.environ[f"RYMI_{module.upper()}_{key}"]
     import servers.stt.models as stt_models
     stt_models.WhisperEngine = engine
+    from servers.stt.__main__ import exit_now
     from servers.stt.__main__ import main as stt_main
-    return stt_main()
+    exit_now(stt_main())
+    return 1  # not reached
