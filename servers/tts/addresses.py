@@ -16,9 +16,13 @@ def spell_digits(s: str) -> str:
     return " ".join(DIGITS[int(c)] for c in s if c.isdigit())
 
 
+def spell_groups(s: str) -> str:
+    """Each run of digits in ``s`` digit by digit, the runs apart by a comma (a pause)."""
+    return ", ".join(spell_digits(group) for group in re.split(r"\D+", s) if group)
+
+
 def _phone(m: re.Match[str]) -> str:
-    groups = [g for g in re.split(r"\D+", m[0]) if g]
-    return ", ".join(spell_digits(g) for g in groups)
+    return spell_groups(m[0])
 
 
 def _url(m: re.Match[str]) -> str:

@@ -21,13 +21,11 @@ from num2words import num2words
 from .addresses import ADDRESS_RULES, spell_digits
 from .addresses import DIGITS as DIGITS  # re-exported: the words a digit is read as
 from .markup import strip_markup
-from .numerals import NUMERAL_RULES
+from .numerals import MONTHS, NUMERAL_RULES
 from .voices import primary
 
 log = logging.getLogger("rymi.tts")
 
-MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
-          "September", "October", "November", "December"]
 CURRENCIES = {"$": ("dollar", "dollars", "cent", "cents"), "€": ("euro", "euros", "cent", "cents"),
               "£": ("pound", "pounds", "penny", "pence")}
 SCALES = r"(?:thousand|million|billion|trillion)"
@@ -313,8 +311,9 @@ def normalize_lines(text: str, language: str = "en") -> list[str]:
     text = _DIGIT_GROUPS.sub(lambda m: m[0].replace("_", "," if english else ""), text)
     # Each run of whitespace one character, a line break where it had one, so the rules
     # below see what they saw when all of it was one space (they match it with \s).
-    text = re.sub(r"[^\S\n]+", " ", re.sub(r"\s*\n\s*", "\n", strip_markup(text, primary(language)))).strip()
-    if times := TIMES.get(primary(language)):
+    lang = primary(language)
+    text = re.sub(r"[^\S\n]+", " ", re.sub(r"\s*\n\s*", "\n", strip_markup(text, lang))).strip()
+    if times := TIMES.get(lang):
         text = _TIMES_SIGN.sub(f" {times} ", text)
     if english:
         text = _NO_NUMBER.sub("number", text)

@@ -10,16 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from .addresses import spell_digits
+from .addresses import spell_digits, spell_groups
 
-_MONTHS = {"Jan": "January", "Feb": "February", "Mar": "March", "Apr": "April", "Jun": "June",
-           "Jul": "July", "Aug": "August", "Sep": "September", "Sept": "September",
-           "Oct": "October", "Nov": "November", "Dec": "December"}
+MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
+          "September", "October", "November", "December"]
+_MONTHS = {m[:3]: m for m in MONTHS if m != "May"} | {"Sept": "September"}  # "Jun", "Sept"
 _DAYS = {"Mon": "Monday", "Tue": "Tuesday", "Tues": "Tuesday", "Wed": "Wednesday",
          "Thu": "Thursday", "Thur": "Thursday", "Thurs": "Thursday", "Fri": "Friday",
          "Sat": "Saturday", "Sun": "Sunday"}
-_MONTH_NAMES = list(dict.fromkeys(_MONTHS.values()))  # January ... December
-_MONTH_NAMES.insert(4, "May")
 _DAY = "(?:" + "|".join(_DAYS) + r")\b\.?"
 # "1/2 off", "3/4 cup": the fractions people say; "3/5" is as likely a date, left alone.
 _FRACTIONS = {"1/2": "one half", "1/3": "one third", "2/3": "two thirds",
@@ -33,7 +31,7 @@ _NOT_AFTER = r"(?![\d.,:]\d|[-–/]\w|\d)"
 
 
 def _digits(m: re.Match[str], group: int | str = 0) -> str:
-    return ", ".join(spell_digits(part) for part in re.split(r"\D+", m[group]) if part)
+    return spell_groups(m[group])
 
 
 def _range(m: re.Match[str]) -> str:
@@ -70,10 +68,10 @@ NUMERAL_RULES: list[Rule] = [
     # A date with a two-digit year ("3/15/24"), or with none after what a date follows
     # ("closed on 12/25"); elsewhere "4/5" may be a score, and "by 1/2" a fraction.
     (re.compile(r"\b(?P<mo>1[0-2]|0?[1-9])/(?P<d>3[01]|[12]\d|0?[1-9])/(?P<y>\d\d)(?![\d/])"),
-     lambda m: f"{_MONTH_NAMES[int(m['mo']) - 1]} {m['d']}, 20{m['y']}"),
+     lambda m: f"{MONTHS[int(m['mo']) - 1]} {m['d']}, 20{m['y']}"),
     (re.compile(r"\b(?P<w>(?i:on|until|from|since|before|after) )"
                 r"(?P<mo>1[0-2]|0?[1-9])/(?P<d>3[01]|[12]\d|0?[1-9])(?![\d/])"),
-     lambda m: f"{m['w']}{_MONTH_NAMES[int(m['mo']) - 1]} {m['d']}"),
+     lambda m: f"{m['w']}{MONTHS[int(m['mo']) - 1]} {m['d']}"),
     (re.compile(r"\b(\d+) 1/2\b"), r"\1 and a half"),
     (re.compile(r"(?<![\w/.])(?:1/[234]|2/3|3/4)(?![\w/])"), lambda m: _FRACTIONS[m[0]]),
     # "$19.99/month", "5/hr": a slash between a number and a word is "per".
