@@ -43,6 +43,12 @@ _OUR_CREDENTIALS = {
 }
 
 
+def _ours(status: int) -> int:
+    """The contract's LLM server answers a bad value 400, as OpenAI and vLLM do; an
+    upstream that says 422 (FastAPI's default) is told the same way."""
+    return 400 if status == 422 else status
+
+
 def map_status(status: int, body: bytes, headers: Mapping[str, str]) -> ApiError:
     message, type_, code, param = _upstream_error(body)
     keep = {k: headers[k] for k in ("retry-after",) if k in headers}
@@ -54,9 +60,7 @@ def map_status(status: int, body: bytes, headers: Mapping[str, str]) -> ApiError
         return ApiError(502, f"the upstream refused this server's credentials ({status})",
                         "upstream_auth_failed")
     if 400 <= status < 500:
-        # The contract's LLM server answers a bad value 400, as OpenAI and vLLM do; an
-        # upstream that says 422 (FastAPI's default) is told the same way.
-        return ApiError(400 if status == 422 else status, message or f"the upstream refused the request ({status})",
+        return ApiError(_ours(status), message or f"the upstream refused the request ({status})",
                         code or "upstream_rejected", param=param, type_=type_, headers=keep)
     if status in (503, 504):
         return ApiError(status, message or f"the upstream answered {status}",
@@ -95,7 +99,7 @@ def refused_at_first_event(events: bytes, code: str) -> ApiError:
     status = number if 400 <= number < 500 else \
         400 if err.get("type") in ("invalid_request_error", "BadRequestError") else 502
     param = err.get("param")
-    return ApiError(400 if status == 422 else status,
+    return ApiError(_ours(status),
                     str(err.get("message") or "the upstream failed before its first event"),
                     upstream_code if upstream_code and not number else code,
                     param=param if isinstance(param, str) else None)
