@@ -44,6 +44,19 @@ _NUMBERED = re.compile(r"^[ \t]*(\d{1,2})[.)][ \t]+", re.M)
 _LIST_LINE = re.compile(rf"^(?:{_RULE}|[ \t]*(?:#{{1,6}}|[-*+•>]|\d{{1,3}}[.)])[ \t]+)", re.M)
 # "3 * 4": the sign "×", which normalize.py or espeak says in the voice's language.
 _TIMES = re.compile(r"(?<=\d)[ \t]*[*×][ \t]*(?=\d)")
+# A Markdown table: a header row, its rule row ("|---|:--:|"), and the rows after it that
+# have a "|". The rule goes and each row is read as one line of cells, "Basic, five
+# dollars", as a list item is; a "|" outside a table stays.
+_TABLE = re.compile(r"^[^\n|]*\|[^\n]*\n[ \t]*\|?(?:[ \t]*:?-+:?[ \t]*\|)+(?:[ \t]*:?-+:?)?[ \t]*$"
+                    r"(?:\n[^\n|]*\|[^\n]*)*", re.M)
+
+
+def _table(m: re.Match[str]) -> str:
+    header, _rule, *rows = m[0].split("\n")
+    return "\n".join(", ".join(c.strip() for c in row.split("|") if c.strip())
+                     for row in (header, *rows))
+
+
 # A code fence's line, with its language tag ("```bash" was read "bash").
 _FENCE = re.compile(r"^[ \t]*(?:`{3,}|~{3,})[^\n`]*$", re.M)
 # **bold**, _it_, ~~x~~, `code`. A lone "*" (a space or the text's end each side, a stop
@@ -120,8 +133,10 @@ def strip_markup(text: str, language: str = "") -> str:
     text = _ENTITY.sub(lambda m: html.unescape(m[0]), text)
     text = _TAG.sub(_tag, text)
     text = _FENCE.sub("", _LINK.sub(r"\1", text))
-    every_line = bool(_LIST_LINE.search(text))  # a list or headings: each line a sentence
-    if every_line:
+    text, tables = _TABLE.subn(_table, text)
+    listed = bool(_LIST_LINE.search(text))  # a list or headings: each line a sentence
+    every_line = bool(tables) or listed
+    if listed:
         text = _NUMBERED.sub(r"\1, ", _LINE_MARK.sub("", text))
     text = _EMPHASIS.sub("", _TIMES.sub(" × ", text))
     text = text.replace("_", " ")  # snake_case inside a word: two words
@@ -134,5 +149,5 @@ def strip_markup(text: str, language: str = "") -> str:
     return _PHONEME_BRACKETS.sub(r"\1", text)
 
 
-_MAY_HAVE = re.compile(r"[<\[*_~`#>•×&\n\u2300-\u27BF\u2B00-\u2BFF\uFE0E\uFE0F\u200D\u20E3"
+_MAY_HAVE = re.compile(r"[<\[*_~`#>•×&|\n\u2300-\u27BF\u2B00-\u2BFF\uFE0E\uFE0F\u200D\u20E3"
                        "\U0001F000-\U0001FAFF]")

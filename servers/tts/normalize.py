@@ -102,10 +102,21 @@ def _time(m: re.Match[str]) -> str:
     return f"{spoken} {suffix}".strip() + _kept_stop(m)
 
 
+# Capitals that go on after an abbreviation's stop rather than start a sentence: a day,
+# a month, a time zone ("9 a.m. Monday", "5 p.m. EST"), the unit of an address ("Main St.
+# Apt 4B").
+_GOES_ON_AFTER = re.compile(
+    r"\s+(?:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day|Mon|Tues?|Wed|Thu(?:rs?)?|Fri|Sat|Sun"
+    r"|May(?=\s\d)|" + "|".join(m for m in MONTHS if m != "May") + r"|Jan|Feb|Mar|Apr"
+    r"|Jun|Jul|Aug|Sept?|Oct|Nov|Dec|[ECMP][SD]?T|UTC|GMT|BST|CET|CEST|Apt|Apartment|Suite"
+    r"|Ste|Unit|Floor|Fl|Room|Rm|Bldg|Building)\b")
+
+
 def _kept_stop(m: re.Match[str], extra: int = 0) -> str:
     """"at 9 a.m. Then" / "at 9 a.m." end a sentence: keep the stop the match swallowed."""
     rest = m.string[m.end() + extra:]
-    if m.string[:m.end() + extra].endswith(".") and (not rest.strip() or re.match(r"\s+[A-Z]", rest)):
+    if m.string[:m.end() + extra].endswith(".") and (
+            not rest.strip() or (re.match(r"\s+[A-Z]", rest) and not _GOES_ON_AFTER.match(rest))):
         return "."
     return ""
 

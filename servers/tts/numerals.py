@@ -44,6 +44,23 @@ def _days(m: re.Match[str]) -> str:
     return f"{_DAYS[m['a'].rstrip('.')]} to {_DAYS[m['b'].rstrip('.')]}{stop}"
 
 
+_SHORT_DAY = "(?:" + "|".join(_DAYS) + r")\b"
+
+
+# A short day among others or before a time ("Sat & Sun", "Fri, Sat 10-2", "Wed. 5pm"),
+# or with its stop ("Open Sat."): "Sat" and "Fri" alone are "sat" and "fry". Not "Sun."
+# alone, which may be the star.
+def _day(m: re.Match[str]) -> str:
+    day, rest = m["day"], m.string[m.end():]
+    before = m.string[max(0, m.start() - 12):m.start()]
+    among = (re.search(rf"\b{_SHORT_DAY}\.?(?:,|\s?[&/]|\s(?:and|or))\s?$", before)
+             or re.match(rf"\.?(?:,|\s?[&/]|\s(?:and|or))\s?{_SHORT_DAY}", rest))
+    if not (among or re.match(r"\.?\s?\d", rest) or (m["stop"] and day != "Sun")):
+        return m[0]
+    stop = "." if m["stop"] and re.match(r"\s+[A-Z]|\s*$", rest) else ""
+    return _DAYS[day] + stop
+
+
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str] | str]
 NUMERAL_RULES: list[Rule] = [
     # A ZIP code after a state's two capitals: "IL 62704" is no sixty-two thousand.
@@ -64,6 +81,7 @@ NUMERAL_RULES: list[Rule] = [
      lambda m: " ".join(spell_digits(c) if c.isdigit() else c for c in m[0])),
     (re.compile(rf"(?<![\w.,:/–-])(?P<a>{_END})\s?[-–]\s?(?P<b>{_END}){_NOT_AFTER}"), _range),
     (re.compile(rf"\b(?P<a>{_DAY})\s?[-–]\s?(?P<b>{_DAY})"), _days),
+    (re.compile(rf"\b(?P<day>{_SHORT_DAY})(?P<stop>\.)?"), _day),
     (re.compile(r"\b24/7\b"), "24 7"),
     # A date with a two-digit year ("3/15/24"), or with none after what a date follows
     # ("closed on 12/25"); elsewhere "4/5" may be a score, and "by 1/2" a fraction.
@@ -72,6 +90,10 @@ NUMERAL_RULES: list[Rule] = [
     (re.compile(r"\b(?P<w>(?i:on|until|from|since|before|after) )"
                 r"(?P<mo>1[0-2]|0?[1-9])/(?P<d>3[01]|[12]\d|0?[1-9])(?![\d/])"),
      lambda m: f"{m['w']}{MONTHS[int(m['mo']) - 1]} {m['d']}"),
+    # "rated 4/5", "4.5/5 stars": a score out of five or ten, not a date or a fraction.
+    (re.compile(r"\b(?P<w>(?i:rated|rating(?: of)?|scored?(?: of)?) )?(?P<a>\d{1,2}(?:\.\d)?)"
+                r"/(?P<b>5|10|100)\b(?(w)|(?=\s(?:stars?|rating)\b))"),
+     lambda m: f"{m['w'] or ''}{m['a']} out of {m['b']}"),
     (re.compile(r"\b(\d+) 1/2\b"), r"\1 and a half"),
     (re.compile(r"(?<![\w/.])(?:1/[234]|2/3|3/4)(?![\w/])"), lambda m: _FRACTIONS[m[0]]),
     # "$19.99/month", "5/hr": a slash between a number and a word is "per".

@@ -28,6 +28,21 @@ from servers.tts.text import MAX_PIECE, plan
     ("Save 45% today", "Save forty-five percent today"),
     ("Come at 3:30 pm.", "Come at three thirty P M."),
     ("Open at 9 a.m. Then close.", "Open at nine A M. Then close."),
+    # A capital that goes on after the stop (a day, a month, a time zone, an address's
+    # unit) is no new sentence: it was "nine A M. Monday", "Main Street. Apartment".
+    ("Open 9 a.m. to 5 p.m. Monday, call 5 p.m. EST or Dec. 3 at 9 a.m. May 5. Then",
+     "Open nine A M to five P M Monday, call five P M EST or December third at nine A M "
+     "May fifth. Then"),
+    ("Visit 123 Main St. Apt 4B or at 9 a.m. May I help?", "Visit one hundred and "
+     "twenty-three Main Street Apartment four B or at nine A M. May I help?"),
+    # A short day in a schedule is the day ("Sat" and "Fri" were "sat" and "fry"); "Sun"
+    # alone, or "the Sun.", is not.
+    ("Open Fri, Sat 10-2, Wed. and Sun. Or Sat. Closed Tue & Thu. See the Sun.",
+     "Open Friday, Saturday ten to two, Wednesday and Sunday. Or Saturday. Closed Tuesday "
+     "and Thursday. See the Sun."),
+    # A score out of five or ten ("four/five" before); "3/5" alone is left alone.
+    ("Rated 4/5, a 4.5/5 rating, score of 9/10, 3/5", "Rated four out of five, a four point "
+     "five out of five rating, score of nine out of ten, three/five"),
     ("At 10:00 sharp", "At ten o'clock sharp"),
     ("At 9:05", "At nine oh five"),
     ("On 2024-03-15.", "On March fifteenth, twenty twenty-four."),
@@ -183,6 +198,11 @@ def test_a_failing_rule_keeps_its_match_as_written(monkeypatch) -> None:  # type
     ("<b>Bold</b><BR><emphasis>now</emphasis><amazon:effect>!</amazon:effect>", "Bold now!"),
     # HTML entities are the characters they stand for; an "&" not ending in ";" is text.
     ("Tom &amp; Jerry, &quot;AT&T&quot; &lt;b&gt;", 'Tom and Jerry, "AT&T"'),
+    # A Markdown table is read row by row, its cells apart ("| Plan | Price | |---|---|"
+    # was read out, one run-on line); a "|" outside a table stays.
+    ("| Plan | Price |\n|---|:--:|\n| Basic | $5 |\n| Pro | $10 |\nThanks.",
+     "Plan, Price. Basic, five dollars. Pro, ten dollars. Thanks."),
+    ("Plan | Price\n--- | ---\nBasic | $5\n\na | b", "Plan, Price. Basic, five dollars. a | b"),
 ])
 def test_markup_is_not_read_aloud(text: str, spoken: str) -> None:
     assert normalize(text, "en-US") == spoken
