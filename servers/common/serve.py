@@ -51,6 +51,12 @@ class DrainingServer(uvicorn.Server):
         self.state = state
         self.drain_timeout_s = drain_timeout_s
         self._drain_task: asyncio.Task[None] | None = None
+        self.listening = "listening"
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:  # bound: a port in use has been logged as an error, not this
+            log.info("%s", self.listening)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if self.state.draining or self._drain_task is None and not self.started:
@@ -107,7 +113,7 @@ def serve(app: Starlette, settings: ServerSettings, name: str,
     state: ServerState = app.state.server
     server = DrainingServer(config, state, settings.drain_timeout_s)
     app.state.uvicorn_server = server
-    log.info("%s listening on %s://%s:%d", name, settings.scheme, settings.host, settings.port)
+    server.listening = f"{name} listening on {settings.scheme}://{settings.host}:{settings.port}"
     try:
         server.run(sockets=[sock] if sock is not None else None)
     except KeyboardInterrupt:

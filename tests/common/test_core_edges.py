@@ -45,6 +45,18 @@ def test_a_token_file_without_tokens_stops_start_up(tmp_path: Path, content: str
     assert "RYMI_ECHO_SERVER_TOKEN_FILE" in proc.stderr and str(path) in proc.stderr
 
 
+def test_a_port_in_use_is_an_error_and_never_said_to_be_listened_on():
+    import socket
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = str(holder.getsockname()[1])
+        proc = _run_echo(env={"RYMI_ECHO_SERVER_PORT": port, "RYMI_ECHO_SERVER_HOST": "127.0.0.1"})
+    assert proc.returncode != 0
+    assert "address already in use" in proc.stderr.lower(), proc.stderr
+    assert "listening on" not in proc.stderr  # it was logged before the bind failed
+
+
 def test_secrets_are_never_flags():
     proc = _run_echo("--tokens", "visible-in-ps")
     assert proc.returncode == 2 and "unrecognized arguments: --tokens" in proc.stderr
