@@ -107,7 +107,14 @@ class LifecycleMiddleware:
             None if self.state.admit() else "over_capacity")
         if reason:
             metrics.child(metrics.REJECTED, self.state.channel, reason).inc()
-            return await _refuse(scope, receive, send, reason, rid_header)
+            # A refused call is a finished one: its usage record says why, so the turn
+            # that failed can be found by its request id, and rymi_requests_total has it.
+            usage = self._usage(scope, kind, rid)
+            usage.status, usage.extra["error"] = 503, reason
+            try:
+                return await _refuse(scope, receive, send, reason, rid_header)
+            finally:
+                self._record(usage, kind)
         try:
             return await self._admitted(scope, receive, send, kind, rid, rid_header)
         finally:
@@ -115,8 +122,7 @@ class LifecycleMiddleware:
 
     async def _admitted(self, scope: Scope, receive: Receive, send: Send, kind: str,
                         rid: str, rid_header: tuple[bytes, bytes]) -> None:
-        usage = UsageRecord(channel=self.state.channel, request_id=rid,
-                            path=scope["path"], kind=kind, client_ip=_client_ip(scope))
+        usage = self._usage(scope, kind, rid)
         scope.setdefault("state", {})["usage"] = usage
         scope["state"]["request_id"] = rid
 
@@ -202,13 +208,21 @@ class LifecycleMiddleware:
         finally:
             if watch is not None:
                 watch.close()
-            record = usage.finish()
-            status = str(record.get("status") or "aborted")
-            channel = self.state.channel
-            metrics.child(metrics.REQUESTS, channel, kind, status).inc()
-            metrics.child(metrics.DURATION, channel, kind).observe(record["total_s"])
-            if usage.first_byte_s is not None:
-                metrics.child(metrics.FIRST_BYTE, channel, kind).observe(usage.first_byte_s)
+            self._record(usage, kind)
+
+    def _usage(self, scope: Scope, kind: str, rid: str) -> UsageRecord:
+        return UsageRecord(channel=self.state.channel, request_id=rid,
+                           path=scope["path"], kind=kind, client_ip=_client_ip(scope))
+
+    def _record(self, usage: UsageRecord, kind: str) -> None:
+        """The usage line, and the request counted with its status and times."""
+        record = usage.finish()
+        status = str(record.get("status") or "aborted")
+        channel = self.state.channel
+        metrics.child(metrics.REQUESTS, channel, kind, status).inc()
+        metrics.child(metrics.DURATION, channel, kind).observe(record["total_s"])
+        if usage.first_byte_s is not None:
+            metrics.child(metrics.FIRST_BYTE, channel, kind).observe(usage.first_byte_s)
 
     def _slow_client(self, usage: UsageRecord, rid: str) -> None:
         usage.extra["error"] = "client_not_reading"

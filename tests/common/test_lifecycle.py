@@ -50,7 +50,8 @@ def test_sigterm_lets_stream_finish_and_refuses_new_work():
     time.sleep(0.6)  # the stream is under way (10 chunks x 0.3 s)
     server.signal(signal.SIGTERM)
     time.sleep(0.3)
-    refused = httpx.post(f"{server.url}/stream", content=b"late", timeout=5)
+    refused = httpx.post(f"{server.url}/stream", content=b"late", timeout=5,
+                         headers={"X-Request-ID": "late-1"})
     ready = httpx.get(f"{server.url}/readyz", timeout=5)
     ready_gauge = metric(server, "rymi_ready", channel="echo")  # says what /readyz says
     t.join(30)
@@ -61,6 +62,9 @@ def test_sigterm_lets_stream_finish_and_refuses_new_work():
     assert ready.status_code == 503 and ready_gauge == 0
     records = server.usage_records()
     assert [r["status"] for r in records if r["bytes_in"] == 1] == [200]
+    # The refused call has its record too, with why: a failed turn is found by its id.
+    late = [r for r in records if r["request_id"] == "late-1"]
+    assert [(r["status"], r["error"]) for r in late] == [(503, "draining")]
 
 
 def test_fatal_startup_exits_nonzero_with_clear_line():

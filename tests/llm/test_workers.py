@@ -163,6 +163,12 @@ def test_max_inflight_is_the_servers_limit_not_each_workers(
             assert time.monotonic() < deadline, (statuses, server.logs()[-3000:])
             time.sleep(0.05)
         assert sorted(statuses) == [200] * 3 + [503] * 13, statuses
+        # The refused are finished requests too: counted with their status, one usage
+        # record each saying why.
+        assert metric(server, "rymi_requests_total", channel="custom-llm",
+                      status="503") == 13
+        refused = [u for u in server.usage_records() if u.get("error") == "over_capacity"]
+        assert [u["status"] for u in refused] == [503] * 13
         release.set()
         for t in threads:
             t.join(30)
