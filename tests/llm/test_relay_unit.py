@@ -52,6 +52,19 @@ def test_events_split_anywhere_are_forwarded_whole_and_unchanged() -> None:
     assert (state.prompt_tokens, state.completion_tokens, state.error) == (5, 2, None)
 
 
+TOOL = (b'data: {' + ID + b'"choices":[{"index":0,"delta":{"content":null,"tool_calls":[{'
+        b'"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":""}}]}}]}\n\n')
+EMPTY_TOOLS = b'data: {' + ID + b'"choices":[{"index":0,"delta":{"content":"","tool_calls":[]}}]}\n\n'
+
+
+def test_the_first_token_is_timed_whether_text_or_a_tool_call() -> None:
+    _, text = relay([ROLE, EMPTY_TOOLS, TEXT, STOP, DONE])
+    _, call = relay([ROLE, EMPTY_TOOLS, TOOL, STOP, DONE])
+    _, none = relay([ROLE, EMPTY_TOOLS, STOP, DONE])
+    assert text.ttft_s is not None and call.ttft_s is not None
+    assert none.ttft_s is None  # the role, an empty text, an empty list: no token yet
+
+
 def test_done_after_an_error_event_is_dropped() -> None:
     out, state = relay([ROLE, TEXT, ERROR + DONE])
     assert b"".join(out) == ROLE + TEXT + ERROR

@@ -27,7 +27,9 @@ from .conform import Conformer
 # An event never legitimately comes near this (a chunk is a token or a few); one that
 # does is an upstream that never ends an event, which would otherwise be held in memory.
 MAX_EVENT_BYTES = 4 << 20
-_CONTENT = re.compile(rb'"content": ?"[^"]')  # the first event that carries text
+# The first event that carries a token: text, a tool call (an answer that is only a call
+# has no text; its TTFT was never taken), or a reasoning model's thinking.
+_CONTENT = re.compile(rb'"(?:content|reasoning_content|reasoning)": ?"[^"]|"tool_calls": ?\[ ?\{')
 # An error or usage that is there: OpenAI's own API writes "usage":null into every chunk
 # once usage is asked for (we always ask), and those chunks need no parsing.
 _PRESENT = re.compile(rb'"(?:error|usage)"\s*:(?!\s*null)')
