@@ -148,6 +148,13 @@ class VllmBackend:
         if req.logprobs or req.top_logprobs:  # loud: a client asking for them gets none
             raise EngineError(400, "logprobs are not returned by this server's in-process "
                               "backend", "unsupported_parameter", "logprobs")
+        if req.tools and req.tool_choice not in (None, "auto", "none"):
+            # Tools reach the chat template; the answer is the model's text, not parsed into
+            # tool_calls, so a call that must be made cannot be promised: said, not ignored.
+            raise EngineError(400, "tool_choice 'required' or a named function is not "
+                              "supported by this server's in-process backend (tools reach the "
+                              "chat template only); use 'auto', or the upstream backend",
+                              "unsupported_parameter", "tool_choice")
         for field in ("temperature", "top_p", "top_k", "min_p", "seed", "stop",
                       "presence_penalty", "frequency_penalty", "repetition_penalty",
                       "min_tokens", "ignore_eos"):
