@@ -3,7 +3,7 @@
 The last user message picks the behaviour (the proxy rewrites ``model``, so that field
 cannot carry it): ``fault:ok``, ``fault:die`` (dies mid-stream), ``fault:stall``
 (stalls after the first chunk), ``fault:stall-headers``, ``fault:stall-first`` (headers, then no event),
-``fault:first-error`` (an error as the first event), ``fault:error-event`` (an error
+``fault:first-error`` (an error as the first event; ``comment-first-error``: after two SSE comments), ``fault:error-event`` (an error
 event then ``[DONE]``, as vLLM's server does; ``-vllm``: with its integer code), ``fault:no-done``, ``fault:hold`` (keeps
 the stream open with comments until the client leaves), ``fault:400``, ``fault:401``,
 ``fault:403``, ``fault:429``, ``fault:429-bare`` and ``fault:503`` (no Retry-After), ``fault:500``, ``fault:html-502``, and three ways with usage
@@ -88,6 +88,9 @@ def make_app(state: FaultState) -> Starlette:
         if fault == "stall-headers":
             await asyncio.sleep(30)
         if not body.get("stream"):
+            if body.get("stream_options") is not None:  # as OpenAI's API and vLLM's server
+                return _err(400, "stream_options is only allowed when stream is true",
+                            "invalid_value", param="stream_options")
             usage = {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}
             if fault == "no-total":
                 del usage["total_tokens"]
@@ -117,6 +120,11 @@ def _loose_stream() -> list[bytes]:
 async def _stream(fault: str, body: dict, state: FaultState):
     state.open_streams[fault] = state.open_streams.get(fault, 0) + 1
     try:
+        if fault.startswith("comment-"):  # as OpenRouter opens a stream
+            yield b": OPENROUTER PROCESSING\n\n"
+            await asyncio.sleep(0.05)
+            yield b": OPENROUTER PROCESSING\n\n"
+            fault = fault.removeprefix("comment-")
         if fault == "first-error":  # refused in the first event, as vLLM's server can
             yield (b'data: {"error": {"message": "context too long", "type": "BadRequestError",'
                    b' "param": "messages", "code": 400}}\n\n')

@@ -196,6 +196,8 @@ def test_a_server_named_on_its_own_answers_under_that_name(
 @pytest.mark.parametrize("fault,status,code", [
     ("first-error", 400, "upstream_error_event"),  # vLLM's integer code is the status
     ("stall-first", 504, "upstream_timeout"),
+    # After comments, as OpenRouter opens a stream: they were taken for the first event.
+    ("comment-first-error", 400, "upstream_error_event"),
 ])
 def test_a_stream_refused_before_its_first_event_is_an_http_error(
         fault_proxy: RunningServer, fault: str, status: int, code: str) -> None:
@@ -205,8 +207,16 @@ def test_a_stream_refused_before_its_first_event_is_an_http_error(
     assert r.status_code == status, data
     error = r.json()["error"]
     assert error["code"] == code
-    if fault == "first-error":
+    if fault.endswith("first-error"):
         assert error["message"] == "context too long" and error["param"] == "messages"
+
+
+def test_stream_options_on_an_answer_not_streamed_is_taken_not_sent_upstream(
+        fault_proxy: RunningServer) -> None:
+    """The in-process backend takes it; OpenAI and vLLM answer it 400 (as the double does)."""
+    r, _ = _fault(fault_proxy.url, "ok", stream=False, stream_options={"include_usage": True})
+    assert r.status_code == 200, r.text
+    assert r.json()["usage"]["total_tokens"] == 4
 
 
 def test_a_loose_answer_not_streamed_is_held_to_the_contract(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import urllib.request
 from collections.abc import Callable
 from typing import Any
@@ -125,6 +126,8 @@ class UpstreamBackend:
         if req.output_limit() is None:  # and bounds: not the upstream's own default
             out["max_tokens"] = cap
         drop_usage = not req.include_usage
+        if not req.stream:  # OpenAI and vLLM refuse it on an answer not streamed; we take it
+            out.pop("stream_options", None)
         if req.stream and drop_usage and self.settings.upstream_force_usage:
             out["stream_options"] = {**(raw.get("stream_options") or {}), "include_usage": True}
         return _ENCODE(out).encode(), drop_usage
@@ -178,11 +181,19 @@ class UpstreamBackend:
         """The stream's first whole events, before our 200: an upstream that refuses in
         its first event, ends or breaks before one, or stalls past the timeout, gets the
         HTTP error that fits (headers alone give the caller nothing to wait less for)."""
+        # Comments alone (a keep-alive, OpenRouter's ": OPENROUTER PROCESSING") are no
+        # event: the 200 waits past them for one, up to the timeout, as a refusal may
+        # follow them; they carry nothing for the caller and are not forwarded.
+        deadline = time.monotonic() + self.settings.upstream_timeout_s
         try:
             while True:
                 chunk = await resp.next()
                 events = framer.feed(chunk) if chunk is not None else framer.end()
-                if events or framer.finished:
+                if events.startswith(b":") and events.find(b"data:") >= 0:
+                    events = b"".join(e + b"\n\n" for e in events.split(b"\n\n")[:-1]
+                                      if not e.startswith(b":"))
+                if framer.finished or events and (
+                        events.find(b"data:") >= 0 or time.monotonic() > deadline):
                     break
         except TransportError as exc:
             resp.close()
