@@ -48,6 +48,11 @@ class App(Starlette):
     direct_paths: frozenset[str] = frozenset()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if path.endswith("/") and len(path) > 1:
+            # A URL saved with a trailing slash ("/tts/") is the same endpoint. Starlette
+            # redirected it (307) to an absolute URL, plain http behind a TLS proxy.
+            scope["path"] = path.rstrip("/") or "/"
         if (self.direct is not None and scope["type"] == "http"
                 and scope["path"] in self.direct_paths and scope["method"] == "POST"):
             scope["app"] = self

@@ -65,6 +65,12 @@ def test_secrets_are_never_flags():
     assert table.count("(env only: a secret)") >= 2
 
 
+def test_a_url_saved_with_a_trailing_slash_is_the_same_endpoint(echo_server):
+    r = httpx.post(f"{echo_server.url}/stream/", headers=AUTH, content=b"x", timeout=30)
+    assert r.status_code == 200 and r.content == b"x" * 10, r.headers
+    assert httpx.get(f"{echo_server.url}/healthz/", timeout=10).status_code == 200
+
+
 def test_a_bug_before_the_first_byte_is_a_shaped_500_with_its_request_id(echo_server):
     r = httpx.get(f"{echo_server.url}/boom", headers={**AUTH, "X-Request-ID": "bug-1"})
     assert r.status_code == 500
