@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -102,12 +102,27 @@ def _admit(svc: TtsService) -> None:
         raise overloaded("synthesis (the streams in progress are behind real time)")
 
 
+# A piece may be 40 s of audio or more (300 characters, spoken slowly). Written whole, its
+# one write waited on a caller who reads at playback speed for all of it, and the send
+# timeout took that caller for one that reads nothing: written in slices, every write
+# moves on as the caller plays.
+SLICE_S = 0.5
+
+
+def _sliced(pcm: bytes, size: int) -> Iterator[bytes]:
+    for start in range(0, len(pcm), size):
+        yield pcm[start:start + size]
+
+
 async def _body(stream: SynthesisStream, first: bytes, extra: dict) -> AsyncIterator[bytes]:
     metrics.STREAMS.inc()
+    size = 2 * int(stream.out_rate * SLICE_S)  # whole 16-bit samples
     try:
-        yield first
+        for part in _sliced(first, size):
+            yield part
         async for chunk in stream.rest():
-            yield chunk
+            for part in _sliced(chunk, size):
+                yield part
     except asyncio.CancelledError:  # the client hung up: rest() withdrew the queued piece
         extra["client_disconnected"] = True
         raise

@@ -58,6 +58,24 @@ def test_every_chunk_is_whole_samples_and_the_stream_ends_cleanly(
         assert all(n % 2 == 0 and n > 0 for n in sizes), (rate, sizes)
 
 
+def test_no_chunk_holds_more_than_half_a_second_so_a_caller_playing_it_keeps_it_moving(
+        tts_server: RunningServer) -> None:
+    """A piece of 300 characters is ~20 s of audio (40 s spoken slowly). Written as one
+    chunk, its write waited on a caller reading at playback speed for all of it, past
+    send_timeout_s once the kernel's buffers were full: cut off as a client that reads
+    nothing (seen: 172 s of a 0.5-speed reply at 48 kHz, then no terminator)."""
+    text = ("Your replacement device was shipped from our regional warehouse this morning "
+            "and the courier expects to deliver it to your front door before the end of the "
+            "week without any extra charge and with a signature required at the door.")
+    rate = 24000
+    reply = collect(tts_server.port, {"text": text, "format": f"pcm_{rate}"})
+    assert reply.status == 200 and reply.terminated
+    sizes = [len(c) for c in reply.chunks]
+    assert sum(sizes) / 2 / rate > 8  # long pieces: at most two (the first cut early)
+    assert max(sizes) <= rate  # 0.5 s of 16-bit samples
+    assert all(n % 2 == 0 for n in sizes)
+
+
 def test_first_chunk_arrives_while_later_sentences_are_still_synthesised(
         tts_server: RunningServer) -> None:
     text = " ".join(f"This is sentence number {i} of a long answer." for i in range(1, 25))
