@@ -40,7 +40,7 @@ def spoken_address(s: str) -> str:
                       ("?", " question mark "), ("=", " equals "), ("&", " and "),
                       (":", " colon ")):
         s = s.replace(sym, word)
-    s = re.sub(r"\d+", lambda m: spell_digits(m[0]), s)
+    s = re.sub(r"\d+", lambda m: f" {spell_digits(m[0])} ", s)  # "doe42": "doe four two"
     return re.sub(r"\s+", " ", s).strip()
 
 

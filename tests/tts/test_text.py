@@ -120,6 +120,9 @@ from servers.tts.text import MAX_PIECE, plan
     ("Go to 192.168.1.1. Or 10.0.0.255", "Go to one nine two dot one six eight dot one dot "
      "one. Or one zero dot zero dot zero dot two five five"),
     ("Call 555.123.4567", "Call five five five, one two three, four five six seven"),
+    # Digits in a name are a word of their own ("shoptwo four", "doefour two" before).
+    ("Write shop24@example.com or www.site123.com/page2", "Write shop two four at example dot "
+     "com or www dot site one two three dot com slash page two"),
     # A port is read with its address (it was "one:eight thousand and eighty").
     ("Connect to 10.0.0.1:8080 or http://example.com:443/x.", "Connect to one zero dot zero "
      "dot zero dot one colon eight zero eight zero or example dot com colon four four three "
