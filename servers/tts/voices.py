@@ -129,15 +129,17 @@ class VoiceCatalog:
         return self.voices.get(voice_id)
 
     def for_language(self, language: str) -> VoiceInfo | None:
-        """The default voice if it speaks ``language``, else the first exact match, else
-        the first voice of the same primary language (en-GB text -> an en-US voice)."""
+        """The default voice if it speaks ``language`` (its primary language: the voice
+        the operator chose stays chosen for the "en-US" Rymi sends, an en-GB one too),
+        else the first exact match, else the first voice of the same primary language."""
         want = bcp47(language)
         default = self.voices[self.default_id]
-        ordered = [default, *(v for v in self.voices.values() if v is not default)]
-        for v in ordered:
+        if primary(default.language) == primary(want):
+            return default
+        for v in self.voices.values():
             if v.language.lower() == want.lower():
                 return v
-        for v in ordered:
+        for v in self.voices.values():
             if primary(v.language) == primary(want):
                 return v
         return None

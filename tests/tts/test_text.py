@@ -391,7 +391,14 @@ def test_voice_catalog_scans_a_voices_dir_once_per_file(tmp_path, voice_path) ->
     catalog = VoiceCatalog.discover("piper-en_US-joe-medium", tmp_path / "models", tmp_path)
     assert catalog.ids == ["piper-en_US-joe-medium", "en_GB-test-low"]
     assert catalog.get("en_US-joe-medium").id == "piper-en_US-joe-medium"  # alias
-    assert catalog.for_language("en-GB").id == "en_GB-test-low"
-    assert catalog.for_language("en").id == "piper-en_US-joe-medium"  # the default first
+    # The default voice speaks English, whatever the region asked for; a voice of another
+    # language is the first exact match, then the first of its primary language.
+    assert catalog.for_language("en-GB").id == "piper-en_US-joe-medium"
+    assert catalog.for_language("en").id == "piper-en_US-joe-medium"
     assert catalog.for_language("de") is None
     assert catalog.languages == ["en-GB", "en-US"]
+    # The operator's en-GB voice stays the voice for the "en-US" Rymi sends (the packaged
+    # en-US voice, an exact match, took its place).
+    british = VoiceCatalog.discover(str(extra / "en_GB-test-low.onnx"), tmp_path / "models",
+                                    tmp_path)
+    assert british.for_language("en-US").id == british.default_id == "en_GB-test-low"
