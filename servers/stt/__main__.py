@@ -26,9 +26,14 @@ def main(argv: list[str] | None = None) -> int:
     except ModelNotReady as exc:
         print(f"stt: cannot start: ModelNotReady: {exc}", file=sys.stderr)
         return 1
+    # No keepalive pings: back-pressure stops reading the socket while decodes catch up
+    # (session.py), which leaves the client's pong unread too, so uvicorn cut a held
+    # session at the ping timeout (1011, no event, the accepted audio lost). A peer that
+    # is gone is found by the session's own limits (idle_timeout_s, send_timeout_s), each
+    # with its event and close code.
     return serve(app, settings, "stt",
                  ws_max_size=max(WS_MAX_FACTOR * settings.max_frame_bytes, 1 << 20),
-                 ws_ping_interval=20.0, ws_ping_timeout=20.0)
+                 ws_ping_interval=None, ws_ping_timeout=None)
 
 
 def exit_now(code: int) -> None:

@@ -333,3 +333,16 @@ async def test_a_model_that_fails_to_load_is_a_shaped_500_and_the_server_goes_on
         assert got.close_code == 1000 and "club" in got.finals()[0]["text"].lower()
     finally:
         server.stop()
+
+
+def test_a_session_held_for_back_pressure_is_not_cut_by_keepalive_pings(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A hold stops reading the socket, the client's pong with it: uvicorn's pings (every
+    20 s, 20 s to answer) cut a session held 40 s with 1011 and no event, its accepted
+    audio lost (seen with four full-speed sessions on one decode worker). The session's
+    own limits find a peer that is gone, each with its event."""
+    import servers.stt.__main__ as stt_main
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(stt_main, "create_app", lambda settings: object())
+    monkeypatch.setattr(stt_main, "serve", lambda app, settings, name, **kw: seen.update(kw) or 0)
+    assert stt_main.main([]) == 0
+    assert seen["ws_ping_interval"] is None and seen["ws_ping_timeout"] is None
