@@ -136,7 +136,7 @@ class Turns:
         options = DecodeOptions(language, self.settings.beam_size if kind == "final" else 1,
                                 o.hotwords, o.model, kind == "interim", self.language.code,
                                 o.candidates, self.language)
-        job = self.ctx.scheduler.submit(audio, options, kind)  # type: ignore[arg-type]
+        job = self.ctx.scheduler.submit(audio, options, kind, self)  # type: ignore[arg-type]
         self.jobs.add(job)
         return job
 
