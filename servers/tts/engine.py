@@ -95,7 +95,11 @@ class PiperEngine:
         self.max_loaded = max_loaded
         self.keep = keep  # the default voice is never dropped
         self._voices: OrderedDict[str, tuple[PiperVoice, PiperVoice]] = OrderedDict()
-        self._lock = threading.Lock()  # loading is rare; one at a time keeps memory bounded
+        # Loading is rare and one at a time keeps memory bounded; the loaded voices are
+        # looked up under a lock of their own, so a load (~0.7 s) never holds up the
+        # pieces of voices already loaded.
+        self._load_lock = threading.Lock()
+        self._index_lock = threading.Lock()
         self._running = 0
         self._running_lock = threading.Lock()
 
@@ -108,10 +112,10 @@ class PiperEngine:
 
     def _voice(self, info: VoiceInfo) -> tuple[PiperVoice, PiperVoice]:
         """(shared, solo) sessions of one voice; the same object twice if solo adds nothing."""
-        with self._lock:
-            loaded = self._voices.get(info.id)
-            if loaded is not None:
-                self._voices.move_to_end(info.id)
+        if (loaded := self._lookup(info.id)) is not None:
+            return loaded
+        with self._load_lock:
+            if (loaded := self._lookup(info.id)) is not None:  # loaded while we waited
                 return loaded
             started = time.monotonic()
             config = PiperConfig.from_dict(json.loads(
@@ -126,18 +130,29 @@ class PiperEngine:
             solo = shared if self.solo_threads == self.onnx_threads \
                 else open_session(self.solo_threads)
             loaded = (shared, solo)
-            self._voices[info.id] = loaded
-            while len(self._voices) > self.max_loaded:
-                # Never the voice being returned: dropped, it would be loaded again for
-                # every piece. With the kept default loaded too, the bound is exceeded
-                # by that one voice rather than thrashing.
-                oldest = next((k for k in self._voices if k not in (self.keep, info.id)), None)
-                if oldest is None:
-                    break
-                del self._voices[oldest]
-                log.info("unloaded voice %s (max_loaded_voices=%d)", oldest, self.max_loaded)
+            with self._index_lock:
+                self._voices[info.id] = loaded
+                self._evict(info.id)
             log.info("loaded voice %s in %.2fs", info.id, time.monotonic() - started)
             return loaded
+
+    def _lookup(self, voice_id: str) -> tuple[PiperVoice, PiperVoice] | None:
+        with self._index_lock:
+            loaded = self._voices.get(voice_id)
+            if loaded is not None:
+                self._voices.move_to_end(voice_id)
+            return loaded
+
+    def _evict(self, current: str) -> None:
+        while len(self._voices) > self.max_loaded:
+            # Never the voice being returned: dropped, it would be loaded again for every
+            # piece. With the kept default loaded too, the bound is exceeded by that one
+            # voice rather than thrashing.
+            oldest = next((k for k in self._voices if k not in (self.keep, current)), None)
+            if oldest is None:
+                break
+            del self._voices[oldest]
+            log.info("unloaded voice %s (max_loaded_voices=%d)", oldest, self.max_loaded)
 
     def synthesize(self, voice: VoiceInfo, text: str, style: Style,
                    withdrawn: Callable[[], bool] = _never) -> np.ndarray:

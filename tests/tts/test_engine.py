@@ -118,3 +118,34 @@ def test_long_phoneme_runs_are_cut_at_word_gaps_and_lose_nothing() -> None:
     unbroken = list("x" * 100)  # no gap at all: cut at the limit itself
     assert phoneme_runs(unbroken, limit=40) == [unbroken[:40], unbroken[40:80], unbroken[80:]]
     assert phoneme_runs([]) == []
+
+
+def test_a_voice_loading_holds_up_no_piece_of_a_voice_already_loaded(
+        voice_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine lock was held through a load (~0.7 s for joe, longer for a bigger
+    voice): every caller on the default voice waited for another caller's voice."""
+    import threading
+
+    joe, twin = _voices(voice_path, "joe", "twin")
+    engine = PiperEngine(keep="joe")
+    engine.load(joe)
+    loading, release, order = threading.Event(), threading.Event(), []
+
+    class SlowToLoad(onnxruntime.InferenceSession):  # a load that waits to be let go
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            loading.set()
+            release.wait(30)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", SlowToLoad)
+    loader = threading.Thread(target=lambda: (engine.load(twin), order.append("twin loaded")))
+    loader.start()
+    assert loading.wait(30)
+    speaker = threading.Thread(target=lambda: (engine.synthesize(joe, "Hi.", Style()),
+                                               order.append("joe spoke")))
+    speaker.start()
+    speaker.join(30)  # before the load is let go: joe does not wait for it
+    release.set()
+    loader.join(30)
+    assert order == ["joe spoke", "twin loaded"]
+    assert engine.loaded(twin) and len(engine.synthesize(twin, "Hi.", Style()))
