@@ -16,6 +16,7 @@ whatever is running.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -33,6 +34,11 @@ TAIL_LIMIT = 5 * SAMPLE_RATE
 # 32 ms window, and tiny.en decodes the cut as "Ask!"; noise decodes to nothing.
 FORCED_MIN_SPEECH = WINDOW
 SHORT_WORD_KEPT = 2 * SAMPLE_RATE
+# An utterance at its maximum length is cut at the quietest window of its last stretch
+# this long (a gap between words, most likely), not wherever the maximum falls: cut
+# mid-word, the word's halves decoded apart came out lost or invented ("And so my fellow"
+# | "on there.").
+CUT_SEARCH = int(1.5 * SAMPLE_RATE)
 
 EventKind = Literal["started", "paused", "resumed", "ended"]
 
@@ -173,6 +179,7 @@ class UtteranceSegmenter:
             self._idle_step(window, start, speech, quiet, events)
             return
         self._append(window)
+        self._recent.append((window, prob))
         if speech:
             self._silence = 0
             self._speech_end_in_utt = self._length()
@@ -192,8 +199,25 @@ class UtteranceSegmenter:
         if self._silence >= self._endpoint:
             events.append(self._end(reuse=self._paused, forced=False))
         elif self._length() >= self._max_len:
-            self._speech_end_in_utt = self._length()
-            events.append(self._end(reuse=False, forced=True))
+            self._cut_at_quietest(events)
+
+    def _cut_at_quietest(self, events: list[SegmentEvent]) -> None:
+        """End the utterance at the quietest of its recent windows (the latest of equals);
+        the windows after the cut go through the state machine again, from idle, so a
+        word going on starts the next utterance with nothing of it lost or repeated."""
+        recent = list(self._recent)
+        probs = np.array([p for _, p in recent])
+        cut = len(recent) - int(np.argmin(probs[::-1]))  # windows kept in this utterance
+        rest = recent[cut:]
+        kept = self._length() - len(rest) * WINDOW
+        end = self.position
+        self.position -= len(rest) * WINDOW  # back to the cut, where the event is
+        self._audio, self._len = [self.current_audio()[:kept]], kept
+        self._speech_end_in_utt = kept
+        events.append(self._end(reuse=False, forced=True))
+        for window, prob in rest:
+            self._step(window, prob, events)
+        assert self.position == end
 
     def _idle_step(self, window: np.ndarray, start: int, speech: bool, quiet: bool,
                    events: list[SegmentEvent]) -> None:
@@ -265,5 +289,6 @@ class UtteranceSegmenter:
         self._silence = 0
         self._paused = False
         self._speech_end_in_utt = 0
+        self._recent: deque[tuple[np.ndarray, float]] = deque(maxlen=CUT_SEARCH // WINDOW)
         if not hasattr(self, "_last_speech_pos"):
             self._last_speech_pos = 0

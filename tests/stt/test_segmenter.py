@@ -165,3 +165,28 @@ def test_a_finalize_on_noise_starts_nothing(name):
     seg = segmenter()
     feed(seg, audio(name))
     assert seg.force_start() is None and seg.force_end() is None
+
+
+def test_the_maximum_cuts_at_the_quietest_window_and_the_rest_goes_on():
+    """Cut where the maximum fell, a word was split and its halves decoded apart came out
+    lost or invented ("And so my fellow" | "on there."). The cut now falls at the
+    quietest window of the last 1.5 s, and the audio after it starts the next utterance,
+    nothing lost or decoded twice. Voice probabilities are written into the windows here
+    (a VAD double), so the quietest window is known exactly."""
+    from servers.stt.vad import WINDOW
+
+    probs = [0.0] * 16 + [0.9] * 250  # 0.5 s of silence, then 8 s of speech
+    dip = 16 + 95  # ~3 s into the speech: within the last 1.5 s before 4 s
+    probs[dip] = 0.55  # a gap between two words, still over the threshold
+    ramp = np.arange(len(probs) * WINDOW, dtype=np.float32) * 1e-7  # every sample unique
+    x = np.repeat(np.array(probs, np.float32), WINDOW) + ramp
+    seg = UtteranceSegmenter(lambda w: np.round(w[:, 0], 2),
+                             SegmenterConfig(max_utterance_s=4.0, endpointing_ms=2000))
+    events = feed(seg, x, chunk_sizes=(4000, 512, 7000))
+    ended = [e for e in events if e.kind == "ended"]
+    assert ended[0].forced and ended[0].at == (dip + 1) * WINDOW, ended[0].at / 16000
+    assert 0.55 <= ended[0].audio[-1] < 0.6  # its last window is the quiet one
+    kinds = [e.kind for e in events]
+    assert kinds[kinds.index("ended"):][:2] == ["ended", "started"]
+    spans = [_stream_span(x, e.audio) for e in ended]
+    assert spans[1][0] == spans[0][1], spans  # the next one starts where the cut fell
