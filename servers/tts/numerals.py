@@ -61,6 +61,28 @@ def _day(m: re.Match[str]) -> str:
     return _DAYS[day] + stop
 
 
+# A month and day with no year ("12/25") is a date only after what a date follows: the
+# words below, or a day's name ("Monday, 3/4"); elsewhere "3/4" is three quarters and
+# "4/5" may be a score, "by 1/2" a fraction. A second date after "to", "and", "-" is one
+# too ("from 12/24 to 12/26", "between 5/1 and 5/3").
+_MD = r"(?:1[0-2]|0?[1-9])/(?:3[01]|[12]\d|0?[1-9])"
+_DATE_BEFORE = ("on|until|till|from|since|before|after|through|thru|between|due|"
+                "expires|expiring|effective|starting|" + "|".join(
+                    f"{day},?" for day in dict.fromkeys(_DAYS.values())))
+
+
+def _month_day(md: str) -> str:
+    month, day = md.split("/")
+    return f"{MONTHS[int(month) - 1]} {int(day)}"
+
+
+def _dates(m: re.Match[str]) -> str:
+    if not m["b"]:
+        return f"{m['w']}{_month_day(m['a'])}"
+    word = m["to"].strip()  # "and", "through", ...; a dash is "to"
+    return f"{m['w']}{_month_day(m['a'])} {word if word.isalpha() else 'to'} {_month_day(m['b'])}"
+
+
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str] | str]
 NUMERAL_RULES: list[Rule] = [
     # A ZIP code after a state's two capitals: "IL 62704" is no sixty-two thousand.
@@ -87,9 +109,13 @@ NUMERAL_RULES: list[Rule] = [
     # ("closed on 12/25"); elsewhere "4/5" may be a score, and "by 1/2" a fraction.
     (re.compile(r"\b(?P<mo>1[0-2]|0?[1-9])/(?P<d>3[01]|[12]\d|0?[1-9])/(?P<y>\d\d)(?![\d/])"),
      lambda m: f"{MONTHS[int(m['mo']) - 1]} {m['d']}, 20{m['y']}"),
-    (re.compile(r"\b(?P<w>(?i:on|until|from|since|before|after) )"
-                r"(?P<mo>1[0-2]|0?[1-9])/(?P<d>3[01]|[12]\d|0?[1-9])(?![\d/])"),
-     lambda m: f"{m['w']}{MONTHS[int(m['mo']) - 1]} {m['d']}"),
+    (re.compile(rf"\b(?P<w>(?i:{_DATE_BEFORE}) )(?P<a>{_MD})(?:(?P<to> (?i:to|through|thru|"
+                rf"until|and) |\s?[-–]\s?)(?P<b>{_MD}))?(?![\d/])"), _dates),
+    (re.compile(rf"(?<![\d/])(?P<w>)(?P<a>{_MD})(?P<to>\s?[-–]\s?)(?P<b>{_MD})(?![\d/])"),
+     _dates),  # "12/24-12/26": two dates
+    # "12/2026", as a card's expiry is written: a month and its year.
+    (re.compile(r"(?<![\d/])(?P<mo>1[0-2]|0?[1-9])/(?P<y>(?:19|20)\d\d)(?![\d/])"),
+     lambda m: f"{MONTHS[int(m['mo']) - 1]} {m['y']}"),
     # "rated 4/5", "4.5/5 stars": a score out of five or ten, not a date or a fraction.
     (re.compile(r"\b(?P<w>(?i:rated|rating(?: of)?|scored?(?: of)?) )?(?P<a>\d{1,2}(?:\.\d)?)"
                 r"/(?P<b>5|10|100)\b(?(w)|(?=\s(?:stars?|rating)\b))"),

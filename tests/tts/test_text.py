@@ -40,6 +40,14 @@ from servers.tts.text import MAX_PIECE, plan
     ("Open Fri, Sat 10-2, Wed. and Sun. Or Sat. Closed Tue & Thu. See the Sun.",
      "Open Friday, Saturday ten to two, Wednesday and Sunday. Or Saturday. Closed Tuesday "
      "and Thursday. See the Sun."),
+    # A month and day after what a date follows, a day's name or another date ("three
+    # quarters" and "twelve/thirty-one" before); "by 1/2" and "3/4 cup" stay fractions.
+    ("See you Monday, 3/4. Valid through 12/31, from 12/24 to 12/26, between 5/1 and 5/3, "
+     "closed 1/1-1/2, expires 12/2026; by 1/2 or 3/4 cup",
+     "See you Monday, March fourth. Valid through December thirty-first, from December "
+     "twenty-fourth to December twenty-sixth, between May first and May third, closed "
+     "January first to January second, expires December twenty twenty-six; by one half or "
+     "three quarters cup"),
     # A score out of five or ten ("four/five" before); "3/5" alone is left alone.
     ("Rated 4/5, a 4.5/5 rating, score of 9/10, 3/5", "Rated four out of five, a four point "
      "five out of five rating, score of nine out of ten, three/five"),
