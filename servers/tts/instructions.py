@@ -28,6 +28,8 @@ VARIATION = {  # (noise, noise_w)
     "lively": (1.2, 1.25), "animated": (1.25, 1.3),
 }
 _WORD = re.compile(r"[a-z]+(?:\s+(?:slowly|quickly))?")
+# A word just after one of these is not asked for: "not too fast" sped speech up.
+_NEGATIONS = frozenset("not no never don dont without too nor isn aren".split())
 
 
 def style_for(instructions: str | None, speed: float = 1.0) -> Style:
@@ -35,7 +37,10 @@ def style_for(instructions: str | None, speed: float = 1.0) -> Style:
     length, noise, noise_w = 1.0 / speed, 1.0, 1.0
     text = (instructions or "").lower()[:500]
     pace_seen = variation_seen = False
-    for word in _WORD.findall(text):
+    words = _WORD.findall(text)
+    for i, word in enumerate(words):
+        if _NEGATIONS.intersection(words[max(0, i - 3):i]):  # "don't be too slow"
+            continue
         key = word if word in PACE or word in VARIATION else word.split()[-1]
         if not pace_seen and key in PACE:
             length *= PACE[key]

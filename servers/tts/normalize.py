@@ -93,7 +93,9 @@ def _time(m: re.Match[str]) -> str:
     if hour > 24 or minute > 59:
         return m[0]
     suffix = " ".join((m["ampm"] or "").replace(".", "").upper())
-    if minute == 0:
+    if minute == 0 and not suffix and hour > 12:  # "14:00" was "fourteen o'clock"
+        spoken = f"{words(hour)} hundred"
+    elif minute == 0:
         spoken = f"{words(hour)} o'clock" if not suffix else words(hour)
     elif minute < 10:
         spoken = f"{words(hour)} oh {words(minute)}"

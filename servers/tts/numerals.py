@@ -61,6 +61,8 @@ def _day(m: re.Match[str]) -> str:
     return _DAYS[day] + stop
 
 
+_UNITS = {"mo": ("month", "months"), "yr": ("year", "years"), "wk": ("week", "weeks"),
+          "hr": ("hour", "hours"), "min": ("minute", "minutes"), "sec": ("second", "seconds")}
 # A month and day with no year ("12/25") is a date only after what a date follows: the
 # words below, or a day's name ("Monday, 3/4"); elsewhere "3/4" is three quarters and
 # "4/5" may be a score, "by 1/2" a fraction. A second date after "to", "and", "-" is one
@@ -91,9 +93,16 @@ NUMERAL_RULES: list[Rule] = [
     # and a card's last digits ("ending in 4242" was "four thousand two hundred ...").
     # (The word is matched, not looked behind for: tried at every character, a list of
     # lookbehinds cost 0.6 µs a character.)
-    (re.compile(r"\b(?P<w>(?i:number(?: is)?|ID:?|PIN:?|code(?::| is)?|ending(?: in)?|"
-                r"digits(?: are)?|reference(?: is)?|account|confirmation(?: is)?) )"
-                r"(?P<n>\d{4,})(?![\w,.]\d)"), lambda m: m["w"] + _digits(m, "n")),
+    (re.compile(r"\b(?P<w>(?:(?i:number(?: is)?|ID:?|PIN:?|code(?::| is)?|ending(?: in)?|"
+                r"ends in|digits(?: are)?|reference(?: is)?|account|confirmation(?: is)?|"
+                r"(?:your|the|my|this|an?) (?:order|ticket|invoice|case|claim)(?: is)?|"
+                r"ticket|invoice|claim)|Box) )(?P<n>\d{4,})(?![\w,.]\d)"),
+     lambda m: m["w"] + _digits(m, "n")),
+    # "ABC-123", "SKU-4410": a code of capitals and digits, each digit said ("COVID-19"
+    # is a name, read as written).
+    (re.compile(r"\b(?P<w>[A-Z]{2,}-)(?P<n>\d{3,})\b(?!-)"),
+     lambda m: m["w"][:-1] + " " + _digits(m, "n")),
+    (re.compile(r"\b401\(k\)"), "four oh one K"),
     # "Call 911": a service number, said digit by digit.
     (re.compile(r"\b(?P<w>(?i:call|dial|text) )(?P<n>[2-9]11)\b"),
      lambda m: m["w"] + _digits(m, "n")),
@@ -124,6 +133,11 @@ NUMERAL_RULES: list[Rule] = [
     (re.compile(r"(?<![\w/.])(?:1/[234]|2/3|3/4)(?![\w/])"), lambda m: _FRACTIONS[m[0]]),
     # "$19.99/month", "5/hr": a slash between a number and a word is "per".
     (re.compile(r"(?<=[\d%])\s?/\s?(?=[^\W\d]{1,12}\b)"), " per "),
+    # "$29.99/mo", "2 hrs 30 mins": a unit written short ("per mo" was heard "per mile").
+    (re.compile(r"\bper (?P<u>mos?|yrs?|wks?|hrs?|mins?|secs?)\b"),
+     lambda m: f"per {_UNITS[m['u'].rstrip('s')][0]}"),
+    (re.compile(r"\b(?P<n>\d+(?:\.\d+)?) ?(?P<u>mos?|yrs?|wks?|hrs?|mins?|secs?)\b"),
+     lambda m: f"{m['n']} {_UNITS[m['u'].rstrip('s')][m['n'] != '1']}"),
     (re.compile(r"(?<![\w~])~\s?(?=[$€£]?\d)"), "about "),
     # "Jun 5", "Mar. 15": a month written short before its day.
     (re.compile(r"\b(?:" + "|".join(_MONTHS) + r")\b\.?(?=\s\d{1,2}(?:st|nd|rd|th)?\b)"),

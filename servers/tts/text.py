@@ -42,13 +42,35 @@ class Piece:
     ends_sentence: bool  # silence follows a sentence; a clause cut flows on
 
 
+# An initial or a dotted abbreviation ("John A. Smith", "the U.S. Postal Service", "P.O.
+# Box") goes on before a name, and was cut there, a pause and a falling voice in a name;
+# before a word that starts sentences ("in the U.S. It is", "Plan A. Then") it ends one.
+_INITIALS = re.compile(r"(?:^|\s)(?:[A-Z]\.)+$")
+_STARTS_SENTENCES = frozenset("""
+    I It Its The This That These Those We You He She They There Then Thanks Thank Please
+    A An Our My Your His Her Their If So But And Or What How When Where Why Who Which Is
+    Are Was Were Do Does Did Can Could Will Would Should Let Yes No Okay Also Now Here Sure
+    Just In On At For As After Before Once Meanwhile However Otherwise Finally First Next
+""".split())
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def _goes_on(text: str, stop: int, first: int) -> bool:
+    """Whether the stop just before ``stop`` is an initial's, before a name."""
+    if not _INITIALS.search(text, max(0, stop - 16), stop):
+        return False
+    word = _WORD.match(text, first)
+    return word is not None and word[0] not in _STARTS_SENTENCES
+
+
 def sentences(text: str) -> list[str]:
     out, start = [], 0
     for m in _SENTENCE_END.finditer(text):
         first = m.end()  # the next sentence's first letter, past any opening marks
         while first < len(text) and text[first] in _OPENING:
             first += 1
-        if first < len(text) and not text[first].islower():
+        if first < len(text) and not text[first].islower() \
+                and not _goes_on(text, m.start(), first):
             out.append(text[start:m.end()])
             start = m.end()
     out.append(text[start:])

@@ -48,6 +48,18 @@ from servers.tts.text import MAX_PIECE, plan
      "twenty-fourth to December twenty-sixth, between May first and May third, closed "
      "January first to January second, expires December twenty twenty-six; by one half or "
      "three quarters cup"),
+    # Identifiers after what names one, digit by digit ("fifty-eight thousand ..." before);
+    # a code of capitals and digits too, but "COVID-19" is a name; "401(k)" is a plan.
+    ("Your order 58213; card ends in 6789; ABC-123; P.O. Box 4521; COVID-19; your 401(k).",
+     "Your order five eight two one three; card ends in six seven eight nine; ABC one two "
+     "three; P.O. Box four five two one; COVID-nineteen; your four oh one K."),
+    # A 24-hour time on the hour is "hundred" ("seventeen o'clock" before).
+    ("Open 9:00-17:00, at 14:00 or 14:30", "Open nine o'clock to seventeen hundred, at "
+     "fourteen hundred or fourteen thirty"),
+    # Units written short ("per mo" was heard "per mile"; "hrs", "mins" were read as such).
+    ("$29.99/mo or $300/yr. It takes 2 hrs 30 mins, or 1 hr.", "twenty-nine dollars and "
+     "ninety-nine cents per month or three hundred dollars per year. It takes two hours "
+     "thirty minutes, or one hour."),
     # A score out of five or ten ("four/five" before); "3/5" alone is left alone.
     ("Rated 4/5, a 4.5/5 rating, score of 9/10, 3/5", "Rated four out of five, a four point "
      "five out of five rating, score of nine out of ten, three/five"),
@@ -352,6 +364,18 @@ def test_a_line_break_ends_a_sentence_where_a_listener_hears_one(
     assert [p.ends_sentence for p in plan(text, language, first_chars=500)] == [True] * len(spoken)
 
 
+@pytest.mark.parametrize("text, pieces", [
+    # An initial or a dotted abbreviation before a name goes on (a pause and a falling
+    # voice fell inside "John A. | Smith"); before a word that starts sentences, it ends one.
+    ("Your agent is John A. Smith from billing.", ["Your agent is John A. Smith from billing."]),
+    ("Use the U.S. Postal Service.", ["Use the U.S. Postal Service."]),
+    ("I live in the U.S. It is big.", ["I live in the U.S.", "It is big."]),
+    ("Plan A. Then plan B.", ["Plan A.", "Then plan B."]),
+])
+def test_an_initial_before_a_name_ends_no_sentence(text: str, pieces: list[str]) -> None:
+    assert [p.text for p in plan(text, first_chars=500)] == pieces
+
+
 def test_sentences_split_after_abbreviations_are_expanded() -> None:
     texts = [p.text for p in plan("Ask Dr. Lee. She knows!", first_chars=60)]
     assert texts == ["Ask Doctor Lee.", "She knows!"]
@@ -384,6 +408,9 @@ def test_instructions_map_pace_and_style_and_ignore_the_rest() -> None:
     assert calm.noise < 1.0 < lively.noise
     assert style_for("like a pirate, in Klingon") == style_for(None)
     assert style_for(None, speed=2.0).length == pytest.approx(0.5)
+    # A word negated is not asked for ("not too fast" sped speech up).
+    assert style_for("not too fast, please") == style_for(None)
+    assert style_for("don't be monotone; speak slowly") == style_for("speak slowly")
 
 
 def test_voice_catalog_scans_a_voices_dir_once_per_file(tmp_path, voice_path) -> None:  # type: ignore[no-untyped-def]
