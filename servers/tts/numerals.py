@@ -34,6 +34,13 @@ def _digits(m: re.Match[str], group: int | str = 0) -> str:
     return spell_groups(m[group])
 
 
+def _nth(day: str) -> str:
+    """"5" -> "5th": a day of the month, for the ordinal rule to read."""
+    n = int(day)
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def _range(m: re.Match[str]) -> str:
     return f"{m['a']} to {m['b']}"
 
@@ -110,6 +117,13 @@ NUMERAL_RULES: list[Rule] = [
     # character, as it is read out; a short one ("MP3", "COVID19", "B2B") is a word.
     (re.compile(r"\b(?=[A-Z\d]*[A-Z])(?=(?:[A-Z]*\d){5})[A-Z\d]{6,}\b"),
      lambda m: " ".join(spell_digits(c) if c.isdigit() else c for c in m[0])),
+    # "March 5-7": days of one month ("fifth to seven" before).
+    (re.compile(r"\b(?P<month>" + "|".join([*MONTHS, *_MONTHS]) + r")\.? (?P<a>[0-3]?\d)"
+                r"(?:st|nd|rd|th)?\s?[-–]\s?(?P<b>[0-3]?\d)(?:st|nd|rd|th)?\b(?![-–/]\d)"),
+     lambda m: f"{_MONTHS.get(m['month'], m['month'])} {_nth(m['a'])} to {_nth(m['b'])}"),
+    # "1-800-FLOWERS": a toll-free number spelt in letters ("one-eight hundred-FLOWERS").
+    (re.compile(r"\b1-(8(?:00|88|77|66|55|44|33))-(?=[A-Z]{3,})"), r"1 \1 "),
+    (re.compile(r"\b(\d+)[kK]\+(?!\w)"), r"\1 thousand plus"),  # "10k+ users"
     (re.compile(rf"(?<![\w.,:/–-])(?P<a>{_END})\s?[-–]\s?(?P<b>{_END}){_NOT_AFTER}"), _range),
     (re.compile(rf"\b(?P<a>{_DAY})\s?[-–]\s?(?P<b>{_DAY})"), _days),
     (re.compile(rf"\b(?P<day>{_SHORT_DAY})(?P<stop>\.)?"), _day),

@@ -120,7 +120,10 @@ from servers.tts.text import MAX_PIECE, plan
     ("Open Mon-Fri. Call 42 Oak St, Springfield, or 5th Ave., here",
      "Open Monday to Friday. Call forty-two Oak Street, Springfield, or fifth Avenue, here"),
     ("On 2024-03-15, call 1-800-FLOWERS", "On March fifteenth, twenty twenty-four, call "
-     "one-eight hundred-FLOWERS"),
+     "one eight hundred FLOWERS"),
+    # Days of one month; "k+" is thousands and more.
+    ("March 5-7, Jan 21-23rd, May 1-3 for 10k+ users", "March fifth to seventh, January "
+     "twenty-first to twenty-third, May first to third for ten thousand plus users"),
     # A leading zero makes a code, read digit by digit; a lone zero or a decimal is a number.
     ("Your code is 0427", "Your code is zero four two seven"),
     ("Agent 007.", "Agent zero zero seven."),
