@@ -350,6 +350,12 @@ def test_over_capacity_is_503_with_retry_after(fault_proxy: RunningServer,
 
 
 def test_a_client_gone_mid_body_is_499_not_a_server_error(fault_proxy: RunningServer) -> None:
+    # The streams a test before held may still be counted out (limit 2): wait, or this
+    # one is refused (503, with its own usage record) before it is read at all.
+    deadline = time.monotonic() + 20
+    while metric(fault_proxy, "rymi_inflight", channel="custom-llm") != 0.0:
+        assert time.monotonic() < deadline, "streams before were never counted out"
+        time.sleep(0.05)
     half_body(fault_proxy.port, "/v1/chat/completions", "llm-half-body", TOKEN)
     record = fault_proxy.wait_usage("llm-half-body")
     assert record["status"] == 499 and record["client_disconnected"] is True

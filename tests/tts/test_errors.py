@@ -192,7 +192,10 @@ def test_url_options_are_defaults_the_body_overrides(client: httpx.Client) -> No
     slow = client.post("/tts?format=pcm_8000&speed=0.5", json=text)
     fast = client.post("/tts?format=pcm_8000&speed=2.0", json=text)
     assert slow.status_code == fast.status_code == 200
-    assert len(slow.content) > 2.5 * len(fast.content)  # half vs double pace
+    # Half vs double pace: 4x the length nominally, 2.7-3.1x measured (the leading and
+    # trailing silence do not scale; piper's duration noise moves each take): 2.43x once
+    # under CI's load, so the bound sits well under that and far over 1x (speed ignored).
+    assert len(slow.content) > 2.0 * len(fast.content)
     # The body's format wins over the URL's: 16 kHz is twice the bytes of 8 kHz.
     body_wins = client.post("/tts?format=pcm_8000&speed=2.0", json={**text, "format": "pcm_16000"})
     assert body_wins.status_code == 200
