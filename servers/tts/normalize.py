@@ -21,7 +21,7 @@ from num2words import num2words
 from .addresses import ADDRESS_RULES, spell_digits
 from .addresses import DIGITS as DIGITS  # re-exported: the words a digit is read as
 from .markup import strip_markup
-from .numerals import MONTHS, NUMERAL_RULES
+from .numerals import DAYS, MONTHS, NUMERAL_RULES, SHORT_MONTHS
 from .voices import primary
 
 log = logging.getLogger("rymi.tts")
@@ -108,10 +108,10 @@ def _time(m: re.Match[str]) -> str:
 # a month, a time zone ("9 a.m. Monday", "5 p.m. EST"), the unit of an address ("Main St.
 # Apt 4B").
 _GOES_ON_AFTER = re.compile(
-    r"\s+(?:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day|Mon|Tues?|Wed|Thu(?:rs?)?|Fri|Sat|Sun"
-    r"|May(?=\s\d)|" + "|".join(m for m in MONTHS if m != "May") + r"|Jan|Feb|Mar|Apr"
-    r"|Jun|Jul|Aug|Sept?|Oct|Nov|Dec|[ECMP][SD]?T|UTC|GMT|BST|CET|CEST|Apt|Apartment|Suite"
-    r"|Ste|Unit|Floor|Fl|Room|Rm|Bldg|Building)\b")
+    r"\s+(?:" + "|".join([*dict.fromkeys(DAYS.values()), *DAYS, r"May(?=\s\d)",
+                          *(m for m in MONTHS if m != "May"), *SHORT_MONTHS])
+    + r"|[ECMP][SD]?T|UTC|GMT|BST|CET|CEST|Apt|Apartment|Suite|Ste|Unit|Floor|Fl|Room|Rm"
+    r"|Bldg|Building)\b")
 
 
 def _kept_stop(m: re.Match[str], extra: int = 0) -> str:

@@ -14,11 +14,12 @@ from .addresses import spell_digits, spell_groups
 
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
           "September", "October", "November", "December"]
-_MONTHS = {m[:3]: m for m in MONTHS if m != "May"} | {"Sept": "September"}  # "Jun", "Sept"
-_DAYS = {"Mon": "Monday", "Tue": "Tuesday", "Tues": "Tuesday", "Wed": "Wednesday",
+SHORT_MONTHS = {m[:3]: m for m in MONTHS if m != "May"} | {"Sept": "September"}  # "Jun", "Sept"
+DAYS = {"Mon": "Monday", "Tue": "Tuesday", "Tues": "Tuesday", "Wed": "Wednesday",
          "Thu": "Thursday", "Thur": "Thursday", "Thurs": "Thursday", "Fri": "Friday",
          "Sat": "Saturday", "Sun": "Sunday"}
-_DAY = "(?:" + "|".join(_DAYS) + r")\b\.?"
+_SHORT_DAY = "(?:" + "|".join(DAYS) + r")\b"
+_DAY = _SHORT_DAY + r"\.?"
 # "1/2 off", "3/4 cup": the fractions people say; "3/5" is as likely a date, left alone.
 _FRACTIONS = {"1/2": "one half", "1/3": "one third", "2/3": "two thirds",
               "1/4": "one quarter", "3/4": "three quarters"}
@@ -45,13 +46,17 @@ def _range(m: re.Match[str]) -> str:
     return f"{m['a']} to {m['b']}"
 
 
+def _stop(m: re.Match[str]) -> str:
+    """"Mon-Fri. Call us", "Open Sat.": a period the match took ends the sentence too
+    where a capital or the text's end follows."""
+    return "." if m[0].endswith(".") and re.match(r"\s+[A-Z]|\s*$", m.string[m.end():]) else ""
+
+
 def _days(m: re.Match[str]) -> str:
-    # "Mon-Fri. Call us": the period ends the sentence too.
-    stop = "." if m[0].endswith(".") and re.match(r"\s+[A-Z]|\s*$", m.string[m.end():]) else ""
-    return f"{_DAYS[m['a'].rstrip('.')]} to {_DAYS[m['b'].rstrip('.')]}{stop}"
+    return f"{DAYS[m['a'].rstrip('.')]} to {DAYS[m['b'].rstrip('.')]}{_stop(m)}"
 
 
-_SHORT_DAY = "(?:" + "|".join(_DAYS) + r")\b"
+_AMONG = r"(?:,|\s?[&/]|\s(?:and|or))\s?"  # between the days of a list: "Sat & Sun"
 
 
 # A short day among others or before a time ("Sat & Sun", "Fri, Sat 10-2", "Wed. 5pm"),
@@ -60,12 +65,11 @@ _SHORT_DAY = "(?:" + "|".join(_DAYS) + r")\b"
 def _day(m: re.Match[str]) -> str:
     day, rest = m["day"], m.string[m.end():]
     before = m.string[max(0, m.start() - 12):m.start()]
-    among = (re.search(rf"\b{_SHORT_DAY}\.?(?:,|\s?[&/]|\s(?:and|or))\s?$", before)
-             or re.match(rf"\.?(?:,|\s?[&/]|\s(?:and|or))\s?{_SHORT_DAY}", rest))
+    among = (re.search(rf"\b{_DAY}{_AMONG}$", before)
+             or re.match(rf"\.?{_AMONG}{_SHORT_DAY}", rest))
     if not (among or re.match(r"\.?\s?\d", rest) or (m["stop"] and day != "Sun")):
         return m[0]
-    stop = "." if m["stop"] and re.match(r"\s+[A-Z]|\s*$", rest) else ""
-    return _DAYS[day] + stop
+    return DAYS[day] + _stop(m)
 
 
 _UNITS = {"mo": ("month", "months"), "yr": ("year", "years"), "wk": ("week", "weeks"),
@@ -77,7 +81,7 @@ _UNITS = {"mo": ("month", "months"), "yr": ("year", "years"), "wk": ("week", "we
 _MD = r"(?:1[0-2]|0?[1-9])/(?:3[01]|[12]\d|0?[1-9])"
 _DATE_BEFORE = ("on|until|till|from|since|before|after|through|thru|between|due|"
                 "expires|expiring|effective|starting|" + "|".join(
-                    f"{day},?" for day in dict.fromkeys(_DAYS.values())))
+                    f"{day},?" for day in dict.fromkeys(DAYS.values())))
 
 
 def _month_day(md: str) -> str:
@@ -118,9 +122,9 @@ NUMERAL_RULES: list[Rule] = [
     (re.compile(r"\b(?=[A-Z\d]*[A-Z])(?=(?:[A-Z]*\d){5})[A-Z\d]{6,}\b"),
      lambda m: " ".join(spell_digits(c) if c.isdigit() else c for c in m[0])),
     # "March 5-7": days of one month ("fifth to seven" before).
-    (re.compile(r"\b(?P<month>" + "|".join([*MONTHS, *_MONTHS]) + r")\.? (?P<a>[0-3]?\d)"
+    (re.compile(r"\b(?P<month>" + "|".join([*MONTHS, *SHORT_MONTHS]) + r")\.? (?P<a>[0-3]?\d)"
                 r"(?:st|nd|rd|th)?\s?[-–]\s?(?P<b>[0-3]?\d)(?:st|nd|rd|th)?\b(?![-–/]\d)"),
-     lambda m: f"{_MONTHS.get(m['month'], m['month'])} {_nth(m['a'])} to {_nth(m['b'])}"),
+     lambda m: f"{SHORT_MONTHS.get(m['month'], m['month'])} {_nth(m['a'])} to {_nth(m['b'])}"),
     # "1-800-FLOWERS": a toll-free number spelt in letters ("one-eight hundred-FLOWERS").
     (re.compile(r"\b1-(8(?:00|88|77|66|55|44|33))-(?=[A-Z]{3,})"), r"1 \1 "),
     (re.compile(r"\b(\d+)[kK]\+(?!\w)"), r"\1 thousand plus"),  # "10k+ users"
@@ -154,6 +158,6 @@ NUMERAL_RULES: list[Rule] = [
      lambda m: f"{m['n']} {_UNITS[m['u'].rstrip('s')][m['n'] != '1']}"),
     (re.compile(r"(?<![\w~])~\s?(?=[$€£]?\d)"), "about "),
     # "Jun 5", "Mar. 15": a month written short before its day.
-    (re.compile(r"\b(?:" + "|".join(_MONTHS) + r")\b\.?(?=\s\d{1,2}(?:st|nd|rd|th)?\b)"),
-     lambda m: _MONTHS[m[0].rstrip(".")]),
+    (re.compile(r"\b(?:" + "|".join(SHORT_MONTHS) + r")\b\.?(?=\s\d{1,2}(?:st|nd|rd|th)?\b)"),
+     lambda m: SHORT_MONTHS[m[0].rstrip(".")]),
 ]
