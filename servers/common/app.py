@@ -17,7 +17,6 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
-from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -57,7 +56,7 @@ def _registry() -> CollectorRegistry:
     if not os.environ.get(METRICS_DIR_ENV):
         return REGISTRY
     registry = CollectorRegistry()
-    MultiProcessCollector(registry)
+    metrics.WorkersCollector(registry)  # registers itself; the folder from the environment
     return registry
 
 

@@ -76,6 +76,28 @@ def _wait_all_ready(server: RunningServer) -> None:
         time.sleep(0.2)
 
 
+def _metrics_dir(server: RunningServer) -> Path:
+    """The workers' shared metrics folder, from a worker's environment."""
+    environ = Path(f"/proc/{child_pids(server.proc.pid)[0]}/environ").read_bytes()
+    env = dict(v.split(b"=", 1) for v in environ.split(b"\0") if b"=" in v)
+    return Path(env[b"PROMETHEUS_MULTIPROC_DIR"].decode())
+
+
+def test_a_metrics_file_caught_empty_fails_no_scrape(workers: RunningServer) -> None:
+    """A worker's metric file is 0 bytes between its creation and its sizing, and stays
+    so if the worker is SIGKILLed in that instant (seen in CI): prometheus_client's
+    collector answered every scrape after it with a 500. The file holds no samples yet;
+    the scrape reports everyone else's."""
+    empty = _metrics_dir(workers) / "counter_999999.db"
+    empty.touch()
+    try:
+        r = httpx.get(f"{workers.url}/metrics", timeout=10)
+        assert r.status_code == 200, r.text[-2000:]
+        assert 'rymi_ready{channel="custom-llm"} 1.0' in r.text
+    finally:
+        empty.unlink()
+
+
 def _chat(url: str, content: str, client: httpx.Client) -> list[str]:
     body = {"model": "x", "stream": True, "messages": [{"role": "user", "content": content}]}
     with client.stream("POST", f"{url}/v1/chat/completions", json=body, timeout=30) as r:
