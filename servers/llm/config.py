@@ -67,6 +67,10 @@ class LlmSettings(ServerSettings):
     max_tokens_cap: int = Field(4096, ge=1, description="Largest max_tokens honoured; "
                                 "larger requests are clamped, and a request with none gets "
                                 "this (so is the context's rest).")
+    upstream_cap_field: Literal["max_tokens", "max_completion_tokens"] = Field(
+        "max_tokens", description="The field that carries max_tokens_cap upstream on a "
+        "request that names no limit: max_completion_tokens for OpenAI's reasoning models "
+        "(o-series, gpt-5), which refuse max_tokens with a 400.")
     max_body_bytes: int = Field(1_000_000, ge=1024,
                                 description="Largest request body; over it: 413.")
     max_messages: int = Field(512, ge=1, description="Most messages in one request; over "

@@ -83,6 +83,27 @@ def unforced_proxy(fault_upstream: FaultUpstream) -> Iterator[RunningServer]:
     server.stop()
 
 
+def test_the_cap_goes_upstream_in_the_field_the_upstream_takes(
+        fault_upstream: FaultUpstream) -> None:
+    """OpenAI's reasoning models answer max_tokens with a 400 ("use
+    max_completion_tokens"): the cap added to a request with no limit of its own goes in
+    the field the operator names. A limit the caller gave stays in the caller's field."""
+    server = start_server("servers.llm", env={
+        "RYMI_LLM_BACKEND": "upstream", "RYMI_LLM_UPSTREAM_URL": fault_upstream.url,
+        "RYMI_LLM_UPSTREAM_CAP_FIELD": "max_completion_tokens", "RYMI_LLM_TOKENS": "",
+        "RYMI_LLM_MAX_TOKENS_CAP": "300"}, ready_timeout=120)
+    try:
+        r, _ = _fault(server.url, "ok", stream=False)
+        assert r.status_code == 200, r.text
+        sent = fault_upstream.state.requests[-1]["body"]
+        assert sent["max_completion_tokens"] == 300 and "max_tokens" not in sent
+        _fault(server.url, "ok", stream=False, max_tokens=20)
+        sent = fault_upstream.state.requests[-1]["body"]
+        assert sent["max_tokens"] == 20 and "max_completion_tokens" not in sent
+    finally:
+        server.stop()
+
+
 @pytest.mark.parametrize("fault", ["usage-on-choice", "no-usage", "usage-unasked"])
 @pytest.mark.parametrize("include_usage", [True, False])
 @pytest.mark.parametrize("forced", [True, False])

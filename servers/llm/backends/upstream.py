@@ -124,7 +124,7 @@ class UpstreamBackend:
             if (req_value := getattr(req, key)) is not None and req_value > cap:
                 out[key] = cap  # as the vllm backend clamps: one setting, both backends
         if req.output_limit() is None:  # and bounds: not the upstream's own default
-            out["max_tokens"] = cap
+            out[self.settings.upstream_cap_field] = cap
         drop_usage = not req.include_usage
         if not req.stream:  # OpenAI and vLLM refuse it on an answer not streamed; we take it
             out.pop("stream_options", None)
