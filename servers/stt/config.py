@@ -49,7 +49,8 @@ class SttSettings(ServerSettings):
     vad_threshold: float = Field(0.5, gt=0, lt=1, description="Silero speech probability that "
                                  "starts or continues speech.")
     vad_neg_threshold: float | None = Field(None, gt=0, lt=1, description="Probability below "
-                                            "which a window is silence (default threshold - 0.15).")
+                                            "which a window is silence (default threshold - "
+                                            "0.15); a URL's vad_threshold keeps the gap.")
     min_speech_ms: int = Field(250, ge=32, le=5000, description="Voice activity needed before "
                                "speech_started (shorter blips are noise).")
     speech_pad_ms: int = Field(400, ge=0, le=2000, description="Audio kept before the onset "
@@ -92,6 +93,14 @@ class SttSettings(ServerSettings):
         if self.vad_neg_threshold is not None and self.vad_neg_threshold > self.vad_threshold:
             raise ValueError("vad_neg_threshold must not exceed vad_threshold")
         return self
+
+    def neg_threshold_for(self, threshold: float) -> float | None:
+        """The silence threshold of a session whose speech threshold is ``threshold`` (a
+        URL's vad_threshold): the operator's gap below vad_threshold kept; None, the
+        segmenter's own default, where the operator set none."""
+        if self.vad_neg_threshold is None:
+            return None
+        return max(0.01, threshold - (self.vad_threshold - self.vad_neg_threshold))
 
     def interim_lane(self) -> bool:
         """Whether interims decode on their own low-priority copy of the model. Only on a

@@ -58,8 +58,7 @@ class SttSession:
         self.segmenter = UtteranceSegmenter(StreamingVad(ctx.vad_model).probabilities,
                                             SegmenterConfig(
             threshold=options.vad_threshold,
-            neg_threshold=s.vad_neg_threshold if options.vad_threshold == s.vad_threshold
-            else None,
+            neg_threshold=s.neg_threshold_for(options.vad_threshold),
             min_speech_ms=s.min_speech_ms, endpointing_ms=options.endpointing_ms,
             speculative_ms=s.speculative_ms, speech_pad_ms=s.speech_pad_ms,
             max_utterance_s=s.max_utterance_s))

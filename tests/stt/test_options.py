@@ -26,6 +26,16 @@ def test_defaults_come_from_settings():
     assert opts.model == "whisper-tiny.en" and opts.keyterms == ()
 
 
+def test_a_url_threshold_keeps_the_operators_silence_gap():
+    """An operator's vad_neg_threshold is a gap below vad_threshold; a URL's vad_threshold
+    moves both (it fell back to threshold - 0.15, the operator's gap lost)."""
+    s = SttSettings(vad_threshold=0.5, vad_neg_threshold=0.45)
+    assert s.neg_threshold_for(0.5) == 0.45
+    assert s.neg_threshold_for(0.7) == pytest.approx(0.65)
+    assert s.neg_threshold_for(0.03) == 0.01  # never at or under 0: all would be speech
+    assert SttSettings().neg_threshold_for(0.7) is None  # the segmenter's default
+
+
 def test_all_options():
     opts = parse("language=en-gb&endpointing_ms=300&vad_threshold=0.6&interim=false"
                  "&keyterms=Rymi,Acme&keyterms=Zorblax&model=tiny.en")
