@@ -41,7 +41,11 @@ _LINE_MARK = re.compile(rf"^(?:{_RULE}|[ \t]*(?:#{{1,6}}|[-*+•>])[ \t]+)", re.
 # "1. Basic": the item's number is said before it ("one, Basic"); with its stop it was a
 # sentence of its own, heard at the end of the line before.
 _NUMBERED = re.compile(r"^[ \t]*(\d{1,2})[.)][ \t]+", re.M)
-_LIST_LINE = re.compile(rf"^(?:{_RULE}|[ \t]*(?:#{{1,6}}|[-*+•>]|\d{{1,3}}[.)])[ \t]+)", re.M)
+# "a) red": the letter is said as a letter ("A, red"; a lowercase "a" is the article), and
+# only with ")" ("a. m." and "I. Smith" open lines too).
+_LETTERED = re.compile(r"^[ \t]*\(?([a-z])\)[ \t]+", re.M)
+_LIST_LINE = re.compile(
+    rf"^(?:{_RULE}|[ \t]*(?:#{{1,6}}|[-*+•>]|\d{{1,3}}[.)]|\(?[a-z]\))[ \t]+)", re.M)
 # "3 * 4": the sign "×", which normalize.py or espeak says in the voice's language.
 _TIMES = re.compile(r"(?<=\d)[ \t]*[*×][ \t]*(?=\d)")
 # A Markdown table: a header row, its rule row ("|---|:--:|"), and the rows after it that
@@ -138,6 +142,7 @@ def strip_markup(text: str, language: str = "") -> str:
     every_line = bool(tables) or listed
     if listed:
         text = _NUMBERED.sub(r"\1, ", _LINE_MARK.sub("", text))
+        text = _LETTERED.sub(lambda m: f"{m[1].upper()}, ", text)
     text = _EMPHASIS.sub("", _TIMES.sub(" × ", text))
     text = text.replace("_", " ")  # snake_case inside a word: two words
     text = _HASHTAG.sub("", _NUMBER_SIGN.sub("number ", text))

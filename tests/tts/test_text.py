@@ -339,6 +339,11 @@ def test_short_text_is_one_piece_and_punctuation_alone_is_nothing() -> None:
     # A numbered item's number goes with it, not with the line before.
     ("Here are your options:\n1. Basic - $10\n2) Pro", "en-US",
      ["Here are your options: one, Basic - ten dollars.", "two, Pro"]),
+    # A lettered item's letter is said as a letter, its line a sentence (they ran
+    # together, "a) red b) blue", the "a" the article); "a lot" opening a line is no item.
+    ("Pick one:\na) red\nb) blue\n(c) green", "en-US", ["Pick one: A, red.", "B, blue.",
+                                                    "C, green"]),
+    ("We need\na lot of time", "en-US", ["We need a lot of time"]),
     ("Done!\nnext", "en-US", ["Done!", "next"]),
     # The marks closing a line go first, then the line ends; "\r\n" is a line break too.
     ("**Hours**\r\nWe open at 9 👍\nSee you", "en-US", ["Hours.", "We open at nine.", "See you"]),
