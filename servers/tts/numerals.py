@@ -119,7 +119,10 @@ NUMERAL_RULES: list[Rule] = [
      lambda m: m["w"] + _digits(m, "n")),
     # A tracking or order code of letters and digits ("1Z999AA10123456784"): each
     # character, as it is read out; a short one ("MP3", "COVID19", "B2B") is a word.
-    (re.compile(r"\b(?=[A-Z\d]*[A-Z])(?=(?:[A-Z]*\d){5})[A-Z\d]{6,}\b"),
+    # So is a booking code whose letters and digits alternate ("8XK2P9" was "eight
+    # XK2P9"); one run of each is a name ("RTX4090", "SHA256", "COVID19").
+    (re.compile(r"\b(?=[A-Z\d]*[A-Z])(?=(?:[A-Z]*\d){5}|\d*[A-Z]+\d+[A-Z]|[A-Z]*\d+[A-Z]+\d)"
+                r"[A-Z\d]{6,}\b"),
      lambda m: " ".join(spell_digits(c) if c.isdigit() else c for c in m[0])),
     # "March 5-7": days of one month ("fifth to seven" before).
     (re.compile(r"\b(?P<month>" + "|".join([*MONTHS, *SHORT_MONTHS]) + r")\.? (?P<a>[0-3]?\d)"

@@ -109,6 +109,9 @@ from servers.tts.text import MAX_PIECE, plan
      "one one or five five five, one two three, four five six seven."),
     ("Tracking: 1Z999AA10123456784, an MP3 of COVID19", "Tracking: one Z nine nine nine A A "
      "one zero one two three four five six seven eight four, an MP3 of COVID19"),
+    # A booking code whose letters and digits alternate, each character; one run of
+    # each is a name.
+    ("Code 8XK2P9 for the RTX4090", "Code eight X K two P nine for the RTX4090"),
     # Dates with a short year or none after what a date follows; "1 1/2".
     ("Closed on 12/25, back 3/15/24 for 1 1/2 days, cut by 1/2", "Closed on December "
      "twenty-fifth, back March fifteenth, twenty twenty-four for one and a half days, cut by "
