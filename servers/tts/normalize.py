@@ -93,6 +93,10 @@ def _time(m: re.Match[str]) -> str:
     if hour > 24 or minute > 59:
         return m[0]
     suffix = " ".join((m["ampm"] or "").replace(".", "").upper())
+    if hour in (0, 24) and not suffix:  # "00:15" was "zero fifteen"
+        if minute == 0:
+            return "midnight" + _kept_stop(m)
+        hour, suffix = 12, "A M"
     if minute == 0 and not suffix and hour > 12:  # "14:00" was "fourteen o'clock"
         spoken = f"{words(hour)} hundred"
     elif minute == 0:

@@ -56,6 +56,8 @@ from servers.tts.text import MAX_PIECE, plan
     # A 24-hour time on the hour is "hundred" ("seventeen o'clock" before).
     ("Open 9:00-17:00, at 14:00 or 14:30", "Open nine o'clock to seventeen hundred, at "
      "fourteen hundred or fourteen thirty"),
+    # The hour after midnight ("zero fifteen" before) and midnight itself.
+    ("Boarding 00:15, departs at 00:00", "Boarding twelve fifteen A M, departs at midnight"),
     # Units written short ("per mo" was heard "per mile"; "hrs", "mins" were read as such).
     ("$29.99/mo or $300/yr. It takes 2 hrs 30 mins, or 1 hr.", "twenty-nine dollars and "
      "ninety-nine cents per month or three hundred dollars per year. It takes two hours "
