@@ -125,7 +125,8 @@ def _line_end(m: re.Match[str], every_line: bool, goes_on: frozenset[str]) -> st
     stop = every_line or (nxt and (m["blank"] or not nxt.islower()))
     if stop and goes_on and not every_line and not m["blank"]:
         last = _LAST_WORD.search(m.string, max(0, m.start() - 40), m.start())
-        stop = not (last and last[1].lower() in goes_on)
+        # In capitals it is no such word: "9:00 AM", "Plan A" end a line.
+        stop = not (last and last[1].lower() in goes_on and not last[1].isupper())
     return (".\n" if stop else "\n") + nxt
 
 

@@ -119,10 +119,13 @@ _GOES_ON_AFTER = re.compile(
 
 
 def _kept_stop(m: re.Match[str], extra: int = 0) -> str:
-    """"at 9 a.m. Then" / "at 9 a.m." end a sentence: keep the stop the match swallowed."""
+    """"at 9 a.m. Then" / "at 9 a.m." end a sentence: keep the stop the match swallowed.
+    So does one before a line break (a list's "9am." lines ran together): the stop there
+    was written, or put by markup.py, to end the line."""
     rest = m.string[m.end() + extra:]
     if m.string[:m.end() + extra].endswith(".") and (
-            not rest.strip() or (re.match(r"\s+[A-Z]", rest) and not _GOES_ON_AFTER.match(rest))):
+            not rest.strip() or rest.lstrip(" ").startswith("\n")
+            or (re.match(r"\s+[A-Z]", rest) and not _GOES_ON_AFTER.match(rest))):
         return "."
     return ""
 

@@ -350,6 +350,15 @@ def test_short_text_is_one_piece_and_punctuation_alone_is_nothing() -> None:
                                                     "C, green"]),
     ("We need\na lot of time", "en-US", ["We need a lot of time"]),
     ("Done!\nnext", "en-US", ["Done!", "next"]),
+    # A line ending in a time's A M or P M ends there: the stop the time took is put
+    # back, and "AM" in capitals is no "am" a sentence goes on after (the slots of a
+    # booking reply ran together as one sentence).
+    ("Open slots:\n1. 9am\n2. 11am", "en-US", ["Open slots: one, nine A M.",
+                                            "two, eleven A M"]),
+    ("- Monday at 9 AM\n- Friday at 4 PM", "en-US", ["Monday at nine A M.",
+                                                  "Friday at four P M"]),
+    ("Times: 9:00 AM\n2:00 PM", "en-US", ["Times: nine A M.", "two P M"]),
+    ("Open at 9 a.m.\nTuesday too", "en-US", ["Open at nine A M.", "Tuesday too"]),
     # The marks closing a line go first, then the line ends; "\r\n" is a line break too.
     ("**Hours**\r\nWe open at 9 👍\nSee you", "en-US", ["Hours.", "We open at nine.", "See you"]),
     # A wrapped sentence goes on, as does a line ending at a comma or an abbreviation.
