@@ -67,7 +67,7 @@ _FENCE = re.compile(r"^[ \t]*(?:`{3,}|~{3,})[^\n`]*$", re.M)
 # allowed after) is a key, "press * to go back": it stays, for English to read "star" and
 # espeak, in other languages, its own word.
 _EMPHASIS = re.compile(r"\*{2,}|(?<=\S)\*|\*(?=[^\s.,!?;:])|~~|`+|(?<!\w)_+|_+(?!\w)")
-_NUMBER_SIGN = re.compile(r"(?<!\w)#(?=\d)")  # "#3": "number 3"
+_NUMBER_SIGN = re.compile(r"(?<!\w)#:?[ \t]?(?=\d)")  # "#3", "# 3", "#: 3": "number 3"
 _HASHTAG = re.compile(r"(?<!\w)#(?=[^\W\d])")  # "#Rymi": the mark goes ("C#" stays)
 _EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u2300-\u23FF"
                     "\uFE0E\uFE0F\u200D\u20E3]+")

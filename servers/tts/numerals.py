@@ -35,6 +35,20 @@ def _digits(m: re.Match[str], group: int | str = 0) -> str:
     return spell_groups(m[group])
 
 
+def _spelt(code: str) -> str:
+    """"8XK2P9" -> "eight X K two P nine": a code as it is read out."""
+    return " ".join(spell_digits(c) if c.isdigit() else c for c in code)
+
+
+# What names an identifier that follows it, and the space after ("#" is "number" by now).
+# (The word is matched, not looked behind for: tried at every character, a list of
+# lookbehinds cost 0.6 µs a character.)
+_ID_WORD = (r"\b(?P<w>(?:(?i:number(?: is)?|ID:?|PIN(?::| is)?|code(?::| is)?|ending(?: in)?|"
+            r"ends in|digits(?: are)?|reference(?: is)?|account|confirmation(?: is)?|"
+            r"(?:your|the|my|this|an?) (?:order|ticket|invoice|case|claim)(?: is)?|"
+            r"ticket|invoice|claim)|Box) )")
+
+
 def _nth(day: str) -> str:
     """"5" -> "5th": a day of the month, for the ordinal rule to read."""
     n = int(day)
@@ -101,17 +115,19 @@ NUMERAL_RULES: list[Rule] = [
     # A ZIP code after a state's two capitals: "IL 62704" is no sixty-two thousand.
     (re.compile(r"(?<=\b[A-Z]{2} )\d{5}(?:-\d{4})?(?![\w-])"), _digits),
     # An identifier after what names one, "#12345" included (markup made it "number"),
-    # and a card's last digits ("ending in 4242" was "four thousand two hundred ...").
-    # (The word is matched, not looked behind for: tried at every character, a list of
-    # lookbehinds cost 0.6 µs a character.)
-    (re.compile(r"\b(?P<w>(?:(?i:number(?: is)?|ID:?|PIN:?|code(?::| is)?|ending(?: in)?|"
-                r"ends in|digits(?: are)?|reference(?: is)?|account|confirmation(?: is)?|"
-                r"(?:your|the|my|this|an?) (?:order|ticket|invoice|case|claim)(?: is)?|"
-                r"ticket|invoice|claim)|Box) )(?P<n>\d{4,})(?![\w,.]\d)"),
+    # and a card's last digits ("ending in 4242" was "four thousand two hundred ..."); its
+    # groups too, each digit by digit ("4829-3312", "112-4458899-1234567", "9400 1000
+    # 0000": the groups after the first were read as amounts).
+    (re.compile(_ID_WORD + r"(?P<n>\d{4,}(?:[- ]\d{2,})*|\d{2,}(?:[- ]\d{2,})+)(?![\w,.]\d)"),
      lambda m: m["w"] + _digits(m, "n")),
-    # "ABC-123", "SKU-4410": a code of capitals and digits, each digit said ("COVID-19"
-    # is a name, read as written).
-    (re.compile(r"\b(?P<w>[A-Z]{2,}-)(?P<n>\d{3,})\b(?!-)"),
+    # A code of capitals and digits there, each character ("ABC123": "one hundred
+    # twenty-three" was espeak's); four letters in a row are a word ("SAVE20").
+    (re.compile(_ID_WORD + r"(?P<n>(?=[A-Z\d]*\d)(?![A-Z\d]*[A-Z]{4})[A-Z\d]*[A-Z][A-Z\d]*)"
+                r"\b(?!-)"),
+     lambda m: m["w"] + _spelt(m["n"])),
+    # "ABC-123", "SKU-4410", "REF-2024-0042": a code of capitals and digits, each digit
+    # said ("COVID-19" is a name, read as written).
+    (re.compile(r"\b(?P<w>[A-Z]{2,}-)(?P<n>\d{3,}(?:-\d{2,})*)\b(?!-)"),
      lambda m: m["w"][:-1] + " " + _digits(m, "n")),
     (re.compile(r"\b401\(k\)"), "four oh one K"),
     # "Call 911": a service number, said digit by digit.
@@ -123,7 +139,7 @@ NUMERAL_RULES: list[Rule] = [
     # XK2P9"); one run of each is a name ("RTX4090", "SHA256", "COVID19").
     (re.compile(r"\b(?=[A-Z\d]*[A-Z])(?=(?:[A-Z]*\d){5}|\d*[A-Z]+\d+[A-Z]|[A-Z]*\d+[A-Z]+\d)"
                 r"[A-Z\d]{6,}\b"),
-     lambda m: " ".join(spell_digits(c) if c.isdigit() else c for c in m[0])),
+     lambda m: _spelt(m[0])),
     # "March 5-7": days of one month ("fifth to seven" before).
     (re.compile(r"\b(?P<month>" + "|".join([*MONTHS, *SHORT_MONTHS]) + r")\.? (?P<a>[0-3]?\d)"
                 r"(?:st|nd|rd|th)?\s?[-–]\s?(?P<b>[0-3]?\d)(?:st|nd|rd|th)?\b(?![-–/]\d)"),

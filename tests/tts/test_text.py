@@ -111,6 +111,16 @@ from servers.tts.text import MAX_PIECE, plan
      "one one or five five five, one two three, four five six seven."),
     ("Tracking: 1Z999AA10123456784, an MP3 of COVID19", "Tracking: one Z nine nine nine A A "
      "one zero one two three four five six seven eight four, an MP3 of COVID19"),
+    # An identifier's groups, each digit by digit (the groups after the first were
+    # amounts), "# " and "#:" are "number", a code of capitals and digits after what
+    # names one is spelt; a promo word stays a word.
+    ("Your order number is 112-4458899-1234567", "Your order number is one one two, four "
+     "four five eight eight nine nine, one two three four five six seven"),
+    ("Order # 55123, Ticket #: 8452, PIN is 1234", "Order number five five one two three, "
+     "Ticket number eight four five two, PIN is one two three four"),
+    ("Your confirmation number is ABC123, code: SAVE20, ref REF-2024-0042", "Your "
+     "confirmation number is A B C one two three, code: SAVE20, ref REF two zero two four, "
+     "zero zero four two"),
     # A booking code whose letters and digits alternate, each character; one run of
     # each is a name.
     ("Code 8XK2P9 for the RTX4090", "Code eight X K two P nine for the RTX4090"),
