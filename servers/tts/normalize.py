@@ -173,6 +173,13 @@ def _apart(m: re.Match[str], spoken: str) -> str:
     return f"{spoken} " if m.string[m.end():m.end() + 1].isalpha() else spoken
 
 
+def _decade(m: re.Match[str]) -> str:
+    """"1990s" -> "nineteen nineties", "30s" -> "thirties", "2000s" -> "two thousands"."""
+    n = m["n"]
+    spoken = _year(int(n)) if len(n) == 4 else words(int(n))
+    return spoken[:-1] + "ies" if spoken.endswith("y") else spoken + "s"
+
+
 def _number(m: re.Match[str]) -> str:
     return _apart(m, _number_words(m[0]))
 
@@ -216,6 +223,10 @@ RULES: list[Rule] = [
     # A sign before a number, amount or percentage: "-5", "-$20", "−3.5%". Not after a
     # word character, where it is a hyphen ("2-3", "COVID-19").
     (re.compile(r"(?<![\w\-−])[-−](?=[$€£]?\d)"), "minus "),
+    # "€5,50", "€1.234,56": a euro amount with a decimal comma, as the money rule reads it
+    # ("five hundred and fifty euros" before: a price a hundred times too high).
+    (re.compile(r"€\s?(?P<whole>\d{1,3}(?:\.\d{3})*),(?P<cents>\d\d)(?![\d,.]\d|\d)"),
+     lambda m: f"€{m['whole'].replace('.', ',')}.{m['cents']}"),
     (re.compile(r"(?P<cur>[$€£])\s?(?P<whole>\d[\d,]*)(?:\.(?P<cents>\d+))?"
                 rf"(?:\s(?P<scale>{SCALES})\b|(?P<mark>(?i:k|[bmt]n?))(?!\w)"
                 # After a space only a capital or a two-letter mark: "$5 M", "£2 bn", but
@@ -239,9 +250,11 @@ RULES: list[Rule] = [
     (re.compile(rf"(?P<the>\b(?i:the)\s)?\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s(?:of\s)?{_MONTH}"
                 r"(?:,?\s(?P<y>\d{4}))?\b"), _day_month),
     (re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.I), _ordinal),
+    # A decade: "the 1990s", "his 30s", "the '80s" (espeak said "nineteen hundred ninety z").
+    (re.compile(r"(?<![\w.,$€£])['’]?(?P<n>(?:1[0-9]|20)?[1-9]0|(?:1[0-9]|20)00)s\b"), _decade),
     # A number ends where its digits do, so a unit written onto it stays a word: "1.5GB"
-    # is "one point five GB", not "one.5GB". An "s" after a whole number is a decade or a
-    # plural ("1990s"), which espeak reads better than "nineteen ninety s".
+    # is "one point five GB", not "one.5GB". An "s" after another whole number is a
+    # plural ("the 747s"), which espeak reads better than "seven hundred forty-seven s".
     (re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d|s\b)|(?<![\w.])\d*\.\d+(?!\d)"
                 r"|\b\d+(?!\d|s\b)"), _number),  # ".5" too: "zero point five", not "dot five"
     (re.compile(r"\s&\s"), " and "),
@@ -305,6 +318,20 @@ _GUARDED: list[Rule] = [(p, r if isinstance(r, str) else _kept_on_failure(_joine
                         for p, r in RULES]
 
 
+# "15/03/1990": a date with its day first, written as the ISO date the rules read. Day
+# first where the voice's English writes it so (en-GB "03/04/2024" is 3 April), and
+# wherever the first number can be no month.
+_SLASH_DATE = re.compile(r"(?<![\w/.])(?P<a>\d{1,2})/(?P<b>\d{1,2})/(?P<y>\d{4})(?![\w/])")
+_DAY_FIRST = ("en-gb", "en-au", "en-nz", "en-ie", "en-in", "en-za")
+
+
+def _day_first(m: re.Match[str], language: str) -> str:
+    day, month = int(m["a"]), int(m["b"])
+    if month <= 12 and (day > 12 or language.lower().replace("_", "-")[:5] in _DAY_FIRST):
+        return f"{m['y']}-{month:02d}-{day:02d}"
+    return m[0]
+
+
 # "5_000": digit groups as code writes them, one number; markup.py makes any other "_" a
 # space ("five zero zero zero"). Not in a name ("row_1_000") or past a point.
 _DIGIT_GROUPS = re.compile(r"(?<![\w.])\d{1,3}(?:_\d{3})+(?!_?\d)")
@@ -339,6 +366,7 @@ def normalize_lines(text: str, language: str = "en") -> list[str]:
         text = _NO_NUMBER.sub("number", text)
         text = _STREET.sub(lambda m: f"{m[1]} Street" + _kept_stop(m), text)
         text = _ABBREV.sub(_abbreviation, text)
+        text = _SLASH_DATE.sub(lambda m: _day_first(m, language), text)
         for pattern, repl in _GUARDED:
             text = pattern.sub(repl, text)
     # The rules may have taken a stop ("Dr.\nLee"): a line is cut only after one left.

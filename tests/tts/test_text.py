@@ -121,6 +121,12 @@ from servers.tts.text import MAX_PIECE, plan
     ("Your confirmation number is ABC123, code: SAVE20, ref REF-2024-0042", "Your "
      "confirmation number is A B C one two three, code: SAVE20, ref REF two zero two four, "
      "zero zero four two"),
+    # A date whose first number can be no month is day first; a euro amount with a
+    # decimal comma has cents (it was a hundred times the price); decades are words
+    # (espeak said "nineteen hundred ninety z").
+    ("Born 15/03/1990, paid €5,50 in the 1990s, in his 30s", "Born March fifteenth, "
+     "nineteen ninety, paid five euros and fifty cents in the nineteen nineties, in his "
+     "thirties"),
     # A booking code whose letters and digits alternate, each character; one run of
     # each is a name.
     ("Code 8XK2P9 for the RTX4090", "Code eight X K two P nine for the RTX4090"),
@@ -143,9 +149,8 @@ from servers.tts.text import MAX_PIECE, plan
     ("Your code is 0427", "Your code is zero four two seven"),
     ("Agent 007.", "Agent zero zero seven."),
     ("0, 0.5 and $0.50", "zero, zero point five and fifty cents"),
-    # A unit written onto a number ("1.5GB") leaves the number whole; a decade keeps its "s".
+    # A unit written onto a number ("1.5GB") leaves the number whole.
     ("1.5GB, 5GB, 1,200mg, 10x", "one point five GB, five GB, one thousand two hundred mg, ten x"),
-    ("In the 1990s", "In the 1990s"),
     # A version's parts are numbers ("v2.0" was "v2.zero"); "v" is "version", a capital
     # "V" only before a point; a decimal on a letter is a word of its own ("x1.five").
     ("Get v2.0, v2 or v1.10. version 3.2.1 and 1.2.3.4 beat V8",
@@ -469,3 +474,15 @@ def test_voice_catalog_scans_a_voices_dir_once_per_file(tmp_path, voice_path) ->
     british = VoiceCatalog.discover(str(extra / "en_GB-test-low.onnx"), tmp_path / "models",
                                     tmp_path)
     assert british.for_language("en-US").id == british.default_id == "en_GB-test-low"
+
+
+@pytest.mark.parametrize("language, spoken", [
+    ("en-US", "Due March fourth, twenty twenty-four. Call zero two zero, seven nine four six, "
+              "zero nine five eight."),
+    ("en-GB", "Due April third, twenty twenty-four. Call zero two zero, seven nine four six, "
+              "zero nine five eight."),
+])
+def test_dates_are_read_in_the_voices_order(language: str, spoken: str) -> None:
+    """A British (Australian, Irish...) voice reads "03/04/2024" day first, as its
+    listeners write it; a national number in groups is digit by digit anywhere."""
+    assert normalize("Due 03/04/2024. Call 020 7946 0958.", language) == spoken
