@@ -35,6 +35,14 @@ def _digits(m: re.Match[str], group: int | str = 0) -> str:
     return spell_groups(m[group])
 
 
+def _hours(n: str) -> str:
+    return f"{n} hour" + ("" if n == "1" else "s")
+
+
+def _minutes(n: str) -> str:
+    return f"{int(n)} minute" + ("" if int(n) == 1 else "s")
+
+
 def _spelt(code: str) -> str:
     """"8XK2P9" -> "eight X K two P nine": a code as it is read out."""
     return " ".join(spell_digits(c) if c.isdigit() else c for c in code)
@@ -130,6 +138,12 @@ NUMERAL_RULES: list[Rule] = [
     (re.compile(r"\b(?P<w>[A-Z]{2,}-)(?P<n>\d{3,}(?:-\d{2,})*)\b(?!-)"),
      lambda m: m["w"][:-1] + " " + _digits(m, "n")),
     (re.compile(r"\b401\(k\)"), "four oh one K"),
+    # "Text STOP to 12345": a short code, digit by digit ("twelve thousand ..." before).
+    (re.compile(r"\b(?P<w>(?i:text|txt|reply|send)(?: [\w\"']+)? to )(?P<n>\d{5,6})\b"),
+     lambda m: m["w"] + _digits(m, "n")),
+    # "2h 30m", "1h30", "45m": a duration ("five h thirty m" before).
+    (re.compile(r"\b(?P<h>\d{1,2})\s?h(?:rs?)?(?:\s?(?P<m>[0-5]?\d)\s?m(?:in)?)?\b"),
+     lambda m: _hours(m["h"]) + (f" {_minutes(m['m'])}" if m["m"] else "")),
     # "Call 911": a service number, said digit by digit.
     (re.compile(r"\b(?P<w>(?i:call|dial|text) )(?P<n>[2-9]11)\b"),
      lambda m: m["w"] + _digits(m, "n")),

@@ -127,6 +127,9 @@ from servers.tts.text import MAX_PIECE, plan
     ("Born 15/03/1990, paid €5,50 in the 1990s, in his 30s", "Born March fifteenth, "
      "nineteen ninety, paid five euros and fifty cents in the nineteen nineties, in his "
      "thirties"),
+    # A short code to text, digit by digit; a duration in h and m, in words.
+    ("Text STOP to 12345. It takes 2h 30m, or 1h 5min.", "Text STOP to one two three four "
+     "five. It takes two hours thirty minutes, or one hour five minutes."),
     # A booking code whose letters and digits alternate, each character; one run of
     # each is a name.
     ("Code 8XK2P9 for the RTX4090", "Code eight X K two P nine for the RTX4090"),
