@@ -103,10 +103,15 @@ class LifecycleMiddleware:
         if scope["path"] in OPEN_PATHS:
             return await self.app(scope, receive, _with_header(send, rid_header))
 
-        reason = "draining" if self.state.draining else (
-            None if self.state.admit() else "over_capacity")
+        state = self.state
+        # Not ready: the model is loading, or the engine died and the process is going.
+        # Passed on, a chat request met a backend with no tokenizer yet and was told its
+        # messages were bad (a 400 with no Retry-After, on every restart and rollout).
+        reason = ("draining" if state.draining else "loading" if not state.started
+                  else "not_ready" if not state.ready
+                  else None if state.admit() else "over_capacity")
         if reason:
-            metrics.child(metrics.REJECTED, self.state.channel, reason).inc()
+            metrics.child(metrics.REJECTED, state.channel, reason).inc()
             # A refused call is a finished one: its usage record says why, so the turn
             # that failed can be found by its request id, and rymi_requests_total has it.
             usage = self._usage(scope, kind, rid)
@@ -280,10 +285,15 @@ def _with_header(send: Send, header: tuple[bytes, bytes]) -> Send:
     return wrapped
 
 
+_REFUSED = {"draining": "server is draining for shutdown",
+            "loading": "server is loading its model; retry shortly",
+            "not_ready": "server is not ready (see its log); retry shortly",
+            "over_capacity": "server is at capacity; retry shortly"}
+
+
 async def _refuse(scope: Scope, receive: Receive, send: Send, reason: str,
                   rid_header: tuple[bytes, bytes]) -> None:
-    text = ("server is draining for shutdown" if reason == "draining"
-            else "server is at capacity; retry shortly")
+    text = _REFUSED[reason]
     body, headers = raw_error(text, "overloaded_error", reason)
     headers += [(b"retry-after", b"1"), rid_header]
     if scope["type"] == "http":

@@ -29,8 +29,14 @@ def test_readyz_503_until_warmup_then_200():
         assert r.status_code == 503
         assert r.json()["error"]["code"] == "loading"
         assert httpx.get(f"{server.url}/healthz").status_code == 200
+        # A call before the model is ready is refused as busy, to be retried: passed on,
+        # the LLM server told it its messages were bad (no tokenizer yet), a 400.
+        early = httpx.post(f"{server.url}/stream", content=b"d", timeout=5)
+        assert early.status_code == 503 and early.headers["retry-after"] == "1"
+        assert early.json()["error"]["code"] == "loading"
         wait_until_ready(server, 20)
         assert httpx.get(f"{server.url}/readyz").status_code == 200
+        assert httpx.post(f"{server.url}/stream", content=b"d", timeout=30).status_code == 200
     finally:
         server.stop()
 
