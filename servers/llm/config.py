@@ -68,9 +68,9 @@ class LlmSettings(ServerSettings):
                                 "larger requests are clamped, and a request with none gets "
                                 "this (so is the context's rest).")
     upstream_cap_field: Literal["max_tokens", "max_completion_tokens"] = Field(
-        "max_tokens", description="The field that carries max_tokens_cap upstream on a "
-        "request that names no limit: max_completion_tokens for OpenAI's reasoning models "
-        "(o-series, gpt-5), which refuse max_tokens with a 400.")
+        "max_tokens", description="The field that carries the output limit upstream. "
+        "max_completion_tokens for OpenAI's reasoning models (o-series, gpt-5), which "
+        "refuse max_tokens with a 400: a caller's max_tokens is sent there instead.")
     max_body_bytes: int = Field(1_000_000, ge=1024,
                                 description="Largest request body; over it: 413.")
     max_messages: int = Field(512, ge=1, description="Most messages in one request; over "

@@ -86,8 +86,9 @@ def unforced_proxy(fault_upstream: FaultUpstream) -> Iterator[RunningServer]:
 def test_the_cap_goes_upstream_in_the_field_the_upstream_takes(
         fault_upstream: FaultUpstream) -> None:
     """OpenAI's reasoning models answer max_tokens with a 400 ("use
-    max_completion_tokens"): the cap added to a request with no limit of its own goes in
-    the field the operator names. A limit the caller gave stays in the caller's field."""
+    max_completion_tokens"): with the operator's setting the limit goes upstream only in
+    that field, the cap on a request with none, and the max_tokens Rymi sends with every
+    turn moved there (left where it was, every turn was refused), clamped."""
     server = start_server("servers.llm", env={
         "RYMI_LLM_BACKEND": "upstream", "RYMI_LLM_UPSTREAM_URL": fault_upstream.url,
         "RYMI_LLM_UPSTREAM_CAP_FIELD": "max_completion_tokens", "RYMI_LLM_TOKENS": "",
@@ -99,7 +100,10 @@ def test_the_cap_goes_upstream_in_the_field_the_upstream_takes(
         assert sent["max_completion_tokens"] == 300 and "max_tokens" not in sent
         _fault(server.url, "ok", stream=False, max_tokens=20)
         sent = fault_upstream.state.requests[-1]["body"]
-        assert sent["max_tokens"] == 20 and "max_completion_tokens" not in sent
+        assert sent["max_completion_tokens"] == 20 and "max_tokens" not in sent
+        _fault(server.url, "ok", stream=False, max_tokens=2048)
+        sent = fault_upstream.state.requests[-1]["body"]
+        assert sent["max_completion_tokens"] == 300 and "max_tokens" not in sent
     finally:
         server.stop()
 

@@ -120,11 +120,17 @@ class UpstreamBackend:
         if self.upstream_model:
             out["model"] = self.upstream_model
         cap = self.settings.max_tokens_cap
-        for key in ("max_tokens", "max_completion_tokens"):
-            if (req_value := getattr(req, key)) is not None and req_value > cap:
-                out[key] = cap  # as the vllm backend clamps: one setting, both backends
-        if req.output_limit() is None:  # and bounds: not the upstream's own default
-            out[self.settings.upstream_cap_field] = cap
+        if self.settings.upstream_cap_field == "max_completion_tokens":
+            # OpenAI's reasoning models refuse max_tokens, which Rymi sends with every
+            # turn: the caller's limit goes in the field they take, clamped, or the cap.
+            out.pop("max_tokens", None)
+            out["max_completion_tokens"] = min(req.output_limit() or cap, cap)
+        else:
+            for key in ("max_tokens", "max_completion_tokens"):
+                if (req_value := getattr(req, key)) is not None and req_value > cap:
+                    out[key] = cap  # as the vllm backend clamps: one setting, both backends
+            if req.output_limit() is None:  # and bounds: not the upstream's own default
+                out["max_tokens"] = cap
         drop_usage = not req.include_usage
         if not req.stream:  # OpenAI and vLLM refuse it on an answer not streamed; we take it
             out.pop("stream_options", None)
