@@ -3,7 +3,7 @@
 The last user message picks the behaviour (the proxy rewrites ``model``, so that field
 cannot carry it): ``fault:ok``, ``fault:die`` (dies mid-stream), ``fault:stall``
 (stalls after the first chunk), ``fault:stall-headers``, ``fault:stall-first`` (headers, then no event),
-``fault:first-error`` (an error as the first event; ``comment-first-error``: after two SSE comments), ``fault:error-event`` (an error
+``fault:first-error`` (an error as the first event; ``comment-first-error``: after two SSE comments; ``first-429``: a rate limit), ``fault:error-event`` (an error
 event then ``[DONE]``, as vLLM's server does; ``-vllm``: with its integer code), ``fault:no-done``, ``fault:hold`` (keeps
 the stream open with comments until the client leaves), ``fault:400``, ``fault:401``,
 ``fault:403``, ``fault:429``, ``fault:429-bare`` and ``fault:503`` (no Retry-After), ``fault:500``, ``fault:html-502``, and three ways with usage
@@ -129,6 +129,9 @@ async def _stream(fault: str, body: dict, state: FaultState):
             yield (b'data: {"error": {"message": "context too long", "type": "BadRequestError",'
                    b' "param": "messages", "code": 400}}\n\n')
             yield b"data: [DONE]\n\n"
+            return
+        if fault == "first-429":  # OpenRouter's rate limit, said in the stream
+            yield (b'data: {"error": {"message": "Rate limit exceeded", "code": 429}}\n\n')
             return
         if fault == "stall-first":  # headers, then nothing
             await asyncio.sleep(30)

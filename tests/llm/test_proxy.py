@@ -223,6 +223,7 @@ def test_a_server_named_on_its_own_answers_under_that_name(
     ("stall-first", 504, "upstream_timeout"),
     # After comments, as OpenRouter opens a stream: they were taken for the first event.
     ("comment-first-error", 400, "upstream_error_event"),
+    ("first-429", 429, "upstream_error_event"),
 ])
 def test_a_stream_refused_before_its_first_event_is_an_http_error(
         fault_proxy: RunningServer, fault: str, status: int, code: str) -> None:
@@ -234,6 +235,8 @@ def test_a_stream_refused_before_its_first_event_is_an_http_error(
     assert error["code"] == code
     if fault.endswith("first-error"):
         assert error["message"] == "context too long" and error["param"] == "messages"
+    # The contract's 429 says when to retry, wherever the upstream said it.
+    assert r.headers.get("retry-after") == ("1" if status == 429 else None)
 
 
 def test_stream_options_on_an_answer_not_streamed_is_taken_not_sent_upstream(

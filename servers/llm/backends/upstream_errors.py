@@ -102,7 +102,9 @@ def refused_at_first_event(events: bytes, code: str) -> ApiError:
     return ApiError(_ours(status),
                     str(err.get("message") or "the upstream failed before its first event"),
                     upstream_code if upstream_code and not number else code,
-                    param=param if isinstance(param, str) else None)
+                    param=param if isinstance(param, str) else None,
+                    # the contract's 429 says when to retry (OpenRouter's comes this way)
+                    headers={"retry-after": "1"} if status == 429 else None)
 
 
 def stream_code(exc: TransportError) -> str:
