@@ -136,11 +136,22 @@ class SttSession:
                 # the server's wait, not the client's silence.
                 last_frame = time.monotonic()
             now = time.monotonic()
+            if self._finals_owed():  # a caller waiting for its finals is not idle
+                last_frame = now
             limit = self._limit(now) or self.limits.idle(now, last_frame)
             if limit is not None:
                 if receive is not None:
                     receive.cancel()
                 return limit
+
+    def _finals_owed(self) -> bool:
+        """An utterance whose audio has ended is still being decoded. (Idle counted
+        through that, a caller that sent a long call at full speed and waited was cut
+        off with its finals still to come, or lost them past flush_timeout_s.) A final
+        decoded but not yet sent is not counted: a client that reads nothing meets
+        send_timeout_s."""
+        open_turn = self.turns.turn
+        return any(not turn.closed and turn is not open_turn for turn in self.outbox.pending)
 
     def _limit(self, now: float) -> Close | None:
         return self.limits.check(now, mid_turn=self.segmenter.speaking or

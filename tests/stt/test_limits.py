@@ -278,6 +278,35 @@ async def test_back_pressure_is_not_counted_as_the_client_being_idle(slow_server
     assert got.close_code == 1000
 
 
+async def test_a_client_waiting_for_its_finals_is_not_idle():
+    """Three utterances in one frame, then the caller waits, sending nothing, as a client
+    that streamed a call at full speed does. Their finals take ~6 s (no back-pressure
+    here), past the 1.5 s idle timeout, which cut the session with them still to come
+    (lost past the 1 s flush bound); the idle clock starts once they are out."""
+    from tests.stt.conftest import CLEAN
+    from tests.support.servers import start_server
+
+    from .client import load_pcm
+
+    server = start_server("tests.stt.slow_stt", env={
+        **CLEAN, "RYMI_STT_SLOW_DECODE_S": "2", "RYMI_STT_DECODE_WORKERS": "1",
+        "RYMI_STT_INTERIM": "false", "RYMI_STT_FLUSH_TIMEOUT_S": "1",
+        "RYMI_STT_IDLE_TIMEOUT_S": "1.5"})
+    one = load_pcm("cards_001.wav") + silence(1.0)
+    got = Received()
+    try:
+        async with websockets.connect(server.ws_url + "/stt", max_size=2**22) as ws:
+            reader = asyncio.create_task(collect(ws, got))
+            await ws.send(one * 3)
+            await asyncio.wait_for(reader, 60)
+    finally:
+        server.stop()
+    finals = got.finals()
+    assert len(finals) == 3 and all(" of " in f["text"].lower() for f in finals), got.events
+    assert got.kinds()[-1] == "error" and "idle_timeout_s" in got.events[-1]["message"]
+    assert got.kinds().count("error") == 1 and got.close_code == 1008
+
+
 async def test_a_client_gone_after_close_frees_its_session_before_the_final_decodes():
     """The caller sends close and leaves while its final decodes (20 s here): the
     session ends at once, not after the decode or the flush bound (60 s), since it holds
