@@ -25,7 +25,7 @@ from servers.common.errors import raw_error
 
 from .config import SttSettings
 from .engine import DecodeOptions
-from .models import ModelCapacity, ModelRegistry
+from .models import ModelCapacity, ModelNeverFits, ModelRegistry
 from .options import OptionError, parse_options
 from .scheduler import DecodeScheduler
 from .session import SttContext, SttSession
@@ -61,7 +61,11 @@ class SttEndpoint:
         try:
             await registry.acquire(options.model)
         except ModelCapacity as exc:
-            return await _busy(scope, receive, send, str(exc))
+            return await _busy(scope, receive, send, str(exc), "over_capacity")
+        except ModelNeverFits as exc:
+            body, headers = raw_error(str(exc), "invalid_request_error", "model_unavailable",
+                                      "model")
+            return await deny_websocket(scope, receive, send, 400, body, headers)
         except Exception as exc:  # a broken model folder, out of memory: this handshake
             # gets a shaped 500 (uvicorn's own is plain text); the load is tried again
             # by the next one, and the sessions on other models go on.
@@ -76,8 +80,9 @@ class SttEndpoint:
             registry.release(options.model)
 
 
-async def _busy(scope: Scope, receive: Receive, send: Send, message: str) -> None:
-    body, headers = raw_error(message, "overloaded_error", "loading")
+async def _busy(scope: Scope, receive: Receive, send: Send, message: str,
+                code: str = "loading") -> None:
+    body, headers = raw_error(message, "overloaded_error", code)
     await deny_websocket(scope, receive, send, 503, body, [*headers, (b"retry-after", b"1")])
 
 

@@ -35,6 +35,11 @@ class ModelCapacity(RuntimeError):
     """No room to load another model: every loaded one is in use."""
 
 
+class ModelNeverFits(RuntimeError):
+    """No room to load this model even with every other one unloaded: the settings
+    leave none beside the configured model, which is never unloaded."""
+
+
 # Whisper's vocabulary: 51864 tokens in the English-only models, 51865 in the
 # multilingual ones (51866 in large-v3): the language tokens' extra entry. CTranslate2
 # decides ``is_multilingual`` the same way.
@@ -144,7 +149,7 @@ class ModelRegistry:
                 path = self.served[name][1]
                 # An interim lane holds a second copy of the weights.
                 size = model_size_mb(path) * (2 if self.settings.interim_lane() else 1)
-                self._make_room(size)
+                self._make_room(name, size)
                 pending = (asyncio.ensure_future(self._load(name, path, size)), size)
                 self._loading[name] = pending
             self._waiting[name] = self._waiting.get(name, 0) + 1
@@ -175,9 +180,17 @@ class ModelRegistry:
             held.users -= 1
             held.last_used = time.monotonic()
 
-    def _make_room(self, size_mb: float) -> None:
+    def _make_room(self, name: str, size_mb: float) -> None:
         s = self.settings
         budget = s.models_memory_mb or float("inf")
+        pinned = self.loaded.get(s.model)
+        if name != s.model and (s.max_loaded_models < 2 or (
+                pinned.size_mb if pinned else 0) + size_mb > budget):
+            # Refused for good, not "busy, retry": no wait would make the room.
+            raise ModelNeverFits(
+                f"this server cannot load another model beside {s.model!r} "
+                f"(max_loaded_models={s.max_loaded_models}, "
+                f"models_memory_mb={s.models_memory_mb}, this model {size_mb:.0f} MB)")
 
         def full() -> bool:  # loads in flight count as loaded
             used = sum(m.size_mb for m in self.loaded.values()) + sum(

@@ -218,3 +218,37 @@ async def test_a_loaded_model_never_waits_for_another_ones_load(models_dir, monk
     # The lazily loaded model got one warm-up decode per lane before it served.
     assert decodes == ["whisper-base", "whisper-base"]
     assert registry.loaded["whisper-base"].users == 2
+
+
+async def test_a_model_that_can_never_be_loaded_is_refused_for_good(models_dir):
+    """With max_loaded_models=1 (or a memory budget below the two models) no other model
+    ever fits beside the configured one, which is never unloaded. It was "no room while
+    the loaded ones are in use", a 503 to retry, forever, with no session open."""
+    from servers.stt import models
+
+    for limits in ({"max_loaded_models": 1}, {"models_memory_mb": 100}):
+        registry = models.ModelRegistry(SttSettings(models_dir=models_dir, interim_nice=0,
+                                                    cpu_threads=1, **limits))
+        await registry.load_default()  # tiny.en (~75 MB)
+        with pytest.raises(models.ModelNeverFits, match="cannot load another model"):
+            await registry.acquire("whisper-base")
+        assert list(registry.loaded) == ["whisper-tiny.en"] and not registry._loading
+
+
+async def test_the_handshake_for_a_model_that_never_fits_is_a_400_not_a_retry(models_dir):
+    from tests.stt.conftest import CLEAN
+    from tests.support.servers import start_server
+
+    server = start_server("servers.stt", env={**CLEAN, "RYMI_STT_MAX_LOADED_MODELS": "1",
+                                              "RYMI_STT_MODELS_DIR": str(models_dir)})
+    try:
+        with pytest.raises(websockets.InvalidStatus) as err:
+            async with websockets.connect(f"{server.ws_url}/stt?model=whisper-base"):
+                pass
+        response = err.value.response
+        body = json.loads(response.body)["error"]
+        assert response.status_code == 400 and "retry-after" not in response.headers
+        assert (body["code"], body["param"]) == ("model_unavailable", "model")
+        assert "max_loaded_models=1" in body["message"]
+    finally:
+        server.stop()
