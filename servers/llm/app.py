@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -70,11 +71,17 @@ def create_app(settings: LlmSettings, backend: Backend | None = None) -> Starlet
             metrics.watch_engine(backend.running)
         if settings.warmup:
             await backend.warmup()
+        if not isinstance(backend, UpstreamBackend):
+            watchers.add(asyncio.ensure_future(completions.watch_engine(app, backend)))
         log.info("llm backend %s ready in %.1fs, serving %r", backend.name,
                  time.monotonic() - t0, backend.served_name)
 
     async def shutdown(app: Starlette) -> None:
+        for watcher in watchers:  # first: a closed engine is no engine that died
+            watcher.cancel()
         await backend.close()
+
+    watchers: set[asyncio.Future[None]] = set()
 
     started = int(time.time())
     # A bare custom_llm_url (a host of its own) POSTs to the root.

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -51,16 +52,27 @@ def _engine_error(exc: Exception) -> EngineError:
 
 
 def _check_fatal(request: Request, exc: EngineError) -> None:
+    if exc.code == "engine_dead":
+        engine_died(request.app)
+
+
+async def watch_engine(app: Starlette, backend: EngineBackend, every_s: float = 0.5) -> None:
+    """Notice an engine that dies while no request is running (its process OOM-killed):
+    found only by the next call, /readyz said 200 until then and that caller got a 500."""
+    while not backend.dead():
+        await asyncio.sleep(every_s)
+    engine_died(app)
+
+
+def engine_died(app: Starlette) -> None:
     """A dead engine never comes back: stop saying ready and exit non-zero, so the
     orchestrator restarts the process instead of routing calls to a broken one."""
-    if exc.code != "engine_dead":
-        return
-    state = request.app.state.server
+    state = app.state.server
     if state.ready:
         state.ready = False
         state.fatal_error = "the vLLM engine died"
         log.error("vLLM engine died; exiting so the process is restarted")
-        server = getattr(request.app.state, "uvicorn_server", None)
+        server = getattr(app.state, "uvicorn_server", None)
         if server is not None:
             server.should_exit = True
 

@@ -8,7 +8,8 @@ tokens, then an exception the backend did not map: a bug), ``fault:engine-error`
 few tokens, then the EngineError a real backend maps a failure to), ``fault:first``
 (fails before the first token), ``fault:dead`` (fails as vLLM does once its engine
 process died), ``fault:hold`` (a token every 0.1 s for 30 s), ``fault:hold-first`` (a
-prefill of 30 s before its first token). ``InProcessLlm`` runs the app under uvicorn in a thread of the test
+prefill of 30 s before its first token); and the engine dies with no request running
+once the file ``RYMI_FAULT_ENGINE_DEAD_FILE`` names exists. ``InProcessLlm`` runs the app under uvicorn in a thread of the test
 process, on a free port; ``python -m tests.llm.fault_engine`` runs it as the real
 server process does (settings from RYMI_LLM_*, exit codes).
 """
@@ -55,6 +56,12 @@ class FaultEngine:
 
     def running(self) -> int:
         return self.active
+
+    def dead(self) -> bool:
+        """The engine's process gone while idle: once the file RYMI_FAULT_ENGINE_DEAD_FILE
+        names exists."""
+        path = os.environ.get("RYMI_FAULT_ENGINE_DEAD_FILE")
+        return bool(path) and os.path.exists(path)
 
     async def generate(self, req: ChatRequest, request_id: str) -> AsyncIterator[Delta]:
         fault = req.messages[-1].text().removeprefix("fault:")

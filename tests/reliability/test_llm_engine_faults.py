@@ -142,6 +142,18 @@ def test_a_dead_engine_stops_the_server_with_exit_1() -> None:
     assert "llm: stopped: the vLLM engine died" in server.logs()
 
 
+def test_an_engine_that_dies_while_idle_stops_the_server(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Its process OOM-killed between calls: /readyz said 200 until the next caller got
+    the 500. The server notices by itself: not ready, and exit 1, with no call made."""
+    dead = tmp_path / "engine-dead"
+    server = start_server("tests.llm.fault_engine", env={
+        "RYMI_LLM_TOKENS": "", "RYMI_FAULT_ENGINE_DEAD_FILE": str(dead)})
+    assert httpx.get(f"{server.url}/readyz", timeout=5).status_code == 200
+    dead.touch()
+    assert server.proc.wait(30) == 1
+    assert "vLLM engine died" in server.logs()
+
+
 def test_streams_cut_at_the_drain_bound_say_so() -> None:
     """SIGTERM with a 1 s drain bound and two answers that outlast it: the one streaming
     ends with one error event (``shutting_down``) and no ``[DONE]``, the one still in its

@@ -97,6 +97,10 @@ class VllmBackend:
     def running(self) -> int:
         return self.engine.get_num_unfinished_requests() if self.engine is not None else 0
 
+    def dead(self) -> bool:
+        # vLLM's own flag: its engine-core process gone, or its output loop ended.
+        return self.engine is not None and bool(self.engine.errored)
+
     async def close(self) -> None:
         if self.engine is not None:
             engine, self.engine = self.engine, None
