@@ -90,3 +90,18 @@ async def test_a_request_cancelled_while_being_added_is_aborted_in_the_engine() 
     with pytest.raises(asyncio.CancelledError):
         await task
     assert len(engine.aborted) == 1 and engine.aborted[0].startswith("req-1-")
+
+
+def test_a_template_with_no_place_for_tools_is_told_apart(prepared_model) -> None:  # type: ignore[no-untyped-def]
+    """The default model's own template (SmolLM2's ignores tools) against the same
+    tokenizer given a template that writes them out, as Qwen's and Llama 3's do."""
+    from transformers import AutoTokenizer
+
+    from servers.llm.backends.vllm_engine import _template_takes_tools
+
+    tokenizer = AutoTokenizer.from_pretrained(prepared_model)
+    assert _template_takes_tools(tokenizer) is False
+    tokenizer.chat_template = (
+        "{% if tools %}Tools: {{ tools | tojson }}\n{% endif %}"
+        "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}assistant:")
+    assert _template_takes_tools(tokenizer) is True

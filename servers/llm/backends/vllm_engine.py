@@ -60,6 +60,10 @@ class VllmBackend:
         self.engine: Any = None
         self.tokenizer: Any = None
         self._defaults: dict[str, Any] = {}
+        # Whether the model's chat template shows the model any tools (SmolLM2's has no
+        # place for them): None until start, then told to the operator once.
+        self.template_takes_tools: bool | None = None
+        self._tools_warned = False
 
     async def start(self) -> None:
         path = resolve(self.settings.model, self.settings.models_dir)
@@ -92,6 +96,11 @@ class VllmBackend:
         # Building the engine blocks for tens of seconds: keep /healthz answering meanwhile.
         self.engine = await asyncio.to_thread(AsyncLLM.from_engine_args, args)
         self.tokenizer = self.engine.get_tokenizer()
+        self.template_takes_tools = _template_takes_tools(self.tokenizer)
+        if not self.template_takes_tools:
+            log.warning("%s: its chat template has no place for tools; a request's tools "
+                        "will not reach the model (pick a model whose template takes them)",
+                        path.name)
         self._defaults = self.engine.model_config.get_diff_sampling_param() or {}
 
     def running(self) -> int:
@@ -125,6 +134,10 @@ class VllmBackend:
                                   "return_dict": True}
         if req.tools and req.tool_choice != "none":
             kwargs["tools"] = req.tools
+            if self.template_takes_tools is False and not self._tools_warned:
+                self._tools_warned = True  # an agent's end_call or transfer never happens
+                log.warning("a request carries %d tools, and this model's chat template "
+                            "shows the model none of them (said once)", len(req.tools))
         size = sum(len(m.get("content") or "") for m in messages)
         try:
             if size < _INLINE_RENDER_CHARS:
@@ -257,3 +270,18 @@ def _map_engine_error(exc: Exception) -> EngineError:
     if isinstance(exc, EngineDeadError):
         return EngineError(500, "the inference engine has stopped", "engine_dead")
     return EngineError(500, f"generation failed: {type(exc).__name__}", "engine_error")
+
+
+def _template_takes_tools(tokenizer: Any) -> bool:
+    """Whether a tool changes the prompt the chat template renders."""
+    messages = [{"role": "user", "content": "Hi"}]
+    tool = {"type": "function", "function": {"name": "end_call", "description": "End it",
+                                             "parameters": {"type": "object"}}}
+    try:
+        bare = tokenizer.apply_chat_template(messages, tokenize=False,
+                                             add_generation_prompt=True)
+        with_tool = tokenizer.apply_chat_template(messages, tools=[tool], tokenize=False,
+                                                  add_generation_prompt=True)
+    except Exception:  # noqa: BLE001 - a template that fails here fails the request loudly
+        return True
+    return bool(with_tool != bare)
