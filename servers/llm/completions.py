@@ -89,12 +89,14 @@ async def complete(request: Request, req: ChatRequest, backend: EngineBackend) -
             await stream.aclose()
             return _gone(request)
     except StopAsyncIteration:
+        usage_of(request).extra.update(error="engine_error", model=backend.served_name)
         raise ApiError(500, "the engine produced no output", "engine_error") from None
     except Exception as raised:
         exc = _engine_error(raised)
         await stream.aclose()
         _check_fatal(request, exc)
         metrics.ERRORS.labels(backend.name, exc.code, "before_stream").inc()
+        usage_of(request).extra.update(error=exc.code, model=backend.served_name)
         raise _api_error(exc) from None
     ttft = time.monotonic() - started
     if req.stream:

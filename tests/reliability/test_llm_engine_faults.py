@@ -113,7 +113,10 @@ def test_failure_before_the_first_token_is_a_shaped_500(fault_llm: InProcessLlm,
         assert r.status_code == 500 and r.headers["content-type"].startswith(
             "application/json"), r.text
         assert_shaped_error(r)
-        assert _record(usage, f"engine-first-{stream}")["status"] == 500
+        record = _record(usage, f"engine-first-{stream}")
+        # The record says why and on which model, as the proxy's and a mid-stream one do.
+        assert (record["status"], record.get("error"), record.get("model")) == (
+            500, "engine_error", FaultEngine.served_name)
     assert _errors(fault_llm, "engine_error", "before_stream") == before + 2
 
 
