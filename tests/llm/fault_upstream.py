@@ -4,7 +4,7 @@ The last user message picks the behaviour (the proxy rewrites ``model``, so that
 cannot carry it): ``fault:ok``, ``fault:die`` (dies mid-stream), ``fault:stall``
 (stalls after the first chunk), ``fault:stall-headers``, ``fault:stall-first`` (headers, then no event),
 ``fault:first-error`` (an error as the first event; ``comment-first-error``: after two SSE comments; ``first-429``: a rate limit), ``fault:error-event`` (an error
-event then ``[DONE]``, as vLLM's server does; ``-vllm``: with its integer code), ``fault:no-done``, ``fault:hold`` (keeps
+event then ``[DONE]``, as vLLM's server does; ``-vllm``: with its integer code), ``fault:no-done``, ``fault:done-hold`` (the body open 5 s after ``[DONE]``), ``fault:hold`` (keeps
 the stream open with comments until the client leaves), ``fault:400``, ``fault:401``,
 ``fault:403``, ``fault:429``, ``fault:429-bare`` and ``fault:503`` (no Retry-After), ``fault:500``, ``fault:html-502``, and three ways with usage
 that the contract's own does not take: ``fault:usage-on-choice`` (on the last choice
@@ -168,6 +168,8 @@ async def _stream(fault: str, body: dict, state: FaultState):
             yield (b"data: " + json.dumps({"id": "chatcmpl-fault", "object": "chat.completion.chunk",
                    "created": 1, "model": MODEL, "choices": [], "usage": usage}).encode() + b"\n\n")
         yield b"data: [DONE]\n\n"
+        if fault == "done-hold":  # the body left open after [DONE]
+            await asyncio.sleep(5)
     except asyncio.CancelledError:
         state.cancelled += 1
         raise

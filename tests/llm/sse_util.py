@@ -9,8 +9,9 @@ import httpx
 
 
 def raw_stream(url: str, body: dict[str, Any], token: str | None = None,
-               timeout: float = 120) -> tuple[httpx.Response, bytes]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+               timeout: float = 120, headers: dict[str, str] | None = None
+               ) -> tuple[httpx.Response, bytes]:
+    headers = {**({"Authorization": f"Bearer {token}"} if token else {}), **(headers or {})}
     with httpx.stream("POST", f"{url}/v1/chat/completions", json=body, headers=headers,
                       timeout=timeout) as r:
         data = r.read()

@@ -239,6 +239,24 @@ def test_a_stream_refused_before_its_first_event_is_an_http_error(
     assert r.headers.get("retry-after") == ("1" if status == 429 else None)
 
 
+def test_a_body_left_open_after_done_holds_no_request(fault_proxy: RunningServer) -> None:
+    """The proxy reads what follows [DONE] to reuse the connection, up to _DRAIN_S; it
+    did so inside the request, so an upstream slow to end its body held each call's
+    in-flight slot (and its record) that much longer. Read after, off the request."""
+    body = {"model": "m", "stream": True,
+            "messages": [{"role": "user", "content": "fault:done-hold"}]}
+    r, data = raw_stream(fault_proxy.url, body, headers={"X-Request-ID": "done-hold-1"})
+    assert r.status_code == 200 and payloads(data)[-1] == "[DONE]"
+    deadline = time.monotonic() + 10
+    while not (records := [u for u in fault_proxy.usage_records()
+                           if u["request_id"] == "done-hold-1"]):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    # Held, the call lasted until the drain gave up: this proxy's 1.5 s upstream timeout
+    # (under _DRAIN_S); ~2 ms off the request.
+    assert records[0]["status"] == 200 and records[0]["total_s"] < 0.75, records
+
+
 def test_stream_options_on_an_answer_not_streamed_is_taken_not_sent_upstream(
         fault_proxy: RunningServer) -> None:
     """The in-process backend takes it; OpenAI and vLLM answer it 400 (as the double does)."""

@@ -219,6 +219,7 @@ class UpstreamBackend:
         """``events`` (from ``first``), then whole events to the client (ASGI ``send``)
         as they complete; ``before_last()`` just before the response's last write. A
         transport failure mid-stream is the contract's error event (and no [DONE])."""
+        handed_off = False  # to _drain, which closes it
         try:
             try:
                 while not framer.finished:
@@ -233,11 +234,17 @@ class UpstreamBackend:
             before_last()
             await send({"type": "http.response.body", "body": events, "more_body": False})
             if framer.state.error is None and not resp.complete:
-                await _drain(resp)
+                # Off the request: the caller has its answer, and its in-flight slot and
+                # record must not wait on an upstream slow to end its body.
+                task = asyncio.ensure_future(_drain(resp))
+                _DRAINS.add(task)
+                task.add_done_callback(_DRAINS.discard)
+                handed_off = True
         finally:
             # A whole answer returns the connection to the pool; anything else (the
             # client left, the upstream broke) closes it, so the upstream stops at once.
-            resp.close()
+            if not handed_off:
+                resp.close()
 
 
 async def _read_all(resp: Response) -> bytes:
@@ -250,15 +257,20 @@ async def _read_all(resp: Response) -> bytes:
         resp.close()
 
 
+_DRAINS: set[asyncio.Future[None]] = set()  # held, or the loop may collect them mid-read
+
+
 async def _drain(resp: Response) -> None:
-    """Read what follows [DONE] (normally just the chunked terminator), briefly: a
-    response closed before its end cannot go back to the pool."""
+    """Read what follows [DONE] (normally just the chunked terminator), briefly, then
+    close: a response closed before its end cannot go back to the pool."""
     try:
         async with asyncio.timeout(_DRAIN_S):
             while await resp.next() is not None:
                 pass
     except (TimeoutError, TransportError):
         pass  # the answer is whole already; the connection is closed instead
+    finally:
+        resp.close()
 
 
 def env_proxy_for(url: str) -> str | None:
