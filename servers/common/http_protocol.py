@@ -31,6 +31,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._in_head = True
         self._head_timer: asyncio.TimerHandle | None = None
+        self._tail = b""  # the head's last bytes so far: its end may span two reads
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -41,19 +42,24 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        super().data_received(data)
-        # Counted after parsing: a chunk that completed the head (and carries body
-        # bytes after it) is not head; only chunks that leave it incomplete are.
+        # Counted before parsing, up to the head's end only (body bytes after it in the
+        # same read are no head). Counted only when a read left the head unfinished, a
+        # head that came in one read was never measured (70 KB: a 200).
         if self._in_head and not self.transport.is_closing():
-            self._head_bytes += len(data)
+            seen = self._tail + data
+            end = seen.find(b"\r\n\r\n")
+            self._head_bytes += len(data) if end < 0 else end + 4 - len(self._tail)
+            self._tail = seen[-3:]
             if self._head_bytes > MAX_HEAD_BYTES:
                 self._refuse(431, f"request head larger than {MAX_HEAD_BYTES} bytes",
                              "headers_too_large")
+                return
+        super().data_received(data)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         if not self._in_head:  # the next request on a kept-alive connection
-            self._in_head, self._head_bytes = True, 0
+            self._in_head, self._head_bytes, self._tail = True, 0, b""
             self._head_timer = self.loop.call_later(self.head_timeout_s, self._head_overdue)
 
     def on_headers_complete(self) -> None:

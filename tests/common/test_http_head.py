@@ -54,9 +54,23 @@ def test_a_head_past_64_kib_is_431_before_auth(quick_server: RunningServer) -> N
     status, body, _ = exchange(quick_server.port, [b"GET /stream HTTP/1.1\r\nHost: t\r\n",
                                                    *lines, b"\r\n"])
     assert status == 431 and body["error"]["code"] == "headers_too_large"
+    # Past the bound in one read: it was measured only when a read left it unfinished.
+    one = b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Pad: " + b"a" * 70_000 + b"\r\n\r\n"
+    status, body, _ = exchange(quick_server.port, [one])
+    assert status == 431 and body["error"]["code"] == "headers_too_large"
     # Big but within the bound: served (here: refused by auth, after the whole head).
     ok = httpx.get(f"{quick_server.url}/healthz", headers={"X-Pad": "a" * 30_000})
     assert ok.status_code == 200
+
+
+def test_a_body_after_a_head_split_at_its_end_is_no_head(quick_server: RunningServer) -> None:
+    """The head's blank line split across two reads, then 100 KB of body with it: the
+    body is not counted as head (a 431 for a request within every bound)."""
+    head = (b"POST /stream HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+            b"Content-Length: 100000\r\n\r")
+    status, body, _ = exchange(quick_server.port, [head, b"\n" + b"b" * 100_000],
+                               pause_s=0.2)
+    assert status == 401, body  # the whole head read, then the auth it lacks
 
 
 def test_a_head_trickled_past_the_timeout_is_408(quick_server: RunningServer) -> None:
