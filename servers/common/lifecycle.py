@@ -77,13 +77,20 @@ class ServerState:
             self.idle.set()
 
 
-def _request_id(scope: Scope) -> str:
+def _request_id(scope: Scope) -> tuple[str, bytes]:
+    """The caller's X-Request-ID as text for the records (UTF-8 where it is) and as the
+    bytes it sent, echoed as they came (re-encoded, "café" came back as other bytes)."""
     for key, value in scope.get("headers", []):
         if key == b"x-request-id":
-            rid = value.decode("latin-1")[:128]
+            raw = value[:128]
+            try:
+                rid = raw.decode()
+            except UnicodeDecodeError:
+                rid = raw.decode("latin-1")
             if rid.strip() and rid.isprintable():  # a blank one would correlate nothing
-                return rid
-    return os.urandom(16).hex()  # 128 random bits, as uuid4().hex, at a quarter of its cost
+                return rid, raw
+    rid = os.urandom(16).hex()  # 128 random bits, as uuid4().hex, at a quarter of its cost
+    return rid, rid.encode()
 
 
 class LifecycleMiddleware:
@@ -98,8 +105,8 @@ class LifecycleMiddleware:
         kind = scope["type"]
         if kind not in ("http", "websocket"):
             return await self.app(scope, receive, send)
-        rid = _request_id(scope)
-        rid_header = (b"x-request-id", rid.encode())
+        rid, raw_rid = _request_id(scope)
+        rid_header = (b"x-request-id", raw_rid)
         if scope["path"] in OPEN_PATHS:
             return await self.app(scope, receive, _with_header(send, rid_header))
 

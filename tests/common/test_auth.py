@@ -98,6 +98,20 @@ def test_request_id_round_trips_and_usage_record_written(echo_server):
     assert rec["first_byte_s"] <= rec["total_s"]
 
 
+@pytest.mark.parametrize("sent, recorded", [("café-42".encode(), "café-42"),
+                                            (b"caf\xe9-43", "caf\xe9-43")])
+def test_a_non_ascii_request_id_comes_back_as_sent(echo_server, sent, recorded):
+    """Echoed as the bytes the caller sent (it was re-encoded: b"caf\\xe9" came back
+    b"caf\\xc3\\xa9"), and recorded as UTF-8 text where it is UTF-8."""
+    with httpx.Client() as client:
+        r = client.post(f"{echo_server.url}/stream", content=b"x", headers=[
+            (b"Authorization", f"Bearer {GOOD}".encode()), (b"X-Request-ID", sent)])
+    assert r.headers.raw and dict(r.headers.raw)[b"x-request-id"] == sent
+    echo_server.wait_usage(recorded)
+    assert [u["status"] for u in echo_server.usage_records() if u["request_id"] == recorded] \
+        == [200]
+
+
 def test_a_token_file_saved_with_a_bom_and_crlf_keeps_its_first_token(tmp_path):
     """Windows editors write a byte-order mark: it must not become part of the token
     (the first token then never matched: a lock-out that is hard to see)."""
