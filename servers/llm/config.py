@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from servers.common.config import ServerSettings
@@ -83,6 +84,16 @@ class LlmSettings(ServerSettings):
                          "(backend=upstream only): each runs its Python on a core of its "
                          "own, so a burst of calls is not queued behind one. max_inflight "
                          "stays a limit of the server: one count across the processes.")
+
+    @field_validator("upstream_url")
+    @classmethod
+    def _no_credentials(cls, url: str) -> str:
+        # Dropped by the client and written into the log with the URL: refused, not kept.
+        parts = urlsplit(url)
+        if parts.username or parts.password:
+            raise ValueError("must not carry credentials (user:password@); put the key in "
+                             "upstream_token")
+        return url
 
     @model_validator(mode="after")
     def _backend_needs(self) -> LlmSettings:

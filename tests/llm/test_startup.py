@@ -35,3 +35,11 @@ def test_upstream_without_the_check_needs_the_upstream_models_name() -> None:
     code, logs = _exit_of({"RYMI_LLM_BACKEND": "upstream", "RYMI_LLM_UPSTREAM_CHECK": "false",
                            "RYMI_LLM_UPSTREAM_URL": f"http://127.0.0.1:{free_port()}/v1"})
     assert code == 2 and "upstream_model" in logs
+
+
+def test_credentials_in_the_upstream_url_are_refused_and_never_printed() -> None:
+    """A user:password@ in the URL was dropped (the upstream then refused us) and logged
+    with the URL at start-up: a secret in the log. Refused as a bad setting instead."""
+    code, logs = _exit_of({"RYMI_LLM_BACKEND": "upstream", "RYMI_LLM_UPSTREAM_URL":
+                           f"http://user:s3cret-pw@127.0.0.1:{free_port()}/v1"})
+    assert code == 2 and "must not carry credentials" in logs and "s3cret-pw" not in logs
