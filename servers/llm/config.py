@@ -31,7 +31,9 @@ class LlmSettings(ServerSettings):
         "(alias); off: other names get 404.")
     dtype: str = Field("auto", description="Weights dtype (vllm). auto: float32 on CPUs "
                        "without AVX-512 bf16/AMX, else bfloat16; float16 on GPU.")
-    max_model_len: int = Field(2048, ge=64, description="Context length (prompt + output).")
+    max_model_len: int | None = Field(None, ge=64, description="Context length (prompt + "
+                                      "output); default: the model's own, as vLLM's server "
+                                      "has it (SmolLM2: 8192).")
     kv_cache_gb: float = Field(1.0, gt=0, description="KV-cache size in GiB on CPU "
                                "(VLLM_CPU_KVCACHE_SPACE); GPUs use gpu_memory_utilization.")
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1,

@@ -33,11 +33,21 @@ URL = "/v1/chat/completions"
 def engine_llm(prepared_llm: Path, models_dir: Path) -> Iterator[RunningServer]:
     server = start("servers.llm", {
         "RYMI_LLM_MODELS_DIR": str(models_dir), "RYMI_LLM_TOKENS": REL_TOKEN,
-        "RYMI_LLM_MAX_MODEL_LEN": "1024", "RYMI_LLM_KV_CACHE_GB": "1",
+        "RYMI_LLM_KV_CACHE_GB": "1",  # (the context: the model's own, the default)
         "RYMI_LLM_MAX_TOKENS_CAP": str(CAP), "RYMI_LLM_DRAIN_TIMEOUT_S": str(DRAIN_S)},
         ready_timeout=400)
     yield server
     server.stop(60)
+
+
+def test_the_default_context_is_the_models_own(engine_llm: RunningServer) -> None:
+    """A call's history past 2048 tokens, a voice call's after a few long answers: the
+    default context was 2048, a quarter of SmolLM2's, and such calls ended on a 400."""
+    long = [{"role": "user", "content": "apple " * 3000 + "Say hi."}]
+    r = httpx.post(engine_llm.url + URL, json={"messages": long, "max_tokens": 2048},
+                   headers=auth(), timeout=300)
+    assert r.status_code == 200, r.text
+    assert r.json()["usage"]["prompt_tokens"] > 3000
 
 
 def test_max_tokens_cap_clamps(engine_llm: RunningServer) -> None:

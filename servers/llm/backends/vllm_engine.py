@@ -60,6 +60,7 @@ class VllmBackend:
         self.engine: Any = None
         self.tokenizer: Any = None
         self._defaults: dict[str, Any] = {}
+        self.max_model_len = settings.max_model_len or 0  # the engine's own, once started
         # Whether the model's chat template shows the model any tools (SmolLM2's has no
         # place for them): None until start, then told to the operator once.
         self.template_takes_tools: bool | None = None
@@ -96,6 +97,7 @@ class VllmBackend:
         # Building the engine blocks for tens of seconds: keep /healthz answering meanwhile.
         self.engine = await asyncio.to_thread(AsyncLLM.from_engine_args, args)
         self.tokenizer = self.engine.get_tokenizer()
+        self.max_model_len = self.engine.model_config.max_model_len
         self.template_takes_tools = _template_takes_tools(self.tokenizer)
         if not self.template_takes_tools:
             log.warning("%s: its chat template has no place for tools; a request's tools "
@@ -153,10 +155,10 @@ class VllmBackend:
     def sampling(self, req: ChatRequest, prompt_len: int) -> Any:
         from vllm.sampling_params import RequestOutputKind, SamplingParams, StructuredOutputsParams
 
-        room = self.settings.max_model_len - prompt_len
+        room = self.max_model_len - prompt_len
         if room < 1:
             raise EngineError(400, f"the prompt has {prompt_len} tokens; this model's context "
-                              f"is {self.settings.max_model_len}", "context_length_exceeded",
+                              f"is {self.max_model_len}", "context_length_exceeded",
                               "messages")
         wanted = req.output_limit() or room
         params: dict[str, Any] = {**self._defaults, "n": 1,
