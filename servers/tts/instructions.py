@@ -18,6 +18,9 @@ PACE = {
     "fast": 0.82, "faster": 0.85, "rapidly": 0.78, "briskly": 0.88, "hurried": 0.85,
     "urgently": 0.85, "excited": 0.92, "excitedly": 0.92, "energetic": 0.92,
 }
+# A pace that a mood only implies: a pace word asked for outright wins over it, wherever
+# it stands ("excited, fast" was the mood's 0.92, the "fast" lost).
+IMPLIED_PACE = frozenset("relaxed calmly hurried urgently excited excitedly energetic".split())
 VARIATION = {  # (noise, noise_w)
     "calm": (0.7, 0.7), "calmly": (0.7, 0.7), "soothing": (0.7, 0.7), "gently": (0.75, 0.75),
     "softly": (0.8, 0.8), "flat": (0.5, 0.5), "monotone": (0.4, 0.4), "neutral": (0.8, 0.8),
@@ -33,19 +36,24 @@ _NEGATIONS = frozenset("not no never don dont without too nor isn aren".split())
 
 
 def style_for(instructions: str | None, speed: float = 1.0) -> Style:
-    """``speed`` (from the URL or body: 2.0 is twice as fast) multiplies with the pace."""
+    """``speed`` (from the URL or body; length_scale 1/speed) multiplies with the pace."""
     length, noise, noise_w = 1.0 / speed, 1.0, 1.0
     text = (instructions or "").lower()[:500]
-    pace_seen = variation_seen = False
+    pace: float | None = None  # first pace word asked for outright wins ("slowly, not
+    implied: float | None = None  # quickly" is slow), else the first a mood implies
+    variation_seen = False
     words = _WORD.findall(text)
     for i, word in enumerate(words):
         if _NEGATIONS.intersection(words[max(0, i - 3):i]):  # "don't be too slow"
             continue
         key = word if word in PACE or word in VARIATION else word.split()[-1]
-        if not pace_seen and key in PACE:
-            length *= PACE[key]
-            pace_seen = True  # first pace word wins: "slowly, not quickly" is slow
+        if key in PACE:
+            if key not in IMPLIED_PACE and pace is None:
+                pace = PACE[key]
+            elif key in IMPLIED_PACE and implied is None:
+                implied = PACE[key]
         if not variation_seen and key in VARIATION:
             noise, noise_w = VARIATION[key]
             variation_seen = True
+    length *= pace if pace is not None else implied if implied is not None else 1.0
     return Style(length=min(max(length, 0.4), 2.5), noise=noise, noise_w=noise_w)

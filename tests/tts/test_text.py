@@ -451,6 +451,12 @@ def test_instructions_map_pace_and_style_and_ignore_the_rest() -> None:
     # A word negated is not asked for ("not too fast" sped speech up).
     assert style_for("not too fast, please") == style_for(None)
     assert style_for("don't be monotone; speak slowly") == style_for("speak slowly")
+    # A pace asked for outright wins over one a mood implies, wherever it stands; the
+    # mood keeps its variation.
+    assert style_for("excited, fast").length == style_for("fast").length
+    assert style_for("excited, fast").noise == style_for("excited").noise
+    assert style_for("slowly, not quickly").length == style_for("slowly").length
+    assert style_for("excited").length < 1.0
 
 
 def test_voice_catalog_scans_a_voices_dir_once_per_file(tmp_path, voice_path) -> None:  # type: ignore[no-untyped-def]
