@@ -74,11 +74,25 @@ def in_use(host: str, port: int) -> bool:
     family, kind, proto, _, addr = socket.getaddrinfo(
         host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
     with socket.socket(family, kind, proto) as sock:
+        # As uvicorn binds: the TIME_WAIT a closed connection of the last run leaves on
+        # the port is no listener (without it, a restart read "port in use" for 60 s).
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(addr)
         except OSError:
             return True
     return False
+
+
+def probe_host(name: str) -> str:
+    """Where this process reaches the server: the loopback for a wildcard bind, else the
+    address it was told to bind (one LAN address: it answers nowhere else)."""
+    host = setting_from_env(name, "host") or "127.0.0.1"
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if ":" in host:  # IPv6: "::" is every address, and a literal goes in brackets
+        return "[::1]" if host == "::" else f"[{host}]"
+    return host
 
 
 def wait_ready(children: list[Child], timeout: float, stopping: Callable[[], bool]) -> bool:
@@ -97,7 +111,8 @@ def wait_ready(children: list[Child], timeout: float, stopping: Callable[[], boo
                 continue
             scheme = "https" if setting_from_env(c.name, "tls_cert") else "http"
             try:
-                r = httpx.get(f"{scheme}://127.0.0.1:{c.port}/readyz", timeout=1, verify=False)
+                r = httpx.get(f"{scheme}://{probe_host(c.name)}:{c.port}/readyz", timeout=1,
+                              verify=False)
                 if r.status_code == 200:
                     pending.remove(c.name)
                     print(f"  {c.name}: ready", file=sys.stderr)

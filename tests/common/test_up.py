@@ -119,3 +119,28 @@ def test_a_port_taken_or_not_a_port_is_refused_before_any_start(tmp_path, port):
     text = log.read_text()
     assert ("port in use for tts" if port == "taken" else "is not a port") in text, text
     assert "starting" not in text  # nothing was started
+
+
+def test_a_closed_connection_left_in_time_wait_is_no_port_in_use():
+    """A restart right after Ctrl-C: the last run's connections the server closed wait in
+    TIME_WAIT on its port; probed without SO_REUSEADDR, as uvicorn binds, that read "port
+    in use" for 60 s."""
+    from rymi_endpoints.up import in_use
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    conn, _ = listener.accept()
+    conn.close()  # the server side closes first: its end waits in TIME_WAIT
+    time.sleep(0.1)
+    client.close()
+    assert in_use("127.0.0.1", port)  # still listening
+    listener.close()
+    assert not in_use("127.0.0.1", port)
+
+
+def test_a_server_bound_to_one_address_is_seen_ready_there(tmp_path):
+    """RYMI_TTS_HOST=<one address> (a LAN one, here 127.0.0.2): up polled 127.0.0.1 only,
+    found nothing there for 300 s, and stopped everything."""
+    with up_running(tmp_path, RYMI_TTS_HOST="127.0.0.2") as (_, log, ports):
+        assert "tts: ready" in log.read_text()
