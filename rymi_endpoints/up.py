@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from servers.common.config import setting_from_env
+from servers.common.config import reachable_host, setting_from_env
 from servers.common.workers import die_with_parent
 
 SERVERS = {  # name: (module, default port, path Rymi should be given, scheme kind)
@@ -84,17 +84,6 @@ def in_use(host: str, port: int) -> bool:
     return False
 
 
-def probe_host(name: str) -> str:
-    """Where this process reaches the server: the loopback for a wildcard bind, else the
-    address it was told to bind (one LAN address: it answers nowhere else)."""
-    host = setting_from_env(name, "host") or "127.0.0.1"
-    if host in ("0.0.0.0", ""):
-        return "127.0.0.1"
-    if ":" in host:  # IPv6: "::" is every address, and a literal goes in brackets
-        return "[::1]" if host == "::" else f"[{host}]"
-    return host
-
-
 def wait_ready(children: list[Child], timeout: float, stopping: Callable[[], bool]) -> bool:
     pending = [c.name for c in children]
     deadline = time.monotonic() + timeout
@@ -111,7 +100,7 @@ def wait_ready(children: list[Child], timeout: float, stopping: Callable[[], boo
                 continue
             scheme = "https" if setting_from_env(c.name, "tls_cert") else "http"
             try:
-                r = httpx.get(f"{scheme}://{probe_host(c.name)}:{c.port}/readyz", timeout=1,
+                r = httpx.get(f"{scheme}://{reachable_host(c.name)}:{c.port}/readyz", timeout=1,
                               verify=False)
                 if r.status_code == 200:
                     pending.remove(c.name)

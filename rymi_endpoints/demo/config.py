@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from servers.common.config import ServerSettings, setting_from_env
+from servers.common.config import ServerSettings, reachable_host, setting_from_env
 
 # name: (default port, scheme without TLS, scheme with TLS), as in rymi_endpoints/up.py
 UPSTREAMS = {"stt": (8001, "ws", "wss"), "tts": (8002, "http", "https"),
@@ -25,7 +25,7 @@ def default_url(server: str) -> str:
     port_default, plain, secure = UPSTREAMS[server]
     port = os.environ.get(f"RYMI_{server.upper()}_PORT") or str(port_default)
     scheme = secure if setting_from_env(server, "tls_cert") else plain
-    return f"{scheme}://127.0.0.1:{port}"
+    return f"{scheme}://{reachable_host(server)}:{port}"
 
 
 class DemoSettings(ServerSettings):

@@ -178,6 +178,17 @@ def setting_from_env(server: str, field: str) -> str | None:
     return os.environ.get(f"RYMI_{field.upper()}")
 
 
+def reachable_host(server: str) -> str:
+    """Where a launcher on this machine reaches ``server`` (for a URL): the loopback for
+    a wildcard bind, else the one address it binds (it answers nowhere else)."""
+    host = setting_from_env(server, "host") or "127.0.0.1"
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if ":" in host:  # IPv6: "::" is every address, and a literal goes in brackets
+        return "[::1]" if host == "::" else f"[{host}]"
+    return host
+
+
 def load_settings(cls: type[S], argv: list[str] | None = None, prog: str = "server") -> S:
     """Parse flags over the environment; on a bad value print one line and exit 2."""
     args = build_parser(cls, prog).parse_args(argv)

@@ -144,3 +144,8 @@ def test_a_server_bound_to_one_address_is_seen_ready_there(tmp_path):
     found nothing there for 300 s, and stopped everything."""
     with up_running(tmp_path, RYMI_TTS_HOST="127.0.0.2") as (_, log, ports):
         assert "tts: ready" in log.read_text()
+        # The demo console relays there too (it dialled 127.0.0.1: every call failed).
+        import httpx
+        r = httpx.get(f"http://127.0.0.1:{ports['demo']}/demo/servers", timeout=10)
+        assert r.status_code == 200, r.text
+        assert r.json()["tts"]["ready"] is True, r.json()
