@@ -108,12 +108,18 @@ class VoiceCatalog:
             info = onnx and read_voice(entry.name, onnx, entry.description)
             if info:
                 voices.append(info)
+        if voices_dir is not None and not Path(voices_dir).is_dir():
+            # Skipped, it left the operator's voices a 404 with nothing said.
+            raise ModelNotReady(f"voices_dir {voices_dir} is not a folder")
         for folder in (models_dir, voices_dir):
             if folder is not None and Path(folder).is_dir():
                 for onnx in sorted(Path(folder).rglob("*.onnx")):
                     info = read_voice(onnx.stem, onnx)
                     if info:
                         voices.append(info)
+                    elif folder == voices_dir and not Path(f"{onnx}.json").is_file():
+                        log.warning("skipping voice %s: no %s.json beside it (piper's "
+                                    "config of the voice)", onnx, onnx.name)
         return cls(voices, default_id)
 
     @property

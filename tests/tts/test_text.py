@@ -485,6 +485,25 @@ def test_voice_catalog_scans_a_voices_dir_once_per_file(tmp_path, voice_path) ->
     assert british.for_language("en-US").id == british.default_id == "en_GB-test-low"
 
 
+
+def test_a_voices_dir_mistake_is_said(tmp_path, voice_path, caplog) -> None:  # type: ignore[no-untyped-def]
+    """A voices_dir that is no folder stops the start (it was skipped: every call for
+    the operator's voices a 404); a voice with no config beside it is warned about."""
+    import shutil
+
+    from rymi_endpoints.models.catalog import ModelNotReady
+    from servers.tts.voices import VoiceCatalog
+
+    with pytest.raises(ModelNotReady, match="is not a folder"):
+        VoiceCatalog.discover("piper-en_US-joe-medium", tmp_path / "models", tmp_path / "nope")
+    shutil.copy(voice_path, tmp_path / "en_GB-alan-medium.onnx")  # its .onnx.json missing
+    with caplog.at_level("WARNING", logger="rymi.tts.voices"):
+        catalog = VoiceCatalog.discover("piper-en_US-joe-medium", tmp_path / "models",
+                                        tmp_path)
+    assert "en_GB-alan-medium" not in catalog.ids
+    assert "no en_GB-alan-medium.onnx.json beside it" in caplog.text
+
+
 @pytest.mark.parametrize("language, spoken", [
     ("en-US", "Due March fourth, twenty twenty-four. Call zero two zero, seven nine four six, "
               "zero nine five eight."),
