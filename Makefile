@@ -60,7 +60,7 @@ models: $(STAMP)
 	$(PY) -m rymi_endpoints models prepare
 
 run: setup
-	$(PY) -m rymi_endpoints up
+	$(PY) -m rymi_endpoints up $(UP_ARGS)
 
 demo: setup
 	$(PY) -m rymi_endpoints.demo
