@@ -201,10 +201,24 @@ def load_settings(cls: type[S], argv: list[str] | None = None, prog: str = "serv
     try:
         return cls(**overrides)
     except ValidationError as exc:
-        prefix = cls.model_config.get("env_prefix", "")
-        problems = "; ".join(
-            f"{prefix}{'.'.join(str(p) for p in e['loc'])}".upper() + f": {e['msg']}"
-            for e in exc.errors()
-        )
+        problems = "; ".join(_named(e, prefix, vars(args)) for e in exc.errors())
         print(f"{prog}: bad setting: {problems}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def _named(error: Any, prefix: str, flags: dict[str, Any]) -> str:
+    """One problem, named as the operator set it: the flag, the server's own variable,
+    or the shared RYMI_<FIELD> it came from ("RYMI_TTS_TOKEN_FILE" for a RYMI_TOKEN_FILE
+    set, "RYMI_LLM_:" for a problem of several settings together)."""
+    field = ".".join(str(p) for p in error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if not field:  # a rule over several settings: its message names them
+        return message
+    own = f"{prefix}{field}".upper()
+    if flags.get(field) is not None:
+        name = "--" + field.replace("_", "-")
+    elif own not in os.environ and f"RYMI_{field.upper()}" in os.environ:
+        name = f"RYMI_{field.upper()}"
+    else:
+        name = own
+    return f"{name}: {message}"

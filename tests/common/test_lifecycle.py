@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import threading
 import time
 
 import httpx
+import pytest
 
 from servers.common.serve import CANNOT_START
 from tests.support.servers import REPO, metric, start_server, wait_until_ready
@@ -87,8 +89,26 @@ def test_bad_setting_is_one_line_not_a_traceback():
         cwd=REPO, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
-    assert "RYMI_ECHO_SERVER_PORT" in proc.stderr and "65535" in proc.stderr
+    assert "--port: " in proc.stderr and "65535" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("env, named", [
+    # shared: it was named "RYMI_ECHO_SERVER_TOKEN_FILE", a variable nobody set
+    ({"RYMI_TOKEN_FILE": "/nonexistent"}, "RYMI_TOKEN_FILE: "),
+    ({"RYMI_ECHO_SERVER_TOKEN_FILE": "/nonexistent"}, "RYMI_ECHO_SERVER_TOKEN_FILE: "),
+    ({"RYMI_ECHO_SERVER_PORT": "99999"}, "RYMI_ECHO_SERVER_PORT: "),
+])
+def test_a_bad_setting_is_named_as_it_was_set(env, named):
+    """The variable the operator set, shared or the server's own, and pydantic's "Value
+    error, " prefix gone."""
+    from tests.conftest import _clean_env
+
+    proc = subprocess.run([sys.executable, "-m", "tests.common.echo_server"], cwd=REPO,
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **_clean_env("RYMI_"), **env})
+    assert proc.returncode == 2 and named in proc.stderr, proc.stderr
+    assert "Value error" not in proc.stderr and "_: " not in proc.stderr
 
 
 def test_tls_cert_without_key_refused():

@@ -26,7 +26,9 @@ def test_unreachable_upstream_exits_non_zero() -> None:
 
 def test_upstream_backend_needs_a_url() -> None:
     code, logs = _exit_of({"RYMI_LLM_BACKEND": "upstream"})
-    assert code == 2 and "upstream_url" in logs
+    # A rule over several settings is said by its message (it read "RYMI_LLM_: Value
+    # error, backend=upstream ...", a variable that does not exist).
+    assert code == 2 and "bad setting: backend=upstream needs upstream_url" in logs, logs
 
 
 def test_upstream_without_the_check_needs_the_upstream_models_name() -> None:
