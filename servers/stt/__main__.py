@@ -8,7 +8,7 @@ import sys
 
 from rymi_endpoints.models.catalog import ModelNotReady
 from servers.common.config import load_settings
-from servers.common.serve import serve
+from servers.common.serve import CANNOT_START, serve
 
 from .app import create_app
 from .config import SttSettings
@@ -21,11 +21,11 @@ def main(argv: list[str] | None = None) -> int:
     # uvicorn closes frames over ws_max_size itself, silently (1009 with no event, the
     # utterance in progress lost); let frames far past our limit through so the session
     # can send its error event and pending final first. Only past that is it uvicorn's.
-    try:  # the served models are resolved here: a missing one is one clear line, exit 1
-        app = create_app(settings)
+    try:  # the served models are resolved here: a missing one is one clear line, and
+        app = create_app(settings)  # the exit code of every server that cannot start
     except ModelNotReady as exc:
         print(f"stt: cannot start: ModelNotReady: {exc}", file=sys.stderr)
-        return 1
+        return CANNOT_START
     # No keepalive pings: back-pressure stops reading the socket while decodes catch up
     # (session.py), which leaves the client's pong unread too, so uvicorn cut a held
     # session at the ping timeout (1011, no event, the accepted audio lost). A peer that

@@ -252,3 +252,22 @@ async def test_the_handshake_for_a_model_that_never_fits_is_a_400_not_a_retry(mo
         assert "max_loaded_models=1" in body["message"]
     finally:
         server.stop()
+
+
+def test_a_model_not_prepared_is_one_line_and_the_cannot_start_code(tmp_path):
+    """The exit code every server gives when it cannot start (a supervisor does not
+    restart it), as TTS and the LLM do; STT's was 1, a crash's."""
+    import os
+    import subprocess
+    import sys
+
+    from servers.common.serve import CANNOT_START
+    from tests.stt.conftest import CLEAN
+    from tests.support.servers import REPO
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "servers.stt"], cwd=REPO, capture_output=True, text=True,
+        timeout=120, env={**os.environ, **CLEAN, "RYMI_STT_MODEL": "whisper-base",
+                          "RYMI_STT_MODELS_DIR": str(tmp_path), "RYMI_MODELS_DIR": ""})
+    assert proc.returncode == CANNOT_START, proc.stderr[-2000:]
+    assert "stt: cannot start: ModelNotReady" in proc.stderr
