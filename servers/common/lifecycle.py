@@ -209,6 +209,11 @@ class LifecycleMiddleware:
                 raise
         except BaseException as exc:
             usage.extra.setdefault("aborted", True)
+            if isinstance(exc, asyncio.CancelledError) and self.state.draining:
+                # uvicorn cancels what is left at the drain bound: the server cut it, not
+                # the client (a hang-up ends a response without cancelling its task).
+                usage.extra.pop("client_disconnected", None)
+                usage.extra.setdefault("error", "cut_at_shutdown")
             if isinstance(exc, asyncio.CancelledError) and kind == "http" and \
                     usage.status is None and self.state.draining:
                 # Cut at the drain bound before its first byte: the 503 a new request

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
@@ -27,6 +28,18 @@ class _SafeStream(logging.StreamHandler):
         pass
 
 
+class _CutAtShutdown(logging.Filter):
+    """uvicorn cancels the requests left at the drain bound and logs each one as
+    "Exception in ASGI application" with a CancelledError traceback: a cut the server
+    meant (said once, "drain bound reached"; each request's record says
+    cut_at_shutdown), not an error; logged, it trains operators to skip real ones."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(exc, asyncio.CancelledError)
+                    and record.getMessage().startswith("Exception in ASGI application"))
+
+
 def configure_logging(level: str = "info") -> None:
     handler = _SafeStream(sys.stderr)
     handler.setFormatter(JsonFormatter())
@@ -37,4 +50,7 @@ def configure_logging(level: str = "info") -> None:
         lg = logging.getLogger(name)
         lg.handlers[:] = []
         lg.propagate = True
+    error_log = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _CutAtShutdown) for f in error_log.filters):
+        error_log.addFilter(_CutAtShutdown())
     logging.getLogger("uvicorn.access").setLevel("WARNING")  # usage records replace it

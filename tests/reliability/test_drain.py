@@ -76,6 +76,31 @@ def test_tts_drain() -> None:
         server.stop()
 
 
+def test_a_tts_stream_cut_at_the_drain_bound_is_the_servers_cut() -> None:
+    """A reply far longer than a 1 s drain bound: cut, its record says the server cut it
+    (it said the client had disconnected), and no error traceback per cut request."""
+    server = start("servers.tts", {"RYMI_TTS_TOKENS": REL_TOKEN,
+                                   "RYMI_TTS_DRAIN_TIMEOUT_S": "1"})
+    text = " ".join(f"Sentence {i} of a reply that goes on for a long while." for i in range(80))
+    try:
+        with httpx.stream("POST", f"{server.url}/tts", json={"text": text}, timeout=60,
+                          headers={**auth(), "X-Request-Id": "cut-tts"}) as r:
+            assert r.status_code == 200
+            chunks = r.iter_raw()
+            next(chunks)
+            server.signal()
+            with pytest.raises(httpx.HTTPError):  # cut: no chunked terminator
+                for _ in chunks:
+                    pass
+        assert server.proc.wait(30) == 0
+        record = next(u for u in server.usage_records() if u["request_id"] == "cut-tts")
+        assert record.get("error") == "cut_at_shutdown" and "client_disconnected" not in record
+        assert "drain bound reached" in server.logs()
+        assert "Exception in ASGI application" not in server.logs()
+    finally:
+        server.stop()
+
+
 def test_llm_drain(llm_server: RunningServer) -> None:
     server = start("servers.llm", {
         "RYMI_LLM_BACKEND": "upstream", "RYMI_LLM_UPSTREAM_URL": f"{llm_server.url}/v1",
