@@ -208,8 +208,8 @@ def load_settings(cls: type[S], argv: list[str] | None = None, prog: str = "serv
 
 def _named(error: Any, prefix: str, flags: dict[str, Any]) -> str:
     """One problem, named as the operator set it: the flag, the server's own variable,
-    or the shared RYMI_<FIELD> it came from ("RYMI_TTS_TOKEN_FILE" for a RYMI_TOKEN_FILE
-    set, "RYMI_LLM_:" for a problem of several settings together)."""
+    or the shared RYMI_<FIELD> it came from; a rule over several settings by its message.
+    (A shared RYMI_TOKEN_FILE was named "RYMI_TTS_TOKEN_FILE", such a rule "RYMI_LLM_:".)"""
     field = ".".join(str(p) for p in error["loc"])
     message = str(error["msg"]).removeprefix("Value error, ")
     if not field:  # a rule over several settings: its message names them
