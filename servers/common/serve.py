@@ -59,16 +59,23 @@ class DrainingServer(uvicorn.Server):
             log.info("%s", self.listening)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # A signal handler: it runs between any two bytecodes of the main thread, which
+        # may hold a lock then. It sets flags and hands the rest to the loop: a gauge set
+        # here waited for ever on prometheus_client's lock (one for every metric with
+        # workers), held by the metric update the signal interrupted, and the worker
+        # never exited (found in CI, still hung an hour on).
         if self.state.draining or self._drain_task is None and not self.started:
             self.force_exit = self.state.draining
             self.should_exit = True
             return
         self.state.draining = True
+        asyncio.get_event_loop().call_soon_threadsafe(self._begin_drain, sig)
+
+    def _begin_drain(self, sig: int) -> None:
         metrics.READY.labels(self.state.channel).set(0)  # as /readyz says now
         log.info("signal %s: draining %d in-flight (up to %.0fs)",
                  signal.Signals(sig).name, self.state.inflight, self.drain_timeout_s)
-        loop = asyncio.get_event_loop()
-        self._drain_task = loop.create_task(self._drain())
+        self._drain_task = asyncio.get_event_loop().create_task(self._drain())
 
     async def _drain(self) -> None:
         finished = await wait_idle(self.state, self.drain_timeout_s)

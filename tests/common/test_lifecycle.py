@@ -116,3 +116,40 @@ def test_tls_cert_without_key_refused():
         [sys.executable, "-m", "tests.common.echo_server", "--tls-cert", "/nonexistent.pem"],
         cwd=REPO, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "tls_cert and tls_key" in proc.stderr
+
+
+async def test_the_signal_handler_takes_no_metrics_lock(monkeypatch):
+    """SIGTERM's handler runs between any two bytecodes of the main thread. It set the
+    ready gauge itself: landing while that thread was inside a metric update (holding
+    prometheus_client's lock, one for every metric in the workers' multiprocess mode),
+    it waited on the lock for ever, and the worker never exited (found in CI, still hung
+    an hour later). The gauge is set from the loop, once the handler has returned."""
+    import asyncio
+
+    import uvicorn
+
+    from servers.common import metrics
+    from servers.common.lifecycle import ServerState
+    from servers.common.serve import DrainingServer
+
+    class Forbidden:
+        def __enter__(self):  # noqa: ANN204
+            raise AssertionError("the signal handler took a metrics lock")
+
+        def __exit__(self, *exc):  # noqa: ANN002, ANN204
+            return False
+
+    server = DrainingServer(uvicorn.Config(lambda scope, receive, send: None),
+                            ServerState(channel="sig-test"), drain_timeout_s=0.1)
+    server.started = True
+    ready = metrics.READY.labels("sig-test")
+    ready.set(1)
+    held = ready._value._lock
+    monkeypatch.setattr(ready._value, "_lock", Forbidden())
+    server.handle_exit(signal.SIGTERM, None)  # as the interrupted main thread runs it
+    assert server.state.draining
+    monkeypatch.setattr(ready._value, "_lock", held)
+    await asyncio.sleep(0.05)  # the loop's turn: the gauge and the drain
+    assert ready._value.get() == 0 and server._drain_task is not None
+    await server._drain_task
+    assert server.should_exit
