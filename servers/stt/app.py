@@ -41,7 +41,9 @@ class SttEndpoint:
         self.app_state = app_state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        ctx: SttContext | None = self.app_state.get("ctx")
+        # Set by start-up; the lifecycle middleware refuses every call (503 loading)
+        # before start-up has ended.
+        ctx: SttContext = self.app_state["ctx"]
         settings: SttSettings = self.app_state["settings"]
         registry: ModelRegistry = self.app_state["registry"]
         query = scope.get("query_string", b"").decode("latin-1")
@@ -56,12 +58,10 @@ class SttEndpoint:
             body, headers = raw_error(exc.message, "invalid_request_error",
                                       "invalid_parameter", exc.param)
             return await deny_websocket(scope, receive, send, 400, body, headers)
-        if ctx is None:  # not ready yet (probes say so too)
-            return await _busy(scope, receive, send, "model is loading; retry shortly")
         try:
             await registry.acquire(options.model)
         except ModelCapacity as exc:
-            return await _busy(scope, receive, send, str(exc), "over_capacity")
+            return await _busy(scope, receive, send, str(exc))
         except ModelNeverFits as exc:
             body, headers = raw_error(str(exc), "invalid_request_error", "model_unavailable",
                                       "model")
@@ -80,9 +80,8 @@ class SttEndpoint:
             registry.release(options.model)
 
 
-async def _busy(scope: Scope, receive: Receive, send: Send, message: str,
-                code: str = "loading") -> None:
-    body, headers = raw_error(message, "overloaded_error", code)
+async def _busy(scope: Scope, receive: Receive, send: Send, message: str) -> None:
+    body, headers = raw_error(message, "overloaded_error", "over_capacity")
     await deny_websocket(scope, receive, send, 503, body, [*headers, (b"retry-after", b"1")])
 
 
