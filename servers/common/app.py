@@ -84,9 +84,10 @@ def create_app(
     def ours(app: ASGIApp) -> ASGIApp:
         """Our middlewares around ``app``, outermost first (Starlette's stack has the
         same ones, sharing this state)."""
-        app = BearerAuthMiddleware(app, tokens=tokens, metrics_auth=settings.metrics_auth)
-        return LifecycleMiddleware(app, state=state, send_timeout_s=settings.send_timeout_s,
-                                   body_timeout_s=settings.body_timeout_s)
+        auth = BearerAuthMiddleware(app, tokens=tokens, metrics_auth=settings.metrics_auth)
+        return LifecycleMiddleware(auth, state=state, send_timeout_s=settings.send_timeout_s,
+                                   body_timeout_s=settings.body_timeout_s,
+                                   authorized=auth.allows)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

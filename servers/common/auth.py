@@ -71,14 +71,15 @@ class BearerAuthMiddleware:
         self.tokens = tokens
         self.open_paths = OPEN_PATHS - ({"/metrics"} if metrics_auth else set())
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or not self.tokens.enabled:
-            return await self.app(scope, receive, send)
+    def allows(self, scope: Scope) -> bool:
+        """Whether this call passes: its token is good, or it needs none."""
         # "/metrics/" too: the router redirects it to "/metrics", which a scraper
         # configured with the slash then follows (a 401 here would look like bad auth).
-        if scope["path"].rstrip("/") in self.open_paths or self.tokens.accepts(
-            _header(scope, b"authorization")
-        ):
+        return (not self.tokens.enabled or scope["path"].rstrip("/") in self.open_paths
+                or self.tokens.accepts(_header(scope, b"authorization")))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or self.allows(scope):
             return await self.app(scope, receive, send)
         headers = [*_UNAUTHORIZED_HEADERS, (b"www-authenticate", b'Bearer realm="rymi"')]
         if scope["type"] == "http":

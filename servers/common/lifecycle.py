@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from starlette.requests import ClientDisconnect
@@ -95,9 +96,11 @@ def _request_id(scope: Scope) -> tuple[str, bytes]:
 
 class LifecycleMiddleware:
     def __init__(self, app: ASGIApp, state: ServerState, send_timeout_s: float | None = None,
-                 body_timeout_s: float | None = None) -> None:
+                 body_timeout_s: float | None = None,
+                 authorized: Callable[[Scope], bool] | None = None) -> None:
         self.app = app
         self.state = state
+        self.authorized = authorized
         self.send_timeout_s = send_timeout_s
         self.body_timeout_s = body_timeout_s
 
@@ -110,6 +113,11 @@ class LifecycleMiddleware:
         if scope["path"] in OPEN_PATHS:
             return await self.app(scope, receive, _with_header(send, rid_header))
 
+        if self.authorized is not None and not self.authorized(scope):
+            # A bad token is told so (the 401 from the auth layer inside), busy or not:
+            # a 503 with Retry-After had it retried with the same token, and a caller
+            # misconfigured during a rollout or a peak saw "busy", not "wrong key".
+            return await self._admitted(scope, receive, send, kind, rid, rid_header)
         state = self.state
         # Not ready: the model is loading, or the engine died and the process is going.
         # Passed on, a chat request met a backend with no tokenizer yet and was told its

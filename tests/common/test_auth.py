@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 import websockets
 from websockets.asyncio.client import connect
+
+from tests.support.servers import start_server, wait_until_ready
 
 from .conftest import TOKENS
 
@@ -120,3 +124,39 @@ def test_a_token_file_saved_with_a_bom_and_crlf_keeps_its_first_token(tmp_path):
     path = tmp_path / "tokens.txt"
     path.write_bytes(b"\xef\xbb\xbfsecret1\r\nsecret2\r\n")
     assert _tokens_in_file(path) == ["secret1", "secret2"]
+
+
+def test_a_bad_token_is_told_so_while_the_server_is_loading_or_full():
+    """Auth before admission: a 503 with Retry-After had a misconfigured caller retry the
+    same wrong key through every rollout and peak, told "busy" rather than "wrong key"."""
+    server = start_server("tests.common.echo_server", wait_ready=False, env={
+        "RYMI_ECHO_SERVER_TOKENS": TOKENS, "RYMI_ECHO_SERVER_WARMUP_S": "4",
+        "RYMI_ECHO_SERVER_MAX_INFLIGHT": "1", "RYMI_ECHO_SERVER_CHUNK_DELAY_S": "0.3"})
+    good, bad = {"Authorization": f"Bearer {GOOD}"}, {"Authorization": "Bearer wrong"}
+    try:
+        deadline = time.monotonic() + 20
+        while True:  # wait for the process to answer at all (still loading)
+            try:
+                loading_bad = httpx.post(f"{server.url}/stream", headers=bad, content=b"x")
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        loading_good = httpx.post(f"{server.url}/stream", headers=good, content=b"x")
+        assert (loading_bad.status_code, loading_good.status_code) == (401, 503)
+        assert loading_good.json()["error"]["code"] == "loading"
+        wait_until_ready(server, 30)
+        with httpx.stream("POST", f"{server.url}/stream", headers=good, content=b"d",
+                          timeout=30) as busy:  # the one call the limit allows
+            assert busy.status_code == 200
+            full_bad = httpx.post(f"{server.url}/stream", headers=bad, content=b"x")
+            full_good = httpx.post(f"{server.url}/stream", headers=good, content=b"x")
+            assert b"".join(busy.iter_raw()) == b"d" * 10
+        assert (full_bad.status_code, full_good.status_code) == (401, 503)
+        assert full_bad.json()["error"]["code"] == "invalid_token"
+        assert full_good.json()["error"]["code"] == "over_capacity"
+        # The refused caller's 401 is counted and recorded as every answer is.
+        statuses = sorted(r["status"] for r in server.usage_records())
+        assert statuses == [200, 401, 401, 503, 503]
+    finally:
+        server.stop()
