@@ -149,3 +149,19 @@ def test_a_server_bound_to_one_address_is_seen_ready_there(tmp_path):
         r = httpx.get(f"http://127.0.0.1:{ports['demo']}/demo/servers", timeout=10)
         assert r.status_code == 200, r.text
         assert r.json()["tts"]["ready"] is True, r.json()
+
+
+def test_the_urls_printed_name_the_public_host_with_the_scheme_tls_gives(monkeypatch, capsys):
+    """With a certificate for a public name, URLs printed as localhost fail its check."""
+    from rymi_endpoints.up import Child, _banner
+
+    for key in [k for k in os.environ if k.startswith(("RYMI_TTS_", "RYMI_STT_", "RYMI_TLS"))]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("RYMI_PUBLIC_HOST", "voice.example.com")
+    monkeypatch.setenv("RYMI_TLS_CERT", "server.pem")
+    children = [Child("stt", None, 8101, "/stt", "ws"),  # type: ignore[arg-type]
+                Child("tts", None, 8102, "/tts", "http")]  # type: ignore[arg-type]
+    _banner(children)
+    out = capsys.readouterr().out
+    assert "wss://voice.example.com:8101/stt" in out
+    assert "https://voice.example.com:8102/tts" in out
