@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -20,7 +21,7 @@ from rymi_endpoints.models.catalog import resolve
 
 from ..config import LlmSettings
 from ..schema import ChatRequest
-from . import Delta, EngineError, vllm_plugin
+from . import Delta, EngineError, vllm_lifeline, vllm_plugin
 
 log = logging.getLogger("rymi.llm.vllm")
 
@@ -81,6 +82,8 @@ class VllmBackend:
             busy_wait = not on_cpu
         # Read by .vllm_plugin in the engine's own processes, which inherit the variable.
         os.environ[vllm_plugin.ENV] = "1" if busy_wait else "0"
+        # Read by .vllm_lifeline in the engine core: it ends when this process is gone.
+        os.environ[vllm_lifeline.ENV] = str(os.getpid())
         eager = self.settings.enforce_eager
         args = AsyncEngineArgs(
             model=str(path),
@@ -95,7 +98,16 @@ class VllmBackend:
         )
         log.info("starting vLLM engine on %s (dtype %s)", path.name, args.dtype)
         # Building the engine blocks for tens of seconds: keep /healthz answering meanwhile.
-        self.engine = await asyncio.to_thread(AsyncLLM.from_engine_args, args)
+        build = asyncio.ensure_future(asyncio.to_thread(AsyncLLM.from_engine_args, args))
+        try:
+            self.engine = await asyncio.shield(build)
+        except asyncio.CancelledError:
+            # Stopped while loading (Ctrl-C, SIGTERM): the build went on in its thread and
+            # the process waited for it at exit (44 s measured). With its engine processes
+            # gone the build fails at once; they hold nothing worth a clean stop yet.
+            for process in multiprocessing.active_children():
+                process.kill()
+            raise
         self.tokenizer = self.engine.get_tokenizer()
         self.max_model_len = self.engine.model_config.max_model_len
         self.template_takes_tools = _template_takes_tools(self.tokenizer)
