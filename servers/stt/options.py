@@ -194,7 +194,9 @@ def _int_in(name: str, value: str | None, default: int, bounds: tuple[int, int])
     if value is None:
         return default
     lo, hi = bounds
-    if not re.fullmatch(r"\d+", value or "") or not lo <= int(value) <= hi:
+    # At most 9 digits: int() refuses over 4,300 (a ValueError, not an OptionError: the
+    # handshake was answered 500 in plain text), and none of these bounds needs 10.
+    if not re.fullmatch(r"\d{1,9}", value or "") or not lo <= int(value) <= hi:
         raise OptionError(name, f"{name}={value!r}: accepted: an integer from {lo} to {hi}")
     return int(value)
 

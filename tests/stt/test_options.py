@@ -64,6 +64,7 @@ def test_bad_options_name_the_parameter(query, param):
     ("languge=en", "languge", "language"),
     ("language=de", "language", "en"),
     ("endpointing_ms=-1", "endpointing_ms", "100"),
+    ("endpointing_ms=" + "9" * 5000, "endpointing_ms", "100"),  # was a plain-text 500
 ])
 async def test_bad_option_refused_on_the_handshake_with_400(url, auth, query, param, accepted):
     with pytest.raises(websockets.InvalidStatus) as err:
