@@ -28,16 +28,25 @@ class _SafeStream(logging.StreamHandler):
         pass
 
 
-class _CutAtShutdown(logging.Filter):
-    """uvicorn cancels the requests left at the drain bound and logs each one as
-    "Exception in ASGI application" with a CancelledError traceback: a cut the server
-    meant (said once, "drain bound reached"; each request's record says
-    cut_at_shutdown), not an error; logged, it trains operators to skip real ones."""
+class _FalseErrors(logging.Filter):
+    """uvicorn's ERROR lines for what the server meant, dropped: logged, they train
+    operators to skip real ones.
+
+    - The requests left at the drain bound are cancelled, each logged as "Exception in
+      ASGI application" with a CancelledError traceback: a cut said once ("drain bound
+      reached"), each request's record saying cut_at_shutdown.
+    - A refused WebSocket handshake (401, 400, 404, 503 at capacity: a real HTTP answer,
+      the ASGI "websocket.http.response" extension) is logged by uvicorn's
+      websockets-sansio protocol as "returned without completing handshake": one false
+      ERROR per refusal, a flood at capacity.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        return not (isinstance(exc, asyncio.CancelledError)
-                    and record.getMessage().startswith("Exception in ASGI application"))
+        message = record.getMessage()
+        if isinstance(exc, asyncio.CancelledError):
+            return not message.startswith("Exception in ASGI application")
+        return message != "ASGI callable returned without completing handshake."
 
 
 def configure_logging(level: str = "info") -> None:
@@ -51,6 +60,6 @@ def configure_logging(level: str = "info") -> None:
         lg.handlers[:] = []
         lg.propagate = True
     error_log = logging.getLogger("uvicorn.error")
-    if not any(isinstance(f, _CutAtShutdown) for f in error_log.filters):
-        error_log.addFilter(_CutAtShutdown())
+    if not any(isinstance(f, _FalseErrors) for f in error_log.filters):
+        error_log.addFilter(_FalseErrors())
     logging.getLogger("uvicorn.access").setLevel("WARNING")  # usage records replace it

@@ -55,6 +55,9 @@ async def test_websocket_handshake_gets_real_401(echo_server):
             pass
     assert info.value.response.status_code == 401
     assert b"invalid_token" in info.value.response.body
+    # A refusal is the server working: no ERROR line for it (uvicorn logged one for each).
+    time.sleep(0.2)
+    assert "without completing handshake" not in echo_server.logs()
 
 
 async def test_websocket_without_token_gets_401(echo_server):
