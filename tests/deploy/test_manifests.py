@@ -280,3 +280,18 @@ def test_caddy_lets_idle_connections_go_before_our_servers_do(tmp_path):
     for p in proxies:
         idle_s = p["transport"]["keep_alive"]["idle_timeout"] / 1e9
         assert 0 < idle_s < ours_s, p
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_each_pod_prepares_every_default_model_of_its_server(overlay):
+    """As compose does (``models prepare``, every default): a pod that left whisper-base
+    out answered the README's ``?model=base&language=es`` URL with a 400."""
+    from rymi_endpoints.models.catalog import load_catalog
+
+    for name, deployment in deployments(overlay).items():
+        server = name.removeprefix("rymi-")
+        init = deployment["spec"]["template"]["spec"]["initContainers"]
+        command = next(c["command"] for c in init if c["name"] == "models")
+        assert command[:3] == ["rymi-endpoints", "models", "prepare"], command
+        wanted = {m for m, e in load_catalog().items() if e.server == server and e.default}
+        assert set(command[3:]) == wanted, (name, command)
