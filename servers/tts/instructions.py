@@ -31,8 +31,10 @@ VARIATION = {  # (noise, noise_w)
     "lively": (1.2, 1.25), "animated": (1.25, 1.3),
 }
 _WORD = re.compile(r"[a-z]+(?:\s+(?:slowly|quickly))?")
-# A word just after one of these is not asked for: "not too fast" sped speech up.
+# A word just after one of these, in its own clause, is not asked for: "not too fast"
+# sped speech up. The clause bounds it: "No jargon. Speak slowly." was read at pace.
 _NEGATIONS = frozenset("not no never don dont without too nor isn aren".split())
+_CLAUSE = re.compile(r"[.;,:!?\n]|\bbut\b")
 
 
 def style_for(instructions: str | None, speed: float = 1.0) -> Style:
@@ -42,10 +44,7 @@ def style_for(instructions: str | None, speed: float = 1.0) -> Style:
     pace: float | None = None  # first pace word asked for outright wins ("slowly, not
     implied: float | None = None  # quickly" is slow), else the first a mood implies
     variation_seen = False
-    words = _WORD.findall(text)
-    for i, word in enumerate(words):
-        if _NEGATIONS.intersection(words[max(0, i - 3):i]):  # "don't be too slow"
-            continue
+    for word in _asked_for(text):
         key = word if word in PACE or word in VARIATION else word.split()[-1]
         if key in PACE:
             if key not in IMPLIED_PACE and pace is None:
@@ -57,3 +56,13 @@ def style_for(instructions: str | None, speed: float = 1.0) -> Style:
             variation_seen = True
     length *= pace if pace is not None else implied if implied is not None else 1.0
     return Style(length=min(max(length, 0.4), 2.5), noise=noise, noise_w=noise_w)
+
+
+def _asked_for(text: str) -> list[str]:
+    """The words of ``text`` in order, less those negated in their clause."""
+    found = []
+    for clause in _CLAUSE.split(text):
+        words = _WORD.findall(clause)
+        found += [word for i, word in enumerate(words)
+                  if not _NEGATIONS.intersection(words[max(0, i - 3):i])]  # "don't be too slow"
+    return found

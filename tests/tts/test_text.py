@@ -451,6 +451,12 @@ def test_instructions_map_pace_and_style_and_ignore_the_rest() -> None:
     # A word negated is not asked for ("not too fast" sped speech up).
     assert style_for("not too fast, please") == style_for(None)
     assert style_for("don't be monotone; speak slowly") == style_for("speak slowly")
+    # ...in its own clause only: these lost their pace to a negation before it.
+    for asked in ("No jargon. Speak slowly.", "Don't rush, speak slowly.",
+                  "Never sound robotic; speak slowly and warmly.", "No, speak slowly",
+                  "Not monotone but slowly"):
+        assert style_for(asked).length == style_for("slowly").length, asked
+    assert style_for("Speak clearly. Don't speak slowly.") == style_for(None)
     # A pace asked for outright wins over one a mood implies, wherever it stands; the
     # mood keeps its variation.
     assert style_for("excited, fast").length == style_for("fast").length
