@@ -270,8 +270,24 @@ _ABBREV = re.compile(r"(?<!\w)(" + "|".join(re.escape(a) for a in ABBREVIATIONS)
 _BEFORE_A_NAME = {"Mr.", "Mrs.", "Ms.", "Dr.", "Prof.", "St.", "Mt.", "vs.", "e.g.", "i.e.",
                   "approx."}
 _NO_NUMBER = re.compile(r"(?<!\w)No\.(?=\s*\d)")
-# "Main St." and "Oak St," are streets, "St. Louis" a saint.
-_STREET = re.compile(r"\b([A-Z][a-z]+) St\b\.?(?=[\s,;:]|$)")
+# "Main St." and "Oak St," are streets, "St. Louis" a saint. After a name or an ordinal,
+# with or without the stop (US addresses mostly leave it out: "350 5th Ave, New York"
+# was heard "fifth ave", "Pennsylvania Ave NW" "Pennsylvania Abe").
+STREETS = {"St": "Street", "Ave": "Avenue", "Blvd": "Boulevard", "Rd": "Road",
+           "Ln": "Lane", "Hwy": "Highway", "Pkwy": "Parkway"}
+_STREET = re.compile(r"\b([A-Z][a-z]+|\d+(?:st|nd|rd|th)) (" + "|".join(STREETS)
+                     + r")\b\.?(?=[\s,;:]|$)")
+_SUITE = re.compile(r"\bSte\.?(?= ?#?\d)")  # "Ste 200" was heard "C200"
+
+
+def _street(m: re.Match[str]) -> str:
+    # A sentence's first word is capitalised whatever it is: there, before a name,
+    # "Visit St. Louis" is a saint and "The Ave Maria" a prayer ("Main St is closed" and
+    # "on Main St. He" stay streets).
+    if not m[1][0].isdigit() and re.search(r"(?:^|[.!?:]\s*)$", m.string[:m.start()]) \
+            and re.match(r"\s+[A-Z][a-z]", m.string[m.end():]):
+        return m[0]
+    return f"{m[1]} {STREETS[m[2]]}" + _kept_stop(m)
 
 
 def _abbreviation(m: re.Match[str]) -> str:
@@ -364,7 +380,8 @@ def normalize_lines(text: str, language: str = "en") -> list[str]:
         text = _TIMES_SIGN.sub(f" {times} ", text)
     if english:
         text = _NO_NUMBER.sub("number", text)
-        text = _STREET.sub(lambda m: f"{m[1]} Street" + _kept_stop(m), text)
+        text = _STREET.sub(_street, text)
+        text = _SUITE.sub("Suite", text)
         text = _ABBREV.sub(_abbreviation, text)
         text = _SLASH_DATE.sub(lambda m: _day_first(m, language), text)
         for pattern, repl in _GUARDED:

@@ -143,6 +143,13 @@ from servers.tts.text import MAX_PIECE, plan
      "Lakers versus Celtics"),
     ("Open Mon-Fri. Call 42 Oak St, Springfield, or 5th Ave., here",
      "Open Monday to Friday. Call forty-two Oak Street, Springfield, or fifth Avenue, here"),
+    # US addresses mostly leave the stop out ("Ave" was heard "Abe", "Ste 200" "C200").
+    ("1600 Pennsylvania Ave NW, 350 5th Ave, Ste 200. Ocean Blvd and 3rd St",
+     "one thousand six hundred Pennsylvania Avenue NW, three hundred and fifty fifth Avenue, "
+     "Suite "
+     "two hundred. Ocean Boulevard and third Street"),
+    ("Meet me at Elm Rd. Then call.", "Meet me at Elm Road. Then call."),
+    ("Visit St. Louis. The Ave Maria was sung.", "Visit Saint Louis. The Ave Maria was sung."),
     ("On 2024-03-15, call 1-800-FLOWERS", "On March fifteenth, twenty twenty-four, call "
      "one eight hundred FLOWERS"),
     # Days of one month; "k+" is thousands and more.
