@@ -47,6 +47,14 @@ def parse_json(data: str | bytes) -> Any:
     ValueError like any other bad JSON: json.loads raises RecursionError, which a caller
     catching ValueError let through (a 500, or an STT session dropped in silence)."""
     try:
-        return json.loads(data)
+        return json.loads(data, parse_int=_int)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
+
+
+def _int(digits: str) -> int | float:
+    """A JSON integer; one past int()'s 4,300 digits is infinite (no bound takes it, so
+    the field is refused by name), not a parse error calling valid JSON invalid."""
+    if len(digits) <= 4300:
+        return int(digits)
+    return float("-inf") if digits.startswith("-") else float("inf")

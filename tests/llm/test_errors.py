@@ -47,6 +47,10 @@ def test_400_malformed_json(llm: RunningServer) -> None:
     # Nested past the JSON decoder's depth: a RecursionError, once a 500.
     shaped(post(llm, content=b'{"tools": ' + b"[" * 20_000 + b"]" * 20_000 + b"}"), 400,
            "invalid_json")
+    # Valid JSON with a number past int()'s 4,300 digits: the field is refused, by name.
+    huge = b'{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 1' + b"0" * 5000
+    err = shaped(post(llm, content=huge + b"}"), 400)
+    assert err["param"] == "max_tokens", err
 
 
 @pytest.mark.parametrize("body,param", [

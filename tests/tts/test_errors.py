@@ -53,6 +53,11 @@ def test_missing_empty_or_mistyped_fields_are_422(client: httpx.Client, body: di
     assert _error(client.post("/tts", json=body), 422)["param"] == param
 
 
+def test_a_number_past_int_s_digit_limit_is_a_bad_field_not_bad_json(client) -> None:  # type: ignore[no-untyped-def]
+    body = b'{"text": "hi", "speed": 1' + b"0" * 5000 + b"}"  # valid JSON (was invalid_json)
+    assert _error(client.post("/tts", content=body), 422)["param"] == "speed"
+
+
 def test_text_over_the_limit_is_413(client: httpx.Client) -> None:
     err = _error(client.post("/tts", json={"text": "a" * 5001}), 413, "text_too_long")
     assert err["param"] == "text" and "5000" in err["message"]
