@@ -21,7 +21,9 @@ from num2words import num2words
 from .addresses import ADDRESS_RULES, spell_digits
 from .addresses import DIGITS as DIGITS  # re-exported: the words a digit is read as
 from .markup import strip_markup
-from .numerals import DAYS, MONTHS, NUMERAL_RULES, SHORT_MONTHS
+from .numerals import MONTHS, NUMERAL_RULES
+from .stops import kept_stop as _kept_stop
+from .streets import expand_streets
 from .voices import primary
 
 log = logging.getLogger("rymi.tts")
@@ -106,28 +108,6 @@ def _time(m: re.Match[str]) -> str:
     else:
         spoken = f"{words(hour)} {words(minute)}"
     return f"{spoken} {suffix}".strip() + _kept_stop(m)
-
-
-# Capitals that go on after an abbreviation's stop rather than start a sentence: a day,
-# a month, a time zone ("9 a.m. Monday", "5 p.m. EST"), the unit of an address ("Main St.
-# Apt 4B").
-_GOES_ON_AFTER = re.compile(
-    r"\s+(?:" + "|".join([*dict.fromkeys(DAYS.values()), *DAYS, r"May(?=\s\d)",
-                          *(m for m in MONTHS if m != "May"), *SHORT_MONTHS])
-    + r"|[ECMP][SD]?T|UTC|GMT|BST|CET|CEST|Apt|Apartment|Suite|Ste|Unit|Floor|Fl|Room|Rm"
-    r"|Bldg|Building)\b")
-
-
-def _kept_stop(m: re.Match[str], extra: int = 0) -> str:
-    """"at 9 a.m. Then" / "at 9 a.m." end a sentence: keep the stop the match swallowed.
-    So does one before a line break (a list's "9am." lines ran together): the stop there
-    was written, or put by markup.py, to end the line."""
-    rest = m.string[m.end() + extra:]
-    if m.string[:m.end() + extra].endswith(".") and (
-            not rest.strip() or rest.lstrip(" ").startswith("\n")
-            or (re.match(r"\s+[A-Z]", rest) and not _GOES_ON_AFTER.match(rest))):
-        return "."
-    return ""
 
 
 def _year(y: int) -> str:
@@ -270,26 +250,6 @@ _ABBREV = re.compile(r"(?<!\w)(" + "|".join(re.escape(a) for a in ABBREVIATIONS)
 _BEFORE_A_NAME = {"Mr.", "Mrs.", "Ms.", "Dr.", "Prof.", "St.", "Mt.", "vs.", "e.g.", "i.e.",
                   "approx."}
 _NO_NUMBER = re.compile(r"(?<!\w)No\.(?=\s*\d)")
-# "Main St." and "Oak St," are streets, "St. Louis" a saint. After a name or an ordinal,
-# with or without the stop (US addresses mostly leave it out: "350 5th Ave, New York"
-# was heard "fifth ave", "Pennsylvania Ave NW" "Pennsylvania Abe").
-STREETS = {"St": "Street", "Ave": "Avenue", "Blvd": "Boulevard", "Rd": "Road",
-           "Ln": "Lane", "Hwy": "Highway", "Pkwy": "Parkway"}
-_STREET = re.compile(r"\b([A-Z][a-z]+|\d+(?:st|nd|rd|th)) (" + "|".join(STREETS)
-                     + r")\b\.?(?=[\s,;:]|$)")
-_SUITE = re.compile(r"\bSte\.?(?= ?#?\d)")  # "Ste 200" was heard "C200"
-
-
-def _street(m: re.Match[str]) -> str:
-    # A sentence's first word is capitalised whatever it is: there, before a name,
-    # "Visit St. Louis" is a saint and "The Ave Maria" a prayer ("Main St is closed" and
-    # "on Main St. He" stay streets).
-    if not m[1][0].isdigit() and re.search(r"(?:^|[.!?:]\s*)$", m.string[:m.start()]) \
-            and re.match(r"\s+[A-Z][a-z]", m.string[m.end():]):
-        return m[0]
-    return f"{m[1]} {STREETS[m[2]]}" + _kept_stop(m)
-
-
 def _abbreviation(m: re.Match[str]) -> str:
     if m[1] == "No.":  # only "No. 5" is "number"; a sentence-final "No." is the word
         return m[1]
@@ -380,8 +340,7 @@ def normalize_lines(text: str, language: str = "en") -> list[str]:
         text = _TIMES_SIGN.sub(f" {times} ", text)
     if english:
         text = _NO_NUMBER.sub("number", text)
-        text = _STREET.sub(_street, text)
-        text = _SUITE.sub("Suite", text)
+        text = expand_streets(text)
         text = _ABBREV.sub(_abbreviation, text)
         text = _SLASH_DATE.sub(lambda m: _day_first(m, language), text)
         for pattern, repl in _GUARDED:

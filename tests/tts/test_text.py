@@ -33,8 +33,8 @@ from servers.tts.text import MAX_PIECE, plan
     ("Open 9 a.m. to 5 p.m. Monday, call 5 p.m. EST or Dec. 3 at 9 a.m. May 5. Then",
      "Open nine A M to five P M Monday, call five P M EST or December third at nine A M "
      "May fifth. Then"),
-    ("Visit 123 Main St. Apt 4B or at 9 a.m. May I help?", "Visit one hundred and "
-     "twenty-three Main Street Apartment four B or at nine A M. May I help?"),
+    ("Visit 123 Main St. Apt 4B or at 9 a.m. May I help?", "Visit one twenty-three Main "
+     "Street Apartment four B or at nine A M. May I help?"),
     # A short day in a schedule is the day ("Sat" and "Fri" were "sat" and "fry"); "Sun"
     # alone, or "the Sun.", is not.
     ("Open Fri, Sat 10-2, Wed. and Sun. Or Sat. Closed Tue & Thu. See the Sun.",
@@ -145,9 +145,13 @@ from servers.tts.text import MAX_PIECE, plan
      "Open Monday to Friday. Call forty-two Oak Street, Springfield, or fifth Avenue, here"),
     # US addresses mostly leave the stop out ("Ave" was heard "Abe", "Ste 200" "C200").
     ("1600 Pennsylvania Ave NW, 350 5th Ave, Ste 200. Ocean Blvd and 3rd St",
-     "one thousand six hundred Pennsylvania Avenue NW, three hundred and fifty fifth Avenue, "
-     "Suite "
-     "two hundred. Ocean Boulevard and third Street"),
+     "sixteen hundred Pennsylvania Avenue NW, three fifty fifth Avenue, Suite two hundred. "
+     "Ocean Boulevard and third Street"),
+    # A house number in pairs, as said ("one thousand six hundred Pennsylvania Avenue");
+    # other numbers as before.
+    ("At 221 Baker Street, 305 Elm Rd and 2005 Ocean Drive, room 305.", "At two twenty-one "
+     "Baker Street, three oh five Elm Road and twenty oh five Ocean Drive, room three "
+     "hundred and five."),
     ("Meet me at Elm Rd. Then call.", "Meet me at Elm Road. Then call."),
     ("Visit St. Louis. The Ave Maria was sung.", "Visit Saint Louis. The Ave Maria was sung."),
     ("On 2024-03-15, call 1-800-FLOWERS", "On March fifteenth, twenty twenty-four, call "
