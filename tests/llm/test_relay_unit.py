@@ -118,6 +118,48 @@ def test_crlf_lines_are_relayed_with_lf_wherever_the_chunks_split() -> None:
         assert (state.completion_tokens, state.error) == (2, None)
 
 
+def test_lone_cr_lines_are_relayed_with_lf_wherever_the_chunks_split() -> None:
+    """SSE allows a bare CR as a line end: no event boundary was found, and a whole answer
+    became upstream_incomplete."""
+    lf = ROLE + TEXT + STOP + USAGE + DONE
+    cr = lf.replace(b"\n", b"\r")
+    for size in (1, 2, 5, 64, len(cr)):
+        pieces = [cr[i:i + size] for i in range(0, len(cr), size)]
+        out, state = relay(pieces)
+        assert b"".join(out) == lf, size
+        assert (state.completion_tokens, state.error) == (2, None)
+
+
+def _fields(ev: bytes) -> bytes:
+    """``ev`` with the fields SSE allows beside ``data:`` (as some upstreams write them)."""
+    return b"id: 7\nevent: message\nretry: 3000\n: note\n" + ev
+
+
+@pytest.mark.parametrize("size", [1, 3, 1000])
+def test_events_with_other_sse_fields_are_read_as_sse_reads_them(size: int) -> None:
+    """Read only where an event began with ``data:``: [DONE] was missed (then an
+    upstream_incomplete error after it), usage not dropped, the fields forwarded."""
+    stream = b"".join(_fields(e) for e in (ROLE, TEXT, STOP, USAGE, DONE))
+    pieces = [stream[i:i + size] for i in range(0, len(stream), size)]
+    out, state = relay(pieces, drop_usage=True)
+    assert b"".join(out) == ROLE + TEXT + STOP + DONE
+    assert (state.completion_tokens, state.error) == (2, None)
+
+
+def test_data_over_several_lines_is_one_event_and_event_error_is_an_error() -> None:
+    split = TEXT.replace(b'"choices":', b'\ndata: "choices":', 1)  # one JSON, two lines
+    out, _ = relay([ROLE, split, STOP, DONE])
+    assert json.loads(out[1][len(b"data: "):]) == json.loads(TEXT[len(b"data: "):])
+    assert out[1].count(b"\n") == 2  # one line, as the contract writes events
+    out, state = relay([ROLE, b'event: error\ndata: {"message": "overloaded"}\n\n', DONE])
+    err = json.loads(out[-1][len(b"data: "):])["error"]
+    assert err["message"] == "overloaded" and state.error == "upstream_error_event"
+    assert b"[DONE]" not in b"".join(out) and sum(b'"error"' in c for c in out) == 1
+    # A keep-alive comment goes on as it is (it keeps idle proxies from cutting).
+    out, _ = relay([ROLE, b": keep-alive\n\n", TEXT, DONE])
+    assert out[1] == b": keep-alive\n\n"
+
+
 def test_chunks_with_a_null_usage_are_forwarded_unparsed(
         monkeypatch: pytest.MonkeyPatch) -> None:
     inspected: list[bytes] = []

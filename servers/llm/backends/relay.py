@@ -36,6 +36,9 @@ _PRESENT = re.compile(rb'"(?:error|usage)"\s*:(?!\s*null)')
 _NO_SPACE = re.compile(rb"^data:(?! )", re.M)  # the contract writes "data: <json>"
 # A chunk's model, as a key: inside content or arguments a quote is escaped.
 _MODEL = re.compile(rb'"model"\s*:\s*"(?:[^"\\]|\\.)*"')
+# A line that is not the one ``data:`` line of an event: another field SSE allows (id,
+# event, retry), a comment, or a second data line. Rare: one search per batch.
+_ODD = re.compile(rb"(?:^|\n)(?!data:|\n|$)|[^\n]\ndata:")
 
 
 class StreamState:
@@ -75,8 +78,8 @@ class Framer:
         # (which first tries the needle as an int, raising and clearing a TypeError),
         # no copy when the chunk ends on an event boundary, as it nearly always does.
         pending = self._pending + chunk if self._pending else chunk
-        if 13 in pending:  # CRLF lines (a lone CR waits for its LF in the next chunk)
-            pending = pending.replace(b"\r\n", b"\n")
+        if 13 in pending:  # CRLF lines, or (SSE allows it) lone CRs
+            pending = _lf_lines(pending)
         # "data:{...}", as SSE allows: an upstream writes every event one way, so the
         # batch's first tells (two byte compares, not a scan of every chunk).
         if pending.startswith(b"data:") and len(pending) > 5 and pending[5] != 32:
@@ -92,6 +95,8 @@ class Framer:
                 self._pending = pending
                 return b""
             ready, self._pending = pending[:end + 2], pending[end + 2:]
+        if _ODD.search(ready):
+            ready = canonical(ready)
         ready = self._conform.feed(ready)
         state = self.state
         if state.ttft_s is None and _CONTENT.search(ready):
@@ -106,14 +111,62 @@ class Framer:
 
     def end(self) -> bytes:
         """The upstream's body ended: an error event if that was before ``[DONE]``."""
+        # A CR held as half a CRLF ended its line after all.
+        last = self.feed(b"\n") if self._pending.endswith(b"\r") else b""
         if self.finished:
-            return b""
-        return self._fail("the upstream ended the stream before [DONE]", "upstream_incomplete")
+            return last
+        return last + self._fail("the upstream ended the stream before [DONE]",
+                                 "upstream_incomplete")
 
     def _fail(self, message: str, code: str) -> bytes:
         self.finished, self._pending = True, b""
         self.state.error = code
         return error_event(message, "upstream_error", code)
+
+
+def _lf_lines(pending: bytes) -> bytes:
+    """Line ends as LF: CRLF, and a lone CR, as SSE allows (an upstream that ended lines
+    with CR alone never ended an event: a whole answer became upstream_incomplete). A CR
+    that ends the chunk is held: it may be the first half of a CRLF."""
+    pending = pending.replace(b"\r\n", b"\n")
+    if pending.find(b"\r") < 0:
+        return pending
+    held = pending.endswith(b"\r")
+    return pending[:-1].replace(b"\r", b"\n") + b"\r" if held else pending.replace(b"\r", b"\n")
+
+
+def canonical(ready: bytes) -> bytes:
+    """Each event of ``ready`` as the contract writes it, ``data: <json>``, from any form
+    SSE allows: its data lines joined (JSON split over lines made one line), ``id:``,
+    ``retry:`` and comments in an event dropped (a keep-alive, all comment, goes on as
+    it is), and an ``event: error`` made the error event it is. (Read only at
+    the start of an event, those fields hid [DONE], errors and usage from the relay.)"""
+    out: list[bytes] = []
+    for ev in ready.split(b"\n\n")[:-1]:
+        data: list[bytes] = []
+        kind = b""
+        for line in ev.split(b"\n"):
+            name, _, value = line.partition(b":")
+            value = value[1:] if value.startswith(b" ") else value
+            if name == b"data":
+                data.append(value)
+            elif name == b"event":
+                kind = value.strip()
+        if not data:  # a keep-alive comment goes on (it keeps idle proxies from cutting)
+            if ev.startswith(b":") and all(line.startswith(b":") for line in ev.split(b"\n")):
+                out.append(ev + b"\n\n")
+            continue
+        payload = b"\n".join(data)
+        if kind == b"error" or b"\n" in payload:
+            obj = json_or_none(payload)
+            if kind == b"error" and not (isinstance(obj, dict) and "error" in obj):
+                obj = {"error": obj if obj is not None else payload.decode(errors="replace")}
+            if obj is not None:
+                out.append(event(obj))
+                continue
+            payload = payload.replace(b"\n", b" ")
+        out.append(b"data: " + payload + b"\n\n")
+    return b"".join(out)
 
 
 def _inspect(ready: bytes, drop_usage: bool, state: StreamState,
