@@ -52,7 +52,8 @@ class LlmSettings(ServerSettings):
         "(vllm). Default: off on CPU (the engine core would burn a core through every "
         "decode step), vLLM's own spin on GPU.")
     upstream_url: str = Field("", description="Upstream base URL up to /v1, e.g. "
-                              "http://vllm:8000/v1 (backend=upstream).")
+                              "http://vllm:8000/v1 (backend=upstream). A query (Azure's "
+                              "?api-version=) goes with every request.")
     upstream_token: SecretStr = Field(SecretStr(""), description="Bearer token sent upstream "
                                       "(never logged). One the upstream refuses (401/403) is "
                                       "502 upstream_auth_failed to the caller, not its 401.")
@@ -86,6 +87,18 @@ class LlmSettings(ServerSettings):
                          "(backend=upstream only): each runs its Python on a core of its "
                          "own, so a burst of calls is not queued behind one. max_inflight "
                          "stays a limit of the server: one count across the processes.")
+
+    @field_validator("upstream_token")
+    @classmethod
+    def _one_line(cls, token: SecretStr) -> SecretStr:
+        # A key from a file, or a Kubernetes secret made --from-file, ends in a newline:
+        # kept, it ended the request's head early, and every call failed with a 500 or a
+        # 400 that looked like the caller's, while /readyz said ready.
+        value = token.get_secret_value().strip()
+        if not value.isprintable() or not value.isascii():
+            raise ValueError("must be one line of plain text (it has a control or "
+                             "non-ASCII character)")
+        return SecretStr(value)
 
     @field_validator("upstream_url")
     @classmethod

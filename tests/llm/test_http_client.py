@@ -94,6 +94,26 @@ def test_requests_share_one_kept_alive_connection() -> None:
     run(main())
 
 
+def test_the_upstream_urls_query_goes_with_every_request() -> None:
+    """Azure's deployment URLs carry ?api-version=, which was dropped without a word."""
+    async def main() -> None:
+        async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            while True:
+                await srv.read_request(r)
+                w.write(OK_JSON)
+
+        async with Server(handler) as srv:
+            c = client(f"http://127.0.0.1:{srv.port}/openai/deployments/gpt4o/"
+                       "?api-version=2024-10-21")
+            await body_of(c, "/chat/completions")
+            await body_of(c, "/models")
+            await c.aclose()
+        assert [h.split(b" ")[1] for h in srv.heads] == [
+            b"/openai/deployments/gpt4o/chat/completions?api-version=2024-10-21",
+            b"/openai/deployments/gpt4o/models?api-version=2024-10-21"]
+    run(main())
+
+
 def test_chunked_and_close_delimited_bodies_arrive_whole() -> None:
     async def main() -> None:
         async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:

@@ -45,3 +45,17 @@ def test_credentials_in_the_upstream_url_are_refused_and_never_printed() -> None
     code, logs = _exit_of({"RYMI_LLM_BACKEND": "upstream", "RYMI_LLM_UPSTREAM_URL":
                            f"http://user:s3cret-pw@127.0.0.1:{free_port()}/v1"})
     assert code == 2 and "must not carry credentials" in logs and "s3cret-pw" not in logs
+
+
+def test_an_upstream_token_is_one_line_its_trailing_newline_dropped(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A key from a file (or a secret made --from-file) ends in a newline: sent as it was,
+    it ended the request's head early and every call failed while /readyz said ready."""
+    from servers.llm.config import LlmSettings
+
+    monkeypatch.setenv("RYMI_LLM_UPSTREAM_TOKEN", "sk-up-77\n")
+    assert LlmSettings().upstream_token.get_secret_value() == "sk-up-77"
+    code, logs = _exit_of({"RYMI_LLM_BACKEND": "upstream", "RYMI_LLM_UPSTREAM_TOKEN":
+                           "sk-up-88\nX-Injected: 1", "RYMI_LLM_UPSTREAM_URL":
+                           f"http://127.0.0.1:{free_port()}/v1"})
+    assert code == 2 and "RYMI_LLM_UPSTREAM_TOKEN: must be one line" in logs, logs
+    assert "sk-up-88" not in logs

@@ -41,6 +41,9 @@ class Origin:
     port: int
     tls: bool
     path: str  # the base path, e.g. /v1, without a trailing slash
+    # The URL's query, "?" included, put after every request's path: Azure's deployment
+    # URLs carry ?api-version=, which was dropped without a word.
+    query: str = ""
 
     @classmethod
     def parse(cls, url: str) -> Origin:
@@ -49,7 +52,7 @@ class Origin:
             raise ValueError(f"upstream URL must be http:// or https:// with a host: {url!r}")
         tls = parts.scheme == "https"
         return cls(parts.hostname, parts.port or (443 if tls else 80), tls,
-                   parts.path.rstrip("/"))
+                   parts.path.rstrip("/"), f"?{parts.query}" if parts.query else "")
 
     @property
     def host_header(self) -> str:

@@ -205,7 +205,7 @@ class UpstreamClient:
             conn.close()
 
     def _head(self, method: str, path: str, body: bytes, content_type: str) -> bytes:
-        head = (f"{method} {self._prefix}{self.origin.path}{path} HTTP/1.1\r\n"
+        head = (f"{method} {self._prefix}{self.origin.path}{path}{self.origin.query} HTTP/1.1\r\n"
                 f"Host: {self.origin.host_header}\r\n").encode("latin-1") + self._fixed
         if body or method == "POST":
             head += (f"Content-Type: {content_type}\r\n"
