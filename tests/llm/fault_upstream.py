@@ -73,8 +73,12 @@ def make_app(state: FaultState) -> Starlette:
         fault = body["messages"][-1]["content"].removeprefix("fault:")
         if fault == "400":
             return _err(400, "temperature is bad upstream", "bad_temp", param="temperature")
-        if fault in ("401", "403"):  # what OpenAI's API says to a bad or limited key
-            return _err(int(fault), "Incorrect API key provided", "invalid_api_key")
+        if fault in ("401", "403"):  # what OpenAI's API says to a bad or limited key,
+            # (as some gateways do) with the key it was given
+            key = (request.headers.get("authorization") or "").removeprefix("Bearer ")
+            return _err(int(fault), f"Incorrect API key provided: {key}", "invalid_api_key")
+        if fault == "404":  # an upstream_model it does not serve
+            return _err(404, "The model `gpt-99` does not exist", "model_not_found", "model")
         if fault == "429":
             return _err(429, "slow down", "rate_limited", headers={"Retry-After": "7"})
         if fault in ("429-bare", "503"):  # no Retry-After

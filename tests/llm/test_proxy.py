@@ -316,6 +316,8 @@ def test_mid_stream_failure_ends_with_error_and_no_done(fault_proxy: RunningServ
     # Our upstream token refused: not the caller's 401, which would blame its token to us.
     ("401", 502, "upstream_auth_failed"),
     ("403", 502, "upstream_auth_failed"),
+    # Our upstream_model (the caller's name is never sent): not the caller's 404.
+    ("404", 502, "upstream_not_found"),
     ("500", 502, "upstream_error"),
     ("html-502", 502, "upstream_error"),
     ("stall-headers", 504, "upstream_timeout"),
@@ -337,6 +339,10 @@ def test_failure_before_first_byte_is_http_error(fault_proxy: RunningServer, fau
         assert r.headers["retry-after"] == "7"
     if fault in ("401", "403"):
         assert "check RYMI_LLM_UPSTREAM_TOKEN" in fault_proxy.logs()
+        # An upstream that echoes the key it refused: blanked before the log.
+        assert "[the upstream token]" in fault_proxy.logs()
+    if fault == "404":
+        assert "check RYMI_LLM_UPSTREAM_MODEL" in fault_proxy.logs()
     assert metric(fault_proxy, "rymi_llm_errors_total", code=label,
                   phase="before_stream") == before + 1
 
@@ -406,3 +412,14 @@ def test_a_client_gone_mid_body_is_499_not_a_server_error(fault_proxy: RunningSe
     record = fault_proxy.wait_usage("llm-half-body")
     assert record["status"] == 499 and record["client_disconnected"] is True
     assert "error" not in record and "llm-half-body failed" not in fault_proxy.logs()
+
+
+def test_an_upstream_model_the_upstream_does_not_list_is_warned_about(
+        fault_upstream: FaultUpstream) -> None:
+    server = start_server("servers.llm", env={
+        "RYMI_LLM_BACKEND": "upstream", "RYMI_LLM_UPSTREAM_URL": fault_upstream.url,
+        "RYMI_LLM_UPSTREAM_MODEL": "gpt-99", "RYMI_LLM_TOKENS": ""}, ready_timeout=120)
+    try:
+        assert "RYMI_LLM_UPSTREAM_MODEL='gpt-99' is not among the models" in server.logs()
+    finally:
+        server.stop()

@@ -62,6 +62,9 @@ class UpstreamBackend:
         self.served_name = settings.served_model_name or settings.upstream_model or ""
         self.model_field: bytes | None = None  # set by start()
         token = settings.upstream_token.get_secret_value()
+        # Blanked out of what an upstream's error says (some echo the key they refused)
+        # before it reaches the log or, from a 4xx, the caller.
+        self._token = token.encode() if token else None
         # identity: the bytes are relayed as they come, so they must not arrive compressed.
         headers = {"User-Agent": "rymi-endpoints", "Accept-Encoding": "identity",
                    **({"Authorization": f"Bearer {token}"} if token else {})}
@@ -94,6 +97,11 @@ class UpstreamBackend:
         except (ValueError, AttributeError):
             data = []
         models = [m.get("id") for m in data if isinstance(m, dict)]
+        if self.upstream_model and models and self.upstream_model not in models:
+            # Served anyway (a gateway may list less than it serves), but said: each call
+            # would otherwise fail with a 502 upstream_not_found and nothing before it.
+            log.warning("RYMI_LLM_UPSTREAM_MODEL=%r is not among the models the upstream "
+                        "lists (%s): calls may fail", self.upstream_model, models[:10])
         self.upstream_model = self.upstream_model or (models[0] if models else "")
         self.served_name = self.served_name or self.upstream_model or "upstream"
         self._name_answers()
@@ -161,6 +169,8 @@ class UpstreamBackend:
             detail = b""
         finally:
             resp.close()
+        if self._token is not None and detail.find(self._token) >= 0:
+            detail = detail.replace(self._token, b"[the upstream token]")
         if resp.status == 200:
             raise ApiError(502, f"the upstream compressed its answer ({encoding}) although "
                            "asked for identity", "upstream_bad_response")

@@ -59,6 +59,14 @@ def map_status(status: int, body: bytes, headers: Mapping[str, str]) -> ApiError
                   status, message[:300] or "no message", _OUR_CREDENTIALS[status])
         return ApiError(502, f"the upstream refused this server's credentials ({status})",
                         "upstream_auth_failed")
+    if status == 404:
+        # The caller's model name is never sent (the upstream gets upstream_model), so a
+        # 404 is this server's settings, not the caller's request: not a model_not_found
+        # that tells the caller to fix a name it cannot change.
+        log.error("the upstream answered 404: %s; check RYMI_LLM_UPSTREAM_MODEL and "
+                  "RYMI_LLM_UPSTREAM_URL", message[:300] or "no message")
+        return ApiError(502, "the upstream does not serve the model or path this server "
+                        "is set to use (404)", "upstream_not_found")
     if 400 <= status < 500:
         return ApiError(_ours(status), message or f"the upstream refused the request ({status})",
                         code or "upstream_rejected", param=param, type_=type_, headers=keep)
