@@ -105,7 +105,10 @@ def make_app(state: FaultState) -> Starlette:
                 "id": "chatcmpl-fault", "object": "chat.completion", "created": 1, "model": MODEL,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"},
                              "finish_reason": "stop"}], "usage": usage})
-        return StreamingResponse(_stream(fault, body, state), media_type="text/event-stream")
+        # "none" where "identity" is meant, as some servers write it
+        headers = {"Content-Encoding": "none"} if fault == "encoding-none" else None
+        return StreamingResponse(_stream(fault, body, state), media_type="text/event-stream",
+                                 headers=headers)
 
     return Starlette(routes=[Route("/v1/models", models),
                              Route("/v1/chat/completions", chat, methods=["POST"])])

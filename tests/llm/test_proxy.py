@@ -59,6 +59,11 @@ def _fault(url: str, fault: str, stream: bool = True, **extra) -> tuple[httpx.Re
     return raw_stream(url, body, timeout=30)
 
 
+def test_content_encoding_none_is_no_compression(fault_proxy: RunningServer) -> None:
+    r, data = _fault(fault_proxy.url, "encoding-none")
+    assert r.status_code == 200 and payloads(data)[-1] == "[DONE]", data
+
+
 def test_fault_ok_sends_upstream_token_and_model(fault_proxy: RunningServer,
                                                  fault_upstream: FaultUpstream) -> None:
     r, data = _fault(fault_proxy.url, "ok", stream_options={"include_usage": True},

@@ -82,6 +82,12 @@ def test_usage_chunk_dropped_only_when_we_asked_for_it() -> None:
     assert b"".join(out) == ROLE + TEXT + STOP + DONE and state.completion_tokens == 2
 
 
+@pytest.mark.parametrize("last", [b"data: [DONE]\n", b"data: [DONE]", b"data: [DONE]\r"])
+def test_a_done_whose_blank_line_never_came_still_ends_the_stream(last: bytes) -> None:
+    out, state = relay([ROLE, TEXT, STOP, USAGE, last])
+    assert b"".join(out) == ROLE + TEXT + STOP + USAGE + DONE and state.error is None
+
+
 def test_stream_without_done_ends_with_our_error_event() -> None:
     out, state = relay([ROLE, TEXT])
     last = json.loads(out[-1][len(b"data: "):])

@@ -111,8 +111,11 @@ class Framer:
 
     def end(self) -> bytes:
         """The upstream's body ended: an error event if that was before ``[DONE]``."""
-        # A CR held as half a CRLF ended its line after all.
+        # A CR held as half a CRLF ended its line after all; a [DONE] whose blank line
+        # never came (the body ended) is the end all the same.
         last = self.feed(b"\n") if self._pending.endswith(b"\r") else b""
+        if not self.finished and event_data(self._pending) == b"[DONE]":
+            last += self.feed(b"\n\n"[self._pending.endswith(b"\n"):])
         if self.finished:
             return last
         return last + self._fail("the upstream ended the stream before [DONE]",

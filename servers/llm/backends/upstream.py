@@ -153,8 +153,8 @@ class UpstreamBackend:
             resp = await self.client.request("POST", "/chat/completions", content)
         except TransportError as exc:
             raise map_transport(exc) from None
-        encoding = resp.headers.get("content-encoding", "identity").lower()
-        if resp.status == 200 and encoding == "identity":
+        encoding = resp.headers.get("content-encoding", "").strip().lower() or "identity"
+        if resp.status == 200 and encoding in ("identity", "none"):
             if not (req.stream and resp.headers.get("content-type", "").startswith(
                     "application/json")):
                 return resp, drop_usage
