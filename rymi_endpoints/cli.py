@@ -44,6 +44,9 @@ def cmd_models(args: argparse.Namespace) -> int:
     except (ModelNotReady, ChecksumMismatch, FetchFailed) as exc:
         print(f"models: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # a models dir that cannot be made or written: said, no traceback
+        print(f"models: {models_dir}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     return 0
 
 

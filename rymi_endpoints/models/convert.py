@@ -40,10 +40,24 @@ def convert_gguf_to_hf(gguf_path: Path, out_dir: Path) -> None:
     Idempotent: a complete ``out_dir`` is left alone. The folder appears atomically (a
     temporary sibling renamed into place), so a crash never leaves a half-written model.
     """
-    gguf_path = Path(gguf_path)
     out_dir = Path(out_dir)
     if is_complete(out_dir):
         return
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        convert_into(Path(gguf_path), tmp)
+        if out_dir.exists():  # an incomplete leftover from an older run
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def convert_into(gguf_path: Path, folder: Path) -> None:
+    """The conversion itself, into an existing empty ``folder`` (its caller makes the
+    folder appear whole)."""
     if not gguf_path.is_file():
         raise FileNotFoundError(f"no GGUF file at {gguf_path}")
     # Never reach for the hub: the GGUF carries weights, config and tokenizer. The
@@ -52,7 +66,7 @@ def convert_gguf_to_hf(gguf_path: Path, out_dir: Path) -> None:
     saved = {k: os.environ.get(k) for k in _OFFLINE}
     os.environ.update(dict.fromkeys(_OFFLINE, "1"))
     try:
-        _convert(gguf_path, out_dir)
+        _write(gguf_path, folder)
     finally:
         for key, value in saved.items():
             if value is None:
@@ -61,36 +75,27 @@ def convert_gguf_to_hf(gguf_path: Path, out_dir: Path) -> None:
                 os.environ[key] = value
 
 
-def _convert(gguf_path: Path, out_dir: Path) -> None:
+def _write(gguf_path: Path, tmp: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        src_dir, name = str(gguf_path.parent), gguf_path.name
-        tokenizer = AutoTokenizer.from_pretrained(src_dir, gguf_file=name, local_files_only=True)
-        model = AutoModelForCausalLM.from_pretrained(
-            src_dir,
-            gguf_file=name,
-            local_files_only=True,
-            quantization_config=GgufConfig(dequantize=True),
-            dtype=torch.float32,  # exact dequantised values; vLLM casts at load time
-        )
-        model.hf_quantizer = None  # else save_pretrained refuses a GGUF-loaded model
-        if hasattr(model.config, "quantization_config"):
-            del model.config.quantization_config
-        model.save_pretrained(tmp, safe_serialization=True)
-        tokenizer.save_pretrained(tmp)
-        _drop_quantization_config(tmp / "config.json")
-        if not getattr(tokenizer, "chat_template", None):
-            raise RuntimeError(f"{gguf_path.name} carries no chat template")
-        if out_dir.exists():  # an incomplete leftover from an older run
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    src_dir, name = str(gguf_path.parent), gguf_path.name
+    tokenizer = AutoTokenizer.from_pretrained(src_dir, gguf_file=name, local_files_only=True)
+    model = AutoModelForCausalLM.from_pretrained(
+        src_dir,
+        gguf_file=name,
+        local_files_only=True,
+        quantization_config=GgufConfig(dequantize=True),
+        dtype=torch.float32,  # exact dequantised values; vLLM casts at load time
+    )
+    model.hf_quantizer = None  # else save_pretrained refuses a GGUF-loaded model
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    _drop_quantization_config(tmp / "config.json")
+    if not getattr(tokenizer, "chat_template", None):
+        raise RuntimeError(f"{gguf_path.name} carries no chat template")
 
 
 def _drop_quantization_config(config_path: Path) -> None:

@@ -11,10 +11,14 @@ Every prepared folder gets a ``checksums.sha256`` so ``verify`` can find later d
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +70,10 @@ def verify_folder(folder: Path) -> None:
     manifest = folder / MANIFEST
     if not manifest.exists():
         raise ModelNotReady(f"{folder} has no {MANIFEST}: it was not finished; prepare again")
-    for line in manifest.read_text(encoding="utf-8").splitlines():
+    lines = [line for line in manifest.read_text(encoding="utf-8").splitlines() if line]
+    if not lines:
+        raise ModelNotReady(f"{folder} holds no files: delete it and prepare again")
+    for line in lines:
         want, _, rel = line.partition("  ")
         path = folder / rel
         if not path.exists():
@@ -84,58 +91,75 @@ def verify(entry: ModelEntry, models_dir: Path) -> None:
 
 
 def prepare(entry: ModelEntry, models_dir: Path, show_progress: bool = True) -> Path:
-    """Idempotent: a model already prepared and intact is left alone."""
+    """Idempotent: a model already prepared and intact is left alone.
+
+    A folder is built aside (a unique temporary sibling), its manifest written in it, and
+    renamed into place whole, under a lock on ``models_dir``: two prepares at once (two
+    pods' init containers on one volume) build it once, the second finds it built. A
+    folder without a manifest was never finished (or is damaged): it is built again.
+    """
     if entry.source == "pypi":
         verify_pypi(entry)
         if not entry.prepare:
             return package_file(entry)
     target = models_dir / entry.name
-    if (target / MANIFEST).exists():
-        verify_folder(target)
-        return target
-    if target.exists():
-        # Every way of making a folder here builds it beside and renames it into place,
-        # so a folder without a manifest is complete (e.g. converted directly): record it.
-        write_manifest(target)
-        return target
-    if entry.prepare == "join-parts":
-        join_parts(entry, target)
-    elif entry.prepare == "gguf-to-hf":
-        from .convert import convert_gguf_to_hf  # heavy imports only when converting
-        convert_gguf_to_hf(package_file(entry), target)
-    elif entry.source == "hf":
-        fetch_hf(entry, target, show_progress)
-    else:
-        raise ValueError(f"{entry.name}: don't know how to prepare {entry.source}")
-    write_manifest(target)
+    models_dir.mkdir(parents=True, exist_ok=True)
+    with _locked(models_dir):
+        if (target / MANIFEST).exists():
+            verify_folder(target)
+            return target
+        tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=models_dir))
+        try:
+            _build(entry, tmp, show_progress)
+            write_manifest(tmp)
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     return target
 
 
-def join_parts(entry: ModelEntry, target: Path) -> None:
+@contextlib.contextmanager
+def _locked(models_dir: Path) -> Iterator[None]:
+    with (models_dir / ".prepare.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
+
+
+def _build(entry: ModelEntry, folder: Path, show_progress: bool) -> None:
+    if entry.prepare == "join-parts":
+        join_parts(entry, folder)
+    elif entry.prepare == "gguf-to-hf":
+        from .convert import convert_into  # heavy imports only when converting
+        convert_into(package_file(entry), folder)
+    elif entry.source == "hf":
+        fetch_hf(entry, folder, show_progress)
+    else:
+        raise ValueError(f"{entry.name}: don't know how to prepare {entry.source}")
+
+
+def join_parts(entry: ModelEntry, folder: Path) -> None:
     """Copy the model folder and join ``model.bin`` from its parts, checking the sha256."""
     assert entry.sha256
-    part_dir = target.with_name(target.name + ".part")
-    shutil.rmtree(part_dir, ignore_errors=True)
-    part_dir.mkdir(parents=True)
     source = package_file(entry)
     for f in source.iterdir():
         if f.is_file() and ".bin.part" not in f.name and f.suffix != ".py":
-            shutil.copy2(f, part_dir / f.name)
+            shutil.copy2(f, folder / f.name)
     hasher = hashlib.sha256()
-    with (part_dir / "model.bin").open("wb") as out:
+    with (folder / "model.bin").open("wb") as out:
         for rel in entry.parts:
             with package_file(entry, rel).open("rb") as src:
                 for block in iter(lambda: src.read(1 << 20), b""):
                     hasher.update(block)
                     out.write(block)
     if hasher.hexdigest() != entry.sha256:
-        shutil.rmtree(part_dir)
         raise ChecksumMismatch(f"{entry.name}: joined model.bin has sha256 "
                                f"{hasher.hexdigest()}, expected {entry.sha256}")
-    part_dir.replace(target)
 
 
-def fetch_hf(entry: ModelEntry, target: Path, show_progress: bool) -> None:
+def fetch_hf(entry: ModelEntry, folder: Path, show_progress: bool) -> None:
     """Download ``entry.files`` from one commit of a hub repository, each file checked
     against the digest the hub records for it (its LFS sha256, else its git blob sha1).
 
@@ -152,7 +176,6 @@ def fetch_hf(entry: ModelEntry, target: Path, show_progress: bool) -> None:
     infos = _hub_json("POST", f"/api/models/{entry.repo}/paths-info/{commit}", entry,
                       data={"paths": list(entry.files)})
     by_path = {item["path"]: item for item in infos if item.get("type", "file") == "file"}
-    part_dir = target.with_name(target.name + ".part")
     files = {}
     for rel in entry.files:
         item = by_path.get(rel)
@@ -161,13 +184,12 @@ def fetch_hf(entry: ModelEntry, target: Path, show_progress: bool) -> None:
         lfs = item.get("lfs")
         digest, algo = (lfs["oid"], "sha256") if lfs else (item["oid"], "git-sha1")
         url = f"{HF_ENDPOINT}/{entry.repo}/resolve/{commit}/{rel}"
-        download(url, part_dir / Path(rel).name, digest, algorithm=algo,
+        download(url, folder / Path(rel).name, digest, algorithm=algo,
                  size=item.get("size"), show_progress=show_progress)
         files[rel] = f"{algo}:{digest}"
-    (part_dir / SOURCE).write_text(json.dumps({
+    (folder / SOURCE).write_text(json.dumps({
         "repo": entry.repo, "revision": entry.revision, "commit": commit, "files": files},
         indent=2) + "\n", encoding="utf-8")
-    part_dir.replace(target)
 
 
 def _hub_json(method: str, path: str, entry: ModelEntry, **kwargs: Any) -> Any:

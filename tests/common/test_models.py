@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from rymi_endpoints.models import load_catalog, resolve
+from rymi_endpoints.models.catalog import ModelNotReady
 from rymi_endpoints.models.fetch import ChecksumMismatch, FetchFailed, download, file_digest
 from rymi_endpoints.models.prepare import prepare, record_hashes, verify_folder, write_manifest
 from tests.support.servers import REPO, free_port
@@ -124,3 +125,41 @@ def test_joined_parts_checked_against_sha256(tmp_path):
     with pytest.raises(ChecksumMismatch, match="joined model.bin"):
         prepare(entry, tmp_path, show_progress=False)
     assert not (tmp_path / "broken-base").exists()
+
+
+def _cli(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "rymi_endpoints", "models", *args],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_two_prepares_at_once_build_one_whole_folder(tmp_path):
+    """Two pods' init containers on one volume: a wrong manifest (a half-written
+    model.bin's hash) was left, and every later prepare failed with a traceback."""
+    cmd = ("prepare", "whisper-base", "--models-dir", str(tmp_path))
+    runs = [_cli(*cmd) for _ in range(2)]
+    results = [(p.wait(300), p.stderr.read()) for p in runs]  # type: ignore[union-attr]
+    assert [code for code, _ in results] == [0, 0], results
+    verify_folder(tmp_path / "whisper-base")  # every file as its manifest says
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".prepare.lock", "whisper-base"]
+
+
+def test_a_folder_left_unfinished_is_built_again(tmp_path):
+    """A folder without its manifest was taken as complete: prepare said ok and the
+    server then failed to open model.bin."""
+    entry = load_catalog()["whisper-base"]
+    left = tmp_path / entry.name
+    left.mkdir()
+    (left / "config.json").write_text("{}")
+    path = prepare(entry, tmp_path, show_progress=False)
+    assert (path / "model.bin").stat().st_size > 1_000_000
+    verify_folder(path)
+    (path / "checksums.sha256").write_text("\n")  # a manifest that lists nothing
+    with pytest.raises(ModelNotReady, match="holds no files"):
+        verify_folder(path)
+
+
+def test_a_models_dir_that_cannot_be_made_is_one_line(tmp_path):
+    (tmp_path / "afile").write_text("")
+    proc = _cli("prepare", "whisper-base", "--models-dir", str(tmp_path / "afile" / "m"))
+    code, err = proc.wait(60), proc.stderr.read()  # type: ignore[union-attr]
+    assert code == 1 and err.startswith("models: ") and "Traceback" not in err, err

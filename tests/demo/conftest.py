@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from rymi_endpoints.models.catalog import load_catalog, package_file
-from rymi_endpoints.models.convert import convert_gguf_to_hf
+from rymi_endpoints.models.catalog import load_catalog
+from rymi_endpoints.models.prepare import prepare
 from tests.support.servers import REPO, RunningServer, free_port, start_server
 
 TOKEN = "demo-test-token-81c4"  # accepted by all three servers in these tests
@@ -45,7 +45,7 @@ def tts_server() -> Iterator[RunningServer]:
 @pytest.fixture(scope="session")
 def llm_server() -> Iterator[RunningServer]:
     models = _models_dir()
-    convert_gguf_to_hf(package_file(load_catalog()[LLM_MODEL]), models / LLM_MODEL)
+    prepare(load_catalog()[LLM_MODEL], models, show_progress=False)
     server = start_server("servers.llm", env={
         **CLEAN, "RYMI_LLM_TOKENS": TOKEN, "RYMI_LLM_MODELS_DIR": str(models),
         "RYMI_LLM_MAX_MODEL_LEN": "1024", "VLLM_CPU_KVCACHE_SPACE": "1",
