@@ -3,119 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
-import re
 import time
-import wave
-from importlib import resources
-from ssl import SSLContext
 from typing import Any
 
-import numpy as np
 import websockets
-from websockets.asyncio.client import ClientConnection, connect
 
-from .client import Target, check_tls, unverified_context
+from .client import Target, check_tls
 from .report import Report
+from .stt_session import (
+    RATE,
+    Session,
+    noise_pcm,
+    open_socket,
+    speech_pcm,
+    url_endpointing_ms,
+    url_language,
+    words,
+)
 
 CH = "stt"
 EXPECTED = "he was not an ill disposed young man"
-EVENT_TYPES = {"interim", "final", "utterance_end", "speech_started", "error"}
-RATE = 16000
 ENDPOINT_MARGIN_S = 1.5  # silence sent beyond the endpoint (500 ms default: 2 s in all)
-
-
-def speech_pcm() -> bytes:
-    with resources.as_file(resources.files(__package__) / "data" / "speech.wav") as p:
-        with wave.open(str(p)) as w:
-            return w.readframes(w.getnframes())
-
-
-def noise_pcm(seconds: float = 2.0) -> bytes:
-    rng = np.random.default_rng(1)
-    return (rng.normal(0, 150, int(RATE * seconds))).astype("<i2").tobytes()
-
-
-def url_language(url: str) -> str | None:
-    """The single language a URL asks for (``?language=es-ES`` -> ``es``), if any."""
-    from urllib.parse import parse_qs, urlsplit
-    values = parse_qs(urlsplit(url).query).get("language", [])
-    if len(values) != 1 or "," in values[0] or values[0].lower() == "auto":
-        return None
-    return values[0].replace("_", "-").split("-")[0].lower()
-
-
-def url_endpointing_ms(url: str, default: int = 500) -> int:
-    """The silence a URL asks for before the automatic final (``?endpointing_ms=``)."""
-    from urllib.parse import parse_qs, urlsplit
-    values = parse_qs(urlsplit(url).query).get("endpointing_ms", [])
-    return int(values[0]) if len(values) == 1 and values[0].strip().isdigit() else default
-
-
-def words(text: str) -> list[str]:
-    return re.sub(r"[^a-z' ]", " ", text.lower()).split()
-
-
-class Session:
-    """One socket with a reader that timestamps every event."""
-
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
-        self.events: list[tuple[float, dict[str, Any]]] = []
-        self.bad_frames: list[str] = []
-        self.arrived = asyncio.Event()
-        self.reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        try:
-            async for msg in self.ws:
-                if isinstance(msg, bytes):
-                    self.bad_frames.append(f"binary frame of {len(msg)} bytes")
-                    continue
-                try:
-                    ev = json.loads(msg)
-                    assert isinstance(ev, dict) and ev.get("type") in EVENT_TYPES
-                except (ValueError, AssertionError):
-                    self.bad_frames.append(msg[:80])
-                    continue
-                self.events.append((time.monotonic(), ev))
-                self.arrived.set()
-        except websockets.ConnectionClosed:
-            pass
-
-    def types(self, since: int = 0) -> list[str]:
-        return [e["type"] for _, e in self.events[since:]]
-
-    async def wait_for(self, kind: str, since: int, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while kind not in self.types(since):
-            self.arrived.clear()
-            left = deadline - time.monotonic()
-            if left <= 0 or self.reader.done():
-                return False
-            try:
-                await asyncio.wait_for(self.arrived.wait(), left)
-            except TimeoutError:
-                return False
-        return True
-
-    async def send_audio(self, pcm: bytes, speed: float, frame: int = 3200) -> None:
-        """Frames alternate odd sizes, so samples are split across frames."""
-        pos, n = 0, 0
-        while pos < len(pcm):
-            size = frame + (1 if n % 2 == 0 else -1)
-            await self.ws.send(pcm[pos:pos + size])
-            pos += size
-            n += 1
-            await asyncio.sleep(size / (2 * RATE) / speed)
-
-
-async def _open(target: Target, token: str | None = "__default__") -> ClientConnection:
-    ssl: SSLContext | bool | None = None
-    if target.secure:  # websockets takes a context or True for wss, never False
-        ssl = unverified_context() if target.verify is False else target.verify
-    return await connect(target.url, additional_headers=target.headers(token),
-                         ssl=ssl, open_timeout=20, max_size=2**22)
+# A finalize's final: the decode of a 3 s utterance (well under a second on a CPU).
+FINALIZE_PROMPT_S = 5.0
 
 
 def check_stt(report: Report, target: Target, timeout: float = 30) -> None:
@@ -126,16 +38,68 @@ def check_stt(report: Report, target: Target, timeout: float = 30) -> None:
 async def _check(report: Report, target: Target, timeout: float) -> None:
     if not await _auth(report, target):
         return
-    await _auto_endpoint(report, target, timeout)
-    await _finalize_mid_utterance(report, target, timeout)
-    await _noise(report, target, timeout)
+    await _unknown_option(report, target)
+    sessions = [await _auto_endpoint(report, target, timeout),
+                await _finalize_mid_utterance(report, target, timeout),
+                await _noise(report, target, timeout)]
+    broken = [why for s in sessions if (why := turn_order_problem(s.events))]
+    report.add(CH, "order.turns", not broken, broken[0] if broken else
+               "each speech_started closed by one final, then utterance_end; no event of "
+               "an utterance after its final")
+
+
+def turn_order_problem(events: list[tuple[float, dict[str, Any]]]) -> str | None:
+    """The first break of the contract's turn order in one session's events, or None:
+    every speech_started closed by exactly one final and then utterance_end, interims
+    only inside an utterance, no speech_started while one is open. (A server that sends
+    no speech_started at all has its interims inside the finals they lead to.)"""
+    uses_started = any(e["type"] == "speech_started" for _, e in events)
+    state = "idle"  # idle, open (speech_started seen), closed (final seen, end owed)
+    seen: list[str] = []
+    for _, e in events:
+        kind = e["type"]
+        seen.append(kind)
+        where = f"events {seen[-6:]}"
+        if kind == "speech_started":
+            if state != "idle":
+                return f"speech_started while an utterance is {state}: {where}"
+            state = "open"
+        elif kind == "interim":
+            if state == "closed" or (uses_started and state == "idle"):
+                return f"an interim outside an utterance (after its final): {where}"
+        elif kind == "final":
+            if state == "closed":
+                return f"two finals before utterance_end: {where}"
+            state = "closed"
+        elif kind == "utterance_end":
+            if state != "closed":
+                return f"utterance_end without a final before it: {where}"
+            state = "idle"
+    if state != "idle":
+        return f"the session ended with an utterance {state} (no final/utterance_end): " \
+               f"events {seen[-6:]}"
+    return None
+
+
+async def _unknown_option(report: Report, target: Target) -> None:
+    """A typo in a saved URL must be loud: an unknown option is a 400 on the handshake."""
+    url = target.url + ("&" if "?" in target.url else "?") + "rymi_check_no_such_option=1"
+    try:
+        ws = await open_socket(dataclasses.replace(target, url=url))
+        await ws.close()
+        report.add(CH, "options.unknown_refused", False, f"{url}: handshake accepted",
+                   "options")
+    except websockets.InvalidStatus as exc:
+        code = exc.response.status_code
+        report.add(CH, "options.unknown_refused", code == 400, f"handshake HTTP {code}",
+                   "options")
 
 
 async def _auth(report: Report, target: Target) -> bool:
     cases = [("missing", None), ("wrong", "rymi-check-wrong")] if target.token else []
     for name, token in cases:
         try:
-            ws = await _open(target, token)
+            ws = await open_socket(target, token)
             await ws.close()
             report.add(CH, f"auth.{name}_token_401", False, "handshake accepted", "common")
         except websockets.InvalidStatus as exc:
@@ -143,16 +107,17 @@ async def _auth(report: Report, target: Target) -> bool:
             report.add(CH, f"auth.{name}_token_401", code == 401, f"handshake HTTP {code}",
                        "common")
     try:
-        ws = await _open(target)
+        ws = await open_socket(target)
         await ws.close()
         return report.add(CH, "handshake", True, "WebSocket accepted")
     except (websockets.InvalidStatus, websockets.InvalidHandshake, OSError) as exc:
         return report.add(CH, "handshake", False, f"{type(exc).__name__}: {exc}")
 
 
-async def _auto_endpoint(report: Report, target: Target, timeout: float) -> None:
-    s = Session(await _open(target))
+async def _auto_endpoint(report: Report, target: Target, timeout: float) -> Session:
+    s = Session(await open_socket(target))
     await s.send_audio(speech_pcm(), speed=2.0)
+    speech_sent = time.monotonic()  # the recording ends where its speech does
     # The caller falls silent for the URL's endpointing_ms and a margin for the decode.
     quiet_s = url_endpointing_ms(target.url) / 1000 + ENDPOINT_MARGIN_S
     await s.send_audio(b"\0\0" * int(RATE * quiet_s), speed=1.0)
@@ -179,10 +144,14 @@ async def _auto_endpoint(report: Report, target: Target, timeout: float) -> None
             report.add(CH, "final.optional_fields", False, "confidence/language_code missing",
                        warn_only=True)
         asked = url_language(target.url)
+        got = str(f.get("language_code") or "")
         if asked is not None:  # a URL option must be honoured, not ignored
-            got = str(f.get("language_code") or "")
             report.add(CH, "options.language_honoured", got.split("-")[0].lower() == asked,
                        f"URL asks for {asked!r}; final says language_code={got!r}", "options")
+        elif got:
+            report.add(CH, "final.language_code", got.split("-")[0].lower() == "en",
+                       f"English speech; final says language_code={got!r}")
+        _endpointing(report, target, s, speech_sent)
         if asked in (None, "en"):
             heard, want = set(words(f.get("text", ""))), words(EXPECTED)
             hit = sum(w in heard for w in want) / len(want)
@@ -211,13 +180,36 @@ async def _auto_endpoint(report: Report, target: Target, timeout: float) -> None
         pass
     code = s.ws.close_code
     report.add(CH, "close.code_1000", code == 1000, f"close code {code}")
+    return s
 
 
-async def _finalize_mid_utterance(report: Report, target: Target, timeout: float) -> None:
-    s = Session(await _open(target))
+def _endpointing(report: Report, target: Target, s: Session, speech_sent: float) -> None:
+    """``?endpointing_ms=`` honoured: the automatic final waits for that much silence
+    (less the tail the VAD may end early on), not the server's own default."""
+    from urllib.parse import parse_qs, urlsplit
+    if not parse_qs(urlsplit(target.url).query).get("endpointing_ms"):
+        return
+    want = url_endpointing_ms(target.url) / 1000
+    at = next((t for t, e in s.events if e["type"] == "final"), None)
+    if at is None:
+        return
+    waited = at - speech_sent
+    report.add(CH, "options.endpointing_honoured", waited >= 0.8 * want - 0.1,
+               f"URL asks for {want * 1000:.0f} ms of silence; the final came "
+               f"{waited * 1000:.0f} ms after the speech ended", "options")
+
+
+async def _finalize_mid_utterance(report: Report, target: Target, timeout: float) -> Session:
+    s = Session(await open_socket(target))
     await s.send_audio(speech_pcm(), speed=4.0)
+    asked = time.monotonic()
     await s.ws.send(json.dumps({"type": "finalize"}))
     await s.wait_for("utterance_end", 0, timeout)
+    answered = next((t for t, e in s.events if e["type"] == "final"), None)
+    took = None if answered is None else answered - asked
+    report.add(CH, "finalize.prompt", took is not None and took <= FINALIZE_PROMPT_S,
+               f"final {'never came' if took is None else f'{took * 1000:.0f} ms'} after "
+               f"the finalize (at most {FINALIZE_PROMPT_S:g} s: the caller waits on it)")
     await asyncio.sleep(1.0)  # a second final would arrive here
     t = s.types()
     finals = [e for _, e in s.events if e["type"] == "final"]
@@ -225,10 +217,11 @@ async def _finalize_mid_utterance(report: Report, target: Target, timeout: float
                bool(finals[0].get("text", "").strip()) and t[-1:] == ["utterance_end"],
                f"events {t}; finals {[f.get('text') for f in finals]}")
     await s.ws.close()
+    return s
 
 
-async def _noise(report: Report, target: Target, timeout: float) -> None:
-    s = Session(await _open(target))
+async def _noise(report: Report, target: Target, timeout: float) -> Session:
+    s = Session(await open_socket(target))
     await s.send_audio(noise_pcm(), speed=2.0)
     await s.ws.send(json.dumps({"type": "finalize"}))
     await s.wait_for("utterance_end", 0, timeout)
@@ -237,3 +230,4 @@ async def _noise(report: Report, target: Target, timeout: float) -> None:
                "speech_started" not in s.types(),
                f"events on 2 s of line noise: {s.types()}; texts {texts}")
     await s.ws.close()
+    return s

@@ -101,3 +101,28 @@ def test_audio_that_is_not_pcm16_mono_fails(tts_server, tmp_path, mistake, rule)
     rules = by_rule(report)
     assert code == 1 and rules[f"tts.pcm_24000.{rule}"]["outcome"] == "fail", rules
     assert "tts.reachable" not in rules or rules["tts.reachable"]["outcome"] == "pass"
+
+
+@pytest.mark.parametrize("mistake,url_query,rule", [
+    ("late-interim", "", "order.turns"),
+    ("stray-start", "", "order.turns"),
+    ("slow-finalize", "", "finalize.prompt"),
+    ("lang-fr", "", "final.language_code"),
+    ("lax-options", "", "options.unknown_refused"),
+    ("no-endpointing", "?endpointing_ms=3000", "options.endpointing_honoured"),
+])
+def test_an_stt_session_that_breaks_turn_taking_fails(stt_server, tmp_path, mistake,
+                                                      url_query, rule):
+    """Our real session with its events altered as custom endpoints get them wrong:
+    each passed the check (a stale interim after the final, a speech_started never
+    closed, a finalize answered after 8 s, French on English speech, unknown options
+    taken, a URL's endpointing ignored)."""
+    from tests.check.broken_stt import BrokenStt
+    from tests.conftest import STT_TOKEN
+
+    with BrokenStt(stt_server.ws_url, STT_TOKEN) as broken:
+        code, report = run_check("--stt", f"{broken.url}/{mistake}/stt{url_query}",
+                                 tmp_path=tmp_path)
+    rules = by_rule(report)
+    assert code == 1 and rules[f"stt.{rule}"]["outcome"] == "fail", \
+        {k: (v["outcome"], v["evidence"][:120]) for k, v in rules.items()}

@@ -63,14 +63,14 @@ async def test_the_checker_goes_on_over_wss_past_a_certificate_it_cannot_verify(
     STT rules still run over wss (websockets refused ssl=False, so none ran)."""
     from rymi_endpoints.check.client import Target, check_tls
     from rymi_endpoints.check.report import Report
-    from rymi_endpoints.check.stt import _open
+    from rymi_endpoints.check.stt_session import open_socket
 
     report = Report()
     target = Target(f"{tls_server.ws_url}/ws", "tls-token-1", None)
     check_tls(report, "stt", target)
     assert [(r.rule, r.outcome) for r in report.results] == [("tls.certificate", "fail")]
     assert "TLS verification failed" in report.results[0].evidence
-    ws = await _open(target)
+    ws = await open_socket(target)
     await ws.send("close")
     assert await ws.recv() == "close"
     await ws.close()
