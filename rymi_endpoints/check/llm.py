@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -71,7 +72,8 @@ def _chunks(report: Report, s: SseStream, tag: str, include_usage: bool) -> None
     objs = {c.get("object") for c in chunks}
     report.add(CH, f"{tag}.object", objs == {"chat.completion.chunk"}, f"object values {objs}")
     ids, created = {c.get("id") for c in chunks}, {c.get("created") for c in chunks}
-    report.add(CH, f"{tag}.one_id", len(ids) == 1 and None not in ids and len(created) == 1,
+    report.add(CH, f"{tag}.one_id", len(ids) == 1 and None not in ids and len(created) == 1
+               and None not in created,
                f"ids={list(ids)[:3]} created={list(created)[:3]}")
     with_choices = [c for c in chunks if c.get("choices")]
     first = with_choices[0]["choices"][0].get("delta", {}) if with_choices else {}
@@ -79,8 +81,9 @@ def _chunks(report: Report, s: SseStream, tag: str, include_usage: bool) -> None
     text = "".join((c["choices"][0].get("delta", {}).get("content") or "") for c in with_choices)
     report.add(CH, f"{tag}.content", bool(text.strip()), f"text {text[:80]!r}")
     reasons = [c["choices"][0].get("finish_reason") for c in with_choices]
-    report.add(CH, f"{tag}.finish_reason_last", bool(reasons) and reasons[-1] is not None
-               and all(r is None for r in reasons[:-1]), f"finish_reasons {reasons[-3:]}")
+    report.add(CH, f"{tag}.finish_reason_last", bool(reasons) and
+               isinstance(reasons[-1], str) and bool(reasons[-1]) and
+               all(r is None for r in reasons[:-1]), f"finish_reasons {reasons[-3:]}")
     usage_chunks = [c for c in chunks if c.get("usage") is not None or c.get("choices") == []]
     if not include_usage:
         report.add(CH, f"{tag}.absent", not usage_chunks,
@@ -127,8 +130,18 @@ def _errors(report: Report, client: httpx.Client, target: Target) -> None:
                f"HTTP {r.status_code} {r.text[:120]}")
 
 
+def models_url(target: Target) -> str:
+    """``/models`` beside the chat URL's ``/chat/completions``, under whatever prefix
+    the URL has (``https://gw/llm/v1/chat/completions``: ``/llm/v1/models``); a bare
+    URL (a host of its own) has them at ``/v1/models``."""
+    path = urlsplit(target.url).path.rstrip("/")
+    if path.endswith("/chat/completions"):
+        return target.sibling(path.removesuffix("/chat/completions") + "/models")
+    return target.sibling("/v1/models")
+
+
 def _models(report: Report, client: httpx.Client, target: Target) -> None:
-    r = client.get(target.sibling("/v1/models"), headers=target.headers())
+    r = client.get(models_url(target), headers=target.headers())
     try:
         data = r.json().get("data") or []
     except (ValueError, AttributeError):

@@ -3,7 +3,8 @@ re-encoded on its way out the way a custom endpoint gets it wrong.
 
 ``/<mistake>/tts`` forwards the request to the real server (``upstream``) and answers its
 PCM16 body as float32 samples, big-endian samples, two interleaved channels, or not at
-all (a 200 with an empty body); every other answer (an error) is passed on as it came.
+all (a 200 with an empty body); ``lax-options`` drops the URL's query instead of refusing
+what it does not know. Every other answer (an error) is passed on as it came.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import numpy as np
 
-MISTAKES = ("float32", "bigendian", "stereo", "empty")
+MISTAKES = ("float32", "bigendian", "stereo", "empty", "lax-options")
 
 
 def _wrong(pcm: bytes, mistake: str) -> bytes:
@@ -25,7 +26,7 @@ def _wrong(pcm: bytes, mistake: str) -> bytes:
         return samples.astype(">i2").tobytes()
     if mistake == "stereo":
         return np.repeat(samples, 2).astype("<i2").tobytes()
-    return b""
+    return pcm if mistake == "lax-options" else b""
 
 
 class BrokenTts:
@@ -41,6 +42,8 @@ class BrokenTts:
 
             def do_POST(self) -> None:  # noqa: N802
                 mistake, _, rest = self.path.lstrip("/").partition("/")
+                if mistake == "lax-options":
+                    rest = rest.partition("?")[0]
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 r = httpx.post(f"{outer.upstream}/{rest}", content=body, timeout=60,
                                headers={"content-type": "application/json"})

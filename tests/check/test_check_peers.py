@@ -88,7 +88,7 @@ def test_plain_http_server_is_not_an_stt_websocket(tmp_path):
 
 @pytest.mark.parametrize("mistake,rule", [
     ("float32", "pcm16_mono"), ("bigendian", "pcm16_mono"), ("stereo", "pcm16_mono"),
-    ("empty", "raw_pcm"),
+    ("empty", "raw_pcm"), ("lax-options", "options.unknown_refused"),
 ])
 def test_audio_that_is_not_pcm16_mono_fails(tts_server, tmp_path, mistake, rule):
     """Our own voice, re-encoded as custom endpoints get it wrong: float32 samples (noise
@@ -99,7 +99,8 @@ def test_audio_that_is_not_pcm16_mono_fails(tts_server, tmp_path, mistake, rule)
     with BrokenTts(tts_server.url) as broken:
         code, report = run_check("--tts", f"{broken.url}/{mistake}/tts", tmp_path=tmp_path)
     rules = by_rule(report)
-    assert code == 1 and rules[f"tts.pcm_24000.{rule}"]["outcome"] == "fail", rules
+    rule = rule if rule.startswith("options.") else f"pcm_24000.{rule}"
+    assert code == 1 and rules[f"tts.{rule}"]["outcome"] == "fail", rules
     assert "tts.reachable" not in rules or rules["tts.reachable"]["outcome"] == "pass"
 
 

@@ -1,0 +1,59 @@
+"""The checker's LLM rules on hand-made streams: what a broken server writes must fail."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rymi_endpoints.check.client import Target
+from rymi_endpoints.check.llm import _chunks, models_url
+from rymi_endpoints.check.report import Report
+from rymi_endpoints.check.sse import parse_sse
+
+
+def _stream(*chunks: dict) -> bytes:
+    return b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks) + \
+        b"data: [DONE]\n\n"
+
+
+def _chunk(delta: dict, finish: str | None = None, **fields: object) -> dict:
+    return {"id": "c1", "object": "chat.completion.chunk", "created": 7, "model": "m",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **fields}
+
+
+def _outcomes(raw: bytes) -> dict[str, str]:
+    report = Report()
+    _chunks(report, parse_sse(raw), "stream", include_usage=False)
+    return {r.rule: r.outcome for r in report.results}
+
+
+def test_a_well_formed_stream_passes() -> None:
+    got = _outcomes(_stream(_chunk({"role": "assistant", "content": ""}),
+                            _chunk({"content": "Hi"}), _chunk({}, "stop")))
+    assert got["stream.one_id"] == got["stream.finish_reason_last"] == "pass", got
+
+
+@pytest.mark.parametrize("broken,rule", [
+    # No created anywhere: {None} is one value, and passed.
+    ("no_created", "stream.one_id"),
+    # An empty finish_reason is no reason: it passed as "not None".
+    ("empty_finish", "stream.finish_reason_last"),
+])
+def test_what_a_broken_server_writes_fails(broken: str, rule: str) -> None:
+    chunks = [_chunk({"role": "assistant", "content": ""}), _chunk({"content": "Hi"}),
+              _chunk({}, "" if broken == "empty_finish" else "stop")]
+    if broken == "no_created":
+        for c in chunks:
+            del c["created"]
+    assert _outcomes(_stream(*chunks))[rule] == "fail"
+
+
+@pytest.mark.parametrize("url,models", [
+    ("https://gw.example/v1/chat/completions", "https://gw.example/v1/models"),
+    # Behind a path prefix: /v1/models at the root was a 404 for a correct server.
+    ("https://gw.example/llm/v1/chat/completions?x=1", "https://gw.example/llm/v1/models"),
+    ("https://llm.example/", "https://llm.example/v1/models"),  # a host of its own
+])
+def test_the_models_url_sits_beside_the_chat_url(url: str, models: str) -> None:
+    assert models_url(Target(url, None, None)) == models
