@@ -4,7 +4,7 @@ re-encoded on its way out the way a custom endpoint gets it wrong.
 ``/<mistake>/tts`` forwards the request to the real server (``upstream``) and answers its
 PCM16 body as float32 samples, big-endian samples, two interleaved channels, or not at
 all (a 200 with an empty body); ``lax-options`` drops the URL's query instead of refusing
-what it does not know. Every other answer (an error) is passed on as it came.
+what it does not know; ``endless`` repeats the audio without end. Every other answer (an error) is passed on as it came.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import numpy as np
 
-MISTAKES = ("float32", "bigendian", "stereo", "empty", "lax-options")
+MISTAKES = ("float32", "bigendian", "stereo", "empty", "lax-options", "endless")
 
 
 def _wrong(pcm: bytes, mistake: str) -> bytes:
@@ -26,7 +26,7 @@ def _wrong(pcm: bytes, mistake: str) -> bytes:
         return samples.astype(">i2").tobytes()
     if mistake == "stereo":
         return np.repeat(samples, 2).astype("<i2").tobytes()
-    return pcm if mistake == "lax-options" else b""
+    return pcm if mistake in ("lax-options", "endless") else b""
 
 
 class BrokenTts:
@@ -55,9 +55,10 @@ class BrokenTts:
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
                 data = _wrong(r.content, mistake)
-                for i in range(0, len(data), 4800):
-                    piece = data[i:i + 4800]
-                    self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                for _ in range(10_000 if mistake == "endless" else 1):  # until the reader goes
+                    for i in range(0, len(data), 4800):
+                        piece = data[i:i + 4800]
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
                 self.wfile.write(b"0\r\n\r\n")
 
             def _answer(self, status: int, ctype: str, content: bytes) -> None:
