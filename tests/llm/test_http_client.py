@@ -75,14 +75,17 @@ def run(coro: Awaitable[None]) -> None:
     asyncio.run(coro)  # type: ignore[arg-type]
 
 
+async def ok_json_forever(srv: Server, r: asyncio.StreamReader,
+                          w: asyncio.StreamWriter) -> None:
+    """An upstream that answers every request on the connection with ``{}``."""
+    while True:
+        await srv.read_request(r)
+        w.write(OK_JSON)
+
+
 def test_requests_share_one_kept_alive_connection() -> None:
     async def main() -> None:
-        async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-            while True:
-                await srv.read_request(r)
-                w.write(OK_JSON)
-
-        async with Server(handler) as srv:
+        async with Server(lambda r, w: ok_json_forever(srv, r, w)) as srv:
             c = client(f"http://127.0.0.1:{srv.port}/v1")
             assert [await body_of(c) for _ in range(3)] == [(200, b"{}")] * 3
             await c.aclose()
@@ -97,12 +100,7 @@ def test_requests_share_one_kept_alive_connection() -> None:
 def test_the_upstream_urls_query_goes_with_every_request() -> None:
     """Azure's deployment URLs carry ?api-version=, which was dropped without a word."""
     async def main() -> None:
-        async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-            while True:
-                await srv.read_request(r)
-                w.write(OK_JSON)
-
-        async with Server(handler) as srv:
+        async with Server(lambda r, w: ok_json_forever(srv, r, w)) as srv:
             c = client(f"http://127.0.0.1:{srv.port}/openai/deployments/gpt4o/"
                        "?api-version=2024-10-21")
             await body_of(c, "/chat/completions")
