@@ -5,9 +5,10 @@ server killed outright (the OOM killer, ``kill -9``, a supervisor's hard stop) l
 engine core and that one's worker running for good, holding the model and the KV cache
 (2.9 GB of memory measured on SmolLM2 on a CPU; on a GPU, the GPU memory the next start
 needs): a restarted server, or the worker supervisor's replacement, then started a second
-engine beside the first. An engine killed during its start-up waited in its handshake
-for five minutes. The engine's worker already ends with the engine core (vLLM's death
-pipe); this ends the engine core with the server.
+engine beside the first. The engine's worker already ends with the engine core (vLLM's
+death pipe); this ends the engine core with the server. (It starts when vLLM loads its
+plugins, after the engine's first handshake: a server gone in the second before that
+leaves an engine that waits out vLLM's own five-minute handshake timeout.)
 
 The server sets ``RYMI_VLLM_SERVER_PID`` to its own pid before it builds its engine; its
 processes inherit it and load this plugin through the ``vllm.general_plugins`` entry
