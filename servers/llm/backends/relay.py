@@ -36,9 +36,6 @@ _PRESENT = re.compile(rb'"(?:error|usage)"\s*:(?!\s*null)')
 _NO_SPACE = re.compile(rb"^data:(?! )", re.M)  # the contract writes "data: <json>"
 # A chunk's model, as a key: inside content or arguments a quote is escaped.
 _MODEL = re.compile(rb'"model"\s*:\s*"(?:[^"\\]|\\.)*"')
-# A line that is not the one ``data:`` line of an event: another field SSE allows (id,
-# event, retry), a comment, or a second data line. Rare: one search per batch.
-_ODD = re.compile(rb"(?:^|\n)(?!data:|\n|$)|[^\n]\ndata:")
 
 
 class StreamState:
@@ -95,7 +92,7 @@ class Framer:
                 self._pending = pending
                 return b""
             ready, self._pending = pending[:end + 2], pending[end + 2:]
-        if _ODD.search(ready):
+        if not _one_data_line_each(ready):
             ready = canonical(ready)
         ready = self._conform.feed(ready)
         state = self.state
@@ -125,6 +122,16 @@ class Framer:
         self.finished, self._pending = True, b""
         self.state.error = code
         return error_event(message, "upstream_error", code)
+
+
+def _one_data_line_each(ready: bytes) -> bool:
+    """Whether each event of ``ready`` is one ``data:`` line, as nearly every upstream
+    writes them (JSON has no raw line break): counts, not a scan (a regex search cost
+    3.5 us a chunk). Else an event holds another field SSE allows (id, event, retry), a
+    comment, or a second data line."""
+    events = ready.count(b"\n\n")
+    return (ready.count(b"\n") == 2 * events and ready.startswith(b"data:")
+            and ready.count(b"\n\ndata:") == events - 1)
 
 
 def _lf_lines(pending: bytes) -> bytes:
