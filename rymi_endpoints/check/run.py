@@ -29,6 +29,9 @@ def run_check(args: argparse.Namespace) -> int:
     if not (args.llm or args.tts or args.stt):
         print("check: give at least one of --llm, --tts, --stt")
         return 2
+    if args.ca and not Path(args.ca).is_file():  # said as itself, not as a failed channel
+        print(f"check: --ca {args.ca}: no such file")
+        return 2
     report = Report()
     for ch, fn in (("llm", check_llm), ("tts", check_tts), ("stt", check_stt)):
         url = getattr(args, ch)

@@ -57,3 +57,17 @@ def test_what_a_broken_server_writes_fails(broken: str, rule: str) -> None:
 ])
 def test_the_models_url_sits_beside_the_chat_url(url: str, models: str) -> None:
     assert models_url(Target(url, None, None)) == models
+
+
+def test_a_ca_file_that_does_not_exist_is_said_as_such(tmp_path) -> None:
+    """It was reported as the channel failing ("reachable: FileNotFoundError")."""
+    import subprocess
+    import sys
+
+    from tests.support.servers import REPO
+
+    proc = subprocess.run([sys.executable, "-m", "rymi_endpoints", "check", "--tts",
+                           "https://127.0.0.1:9/tts", "--ca", str(tmp_path / "nope.pem"),
+                           "--json", str(tmp_path / "r.json")],
+                          cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "--ca" in proc.stdout and "no such file" in proc.stdout
