@@ -52,13 +52,16 @@ ADDRESS_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"\b(?:https?://|www\.)[^\s,;]+[^\s,;.!?)]"), _url),
     (re.compile(r"(?<![\w.])(?:\+?1[\s.-]?)?(?:\(\d{3}\)[\s.-]?|\d{3}[\s.-])\d{3}[\s.-]\d{4}\b"),
      _phone),
-    # "+44 20 7946 0958": a country code, then groups; seven digits at least.
-    (re.compile(r"(?<![\w+])\+\d{1,3}(?:[\s.-]\(?\d{1,5}\)?){2,5}(?![\w-])"),
+    # "+44 20 7946 0958", "+44 (0)20 7946 0958", "+49 30 1234567": a country code, then
+    # groups; seven digits at least.
+    (re.compile(r"(?<![\w+])\+\d{1,3}(?:\s?\(0\))?(?:[\s.-]?\(?\d{1,8}\)?){1,5}(?![\w-])"),
      lambda m: f"plus {_phone(m)}" if sum(c.isdigit() for c in m[0]) >= 7 else m[0]),
     # "020 7946 0958", "0412 345 678": a national number in groups (ten or eleven
     # digits from a 0); its middle group was read as an amount.
-    (re.compile(r"(?<![\w.$€£+-])0\d{1,4}(?: \d{3,8}){1,3}(?![\w-])"),
+    (re.compile(r"(?<![\w.$€£+-])\(?0\d{1,4}\)?(?: \d{3,8}){1,3}(?![\w-])"),
      lambda m: _phone(m) if 10 <= sum(c.isdigit() for c in m[0]) <= 11 else m[0]),
+    # "1800-123-456", "1300 555 123": Australia's 4-3-3 service numbers.
+    (re.compile(r"(?<![\w.$€£+-])1[38]00[\s-]\d{3}[\s-]\d{3}(?![\w-])"), _phone),
     # "555-1234": a local number (a range would have one or two digits a side).
     (re.compile(r"(?<![\w.$€£+-])\d{3}-\d{4}(?![\w-])"), _phone),
     # "192.168.1.1", as its URL would be read ("one nine two dot ..."), with its port

@@ -66,7 +66,12 @@ _FENCE = re.compile(r"^[ \t]*(?:`{3,}|~{3,})[^\n`]*$", re.M)
 # **bold**, _it_, ~~x~~, `code`. A lone "*" (a space or the text's end each side, a stop
 # allowed after) is a key, "press * to go back": it stays, for English to read "star" and
 # espeak, in other languages, its own word.
-_EMPHASIS = re.compile(r"\*{2,}|(?<=\S)\*|\*(?=[^\s.,!?;:])|~~|`+|(?<!\w)_+|_+(?!\w)")
+# A star before a digit or "#" with none after it on the line is a key too: "dial *72".
+_EMPHASIS = re.compile(r"\*{2,}|(?<=\S)\*|\*(?=[^\s.,!?;:\d#])|\*(?=[\d#][^*\n]*\S\*)|~~|`+"
+                       r"|(?<!\w)_+|_+(?!\w)")
+# "Settings → Account", "Menu -> Help": a step to the next, said as a pause ("right arrow"
+# was read aloud).
+_ARROW = re.compile(r"[ \t]*(?:[\u2190-\u21FF\u27F5-\u27FF\u2794\u279C\u27A1]|->|=>)[ \t]*")
 _NUMBER_SIGN = re.compile(r"(?<!\w)#:?[ \t]?(?=\d)")  # "#3", "# 3", "#: 3": "number 3"
 _HASHTAG = re.compile(r"(?<!\w)#(?=[^\W\d])")  # "#Rymi": the mark goes ("C#" stays)
 _EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u2300-\u23FF"
@@ -144,7 +149,7 @@ def strip_markup(text: str, language: str = "") -> str:
     if listed:
         text = _NUMBERED.sub(r"\1, ", _LINE_MARK.sub("", text))
         text = _LETTERED.sub(lambda m: f"{m[1].upper()}, ", text)
-    text = _EMPHASIS.sub("", _TIMES.sub(" × ", text))
+    text = _EMPHASIS.sub("", _TIMES.sub(" × ", _ARROW.sub(", ", text)))
     text = text.replace("_", " ")  # snake_case inside a word: two words
     text = _HASHTAG.sub("", _NUMBER_SIGN.sub("number ", text))
     text = _EMOJI.sub(" ", text)
@@ -155,5 +160,5 @@ def strip_markup(text: str, language: str = "") -> str:
     return _PHONEME_BRACKETS.sub(r"\1", text)
 
 
-_MAY_HAVE = re.compile(r"[<\[*_~`#>•×&|\n\u2300-\u27BF\u2B00-\u2BFF\uFE0E\uFE0F\u200D\u20E3"
+_MAY_HAVE = re.compile(r"[<\[*_~`#>•×&|\n\u2190-\u21FF\u27F5-\u27FF\u2300-\u27BF\u2B00-\u2BFF\uFE0E\uFE0F\u200D\u20E3"
                        "\U0001F000-\U0001FAFF]")

@@ -21,7 +21,7 @@ from num2words import num2words
 from .addresses import ADDRESS_RULES, spell_digits
 from .addresses import DIGITS as DIGITS  # re-exported: the words a digit is read as
 from .markup import strip_markup
-from .numerals import MONTHS, NUMERAL_RULES
+from .numerals import MONTHS, NUMERAL_RULES, spelt
 from .stops import kept_stop as _kept_stop
 from .streets import expand_streets
 from .voices import primary
@@ -57,6 +57,11 @@ ABBREVIATIONS = {
     "Oct.": "October", "Nov.": "November", "Dec.": "December", "min.": "minutes",
     "hr.": "hour", "hrs.": "hours", "No.": "number", "incl.": "including",
     "ext.": "extension", "Ext.": "extension", "Apt.": "Apartment", "Apt": "Apartment",
+    # Ranks before a name ("Lt. Col. Smith" was three sentences), limits, "with" and
+    # "not applicable" as written in a hurry (each was read "W slash ...").
+    "Lt.": "Lieutenant", "Col.": "Colonel", "Gen.": "General", "Sgt.": "Sergeant",
+    "Capt.": "Captain", "Min.": "Minimum", "Max.": "Maximum", "max.": "maximum",
+    "w/o": "without", "w/": "with", "N/A": "not applicable", "exp.": "expiry",
 }
 
 
@@ -137,6 +142,26 @@ def _day_month(m: re.Match[str]) -> str:
     return f"{the}{day} of {m['month']}" + (f", {_year(int(m['y']))}" if m["y"] else "")
 
 
+# What says a card's month and year follows ("valid thru 12/31" alone may be a day).
+_EXPIRY_BEFORE = re.compile(r"(?:\b[Cc]ard\b[^.\n]{0,40}?\b(?i:expires|expiring|exp\.?|"
+                            r"expiry|expiration|valid thru|good thru)|\b(?i:exp\.|"
+                            r"expiry(?: date)?|expiration date))\s*:?\s*$")
+
+
+def _expiry(m: re.Match[str]) -> str:
+    if not _EXPIRY_BEFORE.search(m.string[max(0, m.start() - 60):m.start()]):
+        return m[0]
+    return f"{MONTHS[int(m['mm']) - 1]} {_year(2000 + int(m['yy']))}"
+
+
+def _code(m: re.Match[str]) -> str:
+    groups = m[0].split("-")
+    if len(groups) < 3 and sum(c.isdigit() for c in m[0]) < 4:
+        return m[0]
+    # A group of three letters is read as espeak reads it ("REF", "ABC": letters or word).
+    return ", ".join(g if g.isalpha() and len(g) > 2 else spelt(g) for g in groups)
+
+
 def _scaled(m: re.Match[str]) -> str:
     """"5M users", "2.5B": a scale written onto a bare number, as on an amount."""
     if m["dec"]:
@@ -193,6 +218,18 @@ RULES: list[Rule] = [
     # "15.03.2024": a day-first date, as Europe writes it (it was read as a version).
     (re.compile(r"(?<![\w.])(?<![vV]ersion\s)(?P<d>\d{1,2})\.(?P<mo>\d{1,2})\.(?P<y>\d{4})(?!\d|\.\d)"),
      _numeric_date),
+    # "A-10293", "HX-55-2201-A", "ABC-123-XYZ": a code of capitals and digits in groups,
+    # spelt group by group (read as amounts and ranges, "A-ten thousand ..."). Not a
+    # name with a number ("COVID-19", "F-150") nor a word ("1-800-FLOWERS").
+    (re.compile(r"(?<![\w-])(?=[A-Z0-9-]*[A-Z])(?=[A-Z0-9-]*\d)(?![A-Z0-9-]*[A-Z]{4})"
+                r"[A-Z0-9]+(?:-[A-Z0-9]+)+(?![\w-])"), _code),
+    # A card's expiry, month and year: "expires 09/27" was "September twenty-seventh".
+    (re.compile(r"(?<![\w/])(?P<mm>0[1-9]|1[0-2])/(?P<yy>\d\d)(?![\w/])"), _expiry),
+    # "$10 - $3 = $7": a minus, in a sum; a spaced dash was read "to", as in a range.
+    (re.compile(r"(?<=\d) [-−–] (?=[$€£]?\d[\d,.]*\s?=)"), " minus "),
+    # "Wait 10s": seconds, not the decade "tens" (below).
+    (re.compile(r"\b(?P<w>(?i:wait|in|every|for|after|within|takes|took|about|under) )"
+                r"(?P<n>\d{1,3})s\b"), lambda m: f"{m['w']}{m['n']} seconds"),
     *NUMERAL_RULES,  # identifiers, ranges, "per", fractions: before their numbers go
     # A version: after "v" (a capital "V" only before a point: "V8" is an engine), after
     # "version", or with two points or more, which no decimal has.
@@ -238,18 +275,26 @@ RULES: list[Rule] = [
     (re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d|s\b)|(?<![\w.])\d*\.\d+(?!\d)"
                 r"|\b\d+(?!\d|s\b)"), _number),  # ".5" too: "zero point five", not "dot five"
     (re.compile(r"\s&\s"), " and "),
-    (re.compile(r"\*"), "star"),  # markup took every other "*": this one is a key
+    # markup took every other "*": this one is a key ("*72": "star seventy-two")
+    (re.compile(r"\*(?:\s?(?=\w))?"), lambda m: "star " if len(m[0]) > 1 or
+     m.string[m.end():m.end() + 1].isalnum() else "star"),
 ]
 # Full-width ("Ｈｅｌｌｏ") and mathematical ("𝐇𝐞𝐥𝐥𝐨") Latin, which espeak reads as hex
 # codes: NFKC makes them plain. Only these ranges: NFKC elsewhere changes what espeak
 # reads well ("½" to "1⁄2", "m²" to "m2").
 _STYLED = re.compile("[\uFF01-\uFF5E\U0001D400-\U0001D7FF]+")
 _ABBREV = re.compile(r"(?<!\w)(" + "|".join(re.escape(a) for a in ABBREVIATIONS)
-                     + r")(?=[\s,;:]|$)")
+                     + r")(?=[\s,;:]|$|(?<![.])[.!?])")  # "N/A." too; "Jr.." is no word
 # Words that go before what they name: their period never ends a sentence ("Dr. Lee").
 _BEFORE_A_NAME = {"Mr.", "Mrs.", "Ms.", "Dr.", "Prof.", "St.", "Mt.", "vs.", "e.g.", "i.e.",
-                  "approx."}
-_NO_NUMBER = re.compile(r"(?<!\w)No\.(?=\s*\d)")
+                  "approx.", "Lt.", "Col.", "Gen.", "Sgt.", "Capt.", "Min.", "Max.", "max."}
+# "No. 5", "no. 55123", and "no." after what has a number ("Your order no. is 7781"): it
+# was the word "no", and its stop ended the sentence there.
+_NO_NUMBER = re.compile(r"(?<!\w)[Nn]o\.(?=\s*[\d#])")
+_NAMED_NO = re.compile(r"\b(?P<w>(?i:order|account|policy|ticket|invoice|claim|case|booking|"
+                       r"confirmation|member|serial|reference|ref|flight|room|item|model|"
+                       r"part|PO) )[Nn]o\.")
+_KEY_HASH = re.compile(r"(?<![^\s\d*])#(?!\w)")
 def _abbreviation(m: re.Match[str]) -> str:
     if m[1] == "No.":  # only "No. 5" is "number"; a sentence-final "No." is the word
         return m[1]
@@ -339,8 +384,12 @@ def normalize_lines(text: str, language: str = "en") -> list[str]:
     if times := TIMES.get(lang):
         text = _TIMES_SIGN.sub(f" {times} ", text)
     if english:
-        text = _NO_NUMBER.sub("number", text)
+        text = _NO_NUMBER.sub("number", _NAMED_NO.sub(r"\g<w>number", text))
         text = expand_streets(text)
+        # A "#" left by markup (not "#3" nor "#tag") is the phone key: "pound" to an
+        # American ("Press # to confirm" was read "hash").
+        key = "pound" if language.lower().replace("_", "-")[3:5] in ("us", "ca") else "hash"
+        text = _KEY_HASH.sub(f" {key} ", text)
         text = _ABBREV.sub(_abbreviation, text)
         text = _SLASH_DATE.sub(lambda m: _day_first(m, language), text)
         for pattern, repl in _GUARDED:

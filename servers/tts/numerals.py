@@ -43,7 +43,7 @@ def _minutes(n: str) -> str:
     return f"{int(n)} minute" + ("" if int(n) == 1 else "s")
 
 
-def _spelt(code: str) -> str:
+def spelt(code: str) -> str:
     """"8XK2P9" -> "eight X K two P nine": a code as it is read out."""
     return " ".join(spell_digits(c) if c.isdigit() else c for c in code)
 
@@ -132,7 +132,7 @@ NUMERAL_RULES: list[Rule] = [
     # twenty-three" was espeak's); four letters in a row are a word ("SAVE20").
     (re.compile(_ID_WORD + r"(?P<n>(?=[A-Z\d]*\d)(?![A-Z\d]*[A-Z]{4})[A-Z\d]*[A-Z][A-Z\d]*)"
                 r"\b(?!-)"),
-     lambda m: m["w"] + _spelt(m["n"])),
+     lambda m: m["w"] + spelt(m["n"])),
     # "ABC-123", "SKU-4410", "REF-2024-0042": a code of capitals and digits, each digit
     # said ("COVID-19" is a name, read as written).
     (re.compile(r"\b(?P<w>[A-Z]{2,}-)(?P<n>\d{3,}(?:-\d{2,})*)\b(?!-)"),
@@ -153,7 +153,7 @@ NUMERAL_RULES: list[Rule] = [
     # XK2P9"); one run of each is a name ("RTX4090", "SHA256", "COVID19").
     (re.compile(r"\b(?=[A-Z\d]*[A-Z])(?=(?:[A-Z]*\d){5}|\d*[A-Z]+\d+[A-Z]|[A-Z]*\d+[A-Z]+\d)"
                 r"[A-Z\d]{6,}\b"),
-     lambda m: _spelt(m[0])),
+     lambda m: spelt(m[0])),
     # "March 5-7": days of one month ("fifth to seven" before).
     (re.compile(r"\b(?P<month>" + "|".join([*MONTHS, *SHORT_MONTHS]) + r")\.? (?P<a>[0-3]?\d)"
                 r"(?:st|nd|rd|th)?\s?[-–]\s?(?P<b>[0-3]?\d)(?:st|nd|rd|th)?\b(?![-–/]\d)"),

@@ -119,7 +119,7 @@ from servers.tts.text import MAX_PIECE, plan
     ("Order # 55123, Ticket #: 8452, PIN is 1234", "Order number five five one two three, "
      "Ticket number eight four five two, PIN is one two three four"),
     ("Your confirmation number is ABC123, code: SAVE20, ref REF-2024-0042", "Your "
-     "confirmation number is A B C one two three, code: SAVE20, ref REF two zero two four, "
+     "confirmation number is A B C one two three, code: SAVE20, ref REF, two zero two four, "
      "zero zero four two"),
     # A date whose first number can be no month is day first; a euro amount with a
     # decimal comma has cents (it was a hundred times the price); decades are words
@@ -153,6 +153,26 @@ from servers.tts.text import MAX_PIECE, plan
      "Baker Street, three oh five Elm Road and twenty oh five Ocean Drive, room three "
      "hundred and five."),
     ("Meet me at Elm Rd. Then call.", "Meet me at Elm Road. Then call."),
+    # What an agent writes that was misheard (round 7 of review): phone numbers with a
+    # bracketed area code, a "(0)", long groups or 4-3-3 were amounts; "*72" lost its
+    # star and "#" was "hash" to an American; "no." was the word "no" and ended the
+    # sentence; codes with letters were amounts; a card's expiry was a day; "10s" was
+    # "tens"; a sum's minus was "to"; ranks, "w/" and "N/A" were read as written.
+    ("Call (020) 7946 0958 or +49 30 1234567 or 1800-123-456.", "Call zero two zero, seven "
+     "nine four six, zero nine five eight or plus four nine, three zero, one two three four "
+     "five six seven or one eight zero zero, one two three, four five six."),
+    ("Enter *72, then press # to confirm.", "Enter star seventy-two, then press pound to "
+     "confirm."),
+    ("Your account no. 55123 and order no. is 7781.", "Your account number five five one "
+     "two three and order number is seven seven eight one."),
+    ("Order #A-10293, policy HX-55-2201-A, not COVID-19.", "Order A, one zero two nine "
+     "three, policy H X, five five, two two zero one, A, not COVID-nineteen."),
+    ("Card expires 09/27. The offer expires 09/27.", "Card expires September twenty "
+     "twenty-seven. The offer expires September twenty-seventh."),
+    ("Wait 10s. So $10 - $3 = $7 left.", "Wait ten seconds. So ten dollars minus three "
+     "dollars = seven dollars left."),
+    ("Lt. Col. Smith: comes w/ a charger, w/o a case, N/A.", "Lieutenant Colonel Smith: "
+     "comes with a charger, without a case, not applicable."),
     ("Visit St. Louis. The Ave Maria was sung.", "Visit Saint Louis. The Ave Maria was sung."),
     ("On 2024-03-15, call 1-800-FLOWERS", "On March fifteenth, twenty twenty-four, call "
      "one eight hundred FLOWERS"),
