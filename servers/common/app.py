@@ -92,6 +92,11 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         task = asyncio.create_task(_start(app, state, startup))
+        if REPLACES_ENV in os.environ:
+            # A worker replacing a dead one shares the port with ready workers: it takes
+            # the connections queued on its socket once it is ready, rather than answer
+            # them 503 loading while its siblings had room.
+            await asyncio.shield(task)
         try:
             yield
         finally:

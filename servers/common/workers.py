@@ -3,7 +3,8 @@ Python (the LLM proxy): one process runs its Python on one core, and a burst of
 calls queues behind it; N processes share the burst out over N cores.
 
 The supervisor binds one listening socket per worker to the same port with SO_REUSEPORT
-(so a port in use fails here, once), and starts N copies of the same command, each with
+(a port in use fails here, once: probed first without it, as SO_REUSEPORT would join
+another listener that set it), and starts N copies of the same command, each with
 its own socket inherited (``RYMI_LISTEN_FD``): the kernel spreads new connections over
 the sockets. (One shared socket would not: the first worker to wake accepts a whole
 burst of connections.) Prometheus runs in its multiprocess mode over a private
@@ -14,11 +15,14 @@ is passed on, and each worker drains as a single server does.
 A worker that dies (a crash, an OOM kill) loses the calls it was serving, and only
 those: the supervisor takes back its share of the admission count and its live
 metrics, starts a replacement on the same socket (connections that arrive meanwhile
-wait in its backlog), logs an error and counts ``rymi_worker_restarts_total``. Where
-a replacement cannot help, the server stops with exit code 1, loudly, for the
-orchestrator to see: a worker that failed to start (its replacement would fail the
-same way), or more than ``MAX_RESTARTS`` deaths in ``RESTART_WINDOW_S`` (a crash loop
-that a restart hides).
+wait in its backlog until it is ready), logs an error and counts
+``rymi_worker_restarts_total``; a replacement that cannot start (its upstream down for
+a moment) is tried again after ``RETRY_START_S``. Where a replacement cannot help, the
+server stops with exit code 1, loudly, for the orchestrator to see: a first worker that
+failed to start (its replacement would fail the same way), or more than
+``MAX_RESTARTS`` deaths in ``RESTART_WINDOW_S`` (a crash loop that a restart hides).
+While the server drains, a worker that is done takes its socket with it, so new
+connections reach the workers still draining (503), not a socket nobody accepts on.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ REPLACES_ENV = "RYMI_WORKER_REPLACES"  # the pid of the dead worker this one rep
 # More workers dying than this in the window is a crash loop, not bad luck: stop loudly.
 MAX_RESTARTS = 5
 RESTART_WINDOW_S = 60.0
+RETRY_START_S = 2.0  # before another try at a replacement that could not start
 
 
 def inherited_socket() -> socket.socket | None:
@@ -72,6 +77,20 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _not_in_use(host: str, port: int) -> None:
+    """Raise if anything listens on the port. SO_REUSEPORT lets our sockets join any
+    other socket that set it (another server's workers, a killed supervisor's): traffic
+    was split with it, in silence. A socket without it is refused by every listener."""
+    if port == 0:
+        return
+    probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is no use
+        probe.bind((host, port))
+    finally:
+        probe.close()
+
+
 def supervise(module: str, argv: list[str], host: str, port: int, workers: int,
               stop_timeout_s: float, log_level: str = "info") -> int:
     """Run ``python -m module *argv`` ``workers`` times on one port until signalled;
@@ -79,6 +98,7 @@ def supervise(module: str, argv: list[str], host: str, port: int, workers: int,
     configure_logging(log_level)
     socks: list[socket.socket] = []
     try:
+        _not_in_use(host, port)
         while len(socks) < workers:  # port 0: the first socket's port for the others
             socks.append(listening_socket(host, socks[0].getsockname()[1] if socks else port))
     except OSError as exc:
@@ -96,6 +116,7 @@ def supervise(module: str, argv: list[str], host: str, port: int, workers: int,
             if pool.stopping:  # signalled while starting: start no more
                 break
             pool.start(slot)
+            pool.first.add(pool.children[slot].pid)
         log.info("%s: %d workers on %s:%d (pids %s)", module, workers, host, port,
                  ", ".join(str(c.pid) for c in pool.children.values()))
         return pool.watch(stop_timeout_s, metrics_dir)
@@ -124,6 +145,8 @@ class _Pool:
         self.stopping: list[int] = []
         self.gone: set[int] = set()  # slots whose worker died while stopping (not replaced)
         self.restarts: list[float] = []  # when, for the crash-loop bound
+        self.first: set[int] = set()  # the pids of the first workers
+        self.due: dict[int, tuple[float, int]] = {}  # slot: (when to start, the dead pid)
 
     def start(self, slot: int, replacing: int | None = None) -> None:
         fd = self.socks[slot].fileno()
@@ -151,6 +174,13 @@ class _Pool:
         while True:
             if self.stopping and deadline is None:
                 deadline = time.monotonic() + stop_timeout_s
+            for slot, (when, dead) in list(self.due.items()):
+                if self.stopping or failed:  # no try now; already said and counted out
+                    del self.due[slot]
+                    self.gone.add(slot)
+                elif time.monotonic() >= when:
+                    del self.due[slot]
+                    self.start(slot, replacing=dead)
             for slot, child in list(self.children.items()):
                 code = child.poll()
                 if code is None or slot in self.gone:
@@ -158,7 +188,9 @@ class _Pool:
                 if self.stopping or failed:  # no replacement now, but said and counted out
                     self._bury(slot, child, code, metrics_dir)
                     continue
-                why = self._why_not_replace(code)
+                if slot in self.due:
+                    continue
+                why = self._why_not_replace(code, child)
                 if why is None:
                     self._replace(slot, child, code, metrics_dir)
                     continue
@@ -178,8 +210,11 @@ class _Pool:
             time.sleep(0.1)
         return 1 if failed or any(c.returncode != 0 for c in self.children.values()) else 0
 
-    def _why_not_replace(self, code: int) -> str | None:
-        if code == CANNOT_START:
+    def _why_not_replace(self, code: int, child: subprocess.Popen[bytes]) -> str | None:
+        # At the first start, a worker that cannot start is the settings (its replacement
+        # would fail the same way); a replacement may have met a passing outage (its
+        # upstream down for a second), as the first workers did not: it is retried.
+        if code == CANNOT_START and child.pid in self.first:
             return "it could not start, and its replacement would not either"
         now = time.monotonic()
         self.restarts = [t for t in self.restarts if now - t < RESTART_WINDOW_S]
@@ -201,6 +236,10 @@ class _Pool:
         gauges go with it (else /metrics shows its streams as running), and a death
         other than a clean exit is logged."""
         self.gone.add(slot)
+        # Its socket goes too: the kernel went on queueing new connections on it, and
+        # they hung until the last worker was done, then were reset. Now they go to the
+        # workers still draining, which answer 503.
+        self.socks[slot].close()
         lost = self._count_out(slot, child, metrics_dir)
         if code != 0:
             log.error("worker %d exited with %d while stopping, %d request%s in flight "
@@ -210,6 +249,11 @@ class _Pool:
                  metrics_dir: str) -> None:
         self.restarts.append(time.monotonic())
         lost = self._count_out(slot, child, metrics_dir)
+        if code == CANNOT_START:  # a replacement that could not start: again, in a while
+            self.due[slot] = (time.monotonic() + RETRY_START_S, child.pid)
+            log.error("worker %d could not start; another in %.0f s", child.pid,
+                      RETRY_START_S)
+            return
         self.start(slot, replacing=child.pid)
         log.error("worker %d exited with %d, %d request%s in flight lost with it; "
                   "started worker %d in its place", child.pid, code, lost,

@@ -17,8 +17,11 @@ TOKENS = Counter("rymi_llm_tokens_total", "Tokens processed (kind: prompt, compl
                  "prompt_cached: prompt tokens served from the prefix cache)", ["backend", "kind"])
 ERRORS = Counter("rymi_llm_errors_total", "Failed completions by code and phase",
                  ["backend", "code", "phase"])
+# livesum: one series for the server, a dead worker's count gone with it (in the
+# default mode every process that ever ran kept a series of its own, by pid).
 ENGINE_REQUESTS = Gauge("rymi_llm_engine_requests",
-                        "Requests the in-process engine is running or queueing")
+                        "Requests the in-process engine is running or queueing",
+                        multiprocess_mode="livesum")
 
 
 def watch_engine(count: Callable[[], int]) -> None:

@@ -39,6 +39,7 @@ class FaultState:
     requests: list[dict] = field(default_factory=list)
     open_streams: dict[str, int] = field(default_factory=dict)  # by fault
     cancelled: int = 0
+    models_down_until: float = 0.0  # time.monotonic(): /models answers 503 till then
 
 
 USAGE = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
@@ -64,6 +65,8 @@ def _err(status: int, message: str, code: str, param: str | None = None,
 
 def make_app(state: FaultState) -> Starlette:
     async def models(request: Request) -> Response:
+        if time.monotonic() < state.models_down_until:  # a passing outage
+            return _err(503, "restarting", "busy")
         return JSONResponse({"object": "list", "data": [{"id": MODEL, "object": "model"}]})
 
     async def chat(request: Request) -> Response:

@@ -1,0 +1,108 @@
+"""RYMI_LLM_WORKERS at the edges: a port already taken, the drain, a replacement's start.
+
+Against the fault double, as tests/llm/test_workers.py (whose helpers these share).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+
+from tests.llm.fault_upstream import FaultUpstream
+from tests.llm.test_workers import _env, _replacement, _wait_all_ready
+from tests.support.servers import REPO, child_pids, free_port, start_server
+
+CHAT = {"model": "x", "messages": [{"role": "user", "content": "fault:ok"}]}
+
+
+def test_a_port_another_server_holds_is_refused(fault_upstream: FaultUpstream) -> None:
+    """SO_REUSEPORT let the workers join a listener that had set it too (another server's
+    workers, a killed supervisor's): traffic was split with it, in silence."""
+    port = free_port()
+    other = socket.socket()
+    other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    other.bind(("127.0.0.1", port))
+    other.listen()
+    try:
+        env = {**os.environ, **_env(fault_upstream), "RYMI_LLM_PORT": str(port),
+               "RYMI_LLM_HOST": "127.0.0.1"}
+        done = subprocess.run([sys.executable, "-m", "servers.llm"], cwd=REPO, env=env,
+                              capture_output=True, text=True, timeout=60)
+    finally:
+        other.close()
+    assert done.returncode == 1 and "cannot listen on" in done.stderr, done.stderr[-2000:]
+
+
+def test_calls_during_a_drain_are_answered_whichever_worker_they_reach(
+        fault_upstream: FaultUpstream) -> None:
+    """One worker drains a stream, the other, idle, is done at once: the connections the
+    kernel queued on its socket hung until the drain ended, then were reset."""
+    server = start_server("servers.llm", env=_env(fault_upstream), ready_timeout=120)
+    try:
+        _wait_all_ready(server)
+        body = {"model": "x", "stream": True,
+                "messages": [{"role": "user", "content": "fault:hold"}]}
+        held = threading.Event()
+
+        def hold() -> None:
+            try:
+                with httpx.stream("POST", f"{server.url}/v1/chat/completions", json=body,
+                                  timeout=60) as r:
+                    for _ in r.iter_lines():
+                        held.set()
+            except httpx.HTTPError:  # cut at the end of the test
+                pass
+
+        threading.Thread(target=hold, daemon=True).start()
+        assert held.wait(20)
+        server.signal(signal.SIGTERM)
+        time.sleep(1.0)  # the idle worker is gone by now
+        answers = []
+        for _ in range(8):  # new connections, spread by the kernel over both sockets
+            try:
+                with httpx.Client() as fresh:
+                    answers.append(fresh.post(f"{server.url}/v1/chat/completions",
+                                              json=CHAT, timeout=5).status_code)
+            except httpx.HTTPError as exc:
+                answers.append(type(exc).__name__)
+        assert answers == [503] * 8, answers
+    finally:
+        server.stop(60)
+
+
+def test_a_replacement_takes_calls_only_when_ready_and_outlives_an_outage(
+        fault_upstream: FaultUpstream) -> None:
+    """A replacement's start met the upstream down for a moment: it exited 3, and the
+    supervisor stopped the healthy worker with it (exit 1). Once it starts, it answered
+    the connections queued on its socket 503 loading while its sibling had room."""
+    server = start_server("servers.llm", env=_env(fault_upstream), ready_timeout=120)
+    try:
+        _wait_all_ready(server)
+        victim, other = pids = child_pids(server.proc.pid)
+        fault_upstream.state.models_down_until = time.monotonic() + 3
+        os.kill(victim, signal.SIGKILL)
+        statuses = []
+        deadline = time.monotonic() + 8  # the outage, a retry, the replacement's start
+        while time.monotonic() < deadline:
+            with httpx.Client() as fresh:
+                statuses.append(fresh.post(f"{server.url}/v1/chat/completions", json=CHAT,
+                                           timeout=30).status_code)
+        _replacement(server, victim, set(pids))
+        _wait_all_ready(server)
+        assert server.proc.poll() is None and other in child_pids(server.proc.pid)
+        assert set(statuses) == {200}, statuses
+        assert "could not start; another in" in server.logs()
+        # One series for the server, none left by the dead worker's pid (they piled up).
+        scrape = httpx.get(f"{server.url}/metrics", timeout=10).text
+        engine = [ln for ln in scrape.splitlines() if ln.startswith("rymi_llm_engine_requests")]
+        assert len(engine) == 1 and "pid=" not in engine[0], engine
+    finally:
+        fault_upstream.state.models_down_until = 0.0
+        server.stop()
