@@ -9,6 +9,7 @@ So ``make cert`` + ``make run`` needs no demo-specific setting at all.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from pydantic import Field, model_validator
@@ -35,8 +36,9 @@ class DemoSettings(ServerSettings):
     model_config = SettingsConfigDict(env_prefix="RYMI_DEMO_", extra="ignore")
 
     port: int = Field(8000, ge=0, le=65535, description="TCP port.")
-    stt_url: str = Field("", description="STT server base URL (ws:// or wss://); the "
-                         "proxy adds /stt. Default: this machine's STT port.")
+    stt_url: str = Field("", description="STT server base URL (ws:// or wss://; http(s):// "
+                         "taken as ws(s)://); the proxy adds /stt. Default: this machine's "
+                         "STT port.")
     tts_url: str = Field("", description="TTS server base URL (http:// or https://); the "
                          "proxy adds /tts and /tts/voices. Default: this machine's TTS port.")
     llm_url: str = Field("", description="LLM server base URL (http:// or https://); the "
@@ -52,6 +54,8 @@ class DemoSettings(ServerSettings):
         # Derived here (not as field defaults) so the environment of the moment decides.
         for name in UPSTREAMS:
             url = getattr(self, f"{name}_url").rstrip("/")
+            if name == "stt":  # "all three the same https://host" (README): wss for STT
+                url = re.sub(r"^http(s?)://", r"ws\1://", url)
             object.__setattr__(self, f"{name}_url", url or default_url(name))
         if self.upstream_ca is None and self.tls_cert is not None:
             beside = Path(self.tls_cert).with_name("ca.pem")

@@ -126,3 +126,41 @@ def test_a_spoken_question_gets_a_spoken_answer(page, demo: RunningServer) -> No
         page.screenshot(path=str(RESULTS / "demo-console.png"), full_page=True)
         (RESULTS / "console.log").write_text("\n".join(page.console_log))
         shutil.copy(demo.log_path, RESULTS / "demo-app.log")
+
+
+def _ready_page(page, demo: RunningServer) -> None:
+    page.goto(f"{demo.url}/")
+    page.fill("#token", TOKEN)
+    page.click("#save-token")
+    page.wait_for_function(
+        "[...document.querySelectorAll('#servers li')].every(li => li.className === 'up')",
+        timeout=15000)
+
+
+def test_stop_then_start_mid_utterance_leaves_a_live_session(page, demo: RunningServer) -> None:
+    """The old socket's close came after the server's flush, when the new session was
+    open, and ended it: the page said "Listening" and sent nothing (review round 7)."""
+    _ready_page(page, demo)
+    page.click("#start")
+    page.wait_for_function("window.rymiDemo.stats().sttBytes > 32000 * 2.5",  # mid-speech
+                           timeout=60_000)
+    page.click("#start")  # Stop
+    page.wait_for_function("document.querySelector('#start').textContent === 'Start' && "
+                           "!document.querySelector('#start').disabled", timeout=10_000)
+    page.click("#start")  # and Start again, at once
+    page.wait_for_function("window.rymiDemo.stats().sttBytes > 0", timeout=30_000)
+    page.wait_for_timeout(3000)  # past the old socket's close
+    sent = page.evaluate("window.rymiDemo.stats().sttBytes")
+    page.wait_for_timeout(1000)
+    assert page.locator("#start").inner_text() == "Stop", page.console_log
+    assert page.evaluate("window.rymiDemo.stats().sttBytes") > sent, "the session died"
+
+
+def test_the_server_dots_go_down_when_the_console_is_gone(page, demo: RunningServer) -> None:
+    """They stayed green after make run was stopped."""
+    _ready_page(page, demo)
+    page.route("**/demo/servers", lambda route: route.abort())
+    page.wait_for_function(
+        "[...document.querySelectorAll('#servers li')].every(li => li.className === 'down')",
+        timeout=15_000)
+    assert "unreachable" in page.locator("#servers li").first.get_attribute("title")

@@ -47,6 +47,13 @@ def test_no_or_garbled_token_gives_none() -> None:
     assert bearer_from_subprotocols(["rymi-demo.bearer.%%%"]) is None
 
 
+def test_one_https_host_for_all_three_gives_stt_its_wss() -> None:
+    """The README's "all three URLs are the same https://host": the STT relay was handed
+    https://, which a WebSocket client refuses, and every Start failed (review round 7)."""
+    assert DemoSettings(stt_url="https://voice.example/").stt_url == "wss://voice.example"
+    assert DemoSettings(stt_url="http://10.0.0.5:8001").stt_url == "ws://10.0.0.5:8001"
+
+
 def test_default_urls_follow_up_ports_and_tls(monkeypatch: pytest.MonkeyPatch,
                                               dev_certs: dict[str, Path]) -> None:
     for name in ("RYMI_TLS_CERT", "RYMI_STT_TLS_CERT", "RYMI_STT_PORT", "RYMI_DEMO_STT_URL"):

@@ -33,7 +33,9 @@ const handsFree = () => $("mode").value === "hands-free";
 async function refresh() {
   try {
     ui.showServers(await (await fetch("/demo/servers")).json());
-  } catch { /* the demo app itself is gone: nothing to show */ }
+  } catch { // the demo app itself is gone (make run stopped): so is every server to it
+    ui.showServers({}, "the demo console is unreachable");
+  }
 }
 
 async function loadCatalog(prefs) {
@@ -127,8 +129,12 @@ function onSttEvent(event) {
     case "final": {
       ui.setInterim("");
       app.finalAt = performance.now();
-      // Hands-free: the last loud mic frame; push-to-talk: the button's release.
-      if (handsFree()) app.speechEndAt = app.mic?.speechEndBefore(app.finalAt) ?? app.finalAt;
+      // Push-to-talk: the button's release; a turn the server ended while the button is
+      // still held (a pause) is timed as hands-free, from the last loud mic frame (it
+      // was timed from the release before, growing with the hold).
+      if (handsFree() || app.talking) {
+        app.speechEndAt = app.mic?.speechEndBefore(app.finalAt) ?? app.finalAt;
+      }
       const text = event.text.trim();
       if (text) {
         ui.addMessage("user", text);

@@ -55,6 +55,9 @@ export class SttSocket {
     // The server answers close with the pending final: after Stop nobody wants it (it
     // would start an agent turn on a closed page).
     this.ws.onmessage = null;
+    // Nor its close: it comes after the flush, when a new session may be open (Stop,
+    // then Start at once), and it ended that one.
+    this.ws.onclose = null;
     this.control("close"); // the server flushes a pending final, then closes with 1000
   }
 }

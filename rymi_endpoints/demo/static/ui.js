@@ -70,11 +70,11 @@ export function setInterim(text) {
   $("interim").textContent = text ? `${text}…` : "";
 }
 
-export function showServers(found) {
+export function showServers(found, why = "") {
   for (const li of document.querySelectorAll("#servers li")) {
     const s = found[li.dataset.server];
     li.className = s?.ready ? "up" : "down";
-    li.title = s ? `${s.url}: ${s.ready ? "ready" : s.error || `status ${s.status}`}` : "";
+    li.title = s ? `${s.url}: ${s.ready ? "ready" : s.error || `status ${s.status}`}` : why;
   }
 }
 
