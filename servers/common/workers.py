@@ -22,7 +22,9 @@ server stops with exit code 1, loudly, for the orchestrator to see: a first work
 failed to start (its replacement would fail the same way), or more than
 ``MAX_RESTARTS`` deaths in ``RESTART_WINDOW_S`` (a crash loop that a restart hides).
 While the server drains, a worker that is done takes its socket with it, so new
-connections reach the workers still draining (503), not a socket nobody accepts on.
+connections reach the workers still draining (503), not a socket nobody accepts on. The
+metrics folder is named by the supervisor's pid; a supervisor killed outright leaves
+its folder, and the next one to start removes it.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 from types import FrameType
 
 from prometheus_client import multiprocess
@@ -49,6 +52,7 @@ log = logging.getLogger("rymi.server")
 LISTEN_FD_ENV = "RYMI_LISTEN_FD"
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client reads it at import
 REPLACES_ENV = "RYMI_WORKER_REPLACES"  # the pid of the dead worker this one replaces
+METRICS_PREFIX = "rymi-metrics-"  # then the supervisor's pid: tempdir/rymi-metrics-<pid>-*
 
 # More workers dying than this in the window is a crash loop, not bad luck: stop loudly.
 MAX_RESTARTS = 5
@@ -91,6 +95,26 @@ def _not_in_use(host: str, port: int) -> None:
         probe.close()
 
 
+def _clear_orphaned_metrics() -> None:
+    """The metrics folders of supervisors that are gone (SIGKILLed, OOM-killed: they
+    had no chance to remove theirs), named by their pid: one was left for good per
+    kill."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{METRICS_PREFIX}*-*"):
+        pid = folder.name.removeprefix(METRICS_PREFIX).partition("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's: alive
+        return True
+    return True
+
+
 def supervise(module: str, argv: list[str], host: str, port: int, workers: int,
               stop_timeout_s: float, log_level: str = "info") -> int:
     """Run ``python -m module *argv`` ``workers`` times on one port until signalled;
@@ -106,7 +130,8 @@ def supervise(module: str, argv: list[str], host: str, port: int, workers: int,
             sock.close()
         print(f"{module}: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
         return 1
-    metrics_dir = tempfile.mkdtemp(prefix="rymi-metrics-")
+    _clear_orphaned_metrics()
+    metrics_dir = tempfile.mkdtemp(prefix=f"{METRICS_PREFIX}{os.getpid()}-")
     admission = shared_count.create(workers)
     pool = _Pool(module, argv, socks, admission,
                  {**os.environ, METRICS_DIR_ENV: metrics_dir, shared_count.FD_ENV: str(admission)})

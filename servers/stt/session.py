@@ -93,7 +93,8 @@ class SttSession:
             metrics.SESSION_CLOSES.labels(str(code) if code else "disconnect").inc()
             usage_of(self.ws).extra.update(
                 audio_seconds=round(self.samples / SAMPLE_RATE, 3), finals=self.turns.finals,
-                model=self.options.model, language=self.options.language_code or "auto")
+                model=self.options.model, language=self.options.language_code or
+                ",".join(self.options.candidates) or "auto")  # a list: its languages
 
     async def _receive_loop(self, sender: asyncio.Task[None]) -> tuple[int | None, str | None]:
         s = self.settings

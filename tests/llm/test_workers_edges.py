@@ -106,3 +106,31 @@ def test_a_replacement_takes_calls_only_when_ready_and_outlives_an_outage(
     finally:
         fault_upstream.state.models_down_until = 0.0
         server.stop()
+
+
+def test_a_killed_supervisors_metrics_folder_is_cleared_by_the_next(
+        fault_upstream: FaultUpstream) -> None:
+    """A supervisor killed outright cannot remove its folder: one was left per kill."""
+    import tempfile
+    from pathlib import Path
+
+    from servers.common.workers import METRICS_PREFIX
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    left = Path(tempfile.mkdtemp(prefix=f"{METRICS_PREFIX}{gone.pid}-"))
+    (left / "counter_1.db").write_bytes(b"\0" * 8)
+    server = start_server("servers.llm", env=_env(fault_upstream), ready_timeout=120)
+    try:
+        _wait_all_ready(server)
+        assert not left.exists()
+        server.proc.kill()  # the supervisor, outright: its workers follow it (PDEATHSIG)
+        server.proc.wait(10)
+        mine = [p for p in Path(tempfile.gettempdir()).glob(
+            f"{METRICS_PREFIX}{server.proc.pid}-*")]
+        assert mine, "the killed supervisor's folder (left, as it cannot remove it)"
+        again = start_server("servers.llm", env=_env(fault_upstream), ready_timeout=120)
+        again.stop()
+        assert not any(p.exists() for p in mine)
+    finally:
+        server.stop()

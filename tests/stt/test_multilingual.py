@@ -127,12 +127,15 @@ async def test_an_unsure_first_utterance_does_not_fix_the_language(url, auth):
     assert finals[1]["language_code"] != finals[0]["language_code"]
 
 
-async def test_language_list_detects_among_the_candidates(url, auth):
+async def test_language_list_detects_among_the_candidates(url, auth, stt_server):
     row = by_language("es")[-1]  # the clip that plain detection gets wrong
     got = await transcribe(f"{url}?model=base&language=es,en&interim=false",
-                           load_pcm(CLIPS / row["file"]), tail_s=0.5, headers=auth)
+                           load_pcm(CLIPS / row["file"]), tail_s=0.5,
+                           headers={**auth, "X-Request-ID": "stt-language-list"})
     print(f"\nlanguage=es,en: {got.finals()}")
     assert [f["language_code"] for f in got.finals()] == ["es"]
+    # The usage record names the list it was asked for ("auto" said nothing of it).
+    assert stt_server.wait_usage("stt-language-list")["language"] == "es,en"
 
 
 async def test_base_transcribes_english_by_default_language(url, auth):
