@@ -183,7 +183,9 @@ NUMERAL_RULES: list[Rule] = [
     (re.compile(r"\b(\d+) 1/2\b"), r"\1 and a half"),
     (re.compile(r"(?<![\w/.])(?:1/[234]|2/3|3/4)(?![\w/])"), lambda m: _FRACTIONS[m[0]]),
     # "$19.99/month", "5/hr": a slash between a number and a word is "per".
-    (re.compile(r"(?<=[\d%])\s?/\s?(?=[^\W\d]{1,12}\b)"), " per "),
+    # After an amount's scale too: "$100K/yr" was "one hundred thousand dollars/yr".
+    (re.compile(r"(?<=[\d%])\s?/\s?(?=[^\W\d]{1,12}\b)|(?<=\d[KkMB])/(?=[^\W\d]{1,12}\b)"),
+     " per "),
     # "$29.99/mo", "2 hrs 30 mins": a unit written short ("per mo" was heard "per mile").
     (re.compile(r"\bper (?P<u>mos?|yrs?|wks?|hrs?|mins?|secs?)\b"),
      lambda m: f"per {_UNITS[m['u'].rstrip('s')][0]}"),

@@ -18,6 +18,10 @@ _GOES_ON_AFTER = re.compile(
     r"|Bldg|Building)\b")
 
 
+# An acronym goes on after the stop ("incl. VAT" was "including. VAT", two sentences).
+_ACRONYM = re.compile(r"\s+[A-Z]{2,5}\b")
+
+
 def kept_stop(m: re.Match[str], extra: int = 0) -> str:
     """"at 9 a.m. Then" / "at 9 a.m." end a sentence: keep the stop the match swallowed.
     So does one before a line break (a list's "9am." lines ran together): the stop there
@@ -25,6 +29,7 @@ def kept_stop(m: re.Match[str], extra: int = 0) -> str:
     rest = m.string[m.end() + extra:]
     if m.string[:m.end() + extra].endswith(".") and (
             not rest.strip() or rest.lstrip(" ").startswith("\n")
-            or (re.match(r"\s+[A-Z]", rest) and not _GOES_ON_AFTER.match(rest))):
+            or (re.match(r"\s+[A-Z]", rest) and not _GOES_ON_AFTER.match(rest)
+                and not _ACRONYM.match(rest))):
         return "."
     return ""

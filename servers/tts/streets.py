@@ -27,7 +27,13 @@ _WAYS = ("Street|Avenue|Road|Boulevard|Lane|Drive|Way|Court|Place|Highway|Parkwa
 _HOUSE = re.compile(rf"(?<![\w.,$€£#/-])(\d{{3,4}})(?= (?:{_NAME} ){{1,3}}(?:{_WAYS})\b)")
 
 
+# "45 W. 34th St.", "200 E 42nd Street": the direction before a numbered street ("W").
+_COMPASS = re.compile(r"(?<=\d )([NSEW])\.?(?= \d+(?:st|nd|rd|th) )")
+_DIRECTIONS = {"N": "North", "S": "South", "E": "East", "W": "West"}
+
+
 def expand_streets(text: str) -> str:
+    text = _COMPASS.sub(lambda m: _DIRECTIONS[m[1]], text)
     text = _STREET.sub(_street, text)
     text = _SUITE.sub("Suite", text)
     return _HOUSE.sub(lambda m: house_number(m[1]), text)

@@ -173,6 +173,8 @@ from servers.tts.text import MAX_PIECE, plan
      "dollars = seven dollars left."),
     ("Lt. Col. Smith: comes w/ a charger, w/o a case, N/A.", "Lieutenant Colonel Smith: "
      "comes with a charger, without a case, not applicable."),
+    ("$20 incl. VAT, $100K/yr at 45 W. 34th St.", "twenty dollars including VAT, one "
+     "hundred thousand dollars per year at forty-five West thirty-fourth Street."),
     ("Visit St. Louis. The Ave Maria was sung.", "Visit Saint Louis. The Ave Maria was sung."),
     ("On 2024-03-15, call 1-800-FLOWERS", "On March fifteenth, twenty twenty-four, call "
      "one eight hundred FLOWERS"),
