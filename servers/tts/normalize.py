@@ -240,6 +240,12 @@ RULES: list[Rule] = [
     # A sign before a number, amount or percentage: "-5", "-$20", "−3.5%". Not after a
     # word character, where it is a hyphen ("2-3", "COVID-19").
     (re.compile(r"(?<![\w\-−])[-−](?=[$€£]?\d)"), "minus "),
+    # "1.299,00 €", "5 €", "2,50€": the euro sign after the amount, as Europe writes it
+    # (it was "one point two nine nine, zero zero euros"): written before it, with a
+    # decimal comma, for the rule below.
+    (re.compile(r"(?<![\w.,])(?P<whole>\d{1,3}(?:\.\d{3})+|\d+)(?:,(?P<cents>\d\d))?\s?€"),
+     lambda m: f"€{m['whole']},{m['cents']}" if m["cents"]
+     else f"€{m['whole'].replace('.', ',')}"),
     # "€5,50", "€1.234,56": a euro amount with a decimal comma, as the money rule reads it
     # ("five hundred and fifty euros" before: a price a hundred times too high).
     (re.compile(r"€\s?(?P<whole>\d{1,3}(?:\.\d{3})*),(?P<cents>\d\d)(?![\d,.]\d|\d)"),

@@ -175,6 +175,9 @@ from servers.tts.text import MAX_PIECE, plan
      "comes with a charger, without a case, not applicable."),
     ("$20 incl. VAT, $100K/yr at 45 W. 34th St.", "twenty dollars including VAT, one "
      "hundred thousand dollars per year at forty-five West thirty-fourth Street."),
+    # The euro sign after the amount, as Europe writes it ("one point two nine nine").
+    ("Total 1.299,00 € or 1.000 € or 2,50€.", "Total one thousand two hundred and "
+     "ninety-nine euros or one thousand euros or two euros and fifty cents."),
     ("Visit St. Louis. The Ave Maria was sung.", "Visit Saint Louis. The Ave Maria was sung."),
     ("On 2024-03-15, call 1-800-FLOWERS", "On March fifteenth, twenty twenty-four, call "
      "one eight hundred FLOWERS"),
