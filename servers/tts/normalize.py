@@ -29,7 +29,15 @@ from .voices import primary
 log = logging.getLogger("rymi.tts")
 
 CURRENCIES = {"$": ("dollar", "dollars", "cent", "cents"), "€": ("euro", "euros", "cent", "cents"),
-              "£": ("pound", "pounds", "penny", "pence")}
+              "£": ("pound", "pounds", "penny", "pence"),
+              # "A$30" was "Athirty dollars", "¥12,000" heard "in $12,000".
+              "US$": ("US dollar", "US dollars", "cent", "cents"),
+              "A$": ("Australian dollar", "Australian dollars", "cent", "cents"),
+              "C$": ("Canadian dollar", "Canadian dollars", "cent", "cents"),
+              "NZ$": ("New Zealand dollar", "New Zealand dollars", "cent", "cents"),
+              "HK$": ("Hong Kong dollar", "Hong Kong dollars", "cent", "cents"),
+              "R$": ("real", "reais", "centavo", "centavos"),
+              "¥": ("yen", "yen", "sen", "sen"), "₹": ("rupee", "rupees", "paisa", "paise")}
 SCALES = r"(?:thousand|million|billion|trillion)"
 # "$5M", "£2bn", "$20K": a scale written onto an amount, as finance writes it.
 SCALE_MARKS = {"k": "thousand", "m": "million", "mn": "million", "b": "billion",
@@ -250,7 +258,8 @@ RULES: list[Rule] = [
     # ("five hundred and fifty euros" before: a price a hundred times too high).
     (re.compile(r"€\s?(?P<whole>\d{1,3}(?:\.\d{3})*),(?P<cents>\d\d)(?![\d,.]\d|\d)"),
      lambda m: f"€{m['whole'].replace('.', ',')}.{m['cents']}"),
-    (re.compile(r"(?P<cur>[$€£])\s?(?P<whole>\d[\d,]*)(?:\.(?P<cents>\d+))?"
+    (re.compile(r"(?P<cur>\b(?:US|A|C|NZ|HK|R)\$|[$€£¥₹])\s?"
+                r"(?P<whole>\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.(?P<cents>\d+))?"
                 rf"(?:\s(?P<scale>{SCALES})\b|(?P<mark>(?i:k|[bmt]n?))(?!\w)"
                 # After a space only a capital or a two-letter mark: "$5 M", "£2 bn", but
                 # not the "t" of "a $5 t-shirt".

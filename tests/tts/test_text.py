@@ -178,6 +178,10 @@ from servers.tts.text import MAX_PIECE, plan
     # The euro sign after the amount, as Europe writes it ("one point two nine nine").
     ("Total 1.299,00 € or 1.000 € or 2,50€.", "Total one thousand two hundred and "
      "ninety-nine euros or one thousand euros or two euros and fifty cents."),
+    # Other currencies ("A$30" was "Athirty dollars"); a comma after an amount is kept
+    # (the pause was lost: "thirty dollars or about").
+    ("That's A$30, or about R$ 50, ¥12,000 or ₹499.", "That's thirty Australian dollars, "
+     "or about fifty reais, twelve thousand yen or four hundred and ninety-nine rupees."),
     ("Visit St. Louis. The Ave Maria was sung.", "Visit Saint Louis. The Ave Maria was sung."),
     ("On 2024-03-15, call 1-800-FLOWERS", "On March fifteenth, twenty twenty-four, call "
      "one eight hundred FLOWERS"),
