@@ -233,6 +233,9 @@ RULES: list[Rule] = [
                 r"[A-Z0-9]+(?:-[A-Z0-9]+)+(?![\w-])"), _code),
     # A card's expiry, month and year: "expires 09/27" was "September twenty-seventh".
     (re.compile(r"(?<![\w/])(?P<mm>0[1-9]|1[0-2])/(?P<yy>\d\d)(?![\w/])"), _expiry),
+    # "7.30pm", as Britain writes a time (it was "seven.thirty P M"): the time rule's form.
+    (re.compile(r"(?<![\w.])(?P<h>1[0-2]|0?[1-9])\.(?P<m>[0-5]\d)(?=\s?[ap]\.?m\b)", re.I),
+     lambda m: f"{m['h']}:{m['m']}"),
     # "$10 - $3 = $7": a minus, in a sum; a spaced dash was read "to", as in a range.
     (re.compile(r"(?<=\d) [-−–] (?=[$€£]?\d[\d,.]*\s?=)"), " minus "),
     # "Wait 10s": seconds, not the decade "tens" (below).

@@ -169,10 +169,14 @@ NUMERAL_RULES: list[Rule] = [
     # ("closed on 12/25"); elsewhere "4/5" may be a score, and "by 1/2" a fraction.
     (re.compile(r"\b(?P<mo>1[0-2]|0?[1-9])/(?P<d>3[01]|[12]\d|0?[1-9])/(?P<y>\d\d)(?![\d/])"),
      lambda m: f"{MONTHS[int(m['mo']) - 1]} {m['d']}, 20{m['y']}"),
-    (re.compile(rf"\b(?P<w>(?i:{_DATE_BEFORE}) )(?P<a>{_MD})(?:(?P<to> (?i:to|through|thru|"
+    # ("Due: 4/1" too: the colon after the word hid it, and "4 slash 1" was read.)
+    (re.compile(rf"\b(?P<w>(?i:{_DATE_BEFORE}):? )(?P<a>{_MD})(?:(?P<to> (?i:to|through|thru|"
                 rf"until|and) |\s?[-–]\s?)(?P<b>{_MD}))?(?![\d/])"), _dates),
     (re.compile(rf"(?<![\d/])(?P<w>)(?P<a>{_MD})(?P<to>\s?[-–]\s?)(?P<b>{_MD})(?![\d/])"),
      _dates),  # "12/24-12/26": two dates
+    # "2025/03/15": year first, as ISO writes it with slashes.
+    (re.compile(r"(?<![\d/])(?P<y>(?:19|20)\d\d)/(?P<mo>1[0-2]|0?[1-9])/(?P<d>3[01]|[12]\d|0?[1-9])"
+                r"(?![\d/])"), lambda m: f"{m['y']}-{int(m['mo']):02d}-{int(m['d']):02d}"),
     # "12/2026", as a card's expiry is written: a month and its year.
     (re.compile(r"(?<![\d/])(?P<mo>1[0-2]|0?[1-9])/(?P<y>(?:19|20)\d\d)(?![\d/])"),
      lambda m: f"{MONTHS[int(m['mo']) - 1]} {m['y']}"),

@@ -182,6 +182,9 @@ from servers.tts.text import MAX_PIECE, plan
     # (the pause was lost: "thirty dollars or about").
     ("That's A$30, or about R$ 50, ¥12,000 or ₹499.", "That's thirty Australian dollars, "
      "or about fifty reais, twelve thousand yen or four hundred and ninety-nine rupees."),
+    # Dates and times as written elsewhere ("Due: 4/1" was "4 slash 1").
+    ("Due: 4/1, open 2025/03/15 at 7.30pm.", "Due: April first, open March fifteenth, "
+     "twenty twenty-five at seven thirty P M."),
     ("Visit St. Louis. The Ave Maria was sung.", "Visit Saint Louis. The Ave Maria was sung."),
     ("On 2024-03-15, call 1-800-FLOWERS", "On March fifteenth, twenty twenty-four, call "
      "one eight hundred FLOWERS"),
