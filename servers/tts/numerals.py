@@ -81,7 +81,8 @@ def _days(m: re.Match[str]) -> str:
 _AMONG = r"(?:,|\s?[&/]|\s(?:and|or))\s?"  # between the days of a list: "Sat & Sun"
 
 
-# A short day among others or before a time ("Sat & Sun", "Fri, Sat 10-2", "Wed. 5pm"),
+# A short day among others, before a time or a date ("Sat & Sun", "Fri, Sat 10-2", "Wed.
+# 5pm", "Mon, Jan 6"),
 # or with its stop ("Open Sat."): "Sat" and "Fri" alone are "sat" and "fry". Not "Sun."
 # alone, which may be the star.
 def _day(m: re.Match[str]) -> str:
@@ -89,7 +90,9 @@ def _day(m: re.Match[str]) -> str:
     before = m.string[max(0, m.start() - 12):m.start()]
     among = (re.search(rf"\b{_DAY}{_AMONG}$", before)
              or re.match(rf"\.?{_AMONG}{_SHORT_DAY}", rest))
-    if not (among or re.match(r"\.?\s?\d", rest) or (m["stop"] and day != "Sun")):
+    before_date = re.match(rf"\.?,?\s(?:{'|'.join(MONTHS)}|{'|'.join(SHORT_MONTHS)})\b", rest)
+    if not (among or before_date or re.match(r"\.?\s?\d", rest)
+            or (m["stop"] and day != "Sun")):
         return m[0]
     return DAYS[day] + _stop(m)
 
