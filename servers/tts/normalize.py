@@ -233,6 +233,8 @@ RULES: list[Rule] = [
                 r"[A-Z0-9]+(?:-[A-Z0-9]+)+(?![\w-])"), _code),
     # A card's expiry, month and year: "expires 09/27" was "September twenty-seventh".
     (re.compile(r"(?<![\w/])(?P<mm>0[1-9]|1[0-2])/(?P<yy>\d\d)(?![\w/])"), _expiry),
+    # "0x80070005": hex, each character ("zero x80070005" lost digits).
+    (re.compile(r"\b0x(?P<h>[0-9A-Fa-f]+)\b"), lambda m: "hex " + spelt(m["h"].upper())),
     # "7.30pm", as Britain writes a time (it was "seven.thirty P M"): the time rule's form.
     (re.compile(r"(?<![\w.])(?P<h>1[0-2]|0?[1-9])\.(?P<m>[0-5]\d)(?=\s?[ap]\.?m\b)", re.I),
      lambda m: f"{m['h']}:{m['m']}"),

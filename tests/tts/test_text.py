@@ -186,6 +186,7 @@ from servers.tts.text import MAX_PIECE, plan
     ("Due: 4/1, open 2025/03/15 at 7.30pm.", "Due: April first, open March fifteenth, "
      "twenty twenty-five at seven thirty P M."),
     ("Mon, Jan 6 or Sat, March 3", "Monday, January sixth or Saturday, March third"),
+    ("Error code 0x8007000E.", "Error code hex eight zero zero seven zero zero zero E."),
     ("Visit St. Louis. The Ave Maria was sung.", "Visit Saint Louis. The Ave Maria was sung."),
     ("On 2024-03-15, call 1-800-FLOWERS", "On March fifteenth, twenty twenty-four, call "
      "one eight hundred FLOWERS"),
