@@ -16,32 +16,17 @@ import unicodedata
 from collections.abc import Callable
 from itertools import pairwise
 
-from num2words import num2words
-
 from .addresses import ADDRESS_RULES, spell_digits
 from .addresses import DIGITS as DIGITS  # re-exported: the words a digit is read as
 from .markup import strip_markup
-from .numerals import MONTHS, NUMERAL_RULES, spelt
+from .money import MONEY_RULES
+from .numerals import MONTHS, NUMERAL_RULES, spelt, words
 from .stops import kept_stop as _kept_stop
 from .streets import expand_streets
 from .voices import primary
 
 log = logging.getLogger("rymi.tts")
 
-CURRENCIES = {"$": ("dollar", "dollars", "cent", "cents"), "€": ("euro", "euros", "cent", "cents"),
-              "£": ("pound", "pounds", "penny", "pence"),
-              # "A$30" was "Athirty dollars", "¥12,000" heard "in $12,000".
-              "US$": ("US dollar", "US dollars", "cent", "cents"),
-              "A$": ("Australian dollar", "Australian dollars", "cent", "cents"),
-              "C$": ("Canadian dollar", "Canadian dollars", "cent", "cents"),
-              "NZ$": ("New Zealand dollar", "New Zealand dollars", "cent", "cents"),
-              "HK$": ("Hong Kong dollar", "Hong Kong dollars", "cent", "cents"),
-              "R$": ("real", "reais", "centavo", "centavos"),
-              "¥": ("yen", "yen", "sen", "sen"), "₹": ("rupee", "rupees", "paisa", "paise")}
-SCALES = r"(?:thousand|million|billion|trillion)"
-# "$5M", "£2bn", "$20K": a scale written onto an amount, as finance writes it.
-SCALE_MARKS = {"k": "thousand", "m": "million", "mn": "million", "b": "billion",
-               "bn": "billion", "t": "trillion", "tn": "trillion"}
 # "×" said where espeak says nothing for it ("3 × 4" is "tres cuatro"); where it has a word
 # ("mal", "multiplié par", "vezes") the sign is left to it. English reads the numbers, so
 # its word is here too. Not Hebrew: espeak cannot read unpointed "כפול".
@@ -50,10 +35,6 @@ TIMES = {"en": "times", "es": "por", "it": "per", "ca": "per", "ro": "ori", "bg"
          "nb": "ganger", "nn": "ganger", "no": "ganger", "el": "επί", "tr": "çarpı",
          "id": "kali", "ms": "kali", "vi": "nhân", "zh": "乘以", "hi": "गुणा", "ar": "ضرب",
          "sl": "krat"}
-# Longer digit runs are read digit by digit: past a quadrillion they are account or card
-# numbers, not amounts (and num2words overflows at 307 digits, int() at 4,301).
-LONG_NUMBER = 15
-
 ABBREVIATIONS = {
     "Mr.": "Mister", "Mrs.": "Missus", "Ms.": "Miz", "Dr.": "Doctor", "Prof.": "Professor",
     "Sr.": "Senior", "Jr.": "Junior", "St.": "Saint", "Mt.": "Mount", "Ave.": "Avenue",
@@ -71,32 +52,6 @@ ABBREVIATIONS = {
     "Capt.": "Captain", "Min.": "Minimum", "Max.": "Maximum", "max.": "maximum",
     "w/o": "without", "w/": "with", "N/A": "not applicable", "exp.": "expiry",
 }
-
-
-def words(n: int | str, to: str = "cardinal") -> str:
-    """A number (an int, or its digits as a string, "3.5" allowed) -> English words."""
-    whole, _, frac = str(n).partition(".")
-    if frac:  # digit by digit after the point, every one (num2words rounds long ones)
-        return f"{words(whole or '0')} point {spell_digits(frac)}"
-    if len(whole.lstrip("-")) > LONG_NUMBER:
-        return spell_digits(whole)
-    return num2words(int(whole), to=to, lang="en").replace(",", "")
-
-
-def _money(m: re.Match[str]) -> str:
-    one, many, sub_one, sub_many = CURRENCIES[m["cur"]]
-    whole = m["whole"].replace(",", "")
-    scale = m["scale"] or SCALE_MARKS.get((m["mark"] or m["spaced"] or "").lower())
-    # "$3.5 million" -> "three point five million dollars"; "$1.234" is no cents either.
-    if scale or len(m["cents"] or "") > 2:
-        amount = whole + (f".{m['cents']}" if m["cents"] else "")
-        return f"{words(amount)}{f' {scale}' if scale else ''} {many}"
-    cents = int((m["cents"] or "0").ljust(2, "0")[:2])
-    cents_said = f"{words(cents)} {sub_one if cents == 1 else sub_many}"
-    if cents and not whole.strip("0"):  # "$0.99": "ninety-nine cents", no "zero dollars"
-        return cents_said
-    out = f"{words(whole)} {one if whole.lstrip('0') == '1' else many}"
-    return f"{out} and {cents_said}" if cents else out
 
 
 def _percent(m: re.Match[str]) -> str:
@@ -168,13 +123,6 @@ def _code(m: re.Match[str]) -> str:
         return m[0]
     # A group of three letters is read as espeak reads it ("REF", "ABC": letters or word).
     return ", ".join(g if g.isalpha() and len(g) > 2 else spelt(g) for g in groups)
-
-
-def _scaled(m: re.Match[str]) -> str:
-    """"5M users", "2.5B": a scale written onto a bare number, as on an amount."""
-    if m["dec"]:
-        return f"{words(m['dec'])} billion"
-    return f"{words(m['n'])} {SCALE_MARKS[m['mark'].lower()]}"
 
 
 def _ordinal(m: re.Match[str]) -> str:
@@ -253,26 +201,7 @@ RULES: list[Rule] = [
     # A sign before a number, amount or percentage: "-5", "-$20", "−3.5%". Not after a
     # word character, where it is a hyphen ("2-3", "COVID-19").
     (re.compile(r"(?<![\w\-−])[-−](?=[$€£]?\d)"), "minus "),
-    # "1.299,00 €", "5 €", "2,50€": the euro sign after the amount, as Europe writes it
-    # (it was "one point two nine nine, zero zero euros"): written before it, with a
-    # decimal comma, for the rule below.
-    (re.compile(r"(?<![\w.,])(?P<whole>\d{1,3}(?:\.\d{3})+|\d+)(?:,(?P<cents>\d\d))?\s?€"),
-     lambda m: f"€{m['whole']},{m['cents']}" if m["cents"]
-     else f"€{m['whole'].replace('.', ',')}"),
-    # "€5,50", "€1.234,56": a euro amount with a decimal comma, as the money rule reads it
-    # ("five hundred and fifty euros" before: a price a hundred times too high).
-    (re.compile(r"€\s?(?P<whole>\d{1,3}(?:\.\d{3})*),(?P<cents>\d\d)(?![\d,.]\d|\d)"),
-     lambda m: f"€{m['whole'].replace('.', ',')}.{m['cents']}"),
-    (re.compile(r"(?P<cur>\b(?:US|A|C|NZ|HK|R)\$|[$€£¥₹])\s?"
-                r"(?P<whole>\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.(?P<cents>\d+))?"
-                rf"(?:\s(?P<scale>{SCALES})\b|(?P<mark>(?i:k|[bmt]n?))(?!\w)"
-                # After a space only a capital or a two-letter mark: "$5 M", "£2 bn", but
-                # not the "t" of "a $5 t-shirt".
-                r"|\s(?P<spaced>[KMBT]|(?i:[bmt]n))(?![\w\-])|(?!\w))"), _money),
-    # "5M users" (it was "five M users"), "2.5B"; a bare "5B" is an apartment or a pencil
-    # and "5K" a race, so B only after a decimal and K only on an amount (above).
-    (re.compile(r"(?<![\w.,])(?:(?P<dec>\d+\.\d+)B|(?P<n>\d+(?:\.\d+)?)(?P<mark>M|[mb]n|Bn))"
-                r"(?!\w)"), _scaled),
+    *MONEY_RULES,  # amounts of money, their scales ("$5M"), and bare scaled numbers
     # Only from a number's first digit: tried at every digit of a long run, this rule
     # alone was quadratic (5,000 digits: 0.47 s on the event loop).
     (re.compile(r"(?<![\d,])(\d[\d,]*(?:\.\d+)?)\s?%"), _percent),

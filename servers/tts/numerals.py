@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from num2words import num2words
+
 from .addresses import spell_digits, spell_groups
 
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
@@ -29,6 +31,20 @@ _END = r"[$€£]?\d[\d,]*(?:\.\d+)?(?::\d\d)?(?:\s?(?:[ap]\.?m\b\.?|%))?"
 # Where a number runs on past the match, it is a date, a phone number or a code, not a
 # range ("2024-03-15", "1-800-FLOWERS").
 _NOT_AFTER = r"(?![\d.,:]\d|[-–/]\w|\d)"
+
+
+# Longer digit runs are read digit by digit: past a quadrillion they are account or card
+# numbers, not amounts (and num2words overflows at 307 digits, int() at 4,301).
+LONG_NUMBER = 15
+
+def words(n: int | str, to: str = "cardinal") -> str:
+    """A number (an int, or its digits as a string, "3.5" allowed) -> English words."""
+    whole, _, frac = str(n).partition(".")
+    if frac:  # digit by digit after the point, every one (num2words rounds long ones)
+        return f"{words(whole or '0')} point {spell_digits(frac)}"
+    if len(whole.lstrip("-")) > LONG_NUMBER:
+        return spell_digits(whole)
+    return num2words(int(whole), to=to, lang="en").replace(",", "")
 
 
 def _digits(m: re.Match[str], group: int | str = 0) -> str:

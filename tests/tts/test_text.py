@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from servers.tts import normalize as normalize_module
+from servers.tts import numerals as numerals_module
 from servers.tts.instructions import style_for
 from servers.tts.normalize import normalize
 from servers.tts.text import MAX_PIECE, plan
@@ -262,7 +263,7 @@ def test_a_failing_rule_keeps_its_match_as_written(monkeypatch) -> None:  # type
     def broken(*args: object, **kwargs: object) -> str:
         raise RuntimeError("num2words broke")
 
-    monkeypatch.setattr(normalize_module, "num2words", broken)
+    monkeypatch.setattr(numerals_module, "num2words", broken)
     assert normalize("I have 5 apples, 20% off.") == "I have 5 apples, 20% off."
 
 

@@ -1,0 +1,72 @@
+"""English readings of amounts of money: "$1,299.99", "€5,50" and "1.299,00 €" as Europe
+writes them, "£2bn", "A$30", "¥12,000", and a scale written onto a bare number ("5M
+users"). Used by ``normalize.py``'s English rules, before the rules that turn each
+remaining number into words.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from .numerals import words
+
+CURRENCIES = {"$": ("dollar", "dollars", "cent", "cents"), "€": ("euro", "euros", "cent", "cents"),
+              "£": ("pound", "pounds", "penny", "pence"),
+              # "A$30" was "Athirty dollars", "¥12,000" heard "in $12,000".
+              "US$": ("US dollar", "US dollars", "cent", "cents"),
+              "A$": ("Australian dollar", "Australian dollars", "cent", "cents"),
+              "C$": ("Canadian dollar", "Canadian dollars", "cent", "cents"),
+              "NZ$": ("New Zealand dollar", "New Zealand dollars", "cent", "cents"),
+              "HK$": ("Hong Kong dollar", "Hong Kong dollars", "cent", "cents"),
+              "R$": ("real", "reais", "centavo", "centavos"),
+              "¥": ("yen", "yen", "sen", "sen"), "₹": ("rupee", "rupees", "paisa", "paise")}
+SCALES = r"(?:thousand|million|billion|trillion)"
+# "$5M", "£2bn", "$20K": a scale written onto an amount, as finance writes it.
+SCALE_MARKS = {"k": "thousand", "m": "million", "mn": "million", "b": "billion",
+               "bn": "billion", "t": "trillion", "tn": "trillion"}
+def _money(m: re.Match[str]) -> str:
+    one, many, sub_one, sub_many = CURRENCIES[m["cur"]]
+    whole = m["whole"].replace(",", "")
+    scale = m["scale"] or SCALE_MARKS.get((m["mark"] or m["spaced"] or "").lower())
+    # "$3.5 million" -> "three point five million dollars"; "$1.234" is no cents either.
+    if scale or len(m["cents"] or "") > 2:
+        amount = whole + (f".{m['cents']}" if m["cents"] else "")
+        return f"{words(amount)}{f' {scale}' if scale else ''} {many}"
+    cents = int((m["cents"] or "0").ljust(2, "0")[:2])
+    cents_said = f"{words(cents)} {sub_one if cents == 1 else sub_many}"
+    if cents and not whole.strip("0"):  # "$0.99": "ninety-nine cents", no "zero dollars"
+        return cents_said
+    out = f"{words(whole)} {one if whole.lstrip('0') == '1' else many}"
+    return f"{out} and {cents_said}" if cents else out
+
+
+def _scaled(m: re.Match[str]) -> str:
+    """"5M users", "2.5B": a scale written onto a bare number, as on an amount."""
+    if m["dec"]:
+        return f"{words(m['dec'])} billion"
+    return f"{words(m['n'])} {SCALE_MARKS[m['mark'].lower()]}"
+
+
+MONEY_RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
+    # "1.299,00 €", "5 €", "2,50€": the euro sign after the amount, as Europe writes it
+    # (it was "one point two nine nine, zero zero euros"): written before it, with a
+    # decimal comma, for the rule below.
+    (re.compile(r"(?<![\w.,])(?P<whole>\d{1,3}(?:\.\d{3})+|\d+)(?:,(?P<cents>\d\d))?\s?€"),
+     lambda m: f"€{m['whole']},{m['cents']}" if m["cents"]
+     else f"€{m['whole'].replace('.', ',')}"),
+    # "€5,50", "€1.234,56": a euro amount with a decimal comma, as the money rule reads it
+    # ("five hundred and fifty euros" before: a price a hundred times too high).
+    (re.compile(r"€\s?(?P<whole>\d{1,3}(?:\.\d{3})*),(?P<cents>\d\d)(?![\d,.]\d|\d)"),
+     lambda m: f"€{m['whole'].replace('.', ',')}.{m['cents']}"),
+    (re.compile(r"(?P<cur>\b(?:US|A|C|NZ|HK|R)\$|[$€£¥₹])\s?"
+                r"(?P<whole>\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.(?P<cents>\d+))?"
+                rf"(?:\s(?P<scale>{SCALES})\b|(?P<mark>(?i:k|[bmt]n?))(?!\w)"
+                # After a space only a capital or a two-letter mark: "$5 M", "£2 bn", but
+                # not the "t" of "a $5 t-shirt".
+                r"|\s(?P<spaced>[KMBT]|(?i:[bmt]n))(?![\w\-])|(?!\w))"), _money),
+    # "5M users" (it was "five M users"), "2.5B"; a bare "5B" is an apartment or a pencil
+    # and "5K" a race, so B only after a decimal and K only on an amount (above).
+    (re.compile(r"(?<![\w.,])(?:(?P<dec>\d+\.\d+)B|(?P<n>\d+(?:\.\d+)?)(?P<mark>M|[mb]n|Bn))"
+                r"(?!\w)"), _scaled),
+]
