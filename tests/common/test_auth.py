@@ -158,7 +158,11 @@ def test_a_bad_token_is_told_so_while_the_server_is_loading_or_full():
         assert (full_bad.status_code, full_good.status_code) == (401, 503)
         assert full_bad.json()["error"]["code"] == "invalid_token"
         assert full_good.json()["error"]["code"] == "over_capacity"
-        # The refused caller's 401 is counted and recorded as every answer is.
+        # The refused caller's 401 is counted and recorded as every answer is (the
+        # stream's record is written once its last byte is out: waited for).
+        deadline = time.monotonic() + 10
+        while len(server.usage_records()) < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
         statuses = sorted(r["status"] for r in server.usage_records())
         assert statuses == [200, 401, 401, 503, 503]
     finally:
