@@ -15,49 +15,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
-# What a complete folder has; a partial one (killed mid-save) is never renamed into place,
-# but an old layout written by hand might lack these, so check them too.
-_REQUIRED = ("config.json", "tokenizer_config.json")
-_WEIGHTS = ("model.safetensors", "model.safetensors.index.json")
 _OFFLINE = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 
 
-def is_complete(out_dir: Path) -> bool:
-    return (
-        out_dir.is_dir()
-        and all((out_dir / name).is_file() for name in _REQUIRED)
-        and any((out_dir / name).is_file() for name in _WEIGHTS)
-    )
-
-
-def convert_gguf_to_hf(gguf_path: Path, out_dir: Path) -> None:
-    """Dequantise ``gguf_path`` into ``out_dir`` (float32 weights, tokenizer, chat template).
-
-    Idempotent: a complete ``out_dir`` is left alone. The folder appears atomically (a
-    temporary sibling renamed into place), so a crash never leaves a half-written model.
-    """
-    out_dir = Path(out_dir)
-    if is_complete(out_dir):
-        return
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        convert_into(Path(gguf_path), tmp)
-        if out_dir.exists():  # an incomplete leftover from an older run
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
 def convert_into(gguf_path: Path, folder: Path) -> None:
-    """The conversion itself, into an existing empty ``folder`` (its caller makes the
-    folder appear whole)."""
+    """Dequantise ``gguf_path`` into the existing empty ``folder`` (float32 weights,
+    tokenizer, chat template). The caller (prepare.py) builds it aside and renames it
+    into place whole, so a crash never leaves a half-written model."""
     if not gguf_path.is_file():
         raise FileNotFoundError(f"no GGUF file at {gguf_path}")
     # Never reach for the hub: the GGUF carries weights, config and tokenizer. The
