@@ -27,6 +27,10 @@ class Target:
     def secure(self) -> bool:
         return urlsplit(self.url).scheme in ("https", "wss")
 
+    def with_unknown_option(self) -> str:
+        """This URL with an option no server knows: a typo in a saved URL must be a 400."""
+        return self.url + ("&" if "?" in self.url else "?") + "rymi_check_no_such_option=1"
+
     def sibling(self, path: str, scheme: str | None = None) -> str:
         """The same origin with another path (e.g. /v1/models beside the chat URL)."""
         parts = urlsplit(self.url)

@@ -83,7 +83,7 @@ def turn_order_problem(events: list[tuple[float, dict[str, Any]]]) -> str | None
 
 async def _unknown_option(report: Report, target: Target) -> None:
     """A typo in a saved URL must be loud: an unknown option is a 400 on the handshake."""
-    url = target.url + ("&" if "?" in target.url else "?") + "rymi_check_no_such_option=1"
+    url = target.with_unknown_option()
     try:
         ws = await open_socket(dataclasses.replace(target, url=url))
         await ws.close()
@@ -186,10 +186,9 @@ async def _auto_endpoint(report: Report, target: Target, timeout: float) -> Sess
 def _endpointing(report: Report, target: Target, s: Session, speech_sent: float) -> None:
     """``?endpointing_ms=`` honoured: the automatic final waits for that much silence
     (less the tail the VAD may end early on), not the server's own default."""
-    from urllib.parse import parse_qs, urlsplit
-    if not parse_qs(urlsplit(target.url).query).get("endpointing_ms"):
+    want = url_endpointing_ms(target.url, default=0) / 1000
+    if not want:  # the URL sets none
         return
-    want = url_endpointing_ms(target.url) / 1000
     at = next((t for t, e in s.events if e["type"] == "final"), None)
     if at is None:
         return

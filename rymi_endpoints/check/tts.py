@@ -172,8 +172,8 @@ def _errors(report: Report, client: httpx.Client, target: Target, voice: str | N
         payload = {"content": raw} if raw is not None else {"json": body}
         check_error(report, CH, rule, client, target.url, want, headers=h, **payload)
     # A typo in a saved URL must be loud: an unknown option is a 400, not ignored.
-    url = target.url + ("&" if "?" in target.url else "?") + "rymi_check_no_such_option=1"
-    check_error(report, CH, "options.unknown_refused", client, url, 400, headers=h,
+    check_error(report, CH, "options.unknown_refused", client, target.with_unknown_option(),
+                400, headers=h,
                 json=_req(text="Fine."))
     r = client.post(target.url, json=_req(text="Fine.", instructions="speak like a pirate"),
                     headers=h)

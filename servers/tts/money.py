@@ -25,6 +25,8 @@ SCALES = r"(?:thousand|million|billion|trillion)"
 # "$5M", "£2bn", "$20K": a scale written onto an amount, as finance writes it.
 SCALE_MARKS = {"k": "thousand", "m": "million", "mn": "million", "b": "billion",
                "bn": "billion", "t": "trillion", "tn": "trillion"}
+
+
 def _money(m: re.Match[str]) -> str:
     one, many, sub_one, sub_many = CURRENCIES[m["cur"]]
     whole = m["whole"].replace(",", "")
