@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 import time
+from urllib.parse import parse_qsl, urlsplit
 
 
 class JsonFormatter(logging.Formatter):
@@ -63,3 +64,15 @@ def configure_logging(level: str = "info") -> None:
     if not any(isinstance(f, _FalseErrors) for f in error_log.filters):
         error_log.addFilter(_FalseErrors())
     logging.getLogger("uvicorn.access").setLevel("WARNING")  # usage records replace it
+
+
+def shown_url(url: str) -> str:
+    """A URL as a log line or an error may show it: no password and no query values,
+    since a proxy's user:password and some APIs' keys (Google's ``?key=``) ride there."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = f"{parts.username}:...@{netloc.rpartition('@')[2]}"
+    query = parts.query and ("&".join(f"{name}=..." for name, _ in
+                                      parse_qsl(parts.query, True)) or "...")
+    return parts._replace(netloc=netloc, query=query).geturl()

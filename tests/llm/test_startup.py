@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.support.servers import free_port, start_server
 
 
@@ -22,6 +24,25 @@ def test_unreachable_upstream_exits_non_zero() -> None:
     code, logs = _exit_of({"RYMI_LLM_BACKEND": "upstream",
                            "RYMI_LLM_UPSTREAM_URL": f"http://127.0.0.1:{free_port()}/v1"})
     assert code != 0 and "unreachable" in logs
+
+
+def test_a_key_in_the_upstream_urls_query_is_never_printed() -> None:
+    """Some APIs take their key in the query (Google's ``?key=``); the start-up lines
+    printed the whole URL, so the key went into the log."""
+    code, logs = _exit_of({"RYMI_LLM_BACKEND": "upstream", "RYMI_LLM_UPSTREAM_URL":
+                           f"http://127.0.0.1:{free_port()}/v1?key=s3cret-q&api-version=1"})
+    assert code != 0 and "unreachable" in logs, logs
+    assert "s3cret-q" not in logs and "?key=...&api-version=..." in logs, logs
+
+
+def test_a_proxy_password_is_never_printed() -> None:
+    """The refusal of an https:// proxy quoted its URL, user:password and all."""
+    from servers.llm.backends.connect import Proxy
+
+    with pytest.raises(ValueError) as refused:
+        Proxy.parse("https://ops:pr0xy-pw@proxy.internal:3128")
+    assert "pr0xy-pw" not in str(refused.value) and "ops:...@proxy.internal" in str(
+        refused.value)
 
 
 def test_upstream_backend_needs_a_url() -> None:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
+from servers.common.logs import shown_url
+
 from .resolve import Resolver, connect
 
 P = TypeVar("P", bound=asyncio.Protocol)
@@ -49,7 +51,8 @@ class Origin:
     def parse(cls, url: str) -> Origin:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"upstream URL must be http:// or https:// with a host: {url!r}")
+            raise ValueError(f"upstream URL must be http:// or https:// with a host: "
+                             f"{shown_url(url)!r}")
         tls = parts.scheme == "https"
         return cls(parts.hostname, parts.port or (443 if tls else 80), tls,
                    parts.path.rstrip("/"), f"?{parts.query}" if parts.query else "")
@@ -74,7 +77,7 @@ class Proxy:
     def parse(cls, url: str) -> Proxy:
         parts = urlsplit(url if "://" in url else f"http://{url}")
         if parts.scheme != "http" or not parts.hostname:
-            raise ValueError(f"only http:// proxies are supported: {url!r}")
+            raise ValueError(f"only http:// proxies are supported: {shown_url(url)!r}")
         auth = None
         if parts.username is not None:
             pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"

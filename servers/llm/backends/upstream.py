@@ -21,6 +21,7 @@ from starlette.types import Send
 
 from servers.common.body import parse_json
 from servers.common.errors import ApiError
+from servers.common.logs import shown_url
 
 from ..config import LlmSettings
 from ..schema import ChatRequest
@@ -87,10 +88,10 @@ class UpstreamBackend:
             finally:
                 resp.close()
         except TransportError as exc:
-            raise RuntimeError(f"upstream {self.settings.upstream_url} unreachable: "
+            raise RuntimeError(f"upstream {shown_url(self.settings.upstream_url)} unreachable: "
                                f"{type(exc).__name__}: {exc}") from None
         if status != 200:
-            raise RuntimeError(f"upstream {self.settings.upstream_url}/models answered "
+            raise RuntimeError(f"upstream {shown_url(self.settings.upstream_url)}: GET /models answered "
                                f"{status}: {text[:200]}")
         try:
             data = parse_json(text).get("data", [])
@@ -105,7 +106,7 @@ class UpstreamBackend:
         self.upstream_model = self.upstream_model or (models[0] if models else "")
         self.served_name = self.served_name or self.upstream_model or "upstream"
         self._name_answers()
-        log.info("upstream %s serves %s", self.settings.upstream_url, models[:5])
+        log.info("upstream %s serves %s", shown_url(self.settings.upstream_url), models[:5])
 
     def _name_answers(self) -> None:
         """Served under a name of its own, the answers carry that name, as /v1/models
