@@ -233,7 +233,14 @@ class _Pool:
             if deadline is not None and time.monotonic() > deadline:
                 break  # supervise's finally kills what is left
             time.sleep(0.1)
-        return 1 if failed or any(c.returncode != 0 for c in self.children.values()) else 0
+        clean = all(self._clean(c.returncode) for c in self.children.values())
+        return 0 if clean and not failed else 1
+
+    def _clean(self, code: int | None) -> bool:
+        """Exited 0, or ended by the very signal we forwarded: a worker signalled while it
+        was still importing (before it could drain) had accepted nothing, and a stop
+        in the first second was a failed exit 1 and an error line for each worker."""
+        return code == 0 or (code is not None and -code in self.stopping)
 
     def _why_not_replace(self, code: int, child: subprocess.Popen[bytes]) -> str | None:
         # At the first start, a worker that cannot start is the settings (its replacement
@@ -266,7 +273,7 @@ class _Pool:
         # workers still draining, which answer 503.
         self.socks[slot].close()
         lost = self._count_out(slot, child, metrics_dir)
-        if code != 0:
+        if not self._clean(code):
             log.error("worker %d exited with %d while stopping, %d request%s in flight "
                       "lost with it", child.pid, code, lost, "" if lost == 1 else "s")
 

@@ -14,6 +14,7 @@ import threading
 import time
 
 import httpx
+import pytest
 
 from tests.llm.fault_upstream import FaultUpstream
 from tests.llm.test_workers import _env, _replacement, _wait_all_ready
@@ -134,3 +135,21 @@ def test_a_killed_supervisors_metrics_folder_is_cleared_by_the_next(
         assert not any(p.exists() for p in mine)
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_while_the_workers_start_is_a_clean_exit(
+        fault_upstream: FaultUpstream, sig: signal.Signals) -> None:
+    """A worker signalled while still importing dies of the signal (it has no handler
+    yet, and had accepted nothing): the supervisor called that a failure, exit 1 and an
+    error line for each worker, for a Ctrl-C in the first second."""
+    server = start_server("servers.llm", env=_env(fault_upstream), wait_ready=False)
+    deadline = time.monotonic() + 30
+    while len(child_pids(server.proc.pid)) < 2:
+        assert time.monotonic() < deadline and server.proc.poll() is None, server.logs()
+        time.sleep(0.01)
+    pids = child_pids(server.proc.pid)
+    server.signal(sig)
+    assert server.proc.wait(30) == 0, server.logs()[-3000:]
+    assert "exited with" not in server.logs(), server.logs()[-3000:]
+    assert all(not os.path.exists(f"/proc/{pid}") for pid in pids)
