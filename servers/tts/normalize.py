@@ -18,9 +18,10 @@ from itertools import pairwise
 
 from .addresses import ADDRESS_RULES, spell_digits
 from .addresses import DIGITS as DIGITS  # re-exported: the words a digit is read as
+from .dates import DATE_RULES, DOTTED_DATE_RULE, EXPIRY_RULE, rewrite_dates, spoken_year
 from .markup import strip_markup
 from .money import MONEY_RULES
-from .numerals import MONTHS, NUMERAL_RULES, spelt, words
+from .numerals import NUMERAL_RULES, spelt, words
 from .stops import kept_stop as _kept_stop
 from .streets import expand_streets
 from .voices import primary
@@ -78,45 +79,6 @@ def _time(m: re.Match[str]) -> str:
     return f"{spoken} {suffix}".strip() + _kept_stop(m)
 
 
-def _year(y: int) -> str:
-    return words(y, to="year")
-
-
-def _date(month: int, day: int, year: str | None) -> str | None:
-    if not (1 <= month <= 12 and 1 <= day <= 31):
-        return None
-    out = f"{MONTHS[month - 1]} {words(day, to='ordinal')}"
-    return f"{out}, {_year(int(year))}" if year else out
-
-
-def _numeric_date(m: re.Match[str]) -> str:
-    """"2024-03-15", "03/15/2024", "15.03.2024": the order is the pattern's (its groups)."""
-    return _date(int(m["mo"]), int(m["d"]), m["y"]) or m[0]
-
-
-def _month_day(m: re.Match[str]) -> str:
-    day = words(int(m["d"]), to="ordinal")
-    return f"{m['month']} {day}" + (f", {_year(int(m['y']))}" if m["y"] else "")
-
-
-def _day_month(m: re.Match[str]) -> str:
-    day = words(int(m["d"]), to="ordinal")
-    the = m["the"] or "the "  # "on the 5th of June": the match took the "the", said once
-    return f"{the}{day} of {m['month']}" + (f", {_year(int(m['y']))}" if m["y"] else "")
-
-
-# What says a card's month and year follows ("valid thru 12/31" alone may be a day).
-_EXPIRY_BEFORE = re.compile(r"(?:\b[Cc]ard\b[^.\n]{0,40}?\b(?i:expires|expiring|exp\.?|"
-                            r"expiry|expiration|valid thru|good thru)|\b(?i:exp\.|"
-                            r"expiry(?: date)?|expiration date))\s*:?\s*$")
-
-
-def _expiry(m: re.Match[str]) -> str:
-    if not _EXPIRY_BEFORE.search(m.string[max(0, m.start() - 60):m.start()]):
-        return m[0]
-    return f"{MONTHS[int(m['mm']) - 1]} {_year(2000 + int(m['yy']))}"
-
-
 def _code(m: re.Match[str]) -> str:
     groups = m[0].split("-")
     if len(groups) < 3 and sum(c.isdigit() for c in m[0]) < 4:
@@ -137,7 +99,7 @@ def _apart(m: re.Match[str], spoken: str) -> str:
 def _decade(m: re.Match[str]) -> str:
     """"1990s" -> "nineteen nineties", "30s" -> "thirties", "2000s" -> "two thousands"."""
     n = m["n"]
-    spoken = _year(int(n)) if len(n) == 4 else words(int(n))
+    spoken = spoken_year(int(n)) if len(n) == 4 else words(int(n))
     return spoken[:-1] + "ies" if spoken.endswith("y") else spoken + "s"
 
 
@@ -163,24 +125,20 @@ def _number_words(number: str) -> str:
     if len(number) >= 7 and number.isdigit() and not number.endswith("000"):
         return spell_digits(number)
     if re.fullmatch(r"1[1-9]\d\d|20\d\d", number) and int(raw) % 100:  # not "1,999" or "2000"
-        return _year(int(raw))  # "1999": a year, as people say it
+        return spoken_year(int(raw))  # "1999": a year, as people say it
     return words(raw)
 
 
-_MONTH = r"(?P<month>" + "|".join(MONTHS) + r")"
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str] | str]
 RULES: list[Rule] = [
     *ADDRESS_RULES,  # emails, URLs, phone numbers, IP addresses: before their numbers go
-    # "15.03.2024": a day-first date, as Europe writes it (it was read as a version).
-    (re.compile(r"(?<![\w.])(?<![vV]ersion\s)(?P<d>\d{1,2})\.(?P<mo>\d{1,2})\.(?P<y>\d{4})(?!\d|\.\d)"),
-     _numeric_date),
+    DOTTED_DATE_RULE,
     # "A-10293", "HX-55-2201-A", "ABC-123-XYZ": a code of capitals and digits in groups,
     # spelt group by group (read as amounts and ranges, "A-ten thousand ..."). Not a
     # name with a number ("COVID-19", "F-150") nor a word ("1-800-FLOWERS").
     (re.compile(r"(?<![\w-])(?=[A-Z0-9-]*[A-Z])(?=[A-Z0-9-]*\d)(?![A-Z0-9-]*[A-Z]{4})"
                 r"[A-Z0-9]+(?:-[A-Z0-9]+)+(?![\w-])"), _code),
-    # A card's expiry, month and year: "expires 09/27" was "September twenty-seventh".
-    (re.compile(r"(?<![\w/])(?P<mm>0[1-9]|1[0-2])/(?P<yy>\d\d)(?![\w/])"), _expiry),
+    EXPIRY_RULE,
     # "0x80070005": hex, each character ("zero x80070005" lost digits).
     (re.compile(r"\b0x(?P<h>[0-9A-Fa-f]+)\b"), lambda m: "hex " + spelt(m["h"].upper())),
     # "7.30pm", as Britain writes a time (it was "seven.thirty P M"): the time rule's form.
@@ -209,12 +167,7 @@ RULES: list[Rule] = [
     (re.compile(r"\b(?P<h>\d{1,2})()\s?(?P<ampm>[ap]\.?m\.?)(?!\w)", re.I),
      lambda m: f"{words(int(m['h']))} {' '.join(m['ampm'].replace('.', '').upper())}"
      + _kept_stop(m)),
-    (re.compile(r"\b(?P<y>\d{4})-(?P<mo>\d{2})-(?P<d>\d{2})\b"), _numeric_date),
-    (re.compile(r"\b(?P<mo>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4})\b"), _numeric_date),
-    (re.compile(rf"\b{_MONTH}\s(?P<d>\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s(?P<y>\d{{4}}))?\b"),
-     _month_day),
-    (re.compile(rf"(?P<the>\b(?i:the)\s)?\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s(?:of\s)?{_MONTH}"
-                r"(?:,?\s(?P<y>\d{4}))?\b"), _day_month),
+    *DATE_RULES,
     (re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.I), _ordinal),
     # A decade: "the 1990s", "his 30s", "the '80s" (espeak said "nineteen hundred ninety z").
     (re.compile(r"(?<![\w.,$€£])['’]?(?P<n>(?:1[0-9]|20)?[1-9]0|(?:1[0-9]|20)00)s\b"), _decade),
@@ -288,20 +241,6 @@ _GUARDED: list[Rule] = [(p, r if isinstance(r, str) else _kept_on_failure(_joine
                         for p, r in RULES]
 
 
-# "15/03/1990": a date with its day first, written as the ISO date the rules read. Day
-# first where the voice's English writes it so (en-GB "03/04/2024" is 3 April), and
-# wherever the first number can be no month.
-_SLASH_DATE = re.compile(r"(?<![\w/.])(?P<a>\d{1,2})/(?P<b>\d{1,2})/(?P<y>\d{4})(?![\w/])")
-_DAY_FIRST = ("en-gb", "en-au", "en-nz", "en-ie", "en-in", "en-za")
-
-
-def _day_first(m: re.Match[str], language: str) -> str:
-    day, month = int(m["a"]), int(m["b"])
-    if month <= 12 and (day > 12 or language.lower().replace("_", "-")[:5] in _DAY_FIRST):
-        return f"{m['y']}-{month:02d}-{day:02d}"
-    return m[0]
-
-
 # "5_000": digit groups as code writes them, one number; markup.py makes any other "_" a
 # space ("five zero zero zero"). Not in a name ("row_1_000") or past a point.
 _DIGIT_GROUPS = re.compile(r"(?<![\w.])\d{1,3}(?:_\d{3})+(?!_?\d)")
@@ -340,7 +279,7 @@ def normalize_lines(text: str, language: str = "en") -> list[str]:
         key = "pound" if language.lower().replace("_", "-")[3:5] in ("us", "ca") else "hash"
         text = _KEY_HASH.sub(f" {key} ", text)
         text = _ABBREV.sub(_abbreviation, text)
-        text = _SLASH_DATE.sub(lambda m: _day_first(m, language), text)
+        text = rewrite_dates(text, language)
         for pattern, repl in _GUARDED:
             text = pattern.sub(repl, text)
     # The rules may have taken a stop ("Dr.\nLee"): a line is cut only after one left.

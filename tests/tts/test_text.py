@@ -239,6 +239,14 @@ from servers.tts.text import MAX_PIECE, plan
     # Full-width and mathematical Latin is plain Latin to a listener; "½" and "m²" stay.
     ("Ｈｅｌｌｏ", "Hello"),
     ("𝐇𝐞𝐥𝐥𝐨 at ９：３０, ½ m²", "Hello at nine thirty, ½ m²"),
+    # An ISO date-time from a tool's answer was spelt as a code ("two zero two five, zero
+    # three, one five T one four:thirty:zero zero"): a date, "at", a time, its zone.
+    ("Booked 2025-03-15T14:30:00. Created 2025-03-15T09:05:12.345Z, ends "
+     "2025-03-15T18:00-05:00 or 2025-03-15 14:30+05:30",
+     "Booked March fifteenth, twenty twenty-five at fourteen thirty. Created March "
+     "fifteenth, twenty twenty-five at nine oh five UTC, ends March fifteenth, twenty "
+     "twenty-five at eighteen hundred UTC minus five or March fifteenth, twenty "
+     "twenty-five at fourteen thirty UTC plus five thirty"),
 ])
 def test_normalize_english(text: str, spoken: str) -> None:
     assert normalize(text, "en-US") == spoken
