@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from .numerals import MONTHS, words
+from .numerals import DATE_BEFORE, MONTHS, words
 
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
 _MONTH = r"(?P<month>" + "|".join(MONTHS) + r")"
@@ -106,6 +106,25 @@ def _iso_date_time(m: re.Match[str]) -> str:
     return f"{m['date']} at {m['hm']}{zone}"
 
 
+# "Monday 15/05", "from 20/12 to 2/1": a day and month with no year, after what a date
+# follows, written month first for the rule that reads those ("fifteen slash zero five").
+_DAY_MONTH = re.compile(rf"\b(?P<w>(?i:{DATE_BEFORE}):? )(?P<a>\d{{1,2}})/(?P<b>\d{{1,2}})"
+                        r"(?:(?P<to> (?i:to|through|thru|until|and) |\s?[-–]\s?)"
+                        r"(?P<c>\d{1,2})/(?P<d>\d{1,2}))?(?![\d/])")
+
+
+def _day_month_first(m: re.Match[str], language: str) -> str:
+    """Day first where the voice's English writes it so, or where the first number can be
+    no month; a range's second date is written as its first is."""
+    pairs = [(int(m["a"]), int(m["b"]))] + ([(int(m["c"]), int(m["d"]))] if m["c"] else [])
+    day_first = language.lower().replace("_", "-")[:5] in _DAY_FIRST or pairs[0][0] > 12
+    if not day_first or not all(1 <= mo <= 12 and 1 <= d <= 31 for d, mo in pairs):
+        return m[0]  # month first already, or no date: as written
+    first, *second = (f"{mo}/{d}" for d, mo in pairs)
+    return f"{m['w']}{first}" + (f"{m['to']}{second[0]}" if second else "")
+
+
 def rewrite_dates(text: str, language: str) -> str:
     text = _ISO_DATE_TIME.sub(_iso_date_time, text)
+    text = _DAY_MONTH.sub(lambda m: _day_month_first(m, language), text)
     return _SLASH_DATE.sub(lambda m: _day_first(m, language), text)

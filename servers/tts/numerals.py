@@ -120,7 +120,7 @@ _UNITS = {"mo": ("month", "months"), "yr": ("year", "years"), "wk": ("week", "we
 # "4/5" may be a score, "by 1/2" a fraction. A second date after "to", "and", "-" is one
 # too ("from 12/24 to 12/26", "between 5/1 and 5/3").
 _MD = r"(?:1[0-2]|0?[1-9])/(?:3[01]|[12]\d|0?[1-9])"
-_DATE_BEFORE = ("on|until|till|from|since|before|after|through|thru|between|due|"
+DATE_BEFORE = ("on|until|till|from|since|before|after|through|thru|between|due|"
                 "expires|expiring|effective|starting|" + "|".join(
                     f"{day},?" for day in dict.fromkeys(DAYS.values())))
 
@@ -184,12 +184,19 @@ NUMERAL_RULES: list[Rule] = [
     (re.compile(rf"\b(?P<a>{_DAY})\s?[-–]\s?(?P<b>{_DAY})"), _days),
     (re.compile(rf"\b(?P<day>{_SHORT_DAY})(?P<stop>\.)?"), _day),
     (re.compile(r"\b24/7\b"), "24 7"),
+    # A blood pressure, "120/80 mmHg" or after its name, is "120 over 80" (it was read
+    # "one hundred and twenty slash eighty").
+    (re.compile(r"(?:\b(?P<w>(?i:blood pressure|BP)\W{0,3}(?:(?i:is|was|of|at|reading|"
+                r"reads)\s)?)|\b(?=\d{2,3}/\d{2,3}\s?mm\s?Hg\b))(?P<a>\d{2,3})/(?P<b>\d{2,3})"
+                r"\b(?P<unit>\s?mm\s?Hg\b)?"),
+     lambda m: f"{m['w'] or ''}{m['a']} over {m['b']}"
+     + (" millimeters of mercury" if m["unit"] else "")),
     # A date with a two-digit year ("3/15/24"), or with none after what a date follows
     # ("closed on 12/25"); elsewhere "4/5" may be a score, and "by 1/2" a fraction.
     (re.compile(r"\b(?P<mo>1[0-2]|0?[1-9])/(?P<d>3[01]|[12]\d|0?[1-9])/(?P<y>\d\d)(?![\d/])"),
      lambda m: f"{MONTHS[int(m['mo']) - 1]} {m['d']}, 20{m['y']}"),
     # ("Due: 4/1" too: the colon after the word hid it, and "4 slash 1" was read.)
-    (re.compile(rf"\b(?P<w>(?i:{_DATE_BEFORE}):? )(?P<a>{_MD})(?:(?P<to> (?i:to|through|thru|"
+    (re.compile(rf"\b(?P<w>(?i:{DATE_BEFORE}):? )(?P<a>{_MD})(?:(?P<to> (?i:to|through|thru|"
                 rf"until|and) |\s?[-–]\s?)(?P<b>{_MD}))?(?![\d/])"), _dates),
     (re.compile(rf"(?<![\d/])(?P<w>)(?P<a>{_MD})(?P<to>\s?[-–]\s?)(?P<b>{_MD})(?![\d/])"),
      _dates),  # "12/24-12/26": two dates

@@ -574,3 +574,28 @@ def test_dates_are_read_in_the_voices_order(language: str, spoken: str) -> None:
     """A British (Australian, Irish...) voice reads "03/04/2024" day first, as its
     listeners write it; a national number in groups is digit by digit anywhere."""
     assert normalize("Due 03/04/2024. Call 020 7946 0958.", language) == spoken
+
+
+@pytest.mark.parametrize("text, language, spoken", [
+    ("Call me on Monday 15/05.", "en-US", "Call me on Monday May fifteenth."),
+    ("See you Monday 05/06.", "en-GB", "See you Monday June fifth."),
+    ("See you Monday 05/06.", "en-US", "See you Monday May sixth."),
+    ("Closed from 20/12 to 2/1.", "en-US", "Closed from December twentieth to January second."),
+    ("Score 15/05, on 13/13.", "en-US", "Score fifteen/zero five, on thirteen/thirteen."),
+])
+def test_a_day_and_month_without_a_year_are_read_in_their_order(
+        text: str, language: str, spoken: str) -> None:
+    """"Monday 15/05" was "fifteen slash zero five": only month-first days were dates. A
+    first number past 12 (or a day-first English) says the order; its range follows it."""
+    assert normalize(text, language) == spoken
+
+
+@pytest.mark.parametrize("text, spoken", [
+    ("Blood pressure 120/80 is normal.",
+     "Blood pressure one hundred and twenty over eighty is normal."),
+    ("Your BP: 135/85 mmHg.",
+     "Your BP: one hundred and thirty-five over eighty-five millimeters of mercury."),
+    ("Score 120/80", "Score one hundred and twenty/eighty"),
+])
+def test_a_blood_pressure_is_one_number_over_another(text: str, spoken: str) -> None:
+    assert normalize(text, "en-US") == spoken
