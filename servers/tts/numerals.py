@@ -184,6 +184,10 @@ NUMERAL_RULES: list[Rule] = [
     (re.compile(rf"\b(?P<a>{_DAY})\s?[-–]\s?(?P<b>{_DAY})"), _days),
     (re.compile(rf"\b(?P<day>{_SHORT_DAY})(?P<stop>\.)?"), _day),
     (re.compile(r"\b24/7\b"), "24 7"),
+    # "2,5 kg": a decimal comma, as most of Europe writes it (no thousands group has one
+    # or two digits); before a unit only, where no list of numbers ("2,5 and 7") is.
+    (re.compile(r"(?<![\d,.])(\d+),(\d{1,2})(?=\s?(?:%|°|(?:kg|g|mg|km|m|cm|mm|l|L|ml|"
+                r"lb|lbs|oz|kW|kWh|MB|GB|TB|h|min|s|cl|dl)\b))"), r"\1.\2"),
     # A blood pressure, "120/80 mmHg" or after its name, is "120 over 80" (it was read
     # "one hundred and twenty slash eighty").
     (re.compile(r"(?:\b(?P<w>(?i:blood pressure|BP)\W{0,3}(?:(?i:is|was|of|at|reading|"

@@ -599,3 +599,13 @@ def test_a_day_and_month_without_a_year_are_read_in_their_order(
 ])
 def test_a_blood_pressure_is_one_number_over_another(text: str, spoken: str) -> None:
     assert normalize(text, "en-US") == spoken
+
+
+@pytest.mark.parametrize("text, spoken", [
+    ("It weighs 2,5 kg, rate 2,75%.", "It weighs two point five kg, rate two point seven "
+     "five percent."),
+    ("Items 2,5 and 7; 1,000 kg", "Items two,five and seven; one thousand kg"),
+])
+def test_a_decimal_comma_before_a_unit_is_a_point(text: str, spoken: str) -> None:
+    """"2,5 kg" was "two,five kg": no thousands group has one or two digits."""
+    assert normalize(text, "en-US") == spoken
