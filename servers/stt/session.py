@@ -55,13 +55,14 @@ class SttSession:
     def __init__(self, ws: WebSocket, ctx: SttContext, options: SessionOptions) -> None:
         s = ctx.settings
         self.ws, self.ctx, self.options, self.settings = ws, ctx, options, s
-        self.segmenter = UtteranceSegmenter(StreamingVad(ctx.vad_model).probabilities,
-                                            SegmenterConfig(
+        config = SegmenterConfig(
             threshold=options.vad_threshold,
             neg_threshold=s.neg_threshold_for(options.vad_threshold),
             min_speech_ms=s.min_speech_ms, endpointing_ms=options.endpointing_ms,
             speculative_ms=s.speculative_ms, speech_pad_ms=s.speech_pad_ms,
-            max_utterance_s=s.max_utterance_s))
+            max_utterance_s=s.max_utterance_s)
+        self.segmenter = UtteranceSegmenter(
+            StreamingVad(ctx.vad_model, quiet_below=config.neg).probabilities, config)
         self.turns = Turns(ctx, options, self.segmenter, self._send)
         self.outbox = self.turns.outbox
         self.abort = self.turns.abort

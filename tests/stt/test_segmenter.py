@@ -190,3 +190,32 @@ def test_the_maximum_cuts_at_the_quietest_window_and_the_rest_goes_on():
     assert kinds[kinds.index("ended"):][:2] == ["ended", "started"]
     spans = [_stream_span(x, e.audio) for e in ended]
     assert spans[1][0] == spans[0][1], spans  # the next one starts where the cut fell
+
+
+@pytest.mark.parametrize("quiet", ["silence", "line noise at -50 dB"])
+@pytest.mark.parametrize("push", ["in 250 ms frames", "all at once"])
+def test_a_minute_of_quiet_costs_no_words_after_it(quiet: str, push: str) -> None:
+    """Silero's state drifted through a minute of quiet (a caller listening while the
+    agent talks): the jfk.wav that followed lost its second utterance ("ask not") and
+    the first began late. Each utterance is found where it is without the quiet."""
+    rng = np.random.default_rng(7)
+    pad = np.zeros(16000 * 60, np.float32) if quiet == "silence" else \
+        rng.normal(0, 10 ** (-50 / 20), 16000 * 60).astype(np.float32)
+    x = np.concatenate([pad, audio("jfk.wav")])
+    events = feed(segmenter(), x, (4000,) if push == "in 250 ms frames" else (len(x),))
+    got = [(e.kind, e.utterance, e.at / 16000 - 60) for e in events
+           if e.kind in ("started", "ended")]
+    want = [r for r in RECORDED["jfk.wav"] if r[0] in ("started", "ended")]
+    assert [g[:2] for g in got] == [w[:2] for w in want], got
+    for (_, _, at), (_, _, ref) in zip(got, want, strict=True):
+        assert abs(at - ref) <= 0.4, got  # the state at the onset is not a fresh one
+
+
+def test_the_state_starts_afresh_only_after_five_quiet_seconds() -> None:
+    """Speech with short pauses is scored as it always was: no reset inside it."""
+    from servers.stt.vad import StreamingVad
+
+    x = audio("ls_2412_153948_0000.wav")
+    windows = x[: len(x) // 512 * 512].reshape(-1, 512)
+    plain = StreamingVad(quiet_below=-1.0).probabilities(windows)  # never quiet
+    assert np.array_equal(StreamingVad().probabilities(windows), plain)
