@@ -27,7 +27,8 @@ def _with_limits(components: dict[str, Any], settings: LlmSettings) -> None:
     components["ChatRequest"]["properties"]["messages"]["maxItems"] = settings.max_messages
     # Per string: a list of parts may add up to more than one part may hold (then 413).
     content = components["Message"]["properties"]["content"]["anyOf"]
-    for schema in (content[0], components["TextPart"]["properties"]["text"]):
+    for schema in (content[0], components["TextPart"]["properties"]["text"],
+                   components["RefusalPart"]["properties"]["refusal"]):
         schema["maxLength"] = settings.max_message_chars
 
 

@@ -17,8 +17,19 @@ class _Lenient(BaseModel):
 
 
 class TextPart(_Lenient):
-    type: Literal["text"]
+    # "input_text"/"output_text": the Responses API's names, which vLLM's server reads too.
+    type: Literal["text", "input_text", "output_text"]
     text: str
+
+
+class RefusalPart(_Lenient):
+    """An assistant's refusal in a past turn, as the OpenAI SDK types it: text too."""
+
+    type: Literal["refusal"]
+    refusal: str
+
+
+_TEXT_TYPES = frozenset({"text", "input_text", "output_text", "refusal"})
 
 
 class OtherPart(_Lenient):
@@ -26,10 +37,18 @@ class OtherPart(_Lenient):
 
     type: str
 
+    @field_validator("type")
+    @classmethod
+    def _not_text(cls, v: str) -> str:
+        # A text part without its text is a bad part, not one "this model cannot read".
+        if v in _TEXT_TYPES:
+            raise ValueError(f"a {v!r} part needs its {'refusal' if v == 'refusal' else 'text'}")
+        return v
+
 
 class Message(_Lenient):
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
-    content: str | list[TextPart | OtherPart] | None = None
+    content: str | list[TextPart | RefusalPart | OtherPart] | None = None
     name: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
     tool_call_id: str | None = None
@@ -39,11 +58,13 @@ class Message(_Lenient):
             return ""
         if isinstance(self.content, str):
             return self.content
-        return "".join(p.text for p in self.content if isinstance(p, TextPart))
+        # One line each, as vLLM's server joins them ("Hello", "world" was "Helloworld").
+        return "\n".join(p.text if isinstance(p, TextPart) else p.refusal
+                         for p in self.content if isinstance(p, TextPart | RefusalPart))
 
     def has_non_text(self) -> bool:
         return isinstance(self.content, list) and any(
-            not isinstance(p, TextPart) for p in self.content)
+            isinstance(p, OtherPart) for p in self.content)
 
 
 class StreamOptions(_Lenient):
@@ -99,7 +120,8 @@ class ChatRequest(_Lenient):
     @classmethod
     def _logit_bias(cls, v: dict[str, float] | None) -> dict[str, float] | None:
         for token, bias in (v or {}).items():
-            if not token.isdigit() or not -100 <= bias <= 100:
+            # ASCII only: "²" and "١" pass isdigit() and then failed the engine (a 500).
+            if not (token.isascii() and token.isdigit()) or not -100 <= bias <= 100:
                 raise ValueError("keys are token ids, values from -100 to 100")
         return v
 
@@ -108,6 +130,11 @@ class ChatRequest(_Lenient):
     def _stop(cls, v: str | list[str] | None) -> str | list[str] | None:
         if isinstance(v, list) and len(v) > 4:
             raise ValueError("at most 4 stop sequences")
+        for stop in [v] if isinstance(v, str) else v or []:
+            try:  # a lone surrogate ("\ud83d" in JSON) failed on its way to the engine: a 500
+                stop.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("a stop sequence must be valid Unicode text") from None
         return v
 
     @property

@@ -73,10 +73,23 @@ def test_400_malformed_json(llm: RunningServer) -> None:
     ({"messages": OK_MESSAGES, "seed": 2**64}, "seed"),
     ({"messages": OK_MESSAGES, "seed": -2**63 - 1}, "seed"),
     ({"messages": OK_MESSAGES, "top_k": 2**64}, "top_k"),
+    # "²" passed isdigit() and failed int() inside the engine: a 500 engine_error.
+    ({"messages": OK_MESSAGES, "logit_bias": {"²": 5}}, "logit_bias"),
+    ({"messages": OK_MESSAGES, "logit_bias": {"١": 5}}, "logit_bias"),
 ])
 def test_400_bad_values_name_the_field(llm: RunningServer, body: dict, param: str) -> None:
     err = shaped(post(llm, json=body), 400, "invalid_value")
     assert err["type"] == "invalid_request_error" and err["param"] == param
+
+
+@pytest.mark.parametrize("stop", [b'"\\ud83d"', b'["ok", "\\udc00"]'])
+def test_400_a_stop_that_is_no_text(llm: RunningServer, stop: bytes) -> None:
+    """A lone surrogate (valid JSON) failed on its way to the engine: a 500 with nothing
+    in the log to say why."""
+    body = b'{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, "stop": '
+    err = shaped(post(llm, content=body + stop + b"}"), 400, "invalid_value")
+    assert err["param"] == "stop"
+    assert metric(llm, "rymi_llm_engine_requests") == 0
 
 
 def test_400_prompt_longer_than_the_context(llm: RunningServer) -> None:
@@ -123,3 +136,29 @@ def test_content_parts_of_text_are_accepted(llm: RunningServer) -> None:
     r = post(llm, json={"messages": [{"role": "system", "content": "Be brief."},
                                      {"role": "user", "content": parts}], "max_tokens": 2})
     assert r.status_code == 200 and r.json()["usage"]["completion_tokens"] <= 2
+
+
+def _prompt_tokens(llm: RunningServer, messages: list[dict]) -> int:
+    r = post(llm, json={"messages": messages, "max_tokens": 1})
+    assert r.status_code == 200, r.text
+    return r.json()["usage"]["prompt_tokens"]
+
+
+def test_text_parts_are_lines_as_vllm_reads_them(llm: RunningServer) -> None:
+    """Parts were joined with nothing ("Hello", "world" reached the model as
+    "Helloworld"); vLLM's server joins them with a line break. An assistant's refusal
+    part (the OpenAI SDK's type) and the Responses API's "input_text" are text too
+    (they were 400 "this model reads text only")."""
+    as_parts = [{"role": "user", "content": [{"type": "text", "text": "Hello"},
+                                             {"type": "input_text", "text": "world"}]},
+                {"role": "assistant", "content": [{"type": "refusal", "refusal": "No."}]},
+                {"role": "user", "content": "Why?"}]
+    as_text = [{"role": "user", "content": "Hello\nworld"},
+               {"role": "assistant", "content": "No."}, {"role": "user", "content": "Why?"}]
+    assert _prompt_tokens(llm, as_parts) == _prompt_tokens(llm, as_text)
+
+
+def test_a_text_part_without_its_text_is_a_bad_value(llm: RunningServer) -> None:
+    err = shaped(post(llm, json={"messages": [{"role": "user", "content": [{"type": "text"}]}]}),
+                 400, "invalid_value")
+    assert err["param"].startswith("messages.0.content"), err

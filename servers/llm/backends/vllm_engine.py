@@ -283,6 +283,10 @@ def _map_engine_error(exc: Exception) -> EngineError:
         return EngineError(400, str(exc), "invalid_request")
     if isinstance(exc, EngineDeadError):
         return EngineError(500, "the inference engine has stopped", "engine_dead")
+    # vLLM's EngineGenerateError says nothing of itself: its cause is the story.
+    cause = exc.__cause__ or exc.__context__
+    log.error("generation failed: %s: %s%s", type(exc).__name__, exc,
+              f" (from {type(cause).__name__}: {cause})" if cause else "")
     return EngineError(500, f"generation failed: {type(exc).__name__}", "engine_error")
 
 
