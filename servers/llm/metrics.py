@@ -13,8 +13,10 @@ TTFT = Histogram("rymi_llm_ttft_seconds", "Time from request to the first conten
 TOKENS_PER_S = Histogram("rymi_llm_decode_tokens_per_second",
                          "Completion tokens per second after the first token", ["backend"],
                          buckets=(1, 2, 5, 10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 1000))
-TOKENS = Counter("rymi_llm_tokens_total", "Tokens processed (kind: prompt, completion, and "
-                 "prompt_cached: prompt tokens served from the prefix cache)", ["backend", "kind"])
+TOKENS = Counter("rymi_llm_tokens_total", "Tokens processed (kind: prompt, completion, "
+                 "prompt_cached: prompt tokens served from the prefix cache, and "
+                 "completion_estimated: text events of proxied streams cut before the "
+                 "upstream's usage)", ["backend", "kind"])
 ERRORS = Counter("rymi_llm_errors_total", "Failed completions by code and phase",
                  ["backend", "code", "phase"])
 # livesum: one series for the server, a dead worker's count gone with it (in the
@@ -41,3 +43,7 @@ def record_tokens(backend: str, prompt: int | None, completion: int | None, ttft
         child(TTFT, backend).observe(ttft_s)
         if completion and completion > 1 and total_s > ttft_s:
             child(TOKENS_PER_S, backend).observe((completion - 1) / (total_s - ttft_s))
+
+
+def record_estimated(backend: str, completion: int) -> None:
+    child(TOKENS, backend, "completion_estimated").inc(completion)

@@ -115,8 +115,14 @@ def _gone(request: Request) -> Response:
 
 def _account(request: Request, backend: UpstreamBackend, state: StreamState,
              started: float) -> None:
-    usage_of(request).extra.update(model=backend.served_name, prompt_tokens=state.prompt_tokens,
-                                   completion_tokens=state.completion_tokens,
-                                   ttft_s=None if state.ttft_s is None else round(state.ttft_s, 4))
+    extra = usage_of(request).extra
+    extra.update(model=backend.served_name, prompt_tokens=state.prompt_tokens,
+                 completion_tokens=state.completion_tokens,
+                 ttft_s=None if state.ttft_s is None else round(state.ttft_s, 4))
+    if state.completion_tokens is None and state.text_events:
+        # The upstream's usage comes last: a stream cut before it (a barge-in, the most
+        # common end of an answer in a call) recorded nothing of what was generated.
+        extra["completion_tokens_estimated"] = state.text_events
+        metrics.record_estimated(backend.name, state.text_events)
     metrics.record_tokens(backend.name, state.prompt_tokens, state.completion_tokens,
                           state.ttft_s, time.monotonic() - started)

@@ -428,3 +428,27 @@ def test_an_upstream_model_the_upstream_does_not_list_is_warned_about(
         assert "RYMI_LLM_UPSTREAM_MODEL='gpt-99' is not among the models" in server.logs()
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("fault", ["die", "ok"])
+def test_a_stream_cut_before_the_upstreams_usage_records_an_estimate(
+        fault_proxy: RunningServer, fault: str) -> None:
+    """The upstream's usage comes last: a stream cut before it (the upstream died, the
+    client barged in, the drain bound) recorded no tokens at all, though the upstream
+    generated and charged them. Its record says how many text events went out."""
+    rid = f"estimate-{fault}"
+    body = {"model": "m", "stream": True,
+            "messages": [{"role": "user", "content": f"fault:{fault}"}]}
+    r, data = raw_stream(fault_proxy.url, body, headers={"X-Request-ID": rid}, timeout=30)
+    assert r.status_code == 200
+    deadline = time.monotonic() + 10
+    while not (records := [u for u in fault_proxy.usage_records() if u["request_id"] == rid]):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    record = records[0]
+    if fault == "die":  # "Hel" went out, then the upstream was gone
+        assert payloads(data)[-1]["error"]["code"] == "upstream_disconnected"
+        assert record["completion_tokens"] is None, record
+        assert record["completion_tokens_estimated"] == 1, record
+    else:  # the upstream's own count, and no estimate beside it
+        assert record["completion_tokens"] == 2 and "completion_tokens_estimated" not in record

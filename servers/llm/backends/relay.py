@@ -50,6 +50,10 @@ class StreamState:
         # and whether a usage chunk went out as it came.
         self.late_usage: dict[str, object] | None = None
         self.usage_sent = False
+        # Events with text relayed: the completion's size where no usage came (a stream
+        # cut by the client, the upstream or the drain), one token each as vLLM and
+        # OpenAI stream them.
+        self.text_events = 0
 
 
 class Framer:
@@ -98,6 +102,7 @@ class Framer:
         state = self.state
         if state.ttft_s is None and _CONTENT.search(ready):
             state.ttft_s = time.monotonic() - self.started
+        state.text_events += _text_events(ready)
         # Parsing happens only for the few events that carry one of these with a value.
         if ready.find(b"[DONE]") >= 0 or ((ready.find(b'"error"') >= 0 or
                                            ready.find(b'"usage"') >= 0)
@@ -122,6 +127,15 @@ class Framer:
         self.finished, self._pending = True, b""
         self.state.error = code
         return error_event(message, "upstream_error", code)
+
+
+def _text_events(ready: bytes) -> int:
+    """Events of ``ready`` with text: counts, not a parse (0.2 us a chunk), compact JSON
+    as vLLM writes it first, then JSON with spaces as Python's json.dumps writes it."""
+    n = ready.count(b'"content":"')
+    if n:
+        return n - ready.count(b'"content":""')
+    return ready.count(b'"content": "') - ready.count(b'"content": ""')
 
 
 def _one_data_line_each(ready: bytes) -> bool:
