@@ -132,7 +132,7 @@ class LifecycleMiddleware:
             usage = self._usage(scope, kind, rid)
             usage.status, usage.extra["error"] = 503, reason
             try:
-                return await _refuse(scope, receive, send, reason, rid_header)
+                return await _refuse(scope, receive, _counted(send, usage), reason, rid_header)
             finally:
                 self._record(usage, kind)
         try:
@@ -188,6 +188,8 @@ class LifecycleMiddleware:
             elif t == "websocket.http.response.start":  # a refused upgrade (401, 400...)
                 usage.status = message["status"]
                 message["headers"] = [*message.get("headers", []), rid_header]
+            elif t == "websocket.http.response.body":
+                usage.mark_out(len(message.get("body", b"")))
             if self.send_timeout_s is None or t != "websocket.send":
                 return await send(message)
             # A WebSocket may write from more than one task (events, then an error and
@@ -245,7 +247,8 @@ class LifecycleMiddleware:
         status = str(record.get("status") or "aborted")
         channel = self.state.channel
         metrics.child(metrics.REQUESTS, channel, kind, status).inc()
-        metrics.child(metrics.DURATION, channel, kind).observe(record["total_s"])
+        if kind == "http" or usage.status == 101:  # not a refused handshake's 0.2 ms
+            metrics.child(metrics.DURATION, channel, kind).observe(record["total_s"])
         if usage.first_byte_s is not None:
             metrics.child(metrics.FIRST_BYTE, channel, kind).observe(usage.first_byte_s)
 
@@ -295,6 +298,15 @@ async def _internal_error(send: Send) -> None:
     body, headers = raw_error("internal server error", "server_error", "internal_error")
     await send({"type": "http.response.start", "status": 500, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def _counted(send: Send, usage: UsageRecord) -> Send:
+    """``send`` for a refusal: its error body counted in the usage record's bytes_out."""
+    async def counting(message: Message) -> None:
+        if message["type"] in ("http.response.body", "websocket.http.response.body"):
+            usage.mark_out(len(message.get("body", b"")))
+        await send(message)
+    return counting
 
 
 def _with_header(send: Send, header: tuple[bytes, bytes]) -> Send:

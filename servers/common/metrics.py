@@ -27,8 +27,11 @@ REJECTED = Counter("rymi_rejected_total", "Refused before any work (capacity, dr
                    ["channel", "reason"])
 FIRST_BYTE = Histogram("rymi_first_byte_seconds", "Time to the first response byte",
                        ["channel", "kind"], buckets=LATENCY_BUCKETS)
-DURATION = Histogram("rymi_duration_seconds", "Total request or session time",
-                     ["channel", "kind"], buckets=LATENCY_BUCKETS)
+# Up to an hour: a WebSocket session lasts as long as its call (past 30 s, every call
+# was one +Inf bucket).
+DURATION = Histogram("rymi_duration_seconds", "Total request or (accepted) session time",
+                     ["channel", "kind"],
+                     buckets=(*LATENCY_BUCKETS, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0))
 # (counted by each replacement worker as it starts: the sum is how many were replaced)
 WORKER_RESTARTS = Counter("rymi_worker_restarts_total",
                           "Worker processes that died and were replaced (RYMI_*_WORKERS)")

@@ -25,6 +25,8 @@ DECODES_SKIPPED = Counter("rymi_stt_decodes_skipped_total",
                           "Decodes cancelled before they ran (stale interims, speculation)",
                           ["kind"])
 ACTIVE_SESSIONS = Gauge("rymi_stt_active_sessions", "Open STT sessions")
+AUDIO_SECONDS = Counter("rymi_stt_audio_seconds_total",
+                        "Audio received, in seconds at 16 kHz (as the usage records count it)")
 FINALS = Counter("rymi_stt_finals_total", "Finals sent", ["trigger"])
 SESSION_CLOSES = Counter("rymi_stt_session_closes_total", "Sessions ended, by close code",
                          ["code"])

@@ -69,6 +69,7 @@ class SttSession:
         self.pcm = Pcm16Reassembler()
         self.limits = SessionLimits(s, ctx.state, time.monotonic())
         self.samples = 0
+        self.client_close_code: int | None = None  # 1005/1006: gone with no close frame
 
     # -- lifecycle --------------------------------------------------------------------
     async def run(self) -> None:
@@ -92,7 +93,11 @@ class SttSession:
             self.turns.cancel()
             metrics.ACTIVE_SESSIONS.dec()
             metrics.SESSION_CLOSES.labels(str(code) if code else "disconnect").inc()
-            usage_of(self.ws).extra.update(
+            metrics.AUDIO_SECONDS.inc(self.samples / SAMPLE_RATE)
+            extra = usage_of(self.ws).extra
+            if code is None:  # the client left (a dropped call: 1005/1006), as TTS and LLM say
+                extra.update(client_disconnected=True, client_close_code=self.client_close_code)
+            extra.update(
                 audio_seconds=round(self.samples / SAMPLE_RATE, 3), finals=self.turns.finals,
                 model=self.options.model, language=self.options.language_code or
                 ",".join(self.options.candidates) or "auto")  # a list: its languages
@@ -115,6 +120,7 @@ class SttSession:
             if receive in done:  # a frame is handled before any limit closes the session
                 message, receive = receive.result(), None
                 if message["type"] == "websocket.disconnect":
+                    self.client_close_code = message.get("code")
                     return None, None
                 data = message.get("bytes")
                 if data is None and message.get("text") is not None:

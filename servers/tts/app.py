@@ -44,6 +44,7 @@ async def synthesize(request: Request) -> Response:
         return await _synthesize(request)
     except ApiError as exc:
         metrics.ERRORS.labels(exc.code).inc()
+        usage_of(request).extra.setdefault("error", exc.code)  # which 4xx, in the record too
         raise
 
 

@@ -9,7 +9,7 @@ import pytest
 import websockets
 from websockets.asyncio.client import connect
 
-from tests.support.servers import start_server, wait_until_ready
+from tests.support.servers import metric, start_server, wait_until_ready
 
 from .conftest import TOKENS
 
@@ -165,5 +165,39 @@ def test_a_bad_token_is_told_so_while_the_server_is_loading_or_full():
             time.sleep(0.05)
         statuses = sorted(r["status"] for r in server.usage_records())
         assert statuses == [200, 401, 401, 503, 503]
+    finally:
+        server.stop()
+
+
+async def test_a_refused_handshake_is_recorded_with_its_body_and_no_session_time():
+    """A refused upgrade (401 by auth, 503 while loading) recorded bytes_out 0 though
+    its error body went out, and its 0.2 ms was observed as a WebSocket session's
+    length, beside real calls, in rymi_duration_seconds."""
+    server = start_server("tests.common.echo_server", wait_ready=False, env={
+        "RYMI_ECHO_SERVER_TOKENS": TOKENS, "RYMI_ECHO_SERVER_WARMUP_S": "3"})
+    try:
+        deadline = time.monotonic() + 20
+        while True:  # up, still loading
+            try:
+                httpx.get(f"{server.url}/healthz", timeout=2)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        bodies = {}
+        for rid, token in (("ws-loading", GOOD), ("ws-bad-token", "wrong")):
+            with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+                async with connect(f"{server.ws_url}/ws", additional_headers={
+                        "Authorization": f"Bearer {token}", "X-Request-ID": rid}):
+                    pass
+            bodies[rid] = (refused.value.response.status_code, len(refused.value.response.body))
+        assert [status for status, _ in bodies.values()] == [503, 401]
+        deadline = time.monotonic() + 10
+        while len(records := {r["request_id"]: r for r in server.usage_records()}) < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        for rid, (status, size) in bodies.items():
+            assert (records[rid]["status"], records[rid]["bytes_out"]) == (status, size)
+        assert metric(server, "rymi_duration_seconds_count", kind="websocket") == 0
     finally:
         server.stop()

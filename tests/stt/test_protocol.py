@@ -10,6 +10,8 @@ import httpx
 import pytest
 import websockets
 
+from tests.support.servers import metric
+
 from .checks import assert_well_ordered
 from .client import Received, collect, load_pcm, send_paced, silence, transcribe
 
@@ -166,11 +168,16 @@ async def test_root_path_serves_the_same_session(stt_server, auth):
 
 
 async def test_usage_record_and_metrics(stt_server, url, auth):
+    heard_before = metric(stt_server, "rymi_stt_audio_seconds_total") or 0.0
     await transcribe(url, load_pcm("cards_003.wav"), tail_s=0.8, headers=auth)
     await asyncio.sleep(0.3)
     record = stt_server.usage_records()[-1]
     assert record["channel"] == "custom-transcriber" and record["close_code"] == 1000
     assert record["audio_seconds"] == pytest.approx(1.54 + 0.8, abs=0.05)
+    assert "client_disconnected" not in record  # it said close: no dropped call
+    # The audio received, in /metrics too (capacity planning had only the log records).
+    heard = metric(stt_server, "rymi_stt_audio_seconds_total") - heard_before
+    assert heard == pytest.approx(record["audio_seconds"], abs=0.001)
     assert record["finals"] == 1 and record["bytes_in"] > 0
     assert "stt-test-token" not in stt_server.logs()
     text = httpx.get(stt_server.url + "/metrics").text
@@ -208,3 +215,22 @@ async def test_a_client_that_reads_no_answers_is_not_read_either(stt_server, aut
         await asyncio.wait_for(reader, 60)
     assert got.kinds() == ["final", "utterance_end"] * (sent + 1)
     assert got.close_code == 1000
+
+
+async def test_a_dropped_call_is_said_in_its_record(stt_server, url, auth):
+    """A connection gone with no close frame (a dropped call) left a record just like a
+    clean close: 101, no close code, nothing to tell it from a caller that said goodbye,
+    where TTS and LLM records say client_disconnected."""
+    rid = "stt-dropped-1"
+    ws = await websockets.connect(url, additional_headers={**auth, "X-Request-ID": rid})
+    await ws.send(load_pcm("cards_003.wav")[:32000])
+    await asyncio.sleep(0.3)
+    ws.transport.abort()  # the TCP connection gone, no close frame
+    deadline = asyncio.get_running_loop().time() + 10
+    while not (records := [u for u in stt_server.usage_records() if u["request_id"] == rid]):
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.05)
+    assert records[0]["client_disconnected"] is True, records
+    # No close frame: 1006, or 1005 as uvicorn's websockets layer says it.
+    assert records[0]["client_close_code"] in (1005, 1006), records
+    assert records[0]["audio_seconds"] == 1.0

@@ -257,3 +257,17 @@ def test_a_client_gone_mid_body_is_499_not_a_server_error(tts_server: RunningSer
     record = tts_server.wait_usage("tts-half-body")
     assert record["status"] == 499 and record["client_disconnected"] is True
     assert "error" not in record and "tts-half-body failed" not in tts_server.logs()
+
+
+@pytest.mark.parametrize("body, status, code", [
+    ({"text": "Hi.", "format": "pcm_7999"}, 422, "unsupported_format"),
+    ({"text": "Hi.", "voice": "no-such-voice"}, 404, "voice_not_found"),
+])
+def test_a_refused_requests_record_says_which_error(client: httpx.Client, tts_server,  # type: ignore[no-untyped-def]
+                                                    body: dict, status: int, code: str) -> None:
+    """A 4xx's record had only its status: which turn failed for an unsupported format
+    and which for a voice not found was in no record (LLM and 503 records say it)."""
+    r = client.post("/tts", json=body)
+    assert (r.status_code, r.json()["error"]["code"]) == (status, code)
+    record = tts_server.wait_usage(r.headers["x-request-id"])
+    assert (record["status"], record["error"]) == (status, code)
