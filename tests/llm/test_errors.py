@@ -162,3 +162,14 @@ def test_a_text_part_without_its_text_is_a_bad_value(llm: RunningServer) -> None
     err = shaped(post(llm, json={"messages": [{"role": "user", "content": [{"type": "text"}]}]}),
                  400, "invalid_value")
     assert err["param"].startswith("messages.0.content"), err
+
+
+def test_a_schema_the_engine_refuses_is_a_bad_value(llm: RunningServer) -> None:
+    """Refused inside vLLM (its grammar compiler), it was 400 invalid_request, a code
+    the README's table does not list; a bad value is invalid_value wherever it is found."""
+    fmt = {"type": "json_schema", "json_schema": {"name": "x", "schema": {
+        "type": "object", "properties": {"a": {"type": "string", "pattern": "(unclosed"}},
+        "required": ["a"]}}}
+    shaped(post(llm, json={"messages": OK_MESSAGES, "max_tokens": 4, "response_format": fmt}),
+           400, "invalid_value")
+    assert metric(llm, "rymi_llm_engine_requests") == 0

@@ -280,7 +280,7 @@ def _map_engine_error(exc: Exception) -> EngineError:
     from vllm.v1.engine.exceptions import EngineDeadError
 
     if isinstance(exc, VLLMClientError | ValueError):
-        return EngineError(400, str(exc), "invalid_request")
+        return EngineError(400, str(exc), "invalid_value")  # as README lists a bad value
     if isinstance(exc, EngineDeadError):
         return EngineError(500, "the inference engine has stopped", "engine_dead")
     # vLLM's EngineGenerateError says nothing of itself: its cause is the story.
