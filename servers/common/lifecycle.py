@@ -11,7 +11,6 @@ import contextlib
 import logging
 import os
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -19,8 +18,8 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import metrics
-from .auth import OPEN_PATHS, deny_websocket
-from .errors import ApiError, raw_error
+from .answers import bounded_body_read, counted, internal_error, refuse, with_header
+from .auth import OPEN_PATHS
 from .shared_count import SharedCount
 from .slow_client import SendWatch, SlowClient
 from .usage import UsageRecord
@@ -111,7 +110,7 @@ class LifecycleMiddleware:
         rid, raw_rid = _request_id(scope)
         rid_header = (b"x-request-id", raw_rid)
         if scope["path"] in OPEN_PATHS:
-            return await self.app(scope, receive, _with_header(send, rid_header))
+            return await self.app(scope, receive, with_header(send, rid_header))
 
         if self.authorized is not None and not self.authorized(scope):
             # A bad token is told so (the 401 from the auth layer inside), busy or not:
@@ -132,7 +131,7 @@ class LifecycleMiddleware:
             usage = self._usage(scope, kind, rid)
             usage.status, usage.extra["error"] = 503, reason
             try:
-                return await _refuse(scope, receive, _counted(send, usage), reason, rid_header)
+                return await refuse(scope, receive, counted(send, usage), reason, rid_header)
             finally:
                 self._record(usage, kind)
         try:
@@ -153,7 +152,7 @@ class LifecycleMiddleware:
             if body_done or self.body_timeout_s is None:
                 message = await receive()  # later reads only wait for a disconnect
             else:
-                message = await _bounded_body_read(receive, usage.started, self.body_timeout_s)
+                message = await bounded_body_read(receive, usage.started, self.body_timeout_s)
             if message["type"] != "http.request" or not message.get("more_body", False):
                 body_done = True
             usage.bytes_in += len(message.get("body", b"") or message.get("bytes", b"") or
@@ -213,7 +212,7 @@ class LifecycleMiddleware:
                 # id, rather than by Starlette's outermost error layer, which has neither.
                 log.exception("request %s failed: %s", rid, exc)
                 usage.extra["error"] = "internal_error"
-                await _internal_error(counting_send)
+                await internal_error(counting_send)
             else:  # after the 200 the connection is cut: a short answer never looks whole
                 usage.extra.setdefault("aborted", True)
                 raise
@@ -230,7 +229,7 @@ class LifecycleMiddleware:
                 # gets while draining, not uvicorn's plain-text 500.
                 usage.status = 503
                 with contextlib.suppress(Exception):
-                    await _refuse(scope, receive, send, "draining", rid_header)
+                    await refuse(scope, receive, send, "draining", rid_header)
             raise
         finally:
             if watch is not None:
@@ -259,80 +258,11 @@ class LifecycleMiddleware:
                     rid, self.send_timeout_s)
 
 
-async def _bounded_body_read(receive: Receive, started: float, timeout_s: float) -> Message:
-    """One read of the request body, refused with 408 once the body is overdue.
-
-    A bare timer that cancels the read, not ``asyncio.timeout``: this runs on every
-    request, and the context manager costs several times as much for the same bound.
-    """
-    task = asyncio.current_task()
-    assert task is not None
-    overdue = False
-
-    def expire() -> None:
-        nonlocal overdue
-        overdue = True
-        task.cancel()
-
-    timer = asyncio.get_running_loop().call_later(
-        max(0.0, started + timeout_s - time.monotonic()), expire)
-    try:
-        return await receive()
-    except asyncio.CancelledError:
-        if overdue and task.uncancel() == 0:
-            raise ApiError(408, f"request body not received within {timeout_s:g} s",
-                           "body_timeout") from None
-        raise
-    finally:
-        timer.cancel()
-
-
 def _client_ip(scope: Scope) -> str | None:
     """The caller's address: uvicorn has already taken it from X-Forwarded-For when the
     peer is a trusted proxy (``forwarded_allow_ips``)."""
     client = scope.get("client")
     return client[0] if client else None
-
-
-async def _internal_error(send: Send) -> None:
-    body, headers = raw_error("internal server error", "server_error", "internal_error")
-    await send({"type": "http.response.start", "status": 500, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-def _counted(send: Send, usage: UsageRecord) -> Send:
-    """``send`` for a refusal: its error body counted in the usage record's bytes_out."""
-    async def counting(message: Message) -> None:
-        if message["type"] in ("http.response.body", "websocket.http.response.body"):
-            usage.mark_out(len(message.get("body", b"")))
-        await send(message)
-    return counting
-
-
-def _with_header(send: Send, header: tuple[bytes, bytes]) -> Send:
-    async def wrapped(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            message["headers"] = [*message.get("headers", []), header]
-        await send(message)
-    return wrapped
-
-
-_REFUSED = {"draining": "server is draining for shutdown",
-            "loading": "server is loading its model; retry shortly",
-            "not_ready": "server is not ready (see its log); retry shortly",
-            "over_capacity": "server is at capacity; retry shortly"}
-
-
-async def _refuse(scope: Scope, receive: Receive, send: Send, reason: str,
-                  rid_header: tuple[bytes, bytes]) -> None:
-    text = _REFUSED[reason]
-    body, headers = raw_error(text, "overloaded_error", reason)
-    headers += [(b"retry-after", b"1"), rid_header]
-    if scope["type"] == "http":
-        await send({"type": "http.response.start", "status": 503, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-    else:
-        await deny_websocket(scope, receive, send, 503, body, headers)
 
 
 async def wait_idle(state: ServerState, timeout: float) -> bool:
