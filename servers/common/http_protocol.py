@@ -7,6 +7,13 @@ or hold a connection for ever by trickling a header line now and then. Here a he
 ``head_timeout_s`` of its first byte (of the connection, for the first request): else
 431 or 408 and the connection is closed. uvicorn's own plain-text 400 for a request it
 cannot parse gets the contract's JSON error body too.
+
+Pipelining is bounded too. uvicorn parses every request of a read at once and queues
+those it cannot run yet, and resumes reading after each response even with some still
+queued: a client that sent requests back to back and never read an answer (no token
+needed: a 401 is an answer) grew a server by 300-400 MB a connection. Here at most
+``MAX_PIPELINED`` wait (more is no client but a flood: 400 and the connection closed),
+and reading stays paused until the queue is empty.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from .errors import raw_error
 
 MAX_HEAD_BYTES = 64 * 1024  # nginx's default large_client_header_buffers is 4 x 8 KiB
+MAX_PIPELINED = 8  # requests queued behind the one running, per connection
 _REASONS = {400: b"Bad Request", 408: b"Request Timeout",
             431: b"Request Header Fields Too Large"}
 
@@ -32,6 +40,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = True
         self._head_timer: asyncio.TimerHandle | None = None
         self._tail = b""  # the head's last bytes so far: its end may span two reads
+        self._flooded = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -66,8 +75,22 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = False
         self._disarm()
         super().on_headers_complete()
+        if len(self.pipeline) > MAX_PIPELINED:
+            # Raised out of the parser (as its callback error), which stops it parsing
+            # the rest of this read; uvicorn then calls send_400_response.
+            self._flooded = True
+            raise OverflowError("too many requests pipelined")
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # resumes reading, starts the next queued request
+        if self.pipeline:  # more queued: read on once they have run, not before
+            self.flow.pause_reading()
 
     def send_400_response(self, msg: str) -> None:
+        if self._flooded:
+            self._refuse(400, f"more than {MAX_PIPELINED} requests pipelined without "
+                         "reading an answer", "too_many_pipelined")
+            return
         self._refuse(400, msg, "invalid_http")
 
     def _head_overdue(self) -> None:

@@ -87,3 +87,39 @@ def test_a_request_the_parser_refuses_gets_the_json_error_body(
     status, body, _ = exchange(quick_server.port, [smuggle])
     assert status == 400 and body["error"]["code"] == "invalid_http"
     assert httpx.get(f"{quick_server.url}/healthz").status_code == 200  # still serving
+
+
+def _pipelined(port: int, requests: int) -> bytes:
+    """``requests`` requests with no token written back to back before reading any
+    answer; everything the server said until it closed."""
+    one = b"GET /stream HTTP/1.1\r\nHost: t\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        try:
+            sock.sendall(one * requests)
+        except OSError:
+            pass
+        if requests <= 3:  # a client that pipelines a few, then stops
+            sock.shutdown(socket.SHUT_WR)
+        data = b""
+        while True:
+            try:
+                part = sock.recv(65536)
+            except (ConnectionResetError, TimeoutError):
+                break
+            if not part:
+                break
+            data += part
+    return data
+
+
+def test_a_pipelining_flood_is_refused_not_queued(quick_server: RunningServer) -> None:
+    """uvicorn parsed every request of a read and queued them all, reading on after each
+    answer: requests sent back to back and never read (no token needed, a 401 is an
+    answer) grew a server by 300-400 MB a connection. Past 8 queued: 400, closed."""
+    data = _pipelined(quick_server.port, 2000)
+    answers = data.count(b"HTTP/1.1 ")
+    assert answers <= 10, answers  # the one running, 8 queued, the refusal
+    assert b'"too_many_pipelined"' in data
+    few = _pipelined(quick_server.port, 3)  # a few pipelined, as HTTP/1.1 allows: answered
+    assert few.count(b"HTTP/1.1 401") == 3, few[:300]
+    assert httpx.get(f"{quick_server.url}/healthz").status_code == 200  # still serving
