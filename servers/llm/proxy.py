@@ -17,6 +17,7 @@ from servers.common.usage import usage_of
 from . import metrics
 from .backends.relay import Framer, StreamState
 from .backends.upstream import UpstreamBackend
+from .backends.upstream_errors import OUR_CODES
 from .schema import ChatRequest
 from .sse import SSE_HEADERS, end_cut_at_shutdown
 
@@ -102,7 +103,8 @@ class RelayedStream:
 def _failed_before_stream(request: Request, backend: UpstreamBackend, exc: ApiError) -> None:
     # A 4xx here is the upstream's own, passed through with whatever code it wrote: the
     # caller gets that code, the metric its status, so the label's values stay bounded.
-    label = f"upstream_{exc.status}" if exc.status < 500 else exc.code
+    label = f"upstream_{exc.status}" if exc.status < 500 else \
+        exc.code if exc.code in OUR_CODES else "upstream_error_event"
     metrics.ERRORS.labels(backend.name, label, "before_stream").inc()
     usage_of(request).extra["error"] = exc.code
 

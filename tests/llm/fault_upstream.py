@@ -94,6 +94,13 @@ def make_app(state: FaultState) -> Starlette:
             return JSONResponse({"error": {"message": "quota gone", "type": "x"}})
         if fault == "stall-headers":
             await asyncio.sleep(30)
+        key = (request.headers.get("authorization") or "").removeprefix("Bearer ")
+        if fault == "echo-key-escaped":  # JSON may escape any character ("-" as \u002d)
+            said = json.dumps({"error": {"message": f"bad key {key}", "type": "x",
+                                         "code": "bad_key"}}).replace("-", "\\u002d")
+            return Response(said, 400, media_type="application/json")
+        if fault == "echo-key-200":  # the key echoed in an error under a 200
+            return JSONResponse({"error": {"message": f"bad key {key}", "type": "x"}})
         if not body.get("stream"):
             if body.get("stream_options") is not None:  # as OpenAI's API and vLLM's server
                 return _err(400, "stream_options is only allowed when stream is true",
@@ -140,6 +147,13 @@ async def _stream(fault: str, body: dict, state: FaultState):
                    b' "param": "messages", "code": 400}}\n\n')
             yield b"data: [DONE]\n\n"
             return
+        key = (state.requests[-1]["auth"] or "").removeprefix("Bearer ")
+        if fault in ("echo-key-first", "first-401") or fault.startswith("first-code-"):
+            code = "401" if fault == "first-401" else fault if fault.startswith("first-") \
+                else "bad_key"
+            yield b"data: " + json.dumps({"error": {"message": f"bad key {key}", "type": "x",
+                                                    "code": code}}).encode() + b"\n\n"
+            return
         if fault == "first-429":  # OpenRouter's rate limit, said in the stream
             yield (b'data: {"error": {"message": "Rate limit exceeded", "code": 429}}\n\n')
             return
@@ -160,6 +174,10 @@ async def _stream(fault: str, body: dict, state: FaultState):
             for _ in range(300):
                 await asyncio.sleep(0.1)
                 yield b": keep-alive\n\n"
+        if fault == "echo-key-mid":  # the key echoed in a mid-stream error event
+            yield b"data: " + json.dumps({"error": {"message": f"bad key {key}", "type": "x",
+                                                    "code": "bad_key"}}).encode() + b"\n\n"
+            return
         if fault == "error-event":
             yield b'data: {"error": {"message": "engine broke", "type": "server_error", "code": "oops"}}\n\n'
             yield b"data: [DONE]\n\n"

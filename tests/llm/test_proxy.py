@@ -452,3 +452,38 @@ def test_a_stream_cut_before_the_upstreams_usage_records_an_estimate(
         assert record["completion_tokens_estimated"] == 1, record
     else:  # the upstream's own count, and no estimate beside it
         assert record["completion_tokens"] == 2 and "completion_tokens_estimated" not in record
+
+
+@pytest.mark.parametrize("fault, stream", [
+    ("echo-key-200", True), ("echo-key-200", False), ("echo-key-first", True),
+    ("echo-key-escaped", True), ("echo-key-mid", True)])
+def test_the_upstream_token_an_upstream_echoes_never_reaches_the_caller(
+        fault_proxy: RunningServer, fault: str, stream: bool) -> None:
+    """Only a plain 4xx/5xx body was blanked: an error under a 200, in a stream's first
+    or a later event, or with its characters JSON-escaped ("-" as \\u002d) handed the
+    customer's provider key to the caller (security review, round 9)."""
+    r, data = _fault(fault_proxy.url, fault, stream=stream)
+    said = (r.text if r.status_code != 200 else data.decode()).replace("\\u002d", "-")
+    assert "bad key" in said, said  # the upstream's words are still passed on...
+    assert "upstream-secret-77" not in said and "[the upstream token]" in said, said
+    assert "upstream-secret-77" not in fault_proxy.logs()  # ... and never the key
+
+
+def test_a_first_event_refusing_our_key_is_502_not_the_callers_401(
+        fault_proxy: RunningServer) -> None:
+    """In a status line, an upstream 401 is this server's credentials (502
+    upstream_auth_failed, and an error in the log); in a stream's first event it was
+    passed on as the caller's own 401."""
+    r, _ = _fault(fault_proxy.url, "first-401")
+    assert (r.status_code, r.json()["error"]["code"]) == (502, "upstream_auth_failed"), r.text
+
+
+def test_an_upstreams_own_error_codes_make_no_metric_series(fault_proxy: RunningServer) -> None:
+    """The label took the upstream's code as it wrote it: any text, one series each."""
+    for n in range(3):
+        r, _ = _fault(fault_proxy.url, f"first-code-{n}")
+        assert r.status_code == 502 and r.json()["error"]["code"] == f"first-code-{n}"
+    text = httpx.get(f"{fault_proxy.url}/metrics", timeout=10).text
+    assert "first-code-" not in text
+    assert metric(fault_proxy, "rymi_llm_errors_total", code="upstream_error_event",
+                  phase="before_stream") >= 3

@@ -21,6 +21,7 @@ from typing import Any
 from servers.common.errors import ApiError
 
 from ..sse import event, event_data, json_or_none, total_added
+from .secret import blanked
 
 _ID = re.compile(rb'"id"\s*:\s*"[^"\\]*"')  # an id with escapes takes the slow path
 _CREATED = re.compile(rb'"created"\s*:\s*\d+')
@@ -152,6 +153,7 @@ def conform_answer(answer: object) -> bool:
             isinstance(c, dict) and isinstance(c.get("message"), dict) for c in choices)):
         error = answer.get("error") if isinstance(answer, dict) else None
         said = error.get("message") if isinstance(error, dict) else error
+        said = blanked(said) if isinstance(said, str) else said
         raise ApiError(502, f"the upstream answered 200 with no answer (no choice with a "
                        f"message){f': {said}' if isinstance(said, str) else ''}",
                        "upstream_bad_response")

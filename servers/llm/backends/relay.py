@@ -23,6 +23,7 @@ import time
 
 from ..sse import error_event, event, event_data, json_or_none, total_added, usage_dict
 from .conform import Conformer
+from .secret import blanked
 
 # An event never legitimately comes near this (a chunk is a token or a few); one that
 # does is an upstream that never ends an event, which would otherwise be held in memory.
@@ -248,12 +249,13 @@ def _in_our_shape(err: object) -> bytes | None:
     """The upstream's error event rewritten to the contract's shape, where it is not in
     it (vLLM's server writes an integer code, llama.cpp a bare string); None if it is."""
     if isinstance(err, dict) and all(isinstance(err.get(k), str) and err.get(k)
-                                     for k in ("message", "type", "code")):
+                                     for k in ("message", "type", "code")) \
+            and blanked(err["message"]) == err["message"]:
         return None
     if not isinstance(err, dict):
         err = {"message": str(err)}
     code, param = err.get("code"), err.get("param")
-    return error_event(str(err.get("message") or "the upstream failed mid-stream"),
+    return error_event(blanked(str(err.get("message") or "the upstream failed mid-stream")),
                        str(err.get("type") or "upstream_error"),
                        str(code) if code not in (None, "") else "upstream_error_event",
                        param if isinstance(param, str) else None)

@@ -26,6 +26,7 @@ from servers.common.logs import shown_url
 from ..config import LlmSettings
 from ..schema import ChatRequest
 from ..sse import json_or_none
+from . import secret
 from .conform import conform_answer
 from .connect import TransportError
 from .exchange import Response
@@ -64,8 +65,8 @@ class UpstreamBackend:
         self.model_field: bytes | None = None  # set by start()
         token = settings.upstream_token.get_secret_value()
         # Blanked out of what an upstream's error says (some echo the key they refused)
-        # before it reaches the log or, from a 4xx, the caller.
-        self._token = token.encode() if token else None
+        # before it reaches the log or the caller.
+        secret.keep_out(token)
         # identity: the bytes are relayed as they come, so they must not arrive compressed.
         headers = {"User-Agent": "rymi-endpoints", "Accept-Encoding": "identity",
                    **({"Authorization": f"Bearer {token}"} if token else {})}
@@ -170,8 +171,6 @@ class UpstreamBackend:
             detail = b""
         finally:
             resp.close()
-        if self._token is not None and detail.find(self._token) >= 0:
-            detail = detail.replace(self._token, b"[the upstream token]")
         if resp.status == 200:
             raise ApiError(502, f"the upstream compressed its answer ({encoding}) although "
                            "asked for identity", "upstream_bad_response")

@@ -20,6 +20,7 @@ from servers.common.errors import ApiError
 
 from ..sse import error_event, event_data, json_or_none
 from .connect import TransportError, Unreachable
+from .secret import blanked
 
 log = logging.getLogger("rymi.llm.upstream")
 
@@ -49,16 +50,29 @@ def _ours(status: int) -> int:
     return 400 if status == 422 else status
 
 
+# The codes this server writes for an upstream's failure: a metric's label takes only
+# these (an upstream's own code, any text it likes, would make a series of its own).
+OUR_CODES = frozenset({
+    "upstream_auth_failed", "upstream_bad_response", "upstream_disconnected",
+    "upstream_error", "upstream_error_event", "upstream_incomplete", "upstream_not_found",
+    "upstream_rejected", "upstream_timeout", "upstream_unavailable", "upstream_unreachable"})
+
+
+def _credentials_refused(status: int, message: str) -> ApiError:
+    log.error("the upstream refused this server's credentials (%d): %s; check %s",
+              status, message[:300] or "no message", _OUR_CREDENTIALS[status])
+    return ApiError(502, f"the upstream refused this server's credentials ({status})",
+                    "upstream_auth_failed")
+
+
 def map_status(status: int, body: bytes, headers: Mapping[str, str]) -> ApiError:
     message, type_, code, param = _upstream_error(body)
+    message = blanked(message)
     keep = {k: headers[k] for k in ("retry-after",) if k in headers}
     if status in (429, 503) and not keep:  # the contract's 429/503 say when to retry
         keep = {"retry-after": "1"}
     if status in _OUR_CREDENTIALS:
-        log.error("the upstream refused this server's credentials (%d): %s; check %s",
-                  status, message[:300] or "no message", _OUR_CREDENTIALS[status])
-        return ApiError(502, f"the upstream refused this server's credentials ({status})",
-                        "upstream_auth_failed")
+        return _credentials_refused(status, message)
     if status == 404:
         # The caller's model name is never sent (the upstream gets upstream_model), so a
         # 404 is this server's settings, not the caller's request: not a model_not_found
@@ -107,8 +121,10 @@ def refused_at_first_event(events: bytes, code: str) -> ApiError:
     status = number if 400 <= number < 500 else \
         400 if err.get("type") in ("invalid_request_error", "BadRequestError") else 502
     param = err.get("param")
-    return ApiError(_ours(status),
-                    str(err.get("message") or "the upstream failed before its first event"),
+    message = blanked(str(err.get("message") or "the upstream failed before its first event"))
+    if status in _OUR_CREDENTIALS:  # in a stream's first event as in a status line
+        return _credentials_refused(status, message)
+    return ApiError(_ours(status), message,
                     upstream_code if upstream_code and not number else code,
                     param=param if isinstance(param, str) else None,
                     # the contract's 429 says when to retry (OpenRouter's comes this way)
