@@ -40,11 +40,17 @@ class _FalseErrors(logging.Filter):
       the ASGI "websocket.http.response" extension) is logged by uvicorn's
       websockets-sansio protocol as "returned without completing handshake": one false
       ERROR per refusal, a flood at capacity.
+    - A text frame that is not UTF-8 is closed 1007, as RFC 6455 has it, and logged with a
+      traceback each time: the client's mistake, a warning with no traceback.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
         message = record.getMessage()
+        if message == "Invalid UTF-8 sequence received from client.":
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info = record.exc_text = None
+            return True
         if isinstance(exc, asyncio.CancelledError):
             return not message.startswith("Exception in ASGI application")
         return message != "ASGI callable returned without completing handshake."

@@ -27,6 +27,7 @@ from .config import ServerSettings
 from .http_protocol import bounded_protocol
 from .lifecycle import ServerState, wait_idle
 from .logs import configure_logging
+from .ws_protocol import BoundedWebSocketProtocol
 
 log = logging.getLogger("rymi.server")
 
@@ -115,6 +116,7 @@ def serve(app: Starlette, settings: ServerSettings, name: str,
         lifespan="on",
         # Bounds on a request's head (size, time): httptools and uvicorn have none.
         http=bounded_protocol(settings.body_timeout_s),
+        ws=BoundedWebSocketProtocol,  # and on a WebSocket's unread pongs
         **uvicorn_options,
     )
     state: ServerState = app.state.server

@@ -1,0 +1,84 @@
+"""The WebSocket protocol's bounds (servers/common/ws_protocol.py), on the echo server:
+a client that sends pings and reads nothing, and a text frame that is not UTF-8."""
+
+from __future__ import annotations
+
+import base64
+import os
+import socket
+import struct
+import time
+
+import pytest
+
+from tests.support.servers import RunningServer, start_server
+
+TOKEN = "ws-token"
+
+
+@pytest.fixture(scope="module")
+def echo() -> RunningServer:
+    server = start_server("tests.common.echo_server", env={"RYMI_ECHO_SERVER_TOKENS": TOKEN},
+                          ready_timeout=30)
+    yield server
+    server.stop()
+
+
+def _opened(port: int) -> socket.socket:
+    """A raw socket past the handshake of /ws, reading as little as the kernel allows."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    key = base64.b64encode(os.urandom(16))
+    sock.sendall(b"GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 b"Sec-WebSocket-Key: " + key + b"\r\nSec-WebSocket-Version: 13\r\n"
+                 b"Authorization: Bearer " + TOKEN.encode() + b"\r\n\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock
+
+
+def _frame(opcode: int, payload: bytes) -> bytes:
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return struct.pack("!BB", 0x80 | opcode, 0x80 | len(payload)) + mask + masked
+
+
+def test_pings_sent_and_never_read_stop_being_read(echo: RunningServer) -> None:
+    """Each ping was answered at once and reading went on: a client that read no pong
+    grew the server about a byte per byte it sent (400 MB: +370 MB). Reading now stops
+    once the pongs fill the write buffer, so the sender is held by TCP."""
+    pings = _frame(0x9, b"p" * 125) * 1000
+    sock = _opened(echo.port)
+    sent, started = 0, time.monotonic()
+    sock.settimeout(2)  # a send blocked this long: the server stopped reading
+    try:
+        while sent < 64 << 20 and time.monotonic() - started < 20:
+            sock.sendall(pings)
+            sent += len(pings)
+    except TimeoutError:
+        pass
+    finally:
+        sock.close()
+    # Kernel buffers on both sides hold a few MB; 64 MB went through before.
+    assert sent < 24 << 20, f"{sent >> 20} MB of pings read without a pong read"
+
+
+def test_a_text_frame_that_is_not_utf8_is_closed_with_no_traceback(
+        echo: RunningServer) -> None:
+    sock = _opened(echo.port)
+    sock.sendall(_frame(0x1, b"\xff\xfe"))
+    sock.settimeout(5)
+    data = b""
+    try:
+        while part := sock.recv(4096):
+            data += part
+    except (TimeoutError, ConnectionResetError):
+        pass
+    sock.close()
+    assert data[:2] == b"\x88\x02" and struct.unpack("!H", data[2:4])[0] == 1007, data
+    time.sleep(0.2)
+    lines = [line for line in echo.logs().splitlines() if "Invalid UTF-8" in line]
+    assert lines and all('"level": "warning"' in line and "Traceback" not in line
+                         for line in lines), lines
