@@ -5,19 +5,29 @@ app takes them): a client that sent pings and read nothing had its pongs pile up
 server's write buffer, about one byte of memory per byte sent (400 MB of pings: +370 MB,
 held until the socket closed; 250 MB at 4 MB/s, past the idle close). Here reading
 stops once the write buffer is over its high-water mark, and goes on when it drains.
+
+A handshake the websockets library refuses itself (a bad Sec-WebSocket-Key or -Version,
+before auth) was answered in plain text: it gets the contract's JSON error body too.
 """
 
 from __future__ import annotations
 
+import email.utils
+import http
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.datastructures import Headers
+from websockets.http11 import Response
+
+from .errors import raw_error
 
 
 class BoundedWebSocketProtocol(WebSocketsSansIOProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._held_for_writes = False
+        self.conn.reject = _json_reject  # what its accept() refuses with, and a 500
 
     def handle_ping(self) -> None:
         super().handle_ping()
@@ -32,3 +42,13 @@ class BoundedWebSocketProtocol(WebSocketsSansIOProtocol):
             self._held_for_writes = False
             if not self.read_paused:  # else the app's next receive() resumes it
                 self.transport.resume_reading()
+
+
+def _json_reject(status: http.HTTPStatus | int, text: str) -> Response:
+    status = http.HTTPStatus(status)
+    code = "internal_error" if status >= 500 else "invalid_websocket_handshake"
+    body, headers = raw_error(text.strip(), "server_error" if status >= 500 else
+                              "invalid_request_error", code)
+    return Response(status.value, status.phrase, Headers([
+        ("Date", email.utils.formatdate(usegmt=True)), ("Connection", "close"),
+        *((name.decode(), value.decode()) for name, value in headers)]), body)

@@ -4,6 +4,7 @@ a client that sends pings and reads nothing, and a text frame that is not UTF-8.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import socket
 import struct
@@ -82,3 +83,20 @@ def test_a_text_frame_that_is_not_utf8_is_closed_with_no_traceback(
     lines = [line for line in echo.logs().splitlines() if "Invalid UTF-8" in line]
     assert lines and all('"level": "warning"' in line and "Traceback" not in line
                          for line in lines), lines
+
+
+@pytest.mark.parametrize("bad", [b"Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13",
+                                 b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                                 b"Sec-WebSocket-Version: 99"])
+def test_a_handshake_the_library_refuses_gets_the_json_error(echo: RunningServer,
+                                                             bad: bytes) -> None:
+    """Refused by websockets itself (before auth), it was plain text."""
+    with socket.create_connection(("127.0.0.1", echo.port), timeout=10) as sock:
+        sock.sendall(b"GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\n"
+                     b"Connection: Upgrade\r\n" + bad + b"\r\n\r\n")
+        data = b""
+        while part := sock.recv(4096):
+            data += part
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.split(b" ")[1] in (b"400", b"426") and b"application/json" in head, data
+    assert json.loads(body)["error"]["code"] == "invalid_websocket_handshake"
