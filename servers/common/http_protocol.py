@@ -14,6 +14,12 @@ queued: a client that sent requests back to back and never read an answer (no to
 needed: a 401 is an answer) grew a server by 300-400 MB a connection. Here at most
 ``MAX_PIPELINED`` wait (more is no client but a flood: 400 and the connection closed),
 and reading stays paused until the queue is empty.
+
+And a way to cut a connection at once: the scope's ``rymi.abort`` extension. uvicorn ends
+a response left incomplete with ``transport.close()``, which waits for the write buffer
+to drain: a client that stopped reading (the send timeout's cut) kept its connection, its
+file descriptor and ~4 MB of kernel buffer for as long as it stayed stuck, beyond
+``max_inflight``, and each cut logged an ERROR ("returned without completing response").
 """
 
 from __future__ import annotations
@@ -75,6 +81,12 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = False
         self._disarm()
         super().on_headers_complete()
+        cycle, transport = self.cycle, self.transport
+        if cycle is not None and cycle.scope is self.scope:  # (not an upgrade: no cycle)
+            def abort() -> None:
+                cycle.disconnected = True  # gone, as uvicorn counts it: no ERROR after it
+                transport.abort()
+            cycle.scope.setdefault("extensions", {})["rymi.abort"] = abort
         if len(self.pipeline) > MAX_PIPELINED:
             # Raised out of the parser (as its callback error), which stops it parsing
             # the rest of this read; uvicorn then calls send_400_response.

@@ -172,6 +172,11 @@ class LifecycleMiddleware:
                     return await watch.send(send(message))
                 except SlowClient:
                     self._slow_client(usage, rid)
+                    # Cut now: a graceful close waits for a buffer a stuck client never
+                    # drains (its connection, fd and kernel buffer held for good).
+                    abort = (scope.get("extensions") or {}).get("rymi.abort")
+                    if abort is not None:
+                        abort()
                     raise
             if t == "http.response.start":
                 usage.status = message["status"]

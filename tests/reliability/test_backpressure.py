@@ -67,8 +67,13 @@ def test_tts_client_that_stops_reading_is_cut_off(small_tts: RunningServer) -> N
         took = time.monotonic() - t0
         rec = usage_of(small_tts, "stalled-tts")
         growth = _rss_mb(small_tts) - rss0
+        # Cut at once: a graceful close waited for a buffer the client never drains, so
+        # the connection, its fd and ~4 MB of kernel buffer stayed while it stayed stuck.
+        port = sock.getsockname()[1]
+        assert wait_for(lambda: not _connections(small_tts, port), 10)
     finally:
         sock.close()
+    assert "returned without completing response" not in small_tts.logs()
     FIGURES["tts"] = (f"cut off after {took:.1f}s; {rec['pieces_synthesized']} of "
                       f"{rec['pieces_total']} pieces; {rec['bytes_out'] / 2**20:.1f} MB sent "
                       f"into socket buffers; RSS +{growth:.0f} MB")
@@ -148,7 +153,10 @@ def test_llm_proxy_client_that_stops_reading_is_cut_off() -> None:
         assert wait_for(lambda: not _connections(proxy, flood.port), 20), \
             _connections(proxy, flood.port)
         rec = usage_of(proxy, "stalled-llm")
+        # ... and the client's, at once (a graceful close waited on its full buffer).
+        assert wait_for(lambda: not _connections(proxy, sock.getsockname()[1]), 10)
         sock.close()
+        assert "returned without completing response" not in proxy.logs()
         FIGURES["llm"] = (f"cut off after {took:.1f}s; upstream had sent {sent_at_cut / 2**20:.1f} MB, "
                           f"client took {rec['bytes_out'] / 2**20:.1f} MB; "
                           f"RSS +{rss1 - rss0:.0f} MB")
