@@ -91,9 +91,12 @@ def _day_first(m: re.Match[str], language: str) -> str:
 # digit by digit ("two zero two five, zero three, ..."). The date and the time go to the
 # rules that read them; the seconds go (nobody says them of an appointment); a zone is
 # said. "2025-03-15 14:30" gets its "at" too.
+# An offset only as one can be (up to 14 hours), and after a space only with a "+":
+# there "14:30-16:00" is a range of times, not UTC minus sixteen.
 _ISO_DATE_TIME = re.compile(
-    r"\b(?P<date>\d{4}-\d{2}-\d{2})(?:T| (?=\d\d:))(?P<hm>\d\d:\d\d)(?::\d\d(?:[.,]\d+)?)?"
-    r"(?:(?P<utc>Z|[+-]00:?00)|(?P<sign>[+-])(?P<zh>\d\d):?(?P<zm>\d\d))?(?![\w:])")
+    r"\b(?P<date>\d{4}-\d{2}-\d{2})(?:(?P<t>T)| (?=\d\d:))(?P<hm>\d\d:\d\d)"
+    r"(?::\d\d(?:[.,]\d+)?)?(?:(?P<utc>Z|(?(t)[+-]|\+)00:?00)|(?P<sign>(?(t)[+-]|\+))"
+    r"(?P<zh>0\d|1[0-4]):?(?P<zm>[0-5]\d))?(?![\w:])")
 
 
 def _iso_date_time(m: re.Match[str]) -> str:

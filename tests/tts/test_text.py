@@ -247,6 +247,9 @@ from servers.tts.text import MAX_PIECE, plan
      "fifteenth, twenty twenty-five at nine oh five UTC, ends March fifteenth, twenty "
      "twenty-five at eighteen hundred UTC minus five or March fifteenth, twenty "
      "twenty-five at fourteen thirty UTC plus five thirty"),
+    # After a space, a dash is a range of times, not an offset ("UTC minus sixteen").
+    ("Meeting 2025-03-15 14:30-16:00.", "Meeting March fifteenth, twenty twenty-five at "
+     "fourteen thirty to sixteen hundred."),
 ])
 def test_normalize_english(text: str, spoken: str) -> None:
     assert normalize(text, "en-US") == spoken
