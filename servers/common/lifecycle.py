@@ -251,6 +251,10 @@ class LifecycleMiddleware:
         status = str(record.get("status") or "aborted")
         channel = self.state.channel
         metrics.child(metrics.REQUESTS, channel, kind, status).inc()
+        if usage.bytes_in:
+            metrics.child(metrics.BYTES, channel, kind, "in").inc(usage.bytes_in)
+        if usage.bytes_out:
+            metrics.child(metrics.BYTES, channel, kind, "out").inc(usage.bytes_out)
         if kind == "http" or usage.status == 101:  # not a refused handshake's 0.2 ms
             metrics.child(metrics.DURATION, channel, kind).observe(record["total_s"])
         if usage.first_byte_s is not None:

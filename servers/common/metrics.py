@@ -32,6 +32,9 @@ FIRST_BYTE = Histogram("rymi_first_byte_seconds", "Time to the first response by
 DURATION = Histogram("rymi_duration_seconds", "Total request or (accepted) session time",
                      ["channel", "kind"],
                      buckets=(*LATENCY_BUCKETS, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0))
+BYTES = Counter("rymi_bytes_total", "Bytes received and sent, as the usage records count "
+                "them (request and response bodies, WebSocket frames)",
+                ["channel", "kind", "direction"])
 # (counted by each replacement worker as it starts: the sum is how many were replaced)
 WORKER_RESTARTS = Counter("rymi_worker_restarts_total",
                           "Worker processes that died and were replaced (RYMI_*_WORKERS)")

@@ -102,6 +102,11 @@ def test_request_id_round_trips_and_usage_record_written(echo_server):
     rec = records[0]
     assert rec["channel"] == "echo" and rec["status"] == 200
     assert rec["bytes_in"] == 3 and rec["bytes_out"] == 30
+    # The same bytes in /metrics (they were in the records only): all the records' sum.
+    http = [u for u in echo_server.usage_records() if u["kind"] == "http"]
+    for direction in ("in", "out"):
+        assert metric(echo_server, "rymi_bytes_total", kind="http", direction=direction) \
+            == sum(u[f"bytes_{direction}"] for u in http)
     assert rec["first_byte_s"] <= rec["total_s"]
 
 
