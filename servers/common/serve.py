@@ -123,14 +123,17 @@ def serve(app: Starlette, settings: ServerSettings, name: str,
     server = DrainingServer(config, state, settings.drain_timeout_s)
     app.state.uvicorn_server = server
     server.listening = f"{name} listening on {settings.scheme}://{settings.host}:{settings.port}"
+    interrupted = False
     try:
         server.run(sockets=[sock] if sock is not None else None)
-    except KeyboardInterrupt:
-        pass
+    except KeyboardInterrupt:  # uvicorn re-raises a Ctrl-C it caught once it has stopped
+        interrupted = True
     if state.fatal_error and state.started:  # (the vLLM engine died while serving)
         print(f"{name}: stopped: {state.fatal_error}", file=sys.stderr)
         return 1
     if state.fatal_error:
         print(f"{name}: cannot start: {state.fatal_error}", file=sys.stderr)
         return CANNOT_START
-    return 0 if server.started else 1
+    # Stopped by Ctrl-C while still starting is the stop asked for, not a failed start
+    # (exit 1 made a worker supervisor, and make, report one).
+    return 0 if server.started or interrupted else 1

@@ -185,13 +185,16 @@ class _Pool:
             [sys.executable, "-m", self.module, *self.argv], pass_fds=(fd, self.admission),
             env=env, preexec_fn=die_with_parent, start_new_session=True)
         if self.stopping:  # signalled while it was being started: it drains too
-            child.send_signal(self.stopping[0])
+            child.send_signal(signal.SIGTERM)
 
     def forward(self, sig: int, frame: FrameType | None) -> None:
+        # As SIGTERM, whichever came: a worker drains on either (a second one of either
+        # is "stop now"), and one still importing dies of SIGTERM quietly, where SIGINT
+        # was a KeyboardInterrupt traceback, or a fatal error in Python's own start-up.
         self.stopping.append(sig)
         for child in self.children.values():
             if child.poll() is None:
-                child.send_signal(sig)
+                child.send_signal(signal.SIGTERM)
 
     def watch(self, stop_timeout_s: float, metrics_dir: str) -> int:
         failed = False
@@ -237,10 +240,10 @@ class _Pool:
         return 0 if clean and not failed else 1
 
     def _clean(self, code: int | None) -> bool:
-        """Exited 0, or ended by the very signal we forwarded: a worker signalled while it
+        """Exited 0, or ended by the SIGTERM we forwarded: a worker signalled while it
         was still importing (before it could drain) had accepted nothing, and a stop
         in the first second was a failed exit 1 and an error line for each worker."""
-        return code == 0 or (code is not None and -code in self.stopping)
+        return code == 0 or (bool(self.stopping) and code == -signal.SIGTERM)
 
     def _why_not_replace(self, code: int, child: subprocess.Popen[bytes]) -> str | None:
         # At the first start, a worker that cannot start is the settings (its replacement
