@@ -10,7 +10,7 @@ the sockets. (One shared socket would not: the first worker to wake accepts a wh
 burst of connections.) Prometheus runs in its multiprocess mode over a private
 folder, so every scrape reports all workers together, and admission counts into one
 count for all (``shared_count.py``), so max_inflight stays the server's limit. SIGTERM
-is passed on, and each worker drains as a single server does.
+and SIGINT are passed on as SIGTERM, and each worker drains as a single server does.
 
 A worker that dies (a crash, an OOM kill) loses the calls it was serving, and only
 those: the supervisor takes back its share of the admission count and its live
