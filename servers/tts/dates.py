@@ -80,9 +80,9 @@ _SLASH_DATE = re.compile(r"(?<![\w/.])(?P<a>\d{1,2})/(?P<b>\d{1,2})/(?P<y>\d{4})
 _DAY_FIRST = ("en-gb", "en-au", "en-nz", "en-ie", "en-in", "en-za")
 
 
-def _day_first(m: re.Match[str], language: str) -> str:
+def _day_first(m: re.Match[str], writes_day_first: bool) -> str:
     day, month = int(m["a"]), int(m["b"])
-    if month <= 12 and (day > 12 or language.lower().replace("_", "-")[:5] in _DAY_FIRST):
+    if month <= 12 and (day > 12 or writes_day_first):
         return f"{m['y']}-{month:02d}-{day:02d}"
     return m[0]
 
@@ -116,11 +116,11 @@ _DAY_MONTH = re.compile(rf"\b(?P<w>(?i:{DATE_BEFORE}):? )(?P<a>\d{{1,2}})/(?P<b>
                         r"(?P<c>\d{1,2})/(?P<d>\d{1,2}))?(?![\d/])")
 
 
-def _day_month_first(m: re.Match[str], language: str) -> str:
+def _day_month_first(m: re.Match[str], writes_day_first: bool) -> str:
     """Day first where the voice's English writes it so, or where the first number can be
     no month; a range's second date is written as its first is."""
     pairs = [(int(m["a"]), int(m["b"]))] + ([(int(m["c"]), int(m["d"]))] if m["c"] else [])
-    day_first = language.lower().replace("_", "-")[:5] in _DAY_FIRST or pairs[0][0] > 12
+    day_first = writes_day_first or pairs[0][0] > 12
     if not day_first or not all(1 <= mo <= 12 and 1 <= d <= 31 for d, mo in pairs):
         return m[0]  # month first already, or no date: as written
     first, *second = (f"{mo}/{d}" for d, mo in pairs)
@@ -128,6 +128,7 @@ def _day_month_first(m: re.Match[str], language: str) -> str:
 
 
 def rewrite_dates(text: str, language: str) -> str:
+    day_first = language.lower().replace("_", "-")[:5] in _DAY_FIRST  # the voice's English
     text = _ISO_DATE_TIME.sub(_iso_date_time, text)
-    text = _DAY_MONTH.sub(lambda m: _day_month_first(m, language), text)
-    return _SLASH_DATE.sub(lambda m: _day_first(m, language), text)
+    text = _DAY_MONTH.sub(lambda m: _day_month_first(m, day_first), text)
+    return _SLASH_DATE.sub(lambda m: _day_first(m, day_first), text)
