@@ -61,6 +61,7 @@ class UpstreamBackend:
     def __init__(self, settings: LlmSettings) -> None:
         self.settings = settings
         self.upstream_model = settings.upstream_model or ""
+        self.shown_url = shown_url(settings.upstream_url)  # as logs may show it
         self.served_name = settings.served_model_name or settings.upstream_model or ""
         self.model_field: bytes | None = None  # set by start()
         token = settings.upstream_token.get_secret_value()
@@ -89,10 +90,10 @@ class UpstreamBackend:
             finally:
                 resp.close()
         except TransportError as exc:
-            raise RuntimeError(f"upstream {shown_url(self.settings.upstream_url)} unreachable: "
+            raise RuntimeError(f"upstream {self.shown_url} unreachable: "
                                f"{type(exc).__name__}: {exc}") from None
         if status != 200:
-            raise RuntimeError(f"upstream {shown_url(self.settings.upstream_url)}: GET /models answered "
+            raise RuntimeError(f"upstream {self.shown_url}: GET /models answered "
                                f"{status}: {text[:200]}")
         try:
             data = parse_json(text).get("data", [])
@@ -107,7 +108,7 @@ class UpstreamBackend:
         self.upstream_model = self.upstream_model or (models[0] if models else "")
         self.served_name = self.served_name or self.upstream_model or "upstream"
         self._name_answers()
-        log.info("upstream %s serves %s", shown_url(self.settings.upstream_url), models[:5])
+        log.info("upstream %s serves %s", self.shown_url, models[:5])
 
     def _name_answers(self) -> None:
         """Served under a name of its own, the answers carry that name, as /v1/models
