@@ -57,8 +57,8 @@ def content_chars(content: Any) -> int:
     if isinstance(content, str):
         return len(content)
     if isinstance(content, list):
-        return sum(len(p.get("text") or p.get("refusal") or "") for p in content
-                   if isinstance(p, dict) and isinstance(p.get("text") or p.get("refusal"), str))
+        return sum(len(said) for p in content if isinstance(p, dict)
+                   and isinstance(said := p.get("text") or p.get("refusal"), str))
     return 0
 
 
