@@ -92,7 +92,7 @@ class ChatRequest(_Lenient):
     stream: bool | None = False  # null is the default, as OpenAI documents it
     stream_options: StreamOptions | None = None
     temperature: float | None = Field(None, ge=0, le=2)
-    top_p: float | None = Field(None, gt=0, le=1)
+    top_p: float | None = Field(None, ge=0, le=1)  # 0 as OpenAI takes it: see sampling
     top_k: int | None = Field(None, ge=-1, le=_INT64_MAX)
     min_p: float | None = Field(None, ge=0, le=1)
     max_tokens: int | None = Field(None, ge=1)

@@ -173,6 +173,16 @@ def test_logit_bias_min_tokens_and_ignore_eos_reach_the_engine(
     assert r.usage.completion_tokens == 40 and r.choices[0].finish_reason == "length"
 
 
+def test_top_p_zero_keeps_only_the_likeliest_token(client: openai.OpenAI) -> None:
+    """OpenAI takes top_p 0; vLLM's sampler refuses it, so it was a 400 here. It means
+    greedy: at a hot temperature, every seed gives the temperature-0 answer."""
+    ask = {"model": "m", "messages": HELLO, "max_tokens": 16}
+    greedy = client.chat.completions.create(**ask, temperature=0).choices[0].message.content
+    for seed in (1, 2, 3):
+        r = client.chat.completions.create(**ask, temperature=2, top_p=0, seed=seed)
+        assert r.choices[0].message.content == greedy
+
+
 @pytest.mark.parametrize("choice", ["required", {"type": "function", "function": {"name": "f"}}])
 def test_a_forced_tool_call_is_refused_not_answered_in_prose(llm: RunningServer,
                                                              choice: object) -> None:

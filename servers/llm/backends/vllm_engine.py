@@ -192,6 +192,10 @@ class VllmBackend:
             value = getattr(req, field)
             if value is not None:
                 params[field] = value
+        if req.top_p == 0:
+            # OpenAI takes 0: a nucleus of the likeliest token, i.e. greedy. vLLM wants > 0,
+            # and its CPU sampler's top_k=1 still varied with the seed: greedy is said so.
+            params["top_p"], params["temperature"] = 1.0, 0.0
         if req.logit_bias:
             vocab = len(self.tokenizer)
             if any(int(token) >= vocab for token in req.logit_bias):
