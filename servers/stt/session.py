@@ -23,7 +23,7 @@ from servers.common.body import parse_json
 from servers.common.lifecycle import ServerState
 from servers.common.usage import usage_of
 
-from . import metrics
+from . import backpressure, metrics
 from .config import SttSettings
 from .limits import Close, SessionLimits
 from .options import SessionOptions
@@ -32,9 +32,7 @@ from .segmenter import SegmenterConfig, UtteranceSegmenter
 from .turns import Turns
 from .vad import SAMPLE_RATE, StreamingVad
 
-TICK_S = 0.25  # how often limits and draining are checked while no frame arrives
-# Answers (finals, errors) waiting to be written past which control frames are not read.
-MAX_UNSENT_TURNS = 64
+TICK_S = backpressure.TICK_S  # how often limits and draining are checked
 NOT_JSON = object()  # a control frame that does not parse (``null`` is JSON, and no type)
 
 log = logging.getLogger("rymi.stt")
@@ -138,7 +136,8 @@ class SttSession:
                 elif data is not None:
                     if self._control(data):
                         return 1000, None
-                    if (closing := await self._hold_while_unanswered(sender)) is not None:
+                    closing = await backpressure.hold_while_unanswered(self, sender)
+                    if closing is not None:
                         return closing
                 # Stamped once the frame is handled: a hold for back-pressure in _audio is
                 # the server's wait, not the client's silence.
@@ -146,7 +145,7 @@ class SttSession:
             now = time.monotonic()
             if self._finals_owed():  # a caller waiting for its finals is not idle
                 last_frame = now
-            limit = self._limit(now) or self.limits.idle(now, last_frame)
+            limit = self.limit(now) or self.limits.idle(now, last_frame)
             if limit is not None:
                 if receive is not None:
                     receive.cancel()
@@ -161,7 +160,7 @@ class SttSession:
         open_turn = self.turns.turn
         return any(not turn.closed and turn is not open_turn for turn in self.outbox.pending)
 
-    def _limit(self, now: float) -> Close | None:
+    def limit(self, now: float) -> Close | None:
         return self.limits.check(now, mid_turn=self.segmenter.speaking or
                                  bool(self.outbox.pending))
 
@@ -265,46 +264,4 @@ class SttSession:
         events = await loop.run_in_executor(self.ctx.vad_pool, self.segmenter.push,
                                             int16_to_float(samples))
         self.turns.pushed(events, time.monotonic())
-        return await self._hold_while_backlogged()
-
-    async def _hold_while_unanswered(self, sender: asyncio.Task[None]
-                                     ) -> tuple[int | None, str | None] | None:
-        """Back-pressure on control messages: each one gets an answer (a final, an error),
-        and a client that sends them without reading the answers would queue one per
-        message without end (90 MB/s of them). Past MAX_UNSENT_TURNS answers waiting, stop
-        reading the socket until the client takes some; limits still apply, and a client
-        that takes none for send_timeout_s is gone (the sender fails)."""
-        while len(self.outbox.pending) > MAX_UNSENT_TURNS and not self.abort.done():
-            oldest = asyncio.ensure_future(self.outbox.pending[0].sent.wait())
-            await asyncio.wait({oldest, sender}, timeout=TICK_S,
-                               return_when=asyncio.FIRST_COMPLETED)
-            oldest.cancel()
-            if sender.done():
-                return None, None
-            if (limit := self._limit(time.monotonic())) is not None:
-                return limit
-        return None
-
-    async def _hold_while_backlogged(self) -> Close | None:
-        """Back-pressure: past max_buffered_s of audio awaiting its final, stop reading
-        the socket (the client's sends slow down; nothing is dropped) until decodes catch
-        up. Limits still apply meanwhile, and a backlog that no decode shrinks for
-        backlog_timeout_s is refused loudly (error event, close 1008) after its pending
-        finals are sent, never left hanging."""
-        s, turns = self.settings, self.turns
-        progress = time.monotonic()
-        while turns.backlog_s > s.max_buffered_s and not self.abort.done():
-            turns.backlog_changed.clear()
-            try:
-                await asyncio.wait_for(turns.backlog_changed.wait(), TICK_S)
-                progress = time.monotonic()
-            except TimeoutError:
-                pass
-            now = time.monotonic()
-            limit = self._limit(now)
-            if limit is None and (limit := self.limits.backlog_stalled(
-                    now, progress, turns.backlog_s)) is not None:
-                metrics.BACKLOG_REFUSED.inc()
-            if limit is not None:
-                return limit
-        return None
+        return await backpressure.hold_while_backlogged(self)
