@@ -134,7 +134,8 @@ def overhead_table(title: str, res: dict[str, dict[int, Sample]], per_chunk: str
             return "n/a" if v != v else f"{v:.2f}"
         print(f"{c:>4} | {row['direct_ttft_p50_ms']:>15.2f} | {f('ours_added_ttft_p50_ms'):>9} "
               f"{f('ours_added_ttft_p95_ms'):>7} | {f('litellm_added_ttft_p50_ms'):>12} "
-              f"{f('litellm_added_ttft_p95_ms'):>7} | {'n/a' if ratio != ratio else f'{ratio:.1f}x':>12} | "
+              f"{f('litellm_added_ttft_p95_ms'):>7} | "
+              f"{'n/a' if ratio != ratio else f'{ratio:.1f}x':>12} | "
               f"{f('ours_added_chunk_ms'):>11} | {f('litellm_added_chunk_ms'):>14} | "
               + "".join(f"{f(f'{n}_added_ttft_p50_ms'):>12} | " for n in extra)
               + "/".join(str(row[f"{n}_errors"]) for n in names))

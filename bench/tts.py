@@ -131,7 +131,8 @@ async def bench_server(name: str, voice: Path, runs: int, rounds: int) -> dict[s
                 return await measure(ours(server.url, client), runs, rounds)
             finally:
                 server.stop()
-        peer = start_piper_http(voice) if name == "piper.http_server" else start_wyoming_piper(voice)
+        start = start_piper_http if name == "piper.http_server" else start_wyoming_piper
+        peer = start(voice)
         if peer is None:
             print(f"  {name}: not installed under .peers/, skipped", file=sys.stderr)
             return None

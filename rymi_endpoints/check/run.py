@@ -13,7 +13,8 @@ from .tts import check_tts
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--llm", metavar="URL", help="custom_llm_url, e.g. https://host/v1/chat/completions")
+    p.add_argument("--llm", metavar="URL",
+                   help="custom_llm_url, e.g. https://host/v1/chat/completions")
     p.add_argument("--tts", metavar="URL", help="custom_voice_url, e.g. https://host/tts")
     p.add_argument("--stt", metavar="URL", help="custom_transcriber_url, e.g. wss://host/stt")
     p.add_argument("--token", help="bearer token for every channel (as Rymi forwards it)")

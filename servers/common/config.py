@@ -196,7 +196,8 @@ def load_settings(cls: type[S], argv: list[str] | None = None, prog: str = "serv
     prefix = cls.model_config.get("env_prefix", "").upper()
     for name in SHARED_FIELDS:
         shared = os.environ.get(f"RYMI_{name.upper()}")
-        if name not in overrides and shared is not None and f"{prefix}{name.upper()}" not in os.environ:
+        own = f"{prefix}{name.upper()}" in os.environ
+        if name not in overrides and shared is not None and not own:
             overrides[name] = shared
     try:
         return cls(**overrides)

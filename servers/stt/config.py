@@ -45,7 +45,8 @@ class SttSettings(ServerSettings):
     endpointing_ms: int = Field(500, ge=100, le=10000, description="Silence after speech before "
                                 "the server sends final + utterance_end by itself.")
     speculative_ms: int = Field(96, ge=32, le=5000, description="Silence after which the "
-                                "final's decode starts speculatively (reused if no speech follows).")
+                                "final's decode starts speculatively (reused if no speech "
+                                "follows).")
     vad_threshold: float = Field(0.5, gt=0, lt=1, description="Silero speech probability that "
                                  "starts or continues speech.")
     vad_neg_threshold: float | None = Field(None, gt=0, lt=1, description="Probability below "

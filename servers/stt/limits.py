@@ -60,4 +60,5 @@ class SessionLimits:
             self._drain_since = now
         # Between utterances a session can go at once; mid-utterance it gets most of the
         # drain bound to finish, then is flushed and closed.
-        return not mid_turn or now - self._drain_since >= DRAIN_SHARE * self.settings.drain_timeout_s
+        share = DRAIN_SHARE * self.settings.drain_timeout_s
+        return not mid_turn or now - self._drain_since >= share

@@ -5,10 +5,10 @@ decode is paid once). Any other catalog STT model prepared on this machine may b
 for with ``?model=``; it loads on first use (that handshake waits for it, and for one
 warm-up decode per lane, as the configured model gets at start) and then stays loaded.
 Loads are per model: a handshake for a model already loaded never waits for another's
-load, and two handshakes for one model share one load. The loaded set is bounded by ``max_loaded_models`` and ``models_memory_mb``:
-to make room, the least recently used model that no session is using is unloaded; when
-none can go, the handshake is refused with 503 (the speaches model-manager pattern, with
-a bound instead of a TTL).
+load, and two handshakes for one model share one load. The loaded set is bounded by
+``max_loaded_models`` and ``models_memory_mb``: to make room, the least recently used
+model that no session is using is unloaded; when none can go, the handshake is refused
+with 503 (the speaches model-manager pattern, with a bound instead of a TTL).
 """
 
 from __future__ import annotations

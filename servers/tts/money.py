@@ -11,7 +11,8 @@ from collections.abc import Callable
 
 from .numerals import words
 
-CURRENCIES = {"$": ("dollar", "dollars", "cent", "cents"), "€": ("euro", "euros", "cent", "cents"),
+CURRENCIES = {"$": ("dollar", "dollars", "cent", "cents"),
+              "€": ("euro", "euros", "cent", "cents"),
               "£": ("pound", "pounds", "penny", "pence"),
               # "A$30" was "Athirty dollars", "¥12,000" heard "in $12,000".
               "US$": ("US dollar", "US dollars", "cent", "cents"),

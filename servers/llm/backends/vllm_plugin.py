@@ -14,8 +14,9 @@ entry point. A reader then never spins: while active (within vLLM's own one-seco
 window) it sleeps on the notification socket for at most ``POLL_MS`` at a time, so a
 notification that never arrives costs a millisecond, not a hang (seen here: with the
 spin simply set to zero, both processes soon slept in ``poll`` for good; vLLM's own
-design only sleeps on the socket after a second idle). Idle, it waits as vLLM does. Without the variable (any other vLLM in this environment, such as the benchmark's
-peer server) nothing changes. Against a CPU decode step of tens of milliseconds the
+design only sleeps on the socket after a second idle). Idle, it waits as vLLM does.
+Without the variable (any other vLLM in this environment, such as the benchmark's peer
+server) nothing changes. Against a CPU decode step of tens of milliseconds the
 wake-ups cost nothing measurable.
 """
 
