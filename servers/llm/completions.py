@@ -80,7 +80,8 @@ def engine_died(app: Starlette) -> None:
 async def complete(request: Request, req: ChatRequest, backend: EngineBackend) -> Response:
     started = time.monotonic()
     rid = request.scope.get("state", {}).get("request_id") or uuid.uuid4().hex
-    stream = backend.generate(req, rid)
+    stream = backend.generate(req, rid, on_prompt=functools.partial(_prompt_taken, request,
+                                                                     backend))
     try:
         # Prefill of a long prompt, or a queue in the engine, can take a while: a client
         # that leaves before the first token aborts the request too.
@@ -108,6 +109,12 @@ async def complete(request: Request, req: ChatRequest, backend: EngineBackend) -
         await stream.aclose()
         return _gone(request)
     return answer
+
+
+def _prompt_taken(request: Request, backend: EngineBackend, prompt_tokens: int) -> None:
+    """The engine took the prompt: its prefill is spent whether or not a token follows."""
+    usage_of(request).extra.update(model=backend.served_name, prompt_tokens=prompt_tokens,
+                                   completion_tokens=0)
 
 
 def _gone(request: Request) -> Response:

@@ -21,7 +21,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import uvicorn
 
@@ -63,7 +63,9 @@ class FaultEngine:
         path = os.environ.get("RYMI_FAULT_ENGINE_DEAD_FILE")
         return bool(path) and os.path.exists(path)
 
-    async def generate(self, req: ChatRequest, request_id: str) -> AsyncIterator[Delta]:
+    async def generate(self, req: ChatRequest, request_id: str,
+                       on_prompt: Callable[[int], None] | None = None
+                       ) -> AsyncIterator[Delta]:
         fault = req.messages[-1].text().removeprefix("fault:")
         if fault == "first":
             raise EngineError(500, "the double failed before its first token", "engine_error")

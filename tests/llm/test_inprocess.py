@@ -6,6 +6,7 @@ import os
 import re
 import sys
 import time
+import uuid
 
 import httpx
 import openai
@@ -149,6 +150,26 @@ def test_disconnect_before_a_non_streaming_answer_aborts(llm: RunningServer) -> 
     rec = llm.wait_usage("disconnect-2", timeout=30)
     assert rec["client_disconnected"] is True
     assert _metric(llm.url, "rymi_llm_engine_requests") == 0
+
+
+def test_a_client_gone_during_prefill_has_its_prompt_on_its_record(llm: RunningServer) -> None:
+    """A barge-in while a long prompt is prefilled: the client leaves before the first
+    token. Its record said nothing of the prompt the engine took (and worked on)."""
+    # About 950 tokens, new each run (no cached prefix): a second or more of prefill here.
+    story = " ".join(f"Line {i}: the caller {uuid.uuid4().hex} asked again." for i in range(23))
+    body = {"model": "m", "stream": True, "max_tokens": 8,
+            "messages": [{"role": "user", "content": story}]}
+    headers = {"Authorization": f"Bearer {TOKEN}", "X-Request-Id": "gone-in-prefill"}
+    try:
+        httpx.post(f"{llm.url}/v1/chat/completions", json=body, headers=headers,
+                   timeout=httpx.Timeout(60, read=0.3))
+    except httpx.ReadTimeout:
+        pass
+    else:
+        pytest.skip("the prefill took under 0.3 s here: no time to leave during it")
+    rec = llm.wait_usage("gone-in-prefill", timeout=60)
+    assert rec["client_disconnected"] is True
+    assert rec["prompt_tokens"] > 800 and rec["completion_tokens"] == 0
 
 
 def test_response_format_json_object_constrains_output(client: openai.OpenAI) -> None:

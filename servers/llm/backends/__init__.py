@@ -6,7 +6,7 @@ frames them; the *upstream* backend already speaks OpenAI SSE and forwards bytes
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -48,4 +48,7 @@ class EngineBackend(Protocol):
     async def warmup(self) -> None: ...
     def running(self) -> int: ...
     def dead(self) -> bool: ...  # the engine stopped for good (its process died)
-    def generate(self, req: ChatRequest, request_id: str) -> AsyncIterator[Delta]: ...
+    # ``on_prompt`` hears the prompt's token count once it is accepted, before the first
+    # token: a client that leaves during prefill (a barge-in) still has it on its record.
+    def generate(self, req: ChatRequest, request_id: str,
+                 on_prompt: Callable[[int], None] | None = None) -> AsyncIterator[Delta]: ...

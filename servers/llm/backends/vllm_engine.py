@@ -13,7 +13,7 @@ import logging
 import multiprocessing
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -218,7 +218,9 @@ class VllmBackend:
         except (ValueError, TypeError, VLLMClientError) as exc:  # e.g. stop: [""] (fuzzing)
             raise EngineError(400, str(exc), "invalid_value") from None
 
-    async def generate(self, req: ChatRequest, request_id: str) -> AsyncIterator[Delta]:
+    async def generate(self, req: ChatRequest, request_id: str,
+                       on_prompt: Callable[[int], None] | None = None
+                       ) -> AsyncIterator[Delta]:
         """Yield deltas as the engine makes them; closing this generator aborts the request."""
         from vllm.inputs import TokensPrompt
 
@@ -227,6 +229,8 @@ class VllmBackend:
                               "messages")
         ids = await self.render(req)
         params = self.sampling(req, len(ids))
+        if on_prompt is not None:
+            on_prompt(len(ids))
         completion, cached, outputs = 0, 0, 0
         rid = f"{request_id}-{uuid.uuid4().hex[:8]}"
         stream = self.engine.generate(TokensPrompt(prompt_token_ids=ids), params, rid)
