@@ -181,18 +181,22 @@ class LifecycleMiddleware:
             if t == "http.response.start":
                 usage.status = message["status"]
                 message["headers"] = [*message.get("headers", []), rid_header]
-            elif t == "websocket.accept":
-                usage.status = 101
+            elif t in ("websocket.accept", "websocket.http.response.start"):
                 message["headers"] = [*message.get("headers", []), rid_header]
+                try:
+                    await send(message)
+                except OSError:  # hung up while the handshake waited (e.g. a model load)
+                    usage.status, usage.extra["client_disconnected"] = 499, True
+                    raise
+                # Set once sent: a handshake nobody received was no session (101).
+                usage.status = 101 if t == "websocket.accept" else message["status"]
+                return None
             elif t == "websocket.send":
                 usage.mark_out(len(message.get("bytes") or b"") +
                                len((message.get("text") or "").encode()))
             elif t == "websocket.close":
                 usage.extra.setdefault("close_code", message.get("code", 1000))
-            elif t == "websocket.http.response.start":  # a refused upgrade (401, 400...)
-                usage.status = message["status"]
-                message["headers"] = [*message.get("headers", []), rid_header]
-            elif t == "websocket.http.response.body":
+            elif t == "websocket.http.response.body":  # a refused upgrade's (401, 400...)
                 usage.mark_out(len(message.get("body", b"")))
             if self.send_timeout_s is None or t != "websocket.send":
                 return await send(message)
@@ -219,7 +223,8 @@ class LifecycleMiddleware:
                 usage.extra["error"] = "internal_error"
                 await internal_error(counting_send)
             else:  # after the 200 the connection is cut: a short answer never looks whole
-                usage.extra.setdefault("aborted", True)
+                if not usage.extra.get("client_disconnected"):  # (not cut by us: gone)
+                    usage.extra.setdefault("aborted", True)
                 raise
         except BaseException as exc:
             usage.extra.setdefault("aborted", True)

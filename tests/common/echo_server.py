@@ -25,6 +25,7 @@ class EchoSettings(ServerSettings):
     warmup_s: float = 0.0
     chunk_delay_s: float = 0.2
     fail_startup: bool = False
+    accept_delay_s: float = 0.0  # a WebSocket handshake's wait, as for a model's load
 
 
 async def stream(request: Request) -> StreamingResponse:
@@ -45,6 +46,7 @@ async def boom(request: Request) -> StreamingResponse:
 
 
 async def echo_ws(ws: WebSocket) -> None:
+    await asyncio.sleep(ws.app.state.settings.accept_delay_s)
     await ws.accept()
     async for text in ws.iter_text():
         await ws.send_text(text)

@@ -153,3 +153,26 @@ async def test_the_signal_handler_takes_no_metrics_lock(monkeypatch):
     assert ready._value.get() == 0 and server._drain_task is not None
     await server._drain_task
     assert server.should_exit
+
+
+def test_a_caller_gone_before_its_handshake_is_answered_is_no_session():
+    """A hang-up while the handshake waited (a model loading) was recorded as an accepted
+    session (101) the server cut ("aborted"), and counted in the sessions' durations."""
+    import socket
+
+    server = start_server("tests.common.echo_server",
+                          env={"RYMI_ECHO_SERVER_ACCEPT_DELAY_S": "1.0"})
+    try:
+        sock = socket.create_connection(("127.0.0.1", server.port))
+        sock.sendall(b"GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\n"
+                     b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     b"X-Request-Id: gone-in-handshake\r\n\r\n")
+        time.sleep(0.2)
+        sock.close()
+        record = server.wait_usage("gone-in-handshake", timeout=10)
+        assert record["status"] == 499 and record["client_disconnected"] is True
+        assert "aborted" not in record
+        assert metric(server, "rymi_requests_total", kind="websocket", status="101") == 0
+    finally:
+        server.stop()
