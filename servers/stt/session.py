@@ -212,8 +212,9 @@ class SttSession:
         """Read (and drop) what the client sends after the session began to end, until it
         disconnects: a caller that leaves is not waited for."""
         try:
-            while (await self.ws.receive())["type"] != "websocket.disconnect":
+            while (message := await self.ws.receive())["type"] != "websocket.disconnect":
                 pass
+            self.client_close_code = message.get("code")  # a hang-up after its "close"
         except (RuntimeError, OSError):  # the socket is gone already: the same answer
             pass
 

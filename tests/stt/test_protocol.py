@@ -234,3 +234,19 @@ async def test_a_dropped_call_is_said_in_its_record(stt_server, url, auth):
     # No close frame: 1006, or 1005 as uvicorn's websockets layer says it.
     assert records[0]["client_close_code"] in (1005, 1006), records
     assert records[0]["audio_seconds"] == 1.0
+
+
+async def test_a_call_dropped_after_its_close_message_has_its_close_code(stt_server, url, auth):
+    """Gone while its session was ending (after "close"), the record said
+    client_disconnected with no close code (null), unlike any other dropped call."""
+    rid = "stt-dropped-2"
+    ws = await websockets.connect(url, additional_headers={**auth, "X-Request-ID": rid})
+    await ws.send(load_pcm("cards_003.wav")[:32000])
+    await ws.send(json.dumps({"type": "close"}))
+    ws.transport.abort()
+    deadline = asyncio.get_running_loop().time() + 10
+    while not (records := [u for u in stt_server.usage_records() if u["request_id"] == rid]):
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.05)
+    assert records[0]["client_disconnected"] is True, records
+    assert records[0]["client_close_code"] in (1005, 1006), records
