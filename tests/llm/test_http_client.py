@@ -222,6 +222,29 @@ def test_reading_pauses_while_the_reader_is_behind() -> None:
     run(main())
 
 
+def test_a_connection_left_paused_is_not_given_to_the_next_request() -> None:
+    """An answer that completed while its reader was HIGH_WATER behind, closed unread:
+    its paused connection went back to the pool, and the next request on it waited for
+    good (a paused connection is never a stalled one)."""
+    async def main() -> None:
+        async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            if srv.connections == 1:
+                await srv.read_request(r)
+                w.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % HIGH_WATER
+                        + b"x" * HIGH_WATER)  # the last byte reaches HIGH_WATER: paused
+            await ok_json_forever(srv, r, w)
+
+        async with Server(handler) as srv:
+            c = client(f"http://127.0.0.1:{srv.port}", read_timeout_s=1.0)
+            resp = await c.request("POST", "/x", b"{}")
+            while not resp.complete:
+                await asyncio.sleep(0.01)
+            resp.close()  # (a reader done at [DONE], the rest of the body unread)
+            assert await asyncio.wait_for(body_of(c), 5) == (200, b"{}")
+            await c.aclose()
+    run(main())
+
+
 def test_nobody_listening_is_unreachable() -> None:
     async def main() -> None:
         async with Server(lambda r, w: asyncio.sleep(0)) as srv:

@@ -60,7 +60,9 @@ class Connection(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if resp.complete and self.keep_alive and not self.closed:
+        # Not one left paused (its reader stopped with HIGH_WATER unread): nothing would
+        # resume it, and the next request on it would wait for good.
+        if resp.complete and self.keep_alive and not self.closed and not self._paused:
             self.pool.release(self)
         else:
             self.close()
