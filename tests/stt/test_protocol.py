@@ -217,6 +217,15 @@ async def test_a_client_that_reads_no_answers_is_not_read_either(stt_server, aut
     assert got.close_code == 1000
 
 
+async def _usage_record(server, rid: str) -> dict:  # type: ignore[no-untyped-def]
+    """One session's record, written a moment after its socket is gone: polled."""
+    deadline = asyncio.get_running_loop().time() + 10
+    while not (records := [u for u in server.usage_records() if u["request_id"] == rid]):
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.05)
+    return records[0]
+
+
 async def test_a_dropped_call_is_said_in_its_record(stt_server, url, auth):
     """A connection gone with no close frame (a dropped call) left a record just like a
     clean close: 101, no close code, nothing to tell it from a caller that said goodbye,
@@ -226,10 +235,7 @@ async def test_a_dropped_call_is_said_in_its_record(stt_server, url, auth):
     await ws.send(load_pcm("cards_003.wav")[:32000])
     await asyncio.sleep(0.3)
     ws.transport.abort()  # the TCP connection gone, no close frame
-    deadline = asyncio.get_running_loop().time() + 10
-    while not (records := [u for u in stt_server.usage_records() if u["request_id"] == rid]):
-        assert asyncio.get_running_loop().time() < deadline
-        await asyncio.sleep(0.05)
+    records = [await _usage_record(stt_server, rid)]
     assert records[0]["client_disconnected"] is True, records
     # No close frame: 1006, or 1005 as uvicorn's websockets layer says it.
     assert records[0]["client_close_code"] in (1005, 1006), records
@@ -244,9 +250,6 @@ async def test_a_call_dropped_after_its_close_message_has_its_close_code(stt_ser
     await ws.send(load_pcm("cards_003.wav")[:32000])
     await ws.send(json.dumps({"type": "close"}))
     ws.transport.abort()
-    deadline = asyncio.get_running_loop().time() + 10
-    while not (records := [u for u in stt_server.usage_records() if u["request_id"] == rid]):
-        assert asyncio.get_running_loop().time() < deadline
-        await asyncio.sleep(0.05)
+    records = [await _usage_record(stt_server, rid)]
     assert records[0]["client_disconnected"] is True, records
     assert records[0]["client_close_code"] in (1005, 1006), records
