@@ -8,6 +8,7 @@ voice only reads its small JSON config; the ONNX model is loaded later, on first
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from dataclasses import dataclass
@@ -50,23 +51,56 @@ def _onnx_file(path: Path) -> Path | None:
     return path if path.suffix == ".onnx" else None
 
 
+class VoiceUnusable(ValueError):
+    """A voice's config that piper could not speak with."""
+
+
 def read_voice(voice_id: str, onnx: Path, description: str = "") -> VoiceInfo | None:
-    config = Path(f"{onnx}.json")
-    if not config.is_file():
+    """The voice, or None (said in a warning) where its config is missing or unusable."""
+    if not Path(f"{onnx}.json").is_file():
         return None
     try:
-        data = json.loads(config.read_text(encoding="utf-8"))
+        return parse_voice(voice_id, onnx, description)
+    except VoiceUnusable as exc:
+        log.warning("skipping voice %s: %s", onnx, exc)
+        return None
+
+
+def parse_voice(voice_id: str, onnx: Path, description: str = "") -> VoiceInfo:
+    """Read a voice's ``.onnx.json``; raises VoiceUnusable saying what is wrong with it.
+    (A rate of 0, or an espeak voice espeak-ng lacks, was listed and ready, then a 500
+    on every request for the voice.)"""
+    try:
+        data = json.loads(Path(f"{onnx}.json").read_text(encoding="utf-8"))
+        espeak = (data.get("espeak") or {}).get("voice")
         lang = (data.get("language") or {}).get("code") or data["espeak"]["voice"]
         rate = int(data["audio"]["sample_rate"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        log.warning("skipping voice %s: unreadable config (%s)", onnx, exc)
-        return None
+        raise VoiceUnusable(f"unreadable config ({type(exc).__name__}: {exc})") from None
+    if not 4000 <= rate <= 192_000:
+        raise VoiceUnusable(f"audio.sample_rate {rate} in its config is not a sample rate")
+    if data.get("phoneme_type", "espeak") == "espeak" and not _espeak_has(str(espeak)):
+        raise VoiceUnusable(f"espeak-ng has no voice {espeak!r} (espeak.voice in its "
+                            "config)")
     if not description:
         name = data.get("dataset") or onnx.stem
         quality = (data.get("audio") or {}).get("quality", "")
         description = f"Piper voice {name} ({quality}, {rate} Hz), {bcp47(lang)}".replace(
             " (, ", " (")
     return VoiceInfo(voice_id, onnx, bcp47(lang), rate, description)
+
+
+@functools.cache
+def _espeak_has(voice: str) -> bool:
+    """Whether piper's espeak-ng knows ``voice`` (asked at start, before any synthesis:
+    setting a voice is global in espeak-ng)."""
+    from piper.phonemize_espeak import EspeakPhonemizer
+
+    try:
+        EspeakPhonemizer().phonemize(voice, "a")
+    except RuntimeError:  # "Failed to set voice: ..."
+        return False
+    return True
 
 
 class VoiceCatalog:
@@ -93,9 +127,12 @@ class VoiceCatalog:
         default_id = default
         custom = Path(default).expanduser()
         if custom.suffix == ".onnx" and custom.is_file():  # a path given as the default
-            info = read_voice(custom.stem, custom)
-            if info is None:
-                raise ModelNotReady(f"voice {custom} has no readable {custom}.json")
+            if not Path(f"{custom}.json").is_file():
+                raise ModelNotReady(f"voice {custom} has no {custom.name}.json beside it")
+            try:
+                info = parse_voice(custom.stem, custom)
+            except VoiceUnusable as exc:
+                raise ModelNotReady(f"voice {custom}: {exc}") from None
             voices.append(info)
             default_id = info.id
         for entry in load_catalog().values():

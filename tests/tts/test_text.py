@@ -567,6 +567,30 @@ def test_a_voices_dir_mistake_is_said(tmp_path, voice_path, caplog) -> None:  # 
     assert "no en_GB-alan-medium.onnx.json beside it" in caplog.text
 
 
+def test_a_voice_piper_cannot_speak_with_is_not_offered(tmp_path, voice_path, caplog) -> None:  # type: ignore[no-untyped-def]
+    """A config with sample rate 0, or an espeak voice espeak-ng lacks ("en-gb"), was
+    listed and ready, then a 500 on every request for the voice."""
+    import json
+    import shutil
+
+    from rymi_endpoints.models.catalog import ModelNotReady
+    from servers.tts.voices import VoiceCatalog
+
+    config = json.loads(voice_path.with_name(voice_path.name + ".json").read_text())
+    for name, change in (("zero-rate", {"audio": {**config["audio"], "sample_rate": 0}}),
+                         ("no-espeak", {"espeak": {"voice": "en-gb"}})):
+        shutil.copy(voice_path, tmp_path / f"{name}.onnx")
+        (tmp_path / f"{name}.onnx.json").write_text(json.dumps({**config, **change}))
+    with caplog.at_level("WARNING", logger="rymi.tts.voices"):
+        catalog = VoiceCatalog.discover("piper-en_US-joe-medium", tmp_path / "models",
+                                        tmp_path)
+    assert catalog.ids == ["piper-en_US-joe-medium"]
+    assert "audio.sample_rate 0 in its config is not a sample rate" in caplog.text
+    assert "espeak-ng has no voice 'en-gb'" in caplog.text
+    with pytest.raises(ModelNotReady, match="no-espeak.onnx: espeak-ng has no voice"):
+        VoiceCatalog.discover(str(tmp_path / "no-espeak.onnx"), tmp_path / "models", None)
+
+
 @pytest.mark.parametrize("language, spoken", [
     ("en-US", "Due March fourth, twenty twenty-four. Call zero two zero, seven nine four six, "
               "zero nine five eight."),
