@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .errors import raw_error
+from .usage import note_error
 
 log = logging.getLogger("rymi.auth")
 
@@ -82,6 +83,7 @@ class BearerAuthMiddleware:
         if scope["type"] not in ("http", "websocket") or self.allows(scope):
             return await self.app(scope, receive, send)
         headers = [*_UNAUTHORIZED_HEADERS, (b"www-authenticate", b'Bearer realm="rymi"')]
+        note_error(scope, "invalid_token")
         if scope["type"] == "http":
             await send({"type": "http.response.start", "status": 401, "headers": headers})
             await send({"type": "http.response.body", "body": UNAUTHORIZED})

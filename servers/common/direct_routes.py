@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .errors import ApiError
+from .usage import note_error
 
 Endpoint = Callable[[Request], Awaitable[Any]]  # returns an ASGI response
 
@@ -36,6 +37,7 @@ class DirectRoutes:
         try:
             response = await self.routes[scope["path"]](request)
         except ApiError as exc:
+            note_error(scope, exc.code)
             response = exc.response()
         await response(scope, receive, send)
 

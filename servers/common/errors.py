@@ -9,6 +9,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from .usage import note_error
+
 # The type string each status gets unless the raiser names one.
 _TYPES = {
     400: "invalid_request_error",
@@ -81,6 +83,7 @@ def overloaded(what: str, retry_after_s: int = 1) -> ApiError:
 
 async def api_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
+    note_error(request, exc.code)  # which 4xx, in the record too (TTS's alone said it)
     return exc.response()
 
 
@@ -88,6 +91,7 @@ async def http_exception_handler(request: Request, exc: Exception) -> JSONRespon
     """Starlette's own 404/405 (and any HTTPException) in the contract's shape."""
     assert isinstance(exc, HTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    note_error(request, code)
     return ApiError(exc.status_code, str(exc.detail), code, headers=exc.headers).response()
 
 

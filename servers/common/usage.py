@@ -56,3 +56,11 @@ class UsageRecord:
 def usage_of(conn: HTTPConnection | Scope) -> UsageRecord:
     scope = conn.scope if isinstance(conn, HTTPConnection) else conn
     return scope["state"]["usage"]
+
+
+def note_error(conn: HTTPConnection | Scope, code: str) -> None:
+    """Say which error answered this request in its record (the first said wins)."""
+    scope = conn.scope if isinstance(conn, HTTPConnection) else conn
+    usage = (scope.get("state") or {}).get("usage")
+    if usage is not None:
+        usage.extra.setdefault("error", code)

@@ -173,3 +173,20 @@ def test_a_schema_the_engine_refuses_is_a_bad_value(llm: RunningServer) -> None:
     shaped(post(llm, json={"messages": OK_MESSAGES, "max_tokens": 4, "response_format": fmt}),
            400, "invalid_value")
     assert metric(llm, "rymi_llm_engine_requests") == 0
+
+
+@pytest.mark.parametrize("body, token, status, code", [
+    ({"messages": OK_MESSAGES}, "wrong-token", 401, "invalid_token"),
+    ({"messages": OK_MESSAGES, "top_p": "high"}, TOKEN, 400, "invalid_value"),
+    ({"messages": OK_MESSAGES, "model": "other", "n": 2}, TOKEN, 400, None),
+])
+def test_a_refused_requests_record_says_which_error(llm: RunningServer, body: dict,
+                                                    token: str, status: int,
+                                                    code: str | None) -> None:
+    """Only the engine's own errors (and TTS's) were in the records: a 401, or a 400 the
+    request's checks gave, had a status and no code, unlike what the README promises."""
+    rid = f"refused-{status}-{code}"
+    r = httpx.post(f"{llm.url}/v1/chat/completions", json=body, timeout=60,
+                   headers={"Authorization": f"Bearer {token}", "X-Request-Id": rid})
+    err = shaped(r, status, code)
+    assert llm.wait_usage(rid)["error"] == err["code"]
