@@ -80,18 +80,24 @@ def package_file(entry: ModelEntry, rel: str | None = None) -> Path:
     return Path(str(distribution(entry, entry.package).locate_file(rel)))
 
 
-def resolve(name_or_path: str, models_dir: Path) -> Path:
-    """A catalog name or a filesystem path -> the model's path; raises ModelNotReady."""
+def resolve(name_or_path: str, models_dir: Path, server: str | None = None) -> Path:
+    """A catalog name or a filesystem path -> the model's path; raises ModelNotReady.
+    ``server``: the server that will load it (a catalog name of another server's model
+    is refused by name, not failed later by the engine)."""
     candidate = Path(name_or_path).expanduser()
     if candidate.exists():
         return candidate
     catalog = load_catalog()
     entry = catalog.get(name_or_path)
     if entry is None:
+        names = sorted(n for n, e in catalog.items() if server in (None, e.server))
         raise ModelNotReady(
             f"unknown model {name_or_path!r}: not a path and not in the catalog "
-            f"({', '.join(sorted(catalog))})"
+            f"({', '.join(names)})"
         )
+    if server is not None and entry.server != server:
+        raise ModelNotReady(f"{name_or_path!r} is a model for the {entry.server} server, "
+                            f"not the {server} server")
     if entry.source == "pypi" and not entry.prepare:
         path = package_file(entry)
     else:

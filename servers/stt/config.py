@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -17,11 +18,14 @@ class SttSettings(ServerSettings):
     model_config = SettingsConfigDict(env_prefix="RYMI_STT_", extra="ignore")
 
     port: int = Field(8001, ge=0, le=65535, description="TCP port.")
-    model: str = Field("whisper-tiny.en", description="Catalog name or path of a CTranslate2 "
-                       "Whisper model.")
-    device: str = Field("cpu", description="cpu, cuda or auto.")
-    compute_type: str = Field("int8", description="CTranslate2 compute type (int8, "
-                              "int8_float16, float16, float32).")
+    model: str = Field("whisper-tiny.en", min_length=1, description="Catalog name or path "
+                       "of a CTranslate2 Whisper model.")
+    device: Literal["cpu", "cuda", "auto"] = Field("cpu", description="cpu, cuda or auto.")
+    # CTranslate2's compute types: a typo was found only by the model load, named as its.
+    compute_type: Literal["int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16",
+                          "float16", "bfloat16", "float32", "default", "auto"] = Field(
+        "int8", description="CTranslate2 compute type (int8, int8_float16, float16, "
+        "float32, ...).")
     cpu_threads: int = Field(0, ge=0, description="Threads per final decode; 0 = every core "
                              "(up to 8) when interims have their own lane (interim_nice), else "
                              "CPU cores divided by decode_workers.")
@@ -93,6 +97,9 @@ class SttSettings(ServerSettings):
     def _thresholds(self) -> SttSettings:
         if self.vad_neg_threshold is not None and self.vad_neg_threshold > self.vad_threshold:
             raise ValueError("vad_neg_threshold must not exceed vad_threshold")
+        if self.min_speech_ms >= self.max_utterance_s * 1000:
+            # No utterance could start before it had to end: words were lost, silently.
+            raise ValueError("min_speech_ms must be shorter than max_utterance_s")
         return self
 
     def neg_threshold_for(self, threshold: float) -> float | None:

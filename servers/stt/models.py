@@ -81,16 +81,25 @@ def vocabulary_size(folder: Path) -> int | None:
 
 def served_models(settings: SttSettings) -> dict[str, tuple[ServedModel, Path]]:
     """The configured model (must be ready) and every other STT model prepared here."""
-    path = resolve(settings.model, settings.models_dir)
+    path = resolve(settings.model, settings.models_dir, server="stt")
     out = {settings.model: (served_model(settings.model, path), path)}
     for entry in load_catalog().values():
         if entry.server != "stt" or entry.name in out:
             continue
         try:
-            out[entry.name] = (served_model(entry.name), resolve(entry.name,
-                                                                 settings.models_dir))
+            entry_path = resolve(entry.name, settings.models_dir)
         except ModelNotReady:  # in the catalog but not prepared on this machine
             continue
+        served = served_model(entry.name)
+        if entry_path.resolve() == path.resolve():
+            # The configured model set by its folder's path: its catalog names are its
+            # aliases (a ?model=base loaded the same weights a second time).
+            configured = out[settings.model][0]
+            out[settings.model] = (ServedModel(
+                configured.name, (*configured.aliases, served.name, *served.aliases),
+                served.languages), path)
+            continue
+        out[entry.name] = (served, entry_path)
     return out
 
 
@@ -183,6 +192,11 @@ class ModelRegistry:
     def _make_room(self, name: str, size_mb: float) -> None:
         s = self.settings
         budget = s.models_memory_mb or float("inf")
+        if name == s.model and size_mb > budget:  # (at start: nothing else is loaded)
+            raise ModelNeverFits(
+                f"models_memory_mb={s.models_memory_mb} is below the configured model "
+                f"{s.model!r} ({size_mb:.0f} MB" + (", twice for the interim lane)"
+                                                     if s.interim_lane() else ")"))
         pinned = self.loaded.get(s.model)
         if name != s.model and (s.max_loaded_models < 2 or (
                 pinned.size_mb if pinned else 0) + size_mb > budget):

@@ -272,3 +272,46 @@ def test_a_model_not_prepared_is_one_line_and_the_cannot_start_code(tmp_path):
                           "RYMI_STT_MODELS_DIR": str(tmp_path), "RYMI_MODELS_DIR": ""})
     assert proc.returncode == CANNOT_START, proc.stderr[-2000:]
     assert "stt: cannot start: ModelNotReady" in proc.stderr
+
+
+@pytest.mark.parametrize("settings, named", [
+    ({"device": "gpu"}, "device"),
+    ({"compute_type": "int4"}, "compute_type"),
+    ({"model": ""}, "model"),
+    ({"min_speech_ms": 5000, "max_utterance_s": 2}, "min_speech_ms must be shorter"),
+])
+def test_a_setting_the_engine_would_refuse_is_refused_by_name(settings: dict,
+                                                              named: str) -> None:
+    """A device or compute type typo was found by the model load, in CTranslate2's words
+    and after a load; min_speech_ms past max_utterance_s lost words, silently."""
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=named):
+        SttSettings(**settings)
+
+
+def test_the_configured_model_set_by_its_path_is_its_catalog_name_too(models_dir) -> None:
+    """Set by its prepared folder's path, ``?model=base`` loaded the same weights again
+    (and took a max_loaded_models place)."""
+    from rymi_endpoints.models import load_catalog
+    from rymi_endpoints.models.prepare import prepare
+    from servers.stt import models
+
+    prepare(load_catalog()["whisper-base"], models_dir, show_progress=False)
+    path = str(models_dir / "whisper-base")
+    registry = models.ModelRegistry(SttSettings(model=path, models_dir=models_dir))
+    assert "whisper-base" not in registry.served
+    settings = SttSettings(model=path, models_dir=models_dir)
+    assert parse_options("model=base", settings, registry.models).model == path
+    assert parse_options("model=whisper-base&language=de", settings,
+                         registry.models).language_code == "de"
+
+
+async def test_a_memory_budget_below_the_configured_model_says_so(models_dir) -> None:
+    from servers.stt import models
+
+    registry = models.ModelRegistry(SttSettings(models_dir=models_dir, interim_nice=0,
+                                                cpu_threads=1, models_memory_mb=10))
+    with pytest.raises(models.ModelNeverFits, match="models_memory_mb=10 is below the "
+                       "configured model 'whisper-tiny.en' "):
+        await registry.load_default()
