@@ -29,12 +29,14 @@ class LlmSettings(ServerSettings):
     allow_any_model_name: bool = Field(
         True, description="Serve any requested model name with the configured model "
         "(alias); off: other names get 404.")
-    dtype: str = Field("auto", description="Weights dtype (vllm). auto: float32 on CPUs "
-                       "without AVX-512 bf16/AMX, else bfloat16; float16 on GPU.")
+    # vLLM's names: a typo ("fp16") was vLLM's multi-line error naming its own field.
+    dtype: Literal["auto", "float32", "bfloat16", "float16", "half", "float"] = Field(
+        "auto", description="Weights dtype (vllm). auto: float32 on CPUs without AVX-512 "
+        "bf16/AMX, else bfloat16; float16 on GPU.")
     max_model_len: int | None = Field(None, ge=64, description="Context length (prompt + "
                                       "output); default: the model's own, as vLLM's server "
                                       "has it (SmolLM2: 8192).")
-    kv_cache_gb: float = Field(1.0, gt=0, description="KV-cache size in GiB on CPU "
+    kv_cache_gb: float = Field(1.0, ge=1, description="KV-cache size in whole GiB on CPU "
                                "(VLLM_CPU_KVCACHE_SPACE); GPUs use gpu_memory_utilization.")
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1,
                                           description="Share of GPU memory vLLM may take.")
@@ -42,8 +44,8 @@ class LlmSettings(ServerSettings):
     block_size: int | None = Field(None, ge=1, description="KV-cache block size in tokens "
                                    "(vllm). The prefix cache reuses whole blocks only, and a "
                                    "call re-sends its history every turn. Default: 32 on CPU "
-                                   "(the smallest vLLM-CPU takes; its own default is 128), "
-                                   "vLLM's default on GPU.")
+                                   "(vLLM-CPU takes multiples of 32; its own default is "
+                                   "128), vLLM's default on GPU.")
     enforce_eager: bool | None = Field(
         None, description="Skip graph capture (faster start, slower decode). Default: on "
         "for CPU, off for GPU.")
@@ -99,6 +101,13 @@ class LlmSettings(ServerSettings):
             raise ValueError("must be one line of plain text (it has a control or "
                              "non-ASCII character)")
         return SecretStr(value)
+
+    @field_validator("kv_cache_gb")
+    @classmethod
+    def _whole_gib(cls, size: float) -> float:
+        if not size.is_integer():  # vLLM-CPU reads its variable as an int: 0.5 failed there
+            raise ValueError("must be a whole number of GiB (vLLM on CPU takes no fraction)")
+        return size
 
     @field_validator("upstream_url")
     @classmethod

@@ -80,3 +80,46 @@ def test_an_upstream_token_is_one_line_its_trailing_newline_dropped(monkeypatch)
                            f"http://127.0.0.1:{free_port()}/v1"})
     assert code == 2 and "RYMI_LLM_UPSTREAM_TOKEN: must be one line" in logs, logs
     assert "sk-up-88" not in logs
+
+
+@pytest.mark.parametrize("settings, named", [
+    ({"dtype": "fp16"}, "dtype"),
+    ({"kv_cache_gb": 1.5}, "whole number of GiB"),
+])
+def test_a_value_vllm_would_refuse_is_refused_by_name(settings: dict, named: str) -> None:
+    """vLLM's own refusal named its fields, in many lines (dtype), or failed on int()
+    of 0.5 inside its CPU cache set-up (kv_cache_gb, documented as a float)."""
+    from pydantic import ValidationError
+
+    from servers.llm.config import LlmSettings
+
+    with pytest.raises(ValidationError, match=named):
+        LlmSettings(**settings)
+
+
+def test_what_only_the_model_or_device_refuses_is_named_before_the_engine(
+        prepared_model) -> None:  # type: ignore[no-untyped-def]
+    from rymi_endpoints.models.catalog import ModelNotReady, resolve
+    from servers.llm.backends.vllm_engine import VllmBackend
+    from servers.llm.config import LlmSettings
+
+    def check(**settings: object) -> None:
+        VllmBackend(LlmSettings(**settings))._check_against(prepared_model, on_cpu=True)
+
+    check(block_size=64, max_model_len=8192)  # fine: no error
+    with pytest.raises(ValueError, match=r"block_size=16 \(RYMI_LLM_BLOCK_SIZE\)"):
+        check(block_size=16)
+    with pytest.raises(ValueError, match=r"max_model_len=100000 .* \(8192 tokens\)"):
+        check(max_model_len=100000)
+    with pytest.raises(ModelNotReady, match="'whisper-base' is a model for the stt server"):
+        resolve("whisper-base", prepared_model.parent, server="llm")
+
+
+def test_a_block_size_vllm_cpu_cannot_take_stops_the_start_in_one_line(
+        prepared_model) -> None:  # type: ignore[no-untyped-def]
+    """It was a 30 s engine build, 313 lines and four tracebacks, ending in "Engine core
+    initialization failed", naming neither the block size nor the setting."""
+    code, logs = _exit_of({"RYMI_LLM_BLOCK_SIZE": "16",
+                           "RYMI_LLM_MODELS_DIR": str(prepared_model.parent)})
+    assert code == 3 and "llm: cannot start: ValueError: block_size=16" in logs
+    assert "Traceback" not in logs

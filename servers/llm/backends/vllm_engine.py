@@ -9,6 +9,7 @@ the model's context).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import multiprocessing
 import os
@@ -68,7 +69,7 @@ class VllmBackend:
         self._tools_warned = False
 
     async def start(self) -> None:
-        path = resolve(self.settings.model, self.settings.models_dir)
+        path = resolve(self.settings.model, self.settings.models_dir, server="llm")
         from vllm.engine.arg_utils import AsyncEngineArgs
         from vllm.platforms import current_platform
         from vllm.v1.engine.async_llm import AsyncLLM
@@ -84,6 +85,7 @@ class VllmBackend:
         os.environ[vllm_plugin.ENV] = "1" if busy_wait else "0"
         # Read by .vllm_lifeline in the engine core: it ends when this process is gone.
         os.environ[vllm_lifeline.ENV] = str(os.getpid())
+        self._check_against(path, on_cpu)
         eager = self.settings.enforce_eager
         args = AsyncEngineArgs(
             model=str(path),
@@ -116,6 +118,19 @@ class VllmBackend:
                         "will not reach the model (pick a model whose template takes them)",
                         path.name)
         self._defaults = self.engine.model_config.get_diff_sampling_param() or {}
+
+    def _check_against(self, path: Path, on_cpu: bool) -> None:
+        """Settings that only the model or the device can refuse, refused here in one line
+        naming ours: vLLM's own refusal came after a 30 s engine build (block_size), or as
+        a multi-line error naming its fields (max_model_len)."""
+        block = self.settings.block_size
+        if on_cpu and block is not None and block % CPU_BLOCK_SIZE:
+            raise ValueError(f"block_size={block} (RYMI_LLM_BLOCK_SIZE): vLLM on CPU takes "
+                             f"multiples of {CPU_BLOCK_SIZE} only")
+        wanted, context = self.settings.max_model_len, _model_context(path)
+        if wanted is not None and context is not None and wanted > context:
+            raise ValueError(f"max_model_len={wanted} (RYMI_LLM_MAX_MODEL_LEN) is longer than "
+                             f"the model's context ({context} tokens)")
 
     def running(self) -> int:
         return self.engine.get_num_unfinished_requests() if self.engine is not None else 0
@@ -272,6 +287,21 @@ async def _abort_quietly(engine: Any, rid: str) -> None:
         await engine.abort(rid)
     except Exception as exc:
         log.warning("abort of failed request %s: %s: %s", rid, type(exc).__name__, exc)
+
+
+def _model_context(path: Path) -> int | None:
+    """The model's context from its config.json; None where vLLM works it out otherwise
+    (a RoPE scaling stretches it) or the folder does not say."""
+    try:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(config, dict):
+        return None
+    context = config.get("max_position_embeddings")
+    if config.get("rope_scaling") or not isinstance(context, int):
+        return None
+    return context
 
 
 def _message_dict(m: Any) -> dict[str, Any]:
