@@ -21,7 +21,7 @@ class SttSettings(ServerSettings):
     model: str = Field("whisper-tiny.en", min_length=1, description="Catalog name or path "
                        "of a CTranslate2 Whisper model.")
     device: Literal["cpu", "cuda", "auto"] = Field("cpu", description="cpu, cuda or auto.")
-    # CTranslate2's compute types: a typo was found only by the model load, named as its.
+    # CTranslate2's compute types: a typo was found only by the model load, in its words.
     compute_type: Literal["int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16",
                           "float16", "bfloat16", "float32", "default", "auto"] = Field(
         "int8", description="CTranslate2 compute type (int8, int8_float16, float16, "
