@@ -10,6 +10,7 @@ import time
 from starlette.types import Message, Receive, Scope, Send
 
 from .auth import deny_websocket
+from .body import take_small_body
 from .errors import ApiError, raw_error
 from .usage import UsageRecord
 
@@ -72,11 +73,14 @@ _REFUSED = {"draining": "server is draining for shutdown",
 
 
 async def refuse(scope: Scope, receive: Receive, send: Send, reason: str,
-                  rid_header: tuple[bytes, bytes]) -> None:
+                  rid_header: tuple[bytes, bytes], take_body: bool = True) -> None:
+    """A 503 with Retry-After; ``take_body``: the request's body is not read yet."""
     text = _REFUSED[reason]
     body, headers = raw_error(text, "overloaded_error", reason)
     headers += [(b"retry-after", b"1"), rid_header]
     if scope["type"] == "http":
+        if take_body:
+            await take_small_body(scope, receive)
         await send({"type": "http.response.start", "status": 503, "headers": headers})
         await send({"type": "http.response.body", "body": body})
     else:

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .body import take_small_body
 from .errors import raw_error
 from .usage import note_error
 
@@ -85,6 +86,7 @@ class BearerAuthMiddleware:
         headers = [*_UNAUTHORIZED_HEADERS, (b"www-authenticate", b'Bearer realm="rymi"')]
         note_error(scope, "invalid_token")
         if scope["type"] == "http":
+            await take_small_body(scope, receive)
             await send({"type": "http.response.start", "status": 401, "headers": headers})
             await send({"type": "http.response.body", "body": UNAUTHORIZED})
             return

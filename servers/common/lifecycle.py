@@ -239,7 +239,8 @@ class LifecycleMiddleware:
                 # gets while draining, not uvicorn's plain-text 500.
                 usage.status = 503
                 with contextlib.suppress(Exception):
-                    await refuse(scope, receive, send, "draining", rid_header)
+                    await refuse(scope, receive, send, "draining", rid_header,
+                                 take_body=False)  # (the app read it, or began to)
             raise
         finally:
             if watch is not None:

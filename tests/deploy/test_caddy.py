@@ -128,6 +128,18 @@ async def test_stt_websocket_through_the_proxy(caddy):
     assert len(finals) == 1 and "young man" in finals[0]["text"].lower()
 
 
+def test_a_refused_post_keeps_its_answer_through_the_proxy(caddy):
+    """A 401 sent while Caddy still sent the request's body was lost 15 times in 1,000
+    (Caddy: "aborting with incomplete response"): the client got the 401's headers and
+    no body. Seen in this module's own test below, once in CI."""
+    origin, ctx = caddy
+    with httpx.Client(verify=ctx, timeout=30) as client:
+        codes = [client.post(f"{origin}/tts", headers={"Authorization": "Bearer wrong"},
+                             json={"text": "Hi."}).json()["error"]["code"]
+                 for _ in range(300)]
+    assert codes == ["invalid_token"] * 300
+
+
 async def test_wrong_token_is_401_through_the_proxy_on_all_three(caddy):
     origin, ctx = caddy
     bad = {"Authorization": "Bearer wrong"}
