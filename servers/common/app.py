@@ -21,7 +21,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route, Router
+from starlette.routing import BaseRoute, Route, Router, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import metrics, shared_count
@@ -30,6 +30,7 @@ from .config import ServerSettings
 from .direct_routes import App, DirectRoutes, Endpoint
 from .errors import EXCEPTION_HANDLERS, error_body, raw_error
 from .lifecycle import LifecycleMiddleware, ServerState
+from .usage import note_error
 from .workers import METRICS_DIR_ENV, REPLACES_ENV
 
 log = logging.getLogger("rymi.server")
@@ -131,14 +132,26 @@ def create_app(
 
 def _not_found_for(router: Router) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
     """A WebSocket to an unknown path gets a shaped 404 on the handshake (Starlette's
-    own answer is a close before accept, which uvicorn turns into a bare 403)."""
+    own answer is a close before accept, which uvicorn turns into a bare 403). Plain HTTP
+    to a WebSocket path gets 426 Upgrade Required: it was a 404, and a customer checking
+    the documented /stt with curl or a browser was told it did not exist."""
     http_not_found = router.not_found
     body, headers = raw_error("no WebSocket endpoint at this path", "not_found_error",
                               "not_found")
+    ws_paths = {r.path for r in router.routes if isinstance(r, WebSocketRoute)}
+    upgrade_body, upgrade_headers = raw_error(
+        "this is a WebSocket endpoint: connect with ws:// or wss:// (an HTTP Upgrade)",
+        "invalid_request_error", "upgrade_required")
+    upgrade_headers += [(b"upgrade", b"websocket"), (b"connection", b"Upgrade")]
 
     async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
             await deny_websocket(scope, receive, send, 404, body, list(headers))
+        elif scope["path"] in ws_paths:
+            note_error(scope, "upgrade_required")
+            await send({"type": "http.response.start", "status": 426,
+                        "headers": upgrade_headers})
+            await send({"type": "http.response.body", "body": upgrade_body})
         else:
             await http_not_found(scope, receive, send)
 

@@ -101,6 +101,18 @@ async def test_a_websocket_to_an_unknown_path_is_a_shaped_404(echo_server):
     assert b'"code": "not_found"' in response.body or b'"code":"not_found"' in response.body
 
 
+@pytest.mark.parametrize("method", ["GET", "POST", "HEAD"])
+def test_plain_http_to_a_websocket_path_is_told_to_upgrade(echo_server, method):
+    """curl or a browser on the documented /stt was told "Not Found" (404)."""
+    r = httpx.request(method, f"{echo_server.url}/ws", headers={**AUTH, "X-Request-ID":
+                                                              f"plain-{method}"})
+    assert r.status_code == 426 and r.headers["upgrade"] == "websocket"
+    if method != "HEAD":
+        assert r.json()["error"]["code"] == "upgrade_required"
+    assert echo_server.wait_usage(f"plain-{method}")["error"] == "upgrade_required"
+    assert httpx.get(f"{echo_server.url}/nowhere", headers=AUTH).status_code == 404
+
+
 def test_client_ip_comes_from_a_trusted_proxy_only(echo_server):
     forwarded = {**AUTH, "X-Forwarded-For": "203.0.113.7"}
     r = httpx.post(f"{echo_server.url}/stream", content=b"x",
