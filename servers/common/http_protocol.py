@@ -15,6 +15,14 @@ needed: a 401 is an answer) grew a server by 300-400 MB a connection. Here at mo
 ``MAX_PIPELINED`` wait (more is no client but a flood: 400 and the connection closed),
 and reading stays paused until the queue is empty.
 
+A connection closed while the client still sends its request's body (an early 401, 413
+or 503 to a caller that asked for ``Connection: close``, as nginx does by default) is
+closed the lingering way: the answer's end is a FIN, and what still arrives is read and
+dropped for up to ``LINGER_S``. A plain close with unread input is a reset, and a reset
+drops the answer the client has not read yet: behind nginx, 257 of 300 early 413s to a
+1.5 MB body were a 502 (nginx's ``lingering_close`` and Go's ``closeWriteAndWait`` do the
+same for their own answers).
+
 And a way to cut a connection at once: the scope's ``rymi.abort`` extension. uvicorn ends
 a response left incomplete with ``transport.close()``, which waits for the write buffer
 to drain: a client that stopped reading (the send timeout's cut) kept its connection, its
@@ -33,6 +41,7 @@ from .errors import raw_error
 
 MAX_HEAD_BYTES = 64 * 1024  # nginx's default large_client_header_buffers is 4 x 8 KiB
 MAX_PIPELINED = 8  # requests queued behind the one running, per connection
+LINGER_S = 5.0  # how long a closing connection reads and drops a body still coming
 _REASONS = {400: b"Bad Request", 408: b"Request Timeout",
             431: b"Request Header Fields Too Large"}
 
@@ -47,6 +56,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._head_timer: asyncio.TimerHandle | None = None
         self._tail = b""  # the head's last bytes so far: its end may span two reads
         self._flooded = False
+        self._lingering: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -54,9 +64,13 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._lingering is not None:
+            self._lingering.cancel()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._lingering is not None:
+            return  # the rest of a body nobody will read: dropped, the answer is out
         # Counted before parsing, up to the head's end only (body bytes after it in the
         # same read are no head). Counted only when a read left the head unfinished, a
         # head that came in one read was never measured (70 KB: a 200).
@@ -87,6 +101,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
                 cycle.disconnected = True  # gone, as uvicorn counts it: no ERROR after it
                 transport.abort()
             cycle.scope.setdefault("extensions", {})["rymi.abort"] = abort
+            cycle.transport = _LingerOnClose(transport, self, cycle)  # (the cycle's close)
         if len(self.pipeline) > MAX_PIPELINED:
             # Raised out of the parser (as its callback error), which stops it parsing
             # the rest of this read; uvicorn then calls send_400_response.
@@ -118,6 +133,18 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self._head_timer.cancel()
             self._head_timer = None
 
+    def linger(self) -> None:
+        """Close after the answer with a FIN, reading and dropping what still comes."""
+        transport = self.transport
+        if self._lingering is not None or transport.is_closing():
+            return
+        if not transport.can_write_eof():  # (TLS): no half-close to make
+            transport.close()
+            return
+        transport.write_eof()  # after what is buffered: the answer, whole
+        self._lingering = self.loop.call_later(LINGER_S, transport.close)
+        self.flow.resume_reading()
+
     def _refuse(self, status: int, message: str, code: str) -> None:
         self._in_head = False
         self._disarm()
@@ -125,7 +152,27 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         head = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS[status])]
         head += [name + b": " + value + b"\r\n" for name, value in headers]
         self.transport.write(b"".join(head) + b"connection: close\r\n\r\n" + body)
-        self.transport.close()
+        self.linger()  # the client may still be sending its head or body
+
+
+class _LingerOnClose:
+    """The transport as one request's cycle sees it: its ``close()`` while the request's
+    body is still coming is a lingering one (uvicorn closes after an answer to a
+    ``Connection: close`` request, read or not)."""
+
+    def __init__(self, transport: asyncio.Transport, protocol: BoundedHttpToolsProtocol,
+                 cycle: Any) -> None:
+        self._transport, self._protocol, self._cycle = transport, protocol, cycle
+        self.write, self.is_closing = transport.write, transport.is_closing  # (hot: bound)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+    def close(self) -> None:
+        if self._cycle.more_body and self._protocol.transport is self._transport:
+            self._protocol.linger()
+        else:
+            self._transport.close()
 
 
 def bounded_protocol(head_timeout_s: float) -> type[BoundedHttpToolsProtocol]:

@@ -123,3 +123,24 @@ def test_a_pipelining_flood_is_refused_not_queued(quick_server: RunningServer) -
     few = _pipelined(quick_server.port, 3)  # a few pipelined, as HTTP/1.1 allows: answered
     assert few.count(b"HTTP/1.1 401") == 3, few[:300]
     assert httpx.get(f"{quick_server.url}/healthz").status_code == 200  # still serving
+
+
+def test_an_early_answer_to_a_body_still_coming_is_not_lost_to_a_reset(
+        quick_server: RunningServer) -> None:
+    """A 401 to a large body with ``Connection: close`` (nginx's default to its
+    upstreams): uvicorn closed with the body unread, the kernel sent a reset, and the
+    reset dropped the answer the client had not read yet (behind nginx, 257 of 300 early
+    413s were a 502). Now the close is a FIN, and the rest of the body is read and
+    dropped."""
+    body = b"x" * 1_500_000
+    with socket.create_connection(("127.0.0.1", quick_server.port), timeout=10) as sock:
+        sock.sendall(b"POST /stream HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+                     b"Authorization: Bearer wrong\r\nContent-Length: %d\r\n\r\n" % len(body)
+                     + body[:100_000])
+        time.sleep(0.5)  # the 401 is sent, and the connection closed, meanwhile
+        sock.sendall(body[100_000:200_000])  # still sending, as a proxy relaying a body
+        time.sleep(0.2)
+        data = b""
+        while part := sock.recv(65536):  # a reset raised ConnectionResetError here
+            data += part
+    assert data.startswith(b"HTTP/1.1 401 ") and data.endswith(b'"invalid_token"}}')
