@@ -136,11 +136,14 @@ def test_an_early_answer_to_a_body_still_coming_is_not_lost_to_a_reset(
     with socket.create_connection(("127.0.0.1", quick_server.port), timeout=10) as sock:
         sock.sendall(b"POST /stream HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
                      b"Authorization: Bearer wrong\r\nContent-Length: %d\r\n\r\n" % len(body)
-                     + body[:100_000])
+                     + body[:300_000])  # past what uvicorn reads (64 KiB) before it pauses:
+        # unread input at the close, so the old close was a reset every time (with 100 KB
+        # it was all read half the time, and the test caught the bug only then)
         time.sleep(0.5)  # the 401 is sent, and the connection closed, meanwhile
-        sock.sendall(body[100_000:200_000])  # still sending, as a proxy relaying a body
+        sock.sendall(body[300_000:400_000])  # still sending, as a proxy relaying a body
         time.sleep(0.2)
         data = b""
-        while part := sock.recv(65536):  # a reset raised ConnectionResetError here
+        while part := sock.recv(65536):  # a reset raised ConnectionResetError (here or
+            # at the sendall above)
             data += part
     assert data.startswith(b"HTTP/1.1 401 ") and data.endswith(b'"invalid_token"}}')
