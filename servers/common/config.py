@@ -25,7 +25,10 @@ def default_models_dir() -> Path:
 class ServerSettings(BaseSettings):
     """Settings every server has. Subclasses set ``env_prefix`` (``RYMI_TTS_``...)."""
 
-    model_config = SettingsConfigDict(env_prefix="RYMI_", extra="ignore")
+    # A blank variable is an unset one (compose's `${X:-}`): the shared value or the
+    # default applies. Read as a value, "" was the cwd for a path, every interface for
+    # the host, an open server where the shared RYMI_TOKENS locks the others.
+    model_config = SettingsConfigDict(env_prefix="RYMI_", extra="ignore", env_ignore_empty=True)
 
     host: str = Field("127.0.0.1", description="Address to listen on (0.0.0.0 in containers).")
     port: int = Field(8000, ge=0, le=65535, description="TCP port.")
@@ -168,14 +171,17 @@ SHARED_FIELDS = ("tokens", "token_file", "tls_cert", "tls_key", "models_dir", "l
                  "forwarded_allow_ips", "keepalive_s")
 
 
+def _env(name: str) -> str | None:
+    """An environment variable as the settings read it: blank is unset."""
+    value = os.environ.get(name)
+    return value if value else None
+
+
 def setting_from_env(server: str, field: str) -> str | None:
     """A setting as ``load_settings`` reads it for a server: its own RYMI_<SERVER>_<FIELD>
-    when set (even empty: a blank own value wins), else the shared RYMI_<FIELD>. For
-    launchers that must agree with the servers they start (``up``, the demo's URLs)."""
-    own = f"RYMI_{server.upper()}_{field.upper()}"
-    if own in os.environ:
-        return os.environ[own]
-    return os.environ.get(f"RYMI_{field.upper()}")
+    when set, else the shared RYMI_<FIELD>. For launchers that must agree with the
+    servers they start (``up``, the demo's URLs)."""
+    return _env(f"RYMI_{server.upper()}_{field.upper()}") or _env(f"RYMI_{field.upper()}")
 
 
 def reachable_host(server: str) -> str:
@@ -191,13 +197,16 @@ def reachable_host(server: str) -> str:
 
 def load_settings(cls: type[S], argv: list[str] | None = None, prog: str = "server") -> S:
     """Parse flags over the environment; on a bad value print one line and exit 2."""
-    args = build_parser(cls, prog).parse_args(argv)
+    parser = build_parser(cls, prog)
+    args = parser.parse_args(argv)
     overrides = {k: v for k, v in vars(args).items() if v is not None}
+    for name, value in overrides.items():
+        if isinstance(value, str) and not value.strip():
+            parser.error(f"--{name.replace('_', '-')} is blank: leave it out for the default")
     prefix = cls.model_config.get("env_prefix", "").upper()
     for name in SHARED_FIELDS:
-        shared = os.environ.get(f"RYMI_{name.upper()}")
-        own = f"{prefix}{name.upper()}" in os.environ
-        if name not in overrides and shared is not None and not own:
+        shared = _env(f"RYMI_{name.upper()}")
+        if name not in overrides and shared is not None and _env(f"{prefix}{name.upper()}") is None:
             overrides[name] = shared
     try:
         return cls(**overrides)
@@ -218,7 +227,7 @@ def _named(error: Any, prefix: str, flags: dict[str, Any]) -> str:
     own = f"{prefix}{field}".upper()
     if flags.get(field) is not None:
         name = "--" + field.replace("_", "-")
-    elif own not in os.environ and f"RYMI_{field.upper()}" in os.environ:
+    elif _env(own) is None and _env(f"RYMI_{field.upper()}") is not None:
         name = f"RYMI_{field.upper()}"
     else:
         name = own
