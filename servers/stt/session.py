@@ -98,7 +98,8 @@ class SttSession:
             extra.update(
                 audio_seconds=round(self.samples / SAMPLE_RATE, 3), finals=self.turns.finals,
                 model=self.options.model, language=self.options.language_code or
-                ",".join(self.options.candidates) or "auto")  # a list: its languages
+                ",".join(self.options.candidates) or "auto",  # a list: its languages
+                languages_heard=self.turns.languages_heard)
 
     async def _receive_loop(self, sender: asyncio.Task[None]) -> tuple[int | None, str | None]:
         s = self.settings

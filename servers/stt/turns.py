@@ -47,6 +47,9 @@ class Turns:
         self.backlog_changed = asyncio.Event()
         self.abort: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self.finals = 0
+        # The language_code of each final with words, in the order first heard (the usage
+        # record's answer to "auto": what the call was in, not what was asked for).
+        self.languages_heard: list[str] = []
         self.last_speech_pos = 0
         self.last_speech_at: float | None = None
 
@@ -145,10 +148,13 @@ class Turns:
         # heard as Hindi, is decoded in its guess and kept for nothing).
         text = result.text if result is not None else ""
         used = result.language if result is not None else self.language.code
+        code = self.options.language_code or self.options.tag_for(
+            used or (self.options.candidates or ("en",))[0])
+        if text and code not in self.languages_heard:
+            self.languages_heard.append(code)
         return {"type": "final", "text": text,
                 "confidence": result.confidence if result is not None and text else 0.0,
-                "language_code": self.options.language_code or self.options.tag_for(
-                    used or (self.options.candidates or ("en",))[0])}
+                "language_code": code}
 
     def _final_sent(self, turn: Turn, now: float) -> None:
         self.finals += 1

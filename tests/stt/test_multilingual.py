@@ -135,7 +135,9 @@ async def test_language_list_detects_among_the_candidates(url, auth, stt_server)
     print(f"\nlanguage=es,en: {got.finals()}")
     assert [f["language_code"] for f in got.finals()] == ["es"]
     # The usage record names the list it was asked for ("auto" said nothing of it).
-    assert stt_server.wait_usage("stt-language-list")["language"] == "es,en"
+    record = stt_server.wait_usage("stt-language-list")
+    assert record["language"] == "es,en"
+    assert record["languages_heard"] == ["es"]  # and what the call was in
 
 
 async def test_base_transcribes_english_by_default_language(url, auth):
@@ -147,7 +149,8 @@ async def test_base_transcribes_english_by_default_language(url, auth):
     assert "young man" in got.text().lower()
 
 
-async def test_speech_in_another_language_after_the_session_settled_is_not_lost(url, auth):
+async def test_speech_in_another_language_after_the_session_settled_is_not_lost(
+        url, auth, stt_server):
     """German, English and French settle the session (on French, last); the hard Spanish
     clip is heard unsure, so it is decoded in French, where every segment is filtered:
     an empty final for four seconds of speech. It is decoded in detection's guess then."""
@@ -156,8 +159,11 @@ async def test_speech_in_another_language_after_the_session_settled_is_not_lost(
              CLIPS / "cheetah_fr.wav", CLIPS / "cheetah_es.wav"]
     audio = b"".join(load_pcm(clip) + silence(1.5) for clip in clips)
     got = await transcribe(f"{url}?model=base&language=auto&interim=false", audio,
-                           speed=4, tail_s=0.5, headers=auth)
+                           speed=4, tail_s=0.5, headers={**auth, "X-Request-ID": "stt-auto"})
     finals = got.finals()
     print(f"\nde, en, fr, then hard es: {[(f['language_code'], f['text']) for f in finals]}")
     assert len(finals) == 4, got.events
     assert all(f["text"] for f in finals), finals
+    record = stt_server.wait_usage("stt-auto")
+    assert record["language"] == "auto"  # as asked; and what the call was in, in order:
+    assert record["languages_heard"] == list(dict.fromkeys(f["language_code"] for f in finals))
