@@ -23,6 +23,11 @@ drops the answer the client has not read yet: behind nginx, 257 of 300 early 413
 1.5 MB body were a 502 (nginx's ``lingering_close`` and Go's ``closeWriteAndWait`` do the
 same for their own answers).
 
+An HTTP/1.0 request's streamed answer is framed by the connection's close, not chunked:
+uvicorn chunks any answer without a Content-Length, which RFC 9112 forbids toward a 1.0
+client (one that takes it at its word, such as ``ab`` or ``http.client`` at 1.0, reads the
+chunk sizes as audio).
+
 And a way to cut a connection at once: the scope's ``rymi.abort`` extension. uvicorn ends
 a response left incomplete with ``transport.close()``, which waits for the write buffer
 to drain: a client that stopped reading (the send timeout's cut) kept its connection, its
@@ -102,6 +107,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
                 transport.abort()
             cycle.scope.setdefault("extensions", {})["rymi.abort"] = abort
             cycle.transport = _LingerOnClose(transport, self, cycle)  # (the cycle's close)
+            if cycle.scope["http_version"] == "1.0":
+                _close_delimited(cycle)
         if len(self.pipeline) > MAX_PIPELINED:
             # Raised out of the parser (as its callback error), which stops it parsing
             # the rest of this read; uvicorn then calls send_400_response.
@@ -173,6 +180,27 @@ class _LingerOnClose:
             self._protocol.linger()
         else:
             self._transport.close()
+
+
+def _close_delimited(cycle: Any) -> None:
+    """Frame an HTTP/1.0 request's answer by closing the connection after it, where
+    uvicorn would chunk it (no Content-Length; 1.0 connections are never kept alive)."""
+    send = cycle.send
+    delimited = False
+
+    async def send_to_http_10(message: Any) -> None:
+        nonlocal delimited
+        if message["type"] == "http.response.start":
+            names = {name.lower() for name, _ in message.get("headers", [])}
+            delimited = (cycle.scope["method"] != "HEAD" and message["status"] not in (204, 304)
+                         and not names & {b"content-length", b"transfer-encoding"})
+            if delimited:  # uvicorn's own length check, made to pass: any length fits
+                cycle.chunked_encoding, cycle.expected_content_length = False, 1 << 62
+        elif delimited and not message.get("more_body", False):
+            cycle.expected_content_length = len(message.get("body", b""))
+        await send(message)
+
+    cycle.send = send_to_http_10  # (run_asgi, not started yet, hands the app self.send)
 
 
 def bounded_protocol(head_timeout_s: float) -> type[BoundedHttpToolsProtocol]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import statistics
 
 import httpx
@@ -45,6 +46,22 @@ def test_default_format_is_pcm_24000_and_root_path_serves_too(client: httpx.Clie
     assert a.status_code == 200
     seconds = len(a.content) / 2 / 24000
     assert 0.7 < seconds < 3.0
+
+
+def test_an_http_10_client_gets_the_audio_unchunked(tts_server: RunningServer) -> None:
+    """A 1.0 client (ab, http.client at 1.0) would read chunk sizes as samples."""
+    payload = b'{"text": "One two three.", "format": "pcm_16000"}'
+    with socket.create_connection(("127.0.0.1", tts_server.port), timeout=60) as sock:
+        sock.sendall(b"POST /tts HTTP/1.0\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n%s" % (len(payload), payload))
+        data = b""
+        while part := sock.recv(65536):  # the server's close ends the answer
+            data += part
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.split()[1] == b"200", data[:300]
+    assert b"transfer-encoding" not in head.lower() and b"content-length" not in head.lower()
+    assert len(body) % 2 == 0 and 0.7 < len(body) / 2 / 16000 < 3.0
+    assert np.abs(np.frombuffer(body, dtype="<i2")).max() > 3000  # speech, not silence
 
 
 def test_every_chunk_is_whole_samples_and_the_stream_ends_cleanly(
