@@ -35,8 +35,19 @@ SSE_HEADERS = [
 ]
 
 
+def compact_json(obj: Any) -> bytes:
+    """``obj`` as compact UTF-8 JSON. A lone surrogate (an upstream that split a
+    surrogate pair across its escapes) has no UTF-8: that one is written escaped, as
+    JSON allows, and the client reads back just what the upstream sent."""
+    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return json.dumps(obj, separators=(",", ":")).encode()
+
+
 def event(obj: Any) -> bytes:
-    return b"data: " + json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode() + b"\n\n"
+    return b"data: " + compact_json(obj) + b"\n\n"
 
 
 def error_event(message: str, type_: str, code: str, param: str | None = None) -> bytes:

@@ -9,7 +9,8 @@ the stream open with comments until the client leaves), ``fault:400``, ``fault:4
 ``fault:403``, ``fault:429``, ``fault:429-bare`` and ``fault:503`` (no Retry-After), ``fault:500``, ``fault:html-502``, and three ways with usage
 that the contract's own does not take: ``fault:usage-on-choice`` (on the last choice
 chunk, asked or not), ``fault:usage-unasked`` (a usage chunk asked or not),
-``fault:no-usage`` (never one), ``fault:no-total`` (usage without ``total_tokens``,
+``fault:no-usage`` (never one), ``fault:lone-surrogate`` (half a surrogate pair escaped
+in chunks and an answer the proxy must re-encode), ``fault:no-total`` (usage without ``total_tokens``,
 streamed or not), and ``fault:loose``, which breaks the stream's rules (a
 new id and created in every chunk, no role, no finish_reason; not streamed, an answer
 with none of the contract's fields but its text), and ``fault:200-error`` (an error
@@ -108,6 +109,12 @@ def make_app(state: FaultState) -> Starlette:
             usage = {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}
             if fault == "no-total":
                 del usage["total_tokens"]
+            if fault == "lone-surrogate":  # and no total: re-encoded by the proxy
+                del usage["total_tokens"]
+                return Response(json.dumps({"id": "chatcmpl-fault", "object": "chat.completion",
+                    "created": 1, "model": MODEL, "choices": [{"index": 0, "message": {
+                        "role": "assistant", "content": "ok \ud83d"}, "finish_reason": "stop"}],
+                    "usage": usage}), media_type="application/json")
             if fault == "loose":  # no object, id, created, role, finish_reason or usage
                 return JSONResponse({"model": MODEL, "choices": [
                     {"index": 0, "message": {"content": "ok"}}]})
@@ -159,6 +166,14 @@ async def _stream(fault: str, body: dict, state: FaultState):
             return
         if fault == "stall-first":  # headers, then nothing
             await asyncio.sleep(30)
+        if fault == "lone-surrogate":  # a gateway that cut a pair: JSON escapes it as is
+            for ev in ({"id": "chatcmpl-fault", "created": 1, "choices": [  # no role: rewritten
+                        {"index": 0, "delta": {"content": "\ud83d"}}]},
+                       {"error": {"message": "broke at \ud83d", "type": "InternalServerError",
+                                  "param": None, "code": 500}}):  # an int code: rewritten
+                yield b"data: " + json.dumps(ev).encode() + b"\n\n"
+            yield b"data: [DONE]\n\n"
+            return
         if fault == "loose":
             for ev in _loose_stream():
                 yield ev

@@ -12,7 +12,6 @@ relay asks for it), since a client waits for one to know the answer is whole.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 import uuid
@@ -20,7 +19,7 @@ from typing import Any
 
 from servers.common.errors import ApiError
 
-from ..sse import event, event_data, json_or_none, total_added
+from ..sse import compact_json, event, event_data, json_or_none, total_added
 from .secret import blanked
 
 _ID = re.compile(rb'"id"\s*:\s*"[^"\\]*"')  # an id with escapes takes the slow path
@@ -133,7 +132,7 @@ class Conformer:
             id_match, created_match = _ID.search(payload), _CREATED.search(payload)
             self._tokens = (
                 id_match.group() if ident["id"] == obj.get("id") and id_match
-                else b'"id":' + json.dumps(ident["id"], ensure_ascii=False).encode(),
+                else b'"id":' + compact_json(ident["id"]),
                 created_match.group() if ident["created"] == obj.get("created") and
                 created_match else b'"created":%d' % ident["created"])
         if obj.get("id") == ident["id"] and obj.get("created") == ident["created"]:

@@ -25,7 +25,7 @@ from servers.common.logs import shown_url
 
 from ..config import LlmSettings
 from ..schema import ChatRequest
-from ..sse import json_or_none
+from ..sse import compact_json, json_or_none
 from . import secret
 from .conform import conform_answer
 from .connect import TransportError
@@ -188,7 +188,7 @@ class UpstreamBackend:
         if self.model_field is not None and answer.get("model") != self.served_name:
             answer["model"], changed = self.served_name, True
         if changed:  # re-encoded only then
-            data = json.dumps(answer, separators=(",", ":"), ensure_ascii=False).encode()
+            data = compact_json(answer)
         usage = answer["usage"] if isinstance(answer["usage"], dict) else {}
         state.prompt_tokens = usage.get("prompt_tokens")
         state.completion_tokens = usage.get("completion_tokens")
