@@ -46,6 +46,15 @@ class OtherPart(_Lenient):
         return v
 
 
+def is_text(text: str) -> bool:
+    """False for a lone surrogate ("\\ud83d" in JSON: valid there, no UTF-8 anywhere)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class Message(_Lenient):
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: str | list[TextPart | RefusalPart | OtherPart] | None = None
@@ -131,10 +140,8 @@ class ChatRequest(_Lenient):
         if isinstance(v, list) and len(v) > 4:
             raise ValueError("at most 4 stop sequences")
         for stop in [v] if isinstance(v, str) else v or []:
-            try:  # a lone surrogate ("\ud83d" in JSON) failed on its way to the engine: a 500
-                stop.encode("utf-8")
-            except UnicodeEncodeError:
-                raise ValueError("a stop sequence must be valid Unicode text") from None
+            if not is_text(stop):  # it failed on its way to the engine: a 500
+                raise ValueError("a stop sequence must be valid Unicode text")
         return v
 
     @property

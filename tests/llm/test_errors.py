@@ -92,6 +92,12 @@ def test_400_a_stop_that_is_no_text(llm: RunningServer, stop: bytes) -> None:
     assert metric(llm, "rymi_llm_engine_requests") == 0
 
 
+def test_400_a_message_that_is_no_text_says_so(llm: RunningServer) -> None:
+    body = b'{"messages": [{"role": "user", "content": "hi \\ud83d"}], "max_tokens": 2}'
+    err = shaped(post(llm, content=body), 400, "invalid_messages")
+    assert "messages[0].content is not valid Unicode text" in err["message"], err
+
+
 def test_400_prompt_longer_than_the_context(llm: RunningServer) -> None:
     long = " ".join(["word"] * 3000)  # ~3000 tokens; the test server's context is 1024
     err = shaped(post(llm, json={"messages": [{"role": "user", "content": long}],

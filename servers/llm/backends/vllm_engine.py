@@ -21,7 +21,7 @@ from typing import Any
 from rymi_endpoints.models.catalog import resolve
 
 from ..config import LlmSettings
-from ..schema import ChatRequest
+from ..schema import ChatRequest, is_text
 from . import Delta, EngineError, vllm_lifeline, vllm_plugin
 
 log = logging.getLogger("rymi.llm.vllm")
@@ -175,8 +175,13 @@ class VllmBackend:
                 out = await asyncio.to_thread(self.tokenizer.apply_chat_template, messages,
                                               **kwargs)
         except Exception as exc:  # a template that rejects the conversation (roles, order)
-            raise EngineError(400, f"chat template rejected the messages: {exc}",
-                              "invalid_messages", "messages") from None
+            said = f"chat template rejected the messages: {exc}"
+            for i, m in enumerate(messages):  # (the tokenizer's own words say nothing of it)
+                if not is_text(m.get("content") or ""):
+                    said = (f"messages[{i}].content is not valid Unicode text (half a "
+                            "surrogate pair: a \\ud800-\\udfff escape without its other half)")
+                    break
+            raise EngineError(400, said, "invalid_messages", "messages") from None
         return list(out["input_ids"])
 
     def sampling(self, req: ChatRequest, prompt_len: int) -> Any:
