@@ -185,6 +185,10 @@ RULES: list[Rule] = [
 # codes: NFKC makes them plain. Only these ranges: NFKC elsewhere changes what espeak
 # reads well ("½" to "1⁄2", "m²" to "m2").
 _STYLED = re.compile("[\uFF01-\uFF5E\U0001D400-\U0001D7FF]+")
+# Zero-width space, joiner, word joiner and BOM: nothing to hear (one shows as nothing),
+# but espeak split a word there ("Hel\u200blo" was "hel lo"). ZWNJ stays: in Persian it
+# shapes words.
+_ZERO_WIDTH = re.compile("[\u200B\u200D\u2060\uFEFF]+")
 _ABBREV = re.compile(r"(?<!\w)(" + "|".join(re.escape(a) for a in ABBREVIATIONS)
                      + r")(?=[\s,;:]|$|(?<![.])[.!?])")  # "N/A." too; "Jr.." is no word
 # Words that go before what they name: their period never ends a sentence ("Dr. Lee").
@@ -259,6 +263,9 @@ def normalize_lines(text: str, language: str = "en") -> list[str]:
     """``text`` as spoken, cut where a line break ends a sentence. The cut must reach the
     planner: espeak hears no stop in "one. two", and the planner splits only before a
     capital or a letter with no case, so a break lost to whitespace is lost aloud."""
+    # Composed (NFC) first: espeak reads a decomposed "é" (e + U+0301) as another word
+    # ("café" was "kayf"), and macOS and some models write text that way.
+    text = _ZERO_WIDTH.sub("", unicodedata.normalize("NFC", text))
     # Styled Latin first, so a full-width "＊＊" is markup like any other.
     text = _STYLED.sub(lambda m: unicodedata.normalize("NFKC", m[0]), text)
     english = language.lower().startswith("en")

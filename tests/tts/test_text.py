@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
 from servers.tts import normalize as normalize_module
@@ -344,6 +346,20 @@ def test_double_brackets_never_reach_piper(language: str) -> None:
 def test_a_multiplication_is_said_in_the_voices_language(text: str, language: str,
                                                          spoken: str) -> None:
     assert normalize(text, language) == spoken
+
+
+@pytest.mark.parametrize("text", ["Café au lait, naïve résumé.", "Müller's Straße.",
+                                  "¿Qué año? Ñandú."])
+def test_decomposed_text_is_read_as_the_composed(text: str) -> None:
+    decomposed = unicodedata.normalize("NFD", text)
+    assert decomposed != text  # the premise: combining marks
+    assert normalize(decomposed) == normalize(text) == text
+
+
+@pytest.mark.parametrize("mark", ["\u200b", "\u200d", "\u2060", "\ufeff"])
+def test_a_zero_width_mark_inside_a_word_leaves_it_one_word(mark: str) -> None:
+    assert normalize(f"Hel{mark}lo wor{mark}{mark}ld.") == "Hello world."
+    assert normalize(f"Hello{mark} world.") == "Hello world."  # nothing where it was
 
 
 def test_other_languages_are_left_alone() -> None:
