@@ -44,20 +44,24 @@ class ModelNeverFits(RuntimeError):
 # multilingual ones (51866 in large-v3): the language tokens' extra entry. CTranslate2
 # decides ``is_multilingual`` the same way.
 MULTILINGUAL_VOCAB = 51865
+CANTONESE_VOCAB = 51866  # large-v3 added one language token: "yue"
 
 
 def served_model(name: str, path: Path | None = None) -> ServedModel:
     """A model with its short aliases and languages (from the catalog, or its folder)."""
     entry = load_catalog().get(name)
+    vocab = vocabulary_size(path or Path(name)) if entry is None or path else None
+    # Without its token, a model asked for Cantonese decoded nothing: empty finals.
+    lacks = ("yue",) if vocab is not None and vocab < CANTONESE_VOCAB else ()
     if entry is None:  # a path: English-only when its folder says so, whatever its name
-        vocab = vocabulary_size(path or Path(name))
         english = (vocab < MULTILINGUAL_VOCAB if vocab is not None
                    else name.rstrip("/").endswith(".en") or ".en/" in name)
-        return ServedModel(name, (), ("en",) if english else ())
+        return ServedModel(name, (), ("en",) if english else (), () if english else lacks)
     short = entry.name.removeprefix("whisper-")
     languages = () if "multilingual" in entry.languages else tuple(
         lang.split("-")[0] for lang in entry.languages)
-    return ServedModel(entry.name, (short,) if short != entry.name else (), languages)
+    return ServedModel(entry.name, (short,) if short != entry.name else (), languages,
+                       () if languages else lacks)
 
 
 def vocabulary_size(folder: Path) -> int | None:
@@ -90,14 +94,14 @@ def served_models(settings: SttSettings) -> dict[str, tuple[ServedModel, Path]]:
             entry_path = resolve(entry.name, settings.models_dir)
         except ModelNotReady:  # in the catalog but not prepared on this machine
             continue
-        served = served_model(entry.name)
+        served = served_model(entry.name, entry_path)
         if entry_path.resolve() == path.resolve():
             # The configured model set by its folder's path: its catalog names are its
             # aliases (a ?model=base loaded the same weights a second time).
             configured = out[settings.model][0]
             out[settings.model] = (ServedModel(
                 configured.name, (*configured.aliases, served.name, *served.aliases),
-                served.languages), path)
+                served.languages, served.lacks), path)
             continue
         out[entry.name] = (served, entry_path)
     return out

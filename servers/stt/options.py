@@ -45,12 +45,16 @@ class ServedModel:
 
     name: str
     aliases: tuple[str, ...] = ()
-    # Whisper language codes; empty means multilingual (any Whisper language).
+    # Whisper language codes; empty means multilingual (any Whisper language)...
     languages: tuple[str, ...] = ("en",)
+    # ...but these, which its vocabulary has no token for (Cantonese before large-v3).
+    lacks: tuple[str, ...] = ()
 
     def speaks(self, code: str) -> bool:
         """``code``: a Whisper language code (``es``, ``jw``)."""
-        return code in self.languages if self.languages else code in whisper_languages()
+        if self.languages:
+            return code in self.languages
+        return code in whisper_languages() and code not in self.lacks
 
 
 @dataclass(frozen=True)
@@ -182,7 +186,7 @@ def _items(name: str, value: str) -> list[str]:
 def _accepted_languages(model: ServedModel) -> str:
     if not model.languages:
         return ("auto, a language code Whisper knows with an optional region (es, es-ES, "
-                f"es_ES; {len(whisper_languages())} languages; also "
+                f"es_ES; {len(whisper_languages() - set(model.lacks))} languages; also "
                 f"{', '.join(a for a in ALIASES if a not in whisper_languages())}), or a "
                 "comma-separated list of them to detect among (es,en)")
     codes = ", ".join(model.languages)

@@ -168,6 +168,8 @@ async def test_alias_accepted_on_the_handshake(url, auth, tag):
     ("model=base&language=xq-XQ", "language", "es_ES"),  # bogus: the accepted forms
     ("model=base&language=nb,", "language", "es,en"),
     ("language=", "language", "auto"), ("model=", "model", "tiny.en"),
+    # base has no Cantonese token (large-v3 added it): accepted, it decoded empty finals.
+    ("model=base&language=yue", "language", "99 languages"),
 ])
 async def test_bogus_or_blank_language_refused_on_the_handshake(url, auth, query, param,
                                                                 accepted):
@@ -315,3 +317,12 @@ async def test_a_memory_budget_below_the_configured_model_says_so(models_dir) ->
     with pytest.raises(models.ModelNeverFits, match="models_memory_mb=10 is below the "
                        "configured model 'whisper-tiny.en' "):
         await registry.load_default()
+
+
+@pytest.mark.parametrize("tokens,cantonese", [(51864, False), (51865, False), (51866, True)])
+def test_cantonese_only_where_the_vocabulary_has_its_token(tmp_path, tokens, cantonese):
+    from servers.stt.models import served_model
+    (tmp_path / "vocabulary.txt").write_text("t\n" * tokens, encoding="utf-8")
+    model = served_model(str(tmp_path), tmp_path)
+    assert model.speaks("yue") is cantonese
+    assert model.speaks("es") is (tokens > 51864)  # English-only below 51865
