@@ -13,9 +13,15 @@ from functools import cache
 from importlib import metadata, resources
 from pathlib import Path
 
+MANIFEST = "checksums.sha256"  # what ``prepare`` writes in every folder it builds
+
 
 class ModelNotReady(RuntimeError):
     """The model exists in the catalog but is not on this machine yet."""
+
+
+class ModelIncomplete(ModelNotReady):
+    """The model's folder is there, but files it needs are not."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,9 @@ def resolve(name_or_path: str, models_dir: Path, server: str | None = None) -> P
     is refused by name, not failed later by the engine)."""
     candidate = Path(name_or_path).expanduser()
     if candidate.exists():
+        if missing := missing_files(candidate):
+            raise ModelIncomplete(f"{candidate} lacks {', '.join(missing)}, which its "
+                                f"{MANIFEST} lists")
         return candidate
     catalog = load_catalog()
     entry = catalog.get(name_or_path)
@@ -107,4 +116,19 @@ def resolve(name_or_path: str, models_dir: Path, server: str | None = None) -> P
             f"model {entry.name!r} is not prepared in {models_dir}: run "
             f"`rymi-endpoints models prepare {entry.name}` (or `make models`)"
         )
+    if missing := missing_files(path):  # an engine would fetch some from a hub, or fail
+        raise ModelIncomplete(f"model {entry.name!r} in {path} lacks {', '.join(missing)}: "
+                            f"delete the folder and run `rymi-endpoints models prepare "
+                            f"{entry.name}`")
     return path
+
+
+def missing_files(folder: Path) -> list[str]:
+    """Files a prepared folder's manifest lists that are not there (names only, no
+    hashing: cheap enough for every start; ``models verify`` checks the contents)."""
+    try:
+        lines = (folder / MANIFEST).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):  # not a prepared folder (a package's file)
+        return []
+    names = (line.partition("  ")[2] for line in lines if line)
+    return [name for name in names if name and not (folder / name).is_file()]

@@ -24,10 +24,9 @@ from typing import Any
 
 import httpx
 
-from .catalog import ModelEntry, ModelNotReady, distribution, load_catalog, package_file
+from .catalog import MANIFEST, ModelEntry, ModelNotReady, distribution, load_catalog, package_file
 from .fetch import ChecksumMismatch, FetchFailed, download, file_digest
 
-MANIFEST = "checksums.sha256"
 SOURCE = "source.json"  # hub models: the repository and commit they came from
 HF_ENDPOINT = os.environ.get("RYMI_HF_ENDPOINT", "https://huggingface.co")
 

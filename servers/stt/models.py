@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rymi_endpoints.models.catalog import ModelNotReady, load_catalog, resolve
+from rymi_endpoints.models.catalog import ModelIncomplete, ModelNotReady, load_catalog, resolve
 
 from .config import SttSettings
 from .engine import DecodeOptions, Transcript, WhisperEngine
@@ -83,15 +83,28 @@ def vocabulary_size(folder: Path) -> int | None:
     return None
 
 
+def _whisper_folder(path: Path) -> Path:
+    """``path``, if faster-whisper can load it from its own files: without a
+    tokenizer.json it fetched one from the Hugging Face hub (a folder converted without
+    ``--copy_files tokenizer.json``), or waited on a hub it could not reach."""
+    if path.is_dir() and not (path / "tokenizer.json").is_file():
+        raise ModelIncomplete(f"{path} has no tokenizer.json (convert with "
+                              "`ct2-transformers-converter ... --copy_files tokenizer.json`)")
+    return path
+
+
 def served_models(settings: SttSettings) -> dict[str, tuple[ServedModel, Path]]:
     """The configured model (must be ready) and every other STT model prepared here."""
-    path = resolve(settings.model, settings.models_dir, server="stt")
+    path = _whisper_folder(resolve(settings.model, settings.models_dir, server="stt"))
     out = {settings.model: (served_model(settings.model, path), path)}
     for entry in load_catalog().values():
         if entry.server != "stt" or entry.name in out:
             continue
         try:
-            entry_path = resolve(entry.name, settings.models_dir)
+            entry_path = _whisper_folder(resolve(entry.name, settings.models_dir))
+        except ModelIncomplete as exc:  # prepared once, damaged since: said, not served
+            log.warning("not serving %s: %s", entry.name, exc)
+            continue
         except ModelNotReady:  # in the catalog but not prepared on this machine
             continue
         served = served_model(entry.name, entry_path)

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from rymi_endpoints.models import load_catalog, resolve
-from rymi_endpoints.models.catalog import ModelNotReady
+from rymi_endpoints.models.catalog import ModelIncomplete, ModelNotReady
 from rymi_endpoints.models.fetch import ChecksumMismatch, FetchFailed, download, file_digest
 from rymi_endpoints.models.prepare import prepare, record_hashes, verify_folder, write_manifest
 from tests.support.servers import REPO, free_port
@@ -163,3 +163,29 @@ def test_a_models_dir_that_cannot_be_made_is_one_line(tmp_path):
     proc = _cli("prepare", "whisper-base", "--models-dir", str(tmp_path / "afile" / "m"))
     code, err = proc.wait(60), proc.stderr.read()  # type: ignore[union-attr]
     assert code == 1 and err.startswith("models: ") and "Traceback" not in err, err
+
+
+def test_a_prepared_folder_missing_a_file_is_not_resolved(tmp_path):
+    """A file deleted from a prepared folder since: the engine would fetch it from a
+    hub (a tokenizer) or fail in its own words; the server names it before loading."""
+    folder = tmp_path / "whisper-base"
+    folder.mkdir()
+    for name in ("model.bin", "config.json", "tokenizer.json"):
+        (folder / name).write_text("{}")
+    write_manifest(folder)
+    assert resolve("whisper-base", tmp_path) == folder
+    assert resolve(str(folder), tmp_path) == folder  # set by its path: the same check
+    (folder / "tokenizer.json").unlink()
+    for name in ("whisper-base", str(folder)):
+        with pytest.raises(ModelIncomplete, match="lacks tokenizer.json"):
+            resolve(name, tmp_path)
+
+
+def test_a_server_process_never_asks_a_hub():
+    """Whatever a folder lacks, the Hugging Face libraries under the engines are offline
+    in a server's process (they read it once, at their import)."""
+    code = ("import servers.stt.app, huggingface_hub.constants as c, transformers.utils.hub;"
+            "print(c.HF_HUB_OFFLINE)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                         text=True, timeout=120, env={"PATH": "/usr/bin:/bin"})
+    assert out.stdout.strip() == "True", out.stderr[-2000:]

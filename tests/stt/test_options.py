@@ -276,6 +276,48 @@ def test_a_model_not_prepared_is_one_line_and_the_cannot_start_code(tmp_path):
     assert "stt: cannot start: ModelNotReady" in proc.stderr
 
 
+def test_a_model_folder_without_its_tokenizer_is_refused_without_a_hub(tmp_path,
+                                                                      models_dir) -> None:
+    """faster-whisper fetches a missing tokenizer.json from the Hugging Face hub (a
+    folder converted without --copy_files): a download at run time, or minutes of
+    retries behind a firewall. A hub here that counts what it is asked gets nothing."""
+    import http.server
+    import os
+    import subprocess
+    import sys
+    import threading
+
+    from rymi_endpoints.models.catalog import resolve
+    from servers.common.serve import CANNOT_START
+    from tests.stt.conftest import CLEAN
+    from tests.support.servers import REPO
+
+    asked: list[str] = []
+
+    class Hub(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+            asked.append(self.path)
+            self.send_error(404)
+        do_HEAD = do_GET  # noqa: N815
+
+    hub = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hub)
+    threading.Thread(target=hub.serve_forever, daemon=True).start()
+    folder = tmp_path / "tiny-no-tokenizer"
+    folder.mkdir()
+    for f in resolve("whisper-tiny.en", models_dir).iterdir():
+        if f.name != "tokenizer.json":
+            (folder / f.name).symlink_to(f)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "servers.stt"], cwd=REPO, capture_output=True, text=True,
+            timeout=120, env={**os.environ, **CLEAN, "RYMI_STT_MODEL": str(folder),
+                              "HF_ENDPOINT": f"http://127.0.0.1:{hub.server_port}"})
+    finally:
+        hub.shutdown()
+    assert proc.returncode == CANNOT_START, proc.stderr[-2000:]
+    assert "has no tokenizer.json" in proc.stderr and asked == []
+
+
 @pytest.mark.parametrize("settings, named", [
     ({"device": "gpu"}, "device"),
     ({"compute_type": "int4"}, "compute_type"),
