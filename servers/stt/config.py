@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Literal
 
@@ -10,6 +9,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from servers.common.config import ServerSettings
+from servers.common.cpus import usable_cpus
 
 
 class SttSettings(ServerSettings):
@@ -75,7 +75,8 @@ class SttSettings(ServerSettings):
                                   "and close 1008 (send keepalive to hold a silent session).")
     max_sessions: int = Field(0, ge=0, description="Concurrent sessions; the next handshake "
                               "gets 503 + Retry-After. 0 = sized from the hardware: 2 per CPU "
-                              "core (cpu), 32 (cuda). max_inflight, where set, bounds it too.")
+                              "core (cpu: the CPU set, or a container's CPU quota if lower), "
+                              "32 (cuda). max_inflight, where set, bounds it too.")
     max_buffered_s: float = Field(60.0, gt=0, description="Audio waiting for its final decode "
                                   "per session before the server stops reading the socket "
                                   "(back-pressure; nothing is dropped).")
@@ -155,11 +156,3 @@ class SttSettings(ServerSettings):
         if "max_inflight" in self.model_fields_set:
             limit = min(limit, self.max_inflight)
         return limit
-
-
-def usable_cpus() -> int:
-    """Cores this process may run on (a container's CPU set, not the host's count)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)

@@ -3,19 +3,19 @@ variable (``RYMI_TTS_MAX_TEXT_CHARS``); the README's settings table is generated
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from servers.common.config import ServerSettings
+from servers.common.cpus import usable_cpus
 
 
 def _default_workers() -> int:
     # One inference thread per core: piper's model is small, so parallel requests
     # gain more from separate threads than one request gains from intra-op threads.
-    return max(1, min(4, os.cpu_count() or 1))
+    return max(1, min(4, usable_cpus()))
 
 
 class TtsSettings(ServerSettings):
