@@ -111,6 +111,7 @@ def prepare(entry: ModelEntry, models_dir: Path, show_progress: bool = True) -> 
         try:
             _build(entry, tmp, show_progress)
             write_manifest(tmp)
+            _open_as_umask_allows(tmp)
             if target.exists():
                 shutil.rmtree(target)
             os.replace(tmp, target)
@@ -118,6 +119,16 @@ def prepare(entry: ModelEntry, models_dir: Path, show_progress: bool = True) -> 
             shutil.rmtree(tmp, ignore_errors=True)
             raise
     return target
+
+
+def _open_as_umask_allows(folder: Path) -> None:
+    """Modes as a plain mkdir and open would give them: mkdtemp makes the folder 0700 and
+    some writers their files 0600, so a model prepared by root (a provisioning step, an
+    init container) could not be read by the service user that serves it."""
+    mask = os.umask(0)
+    os.umask(mask)
+    for path in (folder, *folder.rglob("*")):
+        path.chmod((0o777 if path.is_dir() else 0o666) & ~mask)
 
 
 @contextlib.contextmanager

@@ -189,3 +189,20 @@ def test_a_server_process_never_asks_a_hub():
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
                          text=True, timeout=120, env={"PATH": "/usr/bin:/bin"})
     assert out.stdout.strip() == "True", out.stderr[-2000:]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_a_prepared_folder_has_the_modes_the_umask_gives(tmp_path, umask):
+    """mkdtemp's 0700 went into place as it was: a model prepared by root could not be
+    read by the service user serving it (PermissionError on model.bin)."""
+    import os
+    import stat
+
+    before = os.umask(umask)
+    try:
+        path = prepare(load_catalog()["whisper-base"], tmp_path, show_progress=False)
+    finally:
+        os.umask(before)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (path, *path.iterdir())}
+    assert modes.pop(path.name) == 0o777 & ~umask
+    assert set(modes.values()) == {0o666 & ~umask}, modes
