@@ -86,6 +86,27 @@ class DrainingServer(uvicorn.Server):
         self.should_exit = True
 
 
+def raise_open_files_limit() -> int:
+    """The soft limit on open files raised to the hard one (as Go's runtime and nginx's
+    worker_rlimit_nofile do); returns it. At the limit, uvloop resets every new
+    connection, health checks included, and nothing in the log says why: a 1024 soft
+    limit (a common default) holds fewer calls than the servers admit with idle
+    keep-alive connections beside them."""
+    try:
+        import resource
+    except ImportError:  # not POSIX
+        return -1
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = 1 << 16 if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
 def describe_auth(settings: ServerSettings, name: str) -> None:
     count = len(settings.token_list())
     if count:
@@ -101,6 +122,11 @@ def serve(app: Starlette, settings: ServerSettings, name: str,
     to serve on (a worker's, inherited from ``workers.supervise``) instead of binding."""
     configure_logging(settings.log_level)
     describe_auth(settings, name)
+    open_files = raise_open_files_limit()
+    if 0 <= open_files < 4 * settings.max_inflight + 64:  # a call, its proxy's, spares
+        log.warning("the open files limit (ulimit -n) is %d: past it new connections are "
+                    "reset, health checks too; raise it (max_inflight is %d)", open_files,
+                    settings.max_inflight)
     config = _Config(
         app,
         host=settings.host,

@@ -228,3 +228,41 @@ def test_a_blank_request_id_is_replaced_by_one_of_ours(echo_server):
     r = httpx.get(f"{echo_server.url}/healthz", headers={"X-Request-ID": ""})
     rid = r.headers["x-request-id"]
     assert len(rid) == 32 and rid.strip() == rid  # generated: correlates something
+
+
+@pytest.mark.parametrize("lowered_hard", [False, True])
+def test_the_open_files_limit_is_raised_or_said(tmp_path: Path, lowered_hard: bool):
+    """At the soft limit uvloop resets new connections, health checks too, with nothing
+    in the log: a server raises it to the hard limit, and says so where that is low."""
+    import os
+    import resource
+
+    from tests.support.servers import free_port
+
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    hard = 64 if lowered_hard else hard
+    port = free_port()
+    # A soft limit of 64, as a strict container might give.
+    start = ("import resource, runpy, sys; resource.setrlimit(resource.RLIMIT_NOFILE, "
+             f"(64, {hard})); sys.argv = ['echo']; "
+             "runpy.run_module('tests.common.echo_server', run_name='__main__')")
+    log = tmp_path / "echo.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-c", start], cwd=REPO, stdout=out,
+                                stderr=subprocess.STDOUT, env={
+                                    **os.environ, "RYMI_ECHO_SERVER_PORT": str(port),
+                                    "RYMI_ECHO_SERVER_HOST": "127.0.0.1"})
+    try:
+        for _ in range(300):
+            if "listening" in log.read_text():
+                break
+            time.sleep(0.1)
+        limits = Path(f"/proc/{proc.pid}/limits").read_text()
+        soft = next(line.split()[3] for line in limits.splitlines()
+                    if line.startswith("Max open files"))
+        assert soft == ("65536" if hard == resource.RLIM_INFINITY else str(hard)), limits
+        said = "open files limit (ulimit -n) is 64" in log.read_text()
+        assert said is lowered_hard, log.read_text()[-2000:]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
