@@ -107,6 +107,23 @@ def raise_open_files_limit() -> int:
     return soft
 
 
+def bind(host: str, port: int) -> socket.socket:
+    """A socket bound to the address, not yet listening (uvicorn listens once the app
+    has started: until then a caller is refused at once, not queued behind a model's
+    load). ``::`` is every address, IPv4 too, whatever the system's default."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if host == "::":
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
 def describe_auth(settings: ServerSettings, name: str) -> None:
     count = len(settings.token_list())
     if count:
@@ -145,13 +162,24 @@ def serve(app: Starlette, settings: ServerSettings, name: str,
         ws=BoundedWebSocketProtocol,  # and on a WebSocket's unread pongs
         **uvicorn_options,
     )
+    if sock is None:  # bound before the model loads: a port in use costs no load
+        try:
+            sock = bind(settings.host, settings.port)
+        except OSError as exc:
+            prefix = type(settings).model_config.get("env_prefix", "")
+            print(f"{name}: cannot start: cannot listen on {settings.host!r} port "
+                  f"{settings.port} ({prefix}HOST, {prefix}PORT): {exc.strerror or exc}",
+                  file=sys.stderr)
+            return CANNOT_START
     state: ServerState = app.state.server
     server = DrainingServer(config, state, settings.drain_timeout_s)
     app.state.uvicorn_server = server
-    server.listening = f"{name} listening on {settings.scheme}://{settings.host}:{settings.port}"
+    host, port = sock.getsockname()[:2]  # the port itself where port 0 asked for any
+    shown = f"[{host}]" if ":" in host else host
+    server.listening = f"{name} listening on {settings.scheme}://{shown}:{port}"
     interrupted = False
     try:
-        server.run(sockets=[sock] if sock is not None else None)
+        server.run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn re-raises a Ctrl-C it caught once it has stopped
         interrupted = True
     if state.fatal_error and state.started:  # (the vLLM engine died while serving)

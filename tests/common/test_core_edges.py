@@ -3,6 +3,7 @@ the client's address behind a proxy, the drain's bound, the dev certificate's na
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -55,6 +56,50 @@ def test_a_port_in_use_is_an_error_and_never_said_to_be_listened_on():
     assert proc.returncode != 0
     assert "address already in use" in proc.stderr.lower(), proc.stderr
     assert "listening on" not in proc.stderr  # it was logged before the bind failed
+    # Found before the app starts: an LLM loaded its engine (30 s, 3 GB) first, then
+    # exited, and again in a supervisor's restart loop.
+    assert "application startup" not in proc.stderr.lower(), proc.stderr
+
+
+def test_a_host_that_cannot_be_listened_on_is_named():
+    proc = _run_echo(env={"RYMI_ECHO_SERVER_HOST": "bogus.invalid"})
+    assert proc.returncode == 3, proc.stderr
+    assert "cannot listen on 'bogus.invalid'" in proc.stderr
+    assert "RYMI_ECHO_SERVER_HOST" in proc.stderr
+
+
+def _echo_until(said: str, log: Path, code: str = "", **env: str) -> subprocess.Popen:
+    """The echo server as its own process (``code`` run first), once its log has
+    ``said`` (a regular expression) or 30 s have passed."""
+    import os
+    start = code + "; import runpy, sys; sys.argv = ['echo']; " \
+        "runpy.run_module('tests.common.echo_server', run_name='__main__')"
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-c", start], cwd=REPO, stdout=out,
+                                stderr=subprocess.STDOUT, env={**os.environ, **env})
+    for _ in range(300):
+        if re.search(said, log.read_text()):
+            break
+        time.sleep(0.1)
+    return proc
+
+
+def test_every_address_is_ipv4_and_ipv6_and_the_port_is_the_bound_one(tmp_path: Path):
+    """``::`` answered on IPv6 only where the system binds v6-only; port 0 was logged
+    as ":0", and an IPv6 address unbracketed (no URL)."""
+    log = tmp_path / "echo.log"
+    proc = _echo_until("listening on", log, "import sys", RYMI_ECHO_SERVER_HOST="::",
+                       RYMI_ECHO_SERVER_PORT="0")
+    try:
+        said = re.search(r"echo listening on http://\[::\]:(\d+)", log.read_text())
+        assert said, log.read_text()[-2000:]
+        for host in ("127.0.0.1", "[::1]"):
+            r = httpx.get(f"http://{host}:{said[1]}/healthz", timeout=10)
+            assert r.status_code == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+
 
 
 def test_secrets_are_never_flags():
@@ -234,29 +279,15 @@ def test_a_blank_request_id_is_replaced_by_one_of_ours(echo_server):
 def test_the_open_files_limit_is_raised_or_said(tmp_path: Path, lowered_hard: bool):
     """At the soft limit uvloop resets new connections, health checks too, with nothing
     in the log: a server raises it to the hard limit, and says so where that is low."""
-    import os
     import resource
-
-    from tests.support.servers import free_port
 
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     hard = 64 if lowered_hard else hard
-    port = free_port()
-    # A soft limit of 64, as a strict container might give.
-    start = ("import resource, runpy, sys; resource.setrlimit(resource.RLIMIT_NOFILE, "
-             f"(64, {hard})); sys.argv = ['echo']; "
-             "runpy.run_module('tests.common.echo_server', run_name='__main__')")
     log = tmp_path / "echo.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-c", start], cwd=REPO, stdout=out,
-                                stderr=subprocess.STDOUT, env={
-                                    **os.environ, "RYMI_ECHO_SERVER_PORT": str(port),
-                                    "RYMI_ECHO_SERVER_HOST": "127.0.0.1"})
+    # A soft limit of 64, as a strict container might give.
+    proc = _echo_until("listening on", log, "import resource; resource.setrlimit("
+                       f"resource.RLIMIT_NOFILE, (64, {hard}))", RYMI_ECHO_SERVER_PORT="0")
     try:
-        for _ in range(300):
-            if "listening" in log.read_text():
-                break
-            time.sleep(0.1)
         limits = Path(f"/proc/{proc.pid}/limits").read_text()
         soft = next(line.split()[3] for line in limits.splitlines()
                     if line.startswith("Max open files"))
