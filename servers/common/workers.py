@@ -17,7 +17,7 @@ those: the supervisor takes back its share of the admission count and its live
 metrics, starts a replacement on the same socket (connections that arrive meanwhile
 wait in its backlog until it is ready), logs an error and counts
 ``rymi_worker_restarts_total``; a replacement that cannot start (its upstream down for
-a moment) is tried again after ``RETRY_START_S``. Where a replacement cannot help, the
+a while) is tried again after ``RETRY_START_S``, then twice as long each time. Where a replacement cannot help, the
 server stops with exit code 1, loudly, for the orchestrator to see: a first worker that
 failed to start (its replacement would fail the same way), or more than
 ``MAX_RESTARTS`` deaths in ``RESTART_WINDOW_S`` (a crash loop that a restart hides).
@@ -57,7 +57,8 @@ METRICS_PREFIX = "rymi-metrics-"  # then the supervisor's pid: tempdir/rymi-metr
 # More workers dying than this in the window is a crash loop, not bad luck: stop loudly.
 MAX_RESTARTS = 5
 RESTART_WINDOW_S = 60.0
-RETRY_START_S = 2.0  # before another try at a replacement that could not start
+RETRY_START_S = 2.0  # before another try at a replacement that could not start,
+MAX_RETRY_START_S = 30.0  # doubled at each failed try up to this
 
 
 def inherited_socket() -> socket.socket | None:
@@ -172,6 +173,7 @@ class _Pool:
         self.restarts: list[float] = []  # when, for the crash-loop bound
         self.first: set[int] = set()  # the pids of the first workers
         self.due: dict[int, tuple[float, int]] = {}  # slot: (when to start, the dead pid)
+        self.failed_starts: dict[int, int] = {}  # slot: replacements in a row that could not
 
     def start(self, slot: int, replacing: int | None = None) -> None:
         fd = self.socks[slot].fileno()
@@ -282,13 +284,17 @@ class _Pool:
 
     def _replace(self, slot: int, child: subprocess.Popen[bytes], code: int,
                  metrics_dir: str) -> None:
-        self.restarts.append(time.monotonic())
         lost = self._count_out(slot, child, metrics_dir)
-        if code == CANNOT_START:  # a replacement that could not start: again, in a while
-            self.due[slot] = (time.monotonic() + RETRY_START_S, child.pid)
-            log.error("worker %d could not start; another in %.0f s", child.pid,
-                      RETRY_START_S)
+        if code == CANNOT_START:  # a replacement that could not start: again, in a while.
+            # Not a death for the crash-loop bound: an upstream down for a minute (a vLLM
+            # restarting) stopped the whole server, its healthy worker with it.
+            tries = self.failed_starts[slot] = self.failed_starts.get(slot, 0) + 1
+            wait = min(RETRY_START_S * 2 ** (tries - 1), MAX_RETRY_START_S)
+            self.due[slot] = (time.monotonic() + wait, child.pid)
+            log.error("worker %d could not start; another in %.0f s", child.pid, wait)
             return
+        self.failed_starts.pop(slot, None)
+        self.restarts.append(time.monotonic())
         self.start(slot, replacing=child.pid)
         log.error("worker %d exited with %d, %d request%s in flight lost with it; "
                   "started worker %d in its place", child.pid, code, lost,

@@ -153,3 +153,33 @@ def test_a_stop_while_the_workers_start_is_a_clean_exit(
     assert server.proc.wait(30) == 0, server.logs()[-3000:]
     assert "exited with" not in server.logs(), server.logs()[-3000:]
     assert all(not os.path.exists(f"/proc/{pid}") for pid in pids)
+
+
+def test_an_upstream_down_for_long_is_waited_out_not_taken_for_a_crash_loop(tmp_path) -> None:
+    """Each replacement that could not start counted as a death: five tries (10 s of an
+    upstream restarting) stopped the whole server, its healthy worker with it. The
+    supervisor's policy, on children that exit as such a replacement does (exit 3)."""
+    from servers.common import shared_count, workers
+    from servers.common.serve import CANNOT_START
+
+    class Exited:
+        def __init__(self, pid: int) -> None:
+            self.pid = pid
+
+    admission = shared_count.create(2)
+    try:
+        pool = workers._Pool("m", [], [], admission, {})
+        waits = []
+        for pid in range(1000, 1010):  # ten tries in a row that could not start
+            child = Exited(pid)
+            assert pool._why_not_replace(CANNOT_START, child) is None  # type: ignore[arg-type]
+            before = time.monotonic()
+            pool._replace(0, child, CANNOT_START, str(tmp_path))  # type: ignore[arg-type]
+            waits.append(round(pool.due.pop(0)[0] - before))
+        assert waits == [2, 4, 8, 16, 30, 30, 30, 30, 30, 30] and pool.restarts == []
+        # A worker that started and died is a death again, and tries start over.
+        pool.start = lambda slot, replacing=None: pool.children.update({slot: Exited(1)})
+        pool._replace(0, Exited(2000), -9, str(tmp_path))  # type: ignore[arg-type]
+        assert len(pool.restarts) == 1 and pool.failed_starts == {}
+    finally:
+        os.close(admission)
