@@ -47,9 +47,22 @@ async def readyz(request: Request) -> Response:
     state: ServerState = request.app.state.server
     if state.ready and not state.draining:
         return JSONResponse({"status": "ready"})
-    why = "draining" if state.draining else "loading"
+    why = "draining" if state.draining else "not_ready" if state.fatal_error else "loading"
     return JSONResponse(error_body(f"not ready: {why}", "overloaded_error", why),
                         status_code=503, headers={"Retry-After": "1"})
+
+
+def stop_serving(app: Starlette, why: str) -> None:
+    """An engine that will not come back: stop saying ready and exit non-zero, so the
+    orchestrator restarts the process instead of routing calls to a broken one."""
+    state: ServerState = app.state.server
+    if state.ready:
+        state.ready = False
+        state.fatal_error = why
+        log.error("%s; exiting so the process is restarted", why)
+        server = getattr(app.state, "uvicorn_server", None)
+        if server is not None:
+            server.should_exit = True
 
 
 def _registry() -> CollectorRegistry:

@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from servers.common.app import stop_serving
 from servers.common.errors import ApiError
 from servers.common.usage import usage_of
 
@@ -65,16 +66,8 @@ async def watch_engine(app: Starlette, backend: EngineBackend, every_s: float = 
 
 
 def engine_died(app: Starlette) -> None:
-    """A dead engine never comes back: stop saying ready and exit non-zero, so the
-    orchestrator restarts the process instead of routing calls to a broken one."""
-    state = app.state.server
-    if state.ready:
-        state.ready = False
-        state.fatal_error = "the vLLM engine died"
-        log.error("vLLM engine died; exiting so the process is restarted")
-        server = getattr(app.state, "uvicorn_server", None)
-        if server is not None:
-            server.should_exit = True
+    """A dead engine never comes back."""
+    stop_serving(app, "the vLLM engine died")
 
 
 async def complete(request: Request, req: ChatRequest, backend: EngineBackend) -> Response:

@@ -20,6 +20,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from servers.common.app import create_app as create_common_app
+from servers.common.app import stop_serving
 from servers.common.auth import deny_websocket
 from servers.common.errors import raw_error
 
@@ -101,7 +102,8 @@ def create_app(settings: SttSettings) -> Starlette:
                                        DecodeOptions(interim=interim))
         scheduler = DecodeScheduler(registry, settings.final_workers(),
                                     interim_workers=settings.interim_workers(),
-                                    share_cores=not settings.on_gpu())
+                                    share_cores=not settings.on_gpu(),
+                                    on_broken=lambda why: stop_serving(app, why))
         app_state["ctx"] = SttContext(
             settings=settings, scheduler=scheduler, vad_model=vad_model,
             vad_pool=ThreadPoolExecutor(max_workers=2, thread_name_prefix="vad"),

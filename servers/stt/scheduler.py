@@ -15,13 +15,19 @@
   result is dropped by its owner (CTranslate2 cannot stop a decode half way).
 - Each session keeps at most one interim outstanding (session.py), so under load the
   interims thin out instead of queueing up.
+- ``BROKEN_AFTER`` decodes failing in a row, with none succeeding between them, is an
+  engine that will not recover by itself (a model out of memory, mkl_malloc failing on
+  every call): ``on_broken`` is told, and the server stops for its orchestrator to start
+  it again. Until then every call was closed 1011 while /readyz said ready.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -32,6 +38,9 @@ from . import metrics
 from .engine import DecodeOptions, Transcript
 
 Kind = Literal["final", "interim"]
+BROKEN_AFTER = 5
+
+log = logging.getLogger("rymi.stt")
 
 
 class Engine(Protocol):
@@ -56,10 +65,13 @@ class DecodeJob:
 
 class DecodeScheduler:
     def __init__(self, engine: Engine, workers: int, *, interim_workers: int = 0,
-                 share_cores: bool = False) -> None:
+                 share_cores: bool = False,
+                 on_broken: Callable[[str], None] | None = None) -> None:
         """``workers`` decodes at once; with ``interim_workers`` (an interim lane) that many
         interims besides, on slots of their own."""
         self.engine = engine
+        self.on_broken = on_broken
+        self.failures_in_row = 0
         self.share_cores = share_cores  # decodes compete for the same cores (CPU)
         self._final_slots = workers
         self._interim_slots = interim_workers or max(1, workers - 1)
@@ -139,7 +151,9 @@ class DecodeScheduler:
         except BaseException as exc:  # an engine failure goes to the session that asked
             if not job.future.done():
                 job.future.set_exception(exc)
+            self._failed(job, exc)
         else:
+            self.failures_in_row = 0
             metrics.DECODE_SECONDS.labels(job.kind).observe(result.decode_s)
             if result.audio_s > 0:
                 metrics.REAL_TIME_FACTOR.labels(job.kind).observe(
@@ -152,6 +166,14 @@ class DecodeScheduler:
             self._running_interims -= job.kind == "interim"
             self._running_finals -= job.kind == "final"
             self._dispatch()
+
+    def _failed(self, job: DecodeJob, exc: BaseException) -> None:
+        self.failures_in_row += 1
+        log.error("%s decode failed (%d in a row): %s: %s", job.kind, self.failures_in_row,
+                  type(exc).__name__, exc)
+        if self.failures_in_row == BROKEN_AFTER and self.on_broken is not None:
+            self.on_broken(f"the transcription engine failed {BROKEN_AFTER} decodes in a "
+                           f"row ({type(exc).__name__}: {exc})")
 
     def close(self) -> None:
         for job in (*(j for q in self._finals.values() for j in q), *self._interims):

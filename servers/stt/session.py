@@ -21,7 +21,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from servers.common.audio import Pcm16Reassembler, int16_to_float
 from servers.common.body import parse_json
 from servers.common.lifecycle import ServerState
-from servers.common.usage import usage_of
+from servers.common.usage import note_error, usage_of
 
 from . import backpressure, metrics
 from .config import SttSettings
@@ -93,6 +93,8 @@ class SttSession:
             metrics.SESSION_CLOSES.labels(str(code) if code else "disconnect").inc()
             metrics.AUDIO_SECONDS.inc(self.samples / SAMPLE_RATE)
             extra = usage_of(self.ws).extra
+            if self.turns.abort.done():  # the engine failed: the record says so (1011 alone
+                note_error(self.ws, "engine_error")  # was any server error)
             if code is None:  # the client left (a dropped call: 1005/1006), as TTS and LLM say
                 extra.update(client_disconnected=True, client_close_code=self.client_close_code)
             extra.update(
@@ -197,7 +199,8 @@ class SttSession:
             why = self.abort.result() if self.abort.done() else why_late
             lost = self.outbox.abandon({"type": "error", "message":
                                         f"the final of this utterance is lost: {why}"})
-            log.warning("stt session closing with %d final(s) lost: %s", lost, why)
+            log.warning("stt session %s closing with %d final(s) lost: %s",
+                        usage_of(self.ws).request_id, lost, why)
             code = 1011
         if message:
             self.outbox.notice({"type": "error", "message": message})

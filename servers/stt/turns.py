@@ -166,4 +166,5 @@ class Turns:
 
     def _fail(self, exc: BaseException | None) -> None:
         if not self.abort.done():
-            self.abort.set_result(f"transcription engine failed: {type(exc).__name__}")
+            said = f"{type(exc).__name__}: {exc}"[:200] if str(exc) else type(exc).__name__
+            self.abort.set_result(f"transcription engine failed: {said}")

@@ -176,3 +176,22 @@ def test_a_caller_gone_before_its_handshake_is_answered_is_no_session():
         assert metric(server, "rymi_requests_total", kind="websocket", status="101") == 0
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("state, code", [
+    ({}, "loading"), ({"draining": True}, "draining"),
+    ({"started": True, "fatal_error": "the vLLM engine died"}, "not_ready"),
+])
+def test_readyz_says_why_it_is_not_ready(state: dict, code: str) -> None:
+    """An engine that died said "loading" while the process exited."""
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    from servers.common.app import readyz
+    from servers.common.lifecycle import ServerState
+
+    app = Starlette(routes=[Route("/readyz", readyz)])
+    app.state.server = ServerState(channel="x", **state)
+    r = TestClient(app).get("/readyz")
+    assert r.status_code == 503 and r.json()["error"]["code"] == code

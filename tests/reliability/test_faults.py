@@ -13,7 +13,7 @@ import time
 
 import httpx
 import pytest
-from websockets import ConnectionClosed
+from websockets import ConnectionClosed, InvalidStatus
 from websockets.asyncio.client import connect
 
 from rymi_endpoints.models.catalog import default_model, resolve
@@ -73,19 +73,50 @@ async def test_stt_engine_failure_is_error_event_and_1011() -> None:
     server = await asyncio.to_thread(start, "tests.reliability.fault_stt", {
         "RYMI_STT_TOKENS": REL_TOKEN, "RYMI_STT_FAULT_AFTER": "2", "RYMI_STT_INTERIM": "false"})
     try:
-        events = []
-        async with connect(f"{server.ws_url}/stt", additional_headers=auth()) as ws:
-            await ws.send(load_pcm("librivox_ss_880.wav")[: 16000 * 2 * 3])
-            await ws.send(json.dumps({"type": "finalize"}))
-            try:
-                async for msg in ws:
-                    events.append(json.loads(msg))
-            except Exception:  # noqa: BLE001
-                pass
-            assert ws.close_code == 1011, events
-        assert events[-1]["type"] == "error" and "engine" in events[-1]["message"]
+        events = await _one_failing_session(server, "stt-engine-fault")
+        assert events[-1]["type"] == "error", events
+        assert "engine failed: RuntimeError: injected decode fault" in events[-1]["message"]
         assert await asyncio.to_thread(wait_for, lambda: metric(server, "rymi_inflight") == 0)
         assert httpx.get(f"{server.url}/readyz").status_code == 200  # the process goes on
+        # What the on-call engineer reads: the cause, tied to the caller's request id.
+        record = server.wait_usage("stt-engine-fault")
+        assert (record["close_code"], record["error"]) == (1011, "engine_error"), record
+        said = [line for line in server.logs().splitlines() if "stt-engine-fault" in line
+                and "injected decode fault" in line]
+        assert said, server.logs()[-3000:]
+    finally:
+        server.stop()
+
+
+async def _one_failing_session(server: RunningServer, request_id: str) -> list[dict]:
+    events = []
+    async with connect(f"{server.ws_url}/stt",
+                       additional_headers={**auth(), "X-Request-ID": request_id}) as ws:
+        await ws.send(load_pcm("librivox_ss_880.wav")[: 16000 * 2 * 3])
+        await ws.send(json.dumps({"type": "finalize"}))
+        with contextlib.suppress(ConnectionClosed):
+            async for msg in ws:
+                events.append(json.loads(msg))
+    assert ws.close_code == 1011, events
+    return events
+
+
+async def test_an_stt_engine_that_keeps_failing_stops_the_server() -> None:
+    """Every decode failing (a model out of memory) closed every call 1011 for minutes
+    while /readyz said ready. Five in a row: not ready, and exit 1 for a restart."""
+    server = await asyncio.to_thread(start, "tests.reliability.fault_stt", {
+        "RYMI_STT_TOKENS": REL_TOKEN, "RYMI_STT_FAULT_AFTER": "2", "RYMI_STT_INTERIM": "false"})
+    try:
+        await _one_failing_session(server, "stt-broken-0")  # one or two failed decodes
+        assert httpx.get(f"{server.url}/readyz").status_code == 200  # a fault, not broken
+        for i in range(1, 5):  # five failed decodes at most (a session may have two)
+            if server.proc.poll() is not None:
+                break
+            with contextlib.suppress(OSError, InvalidStatus):  # (a 503: it is stopping)
+                await _one_failing_session(server, f"stt-broken-{i}")
+        assert await asyncio.to_thread(server.proc.wait, 30) == 1
+        assert "failed 5 decodes in a row (RuntimeError: injected decode fault)" in \
+            server.logs()
     finally:
         server.stop()
 
