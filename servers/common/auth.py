@@ -7,7 +7,9 @@ extension, which uvicorn supports), so a client sees status 401, not an accept-t
 
 from __future__ import annotations
 
+import contextlib
 import hmac
+import json
 import logging
 from collections.abc import Iterable
 
@@ -97,7 +99,10 @@ async def deny_websocket(
     scope: Scope, receive: Receive, send: Send, status: int, body: bytes,
     headers: list[tuple[bytes, bytes]],
 ) -> None:
-    """Refuse an upgrade with a real HTTP response, or 403-close where unsupported."""
+    """Refuse an upgrade with a real HTTP response, or 403-close where unsupported.
+    The refusal's code goes into the usage record, as an HTTP answer's does."""
+    with contextlib.suppress(ValueError, KeyError, TypeError):
+        note_error(scope, json.loads(body)["error"]["code"])
     message = await receive()  # websocket.connect
     assert message["type"] == "websocket.connect"
     if "websocket.http.response" in scope.get("extensions", {}):

@@ -66,14 +66,20 @@ def test_bad_options_name_the_parameter(query, param):
     ("endpointing_ms=-1", "endpointing_ms", "100"),
     ("endpointing_ms=" + "9" * 5000, "endpointing_ms", "100"),  # was a plain-text 500
 ])
-async def test_bad_option_refused_on_the_handshake_with_400(url, auth, query, param, accepted):
+async def test_bad_option_refused_on_the_handshake_with_400(url, auth, query, param, accepted,
+                                                            stt_server):
+    rid = f"stt-bad-option-{param}-{len(query)}"
     with pytest.raises(websockets.InvalidStatus) as err:
-        async with websockets.connect(f"{url}?{query}", additional_headers=auth):
+        async with websockets.connect(f"{url}?{query}",
+                                      additional_headers={**auth, "X-Request-ID": rid}):
             pass
     assert err.value.response.status_code == 400
     body = json.loads(err.value.response.body)["error"]
     assert body["param"] == param and accepted in body["message"]
     assert body["type"] == "invalid_request_error"
+    # The record says why, as every HTTP refusal's does (it had a status alone).
+    record = stt_server.wait_usage(rid)
+    assert (record["status"], record["error"]) == (400, "invalid_parameter"), record
 
 
 async def test_options_are_honoured(url, auth):
