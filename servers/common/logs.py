@@ -56,9 +56,25 @@ class _FalseErrors(logging.Filter):
         return message != "ASGI callable returned without completing handshake."
 
 
+class _AccessLines(logging.Filter):
+    """Per-connection INFO lines the usage records already say (one record a call):
+    uvicorn's '"WebSocket /stt" [accepted]' and '... 503', and the websockets library's
+    "connection open", "connection rejected", "connection closed". With them a refused
+    handshake was three lines, a call four."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO:
+            return True
+        msg = str(record.msg)
+        return not (msg.startswith('%s - "WebSocket %s"') or msg in (
+            "connection open", "connection closed") or msg.startswith("connection rejected"))
+
+
 def configure_logging(level: str = "info") -> None:
     handler = _SafeStream(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    if level.lower() != "debug":  # (debug: every line, as the libraries write them)
+        handler.addFilter(_AccessLines())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -70,6 +86,10 @@ def configure_logging(level: str = "info") -> None:
     if not any(isinstance(f, _FalseErrors) for f in error_log.filters):
         error_log.addFilter(_FalseErrors())
     logging.getLogger("uvicorn.access").setLevel("WARNING")  # usage records replace it
+    # "Processing audio with duration 00:01.200" for every decode, interims too: two
+    # lines a second of speech a caller. What a decode did is in the metrics.
+    logging.getLogger("faster_whisper").setLevel("DEBUG" if level.lower() == "debug"
+                                                 else "WARNING")
 
 
 def shown_url(url: str) -> str:

@@ -179,7 +179,13 @@ async def test_usage_record_and_metrics(stt_server, url, auth):
     heard = metric(stt_server, "rymi_stt_audio_seconds_total") - heard_before
     assert heard == pytest.approx(record["audio_seconds"], abs=0.001)
     assert record["finals"] == 1 and record["bytes_in"] > 0
-    assert "stt-test-token" not in stt_server.logs()
+    logs = stt_server.logs()
+    assert "stt-test-token" not in logs
+    # One record a call, not a line a decode (two a second of speech) and four a
+    # connection from the protocol libraries.
+    for chatter in ("Processing audio with duration", '"WebSocket /', "connection open",
+                    "connection closed"):
+        assert chatter not in logs, chatter
     text = httpx.get(stt_server.url + "/metrics").text
     for name in ("rymi_stt_finalize_to_final_seconds", "rymi_stt_decode_seconds",
                  "rymi_stt_speech_end_to_utterance_end_seconds", "rymi_stt_active_sessions",
