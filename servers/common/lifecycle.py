@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import metrics
 from .answers import bounded_body_read, counted, internal_error, refuse, with_header
 from .auth import OPEN_PATHS
+from .logs import REQUEST_ID
 from .shared_count import SharedCount
 from .slow_client import SendWatch, SlowClient
 from .usage import UsageRecord
@@ -108,6 +109,7 @@ class LifecycleMiddleware:
         if kind not in ("http", "websocket"):
             return await self.app(scope, receive, send)
         rid, raw_rid = _request_id(scope)
+        REQUEST_ID.set(rid)  # (this request's task alone: each has its own context)
         rid_header = (b"x-request-id", raw_rid)
         if scope["path"] in OPEN_PATHS:
             return await self.app(scope, receive, with_header(send, rid_header))

@@ -7,7 +7,13 @@ import json
 import logging
 import sys
 import time
+from contextvars import ContextVar
 from urllib.parse import parse_qsl, urlsplit
+
+# The request whose work is running: set per request by the lifecycle middleware, so
+# every line logged for it (an upstream's failure, an engine's error) carries the id
+# that the caller and its usage record have; asyncio tasks inherit it.
+REQUEST_ID: ContextVar[str | None] = ContextVar("rymi_request_id", default=None)
 
 
 class JsonFormatter(logging.Formatter):
@@ -17,6 +23,8 @@ class JsonFormatter(logging.Formatter):
             return msg
         out = {"ts": round(time.time(), 3), "level": record.levelname.lower(),
                "logger": record.name, "msg": msg}
+        if (rid := REQUEST_ID.get()) is not None:
+            out["request_id"] = rid
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
         return json.dumps(out, ensure_ascii=False)

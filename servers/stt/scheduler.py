@@ -24,6 +24,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections import deque
@@ -54,6 +55,9 @@ class DecodeJob:
     options: DecodeOptions
     future: asyncio.Future[Transcript]
     enqueued: float = field(default_factory=time.monotonic)
+    # The asking session's context (its request id for the log): the job may be started
+    # from another session's task, when that one's decode frees a slot.
+    context: contextvars.Context = field(default_factory=contextvars.copy_context)
     started: bool = False
     cancelled: bool = False
 
@@ -132,7 +136,8 @@ class DecodeScheduler:
                 self._running += 1
                 self._running_interims += job.kind == "interim"
                 self._running_finals += job.kind == "final"
-                task = asyncio.get_running_loop().create_task(self._run(job))
+                task = asyncio.get_running_loop().create_task(self._run(job),
+                                                              context=job.context)
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
         finally:

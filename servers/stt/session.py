@@ -199,8 +199,7 @@ class SttSession:
             why = self.abort.result() if self.abort.done() else why_late
             lost = self.outbox.abandon({"type": "error", "message":
                                         f"the final of this utterance is lost: {why}"})
-            log.warning("stt session %s closing with %d final(s) lost: %s",
-                        usage_of(self.ws).request_id, lost, why)
+            log.warning("stt session closing with %d final(s) lost: %s", lost, why)
             code = 1011
         if message:
             self.outbox.notice({"type": "error", "message": message})

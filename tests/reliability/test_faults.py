@@ -53,11 +53,16 @@ def fault_proxy():
 def test_llm_upstream_dying_or_stalling_mid_stream(fault_proxy: RunningServer, fault: str,
                                                    expect: str) -> None:
     body = {"stream": True, "messages": [{"role": "user", "content": f"fault:{fault}"}]}
+    rid = f"mid-stream-{fault}"
     with httpx.stream("POST", f"{fault_proxy.url}/v1/chat/completions", json=body,
-                      headers=auth(), timeout=30) as r:
+                      headers={**auth(), "X-Request-ID": rid}, timeout=30) as r:
         lines = [ln for ln in r.iter_lines() if ln]
     assert r.status_code == 200
     assert lines[-1] != "data: [DONE]" and json.loads(lines[-1][6:])["error"]["code"] == expect
+    if fault in ("die", "stall"):  # the log line with the detail names the request
+        said = [json.loads(ln) for ln in fault_proxy.logs().splitlines()
+                if "upstream stream failed" in ln]
+        assert any(line.get("request_id") == rid for line in said), said
 
 
 @pytest.mark.parametrize("fault, status", [("400", 400), ("429", 429), ("500", 502),
