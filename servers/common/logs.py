@@ -48,6 +48,8 @@ class _FalseErrors(logging.Filter):
       the ASGI "websocket.http.response" extension) is logged by uvicorn's
       websockets-sansio protocol as "returned without completing handshake": one false
       ERROR per refusal, a flood at capacity.
+    - Those requests, cut, are also "Cancel N running task(s), timeout graceful shutdown
+      exceeded": the same cut again, as an ERROR.
     - A text frame that is not UTF-8 is closed 1007, as RFC 6455 has it, and logged with a
       traceback each time: the client's mistake, a warning with no traceback.
     """
@@ -61,6 +63,8 @@ class _FalseErrors(logging.Filter):
             return True
         if isinstance(exc, asyncio.CancelledError):
             return not message.startswith("Exception in ASGI application")
+        if message.endswith("running task(s), timeout graceful shutdown exceeded"):
+            return False  # the drain's own cut, said once as "drain bound reached"
         return message != "ASGI callable returned without completing handshake."
 
 

@@ -56,7 +56,8 @@ class DrainingServer(uvicorn.Server):
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
-        if self.started:  # bound: a port in use has been logged as an error, not this
+        # Not after a failed start-up (it exits now): "listening" read as serving.
+        if self.started and not self.state.fatal_error:
             log.info("%s", self.listening)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:

@@ -18,6 +18,7 @@ def test_missing_model_exits_non_zero(tmp_path) -> None:
                            "RYMI_LLM_MODEL": "smollm2-135m-instruct"})
     assert code != 0
     assert "llm: cannot start" in logs and "not prepared" in logs
+    assert "listening on" not in logs  # (it was said after "startup failed, exiting")
 
 
 def test_unreachable_upstream_exits_non_zero() -> None:
