@@ -1,8 +1,8 @@
 """Run one app under uvicorn with TLS, JSON logs and a SIGTERM drain.
 
-Drain: on the first SIGTERM/SIGINT the server keeps its socket open but answers new
-work with 503 (and /readyz with 503, so a balancer stops sending), lets in-flight
-requests and sessions finish for up to ``drain_timeout_s``, then shuts down and exits 0.
+Drain: on the first SIGTERM, SIGINT or SIGHUP the server keeps its socket open but
+answers new work with 503 (and /readyz with 503, so a balancer stops sending), lets
+in-flight requests and sessions finish for up to ``drain_timeout_s``, then shuts down and exits 0.
 What is still running at the bound is cut off within a second, so the whole shutdown
 fits ``drain_timeout_s`` (plus that second): an orchestrator's grace period of
 preStop + drain_timeout_s + a few seconds is enough. A second signal stops at once.
@@ -178,6 +178,10 @@ def serve(app: Starlette, settings: ServerSettings, name: str,
     host, port = sock.getsockname()[:2]  # the port itself where port 0 asked for any
     shown = f"[{host}]" if ":" in host else host
     server.listening = f"{name} listening on {settings.scheme}://{shown}:{port}"
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:  # (nohup: left ignored)
+        # The terminal it was started from closed: drain as on SIGTERM. Python's default
+        # was to die at once, every stream cut without an error event or [DONE].
+        signal.signal(signal.SIGHUP, server.handle_exit)
     interrupted = False
     try:
         server.run(sockets=[sock])

@@ -136,7 +136,9 @@ def supervise(module: str, argv: list[str], host: str, port: int, workers: int,
     admission = shared_count.create(workers)
     pool = _Pool(module, argv, socks, admission,
                  {**os.environ, METRICS_DIR_ENV: metrics_dir, shared_count.FD_ENV: str(admission)})
-    old = {s: signal.signal(s, pool.forward) for s in (signal.SIGTERM, signal.SIGINT)}
+    old = {s: signal.signal(s, pool.forward) for s in (signal.SIGTERM, signal.SIGINT,
+                                                       signal.SIGHUP)
+           if signal.getsignal(s) is not signal.SIG_IGN}
     try:
         for slot in range(workers):
             if pool.stopping:  # signalled while starting: start no more

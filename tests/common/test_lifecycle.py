@@ -43,7 +43,10 @@ def test_readyz_503_until_warmup_then_200():
         server.stop()
 
 
-def test_sigterm_lets_stream_finish_and_refuses_new_work():
+# SIGHUP (the terminal a server was started from closed) killed it at once: every
+# stream cut with no error event nor [DONE].
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_sigterm_lets_stream_finish_and_refuses_new_work(sig: signal.Signals):
     server = start_server("tests.common.echo_server",
                           env={"RYMI_ECHO_SERVER_CHUNK_DELAY_S": "0.3"}, ready_timeout=30)
     result: dict[str, object] = {}
@@ -56,7 +59,7 @@ def test_sigterm_lets_stream_finish_and_refuses_new_work():
     t = threading.Thread(target=stream)
     t.start()
     time.sleep(0.6)  # the stream is under way (10 chunks x 0.3 s)
-    server.signal(signal.SIGTERM)
+    server.signal(sig)
     time.sleep(0.3)
     refused = httpx.post(f"{server.url}/stream", content=b"late", timeout=5,
                          headers={"X-Request-ID": "late-1"})
