@@ -22,7 +22,7 @@ from rymi_endpoints.models.catalog import resolve
 
 from ..config import LlmSettings
 from ..schema import ChatRequest, is_text
-from . import Delta, EngineError, vllm_lifeline, vllm_plugin
+from . import Delta, EngineError, vllm_cache, vllm_lifeline, vllm_plugin
 
 log = logging.getLogger("rymi.llm.vllm")
 
@@ -85,6 +85,7 @@ class VllmBackend:
         os.environ[vllm_plugin.ENV] = "1" if busy_wait else "0"
         # Read by .vllm_lifeline in the engine core: it ends when this process is gone.
         os.environ[vllm_lifeline.ENV] = str(os.getpid())
+        vllm_cache.use_writable_cache_root()
         self._check_against(path, on_cpu)
         eager = self.settings.enforce_eager
         args = AsyncEngineArgs(
