@@ -37,6 +37,7 @@ from .sse import (
 )
 
 log = logging.getLogger("rymi.llm")
+STALL_S = 60.0  # no output this long with requests running: a stuck engine, said
 
 
 def _api_error(exc: EngineError) -> ApiError:
@@ -57,11 +58,29 @@ def _check_fatal(request: Request, exc: EngineError) -> None:
         engine_died(request.app)
 
 
-async def watch_engine(app: Starlette, backend: EngineBackend, every_s: float = 0.5) -> None:
+async def watch_engine(app: Starlette, backend: EngineBackend, every_s: float = 0.5,
+                       stall_s: float = STALL_S) -> None:
     """Notice an engine that dies while no request is running (its process OOM-killed):
-    found only by the next call, /readyz said 200 until then and that caller got a 500."""
+    found only by the next call, /readyz said 200 until then and that caller got a 500.
+
+    And one that is stuck: requests running and no output for ``stall_s`` (its process
+    stopped, a hung GPU). Callers waited with no limit and nothing said so; now an error
+    line and ``rymi_llm_engine_stalled`` do (not /readyz: on a CPU a long prefill on a
+    large model can take a minute of no output, and it ends)."""
+    seen, since, stalled = backend.progress(), time.monotonic(), False
     while not backend.dead():
         await asyncio.sleep(every_s)
+        now, made = time.monotonic(), backend.progress()
+        if made != seen or not backend.running():
+            if stalled:
+                log.warning("the engine is making progress again")
+                metrics.ENGINE_STALLED.set(0)
+            seen, since, stalled = made, now, False
+        elif not stalled and now - since >= stall_s:
+            stalled = True
+            metrics.ENGINE_STALLED.set(1)
+            log.error("the engine has made no output for %.0f s with %d request(s) running "
+                      "(its process stopped or hung?)", now - since, backend.running())
     engine_died(app)
 
 

@@ -25,6 +25,10 @@ ENGINE_REQUESTS = Gauge("rymi_llm_engine_requests",
                         "Requests the in-process engine is running or queueing",
                         multiprocess_mode="livesum")
 
+ENGINE_STALLED = Gauge("rymi_llm_engine_stalled", "1 while requests run and the in-process "
+                       "engine has made no output for a minute (stopped or hung)",
+                       multiprocess_mode="livemax")
+
 
 def watch_engine(count: Callable[[], int]) -> None:
     """Read the engine's own count at scrape time (so a leak shows even if we forget one)."""

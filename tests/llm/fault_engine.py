@@ -44,6 +44,7 @@ class FaultEngine:
         self.active = 0  # generations running now (the engine-requests gauge reads it)
         self.started = 0
         self.closed = 0  # generations whose generator was closed (aborted or finished)
+        self.outputs = 0  # deltas made, for the stall watch
 
     async def start(self) -> None:
         pass
@@ -56,6 +57,9 @@ class FaultEngine:
 
     def running(self) -> int:
         return self.active
+
+    def progress(self) -> int:
+        return self.outputs
 
     def dead(self) -> bool:
         """The engine's process gone while idle: once the file RYMI_FAULT_ENGINE_DEAD_FILE
@@ -79,9 +83,11 @@ class FaultEngine:
             if fault == "hold":
                 for i in range(300):
                     await asyncio.sleep(0.1)
+                    self.outputs += 1
                     yield Delta(f"h{i} ", None, 7, i + 1)
             for i in range(TOKENS_BEFORE_FAULT):
                 await asyncio.sleep(0.01)
+                self.outputs += 1
                 yield Delta(f"t{i} ", None, 7, i + 1)
             if fault == "raise":
                 raise RuntimeError("simulated crash inside the engine")

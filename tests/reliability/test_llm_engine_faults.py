@@ -202,3 +202,32 @@ def test_streams_cut_at_the_drain_bound_say_so() -> None:
     held, first = records["cut-hold"], records["cut-hold-first"]
     assert held["error"] == "shutting_down" and "client_disconnected" not in held, held
     assert first["status"] == 503, first
+
+
+async def test_a_stuck_engine_is_said_and_its_recovery_too(caplog) -> None:  # type: ignore[no-untyped-def]
+    """An engine process stopped (SIGSTOP) or hung: callers waited with no limit and
+    nothing said so. Requests running and no output for stall_s: an error line and
+    rymi_llm_engine_stalled 1; back to 0 once it moves (here: once none is running)."""
+    import asyncio
+
+    from servers.llm import completions, metrics
+    from servers.llm.schema import ChatRequest
+
+    engine = FaultEngine()
+    req = ChatRequest(messages=[{"role": "user", "content": "fault:hold-first"}])
+    watcher = asyncio.ensure_future(completions.watch_engine(
+        object(), engine, every_s=0.05, stall_s=0.3))  # type: ignore[arg-type]
+    caplog.set_level(logging.WARNING, logger="rymi.llm")
+    stuck = engine.generate(req, "stuck-1")
+    first = asyncio.ensure_future(stuck.__anext__())  # a 30 s "prefill": no output
+    try:
+        await asyncio.sleep(0.6)
+        assert metrics.ENGINE_STALLED._value.get() == 1
+        assert "no output for 0 s with 1 request(s) running" in caplog.text, caplog.text
+        first.cancel()
+        await asyncio.sleep(0.2)
+        assert metrics.ENGINE_STALLED._value.get() == 0
+        assert "making progress again" in caplog.text
+    finally:
+        first.cancel()
+        watcher.cancel()

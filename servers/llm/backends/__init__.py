@@ -48,6 +48,7 @@ class EngineBackend(Protocol):
     async def warmup(self) -> None: ...
     def running(self) -> int: ...
     def dead(self) -> bool: ...  # the engine stopped for good (its process died)
+    def progress(self) -> int: ...  # outputs made so far: still while it is stuck
     # ``on_prompt`` hears the prompt's token count once it is accepted, before the first
     # token: a client that leaves during prefill (a barge-in) still has it on its record.
     def generate(self, req: ChatRequest, request_id: str,

@@ -67,6 +67,7 @@ class VllmBackend:
         # place for them): None until start, then told to the operator once.
         self.template_takes_tools: bool | None = None
         self._tools_warned = False
+        self.outputs = 0  # every output of every request, for the stall watch
 
     async def start(self) -> None:
         path = resolve(self.settings.model, self.settings.models_dir, server="llm")
@@ -139,6 +140,9 @@ class VllmBackend:
     def dead(self) -> bool:
         # vLLM's own flag: its engine-core process gone, or its output loop ended.
         return self.engine is not None and bool(self.engine.errored)
+
+    def progress(self) -> int:
+        return self.outputs
 
     async def close(self) -> None:
         if self.engine is not None:
@@ -258,6 +262,7 @@ class VllmBackend:
         try:
             async for out in stream:
                 outputs += 1
+                self.outputs += 1
                 o = out.outputs[0]
                 if o.finish_reason in _FAILED:
                     # vLLM's own server raises here too: passed on, it was a 200 with
