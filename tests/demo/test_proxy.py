@@ -68,11 +68,16 @@ def test_default_urls_follow_up_ports_and_tls(monkeypatch: pytest.MonkeyPatch,
     assert s.stt_url == "wss://127.0.0.1:9101"
     assert s.tts_url == "https://voice.example"  # given: kept, minus the trailing slash
     assert s.upstream_ca == dev_certs["ca"]  # `make cert` puts ca.pem beside the cert
-    # A blank own setting wins over the shared one, for the server as for its URL here:
-    # that STT server runs plain, so the demo must not call it with wss://.
+    # A blank own setting is unset (a compose file's ${X:-}), for the server as for its
+    # URL here: that STT server takes the shared certificate, so the demo calls wss://.
+    from servers.common.config import load_settings
+    from servers.stt.config import SttSettings
+
     monkeypatch.setenv("RYMI_STT_TLS_CERT", "")
+    monkeypatch.setenv("RYMI_TLS_KEY", str(dev_certs["key"]))
+    assert load_settings(SttSettings, []).tls_cert == dev_certs["cert"]
     assert DemoSettings(tls_cert=dev_certs["cert"], tls_key=dev_certs["key"]).stt_url == \
-        "ws://127.0.0.1:9101"
+        "wss://127.0.0.1:9101"
 
 
 # --- the page and probes -----------------------------------------------------------------

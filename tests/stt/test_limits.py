@@ -107,9 +107,11 @@ async def test_sigterm_drains_open_sessions_with_1013():
 
 
 def test_default_session_limit_follows_the_hardware(monkeypatch):
+    from servers.common import cpus
     from servers.stt import config
 
-    monkeypatch.setattr(config.os, "sched_getaffinity", lambda pid: {0, 1, 2})
+    monkeypatch.setattr(cpus.os, "sched_getaffinity", lambda pid: {0, 1, 2})
+    monkeypatch.setattr(cpus, "cpu_quota", lambda *a: None)  # (this box's own: none)
     assert config.SttSettings().session_limit() == 6  # 2 per usable core
     assert config.SttSettings(device="cuda").session_limit() == 32
     assert config.SttSettings(max_sessions=5).session_limit() == 5  # a set value wins
