@@ -17,14 +17,13 @@ those: the supervisor takes back its share of the admission count and its live
 metrics, starts a replacement on the same socket (connections that arrive meanwhile
 wait in its backlog until it is ready), logs an error and counts
 ``rymi_worker_restarts_total``; a replacement that cannot start (its upstream down for
-a while) is tried again after ``RETRY_START_S``, then twice as long each time. Where a replacement cannot help, the
-server stops with exit code 1, loudly, for the orchestrator to see: a first worker that
-failed to start (its replacement would fail the same way), or more than
-``MAX_RESTARTS`` deaths in ``RESTART_WINDOW_S`` (a crash loop that a restart hides).
-While the server drains, a worker that is done takes its socket with it, so new
-connections reach the workers still draining (503), not a socket nobody accepts on. The
-metrics folder is named by the supervisor's pid; a supervisor killed outright leaves
-its folder, and the next one to start removes it.
+a while) is tried again after ``RETRY_START_S``, then twice as long each time. Where a
+replacement cannot help, the server stops with exit code 1, loudly, for the
+orchestrator to see: a first worker that failed to start (its replacement would fail
+the same way), or more than ``MAX_RESTARTS`` deaths in ``RESTART_WINDOW_S`` (a crash
+loop that a restart hides). While the server drains, a worker that is done takes its
+socket with it, so new connections reach the workers still draining (503), not a socket
+nobody accepts on. The metrics folder: ``metrics_folder.py``.
 """
 
 from __future__ import annotations
@@ -36,14 +35,12 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 from types import FrameType
 
 from prometheus_client import multiprocess
 
-from . import shared_count
+from . import metrics_folder, shared_count
 from .logs import configure_logging
 from .serve import CANNOT_START
 
@@ -52,7 +49,6 @@ log = logging.getLogger("rymi.server")
 LISTEN_FD_ENV = "RYMI_LISTEN_FD"
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client reads it at import
 REPLACES_ENV = "RYMI_WORKER_REPLACES"  # the pid of the dead worker this one replaces
-METRICS_PREFIX = "rymi-metrics-"  # then the supervisor's pid: tempdir/rymi-metrics-<pid>-*
 
 # More workers dying than this in the window is a crash loop, not bad luck: stop loudly.
 MAX_RESTARTS = 5
@@ -96,26 +92,6 @@ def _not_in_use(host: str, port: int) -> None:
         probe.close()
 
 
-def _clear_orphaned_metrics() -> None:
-    """The metrics folders of supervisors that are gone (SIGKILLed, OOM-killed: they
-    had no chance to remove theirs), named by their pid: one was left for good per
-    kill."""
-    for folder in Path(tempfile.gettempdir()).glob(f"{METRICS_PREFIX}*-*"):
-        pid = folder.name.removeprefix(METRICS_PREFIX).partition("-")[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's: alive
-        return True
-    return True
-
-
 def supervise(module: str, argv: list[str], host: str, port: int, workers: int,
               stop_timeout_s: float, log_level: str = "info") -> int:
     """Run ``python -m module *argv`` ``workers`` times on one port until signalled;
@@ -131,8 +107,7 @@ def supervise(module: str, argv: list[str], host: str, port: int, workers: int,
             sock.close()
         print(f"{module}: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
         return 1
-    _clear_orphaned_metrics()
-    metrics_dir = tempfile.mkdtemp(prefix=f"{METRICS_PREFIX}{os.getpid()}-")
+    metrics_dir, held = metrics_folder.make()
     admission = shared_count.create(workers)
     pool = _Pool(module, argv, socks, admission,
                  {**os.environ, METRICS_DIR_ENV: metrics_dir, shared_count.FD_ENV: str(admission)})
@@ -158,6 +133,7 @@ def supervise(module: str, argv: list[str], host: str, port: int, workers: int,
         for sock in socks:
             sock.close()
         shutil.rmtree(metrics_dir, ignore_errors=True)
+        os.close(held)
         os.close(admission)
 
 
@@ -204,6 +180,7 @@ class _Pool:
         failed = False
         deadline: float | None = None
         while True:
+            metrics_folder.keep(metrics_dir)
             if self.stopping and deadline is None:
                 deadline = time.monotonic() + stop_timeout_s
             for slot, (when, dead) in list(self.due.items()):

@@ -115,7 +115,7 @@ def test_a_killed_supervisors_metrics_folder_is_cleared_by_the_next(
     import tempfile
     from pathlib import Path
 
-    from servers.common.workers import METRICS_PREFIX
+    from servers.common.metrics_folder import PREFIX as METRICS_PREFIX
 
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
@@ -183,3 +183,34 @@ def test_an_upstream_down_for_long_is_waited_out_not_taken_for_a_crash_loop(tmp_
         assert len(pool.restarts) == 1 and pool.failed_starts == {}
     finally:
         os.close(admission)
+
+
+def test_a_removed_metrics_folder_is_said_and_made_again(fault_upstream: FaultUpstream) -> None:
+    """A /tmp cleaner that removed it: a worker's next new metric failed its request and
+    /metrics answered empty, in silence. The supervisor holds a lock on it (tmpfiles
+    skips a locked folder) and, if it goes anyway, makes it again and says so."""
+    import fcntl
+    import shutil
+
+    from tests.llm.test_workers import _metrics_dir
+
+    server = start_server("servers.llm", env=_env(fault_upstream), ready_timeout=120)
+    try:
+        _wait_all_ready(server)
+        folder = _metrics_dir(server)
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            with pytest.raises(BlockingIOError):  # the supervisor's shared lock
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(fd)
+        shutil.rmtree(folder)
+        deadline = time.monotonic() + 5
+        while "metrics folder" not in server.logs() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "was removed (a temporary-files cleaner?)" in server.logs()
+        assert folder.is_dir()
+        r = httpx.post(f"{server.url}/v1/chat/completions", json=CHAT, timeout=30)
+        assert r.status_code == 200
+    finally:
+        server.stop()
