@@ -107,3 +107,28 @@ def test_health_check_script_finds_the_running_server(tts_server):
     assert _probe({"RYMI_TTS_PORT": port, "RYMI_STT_PORT": str(free_port()),
                    "RYMI_LLM_PORT": str(free_port())}) == 0
     assert _probe({"RYMI_PROBE_PORT": str(free_port())}) == 1
+
+
+def test_health_check_script_finds_a_server_on_ipv6_loopback_alone():
+    """Bound to ::1 only, a server answering was reported down (127.0.0.1 alone)."""
+    import time
+
+    import httpx
+
+    from tests.support.servers import start_server
+
+    server = start_server("tests.common.echo_server", wait_ready=False,
+                          env={"RYMI_ECHO_SERVER_HOST": "::1"})
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://[::1]:{server.port}/healthz", timeout=2).is_success:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, server.logs()[-2000:]
+            time.sleep(0.1)
+        assert _probe({"RYMI_PROBE_PORT": str(server.port)}) == 0
+    finally:
+        server.stop()
