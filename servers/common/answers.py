@@ -58,6 +58,15 @@ def counted(send: Send, usage: UsageRecord) -> Send:
     return counting
 
 
+def counted_in(receive: Receive, usage: UsageRecord) -> Receive:
+    """``receive`` for a refusal: the body it takes (and drops) counted in bytes_in."""
+    async def counting() -> Message:
+        message = await receive()
+        usage.bytes_in += len(message.get("body", b""))
+        return message
+    return counting
+
+
 def with_header(send: Send, header: tuple[bytes, bytes]) -> Send:
     async def wrapped(message: Message) -> None:
         if message["type"] == "http.response.start":

@@ -18,7 +18,14 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import metrics
-from .answers import bounded_body_read, counted, internal_error, refuse, with_header
+from .answers import (
+    bounded_body_read,
+    counted,
+    counted_in,
+    internal_error,
+    refuse,
+    with_header,
+)
 from .auth import OPEN_PATHS
 from .logs import REQUEST_ID
 from .shared_count import SharedCount
@@ -133,7 +140,8 @@ class LifecycleMiddleware:
             usage = self._usage(scope, kind, rid)
             usage.status, usage.extra["error"] = 503, reason
             try:
-                return await refuse(scope, receive, counted(send, usage), reason, rid_header)
+                return await refuse(scope, counted_in(receive, usage), counted(send, usage),
+                                    reason, rid_header)
             finally:
                 self._record(usage, kind)
         try:

@@ -76,6 +76,7 @@ def test_sigterm_lets_stream_finish_and_refuses_new_work(sig: signal.Signals):
     # The refused call has its record too, with why: a failed turn is found by its id.
     late = [r for r in records if r["request_id"] == "late-1"]
     assert [(r["status"], r["error"]) for r in late] == [(503, "draining")]
+    assert late[0]["bytes_in"] == 4  # the body it read (and dropped) before answering
 
 
 def test_fatal_startup_exits_nonzero_with_clear_line():
