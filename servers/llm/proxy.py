@@ -106,7 +106,8 @@ def _failed_before_stream(request: Request, backend: UpstreamBackend, exc: ApiEr
     label = f"upstream_{exc.status}" if exc.status < 500 else \
         exc.code if exc.code in OUR_CODES else "upstream_error_event"
     metrics.ERRORS.labels(backend.name, label, "before_stream").inc()
-    usage_of(request).extra["error"] = exc.code
+    # The model too, streamed or not: a refused stream's record had none.
+    usage_of(request).extra.update(error=exc.code, model=backend.served_name)
 
 
 def _gone(request: Request) -> Response:

@@ -68,10 +68,17 @@ def test_llm_upstream_dying_or_stalling_mid_stream(fault_proxy: RunningServer, f
 @pytest.mark.parametrize("fault, status", [("400", 400), ("429", 429), ("500", 502),
                                            ("stall-headers", 504)])
 def test_llm_upstream_refusing(fault_proxy: RunningServer, fault: str, status: int) -> None:
-    body = {"stream": True, "messages": [{"role": "user", "content": f"fault:{fault}"}]}
-    r = httpx.post(f"{fault_proxy.url}/v1/chat/completions", json=body, headers=auth(),
-                   timeout=30)
-    assert r.status_code == status and r.json()["error"]["code"]
+    models = []
+    for stream in (True, False):
+        body = {"stream": stream, "messages": [{"role": "user", "content": f"fault:{fault}"}]}
+        rid = f"refused-{fault}-{stream}"
+        r = httpx.post(f"{fault_proxy.url}/v1/chat/completions", json=body, timeout=30,
+                       headers={**auth(), "X-Request-ID": rid})
+        assert r.status_code == status and r.json()["error"]["code"]
+        record = fault_proxy.wait_usage(rid)
+        assert record["error"] == r.json()["error"]["code"], record
+        models.append(record.get("model"))
+    assert models[0] and models[0] == models[1]  # a refused stream's record had none
 
 
 async def test_stt_engine_failure_is_error_event_and_1011() -> None:
