@@ -11,24 +11,46 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar, get_args, get_origin
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 
 def default_models_dir() -> Path:
     return Path.home() / ".cache" / "rymi-endpoints" / "models"
 
 
+class _BlankIsUnset(EnvSettingsSource):
+    """The environment without its blank variables: "" or only whitespace (compose's
+    `${X:-}`, a Secret made from a file holding a newline) is unset, so the shared value
+    or the default applies. Read as a value, a blank was the cwd for a path, every
+    interface for the host, an open server where the shared RYMI_TOKENS locks the
+    others."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {k: v for k, v in super()._load_env_vars().items() if v is None or v.strip()}
+
+
 class ServerSettings(BaseSettings):
     """Settings every server has. Subclasses set ``env_prefix`` (``RYMI_TTS_``...)."""
 
-    # A blank variable is an unset one (compose's `${X:-}`): the shared value or the
-    # default applies. Read as a value, "" was the cwd for a path, every interface for
-    # the host, an open server where the shared RYMI_TOKENS locks the others.
-    model_config = SettingsConfigDict(env_prefix="RYMI_", extra="ignore", env_ignore_empty=True)
+    model_config = SettingsConfigDict(env_prefix="RYMI_", extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, _BlankIsUnset(settings_cls), dotenv_settings, file_secret_settings
 
     host: str = Field("127.0.0.1", description="Address to listen on (0.0.0.0 in containers).")
     port: int = Field(8000, ge=0, le=65535, description="TCP port.")
@@ -174,7 +196,7 @@ SHARED_FIELDS = ("tokens", "token_file", "tls_cert", "tls_key", "models_dir", "l
 def _env(name: str) -> str | None:
     """An environment variable as the settings read it: blank is unset."""
     value = os.environ.get(name)
-    return value if value else None
+    return value if value and value.strip() else None
 
 
 def setting_from_env(server: str, field: str) -> str | None:

@@ -30,19 +30,21 @@ def test_every_blank_variable_is_the_default(cls: type[ServerSettings],
     interface for the host, no served model name)."""
     defaults = load_settings(cls, [])
     prefix = cls.model_config["env_prefix"]
-    for name in cls.model_fields:
-        monkeypatch.setenv(f"{prefix}{name}".upper(), "")
+    for i, name in enumerate(cls.model_fields):
+        monkeypatch.setenv(f"{prefix}{name}".upper(), " " * (i % 2))  # "" and " "
     blank = load_settings(cls, [])
     assert blank.model_dump() == defaults.model_dump()
 
 
-def test_a_blank_own_variable_leaves_the_shared_one_in_force(monkeypatch: pytest.MonkeyPatch):
+@pytest.mark.parametrize("blank", ["", " ", "\n"])  # (a Secret made from a file: "\n")
+def test_a_blank_own_variable_leaves_the_shared_one_in_force(monkeypatch: pytest.MonkeyPatch,
+                                                             blank: str):
     # An own RYMI_TTS_TOKENS left blank must not open the TTS server that the shared
     # RYMI_TOKENS locks with the other two.
     monkeypatch.setenv("RYMI_TOKENS", "shared-secret")
-    monkeypatch.setenv("RYMI_TTS_TOKENS", "")
+    monkeypatch.setenv("RYMI_TTS_TOKENS", blank)
     monkeypatch.setenv("RYMI_LOG_LEVEL", "debug")
-    monkeypatch.setenv("RYMI_TTS_LOG_LEVEL", "")
+    monkeypatch.setenv("RYMI_TTS_LOG_LEVEL", blank)
     settings = load_settings(TtsSettings, [])
     assert settings.token_list() == ["shared-secret"]
     assert settings.log_level == "debug"
