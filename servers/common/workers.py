@@ -152,6 +152,7 @@ class _Pool:
         self.first: set[int] = set()  # the pids of the first workers
         self.due: dict[int, tuple[float, int]] = {}  # slot: (when to start, the dead pid)
         self.failed_starts: dict[int, int] = {}  # slot: replacements in a row that could not
+        self.address = socks[0].getsockname()[:2] if socks else ("127.0.0.1", 0)
 
     def start(self, slot: int, replacing: int | None = None) -> None:
         fd = self.socks[slot].fileno()
@@ -166,6 +167,16 @@ class _Pool:
             env=env, preexec_fn=die_with_parent, start_new_session=True)
         if self.stopping:  # signalled while it was being started: it drains too
             child.send_signal(signal.SIGTERM)
+
+    def retry(self, slot: int, dead: int) -> None:
+        """Another try at a slot whose replacement could not start, on a new socket."""
+        try:
+            self.socks[slot] = listening_socket(*self.address)
+        except OSError as exc:  # (the port taken meanwhile): the next try, in a while
+            self.due[slot] = (time.monotonic() + MAX_RETRY_START_S, dead)
+            log.error("cannot listen again for worker slot %d: %s", slot, exc)
+            return
+        self.start(slot, replacing=dead)
 
     def forward(self, sig: int, frame: FrameType | None) -> None:
         # As SIGTERM, whichever came: a worker drains on either (a second one of either
@@ -189,7 +200,7 @@ class _Pool:
                     self.gone.add(slot)
                 elif time.monotonic() >= when:
                     del self.due[slot]
-                    self.start(slot, replacing=dead)
+                    self.retry(slot, dead)
             for slot, child in list(self.children.items()):
                 code = child.poll()
                 if code is None or slot in self.gone:
@@ -270,6 +281,10 @@ class _Pool:
             tries = self.failed_starts[slot] = self.failed_starts.get(slot, 0) + 1
             wait = min(RETRY_START_S * 2 ** (tries - 1), MAX_RETRY_START_S)
             self.due[slot] = (time.monotonic() + wait, child.pid)
+            # Its socket goes meanwhile: the kernel went on giving it a share of the new
+            # connections, which hung with nobody to accept them (a third of calls, for as
+            # long as the upstream stayed down). The other workers' sockets take them all.
+            self.socks[slot].close()
             log.error("worker %d could not start; another in %.0f s", child.pid, wait)
             return
         self.failed_starts.pop(slot, None)

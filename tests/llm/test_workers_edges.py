@@ -167,8 +167,14 @@ def test_an_upstream_down_for_long_is_waited_out_not_taken_for_a_crash_loop(tmp_
             self.pid = pid
 
     admission = shared_count.create(2)
+    sock = workers.listening_socket("127.0.0.1", 0)
+    port = sock.getsockname()[1]
     try:
-        pool = workers._Pool("m", [], [], admission, {})
+        pool = workers._Pool("m", [], [sock], admission, {})
+        started: list[int] = []
+        pool.start = lambda slot, replacing=None: (  # type: ignore[method-assign]
+            started.append(pool.socks[slot].fileno()),
+            pool.children.update({slot: Exited(1)}))
         waits = []
         for pid in range(1000, 1010):  # ten tries in a row that could not start
             child = Exited(pid)
@@ -176,12 +182,16 @@ def test_an_upstream_down_for_long_is_waited_out_not_taken_for_a_crash_loop(tmp_
             before = time.monotonic()
             pool._replace(0, child, CANNOT_START, str(tmp_path))  # type: ignore[arg-type]
             waits.append(round(pool.due.pop(0)[0] - before))
+            # No socket for the slot meanwhile: a share of new connections hung on it.
+            assert pool.socks[0].fileno() == -1
+            pool.retry(0, pid)  # (when due): a new socket on the port, then the start
+            assert pool.socks[0].getsockname()[1] == port and started[-1] != -1
         assert waits == [2, 4, 8, 16, 30, 30, 30, 30, 30, 30] and pool.restarts == []
         # A worker that started and died is a death again, and tries start over.
-        pool.start = lambda slot, replacing=None: pool.children.update({slot: Exited(1)})
         pool._replace(0, Exited(2000), -9, str(tmp_path))  # type: ignore[arg-type]
         assert len(pool.restarts) == 1 and pool.failed_starts == {}
     finally:
+        pool.socks[0].close()
         os.close(admission)
 
 
