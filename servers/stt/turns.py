@@ -166,5 +166,6 @@ class Turns:
 
     def _fail(self, exc: BaseException | None) -> None:
         if not self.abort.done():
-            said = f"{type(exc).__name__}: {exc}"[:200] if str(exc) else type(exc).__name__
-            self.abort.set_result(f"transcription engine failed: {said}")
+            # The type alone for the caller; the message (paths, memory figures) is in the
+            # log line of the decode that failed, with this session's request id.
+            self.abort.set_result(f"transcription engine failed: {type(exc).__name__}")

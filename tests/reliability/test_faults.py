@@ -87,15 +87,16 @@ async def test_stt_engine_failure_is_error_event_and_1011() -> None:
     try:
         events = await _one_failing_session(server, "stt-engine-fault")
         assert events[-1]["type"] == "error", events
-        assert "engine failed: RuntimeError: injected decode fault" in events[-1]["message"]
+        assert "engine failed: RuntimeError" in events[-1]["message"]
+        assert "injected" not in events[-1]["message"]  # the detail is for the log alone
         assert await asyncio.to_thread(wait_for, lambda: metric(server, "rymi_inflight") == 0)
         assert httpx.get(f"{server.url}/readyz").status_code == 200  # the process goes on
         # What the on-call engineer reads: the cause, tied to the caller's request id.
         record = server.wait_usage("stt-engine-fault")
         assert (record["close_code"], record["error"]) == (1011, "engine_error"), record
-        said = [line for line in server.logs().splitlines() if "stt-engine-fault" in line
-                and "injected decode fault" in line]
-        assert said, server.logs()[-3000:]
+        said = [json.loads(line) for line in server.logs().splitlines()
+                if "injected decode fault" in line]
+        assert any(line.get("request_id") == "stt-engine-fault" for line in said), said
     finally:
         server.stop()
 
