@@ -13,8 +13,11 @@ import fcntl
 import logging
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
+
+from .folders import private_folder
 
 log = logging.getLogger("rymi.server")
 
@@ -34,11 +37,24 @@ def keep(folder: str) -> None:
     """A folder someone removed anyway: the next worker to count a new kind of metric
     failed its request (FileNotFoundError) and /metrics answered empty, saying nothing.
     Made again, and said: what the workers counted is lost until they restart."""
-    if not os.path.isdir(folder):
-        os.makedirs(folder, exist_ok=True)
-        log.error("the metrics folder %s was removed (a temporary-files cleaner?); made "
-                  "again, but /metrics lacks what was counted until the server restarts",
-                  folder)
+    try:
+        if stat.S_ISDIR(os.lstat(folder).st_mode):
+            return  # (the hot case: every tenth of a second)
+    except FileNotFoundError:
+        pass
+    if folder in _said:
+        return
+    _said.add(folder)
+    if not private_folder(folder):  # another user's by now (a name that can be guessed)
+        log.error("the metrics folder %s was removed, and what is there now is not this "
+                  "user's alone: /metrics is incomplete until the server restarts", folder)
+        return
+    _said.discard(folder)  # made again: a later removal is said again
+    log.error("the metrics folder %s was removed (a temporary-files cleaner?); made again, "
+              "but /metrics lacks what was counted until the server restarts", folder)
+
+
+_said: set[str] = set()
 
 
 def clear_orphans() -> None:

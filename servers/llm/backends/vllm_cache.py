@@ -15,16 +15,24 @@ import os
 import tempfile
 from pathlib import Path
 
+from servers.common.folders import private_folder
+
 
 def use_writable_cache_root(environ: dict[str, str] | os._Environ[str] = os.environ) -> None:
     if environ.get("VLLM_CACHE_ROOT"):
         return
+    home = environ.get("HOME")  # (blank: vLLM's expanduser makes it "/.cache")
     try:
-        base = Path(environ.get("XDG_CACHE_HOME") or Path(environ["HOME"]) / ".cache")
+        base = Path(environ.get("XDG_CACHE_HOME") or Path(home or "/") / ".cache")
         base.mkdir(parents=True, exist_ok=True)
-        writable = os.access(base, os.W_OK | os.X_OK)
-    except (KeyError, OSError):  # no HOME, or a folder that cannot be made
+        writable = bool(home or environ.get("XDG_CACHE_HOME")) and \
+            os.access(base, os.W_OK | os.X_OK)
+    except OSError:  # a folder that cannot be made
         writable = False
-    if not writable:
-        environ["VLLM_CACHE_ROOT"] = str(Path(tempfile.gettempdir()) /
-                                         f"rymi-vllm-cache-{os.getuid()}")
+    if writable:
+        return
+    # The caches hold compiled code that vLLM loads: a name others can guess is used
+    # only if it is this user's alone, else a fresh folder of a name no one can.
+    shared = Path(tempfile.gettempdir()) / f"rymi-vllm-cache-{os.getuid()}"
+    environ["VLLM_CACHE_ROOT"] = str(shared) if private_folder(shared) else \
+        tempfile.mkdtemp(prefix="rymi-vllm-cache-")
