@@ -11,6 +11,7 @@ preStop + drain_timeout_s + a few seconds is enough. A second signal stops at on
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import signal
 import socket
@@ -108,21 +109,33 @@ def raise_open_files_limit() -> int:
     return soft
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A socket bound to the address, not yet listening (uvicorn listens once the app
-    has started: until then a caller is refused at once, not queued behind a model's
-    load). ``::`` is every address, IPv4 too, whatever the system's default."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+def bind(host: str, port: int) -> list[socket.socket]:
+    """Sockets bound to the address, not yet listening (uvicorn listens once the app has
+    started: until then a caller is refused at once, not queued behind a model's load).
+    ``::`` is every address, IPv4 too, whatever the system's default; a name is each
+    address it resolves to (``localhost``: 127.0.0.1 and ::1, as uvicorn bound it)."""
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if host == "::":
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        sock.bind((host, port))
+        ipaddress.ip_address(host)
+        addresses = [(socket.AF_INET6 if ":" in host else socket.AF_INET, host)]
+    except ValueError:  # a name
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+        addresses = list(dict.fromkeys((family, addr[0]) for family, *_, addr in infos))
+    socks: list[socket.socket] = []
+    try:
+        for family, address in addresses:  # port 0: the first one's port for the rest
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            socks.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:  # dual-stack for "::" alone: else v4 is bound too
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(host != "::"))
+            sock.bind((address, socks[0].getsockname()[1] if len(socks) > 1 else port))
+            sock.set_inheritable(True)
     except OSError:
-        sock.close()
+        for sock in socks:
+            sock.close()
         raise
-    sock.set_inheritable(True)
-    return sock
+    return socks
 
 
 def describe_auth(settings: ServerSettings, name: str) -> None:
@@ -163,9 +176,10 @@ def serve(app: Starlette, settings: ServerSettings, name: str,
         ws=BoundedWebSocketProtocol,  # and on a WebSocket's unread pongs
         **uvicorn_options,
     )
-    if sock is None:  # bound before the model loads: a port in use costs no load
+    socks = [sock] if sock is not None else []
+    if not socks:  # bound before the model loads: a port in use costs no load
         try:
-            sock = bind(settings.host, settings.port)
+            socks = bind(settings.host, settings.port)
         except OSError as exc:
             prefix = type(settings).model_config.get("env_prefix", "")
             print(f"{name}: cannot start: cannot listen on {settings.host!r} port "
@@ -175,7 +189,7 @@ def serve(app: Starlette, settings: ServerSettings, name: str,
     state: ServerState = app.state.server
     server = DrainingServer(config, state, settings.drain_timeout_s)
     app.state.uvicorn_server = server
-    host, port = sock.getsockname()[:2]  # the port itself where port 0 asked for any
+    host, port = socks[0].getsockname()[:2]  # the port itself where port 0 asked for any
     shown = f"[{host}]" if ":" in host else host
     server.listening = f"{name} listening on {settings.scheme}://{shown}:{port}"
     if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:  # (nohup: left ignored)
@@ -184,7 +198,7 @@ def serve(app: Starlette, settings: ServerSettings, name: str,
         signal.signal(signal.SIGHUP, server.handle_exit)
     interrupted = False
     try:
-        server.run(sockets=[sock])
+        server.run(sockets=socks)
     except KeyboardInterrupt:  # uvicorn re-raises a Ctrl-C it caught once it has stopped
         interrupted = True
     if state.fatal_error and state.started:  # (the vLLM engine died while serving)
