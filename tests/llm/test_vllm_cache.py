@@ -20,6 +20,7 @@ def test_a_home_it_cannot_write_moves_the_cache_to_the_temporary_folder(home: st
     env = {} if home is None else {"HOME": home}
     use_writable_cache_root(env)
     assert env["VLLM_CACHE_ROOT"] == str(SHARED) and SHARED.is_dir()
+    assert not Path("/.cache").exists()  # (no HOME: nothing made at the root either)
 
 
 def test_a_writable_home_and_an_operators_choice_are_left_alone(tmp_path: Path):

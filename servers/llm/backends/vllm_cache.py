@@ -21,14 +21,15 @@ from servers.common.folders import private_folder
 def use_writable_cache_root(environ: dict[str, str] | os._Environ[str] = os.environ) -> None:
     if environ.get("VLLM_CACHE_ROOT"):
         return
-    home = environ.get("HOME")  # (blank: vLLM's expanduser makes it "/.cache")
-    try:
-        base = Path(environ.get("XDG_CACHE_HOME") or Path(home or "/") / ".cache")
-        base.mkdir(parents=True, exist_ok=True)
-        writable = bool(home or environ.get("XDG_CACHE_HOME")) and \
-            os.access(base, os.W_OK | os.X_OK)
-    except OSError:  # a folder that cannot be made
-        writable = False
+    home, xdg = environ.get("HOME"), environ.get("XDG_CACHE_HOME")
+    writable = False
+    if xdg or home:  # (a blank HOME: vLLM's expanduser made it "/.cache")
+        try:
+            base = Path(xdg or Path(str(home)) / ".cache")
+            base.mkdir(parents=True, exist_ok=True)
+            writable = os.access(base, os.W_OK | os.X_OK)
+        except OSError:  # a folder that cannot be made
+            pass
     if writable:
         return
     # The caches hold compiled code that vLLM loads: a name others can guess is used
