@@ -52,7 +52,8 @@ class ServerSettings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return init_settings, _BlankIsUnset(settings_cls), dotenv_settings, file_secret_settings
 
-    host: str = Field("127.0.0.1", description="Address to listen on (0.0.0.0 in containers).")
+    host: str = Field("127.0.0.1", description="Address to listen on (0.0.0.0 in containers; "
+                      "`::`: every IPv6 and IPv4 address; a name: each address it resolves to).")
     port: int = Field(8000, ge=0, le=65535, description="TCP port.")
     tokens: str = Field(
         "",
