@@ -21,9 +21,10 @@ a while) is tried again after ``RETRY_START_S``, then twice as long each time. W
 replacement cannot help, the server stops with exit code 1, loudly, for the
 orchestrator to see: a first worker that failed to start (its replacement would fail
 the same way), or more than ``MAX_RESTARTS`` deaths in ``RESTART_WINDOW_S`` (a crash
-loop that a restart hides). While the server drains, a worker that is done takes its
-socket with it, so new connections reach the workers still draining (503), not a socket
-nobody accepts on. The metrics folder: ``metrics_folder.py``.
+loop that a restart hides). Once the server stops, each listening socket lives as long
+as its worker: new connections reach the workers still draining (503), and are refused
+once none is left, never queued on a socket nobody accepts on. The metrics folder:
+``metrics_folder.py``.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ MAX_RESTARTS = 5
 RESTART_WINDOW_S = 60.0
 RETRY_START_S = 2.0  # before another try at a replacement that could not start,
 MAX_RETRY_START_S = 30.0  # doubled at each failed try up to this
+CLOSE_AFTER_TRIES = 3  # failed tries in a row (~6 s) before the slot's socket closes
 
 
 def inherited_socket() -> socket.socket | None:
@@ -169,9 +171,11 @@ class _Pool:
             child.send_signal(signal.SIGTERM)
 
     def retry(self, slot: int, dead: int) -> None:
-        """Another try at a slot whose replacement could not start, on a new socket."""
+        """Another try at a slot whose replacement could not start (on a new socket where
+        its own was closed)."""
         try:
-            self.socks[slot] = listening_socket(*self.address)
+            if self.socks[slot].fileno() == -1:
+                self.socks[slot] = listening_socket(*self.address)
         except OSError as exc:  # (the port taken meanwhile): the next try, in a while
             self.due[slot] = (time.monotonic() + MAX_RETRY_START_S, dead)
             log.error("cannot listen again for worker slot %d: %s", slot, exc)
@@ -194,6 +198,7 @@ class _Pool:
             metrics_folder.keep(metrics_dir)
             if self.stopping and deadline is None:
                 deadline = time.monotonic() + stop_timeout_s
+                self._let_go_of_sockets()
             for slot, (when, dead) in list(self.due.items()):
                 if self.stopping or failed:  # no try now; already said and counted out
                     del self.due[slot]
@@ -223,6 +228,7 @@ class _Pool:
                     if other.poll() is None:
                         other.send_signal(signal.SIGTERM)
                 deadline = time.monotonic() + stop_timeout_s
+                self._let_go_of_sockets()
             if all(c.poll() is not None for c in self.children.values()):
                 break
             if deadline is not None and time.monotonic() > deadline:
@@ -230,6 +236,14 @@ class _Pool:
             time.sleep(0.1)
         clean = all(self._clean(c.returncode) for c in self.children.values())
         return 0 if clean and not failed else 1
+
+    def _let_go_of_sockets(self) -> None:
+        """Our copies of the listening sockets, closed once the server stops (no worker
+        is started from then on): each socket lives as long as its worker and dies with
+        it. Kept until the last worker was buried, the last socket took new connections
+        for a second past the drain bound and reset them, where a refusal is retried."""
+        for sock in self.socks:
+            sock.close()
 
     def _clean(self, code: int | None) -> bool:
         """Exited 0, or ended by the SIGTERM we forwarded: a worker signalled while it
@@ -263,9 +277,9 @@ class _Pool:
         gauges go with it (else /metrics shows its streams as running), and a death
         other than a clean exit is logged."""
         self.gone.add(slot)
-        # Its socket goes too: the kernel went on queueing new connections on it, and
-        # they hung until the last worker was done, then were reset. Now they go to the
-        # workers still draining, which answer 503.
+        # Its socket goes too (where still ours): the kernel went on queueing new
+        # connections on it, and they hung until the last worker was done, then were
+        # reset. Now they go to the workers still draining, which answer 503.
         self.socks[slot].close()
         lost = self._count_out(slot, child, metrics_dir)
         if not self._clean(code):
@@ -281,10 +295,13 @@ class _Pool:
             tries = self.failed_starts[slot] = self.failed_starts.get(slot, 0) + 1
             wait = min(RETRY_START_S * 2 ** (tries - 1), MAX_RETRY_START_S)
             self.due[slot] = (time.monotonic() + wait, child.pid)
-            # Its socket goes meanwhile: the kernel went on giving it a share of the new
-            # connections, which hung with nobody to accept them (a third of calls, for as
-            # long as the upstream stayed down). The other workers' sockets take them all.
-            self.socks[slot].close()
+            if tries >= CLOSE_AFTER_TRIES:
+                # An outage that lasts: the slot's socket goes until a try starts. The
+                # kernel went on giving it a share of the new connections, which hung
+                # with nobody to accept them for as long as the upstream stayed down; the
+                # other workers' sockets take them all now. (Through a short one they
+                # wait in its backlog and are served once a replacement is ready.)
+                self.socks[slot].close()
             log.error("worker %d could not start; another in %.0f s", child.pid, wait)
             return
         self.failed_starts.pop(slot, None)
