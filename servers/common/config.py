@@ -68,6 +68,13 @@ class ServerSettings(BaseSettings):
     drain_timeout_s: float = Field(
         20.0, gt=0, description="On SIGTERM, how long in-flight work may run before exit."
     )
+    drain_delay_s: float = Field(
+        0.0, ge=0, description="After SIGTERM, how long /readyz says 503 while new work is "
+        "still taken, before the drain: behind a proxy that health-checks /readyz (two "
+        "instances on VMs, compose replicas), set it past the proxy's check interval "
+        "times its fall count, so a rolling restart refuses no call. Kubernetes: the "
+        "preStop pause does this (deploy/k8s).",
+    )
     max_inflight: int = Field(
         64, ge=1, description="Concurrent requests/sessions; over it: 503 + Retry-After."
     )
@@ -190,8 +197,8 @@ def build_parser(cls: type[ServerSettings], prog: str) -> argparse.ArgumentParse
 # Settings that one deployment usually shares across the three servers: ``RYMI_TOKENS``
 # applies to every server unless ``RYMI_TTS_TOKENS`` (say) is set.
 SHARED_FIELDS = ("tokens", "token_file", "tls_cert", "tls_key", "models_dir", "log_level",
-                 "metrics_auth", "drain_timeout_s", "send_timeout_s", "body_timeout_s",
-                 "forwarded_allow_ips", "keepalive_s")
+                 "metrics_auth", "drain_timeout_s", "drain_delay_s", "send_timeout_s",
+                 "body_timeout_s", "forwarded_allow_ips", "keepalive_s")
 
 
 def _env(name: str) -> str | None:

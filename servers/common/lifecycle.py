@@ -43,6 +43,8 @@ class ServerState:
     max_inflight: int = 64
     ready: bool = False
     draining: bool = False
+    # Signalled, and in the drain delay: /readyz says 503 while new work is still taken.
+    leaving: bool = False
     inflight: int = 0
     fatal_error: str | None = None
     # Start-up ran to its end: a fatal error after it is not a start-up failure

@@ -48,10 +48,12 @@ class _Config(uvicorn.Config):
 
 
 class DrainingServer(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, state: ServerState, drain_timeout_s: float):
+    def __init__(self, config: uvicorn.Config, state: ServerState, drain_timeout_s: float,
+                 drain_delay_s: float = 0.0):
         super().__init__(config)
         self.state = state
         self.drain_timeout_s = drain_timeout_s
+        self.drain_delay_s = drain_delay_s
         self._drain_task: asyncio.Task[None] | None = None
         self.listening = "listening"
 
@@ -67,12 +69,29 @@ class DrainingServer(uvicorn.Server):
         # here waited for ever on prometheus_client's lock (one for every metric with
         # workers), held by the metric update the signal interrupted, and the worker
         # never exited (found in CI, still hung an hour on).
-        if self.state.draining or self._drain_task is None and not self.started:
-            self.force_exit = self.state.draining
+        state = self.state
+        if state.draining or state.leaving or self._drain_task is None and not self.started:
+            self.force_exit = state.draining or state.leaving
             self.should_exit = True
             return
-        self.state.draining = True
-        asyncio.get_event_loop().call_soon_threadsafe(self._begin_drain, sig)
+        loop = asyncio.get_event_loop()
+        if self.drain_delay_s > 0:
+            state.leaving = True  # /readyz 503 at once; new work still taken a while
+            loop.call_soon_threadsafe(self._leave, sig)
+            return
+        state.draining = True
+        loop.call_soon_threadsafe(self._begin_drain, sig)
+
+    def _leave(self, sig: int) -> None:
+        metrics.READY.labels(self.state.channel).set(0)  # as /readyz says now
+        log.info("signal %s: not ready, still taking work for %.0fs before the drain",
+                 signal.Signals(sig).name, self.drain_delay_s)
+        asyncio.get_event_loop().call_later(self.drain_delay_s, self._end_delay, sig)
+
+    def _end_delay(self, sig: int) -> None:
+        if not self.should_exit:  # (not stopped meanwhile by a second signal)
+            self.state.draining = True
+            self._begin_drain(sig)
 
     def _begin_drain(self, sig: int) -> None:
         metrics.READY.labels(self.state.channel).set(0)  # as /readyz says now
@@ -187,7 +206,7 @@ def serve(app: Starlette, settings: ServerSettings, name: str,
                   file=sys.stderr)
             return CANNOT_START
     state: ServerState = app.state.server
-    server = DrainingServer(config, state, settings.drain_timeout_s)
+    server = DrainingServer(config, state, settings.drain_timeout_s, settings.drain_delay_s)
     app.state.uvicorn_server = server
     host, port = socks[0].getsockname()[:2]  # the port itself where port 0 asked for any
     shown = f"[{host}]" if ":" in host else host

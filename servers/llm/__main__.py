@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     if settings.workers > 1 and not is_worker():
         return supervise("servers.llm", sys.argv[1:] if argv is None else argv,
                          settings.host, settings.port, settings.workers,
-                         stop_timeout_s=settings.drain_timeout_s + 10,
+                         stop_timeout_s=settings.drain_delay_s + settings.drain_timeout_s + 10,
                          log_level=settings.log_level)
     return serve(create_app(settings), settings, "llm", sock=inherited_socket())
 

@@ -199,3 +199,33 @@ def test_readyz_says_why_it_is_not_ready(state: dict, code: str) -> None:
     app.state.server = ServerState(channel="x", **state)
     r = TestClient(app).get("/readyz")
     assert r.status_code == 503 and r.json()["error"]["code"] == code
+
+
+def test_the_drain_delay_keeps_taking_work_while_readyz_says_503():
+    """Two instances behind a proxy that health-checks /readyz (no Kubernetes preStop):
+    the first call after a SIGTERM met the drain's 503 before the proxy's next check. In
+    the delay the instance says not ready and still serves, then drains."""
+    server = start_server("tests.common.echo_server", env={
+        "RYMI_ECHO_SERVER_CHUNK_DELAY_S": "0.3", "RYMI_DRAIN_DELAY_S": "1.5"},
+        ready_timeout=30)
+    taken: dict[str, object] = {}
+
+    def stream() -> None:  # taken in the delay; still running once the drain begins
+        with httpx.stream("POST", f"{server.url}/stream", content=b"x", timeout=30) as r:
+            taken["status"], taken["body"] = r.status_code, b"".join(r.iter_raw())
+
+    try:
+        server.signal(signal.SIGTERM)
+        time.sleep(0.3)
+        ready = httpx.get(f"{server.url}/readyz", timeout=5)
+        t = threading.Thread(target=stream)
+        t.start()
+        time.sleep(1.6)  # past the delay: the drain proper, the stream still running
+        refused = httpx.post(f"{server.url}/stream", content=b"y", timeout=10)
+        t.join(30)
+        assert ready.status_code == 503 and ready.json()["error"]["code"] == "draining"
+        assert taken == {"status": 200, "body": b"x" * 10}
+        assert refused.status_code == 503 and refused.json()["error"]["code"] == "draining"
+        assert server.proc.wait(30) == 0
+    finally:
+        server.stop()
