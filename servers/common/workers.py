@@ -42,12 +42,12 @@ from types import FrameType
 from prometheus_client import multiprocess
 
 from . import metrics_folder, shared_count
+from .listeners import LISTEN_FD_ENV, listening_socket, not_in_use
 from .logs import configure_logging
 from .serve import CANNOT_START
 
 log = logging.getLogger("rymi.server")
 
-LISTEN_FD_ENV = "RYMI_LISTEN_FD"
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client reads it at import
 REPLACES_ENV = "RYMI_WORKER_REPLACES"  # the pid of the dead worker this one replaces
 
@@ -59,41 +59,6 @@ MAX_RETRY_START_S = 30.0  # doubled at each failed try up to this
 CLOSE_AFTER_TRIES = 3  # failed tries in a row (~6 s) before the slot's socket closes
 
 
-def inherited_socket() -> socket.socket | None:
-    """In a worker: its listening socket, bound by the supervisor; None in a single server."""
-    fd = os.environ.get(LISTEN_FD_ENV)
-    return socket.socket(fileno=int(fd)) if fd else None
-
-
-def is_worker() -> bool:
-    return LISTEN_FD_ENV in os.environ
-
-
-def listening_socket(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
-
-
-def _not_in_use(host: str, port: int) -> None:
-    """Raise if anything listens on the port. SO_REUSEPORT lets our sockets join any
-    other socket that set it (another server's workers, a killed supervisor's): traffic
-    was split with it, in silence. A socket without it is refused by every listener."""
-    if port == 0:
-        return
-    probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-    try:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is no use
-        probe.bind((host, port))
-    finally:
-        probe.close()
-
-
 def supervise(module: str, argv: list[str], host: str, port: int, workers: int,
               stop_timeout_s: float, log_level: str = "info") -> int:
     """Run ``python -m module *argv`` ``workers`` times on one port until signalled;
@@ -101,7 +66,7 @@ def supervise(module: str, argv: list[str], host: str, port: int, workers: int,
     configure_logging(log_level)
     socks: list[socket.socket] = []
     try:
-        _not_in_use(host, port)
+        not_in_use(host, port)
         while len(socks) < workers:  # port 0: the first socket's port for the others
             socks.append(listening_socket(host, socks[0].getsockname()[1] if socks else port))
     except OSError as exc:

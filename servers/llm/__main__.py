@@ -5,8 +5,9 @@ from __future__ import annotations
 import sys
 
 from servers.common.config import load_settings
+from servers.common.listeners import inherited_socket, is_worker
 from servers.common.serve import serve
-from servers.common.workers import inherited_socket, is_worker, supervise
+from servers.common.workers import supervise
 
 from .app import create_app
 from .config import LlmSettings
