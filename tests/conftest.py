@@ -11,6 +11,18 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_server_left_behind():
+    """Every server a test started is stopped when the session ends: one whose test
+    failed before its own stop (an assertion with no finally) outlived the suite, a
+    worker supervisor with its workers, found running half an hour later."""
+    yield
+    from tests.support.servers import STARTED
+    for server in STARTED:
+        if server.proc.poll() is None:
+            server.stop(10)  # SIGTERM, then SIGKILL at the bound
+
+
 @pytest.fixture(scope="session")
 def models_dir() -> Path:
     path = Path(os.environ.get("RYMI_MODELS_DIR") or REPO / ".models")
