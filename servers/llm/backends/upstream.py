@@ -9,7 +9,6 @@ the moment it is complete.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -34,6 +33,7 @@ from .exchange import Response
 from .http_client import UpstreamClient
 from .relay import Framer, StreamState
 from .upstream_errors import (
+    error_parts,
     map_status,
     map_transport,
     refused_at_first_event,
@@ -93,11 +93,10 @@ class UpstreamBackend:
         except TransportError as exc:
             raise RuntimeError(f"upstream {self.shown_url} unreachable: "
                                f"{type(exc).__name__}: {exc}") from None
-        if status != 200:  # (a 401 may echo our key, JSON-escaped: blanked decoded)
-            with contextlib.suppress(ValueError):
-                text = json.dumps(parse_json(text), ensure_ascii=False)
+        if status != 200:  # its words as a refused call's are read: our key blanked
+            said = secret.blanked(error_parts(text.encode())[0])  # (a 401 may quote it)
             raise RuntimeError(f"upstream {self.shown_url}: GET /models answered "
-                               f"{status}: {secret.blanked(text)[:200]}")
+                               f"{status}: {said[:200]}")
         try:
             data = parse_json(text).get("data", [])
         except (ValueError, AttributeError):

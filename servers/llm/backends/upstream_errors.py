@@ -66,7 +66,7 @@ def _credentials_refused(status: int, message: str) -> ApiError:
 
 
 def map_status(status: int, body: bytes, headers: Mapping[str, str]) -> ApiError:
-    message, type_, code, param = _upstream_error(body)
+    message, type_, code, param = error_parts(body)
     message = blanked(message)
     keep = {k: headers[k] for k in ("retry-after",) if k in headers}
     if status in (429, 503) and not keep:  # the contract's 429/503 say when to retry
@@ -92,7 +92,7 @@ def map_status(status: int, body: bytes, headers: Mapping[str, str]) -> ApiError
                     "upstream_error")
 
 
-def _upstream_error(body: bytes) -> tuple[str, str | None, str | None, str | None]:
+def error_parts(body: bytes) -> tuple[str, str | None, str | None, str | None]:
     """Message, type, code and param of an OpenAI-shaped error body, or its text."""
     try:
         obj = parse_json(body)
