@@ -123,12 +123,18 @@ def resolve(name_or_path: str, models_dir: Path, server: str | None = None) -> P
     return path
 
 
+def manifest_entries(folder: Path) -> list[tuple[str, str]]:
+    """(sha256, path in the folder) of each file a prepared folder's manifest lists;
+    OSError where it has none."""
+    lines = (folder / MANIFEST).read_text(encoding="utf-8").splitlines()
+    return [(digest, rel) for digest, _, rel in (line.partition("  ") for line in lines if line)]
+
+
 def missing_files(folder: Path) -> list[str]:
     """Files a prepared folder's manifest lists that are not there (names only, no
     hashing: cheap enough for every start; ``models verify`` checks the contents)."""
     try:
-        lines = (folder / MANIFEST).read_text(encoding="utf-8").splitlines()
+        entries = manifest_entries(folder)
     except (OSError, UnicodeDecodeError):  # not a prepared folder (a package's file)
         return []
-    names = (line.partition("  ")[2] for line in lines if line)
-    return [name for name in names if name and not (folder / name).is_file()]
+    return [rel for _, rel in entries if rel and not (folder / rel).is_file()]

@@ -24,7 +24,15 @@ from typing import Any
 
 import httpx
 
-from .catalog import MANIFEST, ModelEntry, ModelNotReady, distribution, load_catalog, package_file
+from .catalog import (
+    MANIFEST,
+    ModelEntry,
+    ModelNotReady,
+    distribution,
+    load_catalog,
+    manifest_entries,
+    package_file,
+)
 from .fetch import ChecksumMismatch, FetchFailed, download, file_digest
 
 SOURCE = "source.json"  # hub models: the repository and commit they came from
@@ -69,11 +77,10 @@ def verify_folder(folder: Path) -> None:
     manifest = folder / MANIFEST
     if not manifest.exists():
         raise ModelNotReady(f"{folder} has no {MANIFEST}: it was not finished; prepare again")
-    lines = [line for line in manifest.read_text(encoding="utf-8").splitlines() if line]
-    if not lines:
+    entries = manifest_entries(folder)
+    if not entries:
         raise ModelNotReady(f"{folder} holds no files: delete it and prepare again")
-    for line in lines:
-        want, _, rel = line.partition("  ")
+    for want, rel in entries:
         path = folder / rel
         if not path.exists():
             raise ModelNotReady(f"{folder.name}: {rel} is missing; prepare again")
