@@ -119,7 +119,7 @@ class _Pool:
         self.first: set[int] = set()  # the pids of the first workers
         self.due: dict[int, tuple[float, int]] = {}  # slot: (when to start, the dead pid)
         self.failed_starts: dict[int, int] = {}  # slot: replacements in a row that could not
-        self.address = socks[0].getsockname()[:2] if socks else ("127.0.0.1", 0)
+        self.address = socks[0].getsockname()[:2]  # (a retry's new socket: the same)
 
     def start(self, slot: int, replacing: int | None = None) -> None:
         fd = self.socks[slot].fileno()
