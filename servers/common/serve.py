@@ -11,7 +11,6 @@ preStop + drain_timeout_s + a few seconds is enough. A second signal stops at on
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import signal
 import socket
@@ -27,6 +26,7 @@ from . import metrics
 from .config import ServerSettings
 from .http_protocol import bounded_protocol
 from .lifecycle import ServerState, wait_idle
+from .listeners import bound_sockets
 from .logs import configure_logging
 from .ws_protocol import BoundedWebSocketProtocol
 
@@ -130,31 +130,8 @@ def raise_open_files_limit() -> int:
 
 def bind(host: str, port: int) -> list[socket.socket]:
     """Sockets bound to the address, not yet listening (uvicorn listens once the app has
-    started: until then a caller is refused at once, not queued behind a model's load).
-    ``::`` is every address, IPv4 too, whatever the system's default; a name is each
-    address it resolves to (``localhost``: 127.0.0.1 and ::1, as uvicorn bound it)."""
-    try:
-        ipaddress.ip_address(host)
-        addresses = [(socket.AF_INET6 if ":" in host else socket.AF_INET, host)]
-    except ValueError:  # a name
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
-                                   flags=socket.AI_PASSIVE)
-        addresses = list(dict.fromkeys((family, addr[0]) for family, *_, addr in infos))
-    socks: list[socket.socket] = []
-    try:
-        for family, address in addresses:  # port 0: the first one's port for the rest
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            socks.append(sock)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if family == socket.AF_INET6:  # dual-stack for "::" alone: else v4 is bound too
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(host != "::"))
-            sock.bind((address, socks[0].getsockname()[1] if len(socks) > 1 else port))
-            sock.set_inheritable(True)
-    except OSError:
-        for sock in socks:
-            sock.close()
-        raise
-    return socks
+    started: until then a caller is refused at once, not queued behind a model's load)."""
+    return bound_sockets(host, port)
 
 
 def describe_auth(settings: ServerSettings, name: str) -> None:
@@ -167,8 +144,8 @@ def describe_auth(settings: ServerSettings, name: str) -> None:
 
 
 def serve(app: Starlette, settings: ServerSettings, name: str,
-          sock: socket.socket | None = None, **uvicorn_options: Any) -> int:
-    """Serve until drained; returns the process exit code. ``sock``: a listening socket
+          socks: list[socket.socket] | None = None, **uvicorn_options: Any) -> int:
+    """Serve until drained; returns the process exit code. ``socks``: listening sockets
     to serve on (a worker's, inherited from ``workers.supervise``) instead of binding."""
     configure_logging(settings.log_level)
     describe_auth(settings, name)
@@ -195,7 +172,6 @@ def serve(app: Starlette, settings: ServerSettings, name: str,
         ws=BoundedWebSocketProtocol,  # and on a WebSocket's unread pongs
         **uvicorn_options,
     )
-    socks = [sock] if sock is not None else []
     if not socks:  # bound before the model loads: a port in use costs no load
         try:
             socks = bind(settings.host, settings.port)

@@ -42,7 +42,7 @@ from types import FrameType
 from prometheus_client import multiprocess
 
 from . import metrics_folder, shared_count
-from .listeners import LISTEN_FD_ENV, listening_socket, not_in_use
+from .listeners import LISTEN_FD_ENV, listening_sockets, not_in_use
 from .logs import configure_logging
 from .serve import CANNOT_START
 
@@ -64,19 +64,21 @@ def supervise(module: str, argv: list[str], host: str, port: int, workers: int,
     """Run ``python -m module *argv`` ``workers`` times on one port until signalled;
     returns the exit code (0 after a clean drain, 1 if the server had to stop)."""
     configure_logging(log_level)
-    socks: list[socket.socket] = []
+    socks: list[list[socket.socket]] = []  # a slot's: one per address of the host
     try:
         not_in_use(host, port)
         while len(socks) < workers:  # port 0: the first socket's port for the others
-            socks.append(listening_socket(host, socks[0].getsockname()[1] if socks else port))
+            socks.append(listening_sockets(host, socks[0][0].getsockname()[1] if socks
+                                           else port))
     except OSError as exc:
-        for sock in socks:
+        for sock in (s for slot in socks for s in slot):
             sock.close()
-        print(f"{module}: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
+        print(f"{module}: cannot listen on {host}:{port}: {exc.strerror or exc}",
+              file=sys.stderr)
         return 1
     metrics_dir, held = metrics_folder.make()
     admission = shared_count.create(workers)
-    pool = _Pool(module, argv, socks, admission,
+    pool = _Pool(module, argv, host, socks, admission,
                  {**os.environ, METRICS_DIR_ENV: metrics_dir, shared_count.FD_ENV: str(admission)})
     old = {s: signal.signal(s, pool.forward) for s in (signal.SIGTERM, signal.SIGINT,
                                                        signal.SIGHUP)
@@ -97,8 +99,7 @@ def supervise(module: str, argv: list[str], host: str, port: int, workers: int,
             if child.poll() is None:
                 child.kill()
                 child.wait()
-        for sock in socks:
-            sock.close()
+        pool.let_go_of_sockets()
         shutil.rmtree(metrics_dir, ignore_errors=True)
         os.close(held)
         os.close(admission)
@@ -108,8 +109,9 @@ class _Pool:
     """The workers, one per slot (its listening socket, its share of the admission
     count); a worker that dies is replaced in its slot."""
 
-    def __init__(self, module: str, argv: list[str], socks: list[socket.socket],
-                 admission: int, env: dict[str, str]) -> None:
+    def __init__(self, module: str, argv: list[str], host: str,
+                 socks: list[list[socket.socket]], admission: int,
+                 env: dict[str, str]) -> None:
         self.module, self.argv, self.socks = module, argv, socks
         self.admission, self.env = admission, env
         self.children: dict[int, subprocess.Popen[bytes]] = {}
@@ -119,18 +121,19 @@ class _Pool:
         self.first: set[int] = set()  # the pids of the first workers
         self.due: dict[int, tuple[float, int]] = {}  # slot: (when to start, the dead pid)
         self.failed_starts: dict[int, int] = {}  # slot: replacements in a row that could not
-        self.address = socks[0].getsockname()[:2]  # (a retry's new socket: the same)
+        self.address = host, socks[0][0].getsockname()[1]  # (a retry's new sockets: the same)
 
     def start(self, slot: int, replacing: int | None = None) -> None:
-        fd = self.socks[slot].fileno()
-        env = {**self.env, LISTEN_FD_ENV: str(fd), shared_count.SLOT_ENV: str(slot)}
+        fds = [sock.fileno() for sock in self.socks[slot]]
+        env = {**self.env, LISTEN_FD_ENV: ",".join(map(str, fds)),
+               shared_count.SLOT_ENV: str(slot)}
         if replacing is not None:
             env[REPLACES_ENV] = str(replacing)
         # A session of its own: a signal to the whole group (systemd's default
         # KillMode, Ctrl-C) must reach it once, through forward(); a second one is
         # "stop now" to a draining server, and every stream was cut at once.
         child = self.children[slot] = subprocess.Popen(
-            [sys.executable, "-m", self.module, *self.argv], pass_fds=(fd, self.admission),
+            [sys.executable, "-m", self.module, *self.argv], pass_fds=(*fds, self.admission),
             env=env, preexec_fn=die_with_parent, start_new_session=True)
         if self.stopping:  # signalled while it was being started: it drains too
             child.send_signal(signal.SIGTERM)
@@ -139,8 +142,8 @@ class _Pool:
         """Another try at a slot whose replacement could not start (on a new socket where
         its own was closed)."""
         try:
-            if self.socks[slot].fileno() == -1:
-                self.socks[slot] = listening_socket(*self.address)
+            if self.socks[slot][0].fileno() == -1:
+                self.socks[slot] = listening_sockets(*self.address)
         except OSError as exc:  # (the port taken meanwhile): the next try, in a while
             self.due[slot] = (time.monotonic() + MAX_RETRY_START_S, dead)
             log.error("cannot listen again for worker slot %d: %s", slot, exc)
@@ -163,7 +166,7 @@ class _Pool:
             metrics_folder.keep(metrics_dir)
             if self.stopping and deadline is None:
                 deadline = time.monotonic() + stop_timeout_s
-                self._let_go_of_sockets()
+                self.let_go_of_sockets()
             for slot, (when, dead) in list(self.due.items()):
                 if self.stopping or failed:  # no try now; already said and counted out
                     del self.due[slot]
@@ -193,7 +196,7 @@ class _Pool:
                     if other.poll() is None:
                         other.send_signal(signal.SIGTERM)
                 deadline = time.monotonic() + stop_timeout_s
-                self._let_go_of_sockets()
+                self.let_go_of_sockets()
             if all(c.poll() is not None for c in self.children.values()):
                 break
             if deadline is not None and time.monotonic() > deadline:
@@ -202,12 +205,16 @@ class _Pool:
         clean = all(self._clean(c.returncode) for c in self.children.values())
         return 0 if clean and not failed else 1
 
-    def _let_go_of_sockets(self) -> None:
+    def let_go_of_sockets(self) -> None:
         """Our copies of the listening sockets, closed once the server stops (no worker
         is started from then on): each socket lives as long as its worker and dies with
         it. Kept until the last worker was buried, the last socket took new connections
         for a second past the drain bound and reset them, where a refusal is retried."""
-        for sock in self.socks:
+        for slot in range(len(self.socks)):
+            self._close(slot)
+
+    def _close(self, slot: int) -> None:
+        for sock in self.socks[slot]:
             sock.close()
 
     def _clean(self, code: int | None) -> bool:
@@ -245,7 +252,7 @@ class _Pool:
         # Its socket goes too (where still ours): the kernel went on queueing new
         # connections on it, and they hung until the last worker was done, then were
         # reset. Now they go to the workers still draining, which answer 503.
-        self.socks[slot].close()
+        self._close(slot)
         lost = self._count_out(slot, child, metrics_dir)
         if not self._clean(code):
             log.error("worker %d exited with %d while stopping, %d request%s in flight "
@@ -266,7 +273,7 @@ class _Pool:
                 # with nobody to accept them for as long as the upstream stayed down; the
                 # other workers' sockets take them all now. (Through a short one they
                 # wait in its backlog and are served once a replacement is ready.)
-                self.socks[slot].close()
+                self._close(slot)
             log.error("worker %d could not start; another in %.0f s", child.pid, wait)
             return
         self.failed_starts.pop(slot, None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from servers.common.config import load_settings
-from servers.common.listeners import inherited_socket, is_worker
+from servers.common.listeners import inherited_sockets, is_worker
 from servers.common.serve import serve
 from servers.common.workers import supervise
 
@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
                          settings.host, settings.port, settings.workers,
                          stop_timeout_s=settings.drain_delay_s + settings.drain_timeout_s + 10,
                          log_level=settings.log_level)
-    return serve(create_app(settings), settings, "llm", sock=inherited_socket())
+    return serve(create_app(settings), settings, "llm", socks=inherited_sockets())
 
 
 # vLLM spawns worker processes that re-import __main__: start the server only here.

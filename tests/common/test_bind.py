@@ -6,6 +6,7 @@ import socket
 
 import pytest
 
+from servers.common.listeners import listening_sockets
 from servers.common.serve import bind
 
 
@@ -30,9 +31,12 @@ def test_a_name_is_bound_on_every_address_it_resolves_to(monkeypatch: pytest.Mon
             s.close()
 
 
+@pytest.mark.parametrize("sockets", [bind, listening_sockets])  # a server's, a worker's
 @pytest.mark.parametrize("host, v6only", [("::", 0), ("::1", 1)])
-def test_every_address_is_dual_stack_and_an_ipv6_address_is_itself(host: str, v6only: int):
-    (sock,) = bind(host, 0)
+def test_every_address_is_dual_stack_and_an_ipv6_address_is_itself(host: str, v6only: int,
+                                                                    sockets):
+    """``::`` is IPv4 too whatever the system's default (net.ipv6.bindv6only)."""
+    (sock,) = sockets(host, 0)
     try:
         assert sock.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY) == v6only
     finally:

@@ -178,13 +178,13 @@ def test_an_upstream_down_for_long_is_waited_out_not_taken_for_a_crash_loop(tmp_
             self.pid = pid
 
     admission = shared_count.create(2)
-    sock = workers.listening_socket("127.0.0.1", 0)
-    port = sock.getsockname()[1]
+    socks = workers.listening_sockets("127.0.0.1", 0)
+    port = socks[0].getsockname()[1]
     try:
-        pool = workers._Pool("m", [], [sock], admission, {})
+        pool = workers._Pool("m", [], "127.0.0.1", [socks], admission, {})
         started: list[int] = []
         pool.start = lambda slot, replacing=None: (  # type: ignore[method-assign]
-            started.append(pool.socks[slot].fileno()),
+            started.append(pool.socks[slot][0].fileno()),
             pool.children.update({slot: Exited(1)}))
         waits = []
         for pid in range(1000, 1010):  # ten tries in a row that could not start
@@ -196,16 +196,16 @@ def test_an_upstream_down_for_long_is_waited_out_not_taken_for_a_crash_loop(tmp_
             # Through a short outage the slot keeps its socket (what queues there is
             # served once a try starts); past two tries it has none till the next try: a
             # share of new connections hung on it for as long as the outage lasted.
-            closed = pool.socks[0].fileno() == -1
+            closed = pool.socks[0][0].fileno() == -1
             assert closed is (pid - 1000 + 1 >= workers.CLOSE_AFTER_TRIES)
             pool.retry(0, pid)  # (when due): a socket on the port, then the start
-            assert pool.socks[0].getsockname()[1] == port and started[-1] != -1
+            assert pool.socks[0][0].getsockname()[1] == port and started[-1] != -1
         assert waits == [2, 4, 8, 16, 30, 30, 30, 30, 30, 30] and pool.restarts == []
         # A worker that started and died is a death again, and tries start over.
         pool._replace(0, Exited(2000), -9, str(tmp_path))  # type: ignore[arg-type]
         assert len(pool.restarts) == 1 and pool.failed_starts == {}
     finally:
-        pool.socks[0].close()
+        pool.let_go_of_sockets()
         os.close(admission)
 
 
@@ -236,5 +236,38 @@ def test_a_removed_metrics_folder_is_said_and_made_again(fault_upstream: FaultUp
         assert folder.is_dir()
         r = httpx.post(f"{server.url}/v1/chat/completions", json=CHAT, timeout=30)
         assert r.status_code == 200
+    finally:
+        server.stop()
+
+
+RESOLVE_BOTH = '''import socket
+_real = socket.getaddrinfo
+def _resolve(host, *args, **kwargs):
+    if host != "dual.test":
+        return _real(host, *args, **kwargs)
+    return [*_real("127.0.0.1", *args, **kwargs), *_real("::1", *args, **kwargs)]
+socket.getaddrinfo = _resolve
+'''
+
+
+def test_workers_listen_on_every_address_a_name_resolves_to(
+        fault_upstream: FaultUpstream, tmp_path: Path) -> None:
+    """As a single server does: ``localhost`` where it is 127.0.0.1 and ::1 (a client
+    that tries ::1 first, Node's fetch, found nothing there), each worker on both. (This
+    machine's hosts file gives localhost one address: a name made to give both.)"""
+    (tmp_path / "sitecustomize.py").write_text(RESOLVE_BOTH)
+    server = start_server("servers.llm", env={
+        **_env(fault_upstream), "RYMI_LLM_HOST": "dual.test",
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}, ready_timeout=120)
+    try:
+        _wait_all_ready(server)
+        for pid in child_pids(server.proc.pid):
+            fds = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            (listen,) = [v for v in fds if v.startswith(b"RYMI_LISTEN_FD=")]
+            assert len(listen.split(b"=")[1].split(b",")) == 2, listen
+        for host in ("127.0.0.1", "[::1]"):
+            for _ in range(4):  # new connections, spread over both workers
+                r = httpx.get(f"http://{host}:{server.port}/v1/models", timeout=10)
+                assert r.status_code == 200, (host, r.text)
     finally:
         server.stop()
