@@ -45,10 +45,10 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     state: ServerState = request.app.state.server
-    if state.ready and not (state.draining or state.leaving):
+    # Leaving (the drain delay): new work is still taken, but a balancer is told to go.
+    why = "draining" if state.leaving else state.refusal()
+    if why is None:
         return JSONResponse({"status": "ready"})
-    why = "draining" if state.draining or state.leaving else \
-        "not_ready" if state.fatal_error else "loading"
     return JSONResponse(error_body(f"not ready: {why}", "overloaded_error", why),
                         status_code=503, headers={"Retry-After": "1"})
 

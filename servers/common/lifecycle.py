@@ -57,6 +57,15 @@ class ServerState:
     def __post_init__(self) -> None:
         self.idle.set()
 
+    def refusal(self) -> str | None:
+        """Why new work is refused now (the 503's error code, /readyz's reason), or None
+        where it is taken (max_inflight aside)."""
+        if self.draining:
+            return "draining"
+        if self.fatal_error or (self.started and not self.ready):
+            return "not_ready"  # the engine died and the process is going
+        return None if self.ready else "loading"
+
     def admit(self) -> bool:
         """Count a request in, unless the server already has max_inflight of them."""
         if self.shared is not None:
@@ -132,9 +141,7 @@ class LifecycleMiddleware:
         # Not ready: the model is loading, or the engine died and the process is going.
         # Passed on, a chat request met a backend with no tokenizer yet and was told its
         # messages were bad (a 400 with no Retry-After, on every restart and rollout).
-        reason = ("draining" if state.draining else "loading" if not state.started
-                  else "not_ready" if not state.ready
-                  else None if state.admit() else "over_capacity")
+        reason = state.refusal() or (None if state.admit() else "over_capacity")
         if reason:
             metrics.child(metrics.REJECTED, state.channel, reason).inc()
             # A refused call is a finished one: its usage record says why, so the turn

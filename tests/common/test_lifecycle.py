@@ -184,10 +184,15 @@ def test_a_caller_gone_before_its_handshake_is_answered_is_no_session():
 
 @pytest.mark.parametrize("state, code", [
     ({}, "loading"), ({"draining": True}, "draining"),
+    ({"started": True, "ready": True, "draining": True}, "draining"),
     ({"started": True, "fatal_error": "the vLLM engine died"}, "not_ready"),
+    ({"fatal_error": "the model did not load"}, "not_ready"),
+    ({"started": True, "ready": True, "leaving": True}, "draining"),
 ])
 def test_readyz_says_why_it_is_not_ready(state: dict, code: str) -> None:
-    """An engine that died said "loading" while the process exited."""
+    """An engine that died said "loading" while the process exited. A call refused in
+    that state is told the same reason (one rule for both), except in the drain delay
+    (leaving), where calls are still taken."""
     from starlette.applications import Starlette
     from starlette.routing import Route
     from starlette.testclient import TestClient
@@ -199,6 +204,8 @@ def test_readyz_says_why_it_is_not_ready(state: dict, code: str) -> None:
     app.state.server = ServerState(channel="x", **state)
     r = TestClient(app).get("/readyz")
     assert r.status_code == 503 and r.json()["error"]["code"] == code
+    leaving = state.get("leaving", False)
+    assert app.state.server.refusal() == (None if leaving else code)
 
 
 def test_the_drain_delay_keeps_taking_work_while_readyz_says_503():
