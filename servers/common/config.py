@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar, get_args, get_origin
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -120,16 +121,18 @@ class ServerSettings(BaseSettings):
         # `RYMI_TLS_CERT=` (a compose file's empty value) means "not set", not the cwd.
         return None if isinstance(v, str) and not v.strip() else v
 
-    @field_validator("tls_key")
+    @field_validator("tls_cert", "tls_key")
     @classmethod
-    def _tls_pair(cls, v: Path | None, info: Any) -> Path | None:
-        cert = info.data.get("tls_cert")
-        if (cert is None) != (v is None):
-            raise ValueError("tls_cert and tls_key must be given together")
-        for p in (cert, v):
-            if p is not None and not Path(p).is_file():
-                raise ValueError(f"no such file: {p}")
+    def _tls_file(cls, v: Path | None) -> Path | None:
+        if v is not None and not Path(v).is_file():
+            raise ValueError(f"no such file: {v}")
         return v
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> ServerSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key must be given together")
+        return self
 
     @field_validator("token_file")
     @classmethod
@@ -241,24 +244,38 @@ def load_settings(cls: type[S], argv: list[str] | None = None, prog: str = "serv
     try:
         return cls(**overrides)
     except ValidationError as exc:
-        problems = "; ".join(_named(e, prefix, vars(args)) for e in exc.errors())
+        problems = "; ".join(_named(e, prefix, vars(args), list(cls.model_fields))
+                             for e in exc.errors())
         print(f"{prog}: bad setting: {problems}", file=sys.stderr)
         raise SystemExit(2) from None
 
 
-def _named(error: Any, prefix: str, flags: dict[str, Any]) -> str:
+def _named(error: Any, prefix: str, flags: dict[str, Any], fields: list[str]) -> str:
     """One problem, named as the operator set it: the flag, the server's own variable,
-    or the shared RYMI_<FIELD> it came from; a rule over several settings by its message.
-    (A shared RYMI_TOKEN_FILE was named "RYMI_TTS_TOKEN_FILE", such a rule "RYMI_LLM_:".)"""
+    or the shared RYMI_<FIELD> it came from; a rule over several settings by its message,
+    with the settings in it named so too. (A shared RYMI_TOKEN_FILE was named
+    "RYMI_TTS_TOKEN_FILE", such a rule "RYMI_LLM_:", and its message said "workers > 1
+    needs backend=upstream" to an operator who had set RYMI_LLM_WORKERS.)"""
     field = ".".join(str(p) for p in error["loc"])
     message = str(error["msg"]).removeprefix("Value error, ")
     if not field:  # a rule over several settings: its message names them
-        return message
+        names = "|".join(sorted(map(re.escape, fields), key=len, reverse=True))
+
+        def rename(m: re.Match[str]) -> str:
+            # A setting's name: one with an underscore, or one before a comparison
+            # ("workers > 1", "backend=upstream"); not the same word in prose ("backend").
+            setting = "_" in m[0] or re.match(r"\s*[=<>!]", message[m.end():])
+            return _as_set(m[0], prefix, flags) if setting else m[0]
+
+        return re.sub(rf"\b(?:{names})\b", rename, message)
+    return f"{_as_set(field, prefix, flags)}: {message}"
+
+
+def _as_set(field: str, prefix: str, flags: dict[str, Any]) -> str:
+    """A setting's name as the operator set it (its own variable where it is unset)."""
     own = f"{prefix}{field}".upper()
     if flags.get(field) is not None:
-        name = "--" + field.replace("_", "-")
-    elif _env(own) is None and _env(f"RYMI_{field.upper()}") is not None:
-        name = f"RYMI_{field.upper()}"
-    else:
-        name = own
-    return f"{name}: {message}"
+        return "--" + field.replace("_", "-")
+    if _env(own) is None and _env(f"RYMI_{field.upper()}") is not None:
+        return f"RYMI_{field.upper()}"
+    return own

@@ -115,11 +115,17 @@ def test_a_bad_setting_is_named_as_it_was_set(env, named):
     assert "Value error" not in proc.stderr and "_: " not in proc.stderr
 
 
-def test_tls_cert_without_key_refused():
+@pytest.mark.parametrize("cert, said", [
+    (__file__, "bad setting: --tls-cert and RYMI_ECHO_SERVER_TLS_KEY must be given together"),
+    ("/nonexistent.pem", "bad setting: --tls-cert: no such file: /nonexistent.pem"),
+])
+def test_tls_cert_without_key_refused(cert: str, said: str):
+    """The rule names the two settings as the operator sets them (it said "tls_cert and
+    tls_key" under the key's variable, which had not been set)."""
     proc = subprocess.run(
-        [sys.executable, "-m", "tests.common.echo_server", "--tls-cert", "/nonexistent.pem"],
+        [sys.executable, "-m", "tests.common.echo_server", "--tls-cert", cert],
         cwd=REPO, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 2 and "tls_cert and tls_key" in proc.stderr
+    assert proc.returncode == 2 and said in proc.stderr, proc.stderr
 
 
 async def test_the_signal_handler_takes_no_metrics_lock(monkeypatch):

@@ -49,8 +49,10 @@ def test_a_proxy_password_is_never_printed() -> None:
 def test_upstream_backend_needs_a_url() -> None:
     code, logs = _exit_of({"RYMI_LLM_BACKEND": "upstream"})
     # A rule over several settings is said by its message (it read "RYMI_LLM_: Value
-    # error, backend=upstream ...", a variable that does not exist).
-    assert code == 2 and "bad setting: backend=upstream needs upstream_url" in logs, logs
+    # error, backend=upstream ...", a variable that does not exist), the settings in it
+    # named as they are set (it said "backend=upstream needs upstream_url").
+    assert code == 2 and \
+        "bad setting: RYMI_LLM_BACKEND=upstream needs RYMI_LLM_UPSTREAM_URL\n" in logs, logs
 
 
 def test_upstream_without_the_check_needs_the_upstream_models_name() -> None:
@@ -58,7 +60,7 @@ def test_upstream_without_the_check_needs_the_upstream_models_name() -> None:
     upstream as it was (a 404 from vLLM or OpenAI on every call)."""
     code, logs = _exit_of({"RYMI_LLM_BACKEND": "upstream", "RYMI_LLM_UPSTREAM_CHECK": "false",
                            "RYMI_LLM_UPSTREAM_URL": f"http://127.0.0.1:{free_port()}/v1"})
-    assert code == 2 and "upstream_model" in logs
+    assert code == 2 and "RYMI_LLM_UPSTREAM_CHECK=false needs RYMI_LLM_UPSTREAM_MODEL" in logs
 
 
 def test_credentials_in_the_upstream_url_are_refused_and_never_printed() -> None:

@@ -399,4 +399,6 @@ def test_workers_refused_for_the_in_process_engine() -> None:
     done = subprocess.run([sys.executable, "-m", "servers.llm"], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
-    assert "workers > 1 needs backend=upstream" in done.stderr
+    # named as set, the same word in prose left alone ("the vllm backend holds")
+    assert "RYMI_LLM_WORKERS > 1 needs RYMI_LLM_BACKEND=upstream (the vllm backend holds" \
+        in done.stderr, done.stderr
