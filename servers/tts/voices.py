@@ -16,6 +16,8 @@ from pathlib import Path
 
 from rymi_endpoints.models.catalog import ModelNotReady, load_catalog, resolve
 
+from .onnx_file import onnx_problem
+
 log = logging.getLogger("rymi.tts.voices")
 
 
@@ -79,6 +81,8 @@ def parse_voice(voice_id: str, onnx: Path, description: str = "") -> VoiceInfo:
         raise VoiceUnusable(f"unreadable config ({type(exc).__name__}: {exc})") from None
     if not 4000 <= rate <= 192_000:
         raise VoiceUnusable(f"audio.sample_rate {rate} in its config is not a sample rate")
+    if problem := onnx_problem(onnx):
+        raise VoiceUnusable(f"its model file: {problem}")
     if data.get("phoneme_type", "espeak") == "espeak" and not _espeak_has(str(espeak)):
         raise VoiceUnusable(f"espeak-ng has no voice {espeak!r} (espeak.voice in its "
                             "config)")

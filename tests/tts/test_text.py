@@ -607,6 +607,38 @@ def test_a_voice_piper_cannot_speak_with_is_not_offered(tmp_path, voice_path, ca
         VoiceCatalog.discover(str(tmp_path / "no-espeak.onnx"), tmp_path / "models", None)
 
 
+def test_a_voice_whose_model_file_is_cut_short_is_not_offered(tmp_path, voice_path, caplog) -> None:  # type: ignore[no-untyped-def]
+    """A copy or download cut short (or a Git LFS pointer in its place) was listed, and
+    every request for the voice was a 500 "Protobuf parsing failed". Each voice's file is
+    checked at start: a whole one passes, the rest are said and skipped."""
+    import shutil
+
+    from rymi_endpoints.models.catalog import ModelNotReady
+    from servers.tts.onnx_file import onnx_problem
+    from servers.tts.voices import VoiceCatalog
+
+    data = voice_path.read_bytes()
+    assert onnx_problem(voice_path) is None
+    files = {"half": data[: len(data) // 2], "short-by-one": data[:-1], "empty": b"",
+             "lfs-pointer": b"version https://git-lfs.github.com/spec/v1\noid sha256:0\n",
+             "trailing-newline": data + b"\n"}
+    for name, content in files.items():
+        (tmp_path / f"{name}.onnx").write_bytes(content)
+        shutil.copy(voice_path.with_name(voice_path.name + ".json"),
+                    tmp_path / f"{name}.onnx.json")
+    shutil.copy(voice_path, tmp_path / "whole.onnx")
+    shutil.copy(voice_path.with_name(voice_path.name + ".json"), tmp_path / "whole.onnx.json")
+    with caplog.at_level("WARNING", logger="rymi.tts.voices"):
+        catalog = VoiceCatalog.discover("piper-en_US-joe-medium", tmp_path / "models",
+                                        tmp_path)
+    assert catalog.ids == ["piper-en_US-joe-medium", "whole"]
+    for name in files:
+        assert f"skipping voice {tmp_path / name}.onnx: its model file: " in caplog.text
+    assert caplog.text.count("it is cut short") == 2 and "it is empty" in caplog.text
+    with pytest.raises(ModelNotReady, match="half.onnx: its model file: it is cut short"):
+        VoiceCatalog.discover(str(tmp_path / "half.onnx"), tmp_path / "models", None)
+
+
 @pytest.mark.parametrize("language, spoken", [
     ("en-US", "Due March fourth, twenty twenty-four. Call zero two zero, seven nine four six, "
               "zero nine five eight."),
