@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import socket
 import ssl
 import sys
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 import uvicorn
 from starlette.applications import Starlette
@@ -205,3 +206,15 @@ def serve(app: Starlette, settings: ServerSettings, name: str,
     # Stopped by Ctrl-C while still starting is the stop asked for, not a failed start
     # (exit 1 made a worker supervisor, and make, report one).
     return 0 if server.started or interrupted else 1
+
+
+def exit_now(code: int) -> NoReturn:
+    """Exit once the server has stopped, without the interpreter's teardown: its logs
+    flushed, its streams ended and its engine shut down by then. What the teardown did
+    was wait on threads left running (STT: a decode the drain cut off) and print about
+    thirty lines after the server's last word (vLLM: an AsyncLLM __del__ TypeError,
+    triton's nanobind "leaked" lists), which buried why it stopped."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -6,7 +6,7 @@ import sys
 
 from servers.common.config import load_settings
 from servers.common.listeners import inherited_sockets, is_worker
-from servers.common.serve import serve
+from servers.common.serve import exit_now, serve
 from servers.common.workers import supervise
 
 from .app import create_app
@@ -23,6 +23,11 @@ def main(argv: list[str] | None = None) -> int:
     return serve(create_app(settings), settings, "llm", socks=inherited_sockets())
 
 
+def run() -> None:
+    """``rymi-llm`` and ``python -m servers.llm``."""
+    exit_now(main())
+
+
 # vLLM spawns worker processes that re-import __main__: start the server only here.
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

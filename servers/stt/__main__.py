@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import logging
-import os
 import sys
 
 from rymi_endpoints.models.catalog import ModelNotReady
 from servers.common.config import load_settings
-from servers.common.serve import CANNOT_START, serve
+from servers.common.serve import CANNOT_START, exit_now, serve
 
 from .app import create_app
 from .config import SttSettings
@@ -36,19 +34,11 @@ def main(argv: list[str] | None = None) -> int:
                  ws_ping_interval=None, ws_ping_timeout=None)
 
 
-def exit_now(code: int) -> None:
-    """Exit without joining the decode threads: a decode the drain cut off runs on in its
-    executor's thread, which the interpreter joins at exit (the process outlived the
-    drain bound by the rest of that decode, 10-15 s seen). Its caller has been told the
-    final is lost; this server has no child process or exit handler to wait for."""
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-
-
 def run() -> None:
-    """``rymi-stt`` and ``python -m servers.stt``."""
+    """``rymi-stt`` and ``python -m servers.stt``. Without joining the decode threads: a
+    decode the drain cut off runs on in its executor's thread, which the interpreter
+    joined at exit (the process outlived the drain bound by the rest of that decode,
+    10-15 s seen). Its caller has been told the final is lost."""
     exit_now(main())
 
 

@@ -17,7 +17,7 @@ def serve_stt_with(engine: type[WhisperEngine], module: str) -> int:
             os.environ[f"RYMI_STT_{key}"] = os.environ[f"RYMI_{module.upper()}_{key}"]
     import servers.stt.models as stt_models
     stt_models.WhisperEngine = engine
-    from servers.stt.__main__ import exit_now
+    from servers.common.serve import exit_now
     from servers.stt.__main__ import main as stt_main
     exit_now(stt_main())
     return 1  # not reached
