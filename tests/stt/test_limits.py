@@ -39,6 +39,17 @@ async def test_oversized_frame_closes_1009_after_an_error_event(limits_server, s
     assert got.close_code == 1009
 
 
+async def test_a_frame_of_exactly_max_frame_bytes_is_taken(limits_server):
+    """The limit is the largest frame accepted (its setting says so): one byte over is
+    1009, the limit itself is audio like any other (1 s of silence, 32,000 bytes)."""
+    limit = int(limits_server.env["RYMI_STT_MAX_FRAME_BYTES"])
+    got = await run(limits_server.ws_url + "/stt", [
+        bytes(limit), json.dumps({"type": "finalize"}), 0.3, json.dumps({"type": "close"})])
+    assert got.kinds() == ["final", "utterance_end"] and got.close_code == 1000, got.events
+    got = await run(limits_server.ws_url + "/stt", [bytes(limit + 2)])
+    assert got.close_code == 1009 and f"{limit + 2} bytes" in got.events[-1]["message"]
+
+
 async def test_a_text_frame_is_measured_in_bytes(limits_server):
     """12,000 "€" are 36,000 bytes, past the 32,000 limit (counted as characters, the
     frame passed)."""

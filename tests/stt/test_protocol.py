@@ -94,6 +94,9 @@ async def test_each_finalize_gets_exactly_one_final(url, auth):
     finals = got.finals()
     assert len(finals) == 4
     assert [bool(f["text"]) for f in finals] == [False, False, True, False]
+    # An empty final is no certainty: a caller gating on confidence must not take it.
+    assert [f["confidence"] == 0.0 for f in finals] == [True, True, False, True]
+    assert 0.0 < finals[2]["confidence"] <= 1.0
 
 
 async def test_close_flushes_pending_final_then_closes_1000(url, auth):
@@ -145,6 +148,32 @@ async def test_interims_while_speaking_at_real_time_pace(url, auth):
     assert kinds[-2:] == ["final", "utterance_end"]
     interim = [e["text"] for e in got.events if e["type"] == "interim"][-1]
     assert interim.split()[0].lower().strip(",.") in got.finals()[0]["text"].lower()
+
+
+async def test_interim_false_gets_no_interims_at_real_time_pace(url, auth):
+    """``?interim=false`` beside an ``interim=true`` session on the same audio at the same
+    time: the second proves interims were due (at full speed none comes before the final,
+    so a check there could not fail); the first gets none, and costs no interim decode."""
+    pcm = load_pcm("ls_2412_153948_0000.wav")[: 16000 * 2 * 3]
+    got = {False: Received(), True: Received()}
+    async with websockets.connect(f"{url}?interim=false", additional_headers=auth) as off, \
+            websockets.connect(f"{url}?interim=true", additional_headers=auth) as on:
+        readers = [asyncio.create_task(collect(off, got[False])),
+                   asyncio.create_task(collect(on, got[True]))]
+        await asyncio.gather(send_paced(off, pcm, chunk_bytes=640, speed=1.0),
+                             send_paced(on, pcm, chunk_bytes=640, speed=1.0))
+        for _ in range(600):
+            if "interim" in got[True].kinds():
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.0)  # as long again as any interim of the other could take
+        for ws in (off, on):
+            await ws.send(json.dumps({"type": "finalize"}))
+            await ws.send(json.dumps({"type": "close"}))
+        await asyncio.wait_for(asyncio.gather(*readers), 60)
+    assert "interim" in got[True].kinds(), got[True].kinds()
+    assert got[False].kinds() == ["speech_started", "final", "utterance_end"], \
+        got[False].kinds()
 
 
 async def test_real_time_pace_gives_the_same_transcript_as_full_speed(url, auth):
