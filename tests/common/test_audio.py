@@ -53,6 +53,15 @@ def test_odd_frames_reassemble_exactly(audio_dir):
     assert r.bytes_in == len(pcm)
 
 
+def test_full_scale_and_beyond_saturate_and_never_wrap():
+    """Past full scale (a gain that clips) stays at the top: at 32768 a +1.0 wrapped to
+    -32768, a full-scale click at every clipped sample."""
+    from servers.common.audio import float_to_int16
+
+    out = float_to_int16(np.array([1.0, 1.5, -1.0, -1.5, 0.5, -0.5], dtype=np.float32))
+    assert out.tolist() == [32767, 32767, -32767, -32767, 16384, -16384]
+
+
 def test_single_bytes_reassemble():
     r = Pcm16Reassembler()
     data = np.array([1, -2, 32767, -32768], dtype="<i2").tobytes()

@@ -28,6 +28,7 @@ def test_proxy_stream_equals_direct(llm: RunningServer, proxy: RunningServer,
     _, direct = raw_stream(llm.url, body, TOKEN)
     r, proxied = raw_stream(proxy.url, body)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    assert r.headers["x-accel-buffering"] == "no"  # nginx passes each event on at once
     assert normalise(payloads(proxied)) == normalise(payloads(direct))
     # Without include_usage the proxy asked for usage anyway (for its record) and dropped it.
     assert any("usage" in o for o in payloads(proxied) if isinstance(o, dict)) == include_usage

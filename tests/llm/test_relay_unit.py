@@ -65,6 +65,22 @@ def test_the_first_token_is_timed_whether_text_or_a_tool_call() -> None:
     assert none.ttft_s is None  # the role, an empty text, an empty list: no token yet
 
 
+SPACED_ROLE = (b'data: {"id": "chatcmpl-1", "created": 7, "choices": [{"index": 0, "delta": '
+               b'{"role": "assistant", "content": ""}}], "usage": null}\n\n')
+
+
+@pytest.mark.parametrize("role, text", [
+    (ROLE, TEXT),  # compact, as vLLM writes it
+    (SPACED_ROLE, SPACED_TEXT),  # with spaces, as Python's json.dumps writes it
+])
+def test_a_cut_streams_estimate_counts_text_events_only(role: bytes, text: bytes) -> None:
+    """A stream cut before the upstream's usage: its record's estimate is the events
+    with text, not the role chunk's "content":"" nor the finish chunk."""
+    out, state = relay([role, text, text, text, STOP])  # cut: no usage, no [DONE]
+    assert out[0] == role  # relayed as it came (what the count reads)
+    assert state.text_events == 3
+
+
 def test_done_after_an_error_event_is_dropped() -> None:
     out, state = relay([ROLE, TEXT, ERROR + DONE])
     assert b"".join(out) == ROLE + TEXT + ERROR

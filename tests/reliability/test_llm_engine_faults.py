@@ -75,6 +75,22 @@ def _errors(server: InProcessLlm, code: str, phase: str) -> float:
                   phase=phase)
 
 
+def test_a_stream_held_past_a_second_keeps_one_id_and_one_created(
+        fault_llm: InProcessLlm) -> None:
+    """``created`` is the completion's, stamped once: every chunk of a stream carries
+    the same one (the in-process stream tests cross a second boundary only by chance)."""
+    chunks: list[dict] = []
+    with httpx.stream("POST", fault_llm.url + URL, json=_body("hold"), timeout=30,
+                      headers=auth()) as r:
+        for line in r.iter_lines():
+            if line.startswith("data: {"):
+                chunks.append(json.loads(line[6:]))
+            if len(chunks) == 16:  # 1.5 s of 0.1 s tokens: past a second boundary
+                break
+    assert len(chunks) == 16 and chunks[-1]["created"] - chunks[0]["created"] == 0
+    assert len({c["id"] for c in chunks}) == 1 and len({c["created"] for c in chunks}) == 1
+
+
 @pytest.mark.parametrize("fault", ["raise", "engine-error"])
 def test_failure_mid_stream_is_one_error_event_and_no_done(
         fault_llm: InProcessLlm, usage: _Records, fault: str) -> None:

@@ -16,7 +16,7 @@ from servers.tts.request import TtsBody, resolve_job
 from servers.tts.voices import VoiceCatalog, VoiceInfo
 from tests.conftest import _clean_env
 from tests.support.clients import half_body
-from tests.support.servers import RunningServer, start_server
+from tests.support.servers import RunningServer, metric, start_server
 
 
 def _error(r: httpx.Response, status: int, code: str | None = None) -> dict:
@@ -62,6 +62,22 @@ def test_text_over_the_limit_is_413(client: httpx.Client) -> None:
     err = _error(client.post("/tts", json={"text": "a" * 5001}), 413, "text_too_long")
     assert err["param"] == "text" and "5000" in err["message"]
     _error(client.post("/tts", json={"text": "a " * 40000}), 413, "body_too_large")
+
+
+def test_the_limits_themselves_are_accepted(client: httpx.Client) -> None:
+    """Each limit is the largest accepted (its setting says so): text of exactly
+    max_text_chars, a body of exactly max_body_bytes (JSON padded with spaces). The
+    answer's start is enough: the stream is left once it has begun."""
+    with client.stream("POST", "/tts", json={"text": "Okay. " * 833 + "Ok"}) as r:
+        assert len("Okay. " * 833 + "Ok") == 5000 and r.status_code == 200, r.read()
+    limit = 64 * 1024
+    head = b'{"text": "Okay."'
+    body = head + b" " * (limit - len(head) - 1) + b"}"
+    with client.stream("POST", "/tts", content=body,
+                       headers={"Content-Type": "application/json"}) as r:
+        assert len(body) == limit and r.status_code == 200, r.read()
+    r = client.post("/tts", content=body[:-1] + b" }", headers={"Content-Type": "application/json"})
+    assert r.status_code == 413 and r.json()["error"]["code"] == "body_too_large"
 
 
 def test_unknown_voice_is_404_listing_the_catalog(client: httpx.Client) -> None:
@@ -238,6 +254,7 @@ def test_openapi_describes_the_surface(client: httpx.Client) -> None:
 
 
 def test_metrics_and_usage_record(client: httpx.Client, tts_server) -> None:  # type: ignore[no-untyped-def]
+    before = metric(tts_server, "rymi_tts_characters_total")
     r = client.post("/tts", json={"text": "Metrics please."})
     rid = r.headers["x-request-id"]
     text = client.get("/metrics").text
@@ -248,6 +265,7 @@ def test_metrics_and_usage_record(client: httpx.Client, tts_server) -> None:  # 
     (rec,) = [u for u in tts_server.usage_records() if u["request_id"] == rid]
     assert rec["channel"] == "custom-voice" and rec["status"] == 200
     assert rec["characters"] == len("Metrics please.")
+    assert metric(tts_server, "rymi_tts_characters_total") == before + len("Metrics please.")
     assert rec["bytes_out"] == len(r.content)
     assert rec["audio_seconds"] == pytest.approx(len(r.content) / 2 / 24000, abs=0.01)
 
