@@ -43,6 +43,12 @@ class SttSettings(ServerSettings):
                                     "encoder sees per decode (never less than the utterance "
                                     "+ 1 s). 30 = Whisper's own, most accurate; 10 makes a "
                                     "CPU decode about 3x faster at some accuracy (README).")
+    interim_window_s: float = Field(10.0, ge=1, le=30, description="Audio window the "
+                                    "encoder sees per interim decode (never less than the "
+                                    "utterance + 1 s, never more than encoder_window_s): "
+                                    "an interim is a hypothesis its final replaces, so it "
+                                    "trades the last word's spelling for arriving sooner "
+                                    "and leaving the CPU to finals. 30 = as finals.")
     beam_size: int = Field(5, ge=1, le=10, description="Beam size of final decodes (interims "
                            "always use 1). 5 is offline faster-whisper's; 1 saves a little "
                            "decoder time per final at some accuracy.")

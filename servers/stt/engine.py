@@ -8,7 +8,9 @@ the zero padding (the window is never shorter than the utterance plus 1 s): 10 s
 the encoder to ~65 ms, but Whisper was trained on 30 s windows and writes less
 punctuation and casing and a few more wrong words (``python -m bench.stt_window``). So
 by default latency is won by *when* a decode starts (scheduler.py, session.py) and by
-what CPU it gets; the window is the customer's trade.
+what CPU it gets; the window is the customer's trade. Interims, hypotheses their final
+replaces, take a 10 s window by default (``interim_window_s``): they come sooner and leave
+the CPU to finals, and the final keeps Whisper's whole window.
 
 On a Linux CPU interims get a lane of their own: a second copy of the model whose
 CTranslate2 workers run at a lower priority (niceness). A final then decodes on every
@@ -83,11 +85,13 @@ class Transcript:
 class WhisperEngine:
     def __init__(self, model_path: Path, *, device: str = "cpu", compute_type: str = "int8",
                  cpu_threads: int = 1, workers: int = 1, interim_workers: int = 0,
-                 interim_nice: int = 0, encoder_window_s: float = FULL_WINDOW_S) -> None:
+                 interim_nice: int = 0, encoder_window_s: float = FULL_WINDOW_S,
+                 interim_window_s: float = FULL_WINDOW_S) -> None:
         from faster_whisper import WhisperModel
 
         self.model_path = model_path
         self.window_frames = _frames(encoder_window_s)
+        self.interim_window_frames = min(self.window_frames, _frames(interim_window_s))
         self.model = WhisperModel(str(model_path), device=device, compute_type=compute_type,
                                   cpu_threads=cpu_threads, num_workers=workers)
         self.multilingual = bool(self.model.model.is_multilingual)
@@ -95,7 +99,7 @@ class WhisperEngine:
         self.interim_model = self.model if not interim_workers else _load_niced(
             interim_nice, WhisperModel, str(model_path), device=device,
             compute_type=compute_type, cpu_threads=1, num_workers=interim_workers)
-        if self.window_frames < FULL_FRAMES:
+        if self.interim_window_frames < FULL_FRAMES:  # (the interims' is never wider)
             for model in {id(m): m for m in (self.model, self.interim_model)}.values():
                 model.encode = _windowed(model.encode)
 
@@ -104,14 +108,16 @@ class WhisperEngine:
         return cls(model_path, device=settings.device, compute_type=settings.compute_type,
                    cpu_threads=settings.threads_per_decode(), workers=settings.final_workers(),
                    interim_workers=settings.interim_workers(), interim_nice=settings.interim_nice,
-                   encoder_window_s=settings.encoder_window_s)
+                   encoder_window_s=settings.encoder_window_s,
+                   interim_window_s=settings.interim_window_s)
 
     def transcribe(self, audio: np.ndarray, options: DecodeOptions) -> Transcript:
         """Blocking: call from a worker thread, never from the event loop."""
         started = time.perf_counter()
         model = self.interim_model if options.interim else self.model
         # The encoder's window for this decode: at least the audio and 1 s beyond it.
-        _window.frames = max(self.window_frames, _frames(len(audio) / 16000 + 1.0))
+        window = self.interim_window_frames if options.interim else self.window_frames
+        _window.frames = max(window, _frames(len(audio) / 16000 + 1.0))
         try:
             choice = self.language_for(audio, options, model)
             text, logprob = self._decode(model, audio, choice.language, options)

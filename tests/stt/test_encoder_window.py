@@ -1,5 +1,5 @@
-"""``encoder_window_s`` on the real tiny.en engine: what the encoder is given, and that no
-audio is ever cut to fit the window."""
+"""``encoder_window_s`` and ``interim_window_s`` on the real tiny.en engine: what the
+encoder is given, and that no audio is ever cut to fit the window."""
 
 from __future__ import annotations
 
@@ -77,6 +77,33 @@ def test_the_window_is_per_decode_not_left_behind(windowed: WhisperEngine,
     windowed.transcribe(long, DecodeOptions("en"))
     windowed.transcribe(short, DecodeOptions("en"))
     assert encoder_frames[1] == 1000 < encoder_frames[0]
+
+
+@pytest.mark.parametrize("lane", [0, 1])  # interims on the finals' model, or their own
+def test_interims_take_a_10_s_window_and_finals_keep_30(encoder_frames: list[int],
+                                                        lane: int) -> None:
+    """An interim is a hypothesis its final replaces: by default it trades Whisper's
+    30 s window (most of a CPU decode) for arriving sooner and leaving the CPU to finals;
+    the final, what the agent answers, keeps the whole window."""
+    settings = SttSettings()
+    assert (settings.encoder_window_s, settings.interim_window_s) == (30, 10)
+    engine = WhisperEngine(resolve("whisper-tiny.en", Path(".")), cpu_threads=2,
+                           interim_workers=lane, encoder_window_s=settings.encoder_window_s,
+                           interim_window_s=settings.interim_window_s)
+    audio = clip("librivox_ss_880.wav")  # 3 s
+    interim = engine.transcribe(audio, DecodeOptions("en", interim=True))
+    final = engine.transcribe(audio, DecodeOptions("en"))
+    assert encoder_frames == [1000, 3000]
+    assert "young man" in interim.text.lower() and "young man" in final.text.lower()
+
+
+def test_an_interims_window_is_never_wider_than_the_finals(encoder_frames: list[int]) -> None:
+    engine = WhisperEngine(resolve("whisper-tiny.en", Path(".")), cpu_threads=2,
+                           encoder_window_s=5, interim_window_s=20)
+    audio = clip("librivox_ss_880.wav")
+    engine.transcribe(audio, DecodeOptions("en", interim=True))
+    engine.transcribe(audio, DecodeOptions("en"))
+    assert encoder_frames == [500, 500]
 
 
 def test_a_punctuation_only_decode_is_no_text() -> None:
