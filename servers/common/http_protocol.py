@@ -13,7 +13,9 @@ those it cannot run yet, and resumes reading after each response even with some 
 queued: a client that sent requests back to back and never read an answer (no token
 needed: a 401 is an answer) grew a server by 300-400 MB a connection. Here at most
 ``MAX_PIPELINED`` wait (more is no client but a flood: 400 and the connection closed),
-and reading stays paused until the queue is empty.
+and reading is paused while they wait. (The pause holds until the running request reads
+its body: uvicorn resumes reading on every ``receive()``, so on a POST route the next
+requests are parsed meanwhile and the bound is what holds the memory.)
 
 A connection closed while the client still sends its request's body (an early 401, 413
 or 503 to a caller that asked for ``Connection: close``, as nginx does by default) is

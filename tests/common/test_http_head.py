@@ -80,6 +80,31 @@ def test_a_head_trickled_past_the_timeout_is_408(quick_server: RunningServer) ->
     assert status == 408 and body["error"]["code"] == "header_timeout"
 
 
+def test_the_next_head_on_a_kept_alive_connection_is_timed_too(
+        quick_server: RunningServer) -> None:
+    """The head timer starts again for each request of a connection: behind Caddy or
+    nginx every connection is kept alive, and a second head trickled a line at a time
+    held it for ever (the slowloris hole the first request's timer closes)."""
+    with socket.create_connection(("127.0.0.1", quick_server.port), timeout=10) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+        first = sock.recv(65536)
+        assert first.startswith(b"HTTP/1.1 200"), first[:100]
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n")
+        started, data = time.monotonic(), b""
+        sock.settimeout(0.3)
+        while time.monotonic() - started < 4 and b"\r\n\r\n" not in data:
+            try:
+                sock.sendall(b"X-Slow: 1\r\n")
+                data += sock.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+        took = time.monotonic() - started
+    assert data.startswith(b"HTTP/1.1 408") and b'"header_timeout"' in data, data[:200]
+    assert took < 2.5, took  # the 1 s bound, not the 4 s this waits at most
+
+
 def test_a_request_the_parser_refuses_gets_the_json_error_body(
         quick_server: RunningServer) -> None:
     smuggle = (b"POST /stream HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n"
@@ -89,9 +114,9 @@ def test_a_request_the_parser_refuses_gets_the_json_error_body(
     assert httpx.get(f"{quick_server.url}/healthz").status_code == 200  # still serving
 
 
-def _pipelined(port: int, requests: int) -> bytes:
+def _pipelined(port: int, requests: int, answers: int | None = None) -> bytes:
     """``requests`` requests with no token written back to back before reading any
-    answer; everything the server said until it closed."""
+    answer; everything the server said until it closed (or gave ``answers`` answers)."""
     one = b"GET /stream HTTP/1.1\r\nHost: t\r\n\r\n"
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         try:
@@ -101,7 +126,8 @@ def _pipelined(port: int, requests: int) -> bytes:
         data = b""
         # A client that pipelines a few reads its answers (its half-close would end the
         # connection for uvicorn before the last one); a flood reads until it is closed.
-        while requests > 3 or data.count(b"HTTP/1.1 ") < requests:
+        while (requests > 3 and answers is None) or data.count(b"HTTP/1.1 ") < (
+                answers or requests):
             try:
                 part = sock.recv(65536)
             except (ConnectionResetError, TimeoutError):
@@ -123,6 +149,11 @@ def test_a_pipelining_flood_is_refused_not_queued(quick_server: RunningServer) -
     few = _pipelined(quick_server.port, 3)  # a few pipelined, as HTTP/1.1 allows: answered
     assert few.count(b"HTTP/1.1 401") == 3, few[:300]
     assert httpx.get(f"{quick_server.url}/healthz").status_code == 200  # still serving
+    # The bound itself: one running and 8 queued are all answered; a 10th is refused.
+    nine = _pipelined(quick_server.port, 9, answers=9)
+    assert nine.count(b"HTTP/1.1 401") == 9 and b"too_many_pipelined" not in nine
+    ten = _pipelined(quick_server.port, 10, answers=10)
+    assert b'"too_many_pipelined"' in ten, ten[-300:]
 
 
 def test_an_early_answer_to_a_body_still_coming_is_not_lost_to_a_reset(
