@@ -110,7 +110,7 @@ class ServerSettings(BaseSettings):
     @field_validator("log_level")
     @classmethod
     def _level(cls, v: str) -> str:
-        v = v.lower()
+        v = v.strip().lower()  # "INFO" and " info" as deployment files write them
         if v not in {"debug", "info", "warning", "error"}:
             raise ValueError("must be one of debug, info, warning, error")
         return v

@@ -67,3 +67,11 @@ def test_a_blank_flag_is_refused_by_name(flag: str, capsys: pytest.CaptureFixtur
         load_settings(TtsSettings, [flag, ""], prog="rymi-tts")
     assert stop.value.code == 2
     assert f"{flag} is blank" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("written", ["INFO", "Warning", " debug"])
+def test_a_log_level_is_taken_in_any_case(monkeypatch: pytest.MonkeyPatch, written: str):
+    """Deployment files write LOG_LEVEL=INFO as often as info: refused, the server did
+    not start."""
+    monkeypatch.setenv("RYMI_TTS_LOG_LEVEL", written)
+    assert load_settings(TtsSettings, []).log_level == written.strip().lower()

@@ -64,3 +64,21 @@ def test_someone_elses_cancel_stays_a_cancel() -> None:
             await task
         watch.close()
     asyncio.run(main())
+
+
+def test_a_write_begun_between_checks_is_cut_at_its_own_bound() -> None:
+    """The timer wakes every timeout_s; a write that began in between is looked at again
+    when *it* has waited timeout_s, not a whole period later (up to twice the bound)."""
+    async def main() -> tuple[float | None, float]:
+        watch = SendWatch(1.0)
+        write = asyncio.create_task(watch.send(stuck()))
+        await asyncio.sleep(0.1)  # the write has waited 0.1 s when the timer wakes
+        began = watch._since
+        watch._check()
+        assert watch._timer is not None
+        when = watch._timer.when()
+        write.cancel()
+        watch.close()
+        return began, when
+    began, when = asyncio.run(main())
+    assert began is not None and when == pytest.approx(began + 1.0, abs=0.01)
