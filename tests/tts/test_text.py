@@ -252,6 +252,9 @@ from servers.tts.text import MAX_PIECE, plan
     # After a space, a dash is a range of times, not an offset ("UTC minus sixteen").
     ("Meeting 2025-03-15 14:30-16:00.", "Meeting March fifteenth, twenty twenty-five at "
      "fourteen thirty to sixteen hundred."),
+    # One of a unit is singular; the day's end is midnight, not "twenty-four hundred".
+    ("It takes 1h 1min.", "It takes one hour one minute."),
+    ("Open until 24:00.", "Open until midnight."),
 ])
 def test_normalize_english(text: str, spoken: str) -> None:
     assert normalize(text, "en-US") == spoken
@@ -306,6 +309,10 @@ def test_a_failing_rule_keeps_its_match_as_written(monkeypatch) -> None:  # type
     ("<b>Bold</b><BR><emphasis>now</emphasis><amazon:effect>!</amazon:effect>", "Bold now!"),
     # HTML entities are the characters they stand for; an "&" not ending in ";" is text.
     ("Tom &amp; Jerry, &quot;AT&T&quot; &lt;b&gt;", 'Tom and Jerry, "AT&T"'),
+    # Only an entity with its ";" is one: "&not" in a word is no "¬" ("Fees¬ices").
+    ("Fees&notices apply.", "Fees&notices apply."),
+    # A line that starts "a. m." is words, not a list item lettered "a".
+    ("- Hours\na. m. is when we open", "Hours. a. m. is when we open"),
     # A Markdown table is read row by row, its cells apart ("| Plan | Price | |---|---|"
     # was read out, one run-on line); a "|" outside a table stays.
     ("| Plan | Price |\n|---|:--:|\n| Basic | $5 |\n| Pro | $10 |\nThanks.",
@@ -556,6 +563,20 @@ def test_instructions_map_pace_and_style_and_ignore_the_rest() -> None:
     assert style_for("excited").length < 1.0
 
 
+def test_a_language_gets_its_exact_voice_before_a_cousin(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The default voice speaks another language: en-US asked for gets the en-US voice,
+    not the en-GB one listed before it (any English was taken first)."""
+    from servers.tts.voices import VoiceCatalog, VoiceInfo
+
+    voices = [VoiceInfo(name, tmp_path / f"{name}.onnx", lang, 22050, name)
+              for name, lang in (("es", "es-ES"), ("gb", "en-GB"), ("us", "en-US"))]
+    catalog = VoiceCatalog(voices, "es")
+    assert catalog.for_language("en-US").id == "us"  # type: ignore[union-attr]
+    assert catalog.for_language("en-AU").id == "gb"  # type: ignore[union-attr]
+    assert catalog.for_language("es-MX").id == "es"  # type: ignore[union-attr]
+    assert catalog.for_language("fr-FR") is None
+
+
 def test_voice_catalog_scans_a_voices_dir_once_per_file(tmp_path, voice_path) -> None:  # type: ignore[no-untyped-def]
     import shutil
 
@@ -639,7 +660,7 @@ def test_a_voice_whose_model_file_is_cut_short_is_not_offered(tmp_path, voice_pa
     assert onnx_problem(voice_path) is None
     files = {"half": data[: len(data) // 2], "short-by-one": data[:-1], "empty": b"",
              "lfs-pointer": b"version https://git-lfs.github.com/spec/v1\noid sha256:0\n",
-             "trailing-newline": data + b"\n"}
+             "trailing-newline": data + b"\n", "zeros": bytes(4096)}
     for name, content in files.items():
         (tmp_path / f"{name}.onnx").write_bytes(content)
         shutil.copy(voice_path.with_name(voice_path.name + ".json"),
