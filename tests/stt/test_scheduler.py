@@ -1,17 +1,20 @@
-"""Decode scheduling on the real tiny.en engine: what starts when, in exact order."""
+"""Decode scheduling on the real tiny.en engine: what starts when, in exact order; and,
+on an engine that decodes nothing, the slots, cancellation and failure accounting."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from rymi_endpoints.models.catalog import resolve
+from servers.stt import metrics
 from servers.stt.engine import DecodeOptions, Transcript, WhisperEngine
-from servers.stt.scheduler import DecodeScheduler
+from servers.stt.scheduler import BROKEN_AFTER, DecodeScheduler
 
 from .client import AUDIO, load_pcm
 
@@ -120,3 +123,124 @@ async def test_finals_are_taken_from_the_sessions_in_turn(engine: WhisperEngine)
     starts = [e.removeprefix("start ") for e in recorded.log if e.startswith("start")]
     # fast1 was running when the rest came; then one final from each session in turn.
     assert starts == ["fast1", "fast2", "other1", "fast3"], starts
+
+
+class Fake:
+    """An engine that decodes nothing: each call's start and end written down, the
+    decodes named in ``held`` kept running until ``gate`` opens, and the calls numbered
+    in ``failing`` (from 1) raising."""
+
+    def __init__(self, held: Collection[str] = (), failing: Collection[int] = ()) -> None:
+        self.names: dict[int, str] = {}
+        self.log: list[str] = []
+        self.calls = 0
+        self.held, self.failing = held, failing
+        self.gate = threading.Event()
+        self._lock = threading.Lock()
+
+    def audio(self, name: str) -> np.ndarray:
+        audio = np.zeros(1600, np.float32)
+        self.names[id(audio)] = name
+        return audio
+
+    def transcribe(self, audio: np.ndarray, options: DecodeOptions) -> Transcript:
+        name = self.names.get(id(audio), "?")
+        with self._lock:
+            self.calls += 1
+            call = self.calls
+            self.log.append(f"start {name}")
+        try:
+            if name in self.held:
+                self.gate.wait(5)
+            if call in self.failing:
+                raise RuntimeError(f"decode {call} failed")
+            return Transcript("x", 1.0, "en", 0.1, 0.01)
+        finally:
+            with self._lock:
+                self.log.append(f"end {name}")
+
+
+async def test_without_an_interim_lane_one_worker_is_kept_from_interims() -> None:
+    """Interims share the finals' workers, and a running decode cannot be preempted: were
+    every worker on an interim, a caller's final would wait for one to end."""
+    engine = Fake(held={"interim1", "interim2"})
+    scheduler = DecodeScheduler(engine, workers=2)
+    try:
+        interims = [scheduler.submit(engine.audio(f"interim{i}"), DecodeOptions(interim=True),
+                                     "interim", owner=i) for i in (1, 2)]
+        final = scheduler.submit(engine.audio("final"), DecodeOptions(), "final", owner=3)
+        for _ in range(100):  # 1 s at most
+            if "end final" in engine.log:
+                break
+            await asyncio.sleep(0.01)
+        engine.gate.set()
+        await asyncio.gather(final.future, *(j.future for j in interims))
+    finally:
+        engine.gate.set()
+        scheduler.close()
+    assert engine.log.index("end final") < engine.log.index("end interim1"), engine.log
+
+
+async def decode_all(scheduler: DecodeScheduler, engine: Fake, count: int,
+                     said: list[str]) -> list[int]:
+    """``count`` finals one after another; how many times the engine was called broken
+    after each."""
+    broken = []
+    for i in range(count):
+        try:
+            await scheduler.submit(engine.audio(f"final{i}"), DecodeOptions(), "final").future
+        except RuntimeError:
+            pass
+        broken.append(len(said))
+    return broken
+
+
+async def test_a_success_between_failures_starts_the_count_again() -> None:
+    """Only failures in a row are a broken engine: sporadic ones (a bad chunk of audio now
+    and then) must not add up over the server's life until it stops itself."""
+    said: list[str] = []
+    engine = Fake(failing={1, 2, 4, 5, 6})  # 5 failures, but at most 3 in a row
+    scheduler = DecodeScheduler(engine, workers=1, on_broken=said.append)
+    try:
+        assert await decode_all(scheduler, engine, 6, said) == [0] * 6
+    finally:
+        scheduler.close()
+    assert said == [] and scheduler.failures_in_row == 3
+
+
+async def test_the_engine_is_called_broken_once_at_the_fifth_failure_in_a_row() -> None:
+    """At BROKEN_AFTER failures in a row, not one later (every call in between is closed
+    1011 while /readyz says ready), and once: the server is already stopping."""
+    said: list[str] = []
+    engine = Fake(failing=set(range(1, BROKEN_AFTER + 2)))
+    scheduler = DecodeScheduler(engine, workers=1, on_broken=said.append)
+    try:
+        broken = await decode_all(scheduler, engine, BROKEN_AFTER + 1, said)
+    finally:
+        scheduler.close()
+    assert BROKEN_AFTER == 5
+    assert broken == [0, 0, 0, 0, 1, 1], broken
+    assert f"failed {BROKEN_AFTER} decodes in a row" in said[0]
+
+
+async def test_a_queued_final_cancelled_is_never_decoded() -> None:
+    """A session gone before its queued final starts: the engine is not asked for it (a
+    decode is a worker's seconds), and the skipped decode is counted."""
+    engine = Fake(held={"first"})
+    scheduler = DecodeScheduler(engine, workers=1)
+    skipped = metrics.DECODES_SKIPPED.labels("final")
+    before = skipped._value.get()
+    try:
+        first = scheduler.submit(engine.audio("first"), DecodeOptions(), "final", owner=1)
+        second = scheduler.submit(engine.audio("second"), DecodeOptions(), "final", owner=2)
+        await asyncio.sleep(0.02)
+        assert engine.log == ["start first"] and scheduler.queued == 1
+        second.cancel()
+        engine.gate.set()
+        await first.future
+        await asyncio.gather(*scheduler._tasks)  # any decode the freed worker took
+    finally:
+        engine.gate.set()
+        scheduler.close()
+    assert engine.log == ["start first", "end first"] and second.future.cancelled()
+    assert skipped._value.get() == before + 1

@@ -63,3 +63,24 @@ async def test_a_running_piece_sees_its_caller_leave() -> None:
         assert await pool.run(lambda withdrawn: withdrawn(), deadline=0) is False
     finally:
         await asyncio.to_thread(pool.stop)
+
+
+async def test_the_earliest_deadline_is_served_first() -> None:
+    """Pieces queued behind a busy worker go by deadline, not by arrival: a new request's
+    first clause (due at once) must not wait behind other requests' later sentences,
+    queued before it but due only when the audio before them runs out."""
+    pool = SynthesisPool(workers=1, queue_size=4)
+    gate, ran = threading.Event(), []
+    pool.start()
+    try:
+        busy = asyncio.ensure_future(pool.run(lambda _: gate.wait(), deadline=0))  # holds the worker
+        while pool.waiting:
+            await asyncio.sleep(0.01)
+        pieces = [pool.run(lambda _, d=d: ran.append(d), deadline=d) for d in (3, 1, 2)]
+        gate.set()
+        await busy
+        await asyncio.gather(*pieces)
+        assert ran == [1, 2, 3]
+    finally:
+        gate.set()
+        await asyncio.to_thread(pool.stop)
