@@ -57,6 +57,10 @@ def test_400_malformed_json(llm: RunningServer) -> None:
     ({"messages": []}, "messages"),
     ({}, "messages"),
     ({"messages": OK_MESSAGES, "temperature": 9}, "temperature"),
+    # The first value past each limit (one far past it left a limit moved outward unseen).
+    ({"messages": OK_MESSAGES, "temperature": 2.5}, "temperature"),
+    ({"messages": OK_MESSAGES, "stop": ["a", "b", "c", "d", "e"]}, "stop"),
+    ({"messages": OK_MESSAGES, "logit_bias": {"5": 150}}, "logit_bias"),
     ({"messages": OK_MESSAGES, "max_tokens": 0}, "max_tokens"),
     ({"messages": OK_MESSAGES, "n": 2}, "n"),
     ({"messages": OK_MESSAGES, "top_p": "high"}, "top_p"),

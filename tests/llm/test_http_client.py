@@ -171,6 +171,60 @@ def test_an_upstream_that_dies_after_answering_began_is_not_retried() -> None:
     run(main())
 
 
+def test_a_request_dropped_on_a_new_connection_is_not_sent_again() -> None:
+    """Only a kept-alive connection may have been closed before our request reached the
+    upstream; one dropped on a connection of its own was read, and may have been acted
+    on: sent again, a chat request would be generated (and billed) twice."""
+    async def main() -> None:
+        async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            await srv.read_request(r)
+            w.transport.abort()  # read, never answered
+
+        async with Server(handler) as srv:
+            c = client(f"http://127.0.0.1:{srv.port}")
+            with pytest.raises(Disconnected):
+                await body_of(c)
+            await c.aclose()
+        assert srv.connections == 1 and len(srv.heads) == 1
+    run(main())
+
+
+def test_a_pooled_connection_that_dies_after_answering_began_is_not_retried() -> None:
+    """The upstream began its answer to the second request on a kept-alive connection
+    (a status line cut short): the request reached it, so it is not sent again."""
+    async def main() -> None:
+        async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            await srv.read_request(r)
+            w.write(OK_JSON)
+            await srv.read_request(r)
+            w.write(b"HTTP/1.1 200 OK\r\nContent-Le")
+            await w.drain()
+            w.transport.abort()
+
+        async with Server(handler) as srv:
+            c = client(f"http://127.0.0.1:{srv.port}")
+            assert await body_of(c) == (200, b"{}")
+            with pytest.raises(Disconnected):
+                await body_of(c)
+            await c.aclose()
+        assert len(srv.heads) == 2
+    run(main())
+
+
+def test_a_connection_idle_past_the_idle_timeout_is_not_reused() -> None:
+    """A NAT or load balancer may have dropped it without a word: the next request
+    goes on a new connection."""
+    async def main() -> None:
+        async with Server(lambda r, w: ok_json_forever(srv, r, w)) as srv:
+            c = client(f"http://127.0.0.1:{srv.port}", idle_timeout_s=0.1)
+            assert await body_of(c) == (200, b"{}")
+            await asyncio.sleep(0.3)
+            assert await body_of(c) == (200, b"{}")
+            await c.aclose()
+        assert srv.connections == 2
+    run(main())
+
+
 def test_silence_past_the_read_timeout_is_a_timeout_and_closes_the_connection() -> None:
     async def main() -> None:
         closed = asyncio.Event()
@@ -217,6 +271,41 @@ def test_reading_pauses_while_the_reader_is_behind() -> None:
             assert resp._conn._paused and not sent.is_set()
             assert resp._unread < 2 * HIGH_WATER
             assert len(await resp.read()) == 64 * HIGH_WATER
+            resp.close()
+            await c.aclose()
+    run(main())
+
+
+def test_the_read_timeout_counts_from_when_a_slow_reader_read_on() -> None:
+    """A reader behind for longer than the read timeout, then an upstream that sends its
+    next byte within the timeout of that: a healthy upstream, and no timeout (the wait
+    was counted from the upstream's last byte, before the pause, and the first check
+    after the reader read on failed the answer)."""
+    async def main() -> None:
+        timeout = 1.0  # (a quarter of it, either side, is the slack on a busy machine)
+        resumed = asyncio.Event()
+
+        async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            await srv.read_request(r)
+            w.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (HIGH_WATER + 5)
+                    + b"x" * HIGH_WATER)  # the last byte reaches HIGH_WATER: paused
+            await w.drain()
+            await resumed.wait()
+            # Past the stall check due 2 timeouts after the pause, within a timeout of
+            # the reader's resuming (its next check is due 1 timeout after that).
+            await asyncio.sleep(0.75 * timeout)
+            w.write(b"hello")
+            await r.read()
+
+        async with Server(handler) as srv:
+            c = client(f"http://127.0.0.1:{srv.port}", read_timeout_s=timeout)
+            resp = await c.request("POST", "/x", b"{}")
+            while not resp._conn._paused:
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(1.5 * timeout)  # the reader is behind
+            first = await resp.next()  # reads on: resumed
+            resumed.set()
+            assert first is not None and len(first + await resp.read()) == HIGH_WATER + 5
             resp.close()
             await c.aclose()
     run(main())

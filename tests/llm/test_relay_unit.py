@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -309,6 +310,19 @@ def test_a_chunk_with_no_id_gets_the_streams() -> None:
     ids = {(e["id"], e["created"]) for e in events[:-1]}
     assert len(ids) == 1 and next(iter(ids))[0].startswith("chatcmpl-")
     assert events[0]["choices"][0]["delta"]["role"] == "assistant"
+
+
+def test_a_first_chunk_that_says_created_0_gets_the_time() -> None:
+    """A first chunk with no role (parsed and rewritten) and created 0, as an upstream
+    that fills in no time writes it: 0 is no time (1970), so the stream gets now's."""
+    zero = (b'data: {"id":"up-0","object":"chat.completion.chunk","created":0,'
+            b'"choices":[{"index":0,"delta":{"content":"Hi"}}]}\n\n')
+    before = int(time.time())
+    events = _events(relay([zero, STOP, DONE], drop_usage=True)[0])
+    assert events[-1] == "[DONE]"
+    assert events[0]["choices"][0]["delta"] == {"role": "assistant", "content": "Hi"}
+    (created,) = {e["created"] for e in events[:-1]}  # one for the whole stream
+    assert before <= created <= time.time() + 1
 
 
 def test_a_stream_that_keeps_the_rules_is_not_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
