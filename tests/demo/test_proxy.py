@@ -47,6 +47,18 @@ def test_no_or_garbled_token_gives_none() -> None:
     assert bearer_from_subprotocols(["rymi-demo.bearer.%%%"]) is None
 
 
+@pytest.mark.parametrize("server_code,browser_code", [
+    (None, 1000), (1005, 1000), (1006, 1011), (1000, 1000), (1008, 1008), (1013, 1013)])
+def test_the_servers_close_reaches_the_browser_as_a_code_that_may_be_sent(
+        server_code: int | None, browser_code: int) -> None:
+    """1005 and 1006 only describe a close that had no code (RFC 6455 7.4.1: never sent):
+    the page got its socket torn down instead of the server's close. A server that went
+    without a close frame is an error (1011); the server's own codes pass as they are."""
+    from rymi_endpoints.demo.proxy import _close_code
+
+    assert _close_code(server_code) == browser_code
+
+
 def test_one_https_host_for_all_three_gives_stt_its_wss() -> None:
     """The README's "all three URLs are the same https://host": the STT relay was handed
     https://, which a WebSocket client refuses, and every Start failed (review round 7)."""
