@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -105,3 +106,33 @@ def test_a_template_with_no_place_for_tools_is_told_apart(prepared_model) -> Non
         "{% if tools %}Tools: {{ tools | tojson }}\n{% endif %}"
         "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}assistant:")
     assert _template_takes_tools(tokenizer) is True
+
+
+def sampling_of(body: dict[str, Any], prompt_len: int, **settings: Any) -> Any:
+    """The vLLM SamplingParams built for ``body`` (no engine: a 2,048-token context)."""
+    backend = VllmBackend(LlmSettings(**settings))
+    backend.max_model_len = 2048
+    backend.tokenizer = [None] * 1000  # (only its length is read: the vocabulary's size)
+    req = ChatRequest.model_validate({"messages": [{"role": "user", "content": "Hi"}], **body})
+    return backend.sampling(req, prompt_len)
+
+
+def test_the_request_sampling_reaches_the_engine_and_max_tokens_fits_the_context() -> None:
+    """Rymi sends max_tokens 2048 whatever the context: clamped to the room the prompt
+    leaves (else vLLM refuses the whole request), and to the operator's cap; temperature,
+    top_p, seed, stop and the penalties are the request's own."""
+    params = sampling_of({"max_tokens": 2048, "temperature": 0.3, "top_p": 0.9, "seed": 7,
+                          "stop": ["Bye"], "frequency_penalty": 0.5}, prompt_len=2000)
+    assert (params.max_tokens, params.temperature, params.top_p, params.seed, params.stop,
+            params.frequency_penalty, params.n) == (48, 0.3, 0.9, 7, ["Bye"], 0.5, 1)
+    assert sampling_of({}, prompt_len=10).max_tokens == 2038  # none asked: what is left
+    assert sampling_of({}, prompt_len=10, max_tokens_cap=100).max_tokens == 100
+    with pytest.raises(EngineError, match="context"):
+        sampling_of({}, prompt_len=2048)
+
+
+def test_top_p_0_is_greedy() -> None:
+    """OpenAI's top_p 0 (the likeliest token only) is said to vLLM as greedy: its CPU
+    sampler's nucleus of one still varied with the seed."""
+    params = sampling_of({"top_p": 0, "temperature": 0.8}, prompt_len=10)
+    assert (params.temperature, params.top_p) == (0.0, 1.0)

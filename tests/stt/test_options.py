@@ -374,3 +374,111 @@ def test_cantonese_only_where_the_vocabulary_has_its_token(tmp_path, tokens, can
     model = served_model(str(tmp_path), tmp_path)
     assert model.speaks("yue") is cantonese
     assert model.speaks("es") is (tokens > 51864)  # English-only below 51865
+
+
+@pytest.mark.parametrize("query,field,value", [
+    ("endpointing_ms=100", "endpointing_ms", 100),
+    ("endpointing_ms=10000", "endpointing_ms", 10000),
+    ("vad_threshold=0.05", "vad_threshold", 0.05),
+    ("vad_threshold=0.95", "vad_threshold", 0.95),
+    ("interim=yes", "interim", True), ("interim=ON", "interim", True),
+    ("interim=1", "interim", True), ("interim=no", "interim", False),
+    ("interim=Off", "interim", False), ("interim=0", "interim", False),
+])
+def test_every_value_the_refusal_says_is_accepted_is_taken(query: str, field: str,
+                                                           value: object) -> None:
+    """The ends of each range the 400 names, and each spelling of a yes or no: an agent
+    set to what the server itself said it accepts must not be refused."""
+    assert getattr(parse(query), field) == value
+
+
+def test_keyterms_up_to_the_limit_are_taken_once_each() -> None:
+    """max_keyterms terms are allowed (one more is the 400); a term given twice (in one
+    value or a repeated ``keyterms``) is one hotword, not two."""
+    limit = SttSettings().max_keyterms
+    terms = [f"t{i}" for i in range(limit)]
+    assert parse("keyterms=" + ",".join(terms)).keyterms == tuple(terms)
+    opts = parse("keyterms=Rymi,Acme&keyterms=Rymi")
+    assert opts.keyterms == ("Rymi", "Acme") and opts.hotwords == "Rymi, Acme"
+
+
+@pytest.mark.parametrize("term", ["Ry\tmi", "Ry\nmi", "Rymi\x00", "Ry\u200bmi"])
+def test_a_keyterm_with_a_control_character_is_refused(term: str) -> None:
+    """A hotword goes into the decoder's prompt: a tab, a newline or a NUL in it (a
+    template's stray escape) is refused by name, not fed to Whisper."""
+    from urllib.parse import quote
+
+    with pytest.raises(OptionError) as err:
+        parse("keyterms=" + quote(term))
+    assert err.value.param == "keyterms"
+
+
+def test_two_tags_for_one_language_report_the_first() -> None:
+    """``nb-NO,nn-NO`` both decode as Whisper's ``no``: a final in it reports the first
+    tag the URL gave, as the agent listed its main language first."""
+    opts = parse_options("model=base&language=nb-NO,nn-NO,en", SttSettings(), BASE)
+    assert opts.candidates == ("no", "en")
+    assert opts.tag_for("no") == "nb-NO"
+
+
+def test_an_unsure_first_utterance_keeps_the_first_candidate_unless_clearly_beaten() -> None:
+    """``language=es,en`` with an unsure detection: Spanish (the agent's main language)
+    unless English is at least twice as likely and fairly likely."""
+    from servers.stt.languages import choose_language
+
+    probs = [("en", 0.45), ("es", 0.30), ("fr", 0.25)]  # among es,en: en 0.6, es 0.4
+    close = choose_language(probs, audio_s=2.0, previous=None, candidates=("es", "en"))
+    assert (close.language, close.detected, close.sure) == ("es", "en", False)
+    clear = choose_language([("en", 0.70), ("es", 0.30)], audio_s=0.8, previous=None,
+                            candidates=("es", "en"))
+    assert (clear.language, clear.sure) == ("en", False)
+
+
+class _Registry:
+    """A registry double: ``base`` is prepared only after the server started (found by
+    the rescan a handshake naming it triggers), and every model is busy."""
+
+    def __init__(self) -> None:
+        self.models = dict(MODELS)
+        self.rescans = 0
+
+    def rescan(self) -> bool:
+        self.rescans += 1
+        self.models = dict(BASE)
+        return True
+
+    async def acquire(self, name: str) -> None:
+        from servers.stt.models import ModelCapacity
+        raise ModelCapacity(f"model {name} is busy")
+
+
+async def _handshake(registry: _Registry, query: str) -> tuple[int, dict[bytes, bytes], dict]:
+    from servers.stt.app import SttEndpoint
+
+    sent: list[dict] = []
+    scope = {"type": "websocket", "query_string": query.encode(), "headers": [],
+             "extensions": {"websocket.http.response": {}}}
+
+    async def receive() -> dict:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    endpoint = SttEndpoint({"ctx": None, "settings": SttSettings(), "registry": registry})
+    await endpoint(scope, receive, send)
+    start, body = sent
+    return start["status"], dict(start["headers"]), json.loads(body["body"])
+
+
+async def test_a_model_prepared_after_start_is_found_and_a_busy_one_is_a_503_to_retry() -> None:
+    """``?model=base`` for a model prepared since the server started: looked for again
+    before the 400 (it was "not served here" until a restart); every slot for it busy
+    is a 503 with Retry-After, which Rymi retries, not a 400, which it does not."""
+    registry = _Registry()
+    status, headers, body = await _handshake(registry, "model=base")
+    assert registry.rescans == 1
+    assert (status, body["error"]["code"]) == (503, "over_capacity"), body
+    assert headers.get(b"retry-after") == b"1"
+    status, _, body = await _handshake(_Registry(), "language=xx")  # no rescan for that
+    assert (status, body["error"]["param"]) == (400, "language")

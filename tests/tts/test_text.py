@@ -723,3 +723,36 @@ def test_a_blood_pressure_is_one_number_over_another(text: str, spoken: str) -> 
 def test_a_decimal_comma_before_a_unit_is_a_point(text: str, spoken: str) -> None:
     """"2,5 kg" was "two,five kg": no thousands group has one or two digits."""
     assert normalize(text, "en-US") == spoken
+
+
+def test_the_first_style_word_wins_and_the_pace_stays_in_its_bounds() -> None:
+    """As the TTS README says: the first style word found wins ("calm, then cheerful" is
+    calm); a slow ``speed`` times a slow word stays within piper's length bound (2.9x
+    was a drawl of a few words a minute)."""
+    assert style_for("calm, then cheerful").noise == style_for("calm").noise
+    assert style_for("cheerful, then calm").noise == style_for("cheerful").noise
+    assert style_for("very slowly", speed=0.5).length == pytest.approx(2.5)
+    assert style_for("very quickly", speed=4.0).length == pytest.approx(0.4)
+
+
+@pytest.mark.parametrize("text, spoken", [
+    ("Visit https://example.com/ now.", "Visit example dot com now."),
+    ("See www.example.com/help/ today.", "See www dot example dot com slash help today."),
+    ("Go to 310 Baker Street.", "Go to three ten Baker Street."),
+    ("Go to 1010 Oak Avenue.", "Go to ten ten Oak Avenue."),
+    ("Go to 305 Baker Street.", "Go to three oh five Baker Street."),
+])
+def test_a_urls_closing_slash_and_a_house_numbers_tens_are_read_as_said(
+        text: str, spoken: str) -> None:
+    """A link's closing "/" is not said ("example dot com slash"); a house number's tens
+    are said as tens ("three ten", not "three oh ten")."""
+    assert normalize(text, "en-US") == spoken
+
+
+@pytest.mark.parametrize("language", ["en-GB", "en-AU", "en-NZ", "en-IE", "en-IN", "en-ZA",
+                                      "en_au"])
+def test_a_slash_date_is_day_first_in_every_english_that_writes_it_so(language: str) -> None:
+    """03/04/2024 from an Australian (or Irish, Indian...) agent is 3 April; read as the
+    US's March 4th, an appointment moved by a month."""
+    assert normalize("Born 03/04/2024.", language) == "Born April third, twenty twenty-four."
+    assert normalize("Born 03/04/2024.", "en-US") == "Born March fourth, twenty twenty-four."
