@@ -106,7 +106,7 @@ def supervise(module: str, argv: list[str], host: str, port: int, workers: int,
 
 
 class _Pool:
-    """The workers, one per slot (its listening socket, its share of the admission
+    """The workers, one per slot (its listening sockets, its share of the admission
     count); a worker that dies is replaced in its slot."""
 
     def __init__(self, module: str, argv: list[str], host: str,
