@@ -8,16 +8,24 @@ import threading
 from servers.tts.pool import SynthesisPool
 
 
+async def _one_worker_held(queue_size: int) -> tuple[SynthesisPool, threading.Event,
+                                                     asyncio.Future[object]]:
+    """A started pool of one worker, held busy until ``gate`` is set."""
+    pool = SynthesisPool(workers=1, queue_size=queue_size)
+    gate = threading.Event()
+    pool.start()
+    busy = asyncio.ensure_future(pool.run(lambda _: gate.wait(), deadline=0))
+    while pool.waiting:  # the worker has taken it
+        await asyncio.sleep(0.01)
+    return pool, gate, busy
+
+
 async def test_withdrawn_pieces_leave_the_queue_at_once() -> None:
     """Hang-ups withdraw their queued pieces: the places are free for the next request
     before any worker gets to them (else full() would refuse it with 503)."""
-    pool = SynthesisPool(workers=1, queue_size=3)
-    gate, ran = threading.Event(), []
-    pool.start()
+    pool, gate, busy = await _one_worker_held(queue_size=3)
+    ran: list[int] = []
     try:
-        busy = asyncio.ensure_future(pool.run(lambda _: gate.wait(), deadline=0))  # holds the worker
-        while pool.waiting:
-            await asyncio.sleep(0.01)
         waiting = [asyncio.ensure_future(pool.run(lambda _, i=i: ran.append(i), deadline=i))
                    for i in range(3)]
         await asyncio.sleep(0.05)
@@ -69,13 +77,9 @@ async def test_the_earliest_deadline_is_served_first() -> None:
     """Pieces queued behind a busy worker go by deadline, not by arrival: a new request's
     first clause (due at once) must not wait behind other requests' later sentences,
     queued before it but due only when the audio before them runs out."""
-    pool = SynthesisPool(workers=1, queue_size=4)
-    gate, ran = threading.Event(), []
-    pool.start()
+    pool, gate, busy = await _one_worker_held(queue_size=4)
+    ran: list[int] = []
     try:
-        busy = asyncio.ensure_future(pool.run(lambda _: gate.wait(), deadline=0))  # holds the worker
-        while pool.waiting:
-            await asyncio.sleep(0.01)
         pieces = [pool.run(lambda _, d=d: ran.append(d), deadline=d) for d in (3, 1, 2)]
         gate.set()
         await busy
