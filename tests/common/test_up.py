@@ -89,11 +89,54 @@ def test_an_open_server_behind_a_demo_on_the_network_is_warned_about(tmp_path):
 def test_one_server_dying_stops_the_others_and_fails(tmp_path):
     with up_running(tmp_path) as (proc, log, _):
         children = child_pids(proc.pid)
-        tts = next(p for p in children
-                   if "servers.tts" in Path(f"/proc/{p}/cmdline").read_text())
-        os.kill(tts, signal.SIGKILL)
+        os.kill(tts_child(proc.pid), signal.SIGKILL)
         assert proc.wait(60) == 1
         assert "tts: exited with -9; stopping the others" in log.read_text()
+        assert gone(children)
+
+
+def tts_child(up_pid: int) -> int:
+    return next(p for p in child_pids(up_pid)
+                if "servers.tts" in Path(f"/proc/{p}/cmdline").read_text())
+
+
+@contextlib.contextmanager
+def held_stopped(pid: int) -> Iterator[int]:
+    """The process stopped (SIGSTOP) for the block; killed after it whatever happened:
+    a stopped process takes no SIGTERM, and would outlive the suite."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield pid
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_server_dying_during_the_drain_fails_the_run(tmp_path):
+    """Ctrl-C, and a server dies instead of draining (the TTS server held stopped so its
+    drain cannot end first, then killed): the run must not end as a clean 0."""
+    with up_running(tmp_path) as (proc, log, _):
+        children = child_pids(proc.pid)
+        with held_stopped(tts_child(proc.pid)) as tts:
+            proc.send_signal(signal.SIGINT)
+            wait_for(log, "stopping: draining", proc)
+            os.kill(tts, signal.SIGKILL)
+            assert proc.wait(60) == 1, log.read_text()[-3000:]
+        assert gone(children)
+
+
+def test_a_second_ctrl_c_kills_a_server_still_draining(tmp_path):
+    """The first Ctrl-C drains; a server that does not finish (held stopped here) is
+    killed by the second, and up exits at once, failed, with nothing left running."""
+    with up_running(tmp_path) as (proc, log, _):
+        children = child_pids(proc.pid)
+        with held_stopped(tts_child(proc.pid)):
+            proc.send_signal(signal.SIGINT)
+            wait_for(log, "stopping: draining", proc)
+            time.sleep(1)
+            assert proc.poll() is None  # waiting on the stopped server's drain
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(20) == 1, log.read_text()[-3000:]
         assert gone(children)
 
 
