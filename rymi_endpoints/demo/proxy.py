@@ -159,6 +159,8 @@ async def relay_websocket(websocket: WebSocket, target: str, ca_file: str | None
         headers["Authorization"] = f"Bearer {token}"
     elif websocket.headers.get("authorization"):  # a non-browser client may send it
         headers["Authorization"] = websocket.headers["authorization"]
+    if rid := websocket.headers.get("x-request-id"):  # the call followed into the server's log
+        headers["X-Request-Id"] = rid
     if query := websocket.url.query:
         target = f"{target}?{query}"
     options: dict[str, Any] = {"additional_headers": headers, "max_size": None,

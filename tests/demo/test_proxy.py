@@ -142,6 +142,15 @@ def test_tts_streams_pcm_with_the_forwarded_token(speech_demo: RunningServer,
     assert abs(total - len(direct.content)) < 0.25 * len(direct.content)
 
 
+def test_a_callers_request_id_reaches_the_server(speech_demo: RunningServer,
+                                                 tts_server: RunningServer) -> None:
+    """X-Request-Id goes through, so the demo's call is found in the server's log."""
+    r = httpx.post(f"{speech_demo.url}/tts", json={"text": "Hi.", "format": "pcm_16000"},
+                   headers={**AUTH, "X-Request-Id": "demo-tts-7f3e"}, timeout=60)
+    assert r.status_code == 200 and r.headers["x-request-id"] == "demo-tts-7f3e"
+    assert tts_server.wait_usage("demo-tts-7f3e")["status"] == 200
+
+
 def test_tts_refusals_pass_through(speech_demo: RunningServer) -> None:
     r = httpx.post(f"{speech_demo.url}/tts", json={"text": "hi"})
     assert r.status_code == 401 and r.json()["error"]["type"] == "authentication_error"
@@ -186,6 +195,15 @@ async def test_stt_relays_events_with_the_token(speech_demo: RunningServer,
     assert "speech_started" in kinds and "final" in kinds and kinds[-1] == "utterance_end"
     text = " ".join(e["text"] for e in events if e["type"] == "final").lower()
     assert "country" in text and "ask not" in text
+
+
+async def test_a_sessions_request_id_reaches_the_stt_server(speech_demo: RunningServer,
+                                                            stt_server: RunningServer) -> None:
+    async with websockets.connect(ws_url(speech_demo), additional_headers={
+            "X-Request-Id": "demo-stt-2c9a"}, subprotocols=["rymi-demo", packed(TOKEN)]) as ws:
+        await ws.send(json.dumps({"type": "close"}))
+        await asyncio.wait_for(ws.wait_closed(), 10)
+    assert stt_server.wait_usage("demo-stt-2c9a")["status"] == 101
 
 
 @pytest.mark.parametrize("protocols", [["rymi-demo"], ["rymi-demo", packed("wrong-token")]])
