@@ -21,7 +21,7 @@ from .addresses import DIGITS as DIGITS  # re-exported: the words a digit is rea
 from .dates import DATE_RULES, DOTTED_DATE_RULE, EXPIRY_RULE, rewrite_dates, spoken_year
 from .markup import strip_markup
 from .money import MONEY_RULES
-from .numerals import NUMERAL_RULES, spelt, words
+from .numerals import COLON_RULE, NUMERAL_RULES, spelt, words
 from .stops import kept_stop as _kept_stop
 from .streets import expand_streets
 from .voices import primary
@@ -163,6 +163,7 @@ RULES: list[Rule] = [
     # Only from a number's first digit: tried at every digit of a long run, this rule
     # alone was quadratic (5,000 digits: 0.47 s on the event loop).
     (re.compile(r"(?<![\d,])(\d[\d,]*(?:\.\d+)?)\s?%"), _percent),
+    COLON_RULE,  # "3:1", "1:30:45", "25:10": numbers a colon joins that no time is
     (re.compile(r"\b(?P<h>\d{1,2}):(?P<m>\d{2})\s?(?P<ampm>[ap]\.?m\.?)?(?![\w:])", re.I), _time),
     (re.compile(r"\b(?P<h>\d{1,2})()\s?(?P<ampm>[ap]\.?m\.?)(?!\w)", re.I),
      lambda m: f"{words(int(m['h']))} {' '.join(m['ampm'].replace('.', '').upper())}"

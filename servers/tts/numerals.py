@@ -59,6 +59,33 @@ def _minutes(n: str) -> str:
     return f"{int(n)} minute" + ("" if int(n) == 1 else "s")
 
 
+def _colon_numbers(m: re.Match[str]) -> str:
+    """Numbers a colon joins that are no clock time, which espeak read "three colon one":
+    a ratio or score ("3:1", "16:9", "1:100") is "three to one"; h:mm:ss a duration by
+    its units ("1:30:45"), unless its hour has two digits ("14:30:15", a time of day);
+    anything else ("25:10") its numbers in turn, "oh" before a second digit as on a
+    clock. A clock time is left to the time rule."""
+    parts = m[0].split(":")
+    if len(parts) == 2 and len(parts[1]) != 2:
+        return f"{parts[0]} to {parts[1]}"
+    head, tail = parts[0], parts[1:]
+    if len(parts) == 2 and len(head) <= 2 and int(head) <= 24 and int(tail[0]) < 60:
+        return m[0]  # "9:45", "24:00": the time rule's
+    if len(parts) == 3 and len(head) <= 3 and all(len(p) == 2 and int(p) < 60 for p in tail):
+        if len(head) == 2 and int(head) <= 24:  # "14:30:15": a time, said as the ISO
+            return f"{head}:{tail[0]}"  # rule says one (its seconds are no one's concern)
+        said = [f"{n} {unit}{'' if n == 1 else 's'}"
+                for n, unit in zip(map(int, parts), ("hour", "minute", "second"), strict=True)
+                if n]
+        said = said or ["0 seconds"]
+        return " and ".join([", ".join(said[:-1]), said[-1]] if len(said) > 1 else said)
+    return " ".join(f"oh {p[1]}" if len(p) == 2 and p[0] == "0" and p != "00" else p
+                    for p in parts)
+
+
+COLON_RULE = (re.compile(r"(?<![\w:.])\d+(?::\d+)+(?![\w:]|\.\d)"), _colon_numbers)
+
+
 def spelt(code: str) -> str:
     """"8XK2P9" -> "eight X K two P nine": a code as it is read out."""
     return " ".join(spell_digits(c) if c.isdigit() else c for c in code)

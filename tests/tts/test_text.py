@@ -255,6 +255,19 @@ from servers.tts.text import MAX_PIECE, plan
     # One of a unit is singular; the day's end is midnight, not "twenty-four hundred".
     ("It takes 1h 1min.", "It takes one hour one minute."),
     ("Open until 24:00.", "Open until midnight."),
+    # Numbers a colon joins that are no time were read "three colon one" by espeak: a
+    # ratio or score, a duration, a time with its seconds, a lap time.
+    ("Odds of 3:1, a 16:9 screen, a 1:100 scale, won 2:0.", "Odds of three to one, a "
+     "sixteen to nine screen, a one to one hundred scale, won two to zero."),
+    ("It took 1:30:45, then 0:05:01, then 2:00:00.", "It took one hour, thirty minutes "
+     "and forty-five seconds, then five minutes and one second, then two hours."),
+    ("Booked for 14:30:15, not 09:05:00.", "Booked for fourteen thirty, not nine oh five."),
+    ("Laps of 25:10 and 25:05; at 9:45.", "Laps of twenty-five ten and twenty-five oh "
+     "five; at nine forty-five."),
+    # Groups from a 0, ten to fifteen digits: a number to write down, not amounts.
+    ("Call 020 7946 09581 or 0044 20 7946 0958.", "Call zero two zero, seven nine four "
+     "six, zero nine five eight one or zero zero four four, two zero, seven nine four "
+     "six, zero nine five eight."),
 ])
 def test_normalize_english(text: str, spoken: str) -> None:
     assert normalize(text, "en-US") == spoken
