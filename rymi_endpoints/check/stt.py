@@ -15,6 +15,7 @@ from .report import Report
 from .stt_session import (
     RATE,
     Session,
+    SessionClosed,
     noise_pcm,
     open_socket,
     speech_pcm,
@@ -39,9 +40,15 @@ async def _check(report: Report, target: Target, timeout: float) -> None:
     if not await _auth(report, target):
         return
     await _unknown_option(report, target)
-    sessions = [await _auto_endpoint(report, target, timeout),
-                await _finalize_mid_utterance(report, target, timeout),
-                await _noise(report, target, timeout)]
+    sessions, closed = [], []
+    for run in (_auto_endpoint, _finalize_mid_utterance, _noise):
+        try:
+            sessions.append(await run(report, target, timeout))
+        except SessionClosed as exc:  # the rules of its events still apply
+            sessions.append(exc.session)
+            closed.append(exc.evidence(run.__name__.strip("_")))
+    report.add(CH, "session.open_until_client_closes", not closed, closed[0] if closed else
+               "no session was closed by the server while the client still spoke")
     broken = [why for s in sessions if (why := turn_order_problem(s.events))]
     report.add(CH, "order.turns", not broken, broken[0] if broken else
                "each speech_started closed by one final, then utterance_end; no event of "
@@ -160,20 +167,20 @@ async def _auto_endpoint(report: Report, target: Target, timeout: float) -> Sess
         report.add(CH, "order.final_then_utterance_end",
                    t.index("final") < t.index("utterance_end") if got_end else False, f"{t}")
     n = len(s.events)
-    await s.ws.send(json.dumps({"type": "keepalive"}))
-    await s.ws.send("{not json")
+    await s.send(json.dumps({"type": "keepalive"}))
+    await s.send("{not json")
     got_err = await s.wait_for("error", n, 10)
     report.add(CH, "control.bad_json_error_event", got_err, f"events after bad JSON: "
                f"{s.types(n)}")
     n = len(s.events)
-    await s.ws.send(json.dumps({"type": "finalize"}))
+    await s.send(json.dumps({"type": "finalize"}))
     await s.wait_for("utterance_end", n, timeout)
     await asyncio.sleep(0.5)
     after = s.types(n)
     report.add(CH, "finalize.nothing_pending", after.count("final") == 1 and
                after[-1:] == ["utterance_end"] and not s.reader.done(),
                f"session survived bad JSON; finalize answered with {after}")
-    await s.ws.send(json.dumps({"type": "close"}))
+    await s.send(json.dumps({"type": "close"}))
     try:
         await asyncio.wait_for(s.reader, 10)
     except TimeoutError:
@@ -202,7 +209,7 @@ async def _finalize_mid_utterance(report: Report, target: Target, timeout: float
     s = Session(await open_socket(target))
     await s.send_audio(speech_pcm(), speed=4.0)
     asked = time.monotonic()
-    await s.ws.send(json.dumps({"type": "finalize"}))
+    await s.send(json.dumps({"type": "finalize"}))
     await s.wait_for("utterance_end", 0, timeout)
     answered = next((t for t, e in s.events if e["type"] == "final"), None)
     took = None if answered is None else answered - asked
@@ -222,7 +229,7 @@ async def _finalize_mid_utterance(report: Report, target: Target, timeout: float
 async def _noise(report: Report, target: Target, timeout: float) -> Session:
     s = Session(await open_socket(target))
     await s.send_audio(noise_pcm(), speed=2.0)
-    await s.ws.send(json.dumps({"type": "finalize"}))
+    await s.send(json.dumps({"type": "finalize"}))
     await s.wait_for("utterance_end", 0, timeout)
     texts = [e.get("text", "") for _, e in s.events if e["type"] in ("interim", "final")]
     report.add(CH, "noise.no_words", not any(t.strip() for t in texts) and

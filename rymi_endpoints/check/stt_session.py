@@ -52,6 +52,20 @@ def words(text: str) -> list[str]:
     return re.sub(r"[^a-z' ]", " ", text.lower()).split()
 
 
+class SessionClosed(Exception):
+    """The server closed a session while the check still had something to send."""
+
+    def __init__(self, session: Session, exc: websockets.ConnectionClosed) -> None:
+        super().__init__(str(exc))
+        self.session, self.rcvd = session, exc.rcvd
+
+    def evidence(self, name: str) -> str:
+        said = (f"code {self.rcvd.code}, reason {self.rcvd.reason!r}" if self.rcvd
+                else "no close frame: the connection dropped")
+        return (f"{name}: the server closed the session ({said}) while the check was "
+                f"still sending; events before it {self.session.types()[-8:]}")
+
+
 class Session:
     """One socket with a reader that timestamps every event."""
 
@@ -79,6 +93,12 @@ class Session:
         except websockets.ConnectionClosed:
             pass
 
+    async def send(self, data: str | bytes) -> None:
+        try:
+            await self.ws.send(data)
+        except websockets.ConnectionClosed as exc:
+            raise SessionClosed(self, exc) from exc
+
     def types(self, since: int = 0) -> list[str]:
         return [e["type"] for _, e in self.events[since:]]
 
@@ -100,7 +120,7 @@ class Session:
         pos, n = 0, 0
         while pos < len(pcm):
             size = frame + (1 if n % 2 == 0 else -1)
-            await self.ws.send(pcm[pos:pos + size])
+            await self.send(pcm[pos:pos + size])
             pos += size
             n += 1
             await asyncio.sleep(size / (2 * RATE) / speed)

@@ -8,21 +8,32 @@ query passed on) and relays both ways, except:
 - ``slow-finalize``: each finalize held 8 s before it is passed on;
 - ``lang-fr``: every final says ``language_code: fr-FR`` on English speech;
 - ``lax-options``: unknown URL options dropped instead of refused;
-- ``no-endpointing``: ``endpointing_ms`` dropped (the server's own default used).
+- ``no-endpointing``: ``endpointing_ms`` dropped (the server's own default used);
+- ``hang-up``: the session closed (1000) after its first utterance_end, as a server that
+  takes one utterance for the whole call.
+
+Otherwise a relay says what the real server said: its close code and reason reach the
+client (a session the relay lost is closed 1011, and logged), so a test failing here
+shows the real cause. The relay sends no keepalive pings of its own: under load an
+unanswered one ended a session, and the check read that as the server's doing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 from urllib.parse import parse_qsl, urlencode
 
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+log = logging.getLogger(__name__)
 
 MISTAKES = ("late-interim", "stray-start", "slow-finalize", "lang-fr", "lax-options",
-            "no-endpointing")
+            "no-endpointing", "hang-up")
 KNOWN = {"language", "model", "endpointing_ms", "vad_threshold", "interim", "keyterms"}
 
 
@@ -41,7 +52,7 @@ class BrokenStt:
             query = urlencode([(k, v) for k, v in parse_qsl(query) if k in kept])
         url = f"{self.upstream}/{rest}" + (f"?{query}" if query else "")
         auth = {"Authorization": f"Bearer {self.token}"}
-        async with connect(url, additional_headers=auth) as real:
+        async with connect(url, additional_headers=auth, ping_interval=None) as real:
             async def up() -> None:
                 async for msg in client:
                     if mistake == "slow-finalize" and isinstance(msg, str) and "finalize" in msg:
@@ -50,17 +61,25 @@ class BrokenStt:
                 await real.close()
 
             async def down() -> None:
-                async for msg in real:
-                    event = json.loads(msg)
-                    if mistake == "lang-fr" and event["type"] == "final":
-                        event["language_code"] = "fr-FR"
-                    await client.send(json.dumps(event))
-                    if mistake == "late-interim" and event["type"] == "final":
-                        await client.send(json.dumps({"type": "interim",
-                                                      "text": event["text"]}))
-                    if mistake == "stray-start" and event["type"] == "utterance_end":
-                        await client.send(json.dumps({"type": "speech_started"}))
-                await client.close(real.close_code or 1000)
+                try:
+                    async for msg in real:
+                        event = json.loads(msg)
+                        if mistake == "lang-fr" and event["type"] == "final":
+                            event["language_code"] = "fr-FR"
+                        await client.send(json.dumps(event))
+                        if mistake == "late-interim" and event["type"] == "final":
+                            await client.send(json.dumps({"type": "interim",
+                                                          "text": event["text"]}))
+                        if mistake == "stray-start" and event["type"] == "utterance_end":
+                            await client.send(json.dumps({"type": "speech_started"}))
+                        if mistake == "hang-up" and event["type"] == "utterance_end":
+                            await client.close(1000)
+                            return
+                except ConnectionClosed as exc:  # either side: the test's log says which
+                    log.warning("broken_stt: relay ended by %s", exc)
+                rcvd = real.protocol.close_rcvd
+                code = rcvd.code if rcvd and rcvd.code not in (1005, 1006) else 1011
+                await client.close(code, rcvd.reason if rcvd else "the real session was lost")
 
             await asyncio.gather(up(), down(), return_exceptions=True)
 

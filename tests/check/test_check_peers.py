@@ -112,13 +112,15 @@ def test_audio_that_is_not_pcm16_mono_fails(tts_server, tmp_path, mistake, rule)
     ("lang-fr", "", "final.language_code"),
     ("lax-options", "", "options.unknown_refused"),
     ("no-endpointing", "?endpointing_ms=3000", "options.endpointing_honoured"),
+    ("hang-up", "", "session.open_until_client_closes"),
 ])
 def test_an_stt_session_that_breaks_turn_taking_fails(stt_server, tmp_path, mistake,
                                                       url_query, rule):
     """Our real session with its events altered as custom endpoints get them wrong:
     each passed the check (a stale interim after the final, a speech_started never
     closed, a finalize answered after 8 s, French on English speech, unknown options
-    taken, a URL's endpointing ignored)."""
+    taken, a URL's endpointing ignored). A session closed after its first utterance was
+    "reachable: ConnectionClosedOK": now a rule that names the close and the events."""
     from tests.check.broken_stt import BrokenStt
     from tests.conftest import STT_TOKEN
 
@@ -129,3 +131,4 @@ def test_an_stt_session_that_breaks_turn_taking_fails(stt_server, tmp_path, mist
     # (.get: a rule missing from the report shows the report, not a KeyError)
     assert code == 1 and rules.get(f"stt.{rule}", {}).get("outcome") == "fail", \
         {k: (v["outcome"], v["evidence"][:200]) for k, v in rules.items()}
+    assert "stt.reachable" not in rules  # a session's end is named, never an exception
