@@ -63,9 +63,11 @@ def _colon_numbers(m: re.Match[str]) -> str:
     """Numbers a colon joins that are no clock time, which espeak read "three colon one":
     a ratio or score ("3:1", "16:9", "1:100") is "three to one"; h:mm:ss a duration by
     its units ("1:30:45"), unless its hour has two digits ("14:30:15", a time of day);
-    anything else ("25:10") its numbers in turn, "oh" before a second digit as on a
-    clock. A clock time is left to the time rule."""
+    anything else ("25:10", a lap time "1:23.45") its numbers in turn, "oh" before a
+    second digit as on a clock. A clock time is left to the time rule."""
     parts = m[0].split(":")
+    if "." in parts[-1]:  # "1:23.45", a lap time: "one twenty-three point four five"
+        return " ".join(_clock_part(p) for p in parts)
     if len(parts) == 2 and len(parts[1]) != 2:
         return f"{parts[0]} to {parts[1]}"
     head, tail = parts[0], parts[1:]
@@ -79,11 +81,17 @@ def _colon_numbers(m: re.Match[str]) -> str:
                 if n]
         said = said or ["0 seconds"]
         return " and ".join([", ".join(said[:-1]), said[-1]] if len(said) > 1 else said)
-    return " ".join(f"oh {p[1]}" if len(p) == 2 and p[0] == "0" and p != "00" else p
-                    for p in parts)
+    return " ".join(_clock_part(p) for p in parts)
 
 
-COLON_RULE = (re.compile(r"(?<![\w:.])\d+(?::\d+)+(?![\w:]|\.\d)"), _colon_numbers)
+def _clock_part(part: str) -> str:
+    """"05" after a colon is "oh five", as on a clock ("05.3": "oh five point three")."""
+    whole = part.partition(".")[0]
+    return f"oh {part[1:]}" if len(whole) == 2 and whole[0] == "0" and whole != "00" else part
+
+
+COLON_RULE = (re.compile(r"(?<![\w:.])\d+(?::\d+)+(?:\.\d+)?(?![\w:]|\.\d)"),
+              _colon_numbers)
 
 
 def spelt(code: str) -> str:
