@@ -59,16 +59,21 @@ def _minutes(n: str) -> str:
     return f"{int(n)} minute" + ("" if int(n) == 1 else "s")
 
 
+_NAME_BEFORE = re.compile(r"\b[A-Z][a-z]+ $")
+
+
 def _colon_numbers(m: re.Match[str]) -> str:
     """Numbers a colon joins that are no clock time, which espeak read "three colon one":
-    a ratio or score ("3:1", "16:9", "1:100") is "three to one"; h:mm:ss a duration by
-    its units ("1:30:45"), unless its hour has two digits ("14:30:15", a time of day);
-    anything else ("25:10", a lap time "1:23.45") its numbers in turn, "oh" before a
+    a ratio or score ("3:1", "16:9", "1:100") is "three to one" (after a name, "Psalm
+    23:1", a verse: "twenty-three one"); h:mm:ss a duration by its units ("1:30:45"),
+    unless its hour has two digits ("14:30:15", a time of day); anything else ("25:10", a lap time "1:23.45") its numbers in turn, "oh" before a
     second digit as on a clock. A clock time is left to the time rule."""
     parts = m[0].split(":")
     if "." in parts[-1]:  # "1:23.45", a lap time: "one twenty-three point four five"
         return " ".join(_clock_part(p) for p in parts)
     if len(parts) == 2 and len(parts[1]) != 2:
+        if _NAME_BEFORE.search(m.string[max(0, m.start() - 30):m.start()]):  # a verse
+            return f"{parts[0]} {parts[1]}"
         return f"{parts[0]} to {parts[1]}"
     head, tail = parts[0], parts[1:]
     if len(parts) == 2 and len(head) <= 2 and int(head) <= 24 and int(tail[0]) < 60:

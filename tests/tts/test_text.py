@@ -264,6 +264,8 @@ from servers.tts.text import MAX_PIECE, plan
     ("Booked for 14:30:15, not 09:05:00.", "Booked for fourteen thirty, not nine oh five."),
     ("Laps of 25:10 and 25:05; at 9:45.", "Laps of twenty-five ten and twenty-five oh "
      "five; at nine forty-five."),
+    ("Read Psalm 23:1 and Genesis 1:1.", "Read Psalm twenty-three one and Genesis one "
+     "one."),
     ("Her best lap, 1:05.3, beat 1:23.45.", "Her best lap, one oh five point three, beat "
      "one twenty-three point four five."),
     # Groups from a 0, ten to fifteen digits: a number to write down, not amounts.
