@@ -24,6 +24,7 @@ from .money import MONEY_RULES
 from .numerals import COLON_RULE, NUMERAL_RULES, spelt, words
 from .stops import kept_stop as _kept_stop
 from .streets import expand_streets
+from .units import MEASURE_RULES
 from .voices import primary
 
 log = logging.getLogger("rymi.tts")
@@ -150,6 +151,7 @@ RULES: list[Rule] = [
     (re.compile(r"\b(?P<w>(?i:wait|in|every|for|after|within|takes|took|about|under) )"
                 r"(?P<n>\d{1,3})s\b"), lambda m: f"{m['w']}{m['n']} seconds"),
     *NUMERAL_RULES,  # identifiers, ranges, "per", fractions: before their numbers go
+    *MEASURE_RULES,  # "500 mg", "20°C", "<5": units and comparisons, named
     # A version: after "v" (a capital "V" only before a point: "V8" is an engine), after
     # "version", or with two points or more, which no decimal has.
     (re.compile(r"(?<![\w.])(?:(?P<v>v|V(?=\d+\.\d))|(?P<version>(?i:version)\s))"

@@ -201,7 +201,7 @@ from servers.tts.text import MAX_PIECE, plan
     ("Agent 007.", "Agent zero zero seven."),
     ("0, 0.5 and $0.50", "zero, zero point five and fifty cents"),
     # A unit written onto a number ("1.5GB") leaves the number whole.
-    ("1.5GB, 5GB, 1,200mg, 10x", "one point five GB, five GB, one thousand two hundred mg, ten x"),
+    ("1.5GB, 5GB, 1,200mg, 10x", "one point five GB, five GB, one thousand two hundred milligrams, ten x"),
     # A version's parts are numbers ("v2.0" was "v2.zero"); "v" is "version", a capital
     # "V" only before a point; a decimal on a letter is a word of its own ("x1.five").
     ("Get v2.0, v2 or v1.10. version 3.2.1 and 1.2.3.4 beat V8",
@@ -268,6 +268,17 @@ from servers.tts.text import MAX_PIECE, plan
      "one."),
     ("Her best lap, 1:05.3, beat 1:23.45.", "Her best lap, one oh five point three, beat "
      "one twenty-three point four five."),
+    # Units written short were spelt ("five hundred em gee", "kay em slash aitch"), and
+    # "<" was not said at all ("wait <5 minutes" was heard "wait five minutes").
+    ("Take 500 mg, or 1 mg/kg; a 500 mg tablet.", "Take five hundred milligrams, or one "
+     "milligram per kilogram; a five hundred milligram tablet."),
+    ("It is 2,5 kg, 20°C (68 °F), 100 km/h, 6 ft and 1 ft, 3 kWh, $4.99/kg.", "It is two "
+     "point five kilograms, twenty degrees Celsius (sixty-eight degrees Fahrenheit), one "
+     "hundred kilometers per hour, six feet and one foot, three kilowatt hours, four "
+     "dollars and ninety-nine cents per kilogram."),
+    ("Wait <5 minutes, ages >= 18 and <= 65, >10 people; x>5, 5G, 3 mins.", "Wait less "
+     "than five minutes, ages at least eighteen and at most sixty-five, more than ten "
+     "people; x>five, five G, three minutes."),
     # Groups from a 0, ten to fifteen digits: a number to write down, not amounts.
     ("Call 020 7946 09581 or 0044 20 7946 0958.", "Call zero two zero, seven nine four "
      "six, zero nine five eight one or zero zero four four, two zero, seven nine four "
@@ -733,9 +744,9 @@ def test_a_blood_pressure_is_one_number_over_another(text: str, spoken: str) -> 
 
 
 @pytest.mark.parametrize("text, spoken", [
-    ("It weighs 2,5 kg, rate 2,75%.", "It weighs two point five kg, rate two point seven "
+    ("It weighs 2,5 kg, rate 2,75%.", "It weighs two point five kilograms, rate two point seven "
      "five percent."),
-    ("Items 2,5 and 7; 1,000 kg", "Items two,five and seven; one thousand kg"),
+    ("Items 2,5 and 7; 1,000 kg", "Items two,five and seven; one thousand kilograms"),
 ])
 def test_a_decimal_comma_before_a_unit_is_a_point(text: str, spoken: str) -> None:
     """"2,5 kg" was "two,five kg": no thousands group has one or two digits."""
