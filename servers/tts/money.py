@@ -1,7 +1,7 @@
 """English readings of amounts of money: "$1,299.99", "€5,50" and "1.299,00 €" as Europe
-writes them, "£2bn", "A$30", "¥12,000", and a scale written onto a bare number ("5M
-users"). Used by ``normalize.py``'s English rules, before the rules that turn each
-remaining number into words.
+writes them, "£2bn", "A$30", "¥12,000", "USD 50" and "20 EUR", and a scale written onto
+a bare number ("5M users"). Used by ``normalize.py``'s English rules, before the rules
+that turn each remaining number into words.
 """
 
 from __future__ import annotations
@@ -22,6 +22,12 @@ CURRENCIES = {"$": ("dollar", "dollars", "cent", "cents"),
               "HK$": ("Hong Kong dollar", "Hong Kong dollars", "cent", "cents"),
               "R$": ("real", "reais", "centavo", "centavos"),
               "¥": ("yen", "yen", "sen", "sen"), "₹": ("rupee", "rupees", "paisa", "paise")}
+# "USD 50", "20 EUR": an ISO code as LLMs and invoices write it, said as its sign is
+# (it was spelt, "fifty you ess dee", and its cents were a decimal).
+CODES = {"USD": "US$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "CAD": "C$",
+         "AUD": "A$", "NZD": "NZ$", "HKD": "HK$", "BRL": "R$"}
+_CODE = "(?P<code>" + "|".join(CODES) + ")"
+_AMOUNT = r"(?P<amount>\d(?:[\d,.]*\d)?)"
 SCALES = r"(?:thousand|million|billion|trillion)"
 # "$5M", "£2bn", "$20K": a scale written onto an amount, as finance writes it.
 SCALE_MARKS = {"k": "thousand", "m": "million", "mn": "million", "b": "billion",
@@ -52,6 +58,9 @@ def _scaled(m: re.Match[str]) -> str:
 
 
 MONEY_RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
+    (re.compile(rf"\b{_CODE}\s?{_AMOUNT}"), lambda m: CODES[m["code"]] + m["amount"]),
+    (re.compile(rf"(?<![\w.,]){_AMOUNT}\s?{_CODE}\b"),
+     lambda m: CODES[m["code"]] + m["amount"]),
     # "1.299,00 €", "5 €", "2,50€": the euro sign after the amount, as Europe writes it
     # (it was "one point two nine nine, zero zero euros"): written before it, with a
     # decimal comma, for the rule below.

@@ -108,6 +108,7 @@ def spelt(code: str) -> str:
 # (The word is matched, not looked behind for: tried at every character, a list of
 # lookbehinds cost 0.6 µs a character.)
 _ID_WORD = (r"\b(?P<w>(?:(?i:number(?: is)?|ID:?|PIN(?::| is)?|code(?::| is)?|ending(?: in)?|"
+            r"ZIP:?|postcode:?|"
             r"ends in|digits(?: are)?|reference(?: is)?|account|confirmation(?: is)?|"
             r"(?:your|the|my|this|an?) (?:order|ticket|invoice|case|claim)(?: is)?|"
             r"ticket|invoice|claim)|Box) )")
@@ -224,6 +225,7 @@ NUMERAL_RULES: list[Rule] = [
     (re.compile(rf"\b(?P<a>{_DAY})\s?[-–]\s?(?P<b>{_DAY})"), _days),
     (re.compile(rf"\b(?P<day>{_SHORT_DAY})(?P<stop>\.)?"), _day),
     (re.compile(r"\b24/7\b"), "24 7"),
+    (re.compile(r"\b50/50\b"), "fifty-fifty"),  # "a 50/50 split" (it was "fifty slash fifty")
     # "2,5 kg": a decimal comma, as most of Europe writes it (no thousands group has one
     # or two digits); before a unit only, where no list of numbers ("2,5 and 7") is.
     (re.compile(r"(?<![\d,.])(\d+),(\d{1,2})(?=\s?(?:%|°|(?:kg|g|mg|km|m|cm|mm|l|L|ml|"

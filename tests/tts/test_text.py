@@ -279,6 +279,13 @@ from servers.tts.text import MAX_PIECE, plan
     ("Wait <5 minutes, ages >= 18 and <= 65, >10 people; x>5, 5G, 3 mins.", "Wait less "
      "than five minutes, ages at least eighteen and at most sixty-five, more than ten "
      "people; x>five, five G, three minutes."),
+    # An ISO currency code was spelt ("fifty you ess dee") and its cents were a decimal;
+    # a ZIP code after "ZIP" was an amount, a 50/50 split "fifty slash fifty".
+    ("Costs USD 50.25, 20 EUR, 1.299,00 EUR, GBP 15.50 or CAD 20; the USD rose.", "Costs "
+     "fifty US dollars and twenty-five cents, twenty euros, one thousand two hundred and "
+     "ninety-nine euros, fifteen pounds and fifty pence or twenty Canadian dollars; the "
+     "USD rose."),
+    ("ZIP 90210, a 50/50 split.", "ZIP nine zero two one zero, a fifty-fifty split."),
     # Groups from a 0, ten to fifteen digits: a number to write down, not amounts.
     ("Call 020 7946 09581 or 0044 20 7946 0958.", "Call zero two zero, seven nine four "
      "six, zero nine five eight one or zero zero four four, two zero, seven nine four "
