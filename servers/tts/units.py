@@ -1,5 +1,6 @@
 """English names of the units of measure written short after a number ("500 mg",
-"5kg", "20°C", "100 km/h") and of the comparison signs before one ("<5", ">=18").
+"5kg", "20°C", "100 km/h"), of the comparison signs before one ("<5", ">=18"), and of
+the "x" of a dimension ("2x4": "by") or a multiple ("3x faster": "times").
 
 espeak spelt the units letter by letter ("five hundred em gee", "kay em slash aitch")
 and said nothing for "<" or ">", so "wait <5 minutes" was heard "wait five minutes".
@@ -50,7 +51,13 @@ def _measure(m: re.Match[str]) -> str:
     return f"{m['n']} {_name(m['u'], one)}{per}"
 
 
-MEASURE_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+MEASURE_RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
+    # "2x4", "1920x1080", "10x20 ft": dimensions, "by" (it was "two x4").
+    (re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)x(\d+(?:\.\d+)?)(?!\w|\.\d)"), r"\1 by \2"),
+    # "3x faster", "2x the price": a multiple, "times" (it was "three x faster").
+    (re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)x(?= (?:faster|slower|quicker|more|less|fewer|"
+                r"cheaper|larger|bigger|smaller|higher|lower|better|worse|longer|shorter|"
+                r"as|the)\b)"), r"\1 times"),
     (re.compile(rf"(?<![\w.])(?P<n>\d[\d,]*(?:\.\d+)?)\s?(?P<u>{_UNIT})"
                 rf"(?:/(?P<per>{_UNIT}))?{_NOT_AFTER}"), _measure),
     # "$4.99 per kg" (numerals.py made "/kg" "per"): one of the unit.

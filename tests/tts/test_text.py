@@ -279,6 +279,8 @@ from servers.tts.text import MAX_PIECE, plan
     ("Wait <5 minutes, ages >= 18 and <= 65, >10 people; x>5, 5G, 3 mins.", "Wait less "
      "than five minutes, ages at least eighteen and at most sixty-five, more than ten "
      "people; x>five, five G, three minutes."),
+    ("A 2x4 board, a 10x20 ft room, 3x faster, 2x the price; 0x1F.", "A two by four board, "
+     "a ten by twenty feet room, three times faster, two times the price; hex one F."),
     # An ISO currency code was spelt ("fifty you ess dee") and its cents were a decimal;
     # a ZIP code after "ZIP" was an amount, a 50/50 split "fifty slash fifty".
     ("Costs USD 50.25, 20 EUR, 1.299,00 EUR, GBP 15.50 or CAD 20; the USD rose.", "Costs "
