@@ -50,6 +50,8 @@ ADDRESS_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     # with no "@" it was quadratic (2,500 "1."s: 68 ms on the event loop).
     (re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), _email),
     (re.compile(r"\b(?:https?://|www\.)[^\s,;]+[^\s,;.!?)]"), _url),
+    # "555-1234 x123": a phone number's extension, said before its number is.
+    (re.compile(r"(?<=\d{4}) x(?P<n>\d{2,6})\b"), lambda m: f" extension {spell_digits(m['n'])}"),
     (re.compile(r"(?<![\w.])(?:\+?1[\s.-]?)?(?:\(\d{3}\)[\s.-]?|\d{3}[\s.-])\d{3}[\s.-]\d{4}\b"),
      _phone),
     # "+44 20 7946 0958", "+44 (0)20 7946 0958", "+49 30 1234567": a country code, then

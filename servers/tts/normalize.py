@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Callable
 from itertools import pairwise
 
+from .abbreviations import expand_abbreviations, name_numbers
 from .addresses import ADDRESS_RULES, spell_digits
 from .addresses import DIGITS as DIGITS  # re-exported: the words a digit is read as
 from .dates import DATE_RULES, DOTTED_DATE_RULE, EXPIRY_RULE, rewrite_dates, spoken_year
@@ -37,23 +38,6 @@ TIMES = {"en": "times", "es": "por", "it": "per", "ca": "per", "ro": "ori", "bg"
          "nb": "ganger", "nn": "ganger", "no": "ganger", "el": "επί", "tr": "çarpı",
          "id": "kali", "ms": "kali", "vi": "nhân", "zh": "乘以", "hi": "गुणा", "ar": "ضرب",
          "sl": "krat"}
-ABBREVIATIONS = {
-    "Mr.": "Mister", "Mrs.": "Missus", "Ms.": "Miz", "Dr.": "Doctor", "Prof.": "Professor",
-    "Sr.": "Senior", "Jr.": "Junior", "St.": "Saint", "Mt.": "Mount", "Ave.": "Avenue",
-    "Rd.": "Road", "Blvd.": "Boulevard", "Inc.": "Incorporated", "Ltd.": "Limited",
-    "Co.": "Company", "Corp.": "Corporation", "vs.": "versus", "etc.": "et cetera",
-    "e.g.": "for example", "i.e.": "that is", "approx.": "approximately", "Dept.": "Department",
-    "Jan.": "January", "Feb.": "February", "Mar.": "March", "Apr.": "April", "Jun.": "June",
-    "Jul.": "July", "Aug.": "August", "Sept.": "September",
-    "Oct.": "October", "Nov.": "November", "Dec.": "December", "min.": "minutes",
-    "hr.": "hour", "hrs.": "hours", "No.": "number", "incl.": "including",
-    "ext.": "extension", "Ext.": "extension", "Apt.": "Apartment", "Apt": "Apartment",
-    # Ranks before a name ("Lt. Col. Smith" was three sentences), limits, "with" and
-    # "not applicable" as written in a hurry (each was read "W slash ...").
-    "Lt.": "Lieutenant", "Col.": "Colonel", "Gen.": "General", "Sgt.": "Sergeant",
-    "Capt.": "Captain", "Min.": "Minimum", "Max.": "Maximum", "max.": "maximum",
-    "w/o": "without", "w/": "with", "N/A": "not applicable", "exp.": "expiry",
-}
 
 
 def _percent(m: re.Match[str]) -> str:
@@ -192,29 +176,7 @@ _STYLED = re.compile("[\uFF01-\uFF5E\U0001D400-\U0001D7FF]+")
 # but espeak split a word there ("Hel\u200blo" was "hel lo"). ZWNJ stays: in Persian it
 # shapes words.
 _ZERO_WIDTH = re.compile("[\u200B\u200D\u2060\uFEFF]+")
-_ABBREV = re.compile(r"(?<!\w)(" + "|".join(re.escape(a) for a in ABBREVIATIONS)
-                     + r")(?=[\s,;:]|$|(?<![.])[.!?])")  # "N/A." too; "Jr.." is no word
-# Words that go before what they name: their period never ends a sentence ("Dr. Lee").
-_BEFORE_A_NAME = {"Mr.", "Mrs.", "Ms.", "Dr.", "Prof.", "St.", "Mt.", "vs.", "e.g.", "i.e.",
-                  "approx.", "Lt.", "Col.", "Gen.", "Sgt.", "Capt.", "Min.", "Max.", "max."}
-# "No. 5", "no. 55123", and "no." after what has a number ("Your order no. is 7781"): it
-# was the word "no", and its stop ended the sentence there.
-_NO_NUMBER = re.compile(r"(?<!\w)[Nn]o\.(?=\s*[\d#])")
-_NAMED_NO = re.compile(r"\b(?P<w>(?i:order|account|policy|ticket|invoice|claim|case|booking|"
-                       r"confirmation|member|serial|reference|ref|flight|room|item|model|"
-                       r"part|PO) )[Nn]o\.")
 _KEY_HASH = re.compile(r"(?<![^\s\d*])#(?!\w)")
-def _abbreviation(m: re.Match[str]) -> str:
-    if m[1] == "No.":  # only "No. 5" is "number"; a sentence-final "No." is the word
-        return m[1]
-    # The abbreviation's period may also end the sentence ("etc. Anything else?", "Acme
-    # Inc. We"): kept where the text ends or a capital follows, but not after a word
-    # that goes before a name.
-    if m[1] in _BEFORE_A_NAME:
-        return ABBREVIATIONS[m[1]] + ("." if not m.string[m.end():].strip() else "")
-    return ABBREVIATIONS[m[1]] + _kept_stop(m)
-
-
 def _kept_on_failure(rule: Callable[[re.Match[str]], str]) -> Callable[[re.Match[str]], str]:
     """A rule that fails leaves its match as written: words read a little worse are
     better than a 500 that costs the call. The text itself is never logged."""
@@ -282,13 +244,13 @@ def normalize_lines(text: str, language: str = "en") -> list[str]:
     if times := TIMES.get(lang):
         text = _TIMES_SIGN.sub(f" {times} ", text)
     if english:
-        text = _NO_NUMBER.sub("number", _NAMED_NO.sub(r"\g<w>number", text))
+        text = name_numbers(text)
         text = expand_streets(text)
         # A "#" left by markup (not "#3" nor "#tag") is the phone key: "pound" to an
         # American ("Press # to confirm" was read "hash").
         key = "pound" if language.lower().replace("_", "-")[3:5] in ("us", "ca") else "hash"
         text = _KEY_HASH.sub(f" {key} ", text)
-        text = _ABBREV.sub(_abbreviation, text)
+        text = expand_abbreviations(text)
         text = rewrite_dates(text, language)
         for pattern, repl in _GUARDED:
             text = pattern.sub(repl, text)

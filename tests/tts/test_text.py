@@ -27,7 +27,7 @@ from servers.tts.text import MAX_PIECE, plan
      "point five billion dollars; a five dollars t-shirt"),
     ("$1.234 a share", "one point two three four dollars a share"),  # more than cents
     ("$0.99 or £0.01, incl. tax, ext. 12, Apt 4", "ninety-nine cents or one penny, including "
-     "tax, extension twelve, Apartment four"),
+     "tax, extension one two, Apartment four"),
     ("Save 45% today", "Save forty-five percent today"),
     ("Come at 3:30 pm.", "Come at three thirty P M."),
     ("Open at 9 a.m. Then close.", "Open at nine A M. Then close."),
@@ -279,6 +279,11 @@ from servers.tts.text import MAX_PIECE, plan
     ("Wait <5 minutes, ages >= 18 and <= 65, >10 people; x>5, 5G, 3 mins.", "Wait less "
      "than five minutes, ages at least eighteen and at most sixty-five, more than ten "
      "people; x>five, five G, three minutes."),
+    # An extension was an amount, "#" on a word "hash", "Ch." "see aitch".
+    ("Call 555-1234 x123 or ext. 42, Ref# 12345; see Ch. 5, Fig. 2. Approx. 5 min.",
+     "Call five five five, one two three four extension one two three or extension four "
+     "two, Ref number one two three four five; see Chapter five, Figure two. "
+     "Approximately five minutes."),
     ("A 2x4 board, a 10x20 ft room, 3x faster, 2x the price; 0x1F.", "A two by four board, "
      "a ten by twenty feet room, three times faster, two times the price; hex one F."),
     # An ISO currency code was spelt ("fifty you ess dee") and its cents were a decimal;

@@ -1,0 +1,66 @@
+"""English abbreviations said as their words ("Dr." is "Doctor", "Ch. 5" "Chapter 5"),
+and "number" where "no." or "#" names one ("order no. 7781", "Ref# 12345"): espeak read
+"no." as the word "no", ended the sentence at its stop, and said "hash" for the "#".
+Used by ``normalize.py`` before its English rules, which then read the numbers.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .stops import kept_stop
+
+ABBREVIATIONS = {
+    "Mr.": "Mister", "Mrs.": "Missus", "Ms.": "Miz", "Dr.": "Doctor", "Prof.": "Professor",
+    "Sr.": "Senior", "Jr.": "Junior", "St.": "Saint", "Mt.": "Mount", "Ave.": "Avenue",
+    "Rd.": "Road", "Blvd.": "Boulevard", "Inc.": "Incorporated", "Ltd.": "Limited",
+    "Co.": "Company", "Corp.": "Corporation", "vs.": "versus", "etc.": "et cetera",
+    "e.g.": "for example", "i.e.": "that is", "approx.": "approximately",
+    "Approx.": "Approximately", "Dept.": "Department",
+    "Jan.": "January", "Feb.": "February", "Mar.": "March", "Apr.": "April", "Jun.": "June",
+    "Jul.": "July", "Aug.": "August", "Sept.": "September",
+    "Oct.": "October", "Nov.": "November", "Dec.": "December", "min.": "minutes",
+    "hr.": "hour", "hrs.": "hours", "No.": "number", "incl.": "including",
+    "ext.": "extension", "Ext.": "extension", "Apt.": "Apartment", "Apt": "Apartment",
+    # Ranks before a name ("Lt. Col. Smith" was three sentences), limits, "with" and
+    # "not applicable" as written in a hurry (each was read "W slash ...").
+    "Lt.": "Lieutenant", "Col.": "Colonel", "Gen.": "General", "Sgt.": "Sergeant",
+    "Capt.": "Captain", "Min.": "Minimum", "Max.": "Maximum", "max.": "maximum",
+    "w/o": "without", "w/": "with", "N/A": "not applicable", "exp.": "expiry",
+    # Before a number in a document's references ("Ch. 5" was "see aitch five").
+    "Vol.": "Volume", "Ch.": "Chapter", "Fig.": "Figure", "Tel.": "Telephone",
+}
+_ABBREV = re.compile(r"(?<!\w)(" + "|".join(re.escape(a) for a in ABBREVIATIONS)
+                     + r")(?=[\s,;:]|$|(?<![.])[.!?])")  # "N/A." too; "Jr.." is no word
+# Words that go before what they name: their period never ends a sentence ("Dr. Lee").
+BEFORE_A_NAME = {"Mr.", "Mrs.", "Ms.", "Dr.", "Prof.", "St.", "Mt.", "vs.", "e.g.", "i.e.",
+                 "approx.", "Approx.", "Lt.", "Col.", "Gen.", "Sgt.", "Capt.", "Min.", "Max.",
+                 "max.", "Vol.", "Ch.", "Fig.", "Tel."}
+# "No. 5", "no. 55123", and "no." after what has a number ("Your order no. is 7781"): it
+# was the word "no", and its stop ended the sentence there.
+_NO_NUMBER = re.compile(r"(?<!\w)[Nn]o\.(?=\s*[\d#])")
+_NAMED_NO = re.compile(r"\b(?P<w>(?i:order|account|policy|ticket|invoice|claim|case|booking|"
+                       r"confirmation|member|serial|reference|ref|flight|room|item|model|"
+                       r"part|PO) )[Nn]o\.")
+# "Ref# 12345", "Order#7781": a "#" written onto the word before a number.
+_WORD_HASH = re.compile(r"(?<=[A-Za-z])#\s?(?=\d)")
+
+
+def name_numbers(text: str) -> str:
+    text = _NO_NUMBER.sub("number", _NAMED_NO.sub(r"\g<w>number", text))
+    return _WORD_HASH.sub(" number ", text)
+
+
+def _abbreviation(m: re.Match[str]) -> str:
+    if m[1] == "No.":  # only "No. 5" is "number"; a sentence-final "No." is the word
+        return m[1]
+    # The abbreviation's period may also end the sentence ("etc. Anything else?", "Acme
+    # Inc. We"): kept where the text ends or a capital follows, but not after a word
+    # that goes before a name.
+    if m[1] in BEFORE_A_NAME:
+        return ABBREVIATIONS[m[1]] + ("." if not m.string[m.end():].strip() else "")
+    return ABBREVIATIONS[m[1]] + kept_stop(m)
+
+
+def expand_abbreviations(text: str) -> str:
+    return _ABBREV.sub(_abbreviation, text)
