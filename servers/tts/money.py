@@ -59,8 +59,8 @@ def _scaled(m: re.Match[str]) -> str:
 
 MONEY_RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     (re.compile(rf"\b{_CODE}\s?{_AMOUNT}"), lambda m: CODES[m["code"]] + m["amount"]),
-    (re.compile(rf"(?<![\w.,]){_AMOUNT}\s?{_CODE}\b"),
-     lambda m: CODES[m["code"]] + m["amount"]),
+    (re.compile(rf"(?<![\w.,]){_AMOUNT}\s?{_CODE}\b(?P<per>/(?=[^\W\d]))?"),
+     lambda m: CODES[m["code"]] + m["amount"] + (" per " if m["per"] else "")),  # "/month"
     # "1.299,00 €", "5 €", "2,50€": the euro sign after the amount, as Europe writes it
     # (it was "one point two nine nine, zero zero euros"): written before it, with a
     # decimal comma, for the rule below.

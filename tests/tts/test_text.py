@@ -292,7 +292,8 @@ from servers.tts.text import MAX_PIECE, plan
      "fifty US dollars and twenty-five cents, twenty euros, one thousand two hundred and "
      "ninety-nine euros, fifteen pounds and fifty pence or twenty Canadian dollars; the "
      "USD rose."),
-    ("ZIP 90210, a 50/50 split.", "ZIP nine zero two one zero, a fifty-fifty split."),
+    ("ZIP 90210, a 50/50 split, 50 USD/month.", "ZIP nine zero two one zero, a "
+     "fifty-fifty split, fifty US dollars per month."),
     # Groups from a 0, ten to fifteen digits: a number to write down, not amounts.
     ("Call 020 7946 09581 or 0044 20 7946 0958.", "Call zero two zero, seven nine four "
      "six, zero nine five eight one or zero zero four four, two zero, seven nine four "
