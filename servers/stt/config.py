@@ -62,6 +62,11 @@ class SttSettings(ServerSettings):
     vad_neg_threshold: float | None = Field(None, gt=0, lt=1, description="Probability below "
                                             "which a window is silence (default threshold - "
                                             "0.15); a URL's vad_threshold keeps the gap.")
+    narrowband_vad_threshold: float = Field(0.35, ge=0, lt=1, description="vad_threshold "
+                                            "for a stream with nothing above 4 kHz (a phone "
+                                            "call, 8 kHz upsampled), which Silero scores "
+                                            "lower; 0 = vad_threshold. A URL's vad_threshold "
+                                            "is kept as given.")
     min_speech_ms: int = Field(250, ge=32, le=5000, description="Voice activity needed before "
                                "speech_started (shorter blips are noise).")
     speech_pad_ms: int = Field(400, ge=0, le=2000, description="Audio kept before the onset "

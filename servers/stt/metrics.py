@@ -34,5 +34,8 @@ DECODES_RUNNING = Gauge("rymi_stt_decodes_running", "Decodes running on the engi
                         ["kind"])
 DECODES_QUEUED = Gauge("rymi_stt_decodes_queued",
                        "Decodes waiting for a worker (cancelled ones included until skipped)")
+NARROWBAND_SESSIONS = Counter("rymi_stt_narrowband_sessions_total",
+                              "Sessions whose audio had nothing above 4 kHz (phone calls), "
+                              "scored with narrowband_vad_threshold")
 BACKLOG_REFUSED = Counter("rymi_stt_backlog_refused_total",
                           "Sessions closed 1008 because their audio backlog stopped shrinking")

@@ -65,6 +65,7 @@ class SessionOptions:
     endpointing_ms: int
     vad_threshold: float
     interim: bool
+    vad_from_url: bool = False  # a URL's vad_threshold is the caller's: never adapted
     keyterms: tuple[str, ...] = ()
     candidates: tuple[str, ...] = ()  # detection limited to these Whisper codes
     # The tag the URL gave for each candidate (``nb-NO,en-US``), reported when detected.
@@ -118,6 +119,7 @@ def parse_options(query_string: str, settings: SttSettings,
                                settings.endpointing_ms, ENDPOINTING_RANGE),
         vad_threshold=_float_in("vad_threshold", given.get("vad_threshold"),
                                 settings.vad_threshold, VAD_THRESHOLD_RANGE),
+        vad_from_url="vad_threshold" in given,
         interim=_bool("interim", given.get("interim"), settings.interim),
         keyterms=_keyterms(keyterms, settings.max_keyterms),
         candidates=candidates,

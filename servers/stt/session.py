@@ -16,6 +16,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from servers.common.audio import Pcm16Reassembler, int16_to_float
@@ -24,11 +25,12 @@ from servers.common.lifecycle import ServerState
 from servers.common.usage import note_error, usage_of
 
 from . import backpressure, metrics
+from .band import NarrowbandThresholds
 from .config import SttSettings
 from .limits import Close, SessionLimits
 from .options import SessionOptions
 from .scheduler import DecodeScheduler
-from .segmenter import SegmenterConfig, UtteranceSegmenter
+from .segmenter import SegmenterConfig, SegmentEvent, UtteranceSegmenter
 from .turns import Turns
 from .vad import SAMPLE_RATE, StreamingVad
 
@@ -59,8 +61,12 @@ class SttSession:
             min_speech_ms=s.min_speech_ms, endpointing_ms=options.endpointing_ms,
             speculative_ms=s.speculative_ms, speech_pad_ms=s.speech_pad_ms,
             max_utterance_s=s.max_utterance_s)
-        self.segmenter = UtteranceSegmenter(
-            StreamingVad(ctx.vad_model, quiet_below=config.neg).probabilities, config)
+        vad = StreamingVad(ctx.vad_model, quiet_below=config.neg)
+        self.segmenter = UtteranceSegmenter(vad.probabilities, config)
+        narrow = s.narrowband_vad_threshold
+        self.band = NarrowbandThresholds(self.segmenter, vad, narrow,
+                                         s.neg_threshold_for(narrow)) \
+            if 0 < narrow < options.vad_threshold and not options.vad_from_url else None
         self.turns = Turns(ctx, options, self.segmenter, self._send)
         self.outbox = self.turns.outbox
         self.abort = self.turns.abort
@@ -101,7 +107,10 @@ class SttSession:
                 audio_seconds=round(self.samples / SAMPLE_RATE, 3), finals=self.turns.finals,
                 model=self.options.model, language=self.options.language_code or
                 ",".join(self.options.candidates) or "auto",  # a list: its languages
-                languages_heard=self.turns.languages_heard)
+                languages_heard=self.turns.languages_heard,
+                audio_band=self.band.watch.band if self.band else None)
+            if self.band is not None and self.band.watch.band == "narrow":
+                metrics.NARROWBAND_SESSIONS.inc()
 
     async def _receive_loop(self, sender: asyncio.Task[None]) -> tuple[int | None, str | None]:
         s = self.settings
@@ -258,6 +267,11 @@ class SttSession:
         else:
             turn.finalize_at = at
 
+    def _score(self, samples: np.ndarray) -> list[SegmentEvent]:
+        if self.band is not None:  # a phone call's thresholds, once it shows it is one
+            self.band.before(samples)
+        return self.segmenter.push(samples)
+
     async def _audio(self, data: bytes) -> Close | None:
         """Take one frame; returns a close (code, reason) when the session must end."""
         samples = self.pcm.push(data)
@@ -265,7 +279,7 @@ class SttSession:
             return None
         self.samples += len(samples)
         loop = asyncio.get_running_loop()
-        events = await loop.run_in_executor(self.ctx.vad_pool, self.segmenter.push,
+        events = await loop.run_in_executor(self.ctx.vad_pool, self._score,
                                             int16_to_float(samples))
         self.turns.pushed(events, time.monotonic())
         return await backpressure.hold_while_backlogged(self)

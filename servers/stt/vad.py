@@ -47,7 +47,7 @@ class StreamingVad:
 
     def __init__(self, session=None, quiet_below: float = 0.35) -> None:  # noqa: ANN001
         self._session = session or load_session()
-        self._quiet_below = quiet_below
+        self.quiet_below = quiet_below  # the segmenter's silence level (band.py moves it)
         self._reset_after = int(RESET_AFTER_S * SAMPLE_RATE / WINDOW)
         self._quiet = 0  # windows in a row under quiet_below
         self._context = np.zeros(CONTEXT, dtype=np.float32)
@@ -64,7 +64,7 @@ class StreamingVad:
         while len(windows):
             probs = self._scored(windows)
             for i, p in enumerate(probs):
-                self._quiet = self._quiet + 1 if p < self._quiet_below else 0
+                self._quiet = self._quiet + 1 if p < self.quiet_below else 0
                 if self._quiet >= self._reset_after:
                     # The state after this window is dropped: what follows is scored again
                     # from a fresh one (a long push of audio is no exception).

@@ -25,6 +25,21 @@ def load_pcm(name: str | Path) -> bytes:
         return w.readframes(w.getnframes())
 
 
+def phone_band(pcm: bytes) -> bytes:
+    """A clip as a phone call reaches Rymi: 8 kHz, 300-3400 Hz, G.711 mu-law, sent on as
+    16 kHz PCM16 (so nothing above 4 kHz)."""
+    import soxr
+    x = soxr.resample(np.frombuffer(pcm, "<i2").astype(np.float32) / 32768, RATE, 8000)
+    spectrum, freqs = np.fft.rfft(x), np.fft.rfftfreq(len(x), 1 / 8000)
+    spectrum[(freqs < 300) | (freqs > 3400)] = 0
+    x = np.clip(np.fft.irfft(spectrum, len(x)), -1, 1)
+    mu = 255.0  # mu-law: 8 bits on a log scale, and back
+    code = np.round(np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(mu) * 127) / 127
+    x = np.sign(code) * np.expm1(np.abs(code) * np.log1p(mu)) / mu
+    y = soxr.resample(x.astype(np.float32), 8000, RATE)
+    return np.round(np.clip(y, -1, 1) * 32767).astype("<i2").tobytes()
+
+
 def silence(seconds: float) -> bytes:
     return bytes(2 * int(seconds * RATE))
 

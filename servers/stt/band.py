@@ -1,0 +1,73 @@
+"""Whether a stream is telephone audio: nothing above 4 kHz in any window with sound.
+
+A phone call reaches Rymi at 8 kHz (G.711) and is sent on at 16 kHz, so its upper half
+band is empty. Silero scores such speech far lower than the same speech recorded wide:
+16 speech clips through 300-3400 Hz and mu-law peaked at 0.28-0.95 (0.96-1.00 as
+recorded), and at the default threshold of 0.5, 5 of them gave no final at all, a caller
+the agent never heard (at 0.35: 1). White and pink noise, hum and chords through the
+same band peak at 0.05 or less, so the lower threshold costs no false starts there.
+The verdict is per stream and one way: a single window with sound up there makes it
+wide for good (a click, or wideband audio after a quiet start), and the session's
+thresholds are the configured ones again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .segmenter import UtteranceSegmenter
+    from .vad import StreamingVad
+
+Band = Literal["unknown", "narrow", "wide"]
+
+WINDOW = 512  # samples at 16 kHz, as the VAD's windows
+_HIGH_BIN = 128  # 4 kHz in a 512-point spectrum at 16 kHz (31.25 Hz a bin)
+# Windows quieter than this say nothing: silence, a muted line, and the 16-bit rounding
+# noise (white, about -100 dBFS) which fills the upper band of any int16 stream.
+_SOUND_DBFS = -45.0
+# Above 4 kHz, as a share of such a window's energy. The clips as recorded: -9.5 dB or
+# more in each one's top window; through the phone band, as int16: -45.6 dB at most.
+_WIDE_DB = -30.0
+_HANN = np.hanning(WINDOW).astype(np.float32)
+
+
+class BandWatch:
+    def __init__(self) -> None:
+        self.band: Band = "unknown"
+
+    def observe(self, windows: np.ndarray) -> Band:
+        """``windows``: float32 of shape (n, 512), the VAD's. Returns the verdict so far."""
+        if self.band == "wide" or not len(windows):
+            return self.band
+        power = np.mean(windows.astype(np.float64) ** 2, axis=1)
+        loud = windows[power > 10 ** (_SOUND_DBFS / 10)]
+        if not len(loud):
+            return self.band
+        spectrum = np.abs(np.fft.rfft(loud * _HANN, axis=1)) ** 2
+        share = spectrum[:, _HIGH_BIN:].sum(axis=1) / (spectrum.sum(axis=1) + 1e-20)
+        self.band = "wide" if share.max() > 10 ** (_WIDE_DB / 10) else "narrow"
+        return self.band
+
+
+class NarrowbandThresholds:
+    """Gives a segmenter (and its VAD's quiet level) ``threshold``/``neg`` while its
+    stream is narrowband, and its configured thresholds otherwise. Called with each frame's samples before the
+    segmenter scores them (on the VAD's thread)."""
+
+    def __init__(self, segmenter: UtteranceSegmenter, vad: StreamingVad, threshold: float,
+                 neg: float | None) -> None:
+        self.segmenter, self.vad, self.watch = segmenter, vad, BandWatch()
+        self._wide = segmenter.cfg
+        self._narrow = replace(segmenter.cfg, threshold=threshold, neg_threshold=neg)
+
+    def before(self, samples: np.ndarray) -> None:
+        n = len(samples) // WINDOW  # a frame's tail short of a window is not looked at
+        band = self.watch.observe(samples[:n * WINDOW].reshape(n, WINDOW))
+        cfg = self._narrow if band == "narrow" else self._wide
+        # The VAD's quiet (its state starts afresh after 5 s of it) is the segmenter's
+        # silence: narrowband speech under the wide one would have reset it mid-sentence.
+        self.segmenter.cfg, self.vad.quiet_below = cfg, cfg.neg
