@@ -91,6 +91,7 @@ bench-call: setup
 bench-stt: setup
 	$(PY) -m bench.stt
 	$(PY) -m bench.stt_window
+	$(PY) -m bench.stt_phone
 
 bench-tts: setup peers
 	$(PY) -m bench.tts

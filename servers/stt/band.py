@@ -1,11 +1,12 @@
 """Whether a stream is telephone audio: nothing above 4 kHz in any window with sound.
 
 A phone call reaches Rymi at 8 kHz (G.711) and is sent on at 16 kHz, so its upper half
-band is empty. Silero scores such speech far lower than the same speech recorded wide:
-16 speech clips through 300-3400 Hz and mu-law peaked at 0.28-0.95 (0.96-1.00 as
-recorded), and at the default threshold of 0.5, 5 of them gave no final at all, a caller
-the agent never heard (at 0.35: 1). White and pink noise, hum and chords through the
-same band peak at 0.05 or less, so the lower threshold costs no false starts there.
+band is empty. Silero scores such speech far lower than the same speech recorded wide
+(one clip peaks at 0.28 through the band, 0.99 as recorded), and the scores of most
+sit around 0.5. ``python -m bench.stt_phone``, the 17 speech clips as phone calls: at
+a threshold of 0.5, 3 gave no words at all (a caller the agent never heard) and WER was
+32.3%; at 0.35, 1 and 19.6%. White and pink noise, hum and chords through the same band
+peak at 0.05 or less, so the lower threshold costs no false starts there.
 The verdict is per stream and one way: a single window with sound up there makes it
 wide for good (a click, or wideband audio after a quiet start), and the session's
 thresholds are the configured ones again.
