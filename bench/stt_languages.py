@@ -20,16 +20,14 @@ from whisper_normalizer.basic import BasicTextNormalizer
 from whisper_normalizer.english import EnglishTextNormalizer
 
 from bench.stt_streams import pct, stream_clip
-from tests.stt.client import load_pcm, transcribe
+from tests.stt.client import MULTILINGUAL, load_pcm, manifest, transcribe
 
-MULTI = Path(__file__).resolve().parents[1] / "tests" / "data" / "audio-multilingual"
+MULTI = MULTILINGUAL
 MODELS = ("tiny.en", "base")
 
 
 def multilingual_rows() -> list[dict[str, str]]:
-    lines = (MULTI / "MANIFEST.tsv").read_text(encoding="utf-8").splitlines()
-    head = lines[0].split("\t")
-    return [dict(zip(head, line.split("\t"), strict=False)) for line in lines[1:] if line]
+    return manifest(MULTI)
 
 
 def offline_detection(rows: list[dict[str, str]], models_dir: Path) -> dict[str, str]:

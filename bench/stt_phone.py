@@ -21,8 +21,15 @@ import os
 import numpy as np
 
 from bench import RESULTS
-from tests.stt.client import AUDIO, load_pcm, manifest, phone_band, silence, transcribe
-from tests.stt.test_band import MULTILINGUAL, multilingual
+from tests.stt.client import (
+    AUDIO,
+    MULTILINGUAL,
+    load_pcm,
+    manifest,
+    phone_band,
+    silence,
+    transcribe,
+)
 from tests.support.servers import start_server
 
 
@@ -31,7 +38,7 @@ def clips() -> list[tuple[str, str, str, bytes]]:
     out = [(r["file"], "en", r["transcript"], load_pcm(AUDIO / r["file"]))
            for r in manifest() if r["transcript"] and not r["file"].startswith("noise")]
     out += [(r["file"], r["language"], r["transcript"], load_pcm(MULTILINGUAL / r["file"]))
-            for r in multilingual()]
+            for r in manifest(MULTILINGUAL)]
     return [(name, lang, ref, phone_band(pcm)) for name, lang, ref, pcm in out]
 
 

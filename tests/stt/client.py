@@ -14,6 +14,7 @@ import numpy as np
 import websockets
 
 AUDIO = Path(__file__).resolve().parents[1] / "data" / "audio"
+MULTILINGUAL = AUDIO.parent / "audio-multilingual"
 RATE = 16000
 
 
@@ -52,8 +53,9 @@ def silence(seconds: float) -> bytes:
     return bytes(2 * int(seconds * RATE))
 
 
-def manifest() -> list[dict[str, str]]:
-    lines = (AUDIO / "MANIFEST.tsv").read_text(encoding="utf-8").splitlines()
+def manifest(folder: Path = AUDIO) -> list[dict[str, str]]:
+    """A clip folder's MANIFEST.tsv (``MULTILINGUAL``'s has a ``language`` column)."""
+    lines = (folder / "MANIFEST.tsv").read_text(encoding="utf-8").splitlines()
     head = lines[0].split("\t")
     return [dict(zip(head, line.split("\t"), strict=False)) for line in lines[1:] if line]
 

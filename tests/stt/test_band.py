@@ -8,16 +8,9 @@ import pytest
 
 from servers.stt.band import BandWatch
 
-from .client import AUDIO, load_pcm, manifest, phone_band, silence, transcribe
+from .client import MULTILINGUAL, load_pcm, manifest, phone_band, silence, transcribe
 
 SPEECH = [row["file"] for row in manifest() if not row["file"].startswith("noise")]
-MULTILINGUAL = AUDIO.parent / "audio-multilingual"
-
-
-def multilingual() -> list[dict[str, str]]:
-    lines = (MULTILINGUAL / "MANIFEST.tsv").read_text(encoding="utf-8").splitlines()
-    return [dict(zip(lines[0].split("\t"), line.split("\t"), strict=False))
-            for line in lines[1:] if line]
 
 
 def band_of(pcm: bytes, frame: int = 1600) -> str:
@@ -55,7 +48,7 @@ async def test_a_caller_on_a_phone_line_is_heard_at_the_default_settings(
     """cheetah_fr through a phone line: Silero's scores peak under 0.5, so with the URL's
     vad_threshold=0.5 (kept as given) the call has no final at all, as every phone call
     like it had at the defaults before. The narrowband threshold hears it."""
-    row = next(r for r in multilingual() if r["file"] == "cheetah_fr.wav")
+    row = next(r for r in manifest(MULTILINGUAL) if r["file"] == "cheetah_fr.wav")
     pcm = phone_band(load_pcm(MULTILINGUAL / row["file"])) + silence(1.5)
     french = f"{url}?model=base&language=fr"
     kept = await transcribe(f"{french}&vad_threshold=0.5", pcm, headers=auth, finalize=True)

@@ -21,10 +21,10 @@ import pytest
 from whisper_normalizer.basic import BasicTextNormalizer
 
 from .checks import assert_well_ordered
-from .client import load_pcm, silence, transcribe
+from .client import MULTILINGUAL, load_pcm, manifest, silence, transcribe
 
 pytestmark = pytest.mark.slow
-CLIPS = Path(__file__).resolve().parents[1] / "data" / "audio-multilingual"
+CLIPS = MULTILINGUAL
 LANGUAGES = {"es": "es-ES", "de": "de-DE", "fr": "fr-FR"}
 # Offline base (beam 5, language given) on these clips: es 40% (one hard clip: 56%),
 # de 10%, fr 33% (a spoken number, "3061", comes out as "3,360 et 1"). Streaming decodes
@@ -35,9 +35,7 @@ normalize = BasicTextNormalizer()
 
 
 def rows() -> list[dict[str, str]]:
-    lines = (CLIPS / "MANIFEST.tsv").read_text(encoding="utf-8").splitlines()
-    head = lines[0].split("\t")
-    return [dict(zip(head, line.split("\t"), strict=False)) for line in lines[1:] if line]
+    return manifest(CLIPS)
 
 
 def by_language(language: str) -> list[dict[str, str]]:
