@@ -7,6 +7,7 @@ sit around 0.5. ``python -m bench.stt_phone``, the 17 speech clips as phone call
 a threshold of 0.5, 3 gave no words at all (a caller the agent never heard) and WER was
 32.3%; at 0.35, 1 and 19.6%. White and pink noise, hum and chords through the same band
 peak at 0.05 or less, so the lower threshold costs no false starts there.
+
 The verdict is per stream and one way: a single window with sound up there makes it
 wide for good (a click, or wideband audio after a quiet start), and the session's
 thresholds are the configured ones again.
@@ -56,8 +57,8 @@ class BandWatch:
 
 class NarrowbandThresholds:
     """Gives a segmenter (and its VAD's quiet level) ``threshold``/``neg`` while its
-    stream is narrowband, and its configured thresholds otherwise. Called with each frame's samples before the
-    segmenter scores them (on the VAD's thread)."""
+    stream is narrowband, and its configured thresholds otherwise. Called with each
+    frame's samples before the segmenter scores them (on the VAD's thread)."""
 
     def __init__(self, segmenter: UtteranceSegmenter, vad: StreamingVad, threshold: float,
                  neg: float | None) -> None:
