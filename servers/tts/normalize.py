@@ -177,6 +177,8 @@ _STYLED = re.compile("[\uFF01-\uFF5E\U0001D400-\U0001D7FF]+")
 # shapes words.
 _ZERO_WIDTH = re.compile("[\u200B\u200D\u2060\uFEFF]+")
 _KEY_HASH = re.compile(r"(?<![^\s\d*])#(?!\w)")
+
+
 def _kept_on_failure(rule: Callable[[re.Match[str]], str]) -> Callable[[re.Match[str]], str]:
     """A rule that fails leaves its match as written: words read a little worse are
     better than a 500 that costs the call. The text itself is never logged."""
