@@ -62,13 +62,11 @@ async def ours(url: str, items: list, query: str) -> list[str]:
 def offline(items: list) -> list[str]:
     from faster_whisper import WhisperModel
 
-    from rymi_endpoints.models.catalog import load_catalog, resolve
-    from rymi_endpoints.models.prepare import prepare
+    from rymi_endpoints.models.catalog import resolve
     from servers.common.config import load_settings
     from servers.stt.config import SttSettings
 
     settings = load_settings(SttSettings, [])  # the models folder the server uses
-    prepare(load_catalog()["whisper-base"], settings.models_dir, show_progress=False)
     models = {}
     texts = []
     for _, lang, _, pcm in items:
@@ -84,6 +82,14 @@ def offline(items: list) -> list[str]:
 
 
 def main() -> int:
+    from rymi_endpoints.models.catalog import load_catalog
+    from rymi_endpoints.models.prepare import prepare
+    from servers.common.config import load_settings
+    from servers.stt.config import SttSettings
+
+    # base for the other languages, in the folder the server reads, before it starts.
+    prepare(load_catalog()["whisper-base"], load_settings(SttSettings, []).models_dir,
+            show_progress=False)
     items = clips()
     refs = [ref for _, _, ref, _ in items]
     server = start_server("servers.stt", env={k: "" for k in os.environ
