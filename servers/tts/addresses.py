@@ -25,6 +25,12 @@ def _phone(m: re.Match[str]) -> str:
     return spell_groups(m[0])
 
 
+def _extension(m: re.Match[str]) -> str:
+    word = m["w"] if m["w"] and m["w"].lower() != "ext" else "extension"
+    space = "" if m["w"] else " "  # " x123": its space was matched
+    return f"{space}{word} {spell_digits(m['n'])}"
+
+
 def _url(m: re.Match[str]) -> str:
     url = re.sub(r"^https?://", "", m[0]).rstrip("/")
     return spoken_address(url)
@@ -50,8 +56,9 @@ ADDRESS_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     # with no "@" it was quadratic (2,500 "1."s: 68 ms on the event loop).
     (re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), _email),
     (re.compile(r"\b(?:https?://|www\.)[^\s,;]+[^\s,;.!?)]"), _url),
-    # "555-1234 x123": a phone number's extension, said before its number is.
-    (re.compile(r"(?<=\d{4}) x(?P<n>\d{2,6})\b"), lambda m: f" extension {spell_digits(m['n'])}"),
+    # "555-1234 x123", "ext. 123" (made "extension" by then), "ext 42": an extension, digit
+    # by digit as it is dialled; before the phone rules, so "x123" is not left on its number.
+    (re.compile(r"(?:(?<=\d{4}) x|\b(?P<w>(?i:extension|ext)) ?)(?P<n>\d{2,6})\b"), _extension),
     (re.compile(r"(?<![\w.])(?:\+?1[\s.-]?)?(?:\(\d{3}\)[\s.-]?|\d{3}[\s.-])\d{3}[\s.-]\d{4}\b"),
      _phone),
     # "+44 20 7946 0958", "+44 (0)20 7946 0958", "+49 30 1234567": a country code, then

@@ -204,9 +204,6 @@ NUMERAL_RULES: list[Rule] = [
     # "2h 30m", "1h30", "45m": a duration ("five h thirty m" before).
     (re.compile(r"\b(?P<h>\d{1,2})\s?h(?:rs?)?(?:\s?(?P<m>[0-5]?\d)\s?m(?:in)?)?\b"),
      lambda m: _hours(m["h"]) + (f" {_minutes(m['m'])}" if m["m"] else "")),
-    # "ext. 123" (made "extension" by then), "ext 42": an extension, digit by digit.
-    (re.compile(r"\b(?P<w>(?i:extension|ext)) ?(?P<n>\d{2,6})\b"),
-     lambda m: f"{'extension' if m['w'].lower() == 'ext' else m['w']} {_digits(m, 'n')}"),
     # "Call 911": a service number, said digit by digit.
     (re.compile(r"\b(?P<w>(?i:call|dial|text) )(?P<n>[2-9]11)\b"),
      lambda m: m["w"] + _digits(m, "n")),
