@@ -54,6 +54,12 @@ class BandWatch:
         self.band = "wide" if share.max() > 10 ** (_WIDE_DB / 10) else "narrow"
         return self.band
 
+    def observe_frame(self, samples: np.ndarray) -> Band:
+        """A frame's float32 samples, as the server gets them; its tail short of a window
+        is not looked at."""
+        n = len(samples) // WINDOW
+        return self.observe(samples[:n * WINDOW].reshape(n, WINDOW))
+
 
 class NarrowbandThresholds:
     """Gives a segmenter (and its VAD's quiet level) ``threshold``/``neg`` while its
@@ -67,8 +73,7 @@ class NarrowbandThresholds:
         self._narrow = replace(segmenter.cfg, threshold=threshold, neg_threshold=neg)
 
     def before(self, samples: np.ndarray) -> None:
-        n = len(samples) // WINDOW  # a frame's tail short of a window is not looked at
-        band = self.watch.observe(samples[:n * WINDOW].reshape(n, WINDOW))
+        band = self.watch.observe_frame(samples)
         cfg = self._narrow if band == "narrow" else self._wide
         # The VAD's quiet (its state starts afresh after 5 s of it) is the segmenter's
         # silence: narrowband speech under the wide one would have reset it mid-sentence.

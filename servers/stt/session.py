@@ -108,8 +108,8 @@ class SttSession:
                 model=self.options.model, language=self.options.language_code or
                 ",".join(self.options.candidates) or "auto",  # a list: its languages
                 languages_heard=self.turns.languages_heard,
-                audio_band=self.band.watch.band if self.band else None)
-            if self.band is not None and self.band.watch.band == "narrow":
+                audio_band=(band := self.band.watch.band if self.band else None))
+            if band == "narrow":
                 metrics.NARROWBAND_SESSIONS.inc()
 
     async def _receive_loop(self, sender: asyncio.Task[None]) -> tuple[int | None, str | None]:

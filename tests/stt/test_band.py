@@ -17,9 +17,7 @@ def band_of(pcm: bytes, frame: int = 1600) -> str:
     """The verdict after each frame of a stream, fed as the server feeds it."""
     watch, x = BandWatch(), np.frombuffer(pcm, "<i2").astype(np.float32) / 32768
     for i in range(0, len(x), frame):
-        chunk = x[i:i + frame]
-        n = len(chunk) // 512
-        watch.observe(chunk[:n * 512].reshape(n, 512))
+        watch.observe_frame(x[i:i + frame])
     return watch.band
 
 
