@@ -20,12 +20,16 @@ class SessionLimits:
     def __init__(self, settings: SttSettings, state: ServerState, started_at: float) -> None:
         self.settings, self.state, self.started_at = settings, state, started_at
         self._drain_since: float | None = None
+        # The usage record's ``error`` for the limit that ended the session, if one did:
+        # an operator asking why a call was cut finds it there, not only the close code.
+        self.hit: str | None = None
 
     def check(self, now: float, *, mid_turn: bool) -> Close | None:
         """Length and drain: checked whether frames arrive or not, so a caller who streams
         without a pause still meets them."""
         s = self.settings
         if now - self.started_at >= s.max_session_s:
+            self.hit = "session_too_long"
             return 1008, f"session exceeded max_session_s ({s.max_session_s:g} s)"
         if self._should_drain(now, mid_turn):
             return 1013, "server is draining for shutdown; reconnect"
@@ -34,12 +38,14 @@ class SessionLimits:
     def idle(self, now: float, last_frame: float) -> Close | None:
         s = self.settings
         if now - last_frame >= s.idle_timeout_s:
+            self.hit = "idle_timeout"
             return 1008, f"no frame for idle_timeout_s ({s.idle_timeout_s:g} s)"
         return None
 
     def backlog_stalled(self, now: float, progress: float, backlog_s: float) -> Close | None:
         s = self.settings
         if now - progress >= s.backlog_timeout_s:
+            self.hit = "backlog_refused"
             return 1008, (f"audio arrives faster than it can be transcribed: {backlog_s:.0f} s "
                           f"waiting, none decoded for {s.backlog_timeout_s:g} s")
         return None

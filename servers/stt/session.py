@@ -84,6 +84,7 @@ class SttSession:
         try:
             code, message = await self._receive_loop(sender)
             if code is not None:
+                self._note_close(code, message)
                 code = await self._end(sender, code, message)
         except (WebSocketDisconnect, OSError):
             code = None  # the client went away (or would not read): nothing more to send
@@ -176,6 +177,15 @@ class SttSession:
         return self.limits.check(now, mid_turn=self.segmenter.speaking or
                                  bool(self.outbox.pending))
 
+    def _note_close(self, code: int, message: str | None) -> None:
+        """Why the server ends this session, in its usage record: the close code alone
+        does not say which limit cut a call (1008 is three of them)."""
+        error = self.limits.hit or {1009: "frame_too_large"}.get(code)
+        if error is not None:
+            note_error(self.ws, error)
+        if message:
+            usage_of(self.ws).extra["close_reason"] = message
+
     async def _end(self, sender: asyncio.Task[None], code: int, message: str | None
                    ) -> int | None:
         """Send the pending finals, then ``message`` and the close; returns the close
@@ -209,6 +219,8 @@ class SttSession:
             lost = self.outbox.abandon({"type": "error", "message":
                                         f"the final of this utterance is lost: {why}"})
             log.warning("stt session closing with %d final(s) lost: %s", lost, why)
+            if not self.abort.done():  # (an engine failure is noted as engine_error)
+                note_error(self.ws, "final_lost")
             code = 1011
         if message:
             self.outbox.notice({"type": "error", "message": message})

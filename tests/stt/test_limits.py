@@ -13,9 +13,10 @@ import websockets
 from .client import Received, collect, silence
 
 
-async def run(url: str, steps: list) -> Received:
+async def run(url: str, steps: list, rid: str | None = None) -> Received:
     got = Received()
-    async with websockets.connect(url, max_size=2**22) as ws:
+    headers = {"X-Request-Id": rid} if rid else None
+    async with websockets.connect(url, max_size=2**22, additional_headers=headers) as ws:
         reader = asyncio.create_task(collect(ws, got))
         for step in steps:
             if reader.done():  # the server closed: stop sending
@@ -34,9 +35,18 @@ async def run(url: str, steps: list) -> Received:
 # 100000 bytes: past the 2x max_frame_bytes uvicorn once cut by itself, with no event.
 @pytest.mark.parametrize("size", [40000, 100000])
 async def test_oversized_frame_closes_1009_after_an_error_event(limits_server, size):
-    got = await run(limits_server.ws_url + "/stt", [silence(0.5), bytes(size)])
+    got = await run(limits_server.ws_url + "/stt", [silence(0.5), bytes(size)], f"big-{size}")
     assert got.kinds()[-1] == "error" and "max_frame_bytes" in got.events[-1]["message"]
     assert got.close_code == 1009
+    assert_cut(limits_server.wait_usage(f"big-{size}"), 1009, "frame_too_large",
+               "max_frame_bytes")
+
+
+def assert_cut(record: dict, close_code: int, error: str, reason: str) -> None:
+    """A session the server ended says which limit in its usage record (1008 alone is
+    three of them), and the reason the client was given."""
+    assert (record["close_code"], record.get("error")) == (close_code, error), record
+    assert reason in record.get("close_reason", ""), record
 
 
 async def test_a_frame_of_exactly_max_frame_bytes_is_taken(limits_server):
@@ -59,18 +69,20 @@ async def test_a_text_frame_is_measured_in_bytes(limits_server):
 
 
 async def test_idle_session_closes_1008(limits_server):
-    got = await run(limits_server.ws_url + "/stt", [silence(0.2)])
+    got = await run(limits_server.ws_url + "/stt", [silence(0.2)], "idle")
     assert got.kinds() == ["error"] and "idle" in got.events[0]["message"]
     assert got.close_code == 1008
+    assert_cut(limits_server.wait_usage("idle"), 1008, "idle_timeout", "idle_timeout_s")
 
 
 async def test_session_longer_than_the_maximum_closes_1008(limits_server):
     steps: list = []
     for _ in range(100):  # streams without a pause (a frame every 50 ms) past max_session_s = 3
         steps += [silence(0.05), 0.05]
-    got = await run(limits_server.ws_url + "/stt", steps)
+    got = await run(limits_server.ws_url + "/stt", steps, "long")
     assert got.kinds()[-1] == "error" and "max_session_s" in got.events[-1]["message"]
     assert got.close_code == 1008
+    assert_cut(limits_server.wait_usage("long"), 1008, "session_too_long", "max_session_s")
 
 
 async def test_over_capacity_handshake_gets_503_while_admitted_session_goes_on(limits_server):
@@ -219,7 +231,8 @@ async def test_a_backlog_no_decode_shrinks_is_refused_after_its_finals():
     try:
         got = Received()
         one = load_pcm("cards_001.wav") + silence(1.0)
-        async with websockets.connect(server.ws_url + "/stt", max_size=2**22) as ws:
+        async with websockets.connect(server.ws_url + "/stt", max_size=2**22,
+                                      additional_headers={"X-Request-Id": "backlog"}) as ws:
             reader = asyncio.create_task(collect(ws, got))
             for _ in range(3):
                 try:
@@ -234,6 +247,7 @@ async def test_a_backlog_no_decode_shrinks_is_refused_after_its_finals():
         finals = [e for e in got.events if e["type"] == "final"]
         assert finals and all("clubs" in f["text"].lower() for f in finals), finals
         assert kinds.count("speech_started") == kinds.count("utterance_end") == len(finals)
+        assert_cut(server.wait_usage("backlog"), 1008, "backlog_refused", "faster than")
     finally:
         server.stop()
 
@@ -254,10 +268,12 @@ def slow_server():
     server.stop()
 
 
-async def send_then_close(url: str, pcm: bytes, timeout: float = 60) -> Received:
+async def send_then_close(url: str, pcm: bytes, timeout: float = 60,
+                          rid: str | None = None) -> Received:
     """The whole clip as one frame, then close; events until the server closes."""
     got = Received()
-    async with websockets.connect(url, max_size=2**22) as ws:
+    headers = {"X-Request-Id": rid} if rid else None
+    async with websockets.connect(url, max_size=2**22, additional_headers=headers) as ws:
         reader = asyncio.create_task(collect(ws, got))
         await ws.send(pcm)
         await ws.send(json.dumps({"type": "close"}))
@@ -270,10 +286,13 @@ async def test_a_final_not_decoded_within_the_flush_bound_is_an_error_and_1011(s
     is told its text is lost (error, close 1011), not dropped with no close frame."""
     from .client import load_pcm
 
-    got = await send_then_close(slow_server.ws_url + "/stt", load_pcm("cards_001.wav"))
+    got = await send_then_close(slow_server.ws_url + "/stt", load_pcm("cards_001.wav"),
+                                rid="flush-bound")
     assert got.kinds() == ["speech_started", "error"], got.events
     assert "flush_timeout_s" in got.events[-1]["message"]
     assert got.close_code == 1011
+    record = slow_server.wait_usage("flush-bound")
+    assert (record["close_code"], record.get("error")) == (1011, "final_lost"), record
 
 
 async def test_back_pressure_is_not_counted_as_the_client_being_idle(slow_server):
