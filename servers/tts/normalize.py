@@ -25,7 +25,7 @@ from .money import MONEY_RULES
 from .numerals import COLON_RULE, NUMERAL_RULES, spelt, words
 from .stops import kept_stop as _kept_stop
 from .streets import expand_streets
-from .units import MEASURE_RULES
+from .units import MEASURE_RULES, PER_UNIT_RULE
 from .voices import primary
 
 log = logging.getLogger("rymi.tts")
@@ -66,7 +66,10 @@ def _time(m: re.Match[str]) -> str:
 
 def _code(m: re.Match[str]) -> str:
     groups = m[0].split("-")
-    if len(groups) < 3 and sum(c.isdigit() for c in m[0]) < 4:
+    # Two short groups are a name with a number ("F-150", "B-52"), unless a group mixes
+    # letters and digits, as no name does: "XK7-92B" was "XK seven ninety-two B".
+    mixed = any(not g.isalpha() and not g.isdigit() for g in groups)
+    if len(groups) < 3 and sum(c.isdigit() for c in m[0]) < 4 and not mixed:
         return m[0]
     # A group of three letters is read as espeak reads it ("REF", "ABC": letters or word).
     return ", ".join(g if g.isalpha() and len(g) > 2 else spelt(g) for g in groups)
@@ -146,6 +149,7 @@ RULES: list[Rule] = [
     # word character, where it is a hyphen ("2-3", "COVID-19").
     (re.compile(r"(?<![\w\-−])[-−](?=[$€£]?\d)"), "minus "),
     *MONEY_RULES,  # amounts of money, their scales ("$5M"), and bare scaled numbers
+    PER_UNIT_RULE,  # "per kg": "per kilogram"
     # Only from a number's first digit: tried at every digit of a long run, this rule
     # alone was quadratic (5,000 digits: 0.47 s on the event loop).
     (re.compile(r"(?<![\d,])(\d[\d,]*(?:\.\d+)?)\s?%"), _percent),

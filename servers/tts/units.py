@@ -1,6 +1,7 @@
 """English names of the units of measure written short after a number ("500 mg",
-"5kg", "20°C", "100 km/h"), of the comparison signs before one ("<5", ">=18"), and of
-the "x" of a dimension ("2x4": "by") or a multiple ("3x faster": "times").
+"5kg", "20°C", "100 km/h"), of inch and foot marks in heights and sizes ("5'11\"",
+'12" x 8"'), of the comparison signs before one ("<5", ">=18"), and of the "x" of a
+dimension ("2x4": "by") or a multiple ("3x faster": "times").
 
 espeak spelt the units letter by letter ("five hundred em gee", "kay em slash aitch")
 and said nothing for "<" or ">", so "wait <5 minutes" was heard "wait five minutes".
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+
+from .stops import kept_stop
 
 _MASS = {"mg": "milligram", "mcg": "microgram", "µg": "microgram", "g": "gram",
          "kg": "kilogram", "oz": "ounce"}
@@ -45,13 +48,42 @@ def _name(unit: str, number: str) -> str:
 
 
 def _measure(m: re.Match[str]) -> str:
-    # "a 5 mm bolt", "a 500 mg tablet": a measure before its noun is said in the singular.
-    one = "1" if _ARTICLE.search(m.string[max(0, m.start() - 5):m.start()]) else m["n"]
+    one = "1" if _before_noun(m) else m["n"]  # "a 5 mm bolt", "a 500 mg tablet"
     per = f" per {_name(m['per'], '1')}" if m["per"] else ""  # "5 mg/kg"
     return f"{m['n']} {_name(m['u'], one)}{per}"
 
 
+def _before_noun(m: re.Match[str]) -> bool:
+    """"a 27-inch monitor": after "a", a measure before its noun, said in the singular."""
+    return bool(_ARTICLE.search(m.string[max(0, m.start() - 5):m.start()]))
+
+
+def _inches(n: str, m: re.Match[str]) -> str:
+    return f"{n} inch" if n == "1" or _before_noun(m) else f"{n} inches"
+
+
+def _height(m: re.Match[str]) -> str:
+    feet = "foot" if m["f"] == "1" or _before_noun(m) else "feet"
+    return f"{m['f']} {feet} {_inches(m['i'], m)}" + kept_stop(m)  # "4 in." ends one
+
+
+# An inch mark: a double prime, or straight or curly double quotes, which only a number in
+# a height or a dimension makes an inch mark (elsewhere a closing quote: 'say "5"').
+_IN = r"(?:\"|”|″|'')"
+_SIZE = r"\d+(?:\.\d+)?"
+
 MEASURE_RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
+    # "5'11\"", "5′ 11″", "5 ft 11 in": a height (it was "five'eleven\"" and "eleven in").
+    (re.compile(rf"(?<![\w.'’])(?P<f>\d{{1,2}})(?:['’′]|\s?ft\.?)\s?(?P<i>\d{{1,2}})"
+                rf"(?:{_IN}|\s?in\b\.?)"),
+     _height),
+    # '12" x 8" x 4"': a size in inches, "twelve by eight by four inches" (each mark was
+    # silent, each "x" the letter).
+    (re.compile(rf"(?<![\w.])(?P<a>{_SIZE}){_IN}\s?x\s?(?P<b>{_SIZE}){_IN}"
+                rf"(?:\s?x\s?(?P<c>{_SIZE}){_IN})?"),
+     lambda m: _inches(" by ".join(n for n in (m["a"], m["b"], m["c"]) if n), m)),
+    # "27″ monitor": the double prime is only ever inches.
+    (re.compile(rf"(?<![\w.])(?P<n>{_SIZE})″"), lambda m: _inches(m["n"], m)),
     # "2x4", "1920x1080", "10x20 ft": dimensions, "by" (it was "two x4").
     (re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)x(\d+(?:\.\d+)?)(?!\w|\.\d)"), r"\1 by \2"),
     # "3x faster", "2x the price": a multiple, "times" (it was "three x faster").
@@ -60,9 +92,11 @@ MEASURE_RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]
                 r"as|the)\b)"), r"\1 times"),
     (re.compile(rf"(?<![\w.])(?P<n>\d[\d,]*(?:\.\d+)?)\s?(?P<u>{_UNIT})"
                 rf"(?:/(?P<per>{_UNIT}))?{_NOT_AFTER}"), _measure),
-    # "$4.99 per kg" (numerals.py made "/kg" "per"): one of the unit.
-    (re.compile(rf"(?<=\bper )(?P<u>{_UNIT}){_NOT_AFTER}"), lambda m: _name(m["u"], "1")),
     # Not after a word or another sign ("x>5", "a<=b", "->" are not comparisons).
     (re.compile(r"(?<![\w<>=\-])(?P<op><=|>=|<|>)\s?(?=[$€£]?\d)"),
      lambda m: _COMPARE[m["op"]] + " "),
 ]
+# "$4.99 per kg", "20 EUR/kg" (numerals.py and money.py made "/kg" "per"): one of the
+# unit. After the money rules, which write that "per" themselves.
+PER_UNIT_RULE = (re.compile(rf"(?<=\bper[ \xa0])(?P<u>{_UNIT}){_NOT_AFTER}"),
+                 lambda m: _name(m["u"], "1"))

@@ -170,6 +170,9 @@ from servers.tts.text import MAX_PIECE, plan
      "two three and order number is seven seven eight one."),
     ("Order #A-10293, policy HX-55-2201-A, not COVID-19.", "Order A, one zero two nine "
      "three, policy H X, five five, two two zero one, A, not COVID-nineteen."),
+    # Two groups that mix letters and digits are a code too ("XK seven ninety-two B").
+    ("Your code is XK7-92B, not a B-52.", "Your code is X K seven, nine two B, not a "
+     "B-fifty-two."),
     ("Card expires 09/27. The offer expires 09/27.", "Card expires September twenty "
      "twenty-seven. The offer expires September twenty-seventh."),
     ("Wait 10s. So $10 - $3 = $7 left.", "Wait ten seconds. So ten dollars minus three "
@@ -294,6 +297,12 @@ from servers.tts.text import MAX_PIECE, plan
      "USD rose."),
     ("ZIP 90210, a 50/50 split, 50 USD/month.", "ZIP nine zero two one zero, a "
      "fifty-fifty split, fifty US dollars per month."),
+    # Inch marks were silent and each "x" the letter; "11 in" the word "in"; a unit after
+    # a currency code's "per" was spelt ("per kay gee").
+    ("It is 12\" x 8\" x 4\", a 27\u2033 screen; he is 5'11\", she 5 ft 4 in. Now 20 EUR/kg.",
+     "It is twelve by eight by four inches, a twenty-seven inch screen; he is five feet "
+     "eleven inches, she five feet four inches. Now twenty euros per kilogram."),
+    ('He said "I am 5" and left.', 'He said "I am five" and left.'),
     # Groups from a 0, ten to fifteen digits: a number to write down, not amounts.
     ("Call 020 7946 09581 or 0044 20 7946 0958.", "Call zero two zero, seven nine four "
      "six, zero nine five eight one or zero zero four four, two zero, seven nine four "
