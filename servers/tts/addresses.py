@@ -1,5 +1,5 @@
 """English readings of what a listener may have to write down: emails, URLs, phone
-numbers, IP addresses. Read as they are written, so digits are said one by one and
+numbers, IBANs, IP addresses. Read as they are written, so digits are said one by one and
 separators by name ("dot", "slash"); an amount reading ("one hundred and ninety-two")
 would have to be turned back into digits. Used by ``normalize.py``'s English rules.
 """
@@ -14,6 +14,11 @@ DIGITS = "zero one two three four five six seven eight nine".split()
 
 def spell_digits(s: str) -> str:
     return " ".join(DIGITS[int(c)] for c in s if c.isdigit())
+
+
+def spelt(code: str) -> str:
+    """"8XK2P9" -> "eight X K two P nine": a code as it is read out."""
+    return " ".join(spell_digits(c) if c.isdigit() else c for c in code)
 
 
 def spell_groups(s: str) -> str:
@@ -56,6 +61,10 @@ ADDRESS_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     # with no "@" it was quadratic (2,500 "1."s: 68 ms on the event loop).
     (re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), _email),
     (re.compile(r"\b(?:https?://|www\.)[^\s,;]+[^\s,;.!?)]"), _url),
+    # An IBAN in groups of four ("DE89 3704 0044 0532 0130 00"), spelt group by group as
+    # it is read out: its groups were phone numbers and amounts. Before the phone rules.
+    (re.compile(r"\b[A-Z]{2}\d{2}(?: [A-Z\d]{4}){2,7}(?: [A-Z\d]{1,3})?\b"),
+     lambda m: ", ".join(spelt(g) for g in m[0].split())),
     # "555-1234 x123", "ext. 123" (made "extension" by then), "ext 42": an extension, digit
     # by digit as it is dialled; before the phone rules, so "x123" is not left on its number.
     (re.compile(r"(?:(?<=\d{4}) x|\b(?P<w>(?i:extension|ext)) ?)(?P<n>\d{2,6})\b"), _extension),

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from num2words import num2words
 
-from .addresses import spell_digits, spell_groups
+from .addresses import spell_digits, spell_groups, spelt
 
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
           "September", "October", "November", "December"]
@@ -22,12 +22,13 @@ DAYS = {"Mon": "Monday", "Tue": "Tuesday", "Tues": "Tuesday", "Wed": "Wednesday"
          "Sat": "Saturday", "Sun": "Sunday"}
 _SHORT_DAY = "(?:" + "|".join(DAYS) + r")\b"
 _DAY = _SHORT_DAY + r"\.?"
+_NAMED = "|".join([*dict.fromkeys(DAYS.values()), *MONTHS, *SHORT_MONTHS])  # a range's end
 # "1/2 off", "3/4 cup": the fractions people say; "3/5" is as likely a date, left alone.
 _FRACTIONS = {"1/2": "one half", "1/3": "one third", "2/3": "two thirds",
               "1/4": "one quarter", "3/4": "three quarters"}
 # One end of a range: an amount, a number, a time, a percentage ("$5", "1,200", "9:30",
 # "9am", "20%").
-_END = r"[$€£]?\d[\d,]*(?:\.\d+)?(?::\d\d)?(?:\s?(?:[ap]\.?m\b\.?|%))?"
+_END = r"[$€£]?\d[\d,]*(?:\.\d+)?(?::\d\d)?(?:\s?(?:[aApP]\.?[mM]\b\.?|%))?"
 # Where a number runs on past the match, it is a date, a phone number or a code, not a
 # range ("2024-03-15", "1-800-FLOWERS").
 _NOT_AFTER = r"(?![\d.,:]\d|[-–/]\w|\d)"
@@ -97,11 +98,6 @@ def _clock_part(part: str) -> str:
 
 COLON_RULE = (re.compile(r"(?<![\w:.])\d+(?::\d+)+(?:\.\d+)?(?![\w:]|\.\d)"),
               _colon_numbers)
-
-
-def spelt(code: str) -> str:
-    """"8XK2P9" -> "eight X K two P nine": a code as it is read out."""
-    return " ".join(spell_digits(c) if c.isdigit() else c for c in code)
 
 
 # What names an identifier that follows it, and the space after ("#" is "number" by now).
@@ -223,6 +219,9 @@ NUMERAL_RULES: list[Rule] = [
     (re.compile(r"\b(\d+)[kK]\+(?!\w)"), r"\1 thousand plus"),  # "10k+ users"
     (re.compile(rf"(?<![\w.,:/–-])(?P<a>{_END})\s?[-–]\s?(?P<b>{_END}){_NOT_AFTER}"), _range),
     (re.compile(rf"\b(?P<a>{_DAY})\s?[-–]\s?(?P<b>{_DAY})"), _days),
+    # "Monday–Friday", "Jan-Mar": the dash was silent ("Monday Friday").
+    (re.compile(rf"\b(?P<a>{_NAMED})\s?[-–]\s?(?P<b>{_NAMED})\b"),
+     lambda m: f"{SHORT_MONTHS.get(m['a'], m['a'])} to {SHORT_MONTHS.get(m['b'], m['b'])}"),
     (re.compile(rf"\b(?P<day>{_SHORT_DAY})(?P<stop>\.)?"), _day),
     (re.compile(r"\b24/7\b"), "24 7"),
     (re.compile(r"\b50/50\b"), "fifty-fifty"),  # "a 50/50 split" (it was "fifty slash fifty")

@@ -303,6 +303,13 @@ from servers.tts.text import MAX_PIECE, plan
      "It is twelve by eight by four inches, a twenty-seven inch screen; he is five feet "
      "eleven inches, she five feet four inches. Now twenty euros per kilogram."),
     ('He said "I am 5" and left.', 'He said "I am five" and left.'),
+    # An en dash between capitalised times, full day or month names was silent ("nine A M
+    # five P M", "Monday Friday"); an IBAN's groups were amounts and phone numbers.
+    ("Open Monday–Friday, 9 AM–5 PM, Jan-Mar.", "Open Monday to Friday, nine A M to five "
+     "P M, January to March."),
+    ("IBAN DE89 3704 0044 0532 0130 00, thanks.", "IBAN D E eight nine, three seven zero "
+     "four, zero zero four four, zero five three two, zero one three zero, zero zero, "
+     "thanks."),
     # Groups from a 0, ten to fifteen digits: a number to write down, not amounts.
     ("Call 020 7946 09581 or 0044 20 7946 0958.", "Call zero two zero, seven nine four "
      "six, zero nine five eight one or zero zero four four, two zero, seven nine four "
