@@ -175,7 +175,23 @@ def _dates(m: re.Match[str]) -> str:
 
 
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str] | str]
+def _model_number(m: re.Match[str]) -> str:
+    """"F-150": "F one fifty", as a name's three digits are said (not "one hundred and
+    fifty"); "I-405": "I four oh five"; "B-200": "B two hundred"."""
+    n = int(m["n"])
+    if n % 100 == 0:
+        spoken = words(n)
+    elif n % 100 < 10:
+        spoken = f"{words(n // 100)} oh {words(n % 10)}"
+    else:
+        spoken = f"{words(n // 100)} {words(n % 100)}"
+    return f"{m['p']} {spoken}"
+
+
 NUMERAL_RULES: list[Rule] = [
+    # A name of one or two capitals and three digits ("F-150", "I-405", "SR-710"), not a
+    # code of more groups ("ABC-123" is one), nor an amount or a decimal.
+    (re.compile(r"(?<![\w-])(?P<p>[A-Z]{1,2})-(?P<n>[1-9]\d\d)(?![\w-]|[.,]\d)"), _model_number),
     # A ZIP code after a state's two capitals: "IL 62704" is no sixty-two thousand.
     (re.compile(r"(?<=\b[A-Z]{2} )\d{5}(?:-\d{4})?(?![\w-])"), _digits),
     # An identifier after what names one, "#12345" included (markup made it "number"),

@@ -173,6 +173,9 @@ from servers.tts.text import MAX_PIECE, plan
     # Two groups that mix letters and digits are a code too ("XK seven ninety-two B").
     ("Your code is XK7-92B, not a B-52.", "Your code is X K seven, nine two B, not a "
      "B-fifty-two."),
+    # A name's three digits, as they are said ("F-one hundred and fifty").
+    ("The F-150 on I-405, the B-200.", "The F one fifty on I four oh five, the B two "
+     "hundred."),
     ("Card expires 09/27. The offer expires 09/27.", "Card expires September twenty "
      "twenty-seven. The offer expires September twenty-seventh."),
     ("Wait 10s. So $10 - $3 = $7 left.", "Wait ten seconds. So ten dollars minus three "
