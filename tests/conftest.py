@@ -92,7 +92,7 @@ def prepared_llm(models_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def llm_server(prepared_llm: Path, models_dir: Path):
     """In-process vLLM on SmolLM2 (starts once: 25-90 s); bearer auth; small limits so
-    413s are cheap to reach."""
+    413s are cheap to reach; vLLM's hermes tool-call parser."""
     from tests.support.servers import start_server
     server = start_server("servers.llm", env={
         **_clean_env("RYMI_LLM_"),
@@ -101,6 +101,9 @@ def llm_server(prepared_llm: Path, models_dir: Path):
         "RYMI_LLM_MAX_BODY_BYTES": "65536",
         "RYMI_LLM_MAX_MESSAGES": "16",
         "RYMI_LLM_MAX_MODEL_LEN": "1024",
+        # vLLM's hermes parser reads tool calls out of the text (tests/llm/test_tool_calls.py);
+        # it runs only on a request that offers tools, so every other test is as before.
+        "RYMI_LLM_TOOL_CALL_PARSER": "hermes",
         "VLLM_CPU_KVCACHE_SPACE": "1",
     }, ready_timeout=400)
     yield server

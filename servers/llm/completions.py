@@ -24,6 +24,7 @@ from servers.common.errors import ApiError
 from servers.common.usage import usage_of
 
 from . import metrics
+from .answer import Answer
 from .backends import Delta, EngineBackend, EngineError
 from .schema import ChatRequest
 from .sse import (
@@ -142,11 +143,11 @@ async def _events(request: Request, req: ChatRequest, backend: EngineBackend, fi
     last = first
     try:
         # Role and first text in one write: one syscall, and the role chunk never waits.
-        yield out.role() + out.delta(first.text, first.finish_reason)
+        yield out.role() + _chunk(out, first)
         async for d in stream:
             last = d
-            if d.text or d.finish_reason:
-                yield out.delta(d.text, d.finish_reason)
+            if d.text or d.finish_reason or d.tool_calls or d.reasoning:
+                yield _chunk(out, d)
         if req.include_usage:
             yield out.usage(last.prompt_tokens, last.completion_tokens)
         yield DONE
@@ -164,12 +165,17 @@ async def _events(request: Request, req: ChatRequest, backend: EngineBackend, fi
         _account(request, backend, last, started, ttft)
 
 
+def _chunk(out: ChunkWriter, d: Delta) -> bytes:
+    return out.delta(d.text, d.finish_reason, d.tool_calls, d.reasoning)
+
+
 async def _whole(request: Request, backend: EngineBackend, first: Delta,
                  stream: AsyncIterator[Delta], started: float, ttft: float) -> Response:
-    parts, last = [first.text], first
+    answer, last = Answer(), first
+    answer.add(first)
     try:
         async for d in stream:
-            parts.append(d.text)
+            answer.add(d)
             last = d
     except Exception as raised:
         exc = _engine_error(raised)
@@ -183,8 +189,8 @@ async def _whole(request: Request, backend: EngineBackend, first: Delta,
     body: dict[str, Any] = {
         "id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion",
         "created": int(time.time()), "model": backend.served_name,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(parts)},
-                     "logprobs": None, "finish_reason": last.finish_reason or "stop"}],
+        "choices": [{"index": 0, "message": answer.message(), "logprobs": None,
+                     "finish_reason": last.finish_reason or "stop"}],
         "usage": usage_dict(last.prompt_tokens, last.completion_tokens),
     }
     return JSONResponse(body)

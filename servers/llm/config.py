@@ -53,6 +53,14 @@ class LlmSettings(ServerSettings):
         None, description="Let vLLM's engine processes spin while they wait for each other "
         "(vllm). Default: off on CPU (the engine core would burn a core through every "
         "decode step), vLLM's own spin on GPU.")
+    tool_call_parser: str = Field(
+        "", description="vLLM's tool-call parser for the model's output (vllm), as `vllm "
+        "serve --tool-call-parser` names it: hermes, llama3_json, mistral, ... Without one a "
+        "tool call comes back as text.")
+    reasoning_parser: str = Field(
+        "", description="vLLM's reasoning parser (vllm), as `vllm serve --reasoning-parser` "
+        "names it (qwen3, deepseek_r1, ...): the model's thinking goes to delta.reasoning, "
+        "not to the content a voice reads.")
     upstream_url: str = Field("", description="Upstream base URL up to /v1, e.g. "
                               "http://vllm:8000/v1 (backend=upstream). A query (Azure's "
                               "?api-version=) goes with every request.")
@@ -128,6 +136,9 @@ class LlmSettings(ServerSettings):
             # typed name would go upstream as it is (a 404 from vLLM or OpenAI, each call).
             raise ValueError("upstream_check=false needs upstream_model (the model name "
                              "sent upstream)")
+        if self.backend == "upstream" and (self.tool_call_parser or self.reasoning_parser):
+            raise ValueError("tool_call_parser and reasoning_parser need backend=vllm (an "
+                             "upstream parses its own output: vllm serve --tool-call-parser)")
         if self.workers > 1 and self.backend != "upstream":
             raise ValueError("workers > 1 needs backend=upstream (the vllm backend holds "
                              "the model in its one process)")

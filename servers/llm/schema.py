@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Lenient(BaseModel):
@@ -85,6 +85,23 @@ class ResponseFormat(_Lenient):
     json_schema: dict[str, Any] | None = None
 
 
+class StructuredOutputs(_Lenient):
+    """vLLM's own request field (its server takes it): the output held to one of these."""
+
+    json_: dict[str, Any] | None = Field(None, alias="json")  # (BaseModel has a .json)
+    regex: str | None = Field(None, max_length=10_000)
+    choice: list[str] | None = Field(None, min_length=1, max_length=1_000)
+    grammar: str | None = Field(None, max_length=100_000)
+    json_object: bool | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> StructuredOutputs:
+        given = [k for k, v in self.model_dump().items() if v not in (None, False)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of json, regex, choice, grammar, json_object")
+        return self
+
+
 def _max_items(schema: dict[str, Any], n: int) -> None:
     """Say in the JSON schema what a validator below enforces on a list branch."""
     for branch in schema.get("anyOf", []):
@@ -122,6 +139,7 @@ class ChatRequest(_Lenient):
     logit_bias: dict[str, float] | None = Field(None, max_length=300)
     logprobs: bool | None = None
     top_logprobs: int | None = Field(None, ge=0, le=20)
+    structured_outputs: StructuredOutputs | None = None  # vLLM's
     min_tokens: int | None = Field(None, ge=0)  # vLLM's: no stop before this many
     ignore_eos: bool | None = None  # vLLM's
 

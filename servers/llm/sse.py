@@ -70,8 +70,13 @@ class ChunkWriter:
         return self._chunk([{"index": 0, "delta": {"role": "assistant", "content": ""},
                              "logprobs": None, "finish_reason": None}])
 
-    def delta(self, text: str, finish_reason: str | None = None) -> bytes:
-        delta = {"content": text} if text else {}
+    def delta(self, text: str, finish_reason: str | None = None,
+              tool_calls: list[dict[str, Any]] | None = None, reasoning: str = "") -> bytes:
+        delta: dict[str, Any] = {"content": text} if text else {}
+        if reasoning:
+            delta["reasoning"] = reasoning
+        if tool_calls:
+            delta["tool_calls"] = tool_calls
         return self._chunk([{"index": 0, "delta": delta, "logprobs": None,
                              "finish_reason": finish_reason}])
 

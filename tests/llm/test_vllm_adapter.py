@@ -51,7 +51,7 @@ def backend_with(engine: EngineDouble) -> VllmBackend:
     async def render(req: ChatRequest) -> list[int]:
         return [1, 2, 3]
     backend.render = render  # type: ignore[method-assign]
-    backend.sampling = lambda req, n: None  # type: ignore[method-assign]
+    backend.sampling = lambda req, n, parse=None: None  # type: ignore[method-assign]
     return backend
 
 

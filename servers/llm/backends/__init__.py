@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ..schema import ChatRequest
@@ -23,6 +23,10 @@ class Delta:
     prompt_tokens: int
     completion_tokens: int
     cached_tokens: int = 0  # prompt tokens whose KV came from the prefix cache
+    # With a parser (vllm_output.py): tool-call deltas in OpenAI's form, and reasoning
+    # kept out of ``text`` (a voice must not read it out).
+    tool_calls: list[dict[str, Any]] | None = None
+    reasoning: str = ""
 
 
 class EngineError(Exception):

@@ -23,6 +23,8 @@ from rymi_endpoints.models.catalog import resolve
 from ..config import LlmSettings
 from ..schema import ChatRequest, is_text
 from . import Delta, EngineError, vllm_cache, vllm_lifeline, vllm_plugin
+from .vllm_output import OutputParser, parser_class
+from .vllm_sampling import sampling_params
 
 log = logging.getLogger("rymi.llm.vllm")
 
@@ -67,6 +69,7 @@ class VllmBackend:
         # place for them): None until start, then told to the operator once.
         self.template_takes_tools: bool | None = None
         self._tools_warned = False
+        self.parser_cls: Any = None  # vLLM's tool-call/reasoning parser (vllm_output.py)
         self.outputs = 0  # every output of every request, for the stall watch
 
     async def start(self) -> None:
@@ -120,11 +123,16 @@ class VllmBackend:
                         "will not reach the model (pick a model whose template takes them)",
                         path.name)
         self._defaults = self.engine.model_config.get_diff_sampling_param() or {}
+        s = self.settings  # checked against this model's tokenizer (its marker tokens)
+        self.parser_cls = parser_class(s.tool_call_parser, s.reasoning_parser, self.tokenizer,
+                                       path.name)
 
     def _check_against(self, path: Path, on_cpu: bool) -> None:
         """Settings that only the model or the device can refuse, refused here in one line
         naming ours: vLLM's own refusal came after a 30 s engine build (block_size), or as
         a multi-line error naming its fields (max_model_len)."""
+        # A parser name that vLLM does not have, before a 30 s engine build.
+        parser_class(self.settings.tool_call_parser, self.settings.reasoning_parser)
         block = self.settings.block_size
         if on_cpu and block is not None and block % CPU_BLOCK_SIZE:
             raise ValueError(f"block_size={block} (RYMI_LLM_BLOCK_SIZE): vLLM on CPU takes "
@@ -163,7 +171,7 @@ class VllmBackend:
             pass
 
     async def render(self, req: ChatRequest) -> list[int]:
-        messages = [_message_dict(m) for m in req.messages]
+        messages = _messages(req)
         kwargs: dict[str, Any] = {"add_generation_prompt": True, "tokenize": True,
                                   "return_dict": True}
         if req.tools and req.tool_choice != "none":
@@ -189,59 +197,20 @@ class VllmBackend:
             raise EngineError(400, said, "invalid_messages", "messages") from None
         return list(out["input_ids"])
 
-    def sampling(self, req: ChatRequest, prompt_len: int) -> Any:
-        from vllm.sampling_params import RequestOutputKind, SamplingParams, StructuredOutputsParams
+    def sampling(self, req: ChatRequest, prompt_len: int,
+                 parse: OutputParser | None = None) -> Any:
+        return sampling_params(req, prompt_len, self._defaults, context=self.max_model_len,
+                               cap=self.settings.max_tokens_cap, vocab=len(self.tokenizer),
+                               parse=parse)
 
-        room = self.max_model_len - prompt_len
-        if room < 1:
-            raise EngineError(400, f"the prompt has {prompt_len} tokens; this model's context "
-                              f"is {self.max_model_len}", "context_length_exceeded",
-                              "messages")
-        wanted = req.output_limit() or room
-        params: dict[str, Any] = {**self._defaults, "n": 1,
-                                  "max_tokens": min(wanted, room, self.settings.max_tokens_cap),
-                                  "output_kind": RequestOutputKind.DELTA}
-        if req.logprobs or req.top_logprobs:  # loud: a client asking for them gets none
-            raise EngineError(400, "logprobs are not returned by this server's in-process "
-                              "backend", "unsupported_parameter", "logprobs")
-        if req.tools and req.tool_choice not in (None, "auto", "none"):
-            # Tools reach the chat template; the answer is the model's text, not parsed into
-            # tool_calls, so a call that must be made cannot be promised: said, not ignored.
-            raise EngineError(400, "tool_choice 'required' or a named function is not "
-                              "supported by this server's in-process backend (tools reach the "
-                              "chat template only); use 'auto', or the upstream backend",
-                              "unsupported_parameter", "tool_choice")
-        for field in ("temperature", "top_p", "top_k", "min_p", "seed", "stop",
-                      "presence_penalty", "frequency_penalty", "repetition_penalty",
-                      "min_tokens", "ignore_eos"):
-            value = getattr(req, field)
-            if value is not None:
-                params[field] = value
-        if req.top_p == 0:
-            # OpenAI takes 0: a nucleus of the likeliest token, i.e. greedy. vLLM wants > 0,
-            # and its CPU sampler's top_k=1 still varied with the seed: greedy is said so.
-            params["top_p"], params["temperature"] = 1.0, 0.0
-        if req.logit_bias:
-            vocab = len(self.tokenizer)
-            if any(int(token) >= vocab for token in req.logit_bias):
-                raise EngineError(400, f"logit_bias: token ids go up to {vocab - 1}",
-                                  "invalid_value", "logit_bias")
-            params["logit_bias"] = {int(k): v for k, v in req.logit_bias.items()}
-        fmt = req.response_format
-        if fmt is not None and fmt.type == "json_object":
-            params["structured_outputs"] = StructuredOutputsParams(json_object=True)
-        elif fmt is not None and fmt.type == "json_schema":
-            schema = (fmt.json_schema or {}).get("schema")
-            if not isinstance(schema, dict):
-                raise EngineError(400, "response_format.json_schema.schema must be an object",
-                                  "invalid_value", "response_format")
-            params["structured_outputs"] = StructuredOutputsParams(json=schema)
-        from vllm.exceptions import VLLMClientError
-
-        try:
-            return SamplingParams(**params)
-        except (ValueError, TypeError, VLLMClientError) as exc:  # e.g. stop: [""] (fuzzing)
-            raise EngineError(400, str(exc), "invalid_value") from None
+    def _output_parser(self, req: ChatRequest) -> OutputParser | None:
+        """A parser where one has work: a reasoning model's every answer, or a request
+        that offers tools (the rest skip its cost on every token, as vLLM's would find
+        nothing in them)."""
+        if self.parser_cls is None or not (
+                self.settings.reasoning_parser or (req.tools and req.tool_choice != "none")):
+            return None
+        return OutputParser(self.parser_cls, self.tokenizer, req, _messages(req))
 
     async def generate(self, req: ChatRequest, request_id: str,
                        on_prompt: Callable[[int], None] | None = None
@@ -253,7 +222,8 @@ class VllmBackend:
             raise EngineError(400, "this model reads text only", "unsupported_content",
                               "messages")
         ids = await self.render(req)
-        params = self.sampling(req, len(ids))
+        parse = self._output_parser(req)
+        params = self.sampling(req, len(ids), parse)
         if on_prompt is not None:
             on_prompt(len(ids))
         completion, cached, outputs = 0, 0, 0
@@ -274,7 +244,13 @@ class VllmBackend:
                 completion += len(o.token_ids)
                 # Set once the prompt is scheduled (getattr: not every vLLM release has it).
                 cached = getattr(out, "num_cached_tokens", None) or cached
-                yield Delta(o.text, o.finish_reason, len(ids), completion, cached)
+                if parse is None:
+                    yield Delta(o.text, o.finish_reason, len(ids), completion, cached)
+                    continue
+                text, reasoning, calls = parse.feed(o.text, o.token_ids, ids,
+                                                    o.finish_reason is not None)
+                yield Delta(text, parse.finish_reason(o.finish_reason), len(ids), completion,
+                            cached, tool_calls=calls, reasoning=reasoning)
         except EngineError:
             raise
         except Exception as exc:
@@ -313,6 +289,10 @@ def _model_context(path: Path) -> int | None:
     if config.get("rope_scaling") or not isinstance(context, int):
         return None
     return context
+
+
+def _messages(req: ChatRequest) -> list[dict[str, Any]]:
+    return [_message_dict(m) for m in req.messages]
 
 
 def _message_dict(m: Any) -> dict[str, Any]:

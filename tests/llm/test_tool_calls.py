@@ -1,0 +1,218 @@
+"""Tool calls and reasoning out of the model's text, in process (vLLM's own parsers).
+
+A Rymi agent's tools (end the call, transfer it, look an order up) come back from an
+in-process model as text unless a parser reads them: a caller heard
+'<tool_call>{"name": "end_call"...' and the call never ended. The parser is vLLM's own,
+on the real tokenizer; the end-to-end tests hold the real engine's output to a tool call
+with vLLM's ``structured_outputs`` (SmolLM2 makes none by itself).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+from pydantic import ValidationError
+
+from servers.llm.answer import Answer
+from servers.llm.backends import Delta, EngineError
+from servers.llm.backends.vllm_output import OutputParser, parser_class
+from servers.llm.config import LlmSettings
+from servers.llm.schema import ChatRequest
+from tests.conftest import LLM_TOKEN as TOKEN
+from tests.llm.test_vllm_adapter import sampling_of
+from tests.support.servers import RunningServer
+
+END_CALL = {"type": "function", "function": {
+    "name": "end_call", "description": "Hang up once the caller has said goodbye.",
+    "parameters": {"type": "object", "properties": {"reason": {"type": "string"}}}}}
+CALL_TEXT = '<tool_call>\n{"name": "end_call", "arguments": {"reason": "done"}}\n</tool_call>'
+# vLLM's structured outputs hold the real engine to a hermes tool call after a word (held
+# to a grammar, it writes a character or two a token: hence max_tokens 200).
+FORCED = {"regex": r"Goodbye! " + CALL_TEXT.replace("{", r"\{")
+          .replace("}", r"\}").replace("\n", r"\n")}
+BYE = [{"role": "user", "content": "That's all, thanks, bye!"}]
+
+
+def fed(prepared_model: Path, text: str, tools: list[dict[str, Any]] | None
+        ) -> tuple[list[Delta], OutputParser]:
+    """``text`` through the hermes parser one token at a time, as the engine yields it."""
+    from vllm.tokenizers import get_tokenizer
+
+    tokenizer = get_tokenizer(str(prepared_model))
+    req = ChatRequest.model_validate({"messages": BYE, "tools": tools})
+    parse = OutputParser(parser_class("hermes", "", tokenizer), tokenizer, req,
+                         [m.model_dump(exclude_none=True) for m in req.messages])
+    ids = tokenizer.encode(text, add_special_tokens=False)
+    out, before = [], ""
+    for i, token in enumerate(ids):
+        now = tokenizer.decode(ids[:i + 1])
+        last = i == len(ids) - 1
+        content, reasoning, calls = parse.feed(now[len(before):], [token], [1, 2], last)
+        before = now
+        out.append(Delta(content, parse.finish_reason("stop" if last else None), 2, i + 1,
+                         tool_calls=calls, reasoning=reasoning))
+    return out, parse
+
+
+def test_a_tool_call_in_the_text_becomes_tool_calls_and_is_never_spoken(prepared_model):
+    deltas, parse = fed(prepared_model, "Sure, goodbye. " + CALL_TEXT, [END_CALL])
+    spoken = "".join(d.text for d in deltas)
+    assert "<tool" not in spoken and spoken.strip() == "Sure, goodbye."
+    answer = Answer()
+    for d in deltas:
+        answer.add(d)
+    message = answer.message()
+    (call,) = message["tool_calls"]
+    assert call["id"] and call["type"] == "function"
+    assert call["function"]["name"] == "end_call"
+    assert json.loads(call["function"]["arguments"]) == {"reason": "done"}
+    assert deltas[-1].finish_reason == "tool_calls" and parse.called
+
+
+def test_plain_text_passes_through_the_parser_whole(prepared_model):
+    text = "Our hours are nine to five, Monday to Friday. Anything else?"
+    deltas, parse = fed(prepared_model, text, [END_CALL])
+    assert "".join(d.text for d in deltas) == text
+    assert not any(d.tool_calls for d in deltas) and deltas[-1].finish_reason == "stop"
+    assert Answer.message(_answer(deltas)) == {"role": "assistant", "content": text}
+
+
+def _answer(deltas: list[Delta]) -> Answer:
+    answer = Answer()
+    for d in deltas:
+        answer.add(d)
+    return answer
+
+
+def test_a_reasoning_models_thinking_is_kept_out_of_the_content(prepared_model):
+    """vLLM's qwen3 reasoning parser on the real tokenizer: what a voice would speak is
+    the answer, the thinking goes to ``reasoning``."""
+    from vllm.tokenizers import get_tokenizer
+
+    tokenizer = get_tokenizer(str(prepared_model))
+    req = ChatRequest.model_validate({"messages": BYE})
+    parse = OutputParser(parser_class("", "qwen3", tokenizer), tokenizer, req, BYE)
+    text = "<think>The caller is leaving.</think>Goodbye, have a nice day!"
+    ids = tokenizer.encode(text, add_special_tokens=False)
+    answer, before = Answer(), ""
+    for i, token in enumerate(ids):
+        now = tokenizer.decode(ids[:i + 1])
+        content, reasoning, calls = parse.feed(now[len(before):], [token], [1], False)
+        answer.add(Delta(content, None, 1, i + 1, tool_calls=calls, reasoning=reasoning))
+        before = now
+    assert answer.message() == {"role": "assistant", "content": "Goodbye, have a nice day!",
+                                "reasoning": "The caller is leaving."}
+
+
+def test_a_parser_whose_markers_the_model_lacks_is_refused_naming_the_setting(prepared_model):
+    from vllm.tokenizers import get_tokenizer
+
+    with pytest.raises(ValueError, match=r"RYMI_LLM_TOOL_CALL_PARSER='llama3_json'.*python_tag"):
+        parser_class("llama3_json", "", get_tokenizer(str(prepared_model)), "smollm2")
+
+
+def test_tools_vllm_cannot_read_are_a_400_and_past_turns_are_no_reason(prepared_model):
+    from vllm.tokenizers import get_tokenizer
+
+    tokenizer = get_tokenizer(str(prepared_model))
+    cls = parser_class("hermes", "", tokenizer)
+    bad = ChatRequest.model_validate({"messages": BYE, "tools": [{"type": "function"}]})
+    with pytest.raises(EngineError) as err:
+        OutputParser(cls, tokenizer, bad, BYE)
+    assert (err.value.status, err.value.param) == (400, "tools")
+    # A past call in a shape vLLM's message types refuse: the turn rendered, so it stands.
+    odd = [{"role": "assistant", "content": "", "tool_calls": [{"odd": True}]}, *BYE]
+    good = ChatRequest.model_validate({"messages": odd, "tools": [END_CALL]})
+    assert OutputParser(cls, tokenizer, good, odd).request.tools[0].function.name == "end_call"
+
+
+def test_calls_are_joined_by_their_index_and_a_call_alone_has_null_content():
+    def part(i: int, **fn: str) -> Delta:
+        head = {"id": f"call-{i}", "type": "function"} if "name" in fn else {}
+        return Delta("", None, 1, 1, tool_calls=[{"index": i, **head, "function": fn}])
+
+    answer = _answer([part(0, name="lookup"), part(1, name="end_call"),
+                      part(0, arguments='{"order": '), part(1, arguments="{}"),
+                      part(0, arguments='"A-1"}')])
+    message = answer.message()
+    assert message["content"] is None
+    assert [(c["id"], c["function"]["name"], c["function"]["arguments"])
+            for c in message["tool_calls"]] == [
+        ("call-0", "lookup", '{"order": "A-1"}'), ("call-1", "end_call", "{}")]
+
+
+def test_parser_names_are_vllms_and_need_the_in_process_backend():
+    assert parser_class("", "") is None
+    with pytest.raises(ValueError, match="RYMI_LLM_TOOL_CALL_PARSER.*vLLM has: .*hermes"):
+        parser_class("no-such-parser", "")
+    with pytest.raises(ValueError, match="RYMI_LLM_REASONING_PARSER.*deepseek_r1"):
+        parser_class("", "no-such-parser")
+    with pytest.raises(ValidationError, match="need backend=vllm"):
+        LlmSettings(backend="upstream", upstream_url="http://127.0.0.1:9/v1",
+                    tool_call_parser="hermes")
+
+
+def test_structured_outputs_reach_the_engine_and_one_at_a_time():
+    params = sampling_of({"structured_outputs": {"regex": "yes|no"}}, prompt_len=10)
+    assert params.structured_outputs.regex == "yes|no"
+    params = sampling_of({"structured_outputs": {"choice": ["yes", "no"]}}, prompt_len=10)
+    assert params.structured_outputs.choice == ["yes", "no"]
+    schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}}
+    params = sampling_of({"structured_outputs": {"json": schema}}, prompt_len=10)
+    assert params.structured_outputs.json == schema
+    with pytest.raises(EngineError) as err:
+        sampling_of({"structured_outputs": {"regex": "a"},
+                     "response_format": {"type": "json_object"}}, prompt_len=10)
+    assert (err.value.status, err.value.param) == (400, "structured_outputs")
+    with pytest.raises(ValidationError, match="exactly one"):
+        ChatRequest.model_validate({"messages": BYE, "structured_outputs": {
+            "regex": "a", "choice": ["b"]}})
+
+
+# -- the real engine (the suite's server runs the hermes parser) -------------------------
+
+@pytest.fixture(scope="module")
+def client(llm_server: RunningServer) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{llm_server.url}/v1", api_key=TOKEN, max_retries=0,
+                         timeout=120)
+
+
+def test_a_streamed_tool_call_arrives_as_tool_calls(client: openai.OpenAI) -> None:
+    chunks = list(client.chat.completions.create(
+        model="agent", messages=BYE, tools=[END_CALL], stream=True, max_tokens=200,
+        temperature=0, extra_body={"structured_outputs": FORCED},
+        stream_options={"include_usage": True}))
+    content = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert content.strip() == "Goodbye!", content
+    parts = [t for c in chunks if c.choices for t in c.choices[0].delta.tool_calls or ()]
+    assert parts and parts[0].id and parts[0].function.name == "end_call"
+    arguments = "".join(t.function.arguments or "" for t in parts)
+    assert json.loads(arguments) == {"reason": "done"}
+    finishes = [c.choices[0].finish_reason for c in chunks if c.choices]
+    assert finishes[-1] == "tool_calls" and finishes.count("tool_calls") == 1
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 10
+
+
+def test_a_whole_answer_carries_the_call_and_no_marker(client: openai.OpenAI) -> None:
+    r = client.chat.completions.create(
+        model="agent", messages=BYE, tools=[END_CALL], max_tokens=200, temperature=0,
+        extra_body={"structured_outputs": FORCED})
+    choice = r.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    assert choice.message.content.strip() == "Goodbye!"
+    (call,) = choice.message.tool_calls
+    assert call.function.name == "end_call" and json.loads(call.function.arguments) == {
+        "reason": "done"}
+
+
+def test_without_tools_the_same_text_is_left_as_it_is(client: openai.OpenAI) -> None:
+    """No tools offered: no parser runs, and what the model wrote is the answer."""
+    r = client.chat.completions.create(
+        model="agent", messages=BYE, max_tokens=200, temperature=0,
+        extra_body={"structured_outputs": FORCED})
+    assert r.choices[0].finish_reason == "stop" and not r.choices[0].message.tool_calls
+    assert r.choices[0].message.content.endswith(CALL_TEXT)
