@@ -42,6 +42,9 @@ class ModelEntry:
     revision: str = "main"
     files: tuple[str, ...] = ()
     languages: tuple[str, ...] = field(default=())
+    # vLLM's parsers for an LLM's output (servers/llm/backends/vllm_output.py).
+    tool_call_parser: str | None = None
+    reasoning_parser: str | None = None
 
 
 @cache

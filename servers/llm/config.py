@@ -53,14 +53,15 @@ class LlmSettings(ServerSettings):
         None, description="Let vLLM's engine processes spin while they wait for each other "
         "(vllm). Default: off on CPU (the engine core would burn a core through every "
         "decode step), vLLM's own spin on GPU.")
-    tool_call_parser: str = Field(
-        "", description="vLLM's tool-call parser for the model's output (vllm), as `vllm "
-        "serve --tool-call-parser` names it: hermes, llama3_json, mistral, ... Without one a "
-        "tool call comes back as text.")
-    reasoning_parser: str = Field(
-        "", description="vLLM's reasoning parser (vllm), as `vllm serve --reasoning-parser` "
+    tool_call_parser: str | None = Field(
+        None, description="vLLM's tool-call parser for the model's output (vllm), as `vllm "
+        "serve --tool-call-parser` names it: hermes, llama3_json, mistral, ... Default: the "
+        "catalog model's own (hermes for qwen2.5-7b-instruct); none = off, and a tool call "
+        "comes back as text.")
+    reasoning_parser: str | None = Field(
+        None, description="vLLM's reasoning parser (vllm), as `vllm serve --reasoning-parser` "
         "names it (qwen3, deepseek_r1, ...): the model's thinking goes to delta.reasoning, "
-        "not to the content a voice reads.")
+        "not to the content a voice reads. Default: the catalog model's own; none = off.")
     upstream_url: str = Field("", description="Upstream base URL up to /v1, e.g. "
                               "http://vllm:8000/v1 (backend=upstream). A query (Azure's "
                               "?api-version=) goes with every request.")
@@ -136,13 +137,27 @@ class LlmSettings(ServerSettings):
             # typed name would go upstream as it is (a 404 from vLLM or OpenAI, each call).
             raise ValueError("upstream_check=false needs upstream_model (the model name "
                              "sent upstream)")
-        if self.backend == "upstream" and (self.tool_call_parser or self.reasoning_parser):
+        if self.backend == "upstream" and any(
+                p not in (None, "", "none") for p in (self.tool_call_parser, self.reasoning_parser)):
             raise ValueError("tool_call_parser and reasoning_parser need backend=vllm (an "
                              "upstream parses its own output: vllm serve --tool-call-parser)")
         if self.workers > 1 and self.backend != "upstream":
             raise ValueError("workers > 1 needs backend=upstream (the vllm backend holds "
                              "the model in its one process)")
         return self
+
+    def output_parsers(self) -> tuple[str, str]:
+        """The (tool-call, reasoning) parsers in force, "" for none: each as set, else the
+        catalog model's own, so a model picked by name makes its tool calls as it should."""
+        from rymi_endpoints.models.catalog import load_catalog
+
+        entry = load_catalog().get(self.model)
+        out = []
+        for setting, field in ((self.tool_call_parser, "tool_call_parser"),
+                               (self.reasoning_parser, "reasoning_parser")):
+            name = getattr(entry, field, None) if setting in (None, "") else setting
+            out.append("" if name in (None, "none") else name)
+        return out[0], out[1]
 
     def public_model_name(self) -> str:
         """What /v1/models lists and responses carry when no alias is wanted."""

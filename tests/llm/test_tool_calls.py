@@ -151,6 +151,13 @@ def test_parser_names_are_vllms_and_need_the_in_process_backend():
         parser_class("no-such-parser", "")
     with pytest.raises(ValueError, match="RYMI_LLM_REASONING_PARSER.*deepseek_r1"):
         parser_class("", "no-such-parser")
+    # A catalog model brings its own (Qwen 2.5 writes hermes calls); "none" turns it off.
+    assert LlmSettings(model="qwen2.5-7b-instruct").output_parsers() == ("hermes", "")
+    assert LlmSettings(model="qwen2.5-7b-instruct",
+                       tool_call_parser="none").output_parsers() == ("", "")
+    assert LlmSettings().output_parsers() == ("", "")
+    assert LlmSettings(tool_call_parser="pythonic",
+                       reasoning_parser="qwen3").output_parsers() == ("pythonic", "qwen3")
     with pytest.raises(ValidationError, match="need backend=vllm"):
         LlmSettings(backend="upstream", upstream_url="http://127.0.0.1:9/v1",
                     tool_call_parser="hermes")

@@ -69,7 +69,9 @@ class VllmBackend:
         # place for them): None until start, then told to the operator once.
         self.template_takes_tools: bool | None = None
         self._tools_warned = False
-        self.parser_cls: Any = None  # vLLM's tool-call/reasoning parser (vllm_output.py)
+        # vLLM's tool-call and reasoning parsers in force (vllm_output.py): names, class.
+        self.parsers = settings.output_parsers()
+        self.parser_cls: Any = None
         self.outputs = 0  # every output of every request, for the stall watch
 
     async def start(self) -> None:
@@ -123,16 +125,15 @@ class VllmBackend:
                         "will not reach the model (pick a model whose template takes them)",
                         path.name)
         self._defaults = self.engine.model_config.get_diff_sampling_param() or {}
-        s = self.settings  # checked against this model's tokenizer (its marker tokens)
-        self.parser_cls = parser_class(s.tool_call_parser, s.reasoning_parser, self.tokenizer,
-                                       path.name)
+        # Checked against this model's tokenizer (its marker tokens).
+        self.parser_cls = parser_class(*self.parsers, self.tokenizer, path.name)
 
     def _check_against(self, path: Path, on_cpu: bool) -> None:
         """Settings that only the model or the device can refuse, refused here in one line
         naming ours: vLLM's own refusal came after a 30 s engine build (block_size), or as
         a multi-line error naming its fields (max_model_len)."""
         # A parser name that vLLM does not have, before a 30 s engine build.
-        parser_class(self.settings.tool_call_parser, self.settings.reasoning_parser)
+        parser_class(*self.parsers)
         block = self.settings.block_size
         if on_cpu and block is not None and block % CPU_BLOCK_SIZE:
             raise ValueError(f"block_size={block} (RYMI_LLM_BLOCK_SIZE): vLLM on CPU takes "
@@ -208,7 +209,7 @@ class VllmBackend:
         that offers tools (the rest skip its cost on every token, as vLLM's would find
         nothing in them)."""
         if self.parser_cls is None or not (
-                self.settings.reasoning_parser or (req.tools and req.tool_choice != "none")):
+                self.parsers[1] or (req.tools and req.tool_choice != "none")):
             return None
         return OutputParser(self.parser_cls, self.tokenizer, req, _messages(req))
 
