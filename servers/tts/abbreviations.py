@@ -29,6 +29,7 @@ ABBREVIATIONS = {
     "w/o": "without", "w/": "with", "N/A": "not applicable", "exp.": "expiry",
     # Before a number in a document's references ("Ch. 5" was "see aitch five").
     "Vol.": "Volume", "Ch.": "Chapter", "Fig.": "Figure", "Tel.": "Telephone",
+    "int'l": "international", "Int'l": "International",
 }
 _ABBREV = re.compile(r"(?<!\w)(" + "|".join(re.escape(a) for a in ABBREVIATIONS)
                      + r")(?=[\s,;:]|$|(?<![.])[.!?])")  # "N/A." too; "Jr.." is no word
@@ -41,7 +42,7 @@ BEFORE_A_NAME = {"Mr.", "Mrs.", "Ms.", "Dr.", "Prof.", "St.", "Mt.", "vs.", "e.g
 _NO_NUMBER = re.compile(r"(?<!\w)[Nn]o\.(?=\s*[\d#])")
 _NAMED_NO = re.compile(r"\b(?P<w>(?i:order|account|policy|ticket|invoice|claim|case|booking|"
                        r"confirmation|member|serial|reference|ref|flight|room|item|model|"
-                       r"part|PO) )[Nn]o\.")
+                       r"part|PO) )(?:[Nn]o\.|#(?=\s))")  # "case # is ...": not "hash"
 # "Ref# 12345", "Order#7781": a "#" written onto the word before a number.
 _WORD_HASH = re.compile(r"(?<=[A-Za-z])#\s?(?=\d)")
 

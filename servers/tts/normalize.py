@@ -22,7 +22,7 @@ from .addresses import DIGITS as DIGITS  # re-exported: the words a digit is rea
 from .dates import DATE_RULES, DOTTED_DATE_RULE, EXPIRY_RULE, rewrite_dates, spoken_year
 from .markup import strip_markup
 from .money import MONEY_RULES
-from .numerals import COLON_RULE, NUMERAL_RULES, spelt, words
+from .numerals import COLON_RULE, MONTHS, NUMERAL_RULES, spelt, words
 from .stops import kept_stop as _kept_stop
 from .streets import expand_streets
 from .units import MEASURE_RULES, PER_UNIT_RULE
@@ -66,6 +66,11 @@ def _time(m: re.Match[str]) -> str:
 
 def _code(m: re.Match[str]) -> str:
     groups = m[0].split("-")
+    # "12A-12C", "B12-B14": seats or gates one row or letter apart, a range.
+    ends = [re.fullmatch(r"(\d{1,3})([A-Z])|([A-Z])(\d{1,3})", g) for g in groups]
+    if len(ends) == 2 and ends[0] and ends[1] and (
+            (ends[0][1] and ends[0][1] == ends[1][1]) or (ends[0][3] and ends[0][3] == ends[1][3])):
+        return f"{groups[0]} to {groups[1]}"
     # Two short groups are a name with a number ("F-150", "B-52"), unless a group mixes
     # letters and digits, as no name does: "XK7-92B" was "XK seven ninety-two B".
     mixed = any(not g.isalpha() and not g.isdigit() for g in groups)
@@ -160,6 +165,12 @@ RULES: list[Rule] = [
      + _kept_stop(m)),
     *DATE_RULES,
     (re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.I), _ordinal),
+    # "Tue 12/9 – Thu 12/11" (by now "... ninth – Thursday ..."): a spaced dash between
+    # two dates is "to", as an unspaced one is (the dash alone was a pause).
+    (re.compile(r"\b(?P<o>(?:\w+-)?(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|"
+                r"tenth|eleventh|twelfth|\w+teenth|\w+ieth))"
+                r" [–—-] (?=(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day\b|" + "|".join(MONTHS)
+                + r")"), r"\g<o> to "),
     # A decade: "the 1990s", "his 30s", "the '80s" (espeak said "nineteen hundred ninety z").
     (re.compile(r"(?<![\w.,$€£])['’]?(?P<n>(?:1[0-9]|20)?[1-9]0|(?:1[0-9]|20)00)s\b"), _decade),
     # A number ends where its digits do, so a unit written onto it stays a word: "1.5GB"

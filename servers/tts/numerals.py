@@ -189,6 +189,9 @@ def _model_number(m: re.Match[str]) -> str:
 
 
 NUMERAL_RULES: list[Rule] = [
+    # A number's last four, the rest masked ("(...4821)", "xxxx4821"): digits. Not after a
+    # word ("Wait...1000 people").
+    (re.compile(r"(?<!\w)(?:\.{3}|…|[xX]{2,})\s?(\d{4})\b"), lambda m: _digits(m, 1)),
     # A name of one or two capitals and three digits ("F-150", "I-405", "SR-710"), not a
     # code of more groups ("ABC-123" is one), nor an amount or a decimal.
     (re.compile(r"(?<![\w-])(?P<p>[A-Z]{1,2})-(?P<n>[1-9]\d\d)(?![\w-]|[.,]\d)"), _model_number),

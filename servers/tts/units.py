@@ -86,6 +86,14 @@ MEASURE_RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]
     (re.compile(rf"(?<![\w.])(?P<n>{_SIZE})″"), lambda m: _inches(m["n"], m)),
     # "2x4", "1920x1080", "10x20 ft": dimensions, "by" (it was "two x4").
     (re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)x(\d+(?:\.\d+)?)(?!\w|\.\d)"), r"\1 by \2"),
+    # "2x daily", "1x a week": how often, "twice daily", "once a week" ("two x daily").
+    (re.compile(r"(?<![\w.])(?P<n>\d{1,2})x(?: ?/ ?(?P<per>day|week|month|year)\b|(?= "
+                r"(?:daily|weekly|monthly|yearly|a|an|per|each|every)\b))"),
+     lambda m: {"1": "once", "2": "twice"}.get(m["n"], f"{m['n']} times")
+     + (f" a {m['per']}" if m["per"] else "")),
+    # "a 10-min drive", "a 2-hr wait": a measure before its noun, the unit's word.
+    (re.compile(r"(?<![\w.])(?P<n>\d+)-(?P<u>min|mins|hr|hrs|sec|secs)\b\.?(?= \w)"),
+     lambda m: f"{m['n']}-" + {"m": "minute", "h": "hour", "s": "second"}[m["u"][0]]),
     # "3x faster", "2x the price": a multiple, "times" (it was "three x faster").
     (re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)x(?= (?:faster|slower|quicker|more|less|fewer|"
                 r"cheaper|larger|bigger|smaller|higher|lower|better|worse|longer|shorter|"

@@ -310,6 +310,18 @@ from servers.tts.text import MAX_PIECE, plan
     # five P M", "Monday Friday"); an IBAN's groups were amounts and phone numbers.
     ("Open Monday–Friday, 9 AM–5 PM, Jan-Mar.", "Open Monday to Friday, nine A M to five "
      "P M, January to March."),
+    # What a pharmacy, an airline or a bank says: "2x daily" was "two x daily", a seat
+    # range spelt ("one two A, one two C"), a masked account's last four an amount, a
+    # "case #" the hash key, "10-min" the word "min", a spaced dash between dates silent.
+    ("Take 1 tablet 2x daily, 3x a day or 1x/week; a 10-min drive, a 2-hr wait.",
+     "Take one tablet twice daily, three times a day or once a week; a ten-minute drive, "
+     "a two-hour wait."),
+    ("Seats 12A-12C, gates B12-B14, not A4-B2. From checking (...4821), fee $45 int'l.",
+     "Seats twelve A to twelve C, gates B12 to B14, not A four, B two. From checking (four "
+     "eight two one), fee forty-five dollars international."),
+    ("Your case # is 55123. Delivery Tue 12/9 – Thu 12/11. The month - March - was cold.",
+     "Your case number is five five one two three. Delivery Tuesday December ninth to "
+     "Thursday December eleventh. The month - March - was cold."),
     ("IBAN DE89 3704 0044 0532 0130 00, thanks.", "IBAN D E eight nine, three seven zero "
      "four, zero zero four four, zero five three two, zero one three zero, zero zero, "
      "thanks."),
