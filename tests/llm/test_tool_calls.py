@@ -130,6 +130,26 @@ def test_tools_vllm_cannot_read_are_a_400_and_past_turns_are_no_reason(prepared_
     assert OutputParser(cls, tokenizer, good, odd).request.tools[0].function.name == "end_call"
 
 
+def test_a_past_calls_arguments_reach_the_template_as_an_object():
+    """The next turn after a call: OpenAI's arguments are a JSON string, and a template's
+    ``tojson`` (Qwen's, Hermes') wrote it out again, escaped. vLLM's server parses it."""
+    from servers.llm.backends.vllm_prompt import messages_of
+
+    def call(arguments: str) -> dict[str, Any]:
+        return {"id": "c1", "type": "function",
+                "function": {"name": "lookup", "arguments": arguments}}
+
+    req = ChatRequest.model_validate({"messages": [
+        {"role": "assistant", "content": None, "tool_calls": [
+            call('{"order": "A-1"}'), call("not json"), call("[1]"), call("")]},
+        {"role": "tool", "tool_call_id": "c1", "content": "shipped"}]})
+    rendered = messages_of(req)
+    assert [c["function"]["arguments"] for c in rendered[0]["tool_calls"]] == [
+        {"order": "A-1"}, {}, {}, {}]
+    assert rendered[0]["tool_calls"][0]["id"] == "c1"
+    assert rendered[1] == {"role": "tool", "content": "shipped", "tool_call_id": "c1"}
+
+
 def test_calls_are_joined_by_their_index_and_a_call_alone_has_null_content():
     def part(i: int, **fn: str) -> Delta:
         head = {"id": f"call-{i}", "type": "function"} if "name" in fn else {}

@@ -98,14 +98,14 @@ def test_a_template_with_no_place_for_tools_is_told_apart(prepared_model) -> Non
     tokenizer given a template that writes them out, as Qwen's and Llama 3's do."""
     from transformers import AutoTokenizer
 
-    from servers.llm.backends.vllm_engine import _template_takes_tools
+    from servers.llm.backends.vllm_prompt import template_takes_tools
 
     tokenizer = AutoTokenizer.from_pretrained(prepared_model)
-    assert _template_takes_tools(tokenizer) is False
+    assert template_takes_tools(tokenizer) is False
     tokenizer.chat_template = (
         "{% if tools %}Tools: {{ tools | tojson }}\n{% endif %}"
         "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}assistant:")
-    assert _template_takes_tools(tokenizer) is True
+    assert template_takes_tools(tokenizer) is True
 
 
 def sampling_of(body: dict[str, Any], prompt_len: int, **settings: Any) -> Any:

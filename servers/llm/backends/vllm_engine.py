@@ -24,6 +24,7 @@ from ..config import LlmSettings
 from ..schema import ChatRequest, is_text
 from . import Delta, EngineError, vllm_cache, vllm_lifeline, vllm_plugin
 from .vllm_output import OutputParser, parser_class
+from .vllm_prompt import messages_of, template_takes_tools
 from .vllm_sampling import sampling_params
 
 log = logging.getLogger("rymi.llm.vllm")
@@ -119,7 +120,7 @@ class VllmBackend:
             raise
         self.tokenizer = self.engine.get_tokenizer()
         self.max_model_len = self.engine.model_config.max_model_len
-        self.template_takes_tools = _template_takes_tools(self.tokenizer)
+        self.template_takes_tools = template_takes_tools(self.tokenizer)
         if not self.template_takes_tools:
             log.warning("%s: its chat template has no place for tools; a request's tools "
                         "will not reach the model (pick a model whose template takes them)",
@@ -172,7 +173,7 @@ class VllmBackend:
             pass
 
     async def render(self, req: ChatRequest) -> list[int]:
-        messages = _messages(req)
+        messages = messages_of(req)
         kwargs: dict[str, Any] = {"add_generation_prompt": True, "tokenize": True,
                                   "return_dict": True}
         if req.tools and req.tool_choice != "none":
@@ -211,7 +212,7 @@ class VllmBackend:
         if self.parser_cls is None or not (
                 self.parsers[1] or (req.tools and req.tool_choice != "none")):
             return None
-        return OutputParser(self.parser_cls, self.tokenizer, req, _messages(req))
+        return OutputParser(self.parser_cls, self.tokenizer, req, messages_of(req))
 
     async def generate(self, req: ChatRequest, request_id: str,
                        on_prompt: Callable[[int], None] | None = None
@@ -292,19 +293,6 @@ def _model_context(path: Path) -> int | None:
     return context
 
 
-def _messages(req: ChatRequest) -> list[dict[str, Any]]:
-    return [_message_dict(m) for m in req.messages]
-
-
-def _message_dict(m: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"role": m.role, "content": m.text()}
-    for key in ("name", "tool_calls", "tool_call_id"):
-        value = getattr(m, key)
-        if value is not None:
-            out[key] = value
-    return out
-
-
 def _map_engine_error(exc: Exception) -> EngineError:
     from vllm.exceptions import VLLMClientError
     from vllm.v1.engine.exceptions import EngineDeadError
@@ -318,18 +306,3 @@ def _map_engine_error(exc: Exception) -> EngineError:
     log.error("generation failed: %s: %s%s", type(exc).__name__, exc,
               f" (from {type(cause).__name__}: {cause})" if cause else "")
     return EngineError(500, f"generation failed: {type(exc).__name__}", "engine_error")
-
-
-def _template_takes_tools(tokenizer: Any) -> bool:
-    """Whether a tool changes the prompt the chat template renders."""
-    messages = [{"role": "user", "content": "Hi"}]
-    tool = {"type": "function", "function": {"name": "end_call", "description": "End it",
-                                             "parameters": {"type": "object"}}}
-    try:
-        bare = tokenizer.apply_chat_template(messages, tokenize=False,
-                                             add_generation_prompt=True)
-        with_tool = tokenizer.apply_chat_template(messages, tools=[tool], tokenize=False,
-                                                  add_generation_prompt=True)
-    except Exception:  # noqa: BLE001 - a template that fails here fails the request loudly
-        return True
-    return bool(with_tool != bare)

@@ -1,0 +1,55 @@
+"""The conversation as the model's chat template reads it (as vLLM's server gives it)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..schema import ChatRequest
+
+
+def messages_of(req: ChatRequest) -> list[dict[str, Any]]:
+    return [_message_dict(m) for m in req.messages]
+
+
+def _message_dict(m: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"role": m.role, "content": m.text()}
+    for key in ("name", "tool_call_id"):
+        value = getattr(m, key)
+        if value is not None:
+            out[key] = value
+    if m.tool_calls:
+        out["tool_calls"] = [_call_for_template(c) for c in m.tool_calls]
+    return out
+
+
+def _call_for_template(call: dict[str, Any]) -> dict[str, Any]:
+    """A past tool call as chat templates read it (and vLLM's server gives it them):
+    ``arguments`` an object, not OpenAI's JSON string, which a template's ``tojson``
+    wrote out a second time, escaped, in the next turn's prompt. Arguments that are no
+    JSON object are {} (vLLM's choice too: one bad turn must not fail every turn after)."""
+    fn = call.get("function")
+    if not isinstance(fn, dict) or not isinstance(fn.get("arguments"), str):
+        return call
+    try:
+        arguments = json.loads(fn["arguments"]) if fn["arguments"].strip() else {}
+    except ValueError:
+        arguments = {}
+    return {**call, "function": {**fn, "arguments": arguments if isinstance(arguments, dict)
+                                 else {}}}
+
+
+
+def template_takes_tools(tokenizer: Any) -> bool:
+    """Whether a tool changes the prompt the chat template renders."""
+    messages = [{"role": "user", "content": "Hi"}]
+    tool = {"type": "function", "function": {"name": "end_call", "description": "End it",
+                                             "parameters": {"type": "object"}}}
+    try:
+        bare = tokenizer.apply_chat_template(messages, tokenize=False,
+                                             add_generation_prompt=True)
+        with_tool = tokenizer.apply_chat_template(messages, tools=[tool], tokenize=False,
+                                                  add_generation_prompt=True)
+    except Exception:  # noqa: BLE001 - a template that fails here fails the request loudly
+        return True
+    return bool(with_tool != bare)
