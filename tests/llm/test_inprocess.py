@@ -208,21 +208,6 @@ def test_top_p_zero_keeps_only_the_likeliest_token(client: openai.OpenAI) -> Non
         assert r.choices[0].message.content == greedy
 
 
-@pytest.mark.parametrize("choice", ["required", {"type": "function", "function": {"name": "f"}}])
-def test_a_forced_tool_call_is_refused_not_answered_in_prose(llm: RunningServer,
-                                                             choice: object) -> None:
-    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
-    auth = {"Authorization": f"Bearer {TOKEN}"}
-    r = httpx.post(f"{llm.url}/v1/chat/completions", timeout=60, headers=auth,
-                   json={"messages": HELLO, "tools": tools, "tool_choice": choice})
-    assert r.status_code == 400, r.text
-    assert r.json()["error"]["param"] == "tool_choice"
-    assert r.json()["error"]["code"] == "unsupported_parameter"
-    auto = httpx.post(f"{llm.url}/v1/chat/completions", timeout=60, headers=auth, json={
-        "messages": HELLO, "tools": tools, "tool_choice": "auto", "max_tokens": 2})
-    assert auto.status_code == 200, auto.text
-
-
 def test_logprobs_are_refused_not_dropped(llm: RunningServer) -> None:
     r = httpx.post(f"{llm.url}/v1/chat/completions", headers={"Authorization": f"Bearer {TOKEN}"},
                    json={"messages": HELLO, "logprobs": True}, timeout=60)

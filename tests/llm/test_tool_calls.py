@@ -183,6 +183,16 @@ def test_parser_names_are_vllms_and_need_the_in_process_backend():
                     tool_call_parser="hermes")
 
 
+def test_a_forced_call_without_a_parser_is_refused_not_answered_in_prose():
+    """No parser, no grammar to force the call: a 400 naming tool_choice, not prose."""
+    for choice in ("required", {"type": "function", "function": {"name": "end_call"}}):
+        with pytest.raises(EngineError) as err:
+            sampling_of({"tools": [END_CALL], "tool_choice": choice}, prompt_len=10)
+        assert (err.value.status, err.value.code, err.value.param) == (
+            400, "unsupported_parameter", "tool_choice")
+    assert sampling_of({"tools": [END_CALL], "tool_choice": "auto"}, prompt_len=10)
+
+
 def test_structured_outputs_reach_the_engine_and_one_at_a_time():
     params = sampling_of({"structured_outputs": {"regex": "yes|no"}}, prompt_len=10)
     assert params.structured_outputs.regex == "yes|no"
@@ -243,3 +253,58 @@ def test_without_tools_the_same_text_is_left_as_it_is(client: openai.OpenAI) -> 
         extra_body={"structured_outputs": FORCED})
     assert r.choices[0].finish_reason == "stop" and not r.choices[0].message.tool_calls
     assert r.choices[0].message.content.endswith(CALL_TEXT)
+
+
+STRICT_END_CALL = {"type": "function", "function": {
+    **END_CALL["function"], "strict": True, "parameters": {
+        "type": "object", "properties": {"reason": {"type": "string", "maxLength": 12}},
+        "required": ["reason"], "additionalProperties": False}}}
+LOOKUP = {"type": "function", "function": {
+    "name": "lookup_order", "parameters": {"type": "object", "properties": {
+        "order": {"type": "string", "maxLength": 8}}}}}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_required_call_is_made_by_the_grammar(client: openai.OpenAI, stream: bool) -> None:
+    """tool_choice "required": vLLM's parser holds the output to a call of one of the
+    tools (a strict one to its schema), and it comes back as tool_calls."""
+    ask = dict(model="agent", messages=BYE, tools=[LOOKUP, STRICT_END_CALL],
+               tool_choice="required", max_tokens=200, temperature=0)
+    if stream:
+        chunks = list(client.chat.completions.create(**ask, stream=True))
+        parts = [t for c in chunks for t in c.choices[0].delta.tool_calls or ()]
+        name = next(t.function.name for t in parts if t.function.name)
+        arguments = "".join(t.function.arguments or "" for t in parts)
+        finish = chunks[-1].choices[0].finish_reason
+        content = "".join(c.choices[0].delta.content or "" for c in chunks)
+    else:
+        choice = client.chat.completions.create(**ask).choices[0]
+        (call,) = choice.message.tool_calls
+        name, arguments, finish = call.function.name, call.function.arguments, \
+            choice.finish_reason
+        content = choice.message.content or ""
+    assert finish == "tool_calls" and not content.strip()
+    assert name in ("lookup_order", "end_call")
+    if name == "end_call":  # strict: its schema holds
+        assert set(json.loads(arguments)) == {"reason"}
+
+
+def test_a_named_function_is_the_one_called_and_ends_stop(client: openai.OpenAI) -> None:
+    choice = client.chat.completions.create(
+        model="agent", messages=BYE, tools=[LOOKUP, STRICT_END_CALL], max_tokens=200,
+        temperature=0, tool_choice={"type": "function", "function": {"name": "end_call"}}
+    ).choices[0]
+    (call,) = choice.message.tool_calls
+    assert call.function.name == "end_call" and set(json.loads(call.function.arguments)) == {
+        "reason"}
+    assert choice.finish_reason == "stop"  # vLLM's server, after OpenAI: named is "stop"
+
+
+def test_a_forced_call_takes_no_other_output_format(llm_server: RunningServer) -> None:
+    import httpx
+
+    r = httpx.post(f"{llm_server.url}/v1/chat/completions", timeout=60,
+                   headers={"Authorization": f"Bearer {TOKEN}"},
+                   json={"messages": BYE, "tools": [END_CALL], "tool_choice": "required",
+                         "response_format": {"type": "json_object"}})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "tool_choice", r.text

@@ -71,6 +71,15 @@ class OutputParser:
         self.parser = cls(tokenizer, request.tools)
         self.request = self.parser.adjust_request(request)
         self.called = False
+        # vLLM's server, after OpenAI: a named function's call ends "stop", others
+        # "tool_calls".
+        self.named = isinstance(req.tool_choice, dict)
+
+    @property
+    def structured_outputs(self) -> Any:
+        """The grammar that forces a call where ``tool_choice`` asks for one ("required",
+        a named function): vLLM's structural tag for this parser's format; else None."""
+        return self.request.structured_outputs
 
     @property
     def skip_special_tokens(self) -> bool:
@@ -93,7 +102,7 @@ class OutputParser:
     def finish_reason(self, reason: str | None) -> str | None:
         """As vLLM's server and OpenAI say it: an answer that called a tool ends with
         ``tool_calls``, not ``stop``."""
-        return "tool_calls" if self.called and reason == "stop" else reason
+        return "tool_calls" if self.called and reason == "stop" and not self.named else reason
 
 
 def _validated(model: Any, body: dict[str, Any]) -> Any:

@@ -29,13 +29,14 @@ def sampling_params(req: ChatRequest, prompt_len: int, defaults: dict[str, Any],
     if req.logprobs or req.top_logprobs:  # loud: a client asking for them gets none
         raise EngineError(400, "logprobs are not returned by this server's in-process "
                           "backend", "unsupported_parameter", "logprobs")
-    if req.tools and req.tool_choice not in (None, "auto", "none"):
-        # A call the model must make is not forced here (vLLM's server does it with a
-        # grammar): promised and not kept would be worse than said.
-        raise EngineError(400, "tool_choice 'required' or a named function is not "
-                          "supported by this server's in-process backend; use 'auto' "
-                          "(with RYMI_LLM_TOOL_CALL_PARSER set, calls come back as "
-                          "tool_calls), or the upstream backend",
+    # A call the model must make ("required", a named function) is forced by the parser's
+    # grammar (vLLM's own, for its format); with no parser it cannot be: promised and not
+    # kept would be worse than said.
+    forced = parse.structured_outputs if parse is not None else None
+    if req.tools and req.tool_choice not in (None, "auto", "none") and forced is None:
+        raise EngineError(400, "tool_choice 'required' or a named function needs a tool-call "
+                          "parser that can force the call (RYMI_LLM_TOOL_CALL_PARSER, e.g. "
+                          "hermes), or the upstream backend; use 'auto'",
                           "unsupported_parameter", "tool_choice")
     if parse is not None and not parse.skip_special_tokens:
         params["skip_special_tokens"] = False
@@ -72,6 +73,12 @@ def sampling_params(req: ChatRequest, prompt_len: int, defaults: dict[str, Any],
             raise EngineError(400, "response_format.json_schema.schema must be an object",
                               "invalid_value", "response_format")
         params["structured_outputs"] = StructuredOutputsParams(json=schema)
+    if forced is not None:
+        if "structured_outputs" in params:
+            raise EngineError(400, "a forced tool_choice holds the output to the call; it "
+                              "cannot take response_format or structured_outputs too",
+                              "invalid_value", "tool_choice")
+        params["structured_outputs"] = forced
     from vllm.exceptions import VLLMClientError
 
     try:
