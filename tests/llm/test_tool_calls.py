@@ -44,8 +44,11 @@ def fed(prepared_model: Path, text: str, tools: list[dict[str, Any]] | None
 
     tokenizer = get_tokenizer(str(prepared_model))
     req = ChatRequest.model_validate({"messages": BYE, "tools": tools})
-    parse = OutputParser(parser_class("hermes", "", tokenizer), tokenizer, req,
-                         [m.model_dump(exclude_none=True) for m in req.messages])
+    parse = OutputParser(parser_class("hermes", "", tokenizer), tokenizer, req, BYE)
+    return _fed_with(parse, tokenizer, text), parse
+
+
+def _fed_with(parse: OutputParser, tokenizer: Any, text: str) -> list[Delta]:
     ids = tokenizer.encode(text, add_special_tokens=False)
     out, before = [], ""
     for i, token in enumerate(ids):
@@ -55,22 +58,33 @@ def fed(prepared_model: Path, text: str, tools: list[dict[str, Any]] | None
         before = now
         out.append(Delta(content, parse.finish_reason("stop" if last else None), 2, i + 1,
                          tool_calls=calls, reasoning=reasoning))
-    return out, parse
+    return out
 
 
 def test_a_tool_call_in_the_text_becomes_tool_calls_and_is_never_spoken(prepared_model):
     deltas, parse = fed(prepared_model, "Sure, goodbye. " + CALL_TEXT, [END_CALL])
     spoken = "".join(d.text for d in deltas)
     assert "<tool" not in spoken and spoken.strip() == "Sure, goodbye."
-    answer = Answer()
-    for d in deltas:
-        answer.add(d)
-    message = answer.message()
+    message = _answer(deltas).message()
     (call,) = message["tool_calls"]
     assert call["id"] and call["type"] == "function"
     assert call["function"]["name"] == "end_call"
     assert json.loads(call["function"]["arguments"]) == {"reason": "done"}
     assert deltas[-1].finish_reason == "tool_calls" and parse.called
+
+
+@pytest.mark.parametrize("parallel", [None, False])
+def test_parallel_tool_calls_false_keeps_the_first_call_only(prepared_model, parallel):
+    from vllm.tokenizers import get_tokenizer
+
+    tokenizer = get_tokenizer(str(prepared_model))
+    req = ChatRequest.model_validate({"messages": BYE, "tools": [END_CALL],
+                                      "parallel_tool_calls": parallel})
+    parse = OutputParser(parser_class("hermes", "", tokenizer), tokenizer, req, BYE)
+    text = CALL_TEXT + CALL_TEXT.replace("done", "again")
+    calls = _answer(_fed_with(parse, tokenizer, text)).message()["tool_calls"]
+    assert [json.loads(c["function"]["arguments"])["reason"] for c in calls] == (
+        ["done"] if parallel is False else ["done", "again"])
 
 
 def test_plain_text_passes_through_the_parser_whole(prepared_model):
@@ -97,13 +111,7 @@ def test_a_reasoning_models_thinking_is_kept_out_of_the_content(prepared_model):
     req = ChatRequest.model_validate({"messages": BYE})
     parse = OutputParser(parser_class("", "qwen3", tokenizer), tokenizer, req, BYE)
     text = "<think>The caller is leaving.</think>Goodbye, have a nice day!"
-    ids = tokenizer.encode(text, add_special_tokens=False)
-    answer, before = Answer(), ""
-    for i, token in enumerate(ids):
-        now = tokenizer.decode(ids[:i + 1])
-        content, reasoning, calls = parse.feed(now[len(before):], [token], [1], False)
-        answer.add(Delta(content, None, 1, i + 1, tool_calls=calls, reasoning=reasoning))
-        before = now
+    answer = _answer(_fed_with(parse, tokenizer, text))
     assert answer.message() == {"role": "assistant", "content": "Goodbye, have a nice day!",
                                 "reasoning": "The caller is leaving."}
 

@@ -95,7 +95,9 @@ class OutputParser:
                                       finished=finished)
         if msg is None:
             return "", "", None
-        calls = [call.model_dump(exclude_none=True) for call in msg.tool_calls] or None
+        single = self.request.parallel_tool_calls is False  # the first call only, as vLLM
+        calls = [call.model_dump(exclude_none=True) for call in msg.tool_calls
+                 if not single or call.index == 0] or None
         self.called = self.called or calls is not None
         return msg.content or "", getattr(msg, "reasoning", None) or "", calls
 
