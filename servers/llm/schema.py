@@ -86,19 +86,26 @@ class ResponseFormat(_Lenient):
 
 
 class StructuredOutputs(_Lenient):
-    """vLLM's own request field (its server takes it): the output held to one of these."""
+    """vLLM's own request field (its server takes it): the output held to one of these
+    constraints, with vLLM's options for it. Passed on as it is by the upstream backend."""
 
-    json_: dict[str, Any] | None = Field(None, alias="json")  # (BaseModel has a .json)
+    json_: dict[str, Any] | str | None = Field(None, alias="json")  # (BaseModel has .json)
     regex: str | None = Field(None, max_length=10_000)
     choice: list[str] | None = Field(None, min_length=1, max_length=1_000)
     grammar: str | None = Field(None, max_length=100_000)
     json_object: bool | None = None
+    structural_tag: str | None = Field(None, max_length=100_000)
+    disable_any_whitespace: bool | None = None
+    disable_additional_properties: bool | None = None
+    whitespace_pattern: str | None = Field(None, max_length=1_000)
 
     @model_validator(mode="after")
     def _one(self) -> StructuredOutputs:
-        given = [k for k, v in self.model_dump().items() if v not in (None, False)]
-        if len(given) != 1:
-            raise ValueError("give exactly one of json, regex, choice, grammar, json_object")
+        kinds = (self.json_, self.regex, self.choice, self.grammar, self.json_object,
+                 self.structural_tag)
+        if sum(k not in (None, False) for k in kinds) != 1:  # vLLM's rule too
+            raise ValueError("give exactly one of json, regex, choice, grammar, json_object, "
+                             "structural_tag")
         return self
 
 

@@ -316,3 +316,18 @@ def test_a_forced_call_takes_no_other_output_format(llm_server: RunningServer) -
                    json={"messages": BYE, "tools": [END_CALL], "tool_choice": "required",
                          "response_format": {"type": "json_object"}})
     assert r.status_code == 400 and r.json()["error"]["param"] == "tool_choice", r.text
+
+
+@pytest.mark.parametrize("constraint", [{"regex": "("}, {"grammar": "not ::= a grammar ::="},
+                                        {"json": {"type": "nonsense"}}, {"json": "{not json"}])
+def test_a_constraint_the_engine_cannot_compile_is_a_400_and_the_engine_goes_on(
+        llm_server: RunningServer, constraint: dict[str, Any]) -> None:
+    import httpx
+
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    url = f"{llm_server.url}/v1/chat/completions"
+    r = httpx.post(url, timeout=60, headers=auth, json={
+        "messages": BYE, "max_tokens": 4, "structured_outputs": constraint})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_value", r.text
+    r = httpx.post(url, timeout=60, headers=auth, json={"messages": BYE, "max_tokens": 2})
+    assert r.status_code == 200, r.text
