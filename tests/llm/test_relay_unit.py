@@ -376,3 +376,16 @@ def test_an_answer_without_a_message_is_no_answer(answer: dict) -> None:
 def test_an_answers_usage_is_an_object_or_null() -> None:
     answer = {"choices": [{"index": 0, "message": {"content": "ok"}}], "usage": "n/a"}
     assert conform_answer(answer) and answer["usage"] is None
+
+
+def test_bytes_that_are_no_utf8_are_replaced_not_passed_on() -> None:
+    """An upstream's bad byte (a cut multi-byte character): passed on, the client's
+    decoder failed on the whole stream. Each is U+FFFD; good text is untouched."""
+    bad = b'data: {' + ID + b'"choices":[{"index":0,"delta":{"content":"caf\xc3 ok"}}]}\n\n'
+    good = b'data: {' + ID + '"choices":[{"index":0,"delta":{"content":"café"}}]}\n\n'.encode()
+    out, _ = relay([ROLE, bad, good, STOP, DONE])
+    data = b"".join(out)
+    events = [json.loads(line[6:]) for line in data.decode("utf-8").split("\n\n")
+              if line.startswith("data: {")]
+    assert [e["choices"][0]["delta"].get("content") for e in events[1:3]] == [
+        "caf\ufffd ok", "café"]
