@@ -8,6 +8,7 @@ a threshold of 0.5, 3 gave no words at all (a caller the agent never heard) and 
 32.3%; at 0.35, 1 and 19.6%. White and pink noise, hum and chords through the same band
 peak at 0.05 or less, so the lower threshold costs no false starts there.
 
+A window whose energy is mostly under 300 Hz (hum, rumble) is no evidence of the band.
 The verdict is per stream and one way: a single window with sound up there makes it
 wide for good (a click, or wideband audio after a quiet start), and the session's
 thresholds are the configured ones again.
@@ -35,6 +36,11 @@ _SOUND_DBFS = -45.0
 # more in each one's top window; through the phone band, as int16: -45.6 dB at most.
 _WIDE_DB = -30.0
 _HANN = np.hanning(WINDOW).astype(np.float32)
+# Under 300 Hz (bins 0-9): where a phone line carries little and mains hum and rumble
+# carry all. A window with most of its energy there says nothing of the band: a loud hum
+# alone (peaking at 0.31, wideband) was taken for a phone call and scored at 0.35.
+_LOW_BIN = 10
+_LOW_SHARE = 0.5
 
 
 class BandWatch:
@@ -50,8 +56,11 @@ class BandWatch:
         if not len(loud):
             return self.band
         spectrum = np.abs(np.fft.rfft(loud * _HANN, axis=1)) ** 2
-        share = spectrum[:, _HIGH_BIN:].sum(axis=1) / (spectrum.sum(axis=1) + 1e-20)
-        self.band = "wide" if share.max() > 10 ** (_WIDE_DB / 10) else "narrow"
+        total = spectrum.sum(axis=1) + 1e-20
+        if (spectrum[:, _HIGH_BIN:].sum(axis=1) / total).max() > 10 ** (_WIDE_DB / 10):
+            self.band = "wide"
+        elif (spectrum[:, :_LOW_BIN].sum(axis=1) / total < _LOW_SHARE).any():
+            self.band = "narrow"
         return self.band
 
     def observe_frame(self, samples: np.ndarray) -> Band:

@@ -35,6 +35,29 @@ def test_silence_says_nothing_and_wide_audio_after_a_phone_start_is_wide_for_goo
     assert band_of(phone + wide + phone) == "wide"  # one way: a click never flips it back
 
 
+def test_a_loud_hum_alone_is_no_phone_call() -> None:
+    """Mains hum and its harmonics, wideband, nothing above 4 kHz: it said "narrow" (and
+    peaks at 0.31, under the narrowband threshold but close). Hum is no evidence either
+    way; speech after it decides."""
+    t = np.arange(3 * 16000) / 16000
+    hum = sum(a * np.sin(2 * np.pi * f * t) for f, a in ((60, 0.1), (120, 0.05), (180, 0.03)))
+    pcm = (hum * 32767).astype("<i2").tobytes()
+    assert band_of(pcm) == "unknown"
+    assert band_of(pcm + phone_band(load_pcm("jfk.wav"))) == "narrow"
+    assert band_of(pcm + load_pcm("jfk.wav")) == "wide"
+
+
+@pytest.mark.parametrize("clip", SPEECH)
+def test_a_call_sent_on_without_its_low_cut_is_narrow_too(clip: str) -> None:
+    """8 kHz and back, nothing more (no 300 Hz high-pass, as a line may not have one): a
+    male voice's lowest harmonics stay, and other windows still say "narrow"."""
+    import soxr
+
+    x = np.frombuffer(load_pcm(clip), "<i2").astype(np.float32) / 32768
+    y = soxr.resample(soxr.resample(x, 16000, 8000), 8000, 16000)
+    assert band_of((np.clip(y, -1, 1) * 32767).astype("<i2").tobytes()) == "narrow"
+
+
 def words_heard(text: str, reference: str) -> float:
     heard = set(text.lower().replace(",", " ").replace(".", " ").split())
     want = reference.lower().replace(".", "").split()
