@@ -140,13 +140,14 @@ async def _events(request: Request, req: ChatRequest, backend: EngineBackend, fi
                   stream: AsyncIterator[Delta], started: float, ttft: float
                   ) -> AsyncIterator[bytes]:
     out = ChunkWriter(backend.served_name)
-    last = first
+    last, calls = first, _calls_begun(first)
     try:
         # Role and first text in one write: one syscall, and the role chunk never waits.
         yield out.role() + _chunk(out, first)
         async for d in stream:
             last = d
             if d.text or d.finish_reason or d.tool_calls or d.reasoning:
+                calls += _calls_begun(d)
                 yield _chunk(out, d)
         if req.include_usage:
             yield out.usage(last.prompt_tokens, last.completion_tokens)
@@ -162,11 +163,16 @@ async def _events(request: Request, req: ChatRequest, backend: EngineBackend, fi
         raise
     finally:
         await stream.aclose()
-        _account(request, backend, last, started, ttft)
+        _account(request, backend, last, started, ttft, calls)
 
 
 def _chunk(out: ChunkWriter, d: Delta) -> bytes:
     return out.delta(d.text, d.finish_reason, d.tool_calls, d.reasoning)
+
+
+def _calls_begun(d: Delta) -> int:
+    """Tool calls that ``d`` opens (each call's first part carries its id)."""
+    return sum(1 for part in d.tool_calls or () if part.get("id"))
 
 
 async def _whole(request: Request, backend: EngineBackend, first: Delta,
@@ -185,7 +191,7 @@ async def _whole(request: Request, backend: EngineBackend, first: Delta,
         raise _api_error(exc) from None
     finally:
         await stream.aclose()
-        _account(request, backend, last, started, ttft)
+        _account(request, backend, last, started, ttft, len(answer.calls))
     body: dict[str, Any] = {
         "id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion",
         "created": int(time.time()), "model": backend.served_name,
@@ -197,8 +203,10 @@ async def _whole(request: Request, backend: EngineBackend, first: Delta,
 
 
 def _account(request: Request, backend: EngineBackend, last: Delta, started: float,
-             ttft: float) -> None:
+             ttft: float, tool_calls: int = 0) -> None:
     total = time.monotonic() - started
+    if tool_calls:  # whether the agent ended or transferred the call, in the record
+        usage_of(request).extra["tool_calls"] = tool_calls
     usage_of(request).extra.update(model=backend.served_name, prompt_tokens=last.prompt_tokens,
                                    completion_tokens=last.completion_tokens,
                                    cached_tokens=last.cached_tokens,

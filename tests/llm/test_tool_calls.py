@@ -226,11 +226,12 @@ def client(llm_server: RunningServer) -> openai.OpenAI:
                          timeout=120)
 
 
-def test_a_streamed_tool_call_arrives_as_tool_calls(client: openai.OpenAI) -> None:
+def test_a_streamed_tool_call_arrives_as_tool_calls(client: openai.OpenAI,
+                                                    llm_server: RunningServer) -> None:
     chunks = list(client.chat.completions.create(
         model="agent", messages=BYE, tools=[END_CALL], stream=True, max_tokens=200,
         temperature=0, extra_body={"structured_outputs": FORCED},
-        stream_options={"include_usage": True}))
+        stream_options={"include_usage": True}, extra_headers={"X-Request-Id": "streamed-call"}))
     content = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert content.strip() == "Goodbye!", content
     parts = [t for c in chunks if c.choices for t in c.choices[0].delta.tool_calls or ()]
@@ -240,12 +241,16 @@ def test_a_streamed_tool_call_arrives_as_tool_calls(client: openai.OpenAI) -> No
     finishes = [c.choices[0].finish_reason for c in chunks if c.choices]
     assert finishes[-1] == "tool_calls" and finishes.count("tool_calls") == 1
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 10
+    assert llm_server.wait_usage("streamed-call")["tool_calls"] == 1
 
 
-def test_a_whole_answer_carries_the_call_and_no_marker(client: openai.OpenAI) -> None:
+def test_a_whole_answer_carries_the_call_and_no_marker(client: openai.OpenAI,
+                                                       llm_server: RunningServer) -> None:
     r = client.chat.completions.create(
         model="agent", messages=BYE, tools=[END_CALL], max_tokens=200, temperature=0,
-        extra_body={"structured_outputs": FORCED})
+        extra_body={"structured_outputs": FORCED},
+        extra_headers={"X-Request-Id": "whole-call"})
+    assert llm_server.wait_usage("whole-call")["tool_calls"] == 1  # said in the record
     choice = r.choices[0]
     assert choice.finish_reason == "tool_calls"
     assert choice.message.content.strip() == "Goodbye!"
