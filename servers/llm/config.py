@@ -137,8 +137,8 @@ class LlmSettings(ServerSettings):
             # typed name would go upstream as it is (a 404 from vLLM or OpenAI, each call).
             raise ValueError("upstream_check=false needs upstream_model (the model name "
                              "sent upstream)")
-        if self.backend == "upstream" and any(
-                p not in (None, "", "none") for p in (self.tool_call_parser, self.reasoning_parser)):
+        parsers = (self.tool_call_parser, self.reasoning_parser)
+        if self.backend == "upstream" and any(p not in (None, "", "none") for p in parsers):
             raise ValueError("tool_call_parser and reasoning_parser need backend=vllm (an "
                              "upstream parses its own output: vllm serve --tool-call-parser)")
         if self.workers > 1 and self.backend != "upstream":

@@ -174,7 +174,6 @@ def _dates(m: re.Match[str]) -> str:
     return f"{m['w']}{_month_day(m['a'])} {word if word.isalpha() else 'to'} {_month_day(m['b'])}"
 
 
-Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str] | str]
 def _model_number(m: re.Match[str]) -> str:
     """"F-150": "F one fifty", as a name's three digits are said (not "one hundred and
     fifty"); "I-405": "I four oh five"; "B-200": "B two hundred"."""
@@ -188,6 +187,7 @@ def _model_number(m: re.Match[str]) -> str:
     return f"{m['p']} {spoken}"
 
 
+Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str] | str]
 NUMERAL_RULES: list[Rule] = [
     # A number's last four, the rest masked ("(...4821)", "xxxx4821"): digits. Not after a
     # word ("Wait...1000 people").
