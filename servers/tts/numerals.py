@@ -174,17 +174,25 @@ def _dates(m: re.Match[str]) -> str:
     return f"{m['w']}{_month_day(m['a'])} {word if word.isalpha() else 'to'} {_month_day(m['b'])}"
 
 
+def paired(n: int) -> str:
+    """A name's number as it is said, in pairs from the right: 150 "one fifty", 405 "four
+    oh five", 1234 "twelve thirty-four", 1005 "ten oh five", 200 "two hundred"."""
+    if n < 100 or (n % 100 == 0 and n % 1000 == 0) or n >= 10_000:
+        return words(n)
+    head, tail = divmod(n, 100)
+    if tail == 0:
+        return f"{words(head)} hundred"
+    return f"{words(head)} {'oh ' if tail < 10 else ''}{words(tail)}"
+
+
 def _model_number(m: re.Match[str]) -> str:
-    """"F-150": "F one fifty", as a name's three digits are said (not "one hundred and
-    fifty"); "I-405": "I four oh five"; "B-200": "B two hundred"."""
-    n = int(m["n"])
-    if n % 100 == 0:
-        spoken = words(n)
-    elif n % 100 < 10:
-        spoken = f"{words(n // 100)} oh {words(n % 10)}"
-    else:
-        spoken = f"{words(n // 100)} {words(n % 100)}"
-    return f"{m['p']} {spoken}"
+    """"F-150": "F one fifty" (not "one hundred and fifty"), "I-405": "I four oh five"."""
+    return f"{m['p']} {paired(int(m['n']))}"
+
+
+def _flight(m: re.Match[str]) -> str:
+    """"Flight UA123": "U A one twenty-three", "flight B6 1005": "B six ten oh five"."""
+    return f"{m['w']}{spelt(m['a'])} {paired(int(m['n']))}"
 
 
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str] | str]
@@ -192,6 +200,10 @@ NUMERAL_RULES: list[Rule] = [
     # A number's last four, the rest masked ("(...4821)", "xxxx4821"): digits. Not after a
     # word ("Wait...1000 people").
     (re.compile(r"(?<!\w)(?:\.{3}|…|[xX]{2,})\s?(\d{4})\b"), lambda m: _digits(m, 1)),
+    # A flight: its airline's two characters, then its number in pairs, as it is
+    # announced ("UA123" was "U A one hundred twenty three").
+    (re.compile(r"\b(?P<w>(?i:flights?) )(?P<a>[A-Z][A-Z\d]|\d[A-Z]) ?(?P<n>[1-9]\d{0,3})\b"),
+     _flight),
     # A name of one or two capitals and three digits ("F-150", "I-405", "SR-710"), not a
     # code of more groups ("ABC-123" is one), nor an amount or a decimal.
     (re.compile(r"(?<![\w-])(?P<p>[A-Z]{1,2})-(?P<n>[1-9]\d\d)(?![\w-]|[.,]\d)"), _model_number),

@@ -176,6 +176,9 @@ from servers.tts.text import MAX_PIECE, plan
     # A name's three digits, as they are said ("F-one hundred and fifty").
     ("The F-150 on I-405, the B-200.", "The F one fifty on I four oh five, the B two "
      "hundred."),
+    # A flight's number is announced in pairs ("U A one hundred twenty three" before).
+    ("Flight UA123, flight B6 1005 or flight LH 2000.", "Flight U A one twenty-three, flight "
+     "B six ten oh five or flight L H two thousand."),
     ("Card expires 09/27. The offer expires 09/27.", "Card expires September twenty "
      "twenty-seven. The offer expires September twenty-seventh."),
     ("Wait 10s. So $10 - $3 = $7 left.", "Wait ten seconds. So ten dollars minus three "
