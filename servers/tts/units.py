@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from .numerals import paired
 from .stops import kept_stop
 
 _MASS = {"mg": "milligram", "mcg": "microgram", "µg": "microgram", "g": "gram",
@@ -84,8 +85,12 @@ MEASURE_RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]
      lambda m: _inches(" by ".join(n for n in (m["a"], m["b"], m["c"]) if n), m)),
     # "27″ monitor": the double prime is only ever inches.
     (re.compile(rf"(?<![\w.])(?P<n>{_SIZE})″"), lambda m: _inches(m["n"], m)),
-    # "2x4", "1920x1080", "10x20 ft": dimensions, "by" (it was "two x4").
-    (re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)x(\d+(?:\.\d+)?)(?!\w|\.\d)"), r"\1 by \2"),
+    # "2x4", "1920x1080", "10x20 ft": dimensions, "by" (it was "two x4"); four digits in
+    # pairs as sizes are said ("nineteen twenty by ten eighty", not "one thousand and
+    # eighty"). Shorter ones stay digits, for a unit after them to be named.
+    (re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)x(\d+(?:\.\d+)?)(?!\w|\.\d)"),
+     lambda m: " by ".join(paired(int(n)) if len(n) == 4 and n.isdigit() else n
+                           for n in m.groups())),
     # "2x daily", "1x a week": how often, "twice daily", "once a week" ("two x daily").
     (re.compile(r"(?<![\w.])(?P<n>\d{1,2})x(?: ?/ ?(?P<per>day|week|month|year)\b|(?= "
                 r"(?:daily|weekly|monthly|yearly|a|an|per|each|every)\b))"),

@@ -295,6 +295,7 @@ from servers.tts.text import MAX_PIECE, plan
      "Approximately five minutes."),
     ("A 2x4 board, a 10x20 ft room, 3x faster, 2x the price; 0x1F.", "A two by four board, "
      "a ten by twenty feet room, three times faster, two times the price; hex one F."),
+    ("A 1920x1080 screen.", "A nineteen twenty by ten eighty screen."),
     # An ISO currency code was spelt ("fifty you ess dee") and its cents were a decimal;
     # a ZIP code after "ZIP" was an amount, a 50/50 split "fifty slash fifty".
     ("Costs USD 50.25, 20 EUR, 1.299,00 EUR, GBP 15.50 or CAD 20; the USD rose.", "Costs "
