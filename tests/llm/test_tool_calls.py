@@ -201,6 +201,30 @@ def test_a_forced_call_without_a_parser_is_refused_not_answered_in_prose():
     assert sampling_of({"tools": [END_CALL], "tool_choice": "auto"}, prompt_len=10)
 
 
+def test_a_strict_tools_grammar_and_the_callers_own_format(prepared_model):
+    """A strict tool under "auto" gets vLLM's triggered grammar (free text, a call held to
+    its schema); a caller's own format wins there, as in vLLM's server. Under "required"
+    both cannot hold: a 400."""
+    from vllm.tokenizers import get_tokenizer
+
+    from servers.llm.backends.vllm_sampling import sampling_params
+
+    tokenizer = get_tokenizer(str(prepared_model))
+    cls = parser_class("hermes", "", tokenizer)
+
+    def params(**body: Any) -> Any:
+        req = ChatRequest.model_validate({"messages": BYE, "tools": [STRICT_END_CALL], **body})
+        return sampling_params(req, 10, {}, context=1024, cap=64, vocab=len(tokenizer),
+                               parse=OutputParser(cls, tokenizer, req, BYE))
+
+    assert params(tool_choice="auto").structured_outputs.structural_tag
+    own = params(tool_choice="auto", response_format={"type": "json_object"})
+    assert own.structured_outputs.json_object and not own.structured_outputs.structural_tag
+    with pytest.raises(EngineError) as err:
+        params(tool_choice="required", response_format={"type": "json_object"})
+    assert (err.value.status, err.value.param) == (400, "tool_choice")
+
+
 def test_structured_outputs_reach_the_engine_and_one_at_a_time():
     params = sampling_of({"structured_outputs": {"regex": "yes|no"}}, prompt_len=10)
     assert params.structured_outputs.regex == "yes|no"

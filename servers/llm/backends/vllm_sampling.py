@@ -74,11 +74,13 @@ def sampling_params(req: ChatRequest, prompt_len: int, defaults: dict[str, Any],
                               "invalid_value", "response_format")
         params["structured_outputs"] = StructuredOutputsParams(json=schema)
     if forced is not None:
-        if "structured_outputs" in params:
+        if "structured_outputs" not in params:
+            params["structured_outputs"] = forced
+        elif req.tool_choice not in (None, "auto"):
             raise EngineError(400, "a forced tool_choice holds the output to the call; it "
                               "cannot take response_format or structured_outputs too",
                               "invalid_value", "tool_choice")
-        params["structured_outputs"] = forced
+        # else "auto" keeps the caller's own format, as vLLM's server does
     from vllm.exceptions import VLLMClientError
 
     try:
