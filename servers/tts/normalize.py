@@ -67,9 +67,10 @@ def _time(m: re.Match[str]) -> str:
 def _code(m: re.Match[str]) -> str:
     groups = m[0].split("-")
     # "12A-12C", "B12-B14": seats or gates of one row or one letter, a range.
-    a, b = (re.fullmatch(r"(\d{1,3})[A-Z]|([A-Z])\d{1,3}", g) for g in (*groups, "", "")[:2])
-    if len(groups) == 2 and a and b and (a[1] or a[2]) in (b[1], b[2]):
-        return f"{groups[0]} to {groups[1]}"
+    if len(groups) == 2:
+        a, b = (re.fullmatch(r"(\d{1,3})[A-Z]|([A-Z])\d{1,3}", g) for g in groups)
+        if a and b and (a[1] or a[2]) in (b[1], b[2]):
+            return f"{groups[0]} to {groups[1]}"
     # Two short groups are a name with a number ("F-150", "B-52"), unless a group mixes
     # letters and digits, as no name does: "XK7-92B" was "XK seven ninety-two B".
     mixed = any(not g.isalpha() and not g.isdigit() for g in groups)

@@ -176,8 +176,9 @@ def _dates(m: re.Match[str]) -> str:
 
 def paired(n: int) -> str:
     """A name's number as it is said, in pairs from the right: 150 "one fifty", 405 "four
-    oh five", 1234 "twelve thirty-four", 1005 "ten oh five", 200 "two hundred"."""
-    if n < 100 or (n % 100 == 0 and n % 1000 == 0) or n >= 10_000:
+    oh five", 1234 "twelve thirty-four", 1005 "ten oh five", 200 "two hundred".
+    (num2words' year reading is close, but says 1005 "one thousand and five", as a year.)"""
+    if n < 100 or n % 1000 == 0 or n >= 10_000:
         return words(n)
     head, tail = divmod(n, 100)
     if tail == 0:

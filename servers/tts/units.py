@@ -88,7 +88,7 @@ MEASURE_RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]
     # "2x4", "1920x1080", "10x20 ft": dimensions, "by" (it was "two x4"); four digits in
     # pairs as sizes are said ("nineteen twenty by ten eighty", not "one thousand and
     # eighty"). Shorter ones stay digits, for a unit after them to be named.
-    (re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)x(\d+(?:\.\d+)?)(?!\w|\.\d)"),
+    (re.compile(rf"(?<![\w.])({_SIZE})x({_SIZE})(?!\w|\.\d)"),
      lambda m: " by ".join(paired(int(n)) if len(n) == 4 and n.isdigit() else n
                            for n in m.groups())),
     # "2x daily", "1x a week": how often, "twice daily", "once a week" ("two x daily").
@@ -100,7 +100,7 @@ MEASURE_RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]
     (re.compile(r"(?<![\w.])(?P<n>\d+)-(?P<u>min|mins|hr|hrs|sec|secs)\b\.?(?= \w)"),
      lambda m: f"{m['n']}-" + {"m": "minute", "h": "hour", "s": "second"}[m["u"][0]]),
     # "3x faster", "2x the price": a multiple, "times" (it was "three x faster").
-    (re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)x(?= (?:faster|slower|quicker|more|less|fewer|"
+    (re.compile(rf"(?<![\w.])({_SIZE})x(?= (?:faster|slower|quicker|more|less|fewer|"
                 r"cheaper|larger|bigger|smaller|higher|lower|better|worse|longer|shorter|"
                 r"as|the)\b)"), r"\1 times"),
     (re.compile(rf"(?<![\w.])(?P<n>\d[\d,]*(?:\.\d+)?)\s?(?P<u>{_UNIT})"
