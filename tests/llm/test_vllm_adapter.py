@@ -48,7 +48,7 @@ def backend_with(engine: EngineDouble) -> VllmBackend:
     backend = VllmBackend(LlmSettings())
     backend.engine = engine
 
-    async def render(req: ChatRequest) -> list[int]:
+    async def render(req: ChatRequest, messages: list) -> list[int]:
         return [1, 2, 3]
     backend.render = render  # type: ignore[method-assign]
     backend.sampling = lambda req, n, parse=None: None  # type: ignore[method-assign]

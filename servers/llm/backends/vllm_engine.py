@@ -172,8 +172,8 @@ class VllmBackend:
         async for _ in self.generate(req, "warmup"):
             pass
 
-    async def render(self, req: ChatRequest) -> list[int]:
-        messages = messages_of(req)
+    async def render(self, req: ChatRequest, messages: list[dict[str, Any]]) -> list[int]:
+        """``messages`` (``messages_of(req)``) through the chat template, as token ids."""
         kwargs: dict[str, Any] = {"add_generation_prompt": True, "tokenize": True,
                                   "return_dict": True}
         if req.tools and req.tool_choice != "none":
@@ -205,14 +205,15 @@ class VllmBackend:
                                cap=self.settings.max_tokens_cap, vocab=len(self.tokenizer),
                                parse=parse)
 
-    def _output_parser(self, req: ChatRequest) -> OutputParser | None:
+    def _output_parser(self, req: ChatRequest, messages: list[dict[str, Any]]
+                       ) -> OutputParser | None:
         """A parser where one has work: a reasoning model's every answer, or a request
         that offers tools (the rest skip its cost on every token, as vLLM's would find
         nothing in them)."""
         if self.parser_cls is None or not (
                 self.parsers[1] or (req.tools and req.tool_choice != "none")):
             return None
-        return OutputParser(self.parser_cls, self.tokenizer, req, messages_of(req))
+        return OutputParser(self.parser_cls, self.tokenizer, req, messages)
 
     async def generate(self, req: ChatRequest, request_id: str,
                        on_prompt: Callable[[int], None] | None = None
@@ -223,8 +224,9 @@ class VllmBackend:
         if any(m.has_non_text() for m in req.messages):
             raise EngineError(400, "this model reads text only", "unsupported_content",
                               "messages")
-        ids = await self.render(req)
-        parse = self._output_parser(req)
+        messages = messages_of(req)  # once: the template and the parser read the same
+        ids = await self.render(req, messages)
+        parse = self._output_parser(req, messages)
         params = self.sampling(req, len(ids), parse)
         if on_prompt is not None:
             on_prompt(len(ids))
