@@ -1,9 +1,10 @@
 """vLLM's engine processes end with the in-process LLM server, however it ends.
 
-Two real engine starts (no shared one can be killed): one stopped with Ctrl-C while its
-engine builds, one killed outright once ready (the OOM killer, ``kill -9``). Before,
-the first waited for the whole build before it exited, and the second left its engine
-core and worker running for good, holding the model and the KV cache.
+Three real engine starts (no shared one can be killed): two stopped with Ctrl-C while
+their engine builds (before its processes exist, and while they build), one killed
+outright once ready (the OOM killer, ``kill -9``). Before, the first two waited for the
+whole build before they exited (CI saw the first on a fast machine), and the third left
+its engine core and worker running for good, holding the model and the KV cache.
 """
 
 from __future__ import annotations
@@ -59,14 +60,32 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _engine_core_started(server: RunningServer) -> bool:
+    """The engine core's process exists (spawned by multiprocessing, or renamed by vLLM)."""
+    return any("spawn_main" in _cmd(p) or "EngineCore" in _cmd(p)
+               for p in child_pids(server.proc.pid))
+
+
+def _exited_noting(server: RunningServer, engine: set[int]) -> bool:
+    with contextlib.suppress(OSError):  # (the server gone)
+        engine.update(_engine_pids(server))
+    return server.proc.poll() is not None
+
+
+@pytest.mark.parametrize("when", ["before_its_processes_start", "while_its_processes_build"])
 def test_ctrl_c_while_the_engine_builds_stops_it_rather_than_waiting(
-        prepared_llm: Path, models_dir: Path) -> None:
+        prepared_llm: Path, models_dir: Path, when: str) -> None:
     server = _start(models_dir, wait_ready=False)
     try:
-        assert wait_for(lambda: _engine_pids(server), 120), server.logs()[-2000:]
-        engine = _engine_pids(server)
+        if when == "before_its_processes_start":  # the build's thread has begun
+            assert wait_for(lambda: "starting vLLM engine" in server.logs(), 120), \
+                server.logs()[-2000:]
+        else:
+            assert wait_for(lambda: _engine_core_started(server), 120), server.logs()[-2000:]
         server.signal(signal.SIGINT)
-        assert server.proc.wait(60) == 0, server.logs()[-3000:]
+        engine: set[int] = set()  # every engine process seen until the server is gone
+        assert wait_for(lambda: _exited_noting(server, engine), 60), server.logs()[-3000:]
+        assert server.proc.returncode == 0, server.logs()[-3000:]
         # Stopped, not waited for: the build never reached its end.
         assert BUILT not in server.logs(), "the engine was built to the end after Ctrl-C"
         assert wait_for(lambda: not any(_alive(p) for p in engine), 30), \

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import multiprocessing
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -23,6 +22,7 @@ from rymi_endpoints.models.catalog import resolve
 from ..config import LlmSettings
 from ..schema import ChatRequest, is_text
 from . import Delta, EngineError, vllm_cache, vllm_lifeline, vllm_plugin
+from .vllm_build import build_in_thread
 from .vllm_output import OutputParser, parser_class
 from .vllm_prompt import messages_of, template_takes_tools
 from .vllm_sampling import sampling_params
@@ -107,17 +107,7 @@ class VllmBackend:
             disable_log_stats=True,
         )
         log.info("starting vLLM engine on %s (dtype %s)", path.name, args.dtype)
-        # Building the engine blocks for tens of seconds: keep /healthz answering meanwhile.
-        build = asyncio.ensure_future(asyncio.to_thread(AsyncLLM.from_engine_args, args))
-        try:
-            self.engine = await asyncio.shield(build)
-        except asyncio.CancelledError:
-            # Stopped while loading (Ctrl-C, SIGTERM): the build went on in its thread and
-            # the process waited for it at exit (44 s measured). With its engine processes
-            # gone the build fails at once; they hold nothing worth a clean stop yet.
-            for process in multiprocessing.active_children():
-                process.kill()
-            raise
+        self.engine = await build_in_thread(lambda: AsyncLLM.from_engine_args(args))
         self.tokenizer = self.engine.get_tokenizer()
         self.max_model_len = self.engine.model_config.max_model_len
         self.template_takes_tools = template_takes_tools(self.tokenizer)

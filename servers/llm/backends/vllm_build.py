@@ -1,0 +1,53 @@
+"""vLLM's engine built off the event loop, and a build given up when the server stops.
+
+``AsyncLLM.from_engine_args`` blocks for tens of seconds (minutes for a large model), so
+it runs in a thread while /healthz answers. A thread cannot be cancelled: stopped while
+building (Ctrl-C, SIGTERM), the process waited for the build at exit, then shut the
+fresh engine down (44 s measured; the whole build when the signal came before the
+engine's processes were started, as CI found on a fast machine). Its engine processes
+are killed instead, as soon as they exist, until the build gives up: with them gone it
+fails at once, and they hold nothing worth a clean stop yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+REAP_EVERY_S = 0.05  # a build's engine process lives at most this long once abandoned
+
+
+async def build_in_thread(make: Callable[[], T]) -> T:
+    built = threading.Event()
+
+    def run() -> T:
+        try:
+            return make()
+        finally:
+            built.set()
+
+    build = asyncio.ensure_future(asyncio.to_thread(run))
+    try:
+        return await asyncio.shield(build)
+    except asyncio.CancelledError:
+        # Its failure (the engine killed) is expected, not "never retrieved" noise.
+        build.add_done_callback(lambda f: f.cancelled() or f.exception())
+        _abandon(built)
+        raise
+
+
+def _abandon(built: threading.Event) -> None:
+    def reap() -> None:
+        while not built.wait(REAP_EVERY_S):
+            try:
+                children = multiprocessing.active_children()
+            except RuntimeError:  # the set of children changed under us: one starting
+                continue
+            for process in children:
+                process.kill()
+
+    threading.Thread(target=reap, name="rymi-abandon-build", daemon=True).start()
