@@ -13,6 +13,7 @@ from collections.abc import Callable
 from num2words import num2words
 
 from .addresses import spell_digits, spell_groups, spelt
+from .fraction_words import COMMON, FRACTION_RULES, MEASURE_AFTER
 
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
           "September", "October", "November", "December"]
@@ -23,9 +24,6 @@ DAYS = {"Mon": "Monday", "Tue": "Tuesday", "Tues": "Tuesday", "Wed": "Wednesday"
 _SHORT_DAY = "(?:" + "|".join(DAYS) + r")\b"
 _DAY = _SHORT_DAY + r"\.?"
 _NAMED = "|".join([*dict.fromkeys(DAYS.values()), *MONTHS, *SHORT_MONTHS])  # a range's end
-# "1/2 off", "3/4 cup": the fractions people say; "3/5" is as likely a date, left alone.
-_FRACTIONS = {"1/2": "one half", "1/3": "one third", "2/3": "two thirds",
-              "1/4": "one quarter", "3/4": "three quarters"}
 # One end of a range: an amount, a number, a time, a percentage ("$5", "1,200", "9:30",
 # "9am", "20%").
 _END = r"[$€£]?\d[\d,]*(?:\.\d+)?(?::\d\d)?(?:\s?(?:[aApP]\.?[mM]\b\.?|%))?"
@@ -154,11 +152,13 @@ _UNITS = {"mo": ("month", "months"), "yr": ("year", "years"), "wk": ("week", "we
           "hr": ("hour", "hours"), "min": ("minute", "minutes"), "sec": ("second", "seconds")}
 # A month and day with no year ("12/25") is a date only after what a date follows: the
 # words below, or a day's name ("Monday, 3/4"); elsewhere "3/4" is three quarters and
-# "4/5" may be a score, "by 1/2" a fraction. A second date after "to", "and", "-" is one
-# too ("from 12/24 to 12/26", "between 5/1 and 5/3").
+# "4/5" may be a score, "by 1/2" a fraction ("pay by 1/15" is a date), and "5/8 inch" a
+# measure. A second date after "to", "and", "-" is one too ("from 12/24 to 12/26",
+# "between 5/1 and 5/3").
 _MD = r"(?:1[0-2]|0?[1-9])/(?:3[01]|[12]\d|0?[1-9])"
-DATE_BEFORE = ("on|until|till|from|since|before|after|through|thru|between|due|"
-                "expires|expiring|effective|starting|" + "|".join(
+DATE_BEFORE = ("on|until|till|from|since|before|after|through|thru|between|due|by|as of|"
+                "expires|expiring|expired|effective|starting|begins|beginning|ends|ending|"
+                "ended|renews|opens|closes|deadline|week of|" + "|".join(
                     f"{day},?" for day in dict.fromkeys(DAYS.values())))
 
 
@@ -168,6 +168,8 @@ def _month_day(md: str) -> str:
 
 
 def _dates(m: re.Match[str]) -> str:
+    if m["w"].lower().startswith("by") and m["a"] in COMMON and not m["b"]:
+        return m[0]  # "cut by 1/2": a fraction
     if not m["b"]:
         return f"{m['w']}{_month_day(m['a'])}"
     word = m["to"].strip()  # "and", "through", ...; a dash is "to"
@@ -274,7 +276,7 @@ NUMERAL_RULES: list[Rule] = [
      lambda m: f"{MONTHS[int(m['mo']) - 1]} {m['d']}, 20{m['y']}"),
     # ("Due: 4/1" too: the colon after the word hid it, and "4 slash 1" was read.)
     (re.compile(rf"\b(?P<w>(?i:{DATE_BEFORE}):? )(?P<a>{_MD})(?:(?P<to> (?i:to|through|thru|"
-                rf"until|and) |\s?[-–]\s?)(?P<b>{_MD}))?(?![\d/])"), _dates),
+                rf"until|and) |\s?[-–]\s?)(?P<b>{_MD}))?(?![\d/])(?!{MEASURE_AFTER}|\")"), _dates),
     (re.compile(rf"(?<![\d/])(?P<w>)(?P<a>{_MD})(?P<to>\s?[-–]\s?)(?P<b>{_MD})(?![\d/])"),
      _dates),  # "12/24-12/26": two dates
     # "2025/03/15": year first, as ISO writes it with slashes.
@@ -284,11 +286,10 @@ NUMERAL_RULES: list[Rule] = [
     (re.compile(r"(?<![\d/])(?P<mo>1[0-2]|0?[1-9])/(?P<y>(?:19|20)\d\d)(?![\d/])"),
      lambda m: f"{MONTHS[int(m['mo']) - 1]} {m['y']}"),
     # "rated 4/5", "4.5/5 stars": a score out of five or ten, not a date or a fraction.
-    (re.compile(r"\b(?P<w>(?i:rated|rating(?: of)?|scored?(?: of)?) )?(?P<a>\d{1,2}(?:\.\d)?)"
+    (re.compile(r"\b(?P<w>(?i:rated|rating(?: of)?|scored?(?: of)?):? )?(?P<a>\d{1,2}(?:\.\d)?)"
                 r"/(?P<b>5|10|100)\b(?(w)|(?=\s(?:stars?|rating)\b))"),
      lambda m: f"{m['w'] or ''}{m['a']} out of {m['b']}"),
-    (re.compile(r"\b(\d+) 1/2\b"), r"\1 and a half"),
-    (re.compile(r"(?<![\w/.])(?:1/[234]|2/3|3/4)(?![\w/])"), lambda m: _FRACTIONS[m[0]]),
+    *FRACTION_RULES,
     # "$19.99/month", "5/hr": a slash between a number and a word is "per".
     # After an amount's scale too: "$100K/yr" was "one hundred thousand dollars/yr".
     (re.compile(r"(?<=[\d%])\s?/\s?(?=[^\W\d]{1,12}\b)|(?<=\d[KkMB])/(?=[^\W\d]{1,12}\b)"),

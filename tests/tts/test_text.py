@@ -51,6 +51,18 @@ from servers.tts.text import MAX_PIECE, plan
      "twenty-fourth to December twenty-sixth, between May first and May third, closed "
      "January first to January second, expires December twenty twenty-six; by one half or "
      "three quarters cup"),
+    # After "by", "as of", "ends" too ("one/fifteen" and "twelve/thirty-one" before), but
+    # not before what a fraction measures.
+    ("Pay by 1/15, as of 12/31; sale ends 5/31. Cut by 5/8 inch, score: 9/10.",
+     "Pay by January fifteenth, as of December thirty-first; sale ends May thirty-first. "
+     "Cut by five eighths inch, score: nine out of ten."),
+    # Fractions before what they measure, and after a whole number ("five/eight inch",
+    # "two three quarters" before); an inch mark after one, unless it closes a quotation.
+    ('Use 5/8 inch or 1/8 to 3/16 in. bolts, 2 3/4 cups, 1 1/4 miles and 1/16 of an inch; '
+     'a 3/8" hose, the pipe is 1 1/2". Type "3/4" and 7/10.',
+     "Use five eighths inch or one eighth to three sixteenths inch bolts, two and three "
+     "quarters cups, one and a quarter miles and one sixteenth of an inch; a three eighths "
+     'inch hose, the pipe is one and a half inches. Type "three quarters" and seven/ten.'),
     # Identifiers after what names one, digit by digit ("fifty-eight thousand ..." before);
     # a code of capitals and digits too, but "COVID-19" is a name; "401(k)" is a plan.
     ("Your order 58213; card ends in 6789; ABC-123; P.O. Box 4521; COVID-19; your 401(k).",
