@@ -76,8 +76,9 @@ ADDRESS_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
      lambda m: f"plus {_phone(m)}" if sum(c.isdigit() for c in m[0]) >= 7 else m[0]),
     # "020 7946 0958", "0412 345 678", "01 23 45 67 89", "0044 20 7946 0958": a number in
     # groups from a 0, ten to fifteen digits (a national one, or an international one
-    # after its 00); its middle groups were read as amounts.
-    (re.compile(r"(?<![\w.$€£+-])\(?0\d{1,4}\)?(?: \d{2,8}){1,5}(?![\w-])"),
+    # after its 00); its middle groups were read as amounts. Not from a group inside a
+    # longer run ("9400 1000 0000 0000": a tracking number's groups were read apart).
+    (re.compile(r"(?<![\w.$€£+-])(?<!\d )\(?0\d{1,4}\)?(?: \d{2,8}){1,5}(?![\w-])"),
      lambda m: _phone(m) if 10 <= sum(c.isdigit() for c in m[0]) <= 15 else m[0]),
     # "1800-123-456", "1300 555 123": Australia's 4-3-3 service numbers.
     (re.compile(r"(?<![\w.$€£+-])1[38]00[\s-]\d{3}[\s-]\d{3}(?![\w-])"), _phone),

@@ -17,12 +17,12 @@ from collections.abc import Callable
 from itertools import pairwise
 
 from .abbreviations import expand_abbreviations, name_numbers
-from .addresses import ADDRESS_RULES, spell_digits
+from .addresses import ADDRESS_RULES, spell_digits, spelt
 from .addresses import DIGITS as DIGITS  # re-exported: the words a digit is read as
 from .dates import DATE_RULES, DOTTED_DATE_RULE, EXPIRY_RULE, rewrite_dates, spoken_year
 from .markup import strip_markup
 from .money import MONEY_RULES
-from .numerals import COLON_RULE, MONTHS, NUMERAL_RULES, spelt, words
+from .numerals import COLON_RULE, MONTHS, NUMERAL_RULES, words
 from .stops import kept_stop as _kept_stop
 from .streets import expand_streets
 from .units import MEASURE_RULES, PER_UNIT_RULE
@@ -159,7 +159,7 @@ RULES: list[Rule] = [
     # alone was quadratic (5,000 digits: 0.47 s on the event loop).
     (re.compile(r"(?<![\d,])(\d[\d,]*(?:\.\d+)?)\s?%"), _percent),
     COLON_RULE,  # "3:1", "1:30:45", "25:10": numbers a colon joins that no time is
-    (re.compile(r"\b(?P<h>\d{1,2}):(?P<m>\d{2})\s?(?P<ampm>[ap]\.?m\.?)?(?![\w:])", re.I), _time),
+    (re.compile(r"\b(?P<h>\d{1,2}):(?P<m>\d{2})(?:\s?(?P<ampm>[ap]\.?m\.?))?(?![\w:])", re.I), _time),
     (re.compile(r"\b(?P<h>\d{1,2})()\s?(?P<ampm>[ap]\.?m\.?)(?!\w)", re.I),
      lambda m: f"{words(int(m['h']))} {' '.join(m['ampm'].replace('.', '').upper())}"
      + _kept_stop(m)),

@@ -12,8 +12,9 @@ from collections.abc import Callable
 
 from num2words import num2words
 
-from .addresses import spell_digits, spell_groups, spelt
+from .addresses import spell_digits
 from .fraction_words import COMMON, FRACTION_RULES, MEASURE_AFTER
+from .identifiers import IDENTIFIER_RULES
 
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
           "September", "October", "November", "December"]
@@ -44,10 +45,6 @@ def words(n: int | str, to: str = "cardinal") -> str:
     if len(whole.lstrip("-")) > LONG_NUMBER:
         return spell_digits(whole)
     return num2words(int(whole), to=to, lang="en").replace(",", "")
-
-
-def _digits(m: re.Match[str], group: int | str = 0) -> str:
-    return spell_groups(m[group])
 
 
 def _hours(n: str) -> str:
@@ -96,16 +93,6 @@ def _clock_part(part: str) -> str:
 
 COLON_RULE = (re.compile(r"(?<![\w:.])\d+(?::\d+)+(?:\.\d+)?(?![\w:]|\.\d)"),
               _colon_numbers)
-
-
-# What names an identifier that follows it, and the space after ("#" is "number" by now).
-# (The word is matched, not looked behind for: tried at every character, a list of
-# lookbehinds cost 0.6 µs a character.)
-_ID_WORD = (r"\b(?P<w>(?:(?i:number(?: is)?|ID:?|PIN(?::| is)?|code(?::| is)?|ending(?: in)?|"
-            r"ZIP:?|postcode:?|"
-            r"ends in|digits(?: are)?|reference(?: is)?|account|confirmation(?: is)?|"
-            r"(?:your|the|my|this|an?) (?:order|ticket|invoice|case|claim)(?: is)?|"
-            r"ticket|invoice|claim)|Box) )")
 
 
 def _nth(day: str) -> str:
@@ -176,74 +163,12 @@ def _dates(m: re.Match[str]) -> str:
     return f"{m['w']}{_month_day(m['a'])} {word if word.isalpha() else 'to'} {_month_day(m['b'])}"
 
 
-def paired(n: int) -> str:
-    """A name's number as it is said, in pairs from the right: 150 "one fifty", 405 "four
-    oh five", 1234 "twelve thirty-four", 1005 "ten oh five", 200 "two hundred".
-    (num2words' year reading is close, but says 1005 "one thousand and five", as a year.)"""
-    if n < 100 or n % 1000 == 0 or n >= 10_000:
-        return words(n)
-    head, tail = divmod(n, 100)
-    if tail == 0:
-        return f"{words(head)} hundred"
-    return f"{words(head)} {'oh ' if tail < 10 else ''}{words(tail)}"
-
-
-def _model_number(m: re.Match[str]) -> str:
-    """"F-150": "F one fifty" (not "one hundred and fifty"), "I-405": "I four oh five"."""
-    return f"{m['p']} {paired(int(m['n']))}"
-
-
-def _flight(m: re.Match[str]) -> str:
-    """"Flight UA123": "U A one twenty-three", "flight B6 1005": "B six ten oh five"."""
-    return f"{m['w']}{spelt(m['a'])} {paired(int(m['n']))}"
-
-
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str] | str]
 NUMERAL_RULES: list[Rule] = [
-    # A number's last four, the rest masked ("(...4821)", "xxxx4821"): digits. Not after a
-    # word ("Wait...1000 people").
-    (re.compile(r"(?<!\w)(?:\.{3}|…|[xX]{2,})\s?(\d{4})\b"), lambda m: _digits(m, 1)),
-    # A flight: its airline's two characters, then its number in pairs, as it is
-    # announced ("UA123" was "U A one hundred twenty three").
-    (re.compile(r"\b(?P<w>(?i:flights?) )(?P<a>[A-Z][A-Z\d]|\d[A-Z]) ?(?P<n>[1-9]\d{0,3})\b"),
-     _flight),
-    # A name of one or two capitals and three digits ("F-150", "I-405", "SR-710"), not a
-    # code of more groups ("ABC-123" is one), nor an amount or a decimal.
-    (re.compile(r"(?<![\w-])(?P<p>[A-Z]{1,2})-(?P<n>[1-9]\d\d)(?![\w-]|[.,]\d)"), _model_number),
-    # A ZIP code after a state's two capitals: "IL 62704" is no sixty-two thousand.
-    (re.compile(r"(?<=\b[A-Z]{2} )\d{5}(?:-\d{4})?(?![\w-])"), _digits),
-    # An identifier after what names one, "#12345" included (markup made it "number"),
-    # and a card's last digits ("ending in 4242" was "four thousand two hundred ..."); its
-    # groups too, each digit by digit ("4829-3312", "112-4458899-1234567", "9400 1000
-    # 0000": the groups after the first were read as amounts).
-    (re.compile(_ID_WORD + r"(?P<n>\d{4,}(?:[- ]\d{2,})*|\d{2,}(?:[- ]\d{2,})+)(?![\w,.]\d)"),
-     lambda m: m["w"] + _digits(m, "n")),
-    # A code of capitals and digits there, each character ("ABC123": "one hundred
-    # twenty-three" was espeak's); four letters in a row are a word ("SAVE20").
-    (re.compile(_ID_WORD + r"(?P<n>(?=[A-Z\d]*\d)(?![A-Z\d]*[A-Z]{4})[A-Z\d]*[A-Z][A-Z\d]*)"
-                r"\b(?!-)"),
-     lambda m: m["w"] + spelt(m["n"])),
-    # "ABC-123", "SKU-4410", "REF-2024-0042": a code of capitals and digits, each digit
-    # said ("COVID-19" is a name, read as written).
-    (re.compile(r"\b(?P<w>[A-Z]{2,}-)(?P<n>\d{3,}(?:-\d{2,})*)\b(?!-)"),
-     lambda m: m["w"][:-1] + " " + _digits(m, "n")),
-    (re.compile(r"\b401\(k\)"), "four oh one K"),
-    # "Text STOP to 12345": a short code, digit by digit ("twelve thousand ..." before).
-    (re.compile(r"\b(?P<w>(?i:text|txt|reply|send)(?: [\w\"']+)? to )(?P<n>\d{5,6})\b"),
-     lambda m: m["w"] + _digits(m, "n")),
+    *IDENTIFIER_RULES,
     # "2h 30m", "1h30", "45m": a duration ("five h thirty m" before).
     (re.compile(r"\b(?P<h>\d{1,2})\s?h(?:rs?)?(?:\s?(?P<m>[0-5]?\d)\s?m(?:in)?)?\b"),
      lambda m: _hours(m["h"]) + (f" {_minutes(m['m'])}" if m["m"] else "")),
-    # "Call 911": a service number, said digit by digit.
-    (re.compile(r"\b(?P<w>(?i:call|dial|text) )(?P<n>[2-9]11)\b"),
-     lambda m: m["w"] + _digits(m, "n")),
-    # A tracking or order code of letters and digits ("1Z999AA10123456784"): each
-    # character, as it is read out; a short one ("MP3", "COVID19", "B2B") is a word.
-    # So is a booking code whose letters and digits alternate ("8XK2P9" was "eight
-    # XK2P9"); one run of each is a name ("RTX4090", "SHA256", "COVID19").
-    (re.compile(r"\b(?=[A-Z\d]*[A-Z])(?=(?:[A-Z]*\d){5}|\d*[A-Z]+\d+[A-Z]|[A-Z]*\d+[A-Z]+\d)"
-                r"[A-Z\d]{6,}\b"),
-     lambda m: spelt(m[0])),
     # "March 5-7": days of one month ("fifth to seven" before).
     (re.compile(r"\b(?P<month>" + "|".join([*MONTHS, *SHORT_MONTHS]) + r")\.? (?P<a>[0-3]?\d)"
                 r"(?:st|nd|rd|th)?\s?[-–]\s?(?P<b>[0-3]?\d)(?:st|nd|rd|th)?\b(?![-–/]\d)"),
@@ -256,6 +181,7 @@ NUMERAL_RULES: list[Rule] = [
     # "Monday–Friday", "Jan-Mar": the dash was silent ("Monday Friday").
     (re.compile(rf"\b(?P<a>{_NAMED})\s?[-–]\s?(?P<b>{_NAMED})\b"),
      lambda m: f"{SHORT_MONTHS.get(m['a'], m['a'])} to {SHORT_MONTHS.get(m['b'], m['b'])}"),
+    (re.compile(r"\bM\s?[-–]\s?F\b"), "Monday to Friday"),  # "Open M-F": a US shop's hours
     (re.compile(rf"\b(?P<day>{_SHORT_DAY})(?P<stop>\.)?"), _day),
     (re.compile(r"\b24/7\b"), "24 7"),
     (re.compile(r"\b50/50\b"), "fifty-fifty"),  # "a 50/50 split" (it was "fifty slash fifty")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from .numerals import paired
+from .identifiers import paired
 from .stops import kept_stop
 
 _MASS = {"mg": "milligram", "mcg": "microgram", "µg": "microgram", "g": "gram",

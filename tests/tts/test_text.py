@@ -56,6 +56,15 @@ from servers.tts.text import MAX_PIECE, plan
     ("Pay by 1/15, as of 12/31; sale ends 5/31. Cut by 5/8 inch, score: 9/10.",
      "Pay by January fifteenth, as of December thirty-first; sale ends May thirty-first. "
      "Cut by five eighths inch, score: nine out of ten."),
+    # A tracking number printed in groups, each spelt ("nine hundred and ninety-nine AA1",
+    # and a run of zero groups read apart as a phone number before); "M-F" hours; a time
+    # kept its space before "&".
+    ("Tracking: 1Z 999 AA1 01 2345 6784, tracking number 9400 1000 0000 0000 0000 00. "
+     "Open M-F, 10:30 & 11:15.",
+     "Tracking: one Z, nine nine nine, A A one, zero one, two three four five, six seven "
+     "eight four, tracking number nine four zero zero, one zero zero zero, zero zero zero "
+     "zero, zero zero zero zero, zero zero zero zero, zero zero. Open Monday to Friday, ten "
+     "thirty and eleven fifteen."),
     # Fractions before what they measure, and after a whole number ("five/eight inch",
     # "two three quarters" before); an inch mark after one, unless it closes a quotation.
     ('Use 5/8 inch or 1/8 to 3/16 in. bolts, 2 3/4 cups, 1 1/4 miles and 1/16 of an inch; '
