@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from .numerals import DATE_BEFORE, MONTHS, words
+from .numerals import DATE_BEFORE, MONTHS, NOT_DATE_AFTER, fraction_not_date, words
 
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
 _MONTH = r"(?P<month>" + "|".join(MONTHS) + r")"
@@ -113,12 +113,14 @@ def _iso_date_time(m: re.Match[str]) -> str:
 # follows, written month first for the rule that reads those ("fifteen slash zero five").
 _DAY_MONTH = re.compile(rf"\b(?P<w>(?i:{DATE_BEFORE}):? )(?P<a>\d{{1,2}})/(?P<b>\d{{1,2}})"
                         r"(?:(?P<to> (?i:to|through|thru|until|and) |\s?[-–]\s?)"
-                        r"(?P<c>\d{1,2})/(?P<d>\d{1,2}))?(?![\d/])")
+                        rf"(?P<c>\d{{1,2}})/(?P<d>\d{{1,2}}))?(?![\d/]){NOT_DATE_AFTER}")
 
 
 def _day_month_first(m: re.Match[str], writes_day_first: bool) -> str:
     """Day first where the voice's English writes it so, or where the first number can be
     no month; a range's second date is written as its first is."""
+    if not m["c"] and fraction_not_date(m, f"{m['a']}/{m['b']}"):
+        return m[0]
     pairs = [(int(m["a"]), int(m["b"]))] + ([(int(m["c"]), int(m["d"]))] if m["c"] else [])
     day_first = writes_day_first or pairs[0][0] > 12
     if not day_first or not all(1 <= mo <= 12 and 1 <= d <= 31 for d, mo in pairs):

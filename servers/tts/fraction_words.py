@@ -26,6 +26,7 @@ _OR_ANOTHER = r"(?:\s?(?:to|or|and|-|–)\s?\d\d?/\d\d?)?"
 MEASURE_AFTER = rf"(?={_OR_ANOTHER}\s?{UNIT})"
 # An inch mark, or "in" as a unit: at the end of a clause, or "in." before a noun.
 _INCH_MARK = r"(?:\"|”|″|\s?in(?=\.?\s*$|[,;)])|\s?in\.(?=\s[^\W\d]))"
+QUOTE_REACH = 200  # characters back to look for an open quotation
 _PART = r"(?P<n>[1-9]\d?)/(?P<d>[2-9]|1[0-6]|32|64)"
 
 
@@ -44,8 +45,9 @@ def _proper(m: re.Match[str]) -> bool:
 
 def _closing_quote(m: re.Match[str]) -> bool:
     """'type "3/4"': a double quote after a fraction closes a quotation when one is open
-    before it (an inch mark before, '3/8" hose', opens none)."""
-    before = re.sub(r'(?<=\d)"', "", m.string[:m.start()])
+    before it (an inch mark before, '3/8" hose', opens none). Looked for in the clause's
+    reach only: the whole text before each match made a long list of sizes quadratic."""
+    before = re.sub(r'(?<=\d)"', "", m.string[max(0, m.start() - QUOTE_REACH):m.start()])
     return m["mark"] == '"' and re.search(r'(?:^|[\s(\[])"[^"]*$', before) is not None
 
 

@@ -139,11 +139,11 @@ _UNITS = {"mo": ("month", "months"), "yr": ("year", "years"), "wk": ("week", "we
           "hr": ("hour", "hours"), "min": ("minute", "minutes"), "sec": ("second", "seconds")}
 # A month and day with no year ("12/25") is a date only after what a date follows: the
 # words below, or a day's name ("Monday, 3/4"); elsewhere "3/4" is three quarters and
-# "4/5" may be a score, "by 1/2" a fraction ("pay by 1/15" is a date), and "5/8 inch" a
-# measure. A second date after "to", "and", "-" is one too ("from 12/24 to 12/26",
+# "4/5" may be a score, "by 1/2" or "for 1/10 of" a fraction ("pay by 1/15" and "booked
+# for 10/15" are dates), and "5/8 inch" a measure. A second date after "to", "and", "-" is one too ("from 12/24 to 12/26",
 # "between 5/1 and 5/3").
 _MD = r"(?:1[0-2]|0?[1-9])/(?:3[01]|[12]\d|0?[1-9])"
-DATE_BEFORE = ("on|until|till|from|since|before|after|through|thru|between|due|by|as of|"
+DATE_BEFORE = ("on|until|till|from|since|before|after|through|thru|between|due|by|for|as of|"
                 "expires|expiring|expired|effective|starting|begins|beginning|ends|ending|"
                 "ended|renews|opens|closes|deadline|week of|" + "|".join(
                     f"{day},?" for day in dict.fromkeys(DAYS.values())))
@@ -154,9 +154,19 @@ def _month_day(md: str) -> str:
     return f"{MONTHS[int(month) - 1]} {int(day)}"
 
 
+# What follows a measure or a score, not a date ("5/8 inch", '3/8"', "4/5 stars").
+NOT_DATE_AFTER = rf"(?!{MEASURE_AFTER}|\"|\s(?:stars?|points?)\b)"
+
+
+def fraction_not_date(m: re.Match[str], md: str) -> bool:
+    """"cut by 1/2", "for 1/10 of the price": after "by" or "for", a fraction."""
+    return m["w"].lower().startswith(("by", "for")) and (
+        md in COMMON or m.string.startswith(" of ", m.end()))
+
+
 def _dates(m: re.Match[str]) -> str:
-    if m["w"].lower().startswith("by") and m["a"] in COMMON and not m["b"]:
-        return m[0]  # "cut by 1/2": a fraction
+    if not m["b"] and fraction_not_date(m, m["a"]):
+        return m[0]
     if not m["b"]:
         return f"{m['w']}{_month_day(m['a'])}"
     word = m["to"].strip()  # "and", "through", ...; a dash is "to"
@@ -202,7 +212,7 @@ NUMERAL_RULES: list[Rule] = [
      lambda m: f"{MONTHS[int(m['mo']) - 1]} {m['d']}, 20{m['y']}"),
     # ("Due: 4/1" too: the colon after the word hid it, and "4 slash 1" was read.)
     (re.compile(rf"\b(?P<w>(?i:{DATE_BEFORE}):? )(?P<a>{_MD})(?:(?P<to> (?i:to|through|thru|"
-                rf"until|and) |\s?[-–]\s?)(?P<b>{_MD}))?(?![\d/])(?!{MEASURE_AFTER}|\")"), _dates),
+                rf"until|and) |\s?[-–]\s?)(?P<b>{_MD}))?(?![\d/]){NOT_DATE_AFTER}"), _dates),
     (re.compile(rf"(?<![\d/])(?P<w>)(?P<a>{_MD})(?P<to>\s?[-–]\s?)(?P<b>{_MD})(?![\d/])"),
      _dates),  # "12/24-12/26": two dates
     # "2025/03/15": year first, as ISO writes it with slashes.

@@ -27,15 +27,28 @@ _WAYS = ("Street|Avenue|Road|Boulevard|Lane|Drive|Way|Court|Place|Highway|Parkwa
 _HOUSE = re.compile(rf"(?<![\w.,$€£#/-])(\d{{3,4}})(?= (?:{_NAME} ){{1,3}}(?:{_WAYS})\b)")
 
 
-# "45 W. 34th St.", "200 E 42nd Street": the direction before a numbered street ("W").
-_COMPASS = re.compile(r"(?<=\d )([NSEW])\.?(?= \d+(?:st|nd|rd|th) )")
+# "45 W. 34th St.", "500 W Madison St": the direction after a house number ("W");
+# "Pennsylvania Ave NW": a quarter after the street ("N W" before).
+_COMPASS = re.compile(r"(?<=\d )([NSEW])\.?(?= (?:\d+(?:st|nd|rd|th)|[A-Z][a-z]+) )")
 _DIRECTIONS = {"N": "North", "S": "South", "E": "East", "W": "West"}
+_QUARTER = re.compile(rf"\b({_WAYS}) ([NS])\.?([EW])\b\.?(?=[\s,;:]|$)")
+# A suite's or a highway's number in pairs, as a house number ("Suite 1200" was "one
+# thousand two hundred", "Hwy 101" "Hwy one hundred and one").
+_NUMBERED = re.compile(r"\b(Suite|Hwy\.?|Highway|Route|Rte\.?)( #?)(\d{1,4})\b(?![.,]\d)")
+_NUMBERED_NAMES = {"Hwy": "Highway", "Rte": "Route"}
+# "2nd fl.": the floor ("fl" was said as letters).
+_FLOOR = re.compile(r"(?<=\d(?:st|nd|rd|th) )[Ff]l\b\.?")
 
 
 def expand_streets(text: str) -> str:
     text = _COMPASS.sub(lambda m: _DIRECTIONS[m[1]], text)
     text = _STREET.sub(_street, text)
+    text = _QUARTER.sub(lambda m: (f"{m[1]} {_DIRECTIONS[m[2]]}{_DIRECTIONS[m[3]].lower()}"
+                                   + kept_stop(m)), text)
     text = _SUITE.sub("Suite", text)
+    text = _NUMBERED.sub(lambda m: _NUMBERED_NAMES.get(m[1].rstrip("."), m[1].rstrip("."))
+                         + " " + (house_number(m[3]) if len(m[3]) > 2 else m[3]), text)
+    text = _FLOOR.sub(lambda m: "floor" + kept_stop(m), text)
     return _HOUSE.sub(lambda m: house_number(m[1]), text)
 
 

@@ -169,8 +169,16 @@ from servers.tts.text import MAX_PIECE, plan
      "Open Monday to Friday. Call forty-two Oak Street, Springfield, or fifth Avenue, here"),
     # US addresses mostly leave the stop out ("Ave" was heard "Abe", "Ste 200" "C200").
     ("1600 Pennsylvania Ave NW, 350 5th Ave, Ste 200. Ocean Blvd and 3rd St",
-     "sixteen hundred Pennsylvania Avenue NW, three fifty fifth Avenue, Suite two hundred. "
-     "Ocean Boulevard and third Street"),
+     "sixteen hundred Pennsylvania Avenue Northwest, three fifty fifth Avenue, Suite two "
+     "hundred. Ocean Boulevard and third Street"),
+    # A direction before a named street and a quarter after it, a suite's and a highway's
+    # number in pairs, a floor ("W. Madison", "N W", "one thousand two hundred", "Hwy
+    # one hundred and one", "fl" before); "booked for 10/15" a date, "for 1/10 of" not.
+    ("500 W. Madison St., Ste. 1200, on the 2nd fl.; 100 Main St SE. Take Hwy 101 or Rte. 9, "
+     "booked for 10/15, for 1/10 of the price, for 2/3 of it",
+     "five hundred West Madison Street, Suite twelve hundred, on the second floor; one "
+     "hundred Main Street Southeast. Take Highway one oh one or Route nine, booked for "
+     "October fifteenth, for one tenth of the price, for two thirds of it"),
     # A house number in pairs, as said ("one thousand six hundred Pennsylvania Avenue");
     # other numbers as before.
     ("At 221 Baker Street, 305 Elm Rd and 2005 Ocean Drive, room 305.", "At two twenty-one "
@@ -795,6 +803,9 @@ def test_dates_are_read_in_the_voices_order(language: str, spoken: str) -> None:
     ("See you Monday 05/06.", "en-US", "See you Monday May sixth."),
     ("Closed from 20/12 to 2/1.", "en-US", "Closed from December twentieth to January second."),
     ("Score 15/05, on 13/13.", "en-US", "Score fifteen/zero five, on thirteen/thirteen."),
+    # "by" and "for" take a date, but a common fraction or a measure after them stays one.
+    ("Pay by 15/1, cut by 1/2, for 1/10 of it, by 5/8 inch.", "en-GB",
+     "Pay by January fifteenth, cut by one half, for one tenth of it, by five eighths inch."),
 ])
 def test_a_day_and_month_without_a_year_are_read_in_their_order(
         text: str, language: str, spoken: str) -> None:
