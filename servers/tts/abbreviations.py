@@ -29,7 +29,7 @@ ABBREVIATIONS = {
     "w/o": "without", "w/": "with", "N/A": "not applicable", "exp.": "expiry",
     # Before a number in a document's references ("Ch. 5" was "see aitch five").
     "Vol.": "Volume", "Ch.": "Chapter", "Fig.": "Figure", "Tel.": "Telephone",
-    "int'l": "international", "Int'l": "International",
+    "int'l": "international", "Int'l": "International", "qty": "quantity", "Qty": "Quantity",
 }
 _ABBREV = re.compile(r"(?<!\w)(" + "|".join(re.escape(a) for a in ABBREVIATIONS)
                      + r")(?=[\s,;:]|$|(?<![.])[.!?])")  # "N/A." too; "Jr.." is no word
@@ -45,6 +45,19 @@ _NAMED_NO = re.compile(r"\b(?P<w>(?i:order|account|policy|ticket|invoice|claim|c
                        r"part|PO) )(?:[Nn]o\.|#(?=\s))")  # "case # is ...": not "hash"
 # "Ref# 12345", "Order#7781": a "#" written onto the word before a number.
 _WORD_HASH = re.compile(r"(?<=[A-Za-z])#\s?(?=\d)")
+
+
+# "Est. wait", "est. delivery": estimated, before what is estimated; "Est. 1998" (a
+# business's founding) is established. Both were "est", and the stop ended a sentence.
+# "$3.99 ea.": each, after a price ("ea" before).
+_EST = re.compile(r"\b(?:(?P<e>[Ee])st\.(?= [a-z])|Est\.(?= (?:19|20)\d\d\b)|"
+                  r"(?<=\d )(?P<each>ea)\b\.?(?=[\s,;:)]|$))")
+
+
+def _est(m: re.Match[str]) -> str:
+    if m["each"]:
+        return "each" + kept_stop(m)
+    return f"{m['e']}stimated" if m["e"] else "Established"
 
 
 def name_numbers(text: str) -> str:
@@ -64,4 +77,4 @@ def _abbreviation(m: re.Match[str]) -> str:
 
 
 def expand_abbreviations(text: str) -> str:
-    return _ABBREV.sub(_abbreviation, text)
+    return _ABBREV.sub(_abbreviation, _EST.sub(_est, text))

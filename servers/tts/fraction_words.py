@@ -10,6 +10,7 @@ quarters", not "two three quarters").
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 
 from num2words import num2words
@@ -64,7 +65,16 @@ def _fraction(m: re.Match[str]) -> str:
     return f"{amount} {'inches' if whole and not noun_after else 'inch'}"
 
 
+def _vulgar(m: re.Match[str]) -> str:
+    """"2½", "2 ½", "⅛": one character for a fraction ("two a half" was espeak's)."""
+    n, _, d = unicodedata.normalize("NFKC", m["f"]).partition("\u2044")
+    if m["w"]:
+        return f"{m['w']} and {said(int(n), int(d), after_whole=True)}"
+    return said(int(n), int(d))
+
+
 FRACTION_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+    (re.compile(r"(?:(?<![\w.,])(?P<w>\d+)\s?)?(?P<f>[\u00bc-\u00be\u2150-\u215e])"), _vulgar),
     # A whole number and a fraction, or a fraction before what it measures.
     (re.compile(rf"(?<![\w/.,])(?:(?P<w>\d+)\s)?{_PART}(?:(?P<mark>{_INCH_MARK})|"
                 rf"(?={_OR_ANOTHER}\s?{MEASURED}))(?![\w/])"),

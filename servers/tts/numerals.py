@@ -146,7 +146,7 @@ _MD = r"(?:1[0-2]|0?[1-9])/(?:3[01]|[12]\d|0?[1-9])"
 DATE_BEFORE = ("on|until|till|from|since|before|after|through|thru|between|due|by|for|as of|"
                 "expires|expiring|expired|effective|starting|begins|beginning|ends|ending|"
                 "ended|renews|opens|closes|deadline|week of|" + "|".join(
-                    f"{day},?" for day in dict.fromkeys(DAYS.values())))
+                    f"{day},?" for day in [*dict.fromkeys(DAYS.values()), *DAYS]))
 
 
 def _month_day(md: str) -> str:
@@ -167,10 +167,12 @@ def fraction_not_date(m: re.Match[str], md: str) -> bool:
 def _dates(m: re.Match[str]) -> str:
     if not m["b"] and fraction_not_date(m, m["a"]):
         return m[0]
+    # The day's name is read with its date: a short one said whole ("Mon, 12/15").
+    w = re.sub(rf"^{_SHORT_DAY}\.?", lambda d: DAYS[d[0].rstrip(".")], m["w"])
     if not m["b"]:
-        return f"{m['w']}{_month_day(m['a'])}"
+        return f"{w}{_month_day(m['a'])}"
     word = m["to"].strip()  # "and", "through", ...; a dash is "to"
-    return f"{m['w']}{_month_day(m['a'])} {word if word.isalpha() else 'to'} {_month_day(m['b'])}"
+    return f"{w}{_month_day(m['a'])} {word if word.isalpha() else 'to'} {_month_day(m['b'])}"
 
 
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str] | str]
@@ -210,6 +212,9 @@ NUMERAL_RULES: list[Rule] = [
     # ("closed on 12/25"); elsewhere "4/5" may be a score, and "by 1/2" a fraction.
     (re.compile(r"\b(?P<mo>1[0-2]|0?[1-9])/(?P<d>3[01]|[12]\d|0?[1-9])/(?P<y>\d\d)(?![\d/])"),
      lambda m: f"{MONTHS[int(m['mo']) - 1]} {m['d']}, 20{m['y']}"),
+    # "Mon, 12/15–Wed, 12/17": a dash before a day and its date is "to" (it was silent).
+    (re.compile(rf"(?<=\d)\s?[-–]\s?(?=(?:{_DAY}|{'|'.join(dict.fromkeys(DAYS.values()))}),?"
+                r"\s\d)"), " to "),
     # ("Due: 4/1" too: the colon after the word hid it, and "4 slash 1" was read.)
     (re.compile(rf"\b(?P<w>(?i:{DATE_BEFORE}):? )(?P<a>{_MD})(?:(?P<to> (?i:to|through|thru|"
                 rf"until|and) |\s?[-–]\s?)(?P<b>{_MD}))?(?![\d/]){NOT_DATE_AFTER}"), _dates),
@@ -233,8 +238,10 @@ NUMERAL_RULES: list[Rule] = [
     # "$29.99/mo", "2 hrs 30 mins": a unit written short ("per mo" was heard "per mile").
     (re.compile(r"\bper (?P<u>mos?|yrs?|wks?|hrs?|mins?|secs?)\b"),
      lambda m: f"per {_UNITS[m['u'].rstrip('s')][0]}"),
-    (re.compile(r"\b(?P<n>\d+(?:\.\d+)?) ?(?P<u>mos?|yrs?|wks?|hrs?|mins?|secs?)\b"),
-     lambda m: f"{m['n']} {_UNITS[m['u'].rstrip('s')][m['n'] != '1']}"),
+    # "30-yr fixed": before its noun, one ("thirty-yr" before).
+    (re.compile(r"\b(?P<n>\d+(?:\.\d+)?)(?P<sep>[ -]?)(?P<u>mos?|yrs?|wks?|hrs?|mins?|secs?)\b"),
+     lambda m: f"{m['n']}{m['sep'] or ' '}"
+     f"{_UNITS[m['u'].rstrip('s')][m['n'] != '1' and m['sep'] != '-']}"),
     (re.compile(r"(?<![\w~])~\s?(?=[$€£]?\d)"), "about "),
     # "Jun 5", "Mar. 15": a month written short before its day.
     (re.compile(r"\b(?:" + "|".join(SHORT_MONTHS) + r")\b\.?(?=\s\d{1,2}(?:st|nd|rd|th)?\b)"),

@@ -65,6 +65,15 @@ from servers.tts.text import MAX_PIECE, plan
      "eight four, tracking number nine four zero zero, one zero zero zero, zero zero zero "
      "zero, zero zero zero zero, zero zero zero zero, zero zero. Open Monday to Friday, ten "
      "thirty and eleven fifteen."),
+    # A fraction in one character ("two a half"), listing shorthand ("sq. ft.", "ea",
+    # "qty"), "Est." estimated or established, "30-yr" before its noun, a short day
+    # before its date and a dash between two of them (silent before).
+    ("It's 2 ½ hours, ⅛ teaspoon; 1,850 sq. ft., qty 12 at $3.99 ea. Est. wait 5 mins, "
+     "Acme, Est. 1998, a 30-yr loan. Est. delivery: Mon, 12/15–Wed, 12/17.",
+     "It's two and a half hours, one eighth teaspoon; one thousand eight hundred and fifty "
+     "square feet, quantity twelve at three dollars and ninety-nine cents each. Estimated "
+     "wait five minutes, Acme, Established nineteen ninety-eight, a thirty-year loan. "
+     "Estimated delivery: Monday, December fifteenth to Wednesday, December seventeenth."),
     # Fractions before what they measure, and after a whole number ("five/eight inch",
     # "two three quarters" before); an inch mark after one, unless it closes a quotation.
     ('Use 5/8 inch or 1/8 to 3/16 in. bolts, 2 3/4 cups, 1 1/4 miles and 1/16 of an inch; '
@@ -276,9 +285,10 @@ from servers.tts.text import MAX_PIECE, plan
     ("On the 5th of June", "On the fifth of June"),
     ("The 5th of June, 5th of June or 5 June 2024",
      "The fifth of June, the fifth of June or the fifth of June, twenty twenty-four"),
-    # Full-width and mathematical Latin is plain Latin to a listener; "½" and "m²" stay.
+    # Full-width and mathematical Latin is plain Latin to a listener; "m²" stays (not
+    # "m2"), and "½" is read as a fraction, not folded to "1⁄2".
     ("Ｈｅｌｌｏ", "Hello"),
-    ("𝐇𝐞𝐥𝐥𝐨 at ９：３０, ½ m²", "Hello at nine thirty, ½ m²"),
+    ("𝐇𝐞𝐥𝐥𝐨 at ９：３０, ½ m²", "Hello at nine thirty, one half m²"),
     # An ISO date-time from a tool's answer was spelt as a code ("two zero two five, zero
     # three, one five T one four:thirty:zero zero"): a date, "at", a time, its zone.
     ("Booked 2025-03-15T14:30:00. Created 2025-03-15T09:05:12.345Z, ends "
