@@ -60,6 +60,22 @@ def _est(m: re.Match[str]) -> str:
     return f"{m['e']}stimated" if m["e"] else "Established"
 
 
+# "Ctrl+Alt+Del", "Cmd+Shift+S": a key combination's short names as the keys are called
+# ("Cmd" was "C M D", "Del" "del", "Esc" "ess").
+_KEY_NAMES = {"Ctrl": "Control", "Cmd": "Command", "Opt": "Option", "Del": "Delete",
+              "Esc": "Escape", "Win": "Windows", "PgUp": "Page Up", "PgDn": "Page Down",
+              "Ins": "Insert", "Bksp": "Backspace"}
+_KEY = r"(?:" + "|".join(_KEY_NAMES) + r"|Alt|Shift|Tab|Enter|Space|F\d{1,2}|[A-Z0-9])"
+_KEYS = re.compile(rf"\b(?=[A-Za-z]*\s?\+)(?:{_KEY}\s?\+\s?)+{_KEY}\b(?!\+)")
+
+
+def _keys(m: re.Match[str]) -> str:
+    keys = re.split(r"\s?\+\s?", m[0])
+    if not any(k in _KEY_NAMES or k in ("Alt", "Shift") for k in keys):
+        return m[0]  # "A+B", "C+": no key combination
+    return " plus ".join(_KEY_NAMES.get(k, k) for k in keys)
+
+
 def name_numbers(text: str) -> str:
     text = _NO_NUMBER.sub("number", _NAMED_NO.sub(r"\g<w>number", text))
     return _WORD_HASH.sub(" number ", text)
@@ -77,4 +93,4 @@ def _abbreviation(m: re.Match[str]) -> str:
 
 
 def expand_abbreviations(text: str) -> str:
-    return _ABBREV.sub(_abbreviation, _EST.sub(_est, text))
+    return _ABBREV.sub(_abbreviation, _EST.sub(_est, _KEYS.sub(_keys, text)))

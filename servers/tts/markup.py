@@ -69,9 +69,10 @@ _FENCE = re.compile(r"^[ \t]*(?:`{3,}|~{3,})[^\n`]*$", re.M)
 # A star before a digit or "#" with none after it on the line is a key too: "dial *72".
 _EMPHASIS = re.compile(r"\*{2,}|(?<=\S)\*|\*(?=[^\s.,!?;:\d#])|\*(?=[\d#][^*\n]*\S\*)|~~|`+"
                        r"|(?<!\w)_+|_+(?!\w)")
-# "Settings → Account", "Menu -> Help": a step to the next, said as a pause ("right arrow"
-# was read aloud).
-_ARROW = re.compile(r"[ \t]*(?:[\u2190-\u21FF\u27F5-\u27FF\u2794\u279C\u27A1]|->|=>)[ \t]*")
+# "Settings → Account", "Menu -> Help", "Settings > Privacy": a step to the next, said as
+# a pause ("right arrow" was read aloud, and ">" was silent).
+_ARROW = re.compile(r"[ \t]*(?:[\u2190-\u21FF\u27F5-\u27FF\u2794\u279C\u27A1]|->|=>)[ \t]*"
+                    r"|(?<=[^\W\d])[ \t]+>[ \t]+(?=[A-Z])")
 _NUMBER_SIGN = re.compile(r"(?<!\w)#:?[ \t]?(?=\d)")  # "#3", "# 3", "#: 3": "number 3"
 _HASHTAG = re.compile(r"(?<!\w)#(?=[^\W\d])")  # "#Rymi": the mark goes ("C#" stays)
 _EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u2300-\u23FF"

@@ -103,7 +103,9 @@ def _nth(day: str) -> str:
 
 
 def _range(m: re.Match[str]) -> str:
-    return f"{m['a']} to {m['b']}"
+    # "between 2–4 PM": between two and four ("between two to four" before).
+    between = m.string[max(0, m.start() - 8):m.start()].lower().endswith("between ")
+    return f"{m['a']} {'and' if between else 'to'} {m['b']}"
 
 
 def _stop(m: re.Match[str]) -> str:

@@ -26,12 +26,17 @@ _VOLUME = {"ml": "milliliter", "mL": "milliliter", "cl": "centiliter", "l": "lit
 _LENGTH = {"mm": "millimeter", "cm": "centimeter", "km": "kilometer", "mi": "mile",
            "yd": "yard", "ft": "foot", "sq ft": "square foot"}
 _OTHER = {"km/h": "kilometer per hour", "kph": "kilometer per hour", "kW": "kilowatt",
-          "kWh": "kilowatt hour", "°C": "degree Celsius", "°F": "degree Fahrenheit"}
+          "kWh": "kilowatt hour", "°C": "degree Celsius", "°F": "degree Fahrenheit",
+          # A connection's speed ("twenty M B P S" was read).
+          "kbps": "kilobit per second", "Mbps": "megabit per second",
+          "Gbps": "gigabit per second"}
 UNITS = _MASS | _VOLUME | _LENGTH | _OTHER
 # Plurals that are not the singular and an "s".
 _PLURAL = {"foot": "feet", "square foot": "square feet", "kilometer per hour":
            "kilometers per hour", "kilowatt hour": "kilowatt hours",
-           "degree Celsius": "degrees Celsius", "degree Fahrenheit": "degrees Fahrenheit"}
+           "degree Celsius": "degrees Celsius", "degree Fahrenheit": "degrees Fahrenheit",
+           **{f"{size}bit per second": f"{size}bits per second" for size in ("kilo", "mega",
+                                                                            "giga")}}
 
 # Longest first, so "kWh" is not read as "kW" and an "h".
 _UNIT = "|".join(re.escape(u) for u in sorted(UNITS, key=len, reverse=True))

@@ -74,6 +74,13 @@ from servers.tts.text import MAX_PIECE, plan
      "square feet, quantity twelve at three dollars and ninety-nine cents each. Estimated "
      "wait five minutes, Acme, Established nineteen ninety-eight, a thirty-year loan. "
      "Estimated delivery: Monday, December fifteenth to Wednesday, December seventeenth."),
+    # Tech support: a menu path's ">" a pause (silent before), key combinations by their
+    # keys' names ("C M D", "del"), a connection's speed ("M B P S"); "between 2–4" is
+    # "between two and four".
+    ("Go to Settings > Privacy. Press Cmd+C or Ctrl + Alt + Del; if x > 5, at 250 Mbps, "
+     "between 2–4 PM.",
+     "Go to Settings, Privacy. Press Command plus C or Control plus Alt plus Delete; if x "
+     "more than five, at two hundred and fifty megabits per second, between two and four P M."),
     # Fractions before what they measure, and after a whole number ("five/eight inch",
     # "two three quarters" before); an inch mark after one, unless it closes a quotation.
     ('Use 5/8 inch or 1/8 to 3/16 in. bolts, 2 3/4 cups, 1 1/4 miles and 1/16 of an inch; '
