@@ -30,6 +30,7 @@ ABBREVIATIONS = {
     # Before a number in a document's references ("Ch. 5" was "see aitch five").
     "Vol.": "Volume", "Ch.": "Chapter", "Fig.": "Figure", "Tel.": "Telephone",
     "int'l": "international", "Int'l": "International", "qty": "quantity", "Qty": "Quantity",
+    "appt.": "appointment", "appt": "appointment", "Appt.": "Appointment",
 }
 _ABBREV = re.compile(r"(?<!\w)(" + "|".join(re.escape(a) for a in ABBREVIATIONS)
                      + r")(?=[\s,;:]|$|(?<![.])[.!?])")  # "N/A." too; "Jr.." is no word
@@ -42,7 +43,8 @@ BEFORE_A_NAME = {"Mr.", "Mrs.", "Ms.", "Dr.", "Prof.", "St.", "Mt.", "vs.", "e.g
 _NO_NUMBER = re.compile(r"(?<!\w)[Nn]o\.(?=\s*[\d#])")
 _NAMED_NO = re.compile(r"\b(?P<w>(?i:order|account|policy|ticket|invoice|claim|case|booking|"
                        r"confirmation|member|serial|reference|ref|flight|room|item|model|"
-                       r"part|PO) )(?:[Nn]o\.|#(?=\s))")  # "case # is ...": not "hash"
+                       r"part|PO|group|prescription|Rx|patient|customer|transaction|"
+                       r"tracking|routing|plan) )(?:[Nn]o\.|#(?=\s))")  # "case # is ...": not "hash"
 # "Ref# 12345", "Order#7781": a "#" written onto the word before a number.
 _WORD_HASH = re.compile(r"(?<=[A-Za-z])#\s?(?=\d)")
 

@@ -93,8 +93,8 @@ IDENTIFIER_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str] | s
     # "Text STOP to 12345": a short code, digit by digit ("twelve thousand ..." before).
     (re.compile(r"\b(?P<w>(?i:text|txt|reply|send)(?: [\w\"']+)? to )(?P<n>\d{5,6})\b"),
      lambda m: m["w"] + _digits(m, "n")),
-    # "Call 911": a service number, said digit by digit.
-    (re.compile(r"\b(?P<w>(?i:call|dial|text) )(?P<n>[2-9]11)\b"),
+    # "Call 911", "TTY 711": a service number, said digit by digit.
+    (re.compile(r"\b(?P<w>(?i:call|dial|text|TTY|TDD):? )(?P<n>[2-9]11)\b"),
      lambda m: m["w"] + _digits(m, "n")),
     # A tracking or order code of letters and digits ("1Z999AA10123456784"): each
     # character, as it is read out; a short one ("MP3", "COVID19", "B2B") is a word.

@@ -108,10 +108,19 @@ def _range(m: re.Match[str]) -> str:
     return f"{m['a']} {'and' if between else 'to'} {m['b']}"
 
 
+# A month after a short day's stop goes on with it ("Wed. Jan. 8th"); another day starts
+# a sentence ("Mon-Fri. Sat 10-2").
+_DATE_GOES_ON = re.compile(r"\s+(?:" + "|".join(
+    [r"May(?=\s\d)", *(m for m in MONTHS if m != "May"), *SHORT_MONTHS]) + r")\b")
+
+
 def _stop(m: re.Match[str]) -> str:
     """"Mon-Fri. Call us", "Open Sat.": a period the match took ends the sentence too
-    where a capital or the text's end follows."""
-    return "." if m[0].endswith(".") and re.match(r"\s+[A-Z]|\s*$", m.string[m.end():]) else ""
+    where a capital or the text's end follows (not a date's next part)."""
+    rest = m.string[m.end():]
+    if not m[0].endswith(".") or _DATE_GOES_ON.match(rest):
+        return ""
+    return "." if re.match(r"\s+[A-Z]|\s*$", rest) else ""
 
 
 def _days(m: re.Match[str]) -> str:

@@ -81,6 +81,14 @@ from servers.tts.text import MAX_PIECE, plan
      "between 2–4 PM.",
      "Go to Settings, Privacy. Press Command plus C or Control plus Alt plus Delete; if x "
      "more than five, at two hundred and fifty megabits per second, between two and four P M."),
+    # A health plan's numbers: "group # is" a number ("hash"), "TTY 711" the relay
+    # service digit by digit, "appt."; a month after a short day's stop goes on with it
+    # ("Wednesday. January" was two sentences), another day does not.
+    ("Your group # is 00123. Call TTY 711 before your appt. See you Wed. Jan. 8th. Open "
+     "Mon-Fri. Sat 10-2.",
+     "Your group number is zero zero one two three. Call TTY seven one one before your "
+     "appointment. See you Wednesday January eighth. Open Monday to Friday. Saturday ten "
+     "to two."),
     # Fractions before what they measure, and after a whole number ("five/eight inch",
     # "two three quarters" before); an inch mark after one, unless it closes a quotation.
     ('Use 5/8 inch or 1/8 to 3/16 in. bolts, 2 3/4 cups, 1 1/4 miles and 1/16 of an inch; '
