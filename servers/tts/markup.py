@@ -78,6 +78,8 @@ _HASHTAG = re.compile(r"(?<!\w)#(?=[^\W\d])")  # "#Rymi": the mark goes ("C#" st
 _EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u2300-\u23FF"
                     "\uFE0E\uFE0F\u200D\u20E3]+")
 _BEFORE_STOP = re.compile(r"[ \t]+(?=[.,!?;:])")
+# "Zelle®", "Venmo™": a brand's mark, not said ("Zelle registered", "Venmo trade mark").
+_BRAND_MARK = re.compile(r"(?<=\w)[\u00ae\u2122\u2120]")
 # A line ending with no punctuation, and what starts the next one (nothing at the end).
 _LINE_END = re.compile(r"(?<=[\w)\]\"'’”])[ \t\r]*\n(?P<blank>[ \t\r]*\n)?[ \t\r]*(?P<next>\S?)")
 # piper takes text in [[ ]] as raw phonemes, so "[[hello]]" would be mangled, not said: a
@@ -153,7 +155,7 @@ def strip_markup(text: str, language: str = "") -> str:
     text = _EMPHASIS.sub("", _TIMES.sub(" × ", _ARROW.sub(", ", text)))
     text = text.replace("_", " ")  # snake_case inside a word: two words
     text = _HASHTAG.sub("", _NUMBER_SIGN.sub("number ", text))
-    text = _EMOJI.sub(" ", text)
+    text = _BRAND_MARK.sub("", _EMOJI.sub(" ", text))
     # Line ends once the marks that may close a line ("**Hours**", "Done 👍") are gone.
     goes_on = _GOES_ON.get(language, frozenset())
     text = _LINE_END.sub(lambda m: _line_end(m, every_line, goes_on), text)
@@ -161,6 +163,6 @@ def strip_markup(text: str, language: str = "") -> str:
     return _PHONEME_BRACKETS.sub(r"\1", text)
 
 
-_MAY_HAVE = re.compile(r"[<\[*_~`#>•×&|\n\u2190-\u21FF\u27F5-\u27FF\u2300-\u27BF"
+_MAY_HAVE = re.compile(r"[<\[*_~`#>•×&|\n\u00ae\u2122\u2120\u2190-\u21FF\u27F5-\u27FF\u2300-\u27BF"
                        r"\u2B00-\u2BFF\uFE0E\uFE0F\u200D\u20E3"
                        "\U0001F000-\U0001FAFF]")

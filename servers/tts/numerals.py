@@ -254,7 +254,8 @@ NUMERAL_RULES: list[Rule] = [
      lambda m: f"{m['n']}{m['sep'] or ' '}"
      f"{_UNITS[m['u'].rstrip('s')][m['n'] != '1' and m['sep'] != '-']}"),
     (re.compile(r"(?<![\w~])~\s?(?=[$€£]?\d)"), "about "),
-    # "Jun 5", "Mar. 15": a month written short before its day.
-    (re.compile(r"\b(?:" + "|".join(SHORT_MONTHS) + r")\b\.?(?=\s\d{1,2}(?:st|nd|rd|th)?\b)"),
+    # "Jun 5", "Mar. 15", "Dec 2025": a month written short before its day or year.
+    (re.compile(r"\b(?:" + "|".join(SHORT_MONTHS) + r")\b\.?"
+                r"(?=\s(?:\d{1,2}(?:st|nd|rd|th)?|(?:19|20)\d\d)\b)"),
      lambda m: SHORT_MONTHS[m[0].rstrip(".")]),
 ]

@@ -107,7 +107,7 @@ MEASURE_RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]
     # "3x faster", "2x the price": a multiple, "times" (it was "three x faster").
     (re.compile(rf"(?<![\w.])({_SIZE})x(?= (?:faster|slower|quicker|more|less|fewer|"
                 r"cheaper|larger|bigger|smaller|higher|lower|better|worse|longer|shorter|"
-                r"as|the)\b)"), r"\1 times"),
+                r"as|the|your|my|our|their|his|her|its|that|what)\b)"), r"\1 times"),
     # "1,850 sq. ft.": written with its stops, as listings do ("sq. ft." was read).
     (re.compile(r"(?<![\w.])(?P<n>\d[\d,]*(?:\.\d+)?)\s?sq\.\s?ft\b\.?"),
      lambda m: f"{m['n']} {_name('sq ft', '1' if _before_noun(m) else m['n'])}" + kept_stop(m)),

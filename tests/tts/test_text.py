@@ -89,6 +89,11 @@ from servers.tts.text import MAX_PIECE, plan
      "Your group number is zero zero one two three. Call TTY seven one one before your "
      "appointment. See you Wednesday January eighth. Open Monday to Friday. Saturday ten "
      "to two."),
+    # A brand's mark is not said ("Zelle registered"), a short month before a year is the
+    # month, "3x your" a multiple.
+    ("Zelle® and Venmo™ work; save $10k by Dec 2025, 3x your income.",
+     "Zelle and Venmo work; save ten thousand dollars by December twenty twenty-five, three "
+     "times your income."),
     # Fractions before what they measure, and after a whole number ("five/eight inch",
     # "two three quarters" before); an inch mark after one, unless it closes a quotation.
     ('Use 5/8 inch or 1/8 to 3/16 in. bolts, 2 3/4 cups, 1 1/4 miles and 1/16 of an inch; '
