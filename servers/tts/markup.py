@@ -72,7 +72,10 @@ _EMPHASIS = re.compile(r"\*{2,}|(?<=\S)\*|\*(?=[^\s.,!?;:\d#])|\*(?=[\d#][^*\n]*
 # "Settings → Account", "Menu -> Help", "Settings > Privacy": a step to the next, said as
 # a pause ("right arrow" was read aloud, and ">" was silent).
 _ARROW = re.compile(r"[ \t]*(?:[\u2190-\u21FF\u27F5-\u27FF\u2794\u279C\u27A1]|->|=>)[ \t]*"
-                    r"|(?<=[^\W\d])[ \t]+>[ \t]+(?=[A-Z])")
+                    r"|(?<=[^\W\d])[ \t]+>[ \t]+(?=[A-Z])|(?<![:;,.!?])[ \t]+•[ \t]+(?=\S)")
+_INLINE_BULLET = re.compile(r"[ \t]+•[ \t]+(?=\S)")  # after a colon: "today: • Salmon"
+# "Gate B12 → C3", "$40 -> $35": a change from one value to another is "to".
+_CHANGE = re.compile(r"(?<=\d)[ \t]*(?:→|->|⟶)[ \t]*(?=[$€£]?\d|[A-Z]{1,2}\d)")
 _NUMBER_SIGN = re.compile(r"(?<!\w)#:?[ \t]?(?=\d)")  # "#3", "# 3", "#: 3": "number 3"
 _HASHTAG = re.compile(r"(?<!\w)#(?=[^\W\d])")  # "#Rymi": the mark goes ("C#" stays)
 _EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u2300-\u23FF"
@@ -152,7 +155,8 @@ def strip_markup(text: str, language: str = "") -> str:
     if listed:
         text = _NUMBERED.sub(r"\1, ", _LINE_MARK.sub("", text))
         text = _LETTERED.sub(lambda m: f"{m[1].upper()}, ", text)
-    text = _EMPHASIS.sub("", _TIMES.sub(" × ", _ARROW.sub(", ", text)))
+    text = _INLINE_BULLET.sub(" ", _ARROW.sub(", ", _CHANGE.sub(" to ", text)))
+    text = _EMPHASIS.sub("", _TIMES.sub(" × ", text))
     text = text.replace("_", " ")  # snake_case inside a word: two words
     text = _HASHTAG.sub("", _NUMBER_SIGN.sub("number ", text))
     text = _BRAND_MARK.sub("", _EMOJI.sub(" ", text))

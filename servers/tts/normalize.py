@@ -122,6 +122,14 @@ def _number_words(number: str) -> str:
     return words(raw)
 
 
+def _short_meridiem(m: re.Match[str]) -> str:
+    """"5:40a" is 5:40am; an hour alone only in a range of them ("8a-8p"): "5a" may be
+    a seat or a form."""
+    in_range = (re.match(r"\s?[-–]\s?\d{1,2}(?::\d\d)?[ap]\b", m.string[m.end():])
+                or re.search(r"\d[ap]\s?[-–]\s?$", m.string[max(0, m.start() - 12):m.start()]))
+    return f"{m['t']}{m['x']}m" if ":" in m["t"] or in_range else m[0]
+
+
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str] | str]
 RULES: list[Rule] = [
     *ADDRESS_RULES,  # emails, URLs, phone numbers, IP addresses: before their numbers go
@@ -137,6 +145,10 @@ RULES: list[Rule] = [
     # "7.30pm", as Britain writes a time (it was "seven.thirty P M"): the time rule's form.
     (re.compile(r"(?<![\w.])(?P<h>1[0-2]|0?[1-9])\.(?P<m>[0-5]\d)(?=\s?[ap]\.?m\b)", re.I),
      lambda m: f"{m['h']}:{m['m']}"),
+    # "5:40a", "8a–8p": a time with its "a" or "p" alone, as timetables and shop hours
+    # write it ("five:forty a" before).
+    (re.compile(r"(?<![\w.:])(?P<t>(?:1[0-2]|0?[1-9])(?::[0-5]\d)?)(?P<x>[ap])\b(?!\.\w)"),
+     _short_meridiem),
     # "$10 - $3 = $7": a minus, in a sum; a spaced dash was read "to", as in a range.
     (re.compile(r"(?<=\d) [-−–] (?=[$€£]?\d[\d,.]*\s?=)"), " minus "),
     # "Wait 10s": seconds, not the decade "tens" (below).

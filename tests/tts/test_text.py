@@ -94,6 +94,13 @@ from servers.tts.text import MAX_PIECE, plan
     ("Zelle® and Venmo™ work; save $10k by Dec 2025, 3x your income.",
      "Zelle and Venmo work; save ten thousand dollars by December twenty twenty-five, three "
      "times your income."),
+    # Travel and menus: a time with its "a" or "p" alone ("five:forty a"), an hour alone
+    # only in a range ("seat 5a" stays); a change of gate or price is "to", an inline
+    # bullet a pause (both silent before).
+    ("Boarding at 5:40a, open 8a–8p, seat 5a. Gate B12 → C3, $40 -> $35. Today: • Salmon "
+     "($28) • Ribeye",
+     "Boarding at five forty A M, open eight A M to eight P M, seat five a. Gate B12 to C3, "
+     "forty dollars to thirty-five dollars. Today: Salmon (twenty-eight dollars), Ribeye"),
     # Fractions before what they measure, and after a whole number ("five/eight inch",
     # "two three quarters" before); an inch mark after one, unless it closes a quotation.
     ('Use 5/8 inch or 1/8 to 3/16 in. bolts, 2 3/4 cups, 1 1/4 miles and 1/16 of an inch; '
