@@ -31,6 +31,7 @@ ABBREVIATIONS = {
     "Vol.": "Volume", "Ch.": "Chapter", "Fig.": "Figure", "Tel.": "Telephone",
     "int'l": "international", "Int'l": "International", "qty": "quantity", "Qty": "Quantity",
     "appt.": "appointment", "appt": "appointment", "Appt.": "Appointment",
+    "y/y": "year over year", "YoY": "year over year", "m/m": "month over month",
 }
 _ABBREV = re.compile(r"(?<!\w)(" + "|".join(re.escape(a) for a in ABBREVIATIONS)
                      + r")(?=[\s,;:]|$|(?<![.])[.!?])")  # "N/A." too; "Jr.." is no word

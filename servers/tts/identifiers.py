@@ -26,7 +26,7 @@ def _digits(m: re.Match[str], group: int | str = 0) -> str:
 # (The word is matched, not looked behind for: tried at every character, a list of
 # lookbehinds cost 0.6 µs a character.)
 _ID_WORD = (r"\b(?P<w>(?:(?i:number(?: is)?|ID:?|PIN(?::| is)?|code(?::| is)?|ending(?: in)?|"
-            r"ZIP:?|postcode:?|"
+            r"ZIP(?: code)?(?: is)?:?|post ?code(?: is)?:?|"
             r"ends in|digits(?: are)?|reference(?: is)?|account|confirmation(?: is)?|"
             r"tracking(?: number)?(?: is)?:?|"
             r"(?:your|the|my|this|an?) (?:order|ticket|invoice|case|claim)(?: is)?|"

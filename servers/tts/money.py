@@ -57,6 +57,40 @@ def _scaled(m: re.Match[str]) -> str:
     return f"{words(m['n'])} {SCALE_MARKS[m['mark'].lower()]}"
 
 
+_SIGN = r"(?P<cur>\b(?:US|A|C|NZ|HK|R)\$|[$€£¥₹])"
+_END = r"\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)?"
+_MARK = r"(?i:k|[bmt]n?)"
+
+
+def _money_range(m: re.Match[str]) -> str:
+    """"$1-2K": one to two thousand dollars, the scale and the currency said once ("one,
+    two K" before, read as a code; "$5-10" was "five dollars to ten")."""
+    many = CURRENCIES[m["cur"]][1]
+    scale_b = m["scale"] or SCALE_MARKS.get((m["mb"] or "").lower())
+    scale_a = SCALE_MARKS.get((m["ma"] or "").lower())
+    a, b = m["a"].replace(",", ""), m["b"].replace(",", "")
+    if not (scale_a or scale_b) and any(len(x.partition(".")[2]) == 2 for x in (a, b)):
+        # Cents: each end an amount of its own ("$5.50-$10").
+        return f"{m['cur']}{m['a']} to {m['cur']}{m['b']}"
+    first = words(a) + (f" {scale_a}" if scale_a and scale_a != scale_b else "")
+    return f"{first} to {words(b)}{f' {scale_b}' if scale_b else ''} {many}"
+
+
+def _scaled_range(m: re.Match[str]) -> str:
+    """"5-10K users": five to ten thousand (it was spelt as a code, "five, one zero K")."""
+    return f"{words(m['a'])} to {words(m['b'])} {SCALE_MARKS[m['mark'].lower()]}"
+
+
+# Ranges first: their ends were read as a code, or the currency and scale only once.
+RANGE_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+    (re.compile(rf"{_SIGN}\s?(?P<a>{_END})(?P<ma>{_MARK}(?![\w]))?\s?[-–]\s?(?P=cur)?\s?"
+                rf"(?P<b>{_END})(?:\s(?P<scale>{SCALES})\b|(?P<mb>{_MARK})(?!\w)|(?![\w.,]\d|\w))"
+                r"(?!\s?=)"),  # "$10 - $3 = $7": a sum
+     _money_range),
+    (re.compile(r"(?<![\w.,$€£¥₹-])(?P<a>\d+(?:\.\d+)?)\s?[-–]\s?(?P<b>\d+(?:\.\d+)?)"
+                r"(?P<mark>[KkM]|[mb]n|Bn|B(?<=\.\dB))(?!\w)"), _scaled_range),
+]
+
 MONEY_RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     (re.compile(rf"\b{_CODE}\s?{_AMOUNT}"), lambda m: CODES[m["code"]] + m["amount"]),
     (re.compile(rf"(?<![\w.,]){_AMOUNT}\s?{_CODE}\b(?P<per>/(?=[^\W\d]))?"),

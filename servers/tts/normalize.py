@@ -21,7 +21,7 @@ from .addresses import ADDRESS_RULES, spell_digits, spelt
 from .addresses import DIGITS as DIGITS  # re-exported: the words a digit is read as
 from .dates import DATE_RULES, DOTTED_DATE_RULE, EXPIRY_RULE, rewrite_dates, spoken_year
 from .markup import strip_markup
-from .money import MONEY_RULES
+from .money import MONEY_RULES, RANGE_RULES
 from .numerals import COLON_RULE, MONTHS, NUMERAL_RULES, words
 from .stops import kept_stop as _kept_stop
 from .streets import expand_streets
@@ -134,6 +134,7 @@ Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str] | str]
 RULES: list[Rule] = [
     *ADDRESS_RULES,  # emails, URLs, phone numbers, IP addresses: before their numbers go
     DOTTED_DATE_RULE,
+    *RANGE_RULES,  # "$1-2K", "5-10K users": before the code rule reads them as codes
     # "A-10293", "HX-55-2201-A", "ABC-123-XYZ": a code of capitals and digits in groups,
     # spelt group by group (read as amounts and ranges, "A-ten thousand ..."). Not a
     # name with a number ("COVID-19", "F-150") nor a word ("1-800-FLOWERS").

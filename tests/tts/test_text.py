@@ -101,6 +101,15 @@ from servers.tts.text import MAX_PIECE, plan
      "($28) • Ribeye",
      "Boarding at five forty A M, open eight A M to eight P M, seat five a. Gate B12 to C3, "
      "forty dollars to thirty-five dollars. Today: Salmon (twenty-eight dollars), Ribeye"),
+    # A range of money or of a scaled number: the currency and the scale said once ("one,
+    # two K" and "five, one zero K" before, read as codes); cents keep each end whole; a
+    # sum's minus stays one; "zip is" names a ZIP code.
+    ("It'll cost $1.5-2K, $500K-$1M or $5.50-$10 for 5-10K users; $10 - $3 = $7. Your "
+     "zip is 94103, sales up 20% y/y.",
+     "It'll cost one point five to two thousand dollars, five hundred thousand to one "
+     "million dollars or five dollars and fifty cents to ten dollars for five to ten "
+     "thousand users; ten dollars minus three dollars = seven dollars. Your zip is nine "
+     "four one zero three, sales up twenty percent year over year."),
     # Fractions before what they measure, and after a whole number ("five/eight inch",
     # "two three quarters" before); an inch mark after one, unless it closes a quotation.
     ('Use 5/8 inch or 1/8 to 3/16 in. bolts, 2 3/4 cups, 1 1/4 miles and 1/16 of an inch; '
@@ -160,7 +169,7 @@ from servers.tts.text import MAX_PIECE, plan
      "four, order number one two three four five, PIN four eight two one"),
     # Ranges have a "to"; a slash before a unit is "per"; fractions, "~", short months.
     ("Ships in 3-5 days, 9am-5pm, Mon–Fri, $5-$10.", "Ships in three to five days, nine A M "
-     "to five P M, Monday to Friday, five dollars to ten dollars."),
+     "to five P M, Monday to Friday, five to ten dollars."),
     ("$19.99/month, open 24/7, 1/2 off, ~5 minutes", "nineteen dollars and ninety-nine cents "
      "per month, open twenty-four seven, one half off, about five minutes"),
     ("On Apr. 12, Jun 5 and Mar 3rd", "On April twelfth, June fifth and March third"),
