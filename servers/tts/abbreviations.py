@@ -32,6 +32,7 @@ ABBREVIATIONS = {
     "int'l": "international", "Int'l": "International", "qty": "quantity", "Qty": "Quantity",
     "appt.": "appointment", "appt": "appointment", "Appt.": "Appointment",
     "y/y": "year over year", "YoY": "year over year", "m/m": "month over month",
+    "49ers": "Forty-Niners", "76ers": "Seventy-Sixers",  # teams ("forty-nine ers")
 }
 _ABBREV = re.compile(r"(?<!\w)(" + "|".join(re.escape(a) for a in ABBREVIATIONS)
                      + r")(?=[\s,;:]|$|(?<![.])[.!?])")  # "N/A." too; "Jr.." is no word

@@ -23,6 +23,7 @@ from .dates import DATE_RULES, DOTTED_DATE_RULE, EXPIRY_RULE, rewrite_dates, spo
 from .markup import strip_markup
 from .money import MONEY_RULES, RANGE_RULES
 from .numerals import COLON_RULE, MONTHS, NUMERAL_RULES, words
+from .roman_numerals import ROMAN_RULES
 from .stops import kept_stop as _kept_stop
 from .streets import expand_streets
 from .units import MEASURE_RULES, PER_UNIT_RULE
@@ -134,6 +135,7 @@ Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str] | str]
 RULES: list[Rule] = [
     *ADDRESS_RULES,  # emails, URLs, phone numbers, IP addresses: before their numbers go
     DOTTED_DATE_RULE,
+    *ROMAN_RULES,  # "World War II", "Henry VIII": espeak said "Roman two"
     *RANGE_RULES,  # "$1-2K", "5-10K users": before the code rule reads them as codes
     # "A-10293", "HX-55-2201-A", "ABC-123-XYZ": a code of capitals and digits in groups,
     # spelt group by group (read as amounts and ranges, "A-ten thousand ..."). Not a

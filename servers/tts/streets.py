@@ -40,7 +40,19 @@ _NUMBERED_NAMES = {"Hwy": "Highway", "Rte": "Route"}
 _FLOOR = re.compile(r"(?<=\d(?:st|nd|rd|th) )[Ff]l\b\.?")
 
 
+# "winds NW at 10 mph": a wind's direction ("N W" before).
+_WIND = re.compile(r"\b(?P<w>(?i:winds?|wind from the|winds from the|blowing from the) )"
+                   r"(?P<a>[NS])?(?P<b>[EW])?\b(?<=[NSEW])")
+
+
+def _wind(m: re.Match[str]) -> str:
+    a = _DIRECTIONS[m["a"]] if m["a"] else ""
+    b = _DIRECTIONS[m["b"]] if m["b"] else ""
+    return m["w"] + (a + b.lower() if a else b)
+
+
 def expand_streets(text: str) -> str:
+    text = _WIND.sub(_wind, text)
     text = _COMPASS.sub(lambda m: _DIRECTIONS[m[1]], text)
     text = _STREET.sub(_street, text)
     text = _QUARTER.sub(lambda m: (f"{m[1]} {_DIRECTIONS[m[2]]}{_DIRECTIONS[m[3]].lower()}"

@@ -22,7 +22,7 @@ from .stops import kept_stop
 _MASS = {"mg": "milligram", "mcg": "microgram", "µg": "microgram", "g": "gram",
          "kg": "kilogram", "oz": "ounce"}
 _VOLUME = {"ml": "milliliter", "mL": "milliliter", "cl": "centiliter", "l": "liter",
-           "L": "liter", "fl oz": "fluid ounce", "tsp": "teaspoon"}
+           "L": "liter", "fl oz": "fluid ounce", "tsp": "teaspoon", "gal": "gallon"}
 _LENGTH = {"mm": "millimeter", "cm": "centimeter", "km": "kilometer", "mi": "mile",
            "yd": "yard", "ft": "foot", "sq ft": "square foot"}
 _OTHER = {"km/h": "kilometer per hour", "kph": "kilometer per hour", "kW": "kilowatt",

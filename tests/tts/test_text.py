@@ -861,6 +861,33 @@ def test_a_day_and_month_without_a_year_are_read_in_their_order(
 
 
 @pytest.mark.parametrize("text, spoken", [
+    ("World War II, Type II diabetes, a Phase III trial, Title IX, Super Bowl LVIII, "
+     "World War I.",
+     "World War two, Type two diabetes, a Phase three trial, Title nine, Super Bowl "
+     "fifty-eight, World War one."),
+    ("Henry VIII, King Charles III, Pope John Paul II and Robert Davis III; Rocky II.",
+     "Henry the eighth, King Charles the third, Pope John Paul the second and Robert Davis "
+     "the third; Rocky two."),
+    # Not numerals here: the pronoun, a drip, a city, a size, a car.
+    ("Then I said: start IV fluids in Washington DC, size XL, a Model X.",
+     "Then I said: start IV fluids in Washington DC, size XL, a Model X."),
+])
+def test_a_roman_numeral_after_a_name_is_said(text: str, spoken: str) -> None:
+    """espeak read them "Roman two" ("World War Roman two", "King Charles Roman three")."""
+    assert normalize(text, "en-US") == spoken
+
+
+@pytest.mark.parametrize("text, spoken", [
+    # A wind's direction, a team, a unit of gas ("N W", "forty-nine ers", "per gal").
+    ("Winds NW at 10 mph. The 49ers won. Gas is $3.89/gal.",
+     "Winds Northwest at ten mph. The Forty-Niners won. Gas is three dollars and "
+     "eighty-nine cents per gallon."),
+])
+def test_weather_and_sports_readings(text: str, spoken: str) -> None:
+    assert normalize(text, "en-US") == spoken
+
+
+@pytest.mark.parametrize("text, spoken", [
     ("Blood pressure 120/80 is normal.",
      "Blood pressure one hundred and twenty over eighty is normal."),
     ("Your BP: 135/85 mmHg.",
