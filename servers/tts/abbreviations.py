@@ -33,6 +33,7 @@ ABBREVIATIONS = {
     "appt.": "appointment", "appt": "appointment", "Appt.": "Appointment",
     "y/y": "year over year", "YoY": "year over year", "m/m": "month over month",
     "49ers": "Forty-Niners", "76ers": "Seventy-Sixers",  # teams ("forty-nine ers")
+    "Msg": "Message", "msg": "message",
 }
 _ABBREV = re.compile(r"(?<!\w)(" + "|".join(re.escape(a) for a in ABBREVIATIONS)
                      + r")(?=[\s,;:]|$|(?<![.])[.!?])")  # "N/A." too; "Jr.." is no word
@@ -47,6 +48,8 @@ _NAMED_NO = re.compile(r"\b(?P<w>(?i:order|account|policy|ticket|invoice|claim|c
                        r"confirmation|member|serial|reference|ref|flight|room|item|model|"
                        r"part|PO|group|prescription|Rx|patient|customer|transaction|"
                        r"tracking|routing|plan) )(?:[Nn]o\.|#(?=\s))")  # "case # is ...": not "hash"
+# "meter # is 443": any word's "#" before a number, alone between spaces.
+_SPACED_HASH = re.compile(r"(?<=[A-Za-z] )#(?=\s(?:is\s|:\s?)?\d)")
 # "Ref# 12345", "Order#7781": a "#" written onto the word before a number.
 _WORD_HASH = re.compile(r"(?<=[A-Za-z])#\s?(?=\d)")
 
@@ -83,6 +86,7 @@ def _keys(m: re.Match[str]) -> str:
 
 def name_numbers(text: str) -> str:
     text = _NO_NUMBER.sub("number", _NAMED_NO.sub(r"\g<w>number", text))
+    text = _SPACED_HASH.sub("number", text)
     return _WORD_HASH.sub(" number ", text)
 
 

@@ -84,6 +84,10 @@ ADDRESS_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"(?<![\w.$€£+-])1[38]00[\s-]\d{3}[\s-]\d{3}(?![\w-])"), _phone),
     # "555-1234": a local number (a range would have one or two digits a side).
     (re.compile(r"(?<![\w.$€£+-])\d{3}-\d{4}(?![\w-])"), _phone),
+    # "00:1A:2B:3C:4D:5E": a MAC address, pair by pair ("zero zero:one A:two B ...").
+    (re.compile(r"(?<![\w:-])[0-9A-Fa-f]{2}(?:([:-])[0-9A-Fa-f]{2})(?:\1[0-9A-Fa-f]{2}){4}"
+                r"(?![\w:-])"),
+     lambda m: ", ".join(spelt(g.upper()) for g in re.split(r"[:-]", m[0]))),
     # "192.168.1.1", as its URL would be read ("one nine two dot ..."), with its port
     # ("...:8080" was "one:eight thousand and eighty"). Not after "version", where four
     # numbers are a version's (normalize.py).

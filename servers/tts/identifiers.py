@@ -13,6 +13,21 @@ from num2words import num2words
 
 from .addresses import spell_groups, spelt
 
+STATES = {"AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas",
+          "CA": "California", "CO": "Colorado", "CT": "Connecticut", "DE": "Delaware",
+          "FL": "Florida", "GA": "Georgia", "HI": "Hawaii", "ID": "Idaho", "IL": "Illinois",
+          "IN": "Indiana", "IA": "Iowa", "KS": "Kansas", "KY": "Kentucky", "LA": "Louisiana",
+          "ME": "Maine", "MD": "Maryland", "MA": "Massachusetts", "MI": "Michigan",
+          "MN": "Minnesota", "MS": "Mississippi", "MO": "Missouri", "MT": "Montana",
+          "NE": "Nebraska", "NV": "Nevada", "NH": "New Hampshire", "NJ": "New Jersey",
+          "NM": "New Mexico", "NY": "New York", "NC": "North Carolina", "ND": "North Dakota",
+          "OH": "Ohio", "OK": "Oklahoma", "OR": "Oregon", "PA": "Pennsylvania",
+          "RI": "Rhode Island", "SC": "South Carolina", "SD": "South Dakota",
+          "TN": "Tennessee", "TX": "Texas", "UT": "Utah", "VT": "Vermont", "VA": "Virginia",
+          "WA": "Washington", "WV": "West Virginia", "WI": "Wisconsin", "WY": "Wyoming"}
+# Also words or common letters: a state only before a ZIP code ("Sure, OK.").
+_WORDS = {"OK", "IN", "OR", "ME", "HI", "ID", "OH", "LA", "MA", "PA", "CO", "DE", "MI"}
+
 
 def _cardinal(n: int) -> str:
     return num2words(n, lang="en").replace(",", "")
@@ -30,7 +45,7 @@ _ID_WORD = (r"\b(?P<w>(?:(?i:number(?: is)?|ID:?|PIN(?::| is)?|code(?::| is)?|en
             r"ends in|digits(?: are)?|reference(?: is)?|account|confirmation(?: is)?|"
             r"tracking(?: number)?(?: is)?:?|"
             r"(?:your|the|my|this|an?) (?:order|ticket|invoice|case|claim)(?: is)?|"
-            r"ticket|invoice|claim)|Box) )")
+            r"ticket|invoice|claim|P\.?O\.? box(?: is)?)|Box) )")
 
 
 def paired(n: int) -> str:
@@ -66,6 +81,12 @@ IDENTIFIER_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str] | s
     # A name of one or two capitals and three digits ("F-150", "I-405", "SR-710"), not a
     # code of more groups ("ABC-123" is one), nor an amount or a decimal.
     (re.compile(r"(?<![\w-])(?P<p>[A-Z]{1,2})-(?P<n>[1-9]\d\d)(?![\w-]|[.,]\d)"), _model_number),
+    # "Memphis, TN", "Springfield, IL 62704": a state after its city, by its name ("T N");
+    # one that is also a word ("OK", "IN") only before its ZIP code.
+    (re.compile(rf"(?<=[a-z], )(?P<s>{'|'.join(STATES)})(?:(?P<zip> \d{{5}}(?:-\d{{4}})?)"
+                r"|(?=[.,;:!?)]|\s*$))(?![\w-])"),
+     lambda m: m[0] if m["s"] in _WORDS and not m["zip"]
+     else STATES[m["s"]] + (f" {spell_groups(m['zip'])}" if m["zip"] else "")),
     # A ZIP code after a state's two capitals: "IL 62704" is no sixty-two thousand.
     (re.compile(r"(?<=\b[A-Z]{2} )\d{5}(?:-\d{4})?(?![\w-])"), _digits),
     # An identifier after what names one, "#12345" included (markup made it "number"),

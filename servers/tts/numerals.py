@@ -156,7 +156,7 @@ _UNITS = {"mo": ("month", "months"), "yr": ("year", "years"), "wk": ("week", "we
 _MD = r"(?:1[0-2]|0?[1-9])/(?:3[01]|[12]\d|0?[1-9])"
 DATE_BEFORE = ("on|until|till|from|since|before|after|through|thru|between|due|by|for|as of|"
                 "expires|expiring|expired|effective|starting|begins|beginning|ends|ending|"
-                "ended|renews|opens|closes|deadline|week of|" + "|".join(
+                "ended|renews|opens|closes|deadline|week of|date|" + "|".join(
                     f"{day},?" for day in [*dict.fromkeys(DAYS.values()), *DAYS]))
 
 
@@ -247,8 +247,8 @@ NUMERAL_RULES: list[Rule] = [
     (re.compile(r"(?<=[\d%])\s?/\s?(?=[^\W\d]{1,12}\b)|(?<=\d[KkMB])/(?=[^\W\d]{1,12}\b)"),
      " per "),
     # "$29.99/mo", "2 hrs 30 mins": a unit written short ("per mo" was heard "per mile").
-    (re.compile(r"\bper (?P<u>mos?|yrs?|wks?|hrs?|mins?|secs?)\b"),
-     lambda m: f"per {_UNITS[m['u'].rstrip('s')][0]}"),
+    (re.compile(r"\bper (?P<u>mos?|yrs?|wks?|hrs?|mins?|secs?)\b\.?"),
+     lambda m: f"per {_UNITS[m['u'].rstrip('s')][0]}" + _stop(m)),  # "$45/mo. + tax"
     # "30-yr fixed": before its noun, one ("thirty-yr" before).
     (re.compile(r"\b(?P<n>\d+(?:\.\d+)?)(?P<sep>[ -]?)(?P<u>mos?|yrs?|wks?|hrs?|mins?|secs?)\b"),
      lambda m: f"{m['n']}{m['sep'] or ' '}"

@@ -73,6 +73,15 @@ def _height(m: re.Match[str]) -> str:
     return f"{m['f']} {feet} {_inches(m['i'], m)}" + kept_stop(m)  # "4 in." ends one
 
 
+def _sides(m: re.Match[str]) -> str:
+    said = " by ".join(paired(int(n)) if len(n) == 4 and n.isdigit() else n
+                       for n in (m["a"], m["b"], m["c"]) if n)
+    if not m["u"]:
+        return said
+    unit = {"in": ("inch", "inches"), "ft": ("foot", "feet")}[m["u"]][not _before_noun(m)]
+    return f"{said} {unit}" + kept_stop(m)
+
+
 # An inch mark: a double prime, or straight or curly double quotes, which only a number in
 # a height or a dimension makes an inch mark (elsewhere a closing quote: 'say "5"').
 _IN = r"(?:\"|”|″|'')"
@@ -93,9 +102,10 @@ MEASURE_RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]
     # "2x4", "1920x1080", "10x20 ft": dimensions, "by" (it was "two x4"); four digits in
     # pairs as sizes are said ("nineteen twenty by ten eighty", not "one thousand and
     # eighty"). Shorter ones stay digits, for a unit after them to be named.
-    (re.compile(rf"(?<![\w.])({_SIZE})x({_SIZE})(?!\w|\.\d)"),
-     lambda m: " by ".join(paired(int(n)) if len(n) == 4 and n.isdigit() else n
-                           for n in m.groups())),
+    # Three sides too, and inches or feet written short after them ("12x10x8 in." was
+    # "twelve x10x8 in.").
+    (re.compile(rf"(?<![\w.])(?P<a>{_SIZE})x(?P<b>{_SIZE})(?:x(?P<c>{_SIZE}))?"
+                r"(?:\s?(?P<u>in|ft)\b\.?)?(?!\w|\.\d)"), _sides),
     # "2x daily", "1x a week": how often, "twice daily", "once a week" ("two x daily").
     (re.compile(r"(?<![\w.])(?P<n>\d{1,2})x(?: ?/ ?(?P<per>day|week|month|year)\b|(?= "
                 r"(?:daily|weekly|monthly|yearly|a|an|per|each|every)\b))"),

@@ -110,6 +110,15 @@ from servers.tts.text import MAX_PIECE, plan
      "million dollars or five dollars and fifty cents to ten dollars for five to ten "
      "thousand users; ten dollars minus three dollars = seven dollars. Your zip is nine "
      "four one zero three, sales up twenty percent year over year."),
+    # Utilities and shipping: any word's "# is", a MAC address pair by pair, a state after
+    # its city ("T N"; "OK" only before a ZIP), three sides with their unit, "PO box is",
+    # "date:" before a date, "/mo." not ending the sentence.
+    ("Meter # is 00-443-221, MAC 00:1A:2B:3C:4D:5E. Ships from Memphis, TN; Portland, OR "
+     "97201. Sure, OK. Box: 12x10x8 in. Your PO box is 1234, ship date: 11/3, $45/mo. + tax.",
+     "Meter number is zero zero, four four three, two two one, MAC zero zero, one A, two B, "
+     "three C, four D, five E. Ships from Memphis, Tennessee; Portland, Oregon nine seven "
+     "two zero one. Sure, OK. Box: twelve by ten by eight inches. Your PO box is one two "
+     "three four, ship date: November third, forty-five dollars per month + tax."),
     # Fractions before what they measure, and after a whole number ("five/eight inch",
     # "two three quarters" before); an inch mark after one, unless it closes a quotation.
     ('Use 5/8 inch or 1/8 to 3/16 in. bolts, 2 3/4 cups, 1 1/4 miles and 1/16 of an inch; '
@@ -165,7 +174,7 @@ from servers.tts.text import MAX_PIECE, plan
     # Phone numbers of other shapes; a ZIP code and an identifier after "#" or "PIN".
     ("Call 555-1234 or +44 20 7946 0958.", "Call five five five, one two three four or plus "
      "four four, two zero, seven nine four six, zero nine five eight."),
-    ("Springfield, IL 62704, order #12345, PIN 4821", "Springfield, IL six two seven zero "
+    ("Springfield, IL 62704, order #12345, PIN 4821", "Springfield, Illinois six two seven zero "
      "four, order number one two three four five, PIN four eight two one"),
     # Ranges have a "to"; a slash before a unit is "per"; fractions, "~", short months.
     ("Ships in 3-5 days, 9am-5pm, Mon–Fri, $5-$10.", "Ships in three to five days, nine A M "
@@ -369,7 +378,7 @@ from servers.tts.text import MAX_PIECE, plan
      "two, Ref number one two three four five; see Chapter five, Figure two. "
      "Approximately five minutes."),
     ("A 2x4 board, a 10x20 ft room, 3x faster, 2x the price; 0x1F.", "A two by four board, "
-     "a ten by twenty feet room, three times faster, two times the price; hex one F."),
+     "a ten by twenty foot room, three times faster, two times the price; hex one F."),
     ("A 1920x1080 screen.", "A nineteen twenty by ten eighty screen."),
     # An ISO currency code was spelt ("fifty you ess dee") and its cents were a decimal;
     # a ZIP code after "ZIP" was an amount, a 50/50 split "fifty slash fifty".
