@@ -73,6 +73,28 @@ def _vulgar(m: re.Match[str]) -> str:
     return said(int(n), int(d))
 
 
+# A unit written short after a fraction, said ("one eighth tsp" was "T S P", "oz" "oz").
+_SHORT_UNITS = {"tsp": "teaspoon", "tbsp": "tablespoon", "oz": "ounce", "lb": "pound",
+                "ft": "foot", "mi": "mile", "yd": "yard", "gal": "gallon", "qt": "quart",
+                "hr": "hour"}
+_PLURAL_UNITS = {"foot": "feet"}
+_PART_NAMES = "|".join(sorted({*("half", "halves", "quarter", "quarters", "fourth", "fourths"),
+                               *(f"{num2words(d, to='ordinal')}{s}" for d in (3, *range(5, 17),
+                                                                           32, 64)
+                                 for s in ("", "s"))}, key=len, reverse=True))
+_FRACTION_UNIT = re.compile(rf"\b(?P<f>{_PART_NAMES}) (?P<u>{'|'.join(_SHORT_UNITS)})s?\b\.?")
+
+
+def _fraction_unit(m: re.Match[str]) -> str:
+    name = _SHORT_UNITS[m["u"]]
+    # After a whole number, many ("two and a half teaspoons"); a fraction alone, one.
+    if re.search(r"\d\sand\s(?:an?|[a-z-]+)\s$", m.string[max(0, m.start() - 24):m.start()]):
+        name = _PLURAL_UNITS.get(name, name + "s")
+    # "lbs. Plus": the stop it took ends the sentence where a capital or the end follows.
+    ends = m[0].endswith(".") and re.match(r"\s+[A-Z]|\s*$", m.string[m.end():])
+    return f"{m['f']} {name}" + ("." if ends else "")
+
+
 FRACTION_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"(?:(?<![\w.,])(?P<w>\d+)\s?)?(?P<f>[\u00bc-\u00be\u2150-\u215e])"), _vulgar),
     # A whole number and a fraction, or a fraction before what it measures.
@@ -83,4 +105,5 @@ FRACTION_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     # The fractions people say anywhere.
     (re.compile(r"(?<![\w/.])(?:1/[234]|2/3|3/4)(?![\w/])"),
      lambda m: said(*map(int, m[0].split("/")))),
+    (_FRACTION_UNIT, _fraction_unit),
 ]

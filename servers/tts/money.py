@@ -69,11 +69,12 @@ def _money_range(m: re.Match[str]) -> str:
     scale_b = m["scale"] or SCALE_MARKS.get((m["mb"] or "").lower())
     scale_a = SCALE_MARKS.get((m["ma"] or "").lower())
     a, b = m["a"].replace(",", ""), m["b"].replace(",", "")
+    per = " per " if m["per"] else ""
     if not (scale_a or scale_b) and any(len(x.partition(".")[2]) == 2 for x in (a, b)):
         # Cents: each end an amount of its own ("$5.50-$10").
-        return f"{m['cur']}{m['a']} to {m['cur']}{m['b']}"
+        return f"{m['cur']}{m['a']} to {m['cur']}{m['b']}{m['per'] or ''}"
     first = words(a) + (f" {scale_a}" if scale_a and scale_a != scale_b else "")
-    return f"{first} to {words(b)}{f' {scale_b}' if scale_b else ''} {many}"
+    return f"{first} to {words(b)}{f' {scale_b}' if scale_b else ''} {many}{per}"
 
 
 def _scaled_range(m: re.Match[str]) -> str:
@@ -85,7 +86,7 @@ def _scaled_range(m: re.Match[str]) -> str:
 RANGE_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(rf"{_SIGN}\s?(?P<a>{_END})(?P<ma>{_MARK}(?![\w]))?\s?[-–]\s?(?P=cur)?\s?"
                 rf"(?P<b>{_END})(?:\s(?P<scale>{SCALES})\b|(?P<mb>{_MARK})(?!\w)|(?![\w.,]\d|\w))"
-                r"(?!\s?=)"),  # "$10 - $3 = $7": a sum
+                r"(?!\s?=)(?P<per>/(?=[^\W\d]))?"),  # not a sum ("$10 - $3 = $7"); "/mo"
      _money_range),
     (re.compile(r"(?<![\w.,$€£¥₹-])(?P<a>\d+(?:\.\d+)?)\s?[-–]\s?(?P<b>\d+(?:\.\d+)?)"
                 r"(?P<mark>[KkM]|[mb]n|Bn|B(?<=\.\dB))(?!\w)"), _scaled_range),

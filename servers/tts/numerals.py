@@ -247,7 +247,7 @@ NUMERAL_RULES: list[Rule] = [
     (re.compile(r"(?<=[\d%])\s?/\s?(?=[^\W\d]{1,12}\b)|(?<=\d[KkMB])/(?=[^\W\d]{1,12}\b)"),
      " per "),
     # "$29.99/mo", "2 hrs 30 mins": a unit written short ("per mo" was heard "per mile").
-    (re.compile(r"\bper (?P<u>mos?|yrs?|wks?|hrs?|mins?|secs?)\b\.?"),
+    (re.compile(r"\bper[ \xa0](?P<u>mos?|yrs?|wks?|hrs?|mins?|secs?)\b\.?"),
      lambda m: f"per {_UNITS[m['u'].rstrip('s')][0]}" + _stop(m)),  # "$45/mo. + tax"
     # "30-yr fixed": before its noun, one ("thirty-yr" before).
     (re.compile(r"\b(?P<n>\d+(?:\.\d+)?)(?P<sep>[ -]?)(?P<u>mos?|yrs?|wks?|hrs?|mins?|secs?)\b"),

@@ -119,6 +119,11 @@ from servers.tts.text import MAX_PIECE, plan
      "three C, four D, five E. Ships from Memphis, Tennessee; Portland, Oregon nine seven "
      "two zero one. Sure, OK. Box: twelve by ten by eight inches. Your PO box is one two "
      "three four, ship date: November third, forty-five dollars per month + tax."),
+    # A unit written short after a fraction ("T S P", "oz"), one after a fraction alone,
+    # many after a whole number and one; a range's "/mo" ("dollars/mo" before).
+    ("Add 1/8 tsp salt and 2 ½ tbsp butter, 3/4 oz cheese, 1 1/2 lbs. Plus: $45-55/mo.",
+     "Add one eighth teaspoon salt and two and a half tablespoons butter, three quarters "
+     "ounce cheese, one and a half pounds. Plus: forty-five to fifty-five dollars per month."),
     # Fractions before what they measure, and after a whole number ("five/eight inch",
     # "two three quarters" before); an inch mark after one, unless it closes a quotation.
     ('Use 5/8 inch or 1/8 to 3/16 in. bolts, 2 3/4 cups, 1 1/4 miles and 1/16 of an inch; '
