@@ -34,13 +34,15 @@ ABBREVIATIONS = {
     "y/y": "year over year", "YoY": "year over year", "m/m": "month over month",
     "49ers": "Forty-Niners", "76ers": "Seventy-Sixers",  # teams ("forty-nine ers")
     "Msg": "Message", "msg": "message",
+    "Pub.": "Publication", "para.": "paragraph", "Para.": "Paragraph", "Rm.": "Room",
+    "Rm": "Room",
 }
 _ABBREV = re.compile(r"(?<!\w)(" + "|".join(re.escape(a) for a in ABBREVIATIONS)
                      + r")(?=[\s,;:]|$|(?<![.])[.!?])")  # "N/A." too; "Jr.." is no word
 # Words that go before what they name: their period never ends a sentence ("Dr. Lee").
 BEFORE_A_NAME = {"Mr.", "Mrs.", "Ms.", "Dr.", "Prof.", "St.", "Mt.", "vs.", "e.g.", "i.e.",
                  "approx.", "Approx.", "Lt.", "Col.", "Gen.", "Sgt.", "Capt.", "Min.", "Max.",
-                 "max.", "Vol.", "Ch.", "Fig.", "Tel."}
+                 "max.", "Vol.", "Ch.", "Fig.", "Tel.", "Pub.", "para.", "Para.", "Rm."}
 # "No. 5", "no. 55123", and "no." after what has a number ("Your order no. is 7781"): it
 # was the word "no", and its stop ended the sentence there.
 _NO_NUMBER = re.compile(r"(?<!\w)[Nn]o\.(?=\s*[\d#])")
@@ -48,6 +50,8 @@ _NAMED_NO = re.compile(r"\b(?P<w>(?i:order|account|policy|ticket|invoice|claim|c
                        r"confirmation|member|serial|reference|ref|flight|room|item|model|"
                        r"part|PO|group|prescription|Rx|patient|customer|transaction|"
                        r"tracking|routing|plan) )(?:[Nn]o\.|#(?=\s))")  # "case # is ...": not "hash"
+# "See pp. 45-67", "p. 12": pages, before a number ("pp" was said).
+_PAGES = re.compile(r"(?<![\w.])(?P<p>pp?)\.\s?(?=\d)")
 # "meter # is 443": any word's "#" before a number, alone between spaces.
 _SPACED_HASH = re.compile(r"(?<=[A-Za-z] )#(?=\s(?:is\s|:\s?)?\d)")
 # "Ref# 12345", "Order#7781": a "#" written onto the word before a number.
@@ -87,6 +91,7 @@ def _keys(m: re.Match[str]) -> str:
 def name_numbers(text: str) -> str:
     text = _NO_NUMBER.sub("number", _NAMED_NO.sub(r"\g<w>number", text))
     text = _SPACED_HASH.sub("number", text)
+    text = _PAGES.sub(lambda m: "pages " if m["p"] == "pp" else "page ", text)
     return _WORD_HASH.sub(" number ", text)
 
 

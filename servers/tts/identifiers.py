@@ -70,6 +70,20 @@ def _flight(m: re.Match[str]) -> str:
     return f"{m['w']}{spelt(m['a'])} {paired(int(m['n']))}"
 
 
+def _form(m: re.Match[str]) -> str:
+    """"Form 1040": "ten forty"; "1099-NEC": "ten ninety-nine N E C" (a code before)."""
+    kind = m["x"] or ""
+    return f"{m['w'] or ''}{paired(int(m['n'] or m['n2']))}{m['pl'] or ''}" + (
+        f" {spelt(kind) if len(kind) <= 3 else kind}" if kind else "")
+
+
+# A tax form by its number, as it is said, after "Form", or one of the IRS's best known
+# with its kind ("1099-NEC", before the code rule spells it) or as a plural ("1099s").
+_FORMS = "1040|1099|1098|1095|1065|1120|8949|941|940|990"
+FORM_RULE = (re.compile(rf"\b(?:(?P<w>(?i:forms?|schedule) )(?P<n>[1-9]\d{{2,3}})"
+                        rf"|(?P<w2>)(?P<n2>{_FORMS})(?=-[A-Z]|s\b))"
+                        r"(?:-(?P<x>[A-Z]{1,4}))?(?P<pl>s)?(?![\w-]|[.,]\d)"), _form)
+
 IDENTIFIER_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str] | str]] = [
     # A number's last four, the rest masked ("(...4821)", "xxxx4821"): digits. Not after a
     # word ("Wait...1000 people").

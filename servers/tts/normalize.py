@@ -20,6 +20,7 @@ from .abbreviations import expand_abbreviations, name_numbers
 from .addresses import ADDRESS_RULES, spell_digits, spelt
 from .addresses import DIGITS as DIGITS  # re-exported: the words a digit is read as
 from .dates import DATE_RULES, DOTTED_DATE_RULE, EXPIRY_RULE, rewrite_dates, spoken_year
+from .identifiers import FORM_RULE
 from .markup import strip_markup
 from .money import MONEY_RULES, RANGE_RULES
 from .numerals import COLON_RULE, MONTHS, NUMERAL_RULES, words
@@ -137,6 +138,7 @@ RULES: list[Rule] = [
     DOTTED_DATE_RULE,
     *ROMAN_RULES,  # "World War II", "Henry VIII": espeak said "Roman two"
     *RANGE_RULES,  # "$1-2K", "5-10K users": before the code rule reads them as codes
+    FORM_RULE,  # "Form 1040", "1099-NEC": a tax form's number in pairs
     # "A-10293", "HX-55-2201-A", "ABC-123-XYZ": a code of capitals and digits in groups,
     # spelt group by group (read as amounts and ranges, "A-ten thousand ..."). Not a
     # name with a number ("COVID-19", "F-150") nor a word ("1-800-FLOWERS").

@@ -32,10 +32,11 @@ _HOUSE = re.compile(rf"(?<![\w.,$€£#/-])(\d{{3,4}})(?= (?:{_NAME} ){{1,3}}(?:
 _COMPASS = re.compile(r"(?<=\d )([NSEW])\.?(?= (?:\d+(?:st|nd|rd|th)|[A-Z][a-z]+) )")
 _DIRECTIONS = {"N": "North", "S": "South", "E": "East", "W": "West"}
 _QUARTER = re.compile(rf"\b({_WAYS}) ([NS])\.?([EW])\b\.?(?=[\s,;:]|$)")
-# A suite's or a highway's number in pairs, as a house number ("Suite 1200" was "one
-# thousand two hundred", "Hwy 101" "Hwy one hundred and one").
-_NUMBERED = re.compile(r"\b(Suite|Hwy\.?|Highway|Route|Rte\.?)( #?)(\d{1,4})\b(?![.,]\d)")
-_NUMBERED_NAMES = {"Hwy": "Highway", "Rte": "Route"}
+# A suite's, a room's or a highway's number in pairs, as a house number ("Suite 1200"
+# was "one thousand two hundred", "Hwy 101" "Hwy one hundred and one").
+_NUMBERED = re.compile(r"\b(Suite|Room|Rm\.?|Hwy\.?|Highway|Route|Rte\.?)( #?)(\d{1,4})\b"
+                       r"(?![.,]\d)")
+_NUMBERED_NAMES = {"Hwy": "Highway", "Rte": "Route", "Rm": "Room"}
 # "2nd fl.": the floor ("fl" was said as letters).
 _FLOOR = re.compile(r"(?<=\d(?:st|nd|rd|th) )[Ff]l\b\.?")
 

@@ -124,6 +124,13 @@ from servers.tts.text import MAX_PIECE, plan
     ("Add 1/8 tsp salt and 2 ½ tbsp butter, 3/4 oz cheese, 1 1/2 lbs. Plus: $45-55/mo.",
      "Add one eighth teaspoon salt and two and a half tablespoons butter, three quarters "
      "ounce cheese, one and a half pounds. Plus: forty-five to fifty-five dollars per month."),
+    # School, tax and legal: a room's number in pairs, pages ("pp"), "Pub.", "para.", a
+    # tax form's number as it is said ("one zero nine nine, NEC" before).
+    ("Class in Rm. 204, see pp. 45-67 and p. 12. File Form 1040 and your 1099-NEC; IRS "
+     "Pub. 17, para. 2.",
+     "Class in Room two oh four, see pages forty-five to sixty-seven and page twelve. File "
+     "Form ten forty and your ten ninety-nine N E C; IRS Publication seventeen, paragraph "
+     "two."),
     # Fractions before what they measure, and after a whole number ("five/eight inch",
     # "two three quarters" before); an inch mark after one, unless it closes a quotation.
     ('Use 5/8 inch or 1/8 to 3/16 in. bolts, 2 3/4 cups, 1 1/4 miles and 1/16 of an inch; '
