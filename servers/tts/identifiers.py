@@ -29,6 +29,13 @@ STATES = {"AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas",
 _WORDS = {"OK", "IN", "OR", "ME", "HI", "ID", "OH", "LA", "MA", "PA", "CO", "DE", "MI"}
 
 
+def _last_four(m: re.Match[str]) -> str:
+    said = re.search(r"(?i:ending(?: in)?|ends(?: in| with)?|last (?:four|4|digits)(?: are| is)?)"
+                     r"\W*$",
+                     m.string[max(0, m.start() - 24):m.start()])
+    return ("" if said else "ending in ") + _digits(m, 1)
+
+
 def _cardinal(n: int) -> str:
     return num2words(n, lang="en").replace(",", "")
 
@@ -85,9 +92,13 @@ FORM_RULE = (re.compile(rf"\b(?:(?P<w>(?i:forms?|schedule) )(?P<n>[1-9]\d{{2,3}}
                         r"(?:-(?P<x>[A-Z]{1,4}))?(?P<pl>s)?(?![\w-]|[.,]\d)"), _form)
 
 IDENTIFIER_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str] | str]] = [
-    # A number's last four, the rest masked ("(...4821)", "xxxx4821"): digits. Not after a
-    # word ("Wait...1000 people").
-    (re.compile(r"(?<!\w)(?:\.{3}|…|[xX]{2,})\s?(\d{4})\b"), lambda m: _digits(m, 1)),
+    # A number's last four, the rest masked ("(...4821)", "xxxx-xxxx-4821", "****4821" as
+    # markup.py leaves it): "ending in" and its digits (a card's was "four thousand two
+    # hundred ..."). Not after a word ("Wait...1000 people").
+    # (Its groups each end at a space or a dash: any split of a long run of x's was tried,
+    # 69 s for 400.)
+    (re.compile(r"(?<!\w)(?:\.{3}|…|[xX]{2,}(?:[\s-][xX]{2,}){0,3}[\s-]?)\s?(\d{4})\b"),
+     _last_four),
     # A flight: its airline's two characters, then its number in pairs, as it is
     # announced ("UA123" was "U A one hundred twenty three").
     (re.compile(r"\b(?P<w>(?i:flights?) )(?P<a>[A-Z][A-Z\d]|\d[A-Z]) ?(?P<n>[1-9]\d{0,3})\b"),

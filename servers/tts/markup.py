@@ -74,6 +74,9 @@ _EMPHASIS = re.compile(r"\*{2,}|(?<=\S)\*|\*(?=[^\s.,!?;:\d#])|\*(?=[\d#][^*\n]*
 _ARROW = re.compile(r"[ \t]*(?:[\u2190-\u21FF\u27F5-\u27FF\u2794\u279C\u27A1]|->|=>)[ \t]*"
                     r"|(?<=[^\W\d])[ \t]+>[ \t]+(?=[A-Z])|(?<![:;,.!?])[ \t]+•[ \t]+(?=\S)")
 _INLINE_BULLET = re.compile(r"[ \t]+•[ \t]+(?=\S)")  # after a colon: "today: • Salmon"
+# "****4242", "•••• 4242", "*4242": a card masked to its last four, for the rule that reads
+# those (the stars were emphasis, the bullets silent, and "4242" an amount).
+_MASK = re.compile(r"(?<![\w*•●])(?:[*•●]{1,4}[ -]?){1,4}(?=\d{4}(?![\d*]))")
 # "Gate B12 → C3", "$40 -> $35": a change from one value to another is "to".
 _CHANGE = re.compile(r"(?<=\d)[ \t]*(?:→|->|⟶)[ \t]*(?=[$€£]?\d|[A-Z]{1,2}\d)")
 _NUMBER_SIGN = re.compile(r"(?<!\w)#:?[ \t]?(?=\d)")  # "#3", "# 3", "#: 3": "number 3"
@@ -155,7 +158,7 @@ def strip_markup(text: str, language: str = "") -> str:
     if listed:
         text = _NUMBERED.sub(r"\1, ", _LINE_MARK.sub("", text))
         text = _LETTERED.sub(lambda m: f"{m[1].upper()}, ", text)
-    text = _INLINE_BULLET.sub(" ", _ARROW.sub(", ", _CHANGE.sub(" to ", text)))
+    text = _INLINE_BULLET.sub(" ", _ARROW.sub(", ", _CHANGE.sub(" to ", _MASK.sub("xxxx", text))))
     text = _EMPHASIS.sub("", _TIMES.sub(" × ", text))
     text = text.replace("_", " ")  # snake_case inside a word: two words
     text = _HASHTAG.sub("", _NUMBER_SIGN.sub("number ", text))
@@ -167,6 +170,6 @@ def strip_markup(text: str, language: str = "") -> str:
     return _PHONEME_BRACKETS.sub(r"\1", text)
 
 
-_MAY_HAVE = re.compile(r"[<\[*_~`#>•×&|\n\u00ae\u2122\u2120\u2190-\u21FF\u27F5-\u27FF\u2300-\u27BF"
+_MAY_HAVE = re.compile(r"[<\[*_~`#>•●×&|\n\u00ae\u2122\u2120\u2190-\u21FF\u27F5-\u27FF\u2300-\u27BF"
                        r"\u2B00-\u2BFF\uFE0E\uFE0F\u200D\u20E3"
                        "\U0001F000-\U0001FAFF]")

@@ -417,8 +417,8 @@ from servers.tts.text import MAX_PIECE, plan
      "Take one tablet twice daily, three times a day or once a week; a ten-minute drive, "
      "a two-hour wait."),
     ("Seats 12A-12C, gates B12-B14, not A4-B2. From checking (...4821), fee $45 int'l.",
-     "Seats twelve A to twelve C, gates B12 to B14, not A four, B two. From checking (four "
-     "eight two one), fee forty-five dollars international."),
+     "Seats twelve A to twelve C, gates B12 to B14, not A four, B two. From checking (ending in "
+     "four eight two one), fee forty-five dollars international."),
     ("Your case # is 55123. Delivery Tue 12/9 – Thu 12/11. The month - March - was cold.",
      "Your case number is five five one two three. Delivery Tuesday December ninth to "
      "Thursday December eleventh. The month - March - was cold."),
