@@ -26,7 +26,8 @@ STATES = {"AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas",
           "TN": "Tennessee", "TX": "Texas", "UT": "Utah", "VT": "Vermont", "VA": "Virginia",
           "WA": "Washington", "WV": "West Virginia", "WI": "Wisconsin", "WY": "Wyoming"}
 # Also words or common letters: a state only before a ZIP code ("Sure, OK.").
-_WORDS = {"OK", "IN", "OR", "ME", "HI", "ID", "OH", "LA", "MA", "PA", "CO", "DE", "MI"}
+_STATES_ALSO_WORDS = {"OK", "IN", "OR", "ME", "HI", "ID", "OH", "LA", "MA", "PA", "CO", "DE",
+                      "MI"}
 
 
 def _last_four(m: re.Match[str]) -> str:
@@ -88,7 +89,7 @@ def _form(m: re.Match[str]) -> str:
 # with its kind ("1099-NEC", before the code rule spells it) or as a plural ("1099s").
 _FORMS = "1040|1099|1098|1095|1065|1120|8949|941|940|990"
 FORM_RULE = (re.compile(rf"\b(?:(?P<w>(?i:forms?|schedule) )(?P<n>[1-9]\d{{2,3}})"
-                        rf"|(?P<w2>)(?P<n2>{_FORMS})(?=-[A-Z]|s\b))"
+                        rf"|(?P<n2>{_FORMS})(?=-[A-Z]|s\b))"
                         r"(?:-(?P<x>[A-Z]{1,4}))?(?P<pl>s)?(?![\w-]|[.,]\d)"), _form)
 
 IDENTIFIER_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str] | str]] = [
@@ -110,7 +111,7 @@ IDENTIFIER_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str] | s
     # one that is also a word ("OK", "IN") only before its ZIP code.
     (re.compile(rf"(?<=[a-z], )(?P<s>{'|'.join(STATES)})(?:(?P<zip> \d{{5}}(?:-\d{{4}})?)"
                 r"|(?=[.,;:!?)]|\s*$))(?![\w-])"),
-     lambda m: m[0] if m["s"] in _WORDS and not m["zip"]
+     lambda m: m[0] if m["s"] in _STATES_ALSO_WORDS and not m["zip"]
      else STATES[m["s"]] + (f" {spell_groups(m['zip'])}" if m["zip"] else "")),
     # A ZIP code after a state's two capitals: "IL 62704" is no sixty-two thousand.
     (re.compile(r"(?<=\b[A-Z]{2} )\d{5}(?:-\d{4})?(?![\w-])"), _digits),
