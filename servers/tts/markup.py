@@ -72,8 +72,10 @@ _EMPHASIS = re.compile(r"\*{2,}|(?<=\S)\*|\*(?=[^\s.,!?;:\d#])|\*(?=[\d#][^*\n]*
 # "Settings → Account", "Menu -> Help", "Settings > Privacy": a step to the next, said as
 # a pause ("right arrow" was read aloud, and ">" was silent).
 _ARROW = re.compile(r"[ \t]*(?:[\u2190-\u21FF\u27F5-\u27FF\u2794\u279C\u27A1]|->|=>)[ \t]*"
-                    r"|(?<=[^\W\d])[ \t]+>[ \t]+(?=[A-Z])|(?<![:;,.!?])[ \t]+•[ \t]+(?=\S)")
-_INLINE_BULLET = re.compile(r"[ \t]+•[ \t]+(?=\S)")  # after a colon: "today: • Salmon"
+                    r"|(?<=[^\W\d])[ \t]+>[ \t]+(?=[A-Z])")
+# "Specials • Salmon • Ribeye": a bullet inside a line is a pause between its items (it
+# is silent); after a colon, "today: • Salmon", the colon's pause is enough.
+_INLINE_BULLET = re.compile(r"(?P<stop>[:;,.!?])?[ \t]+•[ \t]+(?=\S)")
 # "****4242", "•••• 4242", "*4242": a card masked to its last four, for the rule that reads
 # those (the stars were emphasis, the bullets silent, and "4242" an amount).
 _MASK = re.compile(r"(?<![\w*•●])(?:[*•●]{1,4}[ -]?){1,4}(?=\d{4}(?![\d*]))")
@@ -158,7 +160,8 @@ def strip_markup(text: str, language: str = "") -> str:
     if listed:
         text = _NUMBERED.sub(r"\1, ", _LINE_MARK.sub("", text))
         text = _LETTERED.sub(lambda m: f"{m[1].upper()}, ", text)
-    text = _INLINE_BULLET.sub(" ", _ARROW.sub(", ", _CHANGE.sub(" to ", _MASK.sub("xxxx", text))))
+    text = _ARROW.sub(", ", _CHANGE.sub(" to ", _MASK.sub("xxxx", text)))
+    text = _INLINE_BULLET.sub(lambda m: f"{m['stop']} " if m["stop"] else ", ", text)
     text = _EMPHASIS.sub("", _TIMES.sub(" × ", text))
     text = text.replace("_", " ")  # snake_case inside a word: two words
     text = _HASHTAG.sub("", _NUMBER_SIGN.sub("number ", text))
