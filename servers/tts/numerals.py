@@ -151,8 +151,8 @@ _UNITS = {"mo": ("month", "months"), "yr": ("year", "years"), "wk": ("week", "we
 # A month and day with no year ("12/25") is a date only after what a date follows: the
 # words below, or a day's name ("Monday, 3/4"); elsewhere "3/4" is three quarters and
 # "4/5" may be a score, "by 1/2" or "for 1/10 of" a fraction ("pay by 1/15" and "booked
-# for 10/15" are dates), and "5/8 inch" a measure. A second date after "to", "and", "-" is one too ("from 12/24 to 12/26",
-# "between 5/1 and 5/3").
+# for 10/15" are dates), and "5/8 inch" a measure. A second date after "to", "and", "-"
+# is one too ("from 12/24 to 12/26", "between 5/1 and 5/3").
 _MD = r"(?:1[0-2]|0?[1-9])/(?:3[01]|[12]\d|0?[1-9])"
 DATE_BEFORE = ("on|until|till|from|since|before|after|through|thru|between|due|by|for|as of|"
                 "expires|expiring|expired|effective|starting|begins|beginning|ends|ending|"
