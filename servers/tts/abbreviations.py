@@ -46,10 +46,11 @@ BEFORE_A_NAME = {"Mr.", "Mrs.", "Ms.", "Dr.", "Prof.", "St.", "Mt.", "vs.", "e.g
 # "No. 5", "no. 55123", and "no." after what has a number ("Your order no. is 7781"): it
 # was the word "no", and its stop ended the sentence there.
 _NO_NUMBER = re.compile(r"(?<!\w)[Nn]o\.(?=\s*[\d#])")
+# ("case # is ...": "number", not "hash".)
 _NAMED_NO = re.compile(r"\b(?P<w>(?i:order|account|policy|ticket|invoice|claim|case|booking|"
                        r"confirmation|member|serial|reference|ref|flight|room|item|model|"
                        r"part|PO|group|prescription|Rx|patient|customer|transaction|"
-                       r"tracking|routing|plan) )(?:[Nn]o\.|#(?=\s))")  # "case # is ...": not "hash"
+                       r"tracking|routing|plan) )(?:[Nn]o\.|#(?=\s))")
 # "See pp. 45-67", "p. 12": pages, before a number ("pp" was said).
 _PAGES = re.compile(r"(?<![\w.])(?P<p>pp?)\.\s?(?=\d)")
 # "meter # is 443": any word's "#" before a number, alone between spaces.

@@ -173,6 +173,6 @@ def strip_markup(text: str, language: str = "") -> str:
     return _PHONEME_BRACKETS.sub(r"\1", text)
 
 
-_MAY_HAVE = re.compile(r"[<\[*_~`#>•●×&|\n\u00ae\u2122\u2120\u2190-\u21FF\u27F5-\u27FF\u2300-\u27BF"
-                       r"\u2B00-\u2BFF\uFE0E\uFE0F\u200D\u20E3"
+_MAY_HAVE = re.compile(r"[<\[*_~`#>•●×&|\n\u00ae\u2122\u2120\u2190-\u21FF\u27F5-\u27FF"
+                       r"\u2300-\u27BF\u2B00-\u2BFF\uFE0E\uFE0F\u200D\u20E3"
                        "\U0001F000-\U0001FAFF]")

@@ -176,7 +176,8 @@ RULES: list[Rule] = [
     # alone was quadratic (5,000 digits: 0.47 s on the event loop).
     (re.compile(r"(?<![\d,])(\d[\d,]*(?:\.\d+)?)\s?%"), _percent),
     COLON_RULE,  # "3:1", "1:30:45", "25:10": numbers a colon joins that no time is
-    (re.compile(r"\b(?P<h>\d{1,2}):(?P<m>\d{2})(?:\s?(?P<ampm>[ap]\.?m\.?))?(?![\w:])", re.I), _time),
+    (re.compile(r"\b(?P<h>\d{1,2}):(?P<m>\d{2})(?:\s?(?P<ampm>[ap]\.?m\.?))?(?![\w:])", re.I),
+     _time),  # (the space before "am" only with it: "10:30 & 11:15" kept its own)
     (re.compile(r"\b(?P<h>\d{1,2})()\s?(?P<ampm>[ap]\.?m\.?)(?!\w)", re.I),
      lambda m: f"{words(int(m['h']))} {' '.join(m['ampm'].replace('.', '').upper())}"
      + _kept_stop(m)),
