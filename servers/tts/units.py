@@ -78,7 +78,8 @@ def _sides(m: re.Match[str]) -> str:
                        for n in (m["a"], m["b"], m["c"]) if n)
     if not m["u"]:
         return said
-    unit = {"in": ("inch", "inches"), "ft": ("foot", "feet")}[m["u"]][not _before_noun(m)]
+    unit = {"in": ("inch", "inches"), "ft": ("foot", "feet")}[m["u"].rstrip(".")][
+        not _before_noun(m)]
     return f"{said} {unit}" + kept_stop(m)
 
 
@@ -107,8 +108,9 @@ MEASURE_RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]
     # eighty"). Shorter ones stay digits, for a unit after them to be named.
     # Three sides too, and inches or feet written short after them ("12x10x8 in." was
     # "twelve x10x8 in.").
+    # ("in" only where it can be no preposition: "a 2x4 in the wall" is none.)
     (re.compile(rf"(?<![\w.])(?P<a>{_SIZE})x(?P<b>{_SIZE})(?:x(?P<c>{_SIZE}))?"
-                r"(?:\s?(?P<u>in|ft)\b\.?)?(?!\w|\.\d)"), _sides),
+                r"(?:\s?(?P<u>ft\b\.?|in(?=\.?\s*$|[.,;)])\.?))?(?!\w|\.\d)"), _sides),
     # "2x daily", "1x a week": how often, "twice daily", "once a week" ("two x daily").
     (re.compile(r"(?<![\w.])(?P<n>\d{1,2})x(?: ?/ ?(?P<per>day|week|month|year)\b|(?= "
                 r"(?:daily|weekly|monthly|yearly|a|an|per|each|every)\b))"),

@@ -114,11 +114,13 @@ from servers.tts.text import MAX_PIECE, plan
     # its city ("T N"; "OK" only before a ZIP), three sides with their unit, "PO box is",
     # "date:" before a date, "/mo." not ending the sentence.
     ("Meter # is 00-443-221, MAC 00:1A:2B:3C:4D:5E. Ships from Memphis, TN; Portland, OR "
-     "97201. Sure, OK. Box: 12x10x8 in. Your PO box is 1234, ship date: 11/3, $45/mo. + tax.",
+     "97201. Sure, OK. Box: 12x10x8 in. Your PO box is 1234, ship date: 11/3, $45/mo. + tax, "
+     "a 2x4 in the wall.",
      "Meter number is zero zero, four four three, two two one, MAC zero zero, one A, two B, "
      "three C, four D, five E. Ships from Memphis, Tennessee; Portland, Oregon nine seven "
      "two zero one. Sure, OK. Box: twelve by ten by eight inches. Your PO box is one two "
-     "three four, ship date: November third, forty-five dollars per month + tax."),
+     "three four, ship date: November third, forty-five dollars per month + tax, a two by "
+     "four in the wall."),
     # A unit written short after a fraction ("T S P", "oz"), one after a fraction alone,
     # many after a whole number and one; a range's "/mo" ("dollars/mo" before).
     ("Add 1/8 tsp salt and 2 ½ tbsp butter, 3/4 oz cheese, 1 1/2 lbs. Plus: $45-55/mo.",
