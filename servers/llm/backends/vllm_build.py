@@ -42,12 +42,19 @@ async def build_in_thread(make: Callable[[], T]) -> T:
 
 def _abandon(built: threading.Event) -> None:
     def reap() -> None:
-        while not built.wait(REAP_EVERY_S):
+        # At least once, as before this reaper (a build that had just finished when the
+        # signal came has an engine no one will use), and once more after the build
+        # ended (for a process started just before it gave up).
+        while True:
+            ended = built.is_set()
             try:
                 children = multiprocessing.active_children()
             except RuntimeError:  # the set of children changed under us: one starting
                 continue
             for process in children:
                 process.kill()
+            if ended:
+                return
+            built.wait(REAP_EVERY_S)
 
     threading.Thread(target=reap, name="rymi-abandon-build", daemon=True).start()
