@@ -51,7 +51,7 @@ def _digits(m: re.Match[str], group: int | str = 0) -> str:
 _ID_WORD = (r"\b(?P<w>(?:(?i:number(?: is)?|ID:?|PIN(?::| is)?|code(?::| is)?|ending(?: in)?|"
             r"ZIP(?: code)?(?: is)?:?|post ?code(?: is)?:?|"
             r"ends in|digits(?: are)?|reference(?: is)?|account|confirmation(?: is)?|"
-            r"tracking(?: number)?(?: is)?:?|"
+            r"tracking(?: number)?(?: is)?:?|IMEI:?|ICCID:?|"
             r"(?:your|the|my|this|an?) (?:order|ticket|invoice|case|claim)(?: is)?|"
             r"ticket|invoice|claim|P\.?O\.? box(?: is)?)|Box) )")
 
@@ -119,7 +119,9 @@ IDENTIFIER_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str] | s
     # and a card's last digits ("ending in 4242" was "four thousand two hundred ..."); its
     # groups too, each digit by digit ("4829-3312", "112-4458899-1234567", "9400 1000
     # 0000": the groups after the first were read as amounts).
-    (re.compile(_ID_WORD + r"(?P<n>\d{4,}(?:[- ]\d{2,})*|\d{2,}(?:[- ]\d{2,})+)(?![\w,.]\d)"),
+    # (A check digit after a last dash too: "IMEI: 35-209900-176148-1".)
+    (re.compile(_ID_WORD + r"(?P<n>(?:\d{4,}(?:[- ]\d{2,})*|\d{2,}(?:[- ]\d{2,})+)(?:-\d)?)"
+                r"(?![\w,.]\d)"),
      lambda m: m["w"] + _digits(m, "n")),
     # A code there in groups of capitals and digits, as a tracking number is printed
     # ("1Z 999 AA1 01 2345 6784": "nine hundred and ninety-nine AA1" before): each
@@ -138,7 +140,8 @@ IDENTIFIER_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str] | s
      lambda m: m["w"][:-1] + " " + _digits(m, "n")),
     (re.compile(r"\b401\(k\)"), "four oh one K"),
     # "Text STOP to 12345": a short code, digit by digit ("twelve thousand ..." before).
-    (re.compile(r"\b(?P<w>(?i:text|txt|reply|send)(?: [\w\"']+)? to )(?P<n>\d{5,6})\b"),
+    (re.compile(r"\b(?P<w>(?i:text|txt|reply|send)(?: [\w\"']+)? to |(?i:text|txt) us at )"
+                r"(?P<n>\d{5,6})\b"),
      lambda m: m["w"] + _digits(m, "n")),
     # "Call 911", "TTY 711": a service number, said digit by digit.
     (re.compile(r"\b(?P<w>(?i:call|dial|text|TTY|TDD):? )(?P<n>[2-9]11)\b"),

@@ -19,6 +19,7 @@ from itertools import pairwise
 from .abbreviations import expand_abbreviations, name_numbers
 from .addresses import ADDRESS_RULES, spell_digits, spelt
 from .addresses import DIGITS as DIGITS  # re-exported: the words a digit is read as
+from .credentials import spell_credentials
 from .dates import DATE_RULES, DOTTED_DATE_RULE, EXPIRY_RULE, rewrite_dates, spoken_year
 from .identifiers import FORM_RULE
 from .markup import strip_markup
@@ -275,6 +276,8 @@ def normalize_lines(text: str, language: str = "en") -> list[str]:
     # Each run of whitespace one character, a line break where it had one, so the rules
     # below see what they saw when all of it was one space (they match it with \s).
     lang = primary(language)
+    if english:  # before markup takes its marks ("jsmith_42", "Xy7#pQ2!")
+        text = spell_credentials(text)
     text = re.sub(r"[^\S\n]+", " ", re.sub(r"\s*\n\s*", "\n", strip_markup(text, lang))).strip()
     if times := TIMES.get(lang):
         text = _TIMES_SIGN.sub(f" {times} ", text)

@@ -133,6 +133,15 @@ from servers.tts.text import MAX_PIECE, plan
      "Class in Room two oh four, see pages forty-five to sixty-seven and page twelve. File "
      "Form ten forty and your ten ninety-nine N E C; IRS Publication seventeen, paragraph "
      "two."),
+    # A password or a username spelt as it must be typed: its case, its marks (the "!"
+    # was silent, "_" went with markup, the case was lost); a word after "password is"
+    # is no password.
+    ("Your username is jsmith_42 and your temporary password is Xy7#pQ2!. Your password "
+     "is incorrect. IMEI: 35-209900-176148-1, or text us at 55512.",
+     "Your username is J, S, M, I, T, H, underscore, four, two and your temporary "
+     "password is capital X, Y, seven, hash, P, capital Q, two, exclamation mark. Your "
+     "password is incorrect. IMEI: three five, two zero nine nine zero zero, one seven six "
+     "one four eight, one, or text us at five five five one two."),
     # Fractions before what they measure, and after a whole number ("five/eight inch",
     # "two three quarters" before); an inch mark after one, unless it closes a quotation.
     ('Use 5/8 inch or 1/8 to 3/16 in. bolts, 2 3/4 cups, 1 1/4 miles and 1/16 of an inch; '
