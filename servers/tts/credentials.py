@@ -22,7 +22,7 @@ _MARKS = {"!": "exclamation mark", "@": "at sign", "#": "hash", "$": "dollar sig
 _CREDENTIAL = re.compile(
     r"\b(?P<w>(?i:(?:(?:temporary|new|one-time|your|the|wi-?fi) )?"
     r"(?:password|passcode|pass code|username|user ?name|user ID|login|log-in)"
-    r"(?: is| will be|:)\s?))"
+    r"(?: is:?| will be|:)\s?))"
     r"(?:\"(?P<q>[^\"\s]{1,40})\"|(?P<v>\S{1,40}?))(?=[.,;!?]?(?:\s|$))")
 
 
