@@ -22,6 +22,9 @@ SHORT_MONTHS = {m[:3]: m for m in MONTHS if m != "May"} | {"Sept": "September"} 
 DAYS = {"Mon": "Monday", "Tue": "Tuesday", "Tues": "Tuesday", "Wed": "Wednesday",
          "Thu": "Thursday", "Thur": "Thursday", "Thurs": "Thursday", "Fri": "Friday",
          "Sat": "Saturday", "Sun": "Sunday"}
+LETTER_DAYS = {"M": "Monday", "Tu": "Tuesday", "W": "Wednesday", "Th": "Thursday",
+               "F": "Friday", "Sa": "Saturday", "Su": "Sunday"}
+_LETTER_DAY = "(?:" + "|".join(LETTER_DAYS) + ")"
 _SHORT_DAY = "(?:" + "|".join(DAYS) + r")\b"
 _DAY = _SHORT_DAY + r"\.?"
 _NAMED = "|".join([*dict.fromkeys(DAYS.values()), *MONTHS, *SHORT_MONTHS])  # a range's end
@@ -204,7 +207,12 @@ NUMERAL_RULES: list[Rule] = [
     # "Monday–Friday", "Jan-Mar": the dash was silent ("Monday Friday").
     (re.compile(rf"\b(?P<a>{_NAMED})\s?[-–]\s?(?P<b>{_NAMED})\b"),
      lambda m: f"{SHORT_MONTHS.get(m['a'], m['a'])} to {SHORT_MONTHS.get(m['b'], m['b'])}"),
-    (re.compile(r"\bM\s?[-–]\s?F\b"), "Monday to Friday"),  # "Open M-F": a US shop's hours
+    # "Open M-F", "M–Th 8–6": days by their letters, as a US shop's hours are written
+    # ("T" alone is Tuesday or Thursday: not taken).
+    (re.compile(rf"(?<![-–])\b(?P<a>{_LETTER_DAY})\s?[-–]\s?(?P<b>{_LETTER_DAY})\b(?![-–])"),
+     lambda m: f"{LETTER_DAYS[m['a']]} to {LETTER_DAYS[m['b']]}"),
+    # "9am PT / 12pm ET": one time in two zones, "or" (the slash was said).
+    (re.compile(r"(?<=\b[A-Z]T) / (?=\d)"), " or "),
     (re.compile(rf"\b(?P<day>{_SHORT_DAY})(?P<stop>\.)?"), _day),
     (re.compile(r"\b24/7\b"), "24 7"),
     (re.compile(r"\b50/50\b"), "fifty-fifty"),  # "a 50/50 split" (it was "fifty slash fifty")

@@ -142,6 +142,11 @@ from servers.tts.text import MAX_PIECE, plan
      "password is capital X, Y, seven, hash, P, capital Q, two, exclamation mark. Your "
      "password is incorrect. IMEI: three five, two zero nine nine zero zero, one seven six "
      "one four eight, one, or text us at five five five one two."),
+    # Days by their letters in a range ("M–Th" was letters; "M-W-F" is left), one time in
+    # two zones ("slash").
+    ("Hours: M–Th 8–6, Sa-Su 10-4, M-W-F. The call is at 9am PT / 12pm ET.",
+     "Hours: Monday to Thursday eight to six, Saturday to Sunday ten to four, M-W-F. The "
+     "call is at nine A M PT or twelve P M ET."),
     # Fractions before what they measure, and after a whole number ("five/eight inch",
     # "two three quarters" before); an inch mark after one, unless it closes a quotation.
     ('Use 5/8 inch or 1/8 to 3/16 in. bolts, 2 3/4 cups, 1 1/4 miles and 1/16 of an inch; '
