@@ -32,6 +32,9 @@ SCALES = r"(?:thousand|million|billion|trillion)"
 # "$5M", "£2bn", "$20K": a scale written onto an amount, as finance writes it.
 SCALE_MARKS = {"k": "thousand", "m": "million", "mn": "million", "b": "billion",
                "bn": "billion", "t": "trillion", "tn": "trillion"}
+# A currency's sign and a scale's mark, as the money rule and the range rule read them.
+_SIGN = r"(?P<cur>\b(?:US|A|C|NZ|HK|R)\$|[$€£¥₹])"
+_MARK = r"(?i:k|[bmt]n?)"
 
 
 def _money(m: re.Match[str]) -> str:
@@ -57,9 +60,7 @@ def _scaled(m: re.Match[str]) -> str:
     return f"{words(m['n'])} {SCALE_MARKS[m['mark'].lower()]}"
 
 
-_SIGN = r"(?P<cur>\b(?:US|A|C|NZ|HK|R)\$|[$€£¥₹])"
-_END = r"\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)?"
-_MARK = r"(?i:k|[bmt]n?)"
+_END = r"\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)?"  # a range's end
 
 
 def _money_range(m: re.Match[str]) -> str:
@@ -106,9 +107,9 @@ MONEY_RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] 
     # ("five hundred and fifty euros" before: a price a hundred times too high).
     (re.compile(r"€\s?(?P<whole>\d{1,3}(?:\.\d{3})*),(?P<cents>\d\d)(?![\d,.]\d|\d)"),
      lambda m: f"€{m['whole'].replace('.', ',')}.{m['cents']}"),
-    (re.compile(r"(?P<cur>\b(?:US|A|C|NZ|HK|R)\$|[$€£¥₹])\s?"
+    (re.compile(rf"{_SIGN}\s?"
                 r"(?P<whole>\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.(?P<cents>\d+))?"
-                rf"(?:\s(?P<scale>{SCALES})\b|(?P<mark>(?i:k|[bmt]n?))(?!\w)"
+                rf"(?:\s(?P<scale>{SCALES})\b|(?P<mark>{_MARK})(?!\w)"
                 # After a space only a capital or a two-letter mark: "$5 M", "£2 bn", but
                 # not the "t" of "a $5 t-shirt".
                 r"|\s(?P<spaced>[KMBT]|(?i:[bmt]n))(?![\w\-])|(?!\w))"), _money),
