@@ -46,11 +46,15 @@ def _email(m: re.Match[str]) -> str:
     return f"{spoken_address(user)} at {spoken_address(domain)}"
 
 
+# What a mark is called when it is read out, in an address or a password.
+MARK_NAMES = {".": "dot", "/": "slash", "-": "dash", "_": "underscore", "?": "question mark",
+              "=": "equals", ":": "colon"}
+_ADDRESS_MARKS = {**MARK_NAMES, "&": "and"}  # "?a=1&b=2": its parameters, "and"
+
+
 def spoken_address(s: str) -> str:
-    for sym, word in ((".", " dot "), ("/", " slash "), ("-", " dash "), ("_", " underscore "),
-                      ("?", " question mark "), ("=", " equals "), ("&", " and "),
-                      (":", " colon ")):
-        s = s.replace(sym, word)
+    for sym, word in _ADDRESS_MARKS.items():
+        s = s.replace(sym, f" {word} ")
     s = re.sub(r"\d+", lambda m: f" {spell_digits(m[0])} ", s)  # "doe42": "doe four two"
     return re.sub(r"\s+", " ", s).strip()
 

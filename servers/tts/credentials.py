@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import re
 
-from .addresses import DIGITS
+from .addresses import DIGITS, MARK_NAMES
 
-_MARKS = {"!": "exclamation mark", "@": "at sign", "#": "hash", "$": "dollar sign",
-          "%": "percent", "^": "caret", "&": "ampersand", "*": "star", "-": "dash",
-          "_": "underscore", "+": "plus", "=": "equals", ".": "dot", ",": "comma",
-          "?": "question mark", "/": "slash", "\\": "backslash", ":": "colon",
-          ";": "semicolon", "~": "tilde", "(": "open bracket", ")": "close bracket",
-          "'": "apostrophe", '"': "quote"}
+_MARKS = {**MARK_NAMES, "!": "exclamation mark", "@": "at sign", "#": "hash",
+          "$": "dollar sign", "%": "percent", "^": "caret", "&": "ampersand", "*": "star",
+          "+": "plus", ",": "comma", "\\": "backslash", ";": "semicolon", "~": "tilde",
+          "(": "open bracket", ")": "close bracket", "'": "apostrophe", '"': "quote"}
 _CREDENTIAL = re.compile(
     r"\b(?P<w>(?i:(?:(?:temporary|new|one-time|your|the|wi-?fi) )?"
     r"(?:password|passcode|pass code|username|user ?name|user ID|login|log-in)"
