@@ -81,6 +81,7 @@ _INLINE_BULLET = re.compile(r"(?P<stop>[:;,.!?])?[ \t]+•[ \t]+(?=\S)")
 _MASK = re.compile(r"(?<![\w*•●])(?:[*•●]{1,4}[ -]?){1,4}(?=\d{4}(?![\d*]))")
 # "Gate B12 → C3", "$40 -> $35": a change from one value to another is "to".
 _CHANGE = re.compile(r"(?<=\d)[ \t]*(?:→|->|⟶)[ \t]*(?=[$€£]?\d|[A-Z]{1,2}\d)")
+_SNAKE = re.compile(r"_(?![\w.+-]{0,64}@[\w-])")  # (a local part is 64 at most)
 _NUMBER_SIGN = re.compile(r"(?<!\w)#:?[ \t]?(?=\d)")  # "#3", "# 3", "#: 3": "number 3"
 _HASHTAG = re.compile(r"(?<!\w)#(?=[^\W\d])")  # "#Rymi": the mark goes ("C#" stays)
 _EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u2300-\u23FF"
@@ -163,7 +164,9 @@ def strip_markup(text: str, language: str = "") -> str:
     text = _ARROW.sub(", ", _CHANGE.sub(" to ", _MASK.sub("xxxx", text)))
     text = _INLINE_BULLET.sub(lambda m: f"{m['stop']} " if m["stop"] else ", ", text)
     text = _EMPHASIS.sub("", _TIMES.sub(" × ", text))
-    text = text.replace("_", " ")  # snake_case inside a word: two words
+    # snake_case inside a word: two words; but not in an email address, whose
+    # underscore is read out ("john_smith@" was "john smith at").
+    text = _SNAKE.sub(" ", text)
     text = _HASHTAG.sub("", _NUMBER_SIGN.sub("number ", text))
     text = _BRAND_MARK.sub("", _EMOJI.sub(" ", text))
     # Line ends once the marks that may close a line ("**Hours**", "Done 👍") are gone.

@@ -147,6 +147,9 @@ from servers.tts.text import MAX_PIECE, plan
     ("Hours: M–Th 8–6, Sa-Su 10-4, M-W-F. The call is at 9am PT / 12pm ET.",
      "Hours: Monday to Thursday eight to six, Saturday to Sunday ten to four, M-W-F. The "
      "call is at nine A M PT or twelve P M ET."),
+    # An email address keeps its underscore ("john smith at"); snake_case is two words.
+    ("Email john_smith@acme.com about user_id.",
+     "Email john underscore smith at acme dot com about user id."),
     # Fractions before what they measure, and after a whole number ("five/eight inch",
     # "two three quarters" before); an inch mark after one, unless it closes a quotation.
     ('Use 5/8 inch or 1/8 to 3/16 in. bolts, 2 3/4 cups, 1 1/4 miles and 1/16 of an inch; '
