@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import LLM_TOKEN as TOKEN
 from tests.llm.fault_upstream import FaultUpstream
-from tests.support.servers import RunningServer, free_port, start_server
+from tests.support.servers import RunningServer, free_port, refused_port, start_server
 
 
 @pytest.fixture(scope="session")
@@ -64,14 +64,16 @@ def fault_proxy(fault_upstream: FaultUpstream) -> Iterator[RunningServer]:
 
 @pytest.fixture(scope="session")
 def dead_proxy() -> Iterator[RunningServer]:
-    """Proxy to a port nobody listens on (start-up check off), aliasing off."""
-    server = start_server("servers.llm", env={
-        "RYMI_LLM_BACKEND": "upstream",
-        "RYMI_LLM_UPSTREAM_URL": f"http://127.0.0.1:{free_port()}/v1",
-        "RYMI_LLM_UPSTREAM_CHECK": "false",
-        "RYMI_LLM_UPSTREAM_MODEL": "only-this",
-        "RYMI_LLM_ALLOW_ANY_MODEL_NAME": "false",
-        "RYMI_LLM_TOKENS": "",
-    }, ready_timeout=120)
-    yield server
-    server.stop()
+    """Proxy to a port nobody listens on (start-up check off), aliasing off. The port is
+    held for the session, so no server started later takes it."""
+    with refused_port() as port:
+        server = start_server("servers.llm", env={
+            "RYMI_LLM_BACKEND": "upstream",
+            "RYMI_LLM_UPSTREAM_URL": f"http://127.0.0.1:{port}/v1",
+            "RYMI_LLM_UPSTREAM_CHECK": "false",
+            "RYMI_LLM_UPSTREAM_MODEL": "only-this",
+            "RYMI_LLM_ALLOW_ANY_MODEL_NAME": "false",
+            "RYMI_LLM_TOKENS": "",
+        }, ready_timeout=120)
+        yield server
+        server.stop()

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.servers import free_port, start_server
+from tests.support.servers import refused_port, start_server
 
 
 def _exit_of(env: dict[str, str]) -> tuple[int, str]:
-    server = start_server("servers.llm", env=env, wait_ready=False)
-    code = server.proc.wait(120)
+    """The server's exit code and log; ``{port}`` in a setting is a port that refuses."""
+    with refused_port() as port:
+        env = {k: v.replace("{port}", str(port)) for k, v in env.items()}
+        server = start_server("servers.llm", env=env, wait_ready=False)
+        code = server.proc.wait(120)
     return code, server.logs()
 
 
@@ -23,7 +26,7 @@ def test_missing_model_exits_non_zero(tmp_path) -> None:
 
 def test_unreachable_upstream_exits_non_zero() -> None:
     code, logs = _exit_of({"RYMI_LLM_BACKEND": "upstream",
-                           "RYMI_LLM_UPSTREAM_URL": f"http://127.0.0.1:{free_port()}/v1"})
+                           "RYMI_LLM_UPSTREAM_URL": "http://127.0.0.1:{port}/v1"})
     assert code != 0 and "unreachable" in logs
 
 
@@ -31,7 +34,7 @@ def test_a_key_in_the_upstream_urls_query_is_never_printed() -> None:
     """Some APIs take their key in the query (Google's ``?key=``); the start-up lines
     printed the whole URL, so the key went into the log."""
     code, logs = _exit_of({"RYMI_LLM_BACKEND": "upstream", "RYMI_LLM_UPSTREAM_URL":
-                           f"http://127.0.0.1:{free_port()}/v1?key=s3cret-q&api-version=1"})
+                           "http://127.0.0.1:{port}/v1?key=s3cret-q&api-version=1"})
     assert code != 0 and "unreachable" in logs, logs
     assert "s3cret-q" not in logs and "?key=...&api-version=..." in logs, logs
 
@@ -59,7 +62,7 @@ def test_upstream_without_the_check_needs_the_upstream_models_name() -> None:
     """Nothing else names the upstream's model then: each caller's typed name went
     upstream as it was (a 404 from vLLM or OpenAI on every call)."""
     code, logs = _exit_of({"RYMI_LLM_BACKEND": "upstream", "RYMI_LLM_UPSTREAM_CHECK": "false",
-                           "RYMI_LLM_UPSTREAM_URL": f"http://127.0.0.1:{free_port()}/v1"})
+                           "RYMI_LLM_UPSTREAM_URL": "http://127.0.0.1:{port}/v1"})
     assert code == 2 and "RYMI_LLM_UPSTREAM_CHECK=false needs RYMI_LLM_UPSTREAM_MODEL" in logs
 
 
@@ -67,7 +70,7 @@ def test_credentials_in_the_upstream_url_are_refused_and_never_printed() -> None
     """A user:password@ in the URL was dropped (the upstream then refused us) and logged
     with the URL at start-up: a secret in the log. Refused as a bad setting instead."""
     code, logs = _exit_of({"RYMI_LLM_BACKEND": "upstream", "RYMI_LLM_UPSTREAM_URL":
-                           f"http://user:s3cret-pw@127.0.0.1:{free_port()}/v1"})
+                           "http://user:s3cret-pw@127.0.0.1:{port}/v1"})
     assert code == 2 and "must not carry credentials" in logs and "s3cret-pw" not in logs
 
 
@@ -80,7 +83,7 @@ def test_an_upstream_token_is_one_line_its_trailing_newline_dropped(monkeypatch)
     assert LlmSettings().upstream_token.get_secret_value() == "sk-up-77"
     code, logs = _exit_of({"RYMI_LLM_BACKEND": "upstream", "RYMI_LLM_UPSTREAM_TOKEN":
                            "sk-up-88\nX-Injected: 1", "RYMI_LLM_UPSTREAM_URL":
-                           f"http://127.0.0.1:{free_port()}/v1"})
+                           "http://127.0.0.1:{port}/v1"})
     assert code == 2 and "RYMI_LLM_UPSTREAM_TOKEN: must be one line" in logs, logs
     assert "sk-up-88" not in logs
 

@@ -29,6 +29,7 @@ from tests.support.servers import (
     child_pids,
     free_port,
     metric,
+    refused_port,
     start_server,
 )
 
@@ -384,10 +385,11 @@ def test_a_crash_loop_stops_the_server(fault_upstream: FaultUpstream) -> None:
 
 def test_a_worker_that_cannot_start_is_not_replaced() -> None:
     """A start-up failure (here the upstream's probe) would repeat in a replacement."""
-    server = start_server("servers.llm", wait_ready=False, env={
-        "RYMI_LLM_BACKEND": "upstream", "RYMI_LLM_TOKENS": "", "RYMI_LLM_WORKERS": "2",
-        "RYMI_LLM_UPSTREAM_URL": f"http://127.0.0.1:{free_port()}/v1"})
-    assert server.proc.wait(60) == 1
+    with refused_port() as port:
+        server = start_server("servers.llm", wait_ready=False, env={
+            "RYMI_LLM_BACKEND": "upstream", "RYMI_LLM_TOKENS": "", "RYMI_LLM_WORKERS": "2",
+            "RYMI_LLM_UPSTREAM_URL": f"http://127.0.0.1:{port}/v1"})
+        assert server.proc.wait(60) == 1
     logs = server.logs()
     assert "it could not start, and its replacement would not either" in logs
     assert "in its place" not in logs and "unreachable" in logs

@@ -9,6 +9,7 @@ server started here is recorded with its tokens (``STARTED``, ``TOKENS``), and
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -17,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def refused_port() -> Iterator[int]:
+    """A port nothing answers on while it is held: bound, never listening, so a connect
+    is refused. A ``free_port()`` number is free only when asked: CI once handed the
+    same number to the server under test, which then probed itself as its "unreachable"
+    upstream and got its own 503."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        yield s.getsockname()[1]
 
 
 @dataclass
