@@ -52,7 +52,9 @@ def _finish(server: RunningServer, name: str, t_sig: float, rids: list[str]) -> 
 def test_tts_drain() -> None:
     server = start("servers.tts", {"RYMI_TTS_TOKENS": REL_TOKEN,
                                    "RYMI_TTS_DRAIN_TIMEOUT_S": str(DRAIN_S)})
-    text = " ".join(f"Sentence {i} of a reply that is still being spoken." for i in range(6))
+    # Long enough (about 3 s here) that a much faster machine is still mid-stream when
+    # the signal comes: the polls below see both streams live, and neither has ended.
+    text = " ".join(f"Sentence {i} of a reply that is still being spoken." for i in range(16))
 
     def call(i: int):
         with httpx.stream("POST", f"{server.url}/tts", json={"text": text}, timeout=60,
@@ -64,6 +66,7 @@ def test_tts_drain() -> None:
         assert wait_for(lambda: metric(server, "rymi_tts_streams") == 2, 30)
         t_sig = time.monotonic()
         server.signal()
+        assert not results, "a stream ended before SIGTERM: nothing was drained"
         assert wait_for(lambda: httpx.get(f"{server.url}/readyz").status_code == 503, 5)
         r = httpx.post(f"{server.url}/tts", json={"text": "Hi."}, headers=auth())
         assert r.status_code == 503 and r.headers["retry-after"]
@@ -106,7 +109,9 @@ def test_llm_drain(llm_server: RunningServer) -> None:
         "RYMI_LLM_BACKEND": "upstream", "RYMI_LLM_UPSTREAM_URL": f"{llm_server.url}/v1",
         "RYMI_LLM_UPSTREAM_TOKEN": LLM_TOKEN, "RYMI_LLM_TOKENS": REL_TOKEN,
         "RYMI_LLM_DRAIN_TIMEOUT_S": str(DRAIN_S)}, ready_timeout=120)
-    body = {"stream": True, "max_tokens": 48, "temperature": 0,
+    # min_tokens: the model may not stop early, so both calls are mid-stream at SIGTERM
+    # even on a machine many times faster than this one (128 tokens: about 3 s here).
+    body = {"stream": True, "max_tokens": 128, "min_tokens": 128, "temperature": 0,
             "messages": [{"role": "user", "content": "Count slowly from one to fifty."}]}
 
     def call(i: int):
@@ -121,6 +126,7 @@ def test_llm_drain(llm_server: RunningServer) -> None:
         assert wait_for(lambda: metric(server, "rymi_inflight") == 2, 60)
         t_sig = time.monotonic()
         server.signal()
+        assert not results, "a call ended before SIGTERM: nothing was drained"
         assert wait_for(lambda: httpx.get(f"{server.url}/readyz").status_code == 503, 5)
         r = httpx.post(f"{server.url}/v1/chat/completions", json=body, headers=auth())
         assert r.status_code == 503 and r.headers["retry-after"]
