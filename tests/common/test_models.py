@@ -14,7 +14,7 @@ from rymi_endpoints.models import load_catalog, resolve
 from rymi_endpoints.models.catalog import ModelIncomplete, ModelNotReady
 from rymi_endpoints.models.fetch import ChecksumMismatch, FetchFailed, download, file_digest
 from rymi_endpoints.models.prepare import prepare, record_hashes, verify_folder, write_manifest
-from tests.support.servers import REPO, free_port
+from tests.support.servers import REPO, refused_port
 
 PAYLOAD = b"model weights " * 5000
 
@@ -66,9 +66,8 @@ def test_git_blob_digest_matches_git(tmp_path):
 
 
 def test_offline_is_a_clear_error(tmp_path):
-    with pytest.raises(FetchFailed, match="offline"):
-        download(f"http://127.0.0.1:{free_port()}/x", tmp_path / "x", "0" * 64,
-                 show_progress=False)
+    with refused_port() as port, pytest.raises(FetchFailed, match="offline"):
+        download(f"http://127.0.0.1:{port}/x", tmp_path / "x", "0" * 64, show_progress=False)
 
 
 def test_pypi_models_verified_against_wheel_record():

@@ -122,7 +122,7 @@ def test_a_file_the_repository_lacks_is_named(hub: Hub, tmp_path: Path):
 
 
 def test_no_hub_is_a_plain_sentence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    from tests.support.servers import free_port
-    monkeypatch.setattr(prep, "HF_ENDPOINT", f"http://127.0.0.1:{free_port()}")
-    with pytest.raises(FetchFailed, match="offline"):
+    from tests.support.servers import refused_port
+    with refused_port() as port, pytest.raises(FetchFailed, match="offline"):
+        monkeypatch.setattr(prep, "HF_ENDPOINT", f"http://127.0.0.1:{port}")
         prepare(entry(), tmp_path, show_progress=False)

@@ -79,10 +79,11 @@ async def test_the_checker_goes_on_over_wss_past_a_certificate_it_cannot_verify(
 def test_the_checker_says_unreachable_not_tls_for_a_closed_port():
     from rymi_endpoints.check.client import Target, check_tls
     from rymi_endpoints.check.report import Report
-    from tests.support.servers import free_port
+    from tests.support.servers import refused_port
 
     report = Report()
-    check_tls(report, "stt", Target(f"wss://127.0.0.1:{free_port()}/stt", None, None))
+    with refused_port() as port:
+        check_tls(report, "stt", Target(f"wss://127.0.0.1:{port}/stt", None, None))
     assert report.results[0].outcome == "fail"
     assert report.results[0].evidence.startswith("cannot connect")
 

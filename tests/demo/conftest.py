@@ -15,7 +15,7 @@ import pytest
 
 from rymi_endpoints.models.catalog import load_catalog
 from rymi_endpoints.models.prepare import prepare
-from tests.support.servers import REPO, RunningServer, free_port, start_server
+from tests.support.servers import REPO, RunningServer, refused_port, start_server
 
 TOKEN = "demo-test-token-81c4"  # accepted by all three servers in these tests
 LLM_MODEL = "smollm2-135m-instruct"
@@ -75,10 +75,12 @@ def demo(stt_server: RunningServer, tts_server: RunningServer,
 @pytest.fixture(scope="session")
 def speech_demo(stt_server: RunningServer, tts_server: RunningServer) -> Iterator[RunningServer]:
     """Plain http, STT and TTS only (no LLM start): the proxy tests that need no model."""
-    closed = free_port()  # nothing listens there: the LLM routes must answer 502
-    server = start_demo({
-        "RYMI_DEMO_STT_URL": stt_server.ws_url, "RYMI_DEMO_TTS_URL": tts_server.url,
-        "RYMI_DEMO_LLM_URL": f"http://127.0.0.1:{closed}",
-    })
-    yield server
-    server.stop()
+    # Nothing listens there, for the whole session (held, so no server started later can
+    # be given the number): the LLM routes must answer 502.
+    with refused_port() as closed:
+        server = start_demo({
+            "RYMI_DEMO_STT_URL": stt_server.ws_url, "RYMI_DEMO_TTS_URL": tts_server.url,
+            "RYMI_DEMO_LLM_URL": f"http://127.0.0.1:{closed}",
+        })
+        yield server
+        server.stop()

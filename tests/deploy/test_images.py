@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from tests.support.servers import REPO, free_port
+from tests.support.servers import REPO, refused_port
 
 DEPLOY = REPO / "deploy"
 SERVERS = {"rymi-stt", "rymi-tts", "rymi-llm"}
@@ -104,9 +104,10 @@ def test_health_check_script_finds_the_running_server(tts_server):
     port = str(tts_server.port)
     assert _probe({"RYMI_PROBE_PORT": port}) == 0
     # no RYMI_PROBE_PORT: the server's own port setting is tried (here the TTS one)
-    assert _probe({"RYMI_TTS_PORT": port, "RYMI_STT_PORT": str(free_port()),
-                   "RYMI_LLM_PORT": str(free_port())}) == 0
-    assert _probe({"RYMI_PROBE_PORT": str(free_port())}) == 1
+    with refused_port() as stt, refused_port() as llm:
+        assert _probe({"RYMI_TTS_PORT": port, "RYMI_STT_PORT": str(stt),
+                       "RYMI_LLM_PORT": str(llm)}) == 0
+        assert _probe({"RYMI_PROBE_PORT": str(stt)}) == 1
 
 
 def test_health_check_script_finds_a_server_on_ipv6_loopback_alone():
