@@ -249,6 +249,10 @@ NUMERAL_RULES: list[Rule] = [
     (re.compile(r"\b(?P<w>(?i:rated|rating(?: of)?|scored?(?: of)?):? )?(?P<a>\d{1,2}(?:\.\d)?)"
                 r"/(?P<b>5|10|100)\b(?(w)|(?=\s(?:stars?|rating)\b))"),
      lambda m: f"{m['w'] or ''}{m['a']} out of {m['b']}"),
+    # "page 3/12", "step 2 / 5": one of so many, as it is said ("page three/twelve" before).
+    (re.compile(r"\b(?P<w>(?i:page|step|part|slide|question|item|chapter|episode|lesson|"
+                r"module|photo|image) )(?P<a>\d{1,4}) ?/ ?(?P<b>\d{1,4})(?![\d/])"),
+     lambda m: f"{m['w']}{m['a']} of {m['b']}" if 0 < int(m["a"]) <= int(m["b"]) else m[0]),
     *FRACTION_RULES,
     # "$19.99/month", "5/hr": a slash between a number and a word is "per".
     # After an amount's scale too: "$100K/yr" was "one hundred thousand dollars/yr".

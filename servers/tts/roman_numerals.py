@@ -29,7 +29,7 @@ _NUMERAL = r"(?P<r>X{0,3}(?:IX|IV|V?I{0,3})|L?X{0,3}(?:IX|IV|V?I{0,3}))"
 _ROMAN = re.compile(
     rf"(?:(?P<count>\b(?:{_COUNTING}) )(?=[IVXL])"
     rf"|(?P<regnal>\b(?:{_TITLE} (?:[A-Z][a-z]+ ){{1,2}}|(?:{_REGNAL}) ))(?=[IVX]{{1,4}}\b)"
-    rf"|(?P<person>\b[A-Z][a-z]+ (?!(?:{_COUNTING}) )[A-Z][a-z'-]+ )(?=[IVX]{{2,4}}\b)"
+    rf"|(?P<person>\b[A-Z][a-z]+ (?!(?:{_COUNTING}) )[A-Z][a-z'-]+ )(?=I{{2,3}}\b)"
     rf"|(?P<name>\b[A-Z][a-z]+ )(?=[IVX]{{2,4}}\b))"
     rf"{_NUMERAL}(?![\w'’-]|\.\w)")
 
@@ -49,12 +49,16 @@ def _roman(m: re.Match[str]) -> str:
         return m[0]
     n = value(numeral)
     if m["count"]:
+        if numeral == "I" and m["count"] == "War " and not m.string[:m.start()].endswith("World "):
+            return m[0]  # "after the War I went home": the pronoun
         return f"{m['count']}{num2words(n)}"
     if numeral == "IV" and not m["regnal"]:
         return m[0]  # "Start IV fluids": intravenous, far more often than a sequel
     if m["regnal"] or m["person"]:  # "Henry the Eighth", "Robert Davis the Third"
         return f"{m['regnal'] or m['person']}the {num2words(n, to='ordinal')}"
-    return f"{m['name']}{num2words(n)}"  # "Rocky Two", "Final Fantasy" is a person here
+    # "Rocky two", "Final Fantasy seven": a person's own suffix is II or III, almost never
+    # more, so a larger numeral after two names is a title's number.
+    return f"{m['name']}{num2words(n)}"
 
 
 ROMAN_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [

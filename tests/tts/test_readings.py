@@ -124,9 +124,15 @@ def test_a_day_and_month_without_a_year_are_read_in_their_order(
     ("Henry VIII, King Charles III, Pope John Paul II and Robert Davis III; Rocky II.",
      "Henry the eighth, King Charles the third, Pope John Paul the second and Robert Davis "
      "the third; Rocky two."),
+    # A person's suffix is II or III: a larger numeral after two names is a title's number
+    # ("Final Fantasy the seventh" before).
+    ("Final Fantasy VII and Star Wars Episode VI are on sale.",
+     "Final Fantasy seven and Star Wars Episode six are on sale."),
     # Not numerals here: the pronoun, a drip, a city, a size, a car.
     ("Then I said: start IV fluids in Washington DC, size XL, a Model X.",
      "Then I said: start IV fluids in Washington DC, size XL, a Model X."),
+    # "War I" is World War One only after "World" ("the War one went home" before).
+    ("After the War I went home.", "After the War I went home."),
 ])
 def test_a_roman_numeral_after_a_name_is_said(text: str, spoken: str) -> None:
     """espeak read them "Roman two" ("World War Roman two", "King Charles Roman three")."""
