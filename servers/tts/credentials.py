@@ -21,7 +21,7 @@ _CREDENTIAL = re.compile(
     r"\b(?P<w>(?i:(?:(?:temporary|new|one-time|your|the|wi-?fi) )?"
     r"(?:password|passcode|pass code|username|user ?name|user ID|login|log-in)"
     r"(?: is:?| will be|:)\s?))"
-    r"(?:\"(?P<q>[^\"\s]{1,40})\"|(?P<v>\S{1,40}?))(?=[.,;!?]?(?:\s|$))")
+    r"(?:\"(?P<q>[^\"\s]{1,40})\"|(?P<v>\S{1,40}?!?))(?=[.,;!?]?(?:\s|$))")
 
 
 def _said(value: str) -> str:
@@ -39,10 +39,16 @@ def _said(value: str) -> str:
 
 def _credential(m: re.Match[str]) -> str:
     value = m["q"] or m["v"]
-    word_like = value.isalpha() and (value[1:].islower() or value.isupper())
+    bare = value.rstrip("!")
+    word_like = bare.isalpha() and (bare[1:].islower() or bare.isupper())
     if not m["q"] and word_like:
         return m[0]
-    return m["w"] + _said(value)
+    # A "!" on the end is the password's own: generated ones end in one far more often
+    # than an agent exclaims after reading one out, and a caller who drops it is locked
+    # out. The sentence still ends there.
+    said = m["w"] + _said(value)
+    ends_sentence = value.endswith("!") and m.string[m.end():m.end() + 1] in ("", " ", "\n")
+    return f"{said}." if ends_sentence and not m["q"] else said
 
 
 def spell_credentials(text: str) -> str:
