@@ -21,11 +21,30 @@ CURRENCIES = {"$": ("dollar", "dollars", "cent", "cents"),
               "NZ$": ("New Zealand dollar", "New Zealand dollars", "cent", "cents"),
               "HK$": ("Hong Kong dollar", "Hong Kong dollars", "cent", "cents"),
               "R$": ("real", "reais", "centavo", "centavos"),
-              "¥": ("yen", "yen", "sen", "sen"), "₹": ("rupee", "rupees", "paisa", "paise")}
+              "¥": ("yen", "yen", "sen", "sen"), "₹": ("rupee", "rupees", "paisa", "paise"),
+              # "CHF 5.50" was "CHF five point five zero", "₩5000" "₩five thousand".
+              "S$": ("Singapore dollar", "Singapore dollars", "cent", "cents"),
+              "MX$": ("Mexican peso", "Mexican pesos", "centavo", "centavos"),
+              "₩": ("won", "won", "jeon", "jeon"), "₪": ("shekel", "shekels", "agora", "agorot"),
+              "₺": ("Turkish lira", "Turkish lira", "kurus", "kurus"),
+              "₱": ("Philippine peso", "Philippine pesos", "centavo", "centavos"),
+              "₦": ("naira", "naira", "kobo", "kobo"), "฿": ("baht", "baht", "satang", "satang"),
+              "CHF": ("Swiss franc", "Swiss francs", "centime", "centimes"),
+              "CNY": ("yuan", "yuan", "fen", "fen"), "ZAR": ("rand", "rand", "cent", "cents"),
+              "PLN": ("zloty", "zlotys", "grosz", "groszy"),
+              "AED": ("dirham", "dirhams", "fil", "fils"),
+              "SEK": ("Swedish krona", "Swedish kronor", "öre", "öre"),
+              "NOK": ("Norwegian krone", "Norwegian kroner", "øre", "øre"),
+              "DKK": ("Danish krone", "Danish kroner", "øre", "øre")}
+# Currencies written by their ISO code alone, said by name ("CHF 5", "20 SEK").
+_NAMED = ("CHF", "CNY", "ZAR", "PLN", "AED", "SEK", "NOK", "DKK")
 # "USD 50", "20 EUR": an ISO code as LLMs and invoices write it, said as its sign is
-# (it was spelt, "fifty you ess dee", and its cents were a decimal).
+# (it was spelt, "fifty you ess dee", and its cents were a decimal). Not "PHP" or "TRY":
+# a language and a word far more often than money.
 CODES = {"USD": "US$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "CAD": "C$",
-         "AUD": "A$", "NZD": "NZ$", "HKD": "HK$", "BRL": "R$"}
+         "AUD": "A$", "NZD": "NZ$", "HKD": "HK$", "BRL": "R$", "SGD": "S$", "MXN": "MX$",
+         "KRW": "₩", "ILS": "₪", "NGN": "₦", "THB": "฿", "RMB": "CNY",
+         **{code: code for code in _NAMED}}
 _CODE = "(?P<code>" + "|".join(CODES) + ")"
 _AMOUNT = r"(?P<amount>\d(?:[\d,.]*\d)?)"
 SCALES = r"(?:thousand|million|billion|trillion)"
@@ -33,7 +52,8 @@ SCALES = r"(?:thousand|million|billion|trillion)"
 SCALE_MARKS = {"k": "thousand", "m": "million", "mn": "million", "b": "billion",
                "bn": "billion", "t": "trillion", "tn": "trillion"}
 # A currency's sign and a scale's mark, as the money rule and the range rule read them.
-_SIGN = r"(?P<cur>\b(?:US|A|C|NZ|HK|R)\$|[$€£¥₹])"
+_SIGN = rf"(?P<cur>\b(?:US|A|C|NZ|HK|R|S|MX)\$|[$€£¥₹₩₪₺₱₦฿]|\b(?:{'|'.join(_NAMED)})(?=\s?\d))"
+SIGNS = "$€£¥₹₩₪₺₱₦฿"  # for a lookbehind: a number after one is an amount
 _MARK = r"(?i:k|[bmt]n?)"
 
 
@@ -89,7 +109,7 @@ RANGE_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
                 rf"(?P<b>{_END})(?:\s(?P<scale>{SCALES})\b|(?P<mb>{_MARK})(?!\w)|(?![\w.,]\d|\w))"
                 r"(?!\s?=)(?P<per>/(?=[^\W\d]))?"),  # not a sum ("$10 - $3 = $7"); "/mo"
      _money_range),
-    (re.compile(r"(?<![\w.,$€£¥₹-])(?P<a>\d+(?:\.\d+)?)\s?[-–]\s?(?P<b>\d+(?:\.\d+)?)"
+    (re.compile(rf"(?<![\w.,{SIGNS}-])(?P<a>\d+(?:\.\d+)?)\s?[-–]\s?(?P<b>\d+(?:\.\d+)?)"
                 r"(?P<mark>[KkM]|[mb]n|Bn|B(?<=\.\dB))(?!\w)"), _scaled_range),
 ]
 
