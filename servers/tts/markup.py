@@ -83,6 +83,13 @@ _MASK = re.compile(r"(?<![\w*•●])(?:[*•●]{1,4}[ -]?){1,4}(?=\d{4}(?![\d*
 _CHANGE = re.compile(r"(?<=\d)[ \t]*(?:→|->|⟶)[ \t]*(?=[$€£]?\d|[A-Z]{1,2}\d)")
 _SNAKE = re.compile(r"_(?![\w.+-]{0,64}@[\w-])")  # (a local part is 64 at most)
 _NUMBER_SIGN = re.compile(r"(?<!\w)#:?[ \t]?(?=\d)")  # "#3", "# 3", "#: 3": "number 3"
+# The word for it in the voice's language; where there is none here the sign just goes
+# (a Spanish "pedido #4521" was "pedido number").
+NUMBER_WORDS = {"en": "number", "es": "número", "pt": "número", "ca": "número",
+                "fr": "numéro", "it": "numero", "fi": "numero", "de": "Nummer",
+                "nl": "nummer", "sv": "nummer", "da": "nummer", "nb": "nummer",
+                "no": "nummer", "pl": "numer", "ro": "numărul", "cs": "číslo",
+                "ru": "номер", "uk": "номер", "tr": "numara"}
 _HASHTAG = re.compile(r"(?<!\w)#(?=[^\W\d])")  # "#Rymi": the mark goes ("C#" stays)
 _EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u2300-\u23FF"
                     "\uFE0E\uFE0F\u200D\u20E3]+")
@@ -161,13 +168,18 @@ def strip_markup(text: str, language: str = "") -> str:
     if listed:
         text = _NUMBERED.sub(r"\1, ", _LINE_MARK.sub("", text))
         text = _LETTERED.sub(lambda m: f"{m[1].upper()}, ", text)
-    text = _ARROW.sub(", ", _CHANGE.sub(" to ", _MASK.sub("xxxx", text)))
+    english = language in ("", "en")
+    # A card's mask is "xxxx" for the English rule that reads the last four; elsewhere
+    # it goes ("equis equis equis equis").
+    text = _MASK.sub("xxxx" if english else "", text)
+    text = _ARROW.sub(", ", _CHANGE.sub(" to " if english else ", ", text))
     text = _INLINE_BULLET.sub(lambda m: f"{m['stop']} " if m["stop"] else ", ", text)
     text = _EMPHASIS.sub("", _TIMES.sub(" × ", text))
     # snake_case inside a word: two words; but not in an email address, whose
     # underscore is read out ("john_smith@" was "john smith at").
     text = _SNAKE.sub(" ", text)
-    text = _HASHTAG.sub("", _NUMBER_SIGN.sub("number ", text))
+    number = NUMBER_WORDS.get(language or "en")
+    text = _HASHTAG.sub("", _NUMBER_SIGN.sub(f"{number} " if number else "", text))
     text = _BRAND_MARK.sub("", _EMOJI.sub(" ", text))
     # Line ends once the marks that may close a line ("**Hours**", "Done 👍") are gone.
     goes_on = _GOES_ON.get(language, frozenset())

@@ -3,14 +3,15 @@ ordinals, numbers with separators, versions, common abbreviations; and URLs, ema
 phone numbers, IP addresses, read character by character (``addresses.py``).
 
 Markup (Markdown, tags, emoji) goes first, in every language (``markup.py``). Then
-English rules (the default voices are English); for other languages only whitespace is
-tidied, because a wrong English expansion inside Spanish is worse than none. Numbers
-become words through num2words, which knows many languages, where a rule is generic.
+English rules (the default voices are English). Spanish, German and French have a few
+rules of their own (``european.py``); other languages only have whitespace tidied,
+because a wrong English expansion inside Italian is worse than none. Numbers become
+words through num2words, which knows many languages, where a rule is generic.
 """
 
 from __future__ import annotations
 
-import logging
+import functools
 import re
 import unicodedata
 from collections.abc import Callable
@@ -21,6 +22,8 @@ from .addresses import ADDRESS_RULES, spell_digits, spelt
 from .addresses import DIGITS as DIGITS  # re-exported: the words a digit is read as
 from .credentials import spell_credentials
 from .dates import DATE_RULES, DOTTED_DATE_RULE, EXPIRY_RULE, rewrite_dates, spoken_year
+from .european import rules_for
+from .guard import JOIN, guarded
 from .identifiers import FORM_RULE
 from .markup import strip_markup
 from .money import MONEY_RULES, RANGE_RULES
@@ -30,8 +33,6 @@ from .stops import kept_stop as _kept_stop
 from .streets import expand_streets
 from .units import MEASURE_RULES, PER_UNIT_RULE
 from .voices import primary
-
-log = logging.getLogger("rymi.tts")
 
 # "×" said where espeak says nothing for it ("3 × 4" is "tres cuatro"); where it has a word
 # ("mal", "multiplié par", "vezes") the sign is left to it. English reads the numbers, so
@@ -213,37 +214,13 @@ _ZERO_WIDTH = re.compile("[\u200B\u200D\u2060\uFEFF]+")
 _KEY_HASH = re.compile(r"(?<![^\s\d*])#(?!\w)")
 
 
-def _kept_on_failure(rule: Callable[[re.Match[str]], str]) -> Callable[[re.Match[str]], str]:
-    """A rule that fails leaves its match as written: words read a little worse are
-    better than a 500 that costs the call. The text itself is never logged."""
-    def apply(m: re.Match[str]) -> str:
-        try:
-            return rule(m)
-        except Exception as exc:
-            log.warning("text rule %s failed (%s); the match is kept as written",
-                        getattr(rule, "__name__", "?"), type(exc).__name__)
-            return m[0]
-    return apply
-
-
-# The words of one reading ("one thousand two hundred ... cents", "support at example dot
-# com") are joined by this no-break space, so the planner's first cut, made at a plain
-# space, never splits them into two things heard; the planner makes it a space again.
-JOIN = "\xa0"
-_JOINED_UP_TO = 100  # characters: a longer reading may be cut like any text
-
-
-def _joined(rule: Callable[[re.Match[str]], str]) -> Callable[[re.Match[str]], str]:
-    def apply(m: re.Match[str]) -> str:
-        out = rule(m)
-        return out.replace(" ", JOIN) if len(out) <= _JOINED_UP_TO else out
-    apply.__name__ = getattr(rule, "__name__", "?")
-    return apply
-
-
 # Wrapped once here, not on every request.
-_GUARDED: list[Rule] = [(p, r if isinstance(r, str) else _kept_on_failure(_joined(r)))
-                        for p, r in RULES]
+_GUARDED: list[Rule] = [(p, r if isinstance(r, str) else guarded(r)) for p, r in RULES]
+
+
+@functools.cache
+def _local_rules(lang: str) -> list[Rule]:
+    return [(p, guarded(r)) for p, r in rules_for(lang)]
 
 
 # "5_000": digit groups as code writes them, one number; markup.py makes any other "_" a
@@ -291,6 +268,9 @@ def normalize_lines(text: str, language: str = "en") -> list[str]:
         text = expand_abbreviations(text)
         text = rewrite_dates(text, language)
         for pattern, repl in _GUARDED:
+            text = pattern.sub(repl, text)
+    else:
+        for pattern, repl in _local_rules(lang):
             text = pattern.sub(repl, text)
     # The rules may have taken a stop ("Dr.\nLee"): a line is cut only after one left.
     cuts = [0, *(m.end() for m in _LINE_STOP.finditer(text)), len(text)]

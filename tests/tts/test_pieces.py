@@ -164,7 +164,7 @@ def test_sentences_split_after_abbreviations_are_expanded() -> None:
     ("你好。你好吗？我很好。", "zh", ["你好。", "你好吗?", "我很好。"]),  # NFKC: "？" is "?"
     ("¿Qué? ¡Sí! «Vale.»", "es", ["¿Qué?", "¡Sí!", "«Vale.»"]),
     # A lowercase word after a stop goes on, in any script.
-    ("Il est 5 h. environ. Voilà.", "fr", ["Il est 5 h. environ.", "Voilà."]),
+    ("Il est 5 h. environ. Voilà.", "fr", ["Il est 5 heures. environ.", "Voilà."]),
     ("He said. Two apples! e.g. these.", "en", ["He said.", "Two apples! for example these."]),
 ])
 def test_a_sentence_starts_at_a_capital_or_caseless_letter_in_any_script(

@@ -1,0 +1,209 @@
+"""Spanish, German and French: what espeak misreads in them, written the way it is said.
+
+espeak reads the digits of these languages well, so the rules here change a number's
+shape, not its words: "15/03/2025" becomes "15 de marzo de 2025" and espeak says each
+number in its own language. What it got wrong (heard through piper's own phonemizer):
+a slashed date read as its digits ("quince barra cero tres barra ..."; in French the
+slashes silent), a dotted one as a version ("fünfzehn Punkt null drei ..."), "14:30 Uhr"
+as "vierzehn Uhr dreißig Uhr", "9:05" as "nueve cero cinco", "14h30" as "quatorze ache
+trente", "Nr." spelt and a sentence ended on it, "1 €" as "uno euro", cents after a
+comma ("veinticinco coma cincuenta euro"), a phone number as millions.
+
+No English ever goes into these languages: a rule that cannot place its match leaves it
+as written, for espeak.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from num2words import num2words
+
+from .european_abbreviations import abbreviation_rules
+from .european_words import FRENCH, GERMAN, LANGUAGES, SPANISH, Language
+
+Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
+
+
+_SIGNS = {"€": "€", "EUR": "€", "$": "$", "US$": "$", "USD": "$", "£": "£", "GBP": "£"}
+
+
+# --- dates ---------------------------------------------------------------------------
+
+def _day_month_year(lang: str, d: int, mo: int, year: str | None, before: str) -> str | None:
+    if not (1 <= d <= 31 and 1 <= mo <= 12):
+        return None
+    if year and len(year) == 2:
+        year = f"20{year}"
+    if lang == "es":
+        return f"{d} de {SPANISH.months[mo - 1]}" + (f" de {year}" if year else "")
+    if lang == "fr":
+        return f"{'1er' if d == 1 else d} {FRENCH.months[mo - 1]}" + (f" {year}" if year else "")
+    return f"{_german_day(d, before)} {GERMAN.months[mo - 1]}" + (
+        f" {_german_year(int(year))}" if year else "")
+
+
+def _german_day(d: int, before: str) -> str:
+    """"am 15." is "am fünfzehnten", "der 15." "der fünfzehnte": the ending follows the
+    word before (espeak read "15." as "fünfzehn" and ended the sentence on its stop)."""
+    ordinal = num2words(d, lang="de", to="ordinal")
+    bare = re.search(r"\b(?:der|die|das|ist|sind|war|Heute|heute)\s*$", before)
+    return ordinal if bare else f"{ordinal}n"
+
+
+def _german_year(y: int) -> str:
+    # "1999" is "neunzehnhundertneunundneunzig"; espeak said "eintausendneunhundert...".
+    return num2words(y, lang="de", to="year") if 1100 <= y < 2000 else str(y)
+
+
+def _numeric_date(lang: str) -> Callable[[re.Match[str]], str]:
+    def rule(m: re.Match[str]) -> str:
+        if m["iso"]:
+            d, mo, year = int(m["id"]), int(m["imo"]), m["iso"]
+        else:
+            d, mo, year = int(m["d"]), int(m["mo"]), m["y"]
+        before = m.string[max(0, m.start() - 20):m.start()]
+        return _day_month_year(lang, d, mo, year, before) or m[0]
+    return rule
+
+
+# Day first, as all three write it: "15/03/2025", "15.03.2025", "15-03-25", and ISO.
+_NUMERIC_DATE = re.compile(
+    r"(?<![\w./-])(?:(?P<iso>(?:19|20)\d\d)-(?P<imo>[01]?\d)-(?P<id>[0-3]?\d)"
+    r"|(?P<d>[0-3]?\d)(?P<s>[./-])(?P<mo>[01]?\d)(?P=s)(?P<y>(?:19|20)\d\d|\d\d))"
+    r"(?![\w/-]|[.,]\d)")
+# Without a year only where a date is plain: after "el"/"le"/"am", or German's closing dot;
+# not before what a fraction measures ("el 1/2 kg", "le 3/4 de la population").
+_NOT_MEASURED = r"(?!\s?(?:kg|g|mg|l|ml|cl|cm|mm|m|km|%)\b| d(?:e\b|')|\s?d')"
+_SHORT_DATE = {
+    "es": re.compile(rf"\b(?P<w>(?:el|del|al|El) )(?P<d>[0-3]?\d)/(?P<mo>[01]?\d)"
+                     rf"(?![\w/]|[.,-]\d){_NOT_MEASURED}"),
+    "fr": re.compile(rf"\b(?P<w>(?:le|du|au|Le) )(?P<d>[0-3]?\d)/(?P<mo>[01]?\d)"
+                     rf"(?![\w/]|[.,-]\d){_NOT_MEASURED}"),
+    # ("Version 2.10." is no date: only after what a date follows.)
+    "de": re.compile(r"\b(?P<w>(?i:am|vom|zum|bis|ab|seit|den|dem|der|datum:?|termin:?)"
+                     r"(?: zum)? |(?:(?:Mon|Diens|Donners|Frei|Sams|Sonn)tag|Mittwoch|"
+                     r"Mo|Di|Mi|Do|Fr|Sa|So)\.?,? )(?P<d>[0-3]?\d)\.(?P<mo>[01]?\d)\.(?!\d)"),
+}
+_GERMAN_MONTH_DAY = re.compile(
+    rf"(?<![\w.,])(?P<d>[0-3]?\d)\.\s(?P<month>{'|'.join(GERMAN.months)}|Jänner)\b"
+    r"(?: (?P<y>(?:1[1-9]|20)\d\d)\b)?")
+
+def _short_date(lang: str) -> Callable[[re.Match[str]], str]:
+    def rule(m: re.Match[str]) -> str:
+        before = m.string[max(0, m.start() - 20):m.start()]
+        date = _day_month_year(lang, int(m["d"]), int(m["mo"]), None, before + m["w"])
+        if not date:
+            return m[0]
+        # German's closing dot may end the sentence too ("bis zum 2.10. Danach ...").
+        rest = m.string[m.end():]
+        stop = m[0].endswith(".") and (not rest.strip() or re.match(r"\s*\n|\s+[A-ZÄÖÜ]", rest))
+        return m["w"] + date + ("." if stop else "")
+    return rule
+
+
+def _german_month_day(m: re.Match[str]) -> str:
+    d = int(m["d"])
+    if not 1 <= d <= 31:
+        return m[0]
+    day = _german_day(d, m.string[max(0, m.start() - 20):m.start()])
+    return f"{day} {m['month']}" + (f" {_german_year(int(m['y']))}" if m["y"] else "")
+
+
+# --- times ---------------------------------------------------------------------------
+
+_TIME = {
+    "es": re.compile(r"(?<![\w:.,])(?P<h>[01]?\d|2[0-3])(?::(?P<m>[0-5]\d)(?![\d:])(?: ?h\b)?"
+                     r"| ?h\b)"),
+    "de": re.compile(r"(?<![\w:.,])(?P<h>[01]?\d|2[0-3])[:.](?P<m>[0-5]\d)(?![\d:])"
+                     r"(?P<uhr> Uhr\b)?(?(uhr)|(?<=\d:\d\d))"),
+    "fr": re.compile(r"(?<![\w:.,])(?P<h>[01]?\d|2[0-3])(?::|\s?h\s?)(?P<m>[0-5]\d)?(?![\d:])"
+                     r"(?(m)|(?!\w))"),
+}
+
+
+def _time(lang: str) -> Callable[[re.Match[str]], str]:
+    def rule(m: re.Match[str]) -> str:
+        h, minutes = int(m["h"]), int(m["m"] or 0)
+        if lang == "es":  # "las nueve y cinco", "las catorce horas", "la una"
+            hour = "una" if h == 1 else str(h)
+            return f"{hour} y {minutes}" if minutes else hour if h == 1 else f"{h} horas"
+        if lang == "de":  # "neun Uhr fünf", "ein Uhr"
+            hour = "ein" if h == 1 else str(h)
+            return f"{hour} Uhr" + (f" {minutes}" if minutes else "")
+        hour = "une heure" if h == 1 else f"{h} heures"  # "quatorze heures trente"
+        return hour + (f" {minutes}" if minutes else "")
+    return rule
+
+
+# --- money ---------------------------------------------------------------------------
+
+# "1.299,99", "1 299,99", "25,50", and "1,299.99" or "25.50" as a dollar is written.
+_AMOUNT = (r"(?P<whole>\d{1,3}(?:[.\u202f\xa0 ]\d{3})+|\d{1,3}(?:,\d{3})+(?=\.\d\d(?!\d))|\d+)"
+           r"(?:,(?P<cents>\d\d)|\.(?P<pc>\d\d))?(?!\d|[,.]\d)")
+_CURRENCY = r"(?P<cur>US\$|[€$£]|\b(?:EUR|USD|GBP)\b)"
+_MONEY_SIGN_FIRST = re.compile(rf"{_CURRENCY}\s?{_AMOUNT}")
+_MONEY_SIGN_AFTER = re.compile(rf"(?<![\w.,]){_AMOUNT}\s?{_CURRENCY}")
+
+
+def _money(lang: Language) -> Callable[[re.Match[str]], str]:
+    def rule(m: re.Match[str]) -> str:
+        one, many, hundredths, article = lang.currencies[_SIGNS[m["cur"]]]
+        whole = int(re.sub(r"\D", "", m["whole"]))
+        cents = int(m["cents"] or m["pc"] or 0)
+        if not whole and cents:
+            return f"{cents} {hundredths}"
+        said = f"{article} {one}" if whole == 1 else f"{whole} {many}"
+        if not cents:
+            return said
+        return f"{said} con {cents} {hundredths}" if lang is SPANISH else f"{said} {cents}"
+    return rule
+
+
+# --- numbers to write down -----------------------------------------------------------
+
+# "+34 612 345 678", "030 1234567", "(030) 123 45 67": from a 0 or a "+", seven digits
+# or more; espeak read each group as a number ("null dreißig eine Million ...").
+_PHONE = re.compile(r"(?<![\w.,+])(?:\+\d{1,3}|\(?0\d{1,4}\)?)(?:[ ./-]?\d{2,8}){1,5}"
+                    r"(?![\w,.]\d|\w)")
+# A Spanish number has no 0 before it: nine digits from a 6 to a 9, in groups of two or
+# three ("612 345 678", "91 123 45 67"), read as millions before.
+_SPANISH_PHONE = re.compile(r"(?<![\w.,+])[6-9]\d{1,2}(?: \d{2,3}){2,3}(?![\w,.]\d|\w)")
+# Seven digits or more in one run are a number to write down (an order, an account), as
+# in English; a round one ("1000000") is an amount.
+_DIGIT_RUN = re.compile(r"(?<![\w.,+])\d{7,}(?<!000)(?![\w]|[.,]\d)")
+
+
+def _phone(lang: Language) -> Callable[[re.Match[str]], str]:
+    def rule(m: re.Match[str]) -> str:
+        digits = sum(c.isdigit() for c in m[0])
+        if digits < 7 or m.re is _SPANISH_PHONE and digits != 9:
+            return m[0]
+        groups = re.findall(r"\+?\d+", m[0])
+        said = [" ".join(g.lstrip("+")) for g in groups]
+        if groups[0].startswith("+"):
+            said[0] = f"{lang.plus} {said[0]}"
+        return ", ".join(said)
+    return rule
+
+
+def _number_mark(lang: Language) -> Rule:
+    return (re.compile(rf"{lang.number_marks}\s?(?=\d)"), lambda m: f"{lang.number} ")
+
+
+def rules_for(lang: str) -> list[Rule]:
+    """The rules of one language, in order; none for a language without them."""
+    words = LANGUAGES.get(lang)
+    if words is None:
+        return []
+    # Abbreviations first: "Mo. 3.11." is a date once "Mo." is "Montag".
+    out: list[Rule] = [*abbreviation_rules(words), (_NUMERIC_DATE, _numeric_date(lang)),
+                       (_SHORT_DATE[lang], _short_date(lang))]
+    if lang == "de":
+        out.append((_GERMAN_MONTH_DAY, _german_month_day))
+    out += [_number_mark(words), (_PHONE, _phone(words))]
+    if lang == "es":
+        out.append((_SPANISH_PHONE, _phone(words)))
+    return [*out, (_DIGIT_RUN, _phone(words)), (_MONEY_SIGN_FIRST, _money(words)),
+            (_MONEY_SIGN_AFTER, _money(words)), (_TIME[lang], _time(lang))]

@@ -1,0 +1,86 @@
+"""The words of Spanish, German and French that ``european.py`` writes: months, days,
+currencies, and the abbreviations espeak spelt or stopped a sentence on ("Str." was
+"S T R.", "z. B." "zet. be", "Sr. López" two sentences: "señor. López").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Language:
+    code: str
+    months: tuple[str, ...]
+    days: dict[str, str]  # a short day, written as a range's end ("Mo.-Fr."), to its name
+    until: str  # between two days of a range
+    plus: str  # before a country code
+    # one, many, the hundredth's many, the "one" said before the currency's name
+    currencies: dict[str, tuple[str, str, str, str]]
+    number: str  # what "Nr.", "nº", "n°" are
+    number_marks: str  # a pattern for those
+    abbreviations: dict[str, str] = field(default_factory=dict)
+    # Of those, the ones that may end a sentence ("usw."): their stop is kept before a
+    # capital. Any other is followed by what it names ("Dr. Müller").
+    may_end: frozenset[str] = frozenset()
+
+
+SPANISH = Language(
+    code="es",
+    months=("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
+            "septiembre", "octubre", "noviembre", "diciembre"),
+    days={"Lun": "lunes", "Mar": "martes", "Mié": "miércoles", "Mie": "miércoles",
+          "Jue": "jueves", "Vie": "viernes", "Sáb": "sábado", "Sab": "sábado",
+          "Dom": "domingo"},
+    until="a", plus="más",
+    currencies={"€": ("euro", "euros", "céntimos", "un"),
+                "$": ("dólar", "dólares", "centavos", "un"),
+                "£": ("libra", "libras", "peniques", "una")},
+    number="número", number_marks=r"\b(?:[Nn]\.?\s?º|[Nn]úm\.|[Nn]\.º)",
+    abbreviations={"Sr.": "señor", "Sra.": "señora", "Srta.": "señorita", "Dr.": "doctor",
+                   "Dra.": "doctora", "Tel.": "teléfono", "Tlf.": "teléfono",
+                   "Av.": "avenida", "Avda.": "avenida", "C/": "calle", "Ud.": "usted",
+                   "Uds.": "ustedes", "aprox.": "aproximadamente", "pág.": "página",
+                   "etc.": "etcétera", "p. ej.": "por ejemplo", "EE. UU.": "Estados Unidos",
+                   "hrs.": "horas", "máx.": "máximo", "mín.": "mínimo"},
+    may_end=frozenset({"etc.", "EE. UU."}))
+GERMAN = Language(
+    code="de",
+    months=("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August",
+            "September", "Oktober", "November", "Dezember"),
+    days={"Mo": "Montag", "Di": "Dienstag", "Mi": "Mittwoch", "Do": "Donnerstag",
+          "Fr": "Freitag", "Sa": "Samstag", "So": "Sonntag"},
+    until="bis", plus="plus",
+    currencies={"€": ("Euro", "Euro", "Cent", "ein"),
+                "$": ("Dollar", "Dollar", "Cent", "ein"),
+                "£": ("Pfund", "Pfund", "Pence", "ein")},
+    number="Nummer", number_marks=r"\b(?:Nr\.|No\.)",
+    abbreviations={"Tel.": "Telefon", "Str.": "Straße", "str.": "straße", "z. B.": "zum Beispiel",
+                   "z.B.": "zum Beispiel", "bzw.": "beziehungsweise", "ca.": "circa",
+                   "usw.": "und so weiter", "inkl.": "inklusive", "Inkl.": "Inklusive",
+                   "MwSt.": "Mehrwertsteuer", "Dr.": "Doktor", "Prof.": "Professor",
+                   "Hr.": "Herr", "Hrn.": "Herrn", "ggf.": "gegebenenfalls",
+                   "evtl.": "eventuell", "d. h.": "das heißt", "d.h.": "das heißt",
+                   "u. a.": "unter anderem", "Std.": "Stunden", "Min.": "Minuten",
+                   "Mio.": "Millionen", "Mrd.": "Milliarden", "vgl.": "vergleiche",
+                   "bspw.": "beispielsweise", "max.": "maximal", "Tsd.": "Tausend"},
+    may_end=frozenset({"usw.", "MwSt."}))  # ("5 Mio. Euro": the noun goes on)
+FRENCH = Language(
+    code="fr",
+    months=("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+            "septembre", "octobre", "novembre", "décembre"),
+    days={"lun": "lundi", "mar": "mardi", "mer": "mercredi", "jeu": "jeudi",
+          "ven": "vendredi", "sam": "samedi", "dim": "dimanche"},
+    until="au", plus="plus",
+    currencies={"€": ("euro", "euros", "centimes", "un"),
+                "$": ("dollar", "dollars", "cents", "un"),
+                "£": ("livre", "livres", "pence", "une")},
+    number="numéro", number_marks=r"\b(?:[Nn]°|[Nn]º|[Nn]o\.)",
+    abbreviations={"M.": "monsieur", "MM.": "messieurs", "Dr.": "docteur",
+                   "Tél.": "téléphone", "Tel.": "téléphone", "tél.": "téléphone",
+                   "env.": "environ", "av.": "avenue", "Av.": "avenue", "bd": "boulevard",
+                   "Bd": "boulevard", "p. ex.": "par exemple", "etc.": "et cetera",
+                   "min.": "minimum", "max.": "maximum"},
+    may_end=frozenset({"etc."}))
+
+LANGUAGES = {lang.code: lang for lang in (SPANISH, GERMAN, FRENCH)}

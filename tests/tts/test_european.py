@@ -1,0 +1,76 @@
+"""Spanish, German and French read as they are said (``servers/tts/european.py``).
+
+The cases are a table, ``readings_european.tsv``. Each language is also heard through
+piper's own espeak phonemizer (the engine's first stage, no voice model needed), so a
+reading the table expects is checked against what espeak actually makes of it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from servers.tts.normalize import normalize, normalize_lines
+
+READINGS = Path(__file__).with_name("readings_european.tsv")
+
+
+def _readings() -> list[tuple[str, str, str]]:
+    cases = []
+    for line in READINGS.read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            language, written, spoken = line.split("\t")  # three columns, or collection fails
+            cases.append((language, written, spoken))
+    return cases
+
+
+@pytest.mark.parametrize("language, text, spoken", _readings())
+def test_normalize_european(language: str, text: str, spoken: str) -> None:
+    assert normalize(text, language) == spoken
+
+
+@pytest.fixture(scope="module")
+def espeak():  # type: ignore[no-untyped-def]
+    from piper.phonemize_espeak import EspeakPhonemizer
+
+    phonemizer = EspeakPhonemizer()
+    return lambda voice, text: [" ".join(s) for s in phonemizer.phonemize(voice, text)]
+
+
+# What espeak said of the written text, and must no longer say: "barra" (slash), "punkt"
+# (a dotted date), "ache" (the letter h), "number", "cero cero", a spelt "S T R".
+@pytest.mark.parametrize("voice, language, text, unheard", [
+    ("es", "es-ES", "Llega el 15/03/2025 a las 14:00, pedido #12.",
+     ["β ˈ a ɾ a", "θ ˈ e ɾ o", "n ˈ u m b"]),
+    ("de", "de-DE", "Am 15.03.2025 um 14:30 Uhr, Hauptstr. 5.", ["p ʊ ŋ k t", "ˌ ɛ s t"]),
+    ("fr", "fr-FR", "Le 15/03/2025 à 14h30.", ["ˈ a ʃ", "z e ʁ o"]),
+])
+def test_espeak_no_longer_says_what_it_misread(  # type: ignore[no-untyped-def]
+        espeak, voice: str, language: str, text: str, unheard: list[str]) -> None:
+    before = " | ".join(espeak(voice, text))
+    assert any(u in before for u in unheard), before  # the misreading is real
+    after = " | ".join(espeak(voice, normalize(text, language)))
+    assert not [u for u in unheard if u in after], after
+
+
+@pytest.mark.parametrize("voice, language, text", [
+    ("es", "es-ES", "Sr. López llega el 3/12 a las 9:05."),
+    ("de", "de-DE", "Am 15. März kommt Dr. Müller, z. B. um 9 Uhr."),
+    ("fr", "fr-FR", "M. Dupont arrive le 1/03, tél. 01 23 45 67 89."),
+])
+def test_one_sentence_stays_one_sentence(  # type: ignore[no-untyped-def]
+        espeak, voice: str, language: str, text: str) -> None:
+    """espeak ended a sentence at each abbreviation's or ordinal's stop ("señor. López",
+    "fünfzehn. März"), a full stop's pause in the middle of a phrase; and the planner
+    cut a piece there."""
+    assert len(espeak(voice, text)) > 1  # as written: cut
+    spoken = normalize_lines(text, language)
+    assert len(spoken) == 1 and len(espeak(voice, spoken[0])) == 1, spoken
+
+
+def test_no_english_word_goes_into_another_language() -> None:
+    """Markup's "#" and arrow were English in every language ("pedido number 4521")."""
+    for language in ("es-ES", "de-DE", "fr-FR", "it-IT", "pt-BR", "nl-NL"):
+        spoken = normalize("Pedido #4521: B12 → C3.", language)
+        assert "number" not in spoken and " to " not in spoken, (language, spoken)
