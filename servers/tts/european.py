@@ -21,6 +21,7 @@ from collections.abc import Callable
 from num2words import num2words
 
 from .european_abbreviations import abbreviation_rules
+from .european_numbers import number_rules
 from .european_words import FRENCH, GERMAN, LANGUAGES, SPANISH, Language
 
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
@@ -39,7 +40,8 @@ def _day_month_year(lang: str, d: int, mo: int, year: str | None, before: str) -
     if lang == "es":
         return f"{d} de {SPANISH.months[mo - 1]}" + (f" de {year}" if year else "")
     if lang == "fr":
-        return f"{'1er' if d == 1 else d} {FRENCH.months[mo - 1]}" + (f" {year}" if year else "")
+        day = "premier" if d == 1 else str(d)
+        return f"{day} {FRENCH.months[mo - 1]}" + (f" {year}" if year else "")
     return f"{_german_day(d, before)} {GERMAN.months[mo - 1]}" + (
         f" {_german_year(int(year))}" if year else "")
 
@@ -205,5 +207,6 @@ def rules_for(lang: str) -> list[Rule]:
     out += [_number_mark(words), (_PHONE, _phone(words))]
     if lang == "es":
         out.append((_SPANISH_PHONE, _phone(words)))
-    return [*out, (_DIGIT_RUN, _phone(words)), (_MONEY_SIGN_FIRST, _money(words)),
-            (_MONEY_SIGN_AFTER, _money(words)), (_TIME[lang], _time(lang))]
+    return [*out, (_DIGIT_RUN, _phone(words)), *number_rules(lang),
+            (_MONEY_SIGN_FIRST, _money(words)), (_MONEY_SIGN_AFTER, _money(words)),
+            (_TIME[lang], _time(lang))]

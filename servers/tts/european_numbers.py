@@ -1,0 +1,101 @@
+"""Spanish, German and French numbers in the shapes espeak misread: a range ("10-15
+minutos" was "diez quince", "zehn Strich fünfzehn"), "per" ("€/mes" was "barra mes"),
+"km/h" ("ka eme barra hache"), ordinals ("2. Stock" ended a sentence on "zwei.", "2e
+étage" was "deux e", "2.º" "dos punto o"), a code of capitals and digits ("AB-1234-X"
+was "a be mil doscientos ..."), and French "24h/24", "7j/7".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from num2words import num2words
+
+Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
+
+_RANGE_WORD = {"es": "a", "de": "bis", "fr": "à"}
+# "per" before a time or a unit of what is sold; Spanish says "al mes", "a la semana".
+_PER = {
+    "es": {"mes": "al mes", "año": "al año", "día": "al día", "semana": "a la semana",
+           "hora": "por hora", "noche": "por noche", "persona": "por persona",
+           "minuto": "por minuto", "kg": "por kilo", "mes.": "al mes."},
+    "de": {w: f"pro {w}" for w in ("Monat", "Jahr", "Tag", "Woche", "Stunde", "Nacht",
+                                   "Person", "Minute", "kg", "Stück")},
+    "fr": {w: f"par {w}" for w in ("mois", "an", "jour", "semaine", "heure", "nuit",
+                                   "personne", "minute", "kg")},
+}
+_KMH = {"es": "kilómetros por hora", "de": "Kilometer pro Stunde", "fr": "kilomètres heure"}
+# A German sentence may start with these after a number's stop: "ist 3. Bitte ..." is
+# no "dritte Bitte". Any other capitalised word after "3." is what it counts.
+_STARTS_A_SENTENCE = (
+    "Der|Die|Das|Den|Dem|Ich|Wir|Sie|Es|Er|Bitte|Dann|Danke|Vielen|Ihr|Ihre|Mein|Meine|"
+    "Ein|Eine|Wenn|Wie|Was|Wo|Wann|Warum|Haben|Können|Kann|Ist|Sind|Gibt|Gerne|Ja|Nein|"
+    "Und|Aber|Oder|Auch|So|Jetzt|Heute|Morgen|Hier|Da|Dies|Diese|Dieser|Leider|Natürlich|"
+    "Vielleicht|Falls|Um|Im|Am|Zum|Für|Mit|Bei|Nach|Von|In|Auf|Zu|Alles|Sonst|Noch")
+_PREPOSITION = r"(?:in|an|auf|aus|bei|mit|nach|von|zu|vor|über|unter|hinter|neben|zwischen)"
+
+
+def _range(lang: str) -> Callable[[re.Match[str]], str]:
+    return lambda m: f"{m['a']} {_RANGE_WORD[lang]} {m['b']}"
+
+
+def _per(lang: str) -> Callable[[re.Match[str]], str]:
+    return lambda m: f" {_PER[lang][m['u']]}"
+
+
+def _german_ordinal(m: re.Match[str]) -> str:
+    """"im 2. Stock" is "im zweiten Stock", "3. Tür" "dritte Tür": after a preposition
+    or its article the dative ending, else the plain one."""
+    n = int(m["n"])
+    ordinal = num2words(n, lang="de", to="ordinal")
+    before = m.string[max(0, m.start() - 24):m.start()]
+    dative = re.search(rf"\b(?:im|am|zum|vom|beim|zur|dem|den|einem|einer|"
+                       rf"{_PREPOSITION} (?:der|dem|den))\s*$", before, re.IGNORECASE)
+    return f"{ordinal}{'n' if dative else ''} "
+
+
+def _french_ordinal(m: re.Match[str]) -> str:
+    n = int(m["n"])
+    if n == 1:
+        return "première" if m["s"] in ("re", "ère") else "premier"
+    return num2words(n, lang="fr", to="ordinal")
+
+
+def _code(m: re.Match[str]) -> str:
+    """Each character, a group at a time: "A B, 1 2 3 4, X"."""
+    return ", ".join(" ".join(group) for group in m[0].split("-"))
+
+
+# Capitals and digits in groups, runs of at most three capitals ("COVID-19" is a name).
+_CODE = re.compile(r"(?<![\w-])(?=[A-Z0-9-]*\d)(?=[A-Z0-9-]*[A-Z])(?![A-Z0-9-]*[A-Z]{4})"
+                   r"(?:[A-Z]{1,3}|\d{1,8})+(?:-(?:[A-Z]{1,3}|\d{1,8})+)+(?![\w-])")
+_NUMBER_RANGE = re.compile(
+    r"(?<![\w.,:/-])(?P<a>\d+(?:,\d+)?)\s?[-–]\s?(?P<b>\d+(?:,\d+)?)(?= [^\W\d]|\s?[€$£%])")
+
+
+def number_rules(lang: str) -> list[Rule]:
+    """The rules of one of es, de, fr, in order: before money (which would take the "€"
+    of "€/mes"), after dates and phone numbers (whose dashes are no range)."""
+    per_words = "|".join(re.escape(w) for w in sorted(_PER[lang], key=len, reverse=True))
+    out: list[Rule] = [
+        (re.compile(r"(?<=\d)\s?km/h\b"), lambda m: f" {_KMH[lang]}"),
+        (re.compile(rf"(?<=[\d€$£%])\s?/\s?(?P<u>{per_words})(?!\w)"), _per(lang)),
+        (_CODE, _code),
+        (_NUMBER_RANGE, _range(lang)),
+    ]
+    if lang == "de":
+        out.append((re.compile(
+            rf"(?<![\w.,])(?P<n>[1-9]\d?)\. (?=[A-ZÄÖÜ])(?!(?:{_STARTS_A_SENTENCE}|"
+            r"Januar|Februar|März|April|Mai|Juni|Juli|August|September|Oktober|November|"
+            r"Dezember)\b)"), _german_ordinal))
+    if lang == "es":  # "2.º" is "2º" ("segundo"); espeak read the stop as "punto"
+        out.append((re.compile(r"(?<=\d)\.(?=[ºª])"), lambda m: ""))
+    if lang == "fr":
+        out += [
+            (re.compile(r"(?<![\w.,])(?P<n>[1-9]\d?)(?P<s>e|è|ème|eme|re|ère|er)(?!\w)"),
+             _french_ordinal),
+            (re.compile(r"\b24 ?h ?/ ?24\b"), lambda m: "24 heures sur 24"),
+            (re.compile(r"\b7 ?j ?/ ?7\b"), lambda m: "7 jours sur 7"),
+        ]
+    return out
