@@ -79,9 +79,9 @@ _NUMERIC_DATE = re.compile(
 # not before what a fraction measures ("el 1/2 kg", "le 3/4 de la population").
 _NOT_MEASURED = r"(?!\s?(?:kg|g|mg|l|ml|cl|cm|mm|m|km|%)\b| d(?:e\b|')|\s?d')"
 _SHORT_DATE = {
-    "es": re.compile(rf"\b(?P<w>(?:el|del|al|El) )(?P<d>[0-3]?\d)/(?P<mo>[01]?\d)"
+    "es": re.compile(rf"\b(?P<w>(?:el|del|al|El|{'|'.join(set(SPANISH.days.values()))}),? )(?P<d>[0-3]?\d)/(?P<mo>[01]?\d)"
                      rf"(?![\w/]|[.,-]\d){_NOT_MEASURED}"),
-    "fr": re.compile(rf"\b(?P<w>(?:le|du|au|Le) )(?P<d>[0-3]?\d)/(?P<mo>[01]?\d)"
+    "fr": re.compile(rf"\b(?P<w>(?:le|du|au|Le|{'|'.join(FRENCH.days.values())}),? )(?P<d>[0-3]?\d)/(?P<mo>[01]?\d)"
                      rf"(?![\w/]|[.,-]\d){_NOT_MEASURED}"),
     # ("Version 2.10." is no date: only after what a date follows.)
     "de": re.compile(r"\b(?P<w>(?i:am|vom|zum|bis|ab|seit|den|dem|der|datum:?|termin:?)"
@@ -172,6 +172,10 @@ _PHONE = re.compile(r"(?<![\w.,+])(?:\+\d{1,3}|\(?0\d{1,4}\)?)(?:[ ./-]?\d{2,8})
 # A Spanish number has no 0 before it: nine digits from a 6 to a 9, in groups of two or
 # three ("612 345 678", "91 123 45 67"), read as millions before.
 _SPANISH_PHONE = re.compile(r"(?<![\w.,+])[6-9]\d{1,2}(?: \d{2,3}){2,3}(?![\w,.]\d|\w)")
+# A postal code before its town ("28013 Madrid", "10115 Berlin", "75002 Paris"), digit
+# by digit as it is dictated ("veintiocho mil trece", "zehntausendeinhundertfünfzehn").
+_POSTCODE = re.compile(r"(?<=, )\d{5}(?= (?!Euro|Dollar|Pfund|Franken|euros?\b|dollars?\b)"
+                       r"[A-ZÄÖÜÁÉÍÓÚ][a-zäöüßáéíóúñèéêàç])")
 # Seven digits or more in one run are a number to write down (an order, an account), as
 # in English; a round one ("1000000") is an amount.
 _DIGIT_RUN = re.compile(r"(?<![\w.,+])\d{7,}(?<!000)(?![\w]|[.,]\d)")
@@ -207,6 +211,7 @@ def rules_for(lang: str) -> list[Rule]:
     out += [_number_mark(words), (_PHONE, _phone(words))]
     if lang == "es":
         out.append((_SPANISH_PHONE, _phone(words)))
-    return [*out, (_DIGIT_RUN, _phone(words)), *number_rules(lang),
+    return [*out, (_DIGIT_RUN, _phone(words)), (_POSTCODE, lambda m: " ".join(m[0])),
+            *number_rules(lang),
             (_MONEY_SIGN_FIRST, _money(words)), (_MONEY_SIGN_AFTER, _money(words)),
             (_TIME[lang], _time(lang))]

@@ -91,7 +91,7 @@ def abbreviation_rules(lang: Language) -> list[Rule]:
     days = "|".join(_capitalised(lang.days))
     return [
         (re.compile(rf"(?<!\w)(?P<w>(?i:du|de|von) )?(?P<a>{days})(?:\.?(?:\s?[-–]\s?|"
-                    rf"(?(w) (?P<to>au|a|bis) |(?!)))(?P<b>{days})\b\.?|\.(?= \d))"),
+                    rf"(?(w) (?P<to>au|a|bis) |(?!)))(?P<b>{days})\b\.?|\.(?=,? \d))"),
          _day_range(lang)),
         (_TIME_RANGE, _time_range(lang)),
         (re.compile(rf"(?<![\w.])(?P<a>{'|'.join(short)})(?=[\s,;:)]|$)"), _expand(lang)),

@@ -62,6 +62,14 @@ def _french_ordinal(m: re.Match[str]) -> str:
     return num2words(n, lang="fr", to="ordinal")
 
 
+def _spanish_ordinal(m: re.Match[str]) -> str:
+    """"3er piso" is "tercer" ("tres er"), "2do" "segundo"."""
+    n = int(m["n"])
+    if m["s"] == "er" and n in (1, 3):
+        return "primer" if n == 1 else "tercer"
+    return num2words(n, lang="es", to="ordinal") if m["s"] != "er" else m[0]
+
+
 def _code(m: re.Match[str]) -> str:
     """Each character, a group at a time: "A B, 1 2 3 4, X"."""
     return ", ".join(" ".join(group) for group in m[0].split("-"))
@@ -90,7 +98,9 @@ def number_rules(lang: str) -> list[Rule]:
             r"Januar|Februar|März|April|Mai|Juni|Juli|August|September|Oktober|November|"
             r"Dezember)\b)"), _german_ordinal))
     if lang == "es":  # "2.º" is "2º" ("segundo"); espeak read the stop as "punto"
-        out.append((re.compile(r"(?<=\d)\.(?=[ºª])"), lambda m: ""))
+        out += [(re.compile(r"(?<=\d)\.(?=[ºª])"), lambda m: ""),
+                (re.compile(r"(?<![\w.,])(?P<n>[1-9]\d?)(?P<s>er|ro|do|to|vo|no|mo)(?!\w)"),
+                 _spanish_ordinal)]
     if lang == "fr":
         out += [
             (re.compile(r"(?<![\w.,])(?P<n>[1-9]\d?)(?P<s>e|è|ème|eme|re|ère|er)(?!\w)"),

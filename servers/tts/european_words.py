@@ -42,7 +42,9 @@ SPANISH = Language(
                    "Av.": "avenida", "Avda.": "avenida", "C/": "calle", "Ud.": "usted",
                    "Uds.": "ustedes", "aprox.": "aproximadamente", "pág.": "página",
                    "etc.": "etcétera", "p. ej.": "por ejemplo", "EE. UU.": "Estados Unidos",
-                   "hrs.": "horas", "máx.": "máximo", "mín.": "mínimo"},
+                   "hrs.": "horas", "máx.": "máximo", "mín.": "mínimo",
+                   "dcha.": "derecha", "izq.": "izquierda", "izda.": "izquierda",
+                   "pta.": "puerta", "esc.": "escalera"},
     may_end=frozenset({"etc.", "EE. UU."}))
 GERMAN = Language(
     code="de",
