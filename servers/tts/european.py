@@ -79,10 +79,10 @@ _NUMERIC_DATE = re.compile(
 # not before what a fraction measures ("el 1/2 kg", "le 3/4 de la population").
 _NOT_MEASURED = r"(?!\s?(?:kg|g|mg|l|ml|cl|cm|mm|m|km|%)\b| d(?:e\b|')|\s?d')"
 _SHORT_DATE = {
-    "es": re.compile(rf"\b(?P<w>(?:el|del|al|El|{'|'.join(set(SPANISH.days.values()))}),? )(?P<d>[0-3]?\d)/(?P<mo>[01]?\d)"
-                     rf"(?![\w/]|[.,-]\d){_NOT_MEASURED}"),
-    "fr": re.compile(rf"\b(?P<w>(?:le|du|au|Le|{'|'.join(FRENCH.days.values())}),? )(?P<d>[0-3]?\d)/(?P<mo>[01]?\d)"
-                     rf"(?![\w/]|[.,-]\d){_NOT_MEASURED}"),
+    "es": re.compile(rf"\b(?P<w>(?:el|del|al|El|{'|'.join(sorted(set(SPANISH.days.values())))}),? )"
+                     rf"(?P<d>[0-3]?\d)/(?P<mo>[01]?\d)(?![\w/]|[.,-]\d){_NOT_MEASURED}"),
+    "fr": re.compile(rf"\b(?P<w>(?:le|du|au|Le|{'|'.join(FRENCH.days.values())}),? )"
+                     rf"(?P<d>[0-3]?\d)/(?P<mo>[01]?\d)(?![\w/]|[.,-]\d){_NOT_MEASURED}"),
     # ("Version 2.10." is no date: only after what a date follows.)
     "de": re.compile(r"\b(?P<w>(?i:am|vom|zum|bis|ab|seit|den|dem|der|datum:?|termin:?)"
                      r"(?: zum)? |(?:(?:Mon|Diens|Donners|Frei|Sams|Sonn)tag|Mittwoch|"
