@@ -68,6 +68,9 @@ def _money(m: re.Match[str]) -> str:
     cents = int((m["cents"] or "0").ljust(2, "0")[:2])
     cents_said = f"{words(cents)} {sub_one if cents == 1 else sub_many}"
     if cents and not whole.strip("0"):  # "$0.99": "ninety-nine cents", no "zero dollars"
+        if sub_one == "cent" and m["cur"] not in ("$", "US$"):
+            # "€0.50" is "fifty euro cents": "cents" alone says dollars.
+            return f"{words(cents)} {one.rsplit(' ', 1)[0]} {cents_said.split(' ')[-1]}"
         return cents_said
     out = f"{words(whole)} {one if whole.lstrip('0') == '1' else many}"
     return f"{out} and {cents_said}" if cents else out
