@@ -66,8 +66,13 @@ def _numeric_date(lang: str) -> Callable[[re.Match[str]], str]:
         else:
             d, mo, year = int(m["d"]), int(m["mo"]), m["y"]
         before = m.string[max(0, m.start() - 20):m.start()]
+        if _VERSION_BEFORE.search(before):  # "Version 2.10.15" is no date
+            return m[0]
         return _day_month_year(lang, d, mo, year, before) or m[0]
     return rule
+
+
+_VERSION_BEFORE = re.compile(r"(?i:\b(?:versi[oó]n|release|firmware|update|build|v))\s?$")
 
 
 # Day first, as all three write it: "15/03/2025", "15.03.2025", "15-03-25", and ISO.
@@ -91,6 +96,7 @@ _SHORT_DATE = {
 _GERMAN_MONTH_DAY = re.compile(
     rf"(?<![\w.,])(?P<d>[0-3]?\d)\.\s(?P<month>{'|'.join(GERMAN.months)}|Jänner)\b"
     r"(?: (?P<y>(?:1[1-9]|20)\d\d)\b)?")
+
 
 def _short_date(lang: str) -> Callable[[re.Match[str]], str]:
     def rule(m: re.Match[str]) -> str:
@@ -154,13 +160,20 @@ def _money(lang: Language) -> Callable[[re.Match[str]], str]:
         one, many, hundredths, article = lang.currencies[_SIGNS[m["cur"]]]
         whole = int(re.sub(r"\D", "", m["whole"]))
         cents = int(m["cents"] or m["pc"] or 0)
+        # One hundredth is "un céntimo", "ein Cent", "un centime" ("1 céntimos" before).
+        cents_said = f"{article} {_ONE_HUNDREDTH.get(hundredths, hundredths)}" \
+            if cents == 1 else f"{cents} {hundredths}"
         if not whole and cents:
-            return f"{cents} {hundredths}"
+            return cents_said
         said = f"{article} {one}" if whole == 1 else f"{whole} {many}"
         if not cents:
             return said
-        return f"{said} con {cents} {hundredths}" if lang is SPANISH else f"{said} {cents}"
+        return f"{said} con {cents_said}" if lang is SPANISH else f"{said} {cents}"
     return rule
+
+
+_ONE_HUNDREDTH = {"céntimos": "céntimo", "centavos": "centavo", "peniques": "penique",
+                  "centimes": "centime", "cents": "cent", "pence": "penny"}
 
 
 # --- numbers to write down -----------------------------------------------------------
