@@ -46,13 +46,25 @@ def _per(lang: str) -> Callable[[re.Match[str]], str]:
 
 def _german_ordinal(m: re.Match[str]) -> str:
     """"im 2. Stock" is "im zweiten Stock", "3. Tür" "dritte Tür": after a preposition
-    or its article the dative ending, else the plain one."""
-    n = int(m["n"])
-    ordinal = num2words(n, lang="de", to="ordinal")
+    or its article the dative ending, else the plain one. Only after an article or
+    before what is counted: "Zimmer 12. Frühstück ..." is a number, then a sentence."""
     before = m.string[max(0, m.start() - 24):m.start()]
+    counted = _COUNTED.match(m.string, m.end())
+    if not (counted or _ARTICLE_BEFORE.search(before)):
+        return m[0]
+    ordinal = num2words(int(m["n"]), lang="de", to="ordinal")
     dative = re.search(rf"\b(?:im|am|zum|vom|beim|zur|dem|den|einem|einer|"
                        rf"{_PREPOSITION} (?:der|dem|den))\s*$", before, re.IGNORECASE)
     return f"{ordinal}{'n' if dative else ''} "
+
+
+_ARTICLE_BEFORE = re.compile(
+    r"\b(?i:der|die|das|den|dem|des|im|am|zum|zur|vom|beim|ihr|ihre|ihrem|ihren|unser|"
+    r"unsere|unserem|mein|meine|jede|jeder|jedes|jeden|ab dem|bis zum)\s*$")
+_COUNTED = re.compile(
+    r"(?:Stock|Etage|Obergeschoss|Untergeschoss|Klasse|Platz|Tür|Reihe|Stufe|Mal|Woche|"
+    r"Monat|Quartal|Halbjahr|Liga|Runde|Auflage|Ausgabe|Kapitel|Absatz|Seite|Gang|"
+    r"Haltestelle|Ausfahrt|Bahnsteig|Gleis|Termin|Mahnung|Rate)\b")
 
 
 def _french_ordinal(m: re.Match[str]) -> str:
