@@ -89,7 +89,7 @@ def _code(m: re.Match[str]) -> str:
 
 # Capitals and digits in groups, runs of at most three capitals ("COVID-19" is a name).
 _CODE = re.compile(r"(?<![\w-])(?=[A-Z0-9-]*\d)(?=[A-Z0-9-]*[A-Z])(?![A-Z0-9-]*[A-Z]{4})"
-                   r"(?:[A-Z]{1,3}|\d{1,8})+(?:-(?:[A-Z]{1,3}|\d{1,8})+)+(?![\w-])")
+                   r"[A-Z0-9]{1,10}(?:-[A-Z0-9]{1,10})+(?![\w-])")  # (no nested repeats)
 _NUMBER_RANGE = re.compile(
     r"(?<![\w.,:/-])(?P<a>\d+(?:,\d+)?)\s?[-–]\s?(?P<b>\d+(?:,\d+)?)(?= [^\W\d]|\s?[€$£%])")
 
