@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -18,19 +17,10 @@ from hypothesis import strategies as st
 
 from servers.tts.normalize import normalize, normalize_lines
 
-READINGS = Path(__file__).with_name("readings_european.tsv")
+from .tables import read_table
 
 
-def _readings() -> list[tuple[str, str, str]]:
-    cases = []
-    for line in READINGS.read_text(encoding="utf-8").splitlines():
-        if line and not line.startswith("#"):
-            language, written, spoken = line.split("\t")  # three columns, or collection fails
-            cases.append((language, written, spoken))
-    return cases
-
-
-@pytest.mark.parametrize("language, text, spoken", _readings())
+@pytest.mark.parametrize("language, text, spoken", read_table("readings_european.tsv", 3))
 def test_normalize_european(language: str, text: str, spoken: str) -> None:
     assert normalize(text, language) == spoken
 

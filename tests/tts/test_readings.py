@@ -6,7 +6,6 @@ the readings that need a language, a failure or a property rather than one answe
 from __future__ import annotations
 
 import unicodedata
-from pathlib import Path
 
 import pytest
 
@@ -14,19 +13,10 @@ from servers.tts import normalize as normalize_module
 from servers.tts import numerals as numerals_module
 from servers.tts.normalize import normalize
 
-READINGS = Path(__file__).with_name("readings_en.tsv")
+from .tables import read_table
 
 
-def _english_readings() -> list[tuple[str, str]]:
-    cases = []
-    for line in READINGS.read_text(encoding="utf-8").splitlines():
-        if line and not line.startswith("#"):
-            written, spoken = line.split("\t")  # exactly two columns, or collection fails
-            cases.append((written, spoken))
-    return cases
-
-
-@pytest.mark.parametrize("text, spoken", _english_readings())
+@pytest.mark.parametrize("text, spoken", read_table("readings_en.tsv", 2))
 def test_normalize_english(text: str, spoken: str) -> None:
     assert normalize(text, "en-US") == spoken
 
