@@ -13,7 +13,7 @@ import time
 
 import httpx
 import pytest
-from websockets import ConnectionClosed, InvalidStatus
+from websockets import ConnectionClosed, InvalidHandshake
 from websockets.asyncio.client import connect
 
 from rymi_endpoints.models.catalog import default_model, resolve
@@ -101,7 +101,8 @@ async def test_stt_engine_failure_is_error_event_and_1011() -> None:
         server.stop()
 
 
-async def _one_failing_session(server: RunningServer, request_id: str) -> list[dict]:
+async def _one_failing_session(server: RunningServer, request_id: str,
+                               closes: tuple[int, ...] = (1011,)) -> list[dict]:
     events = []
     async with connect(f"{server.ws_url}/stt",
                        additional_headers={**auth(), "X-Request-ID": request_id}) as ws:
@@ -110,7 +111,7 @@ async def _one_failing_session(server: RunningServer, request_id: str) -> list[d
         with contextlib.suppress(ConnectionClosed):
             async for msg in ws:
                 events.append(json.loads(msg))
-    assert ws.close_code == 1011, events
+    assert ws.close_code in closes, (ws.close_code, events)
     return events
 
 
@@ -125,8 +126,12 @@ async def test_an_stt_engine_that_keeps_failing_stops_the_server() -> None:
         for i in range(1, 5):  # five failed decodes at most (a session may have two)
             if server.proc.poll() is not None:
                 break
-            with contextlib.suppress(OSError, InvalidStatus):  # (a 503: it is stopping)
-                await _one_failing_session(server, f"stt-broken-{i}")
+            # Once the fifth has failed the server is stopping, and a call that comes then
+            # meets it going: a 503, a connection closed before any answer (CI met this
+            # one: InvalidMessage), or, taken just before, the drain's 1013 or a going-away
+            # close. Only a server still up must close a call with 1011.
+            with contextlib.suppress(OSError, InvalidHandshake):
+                await _one_failing_session(server, f"stt-broken-{i}", (1011, 1013, 1012, 1001))
         assert await asyncio.to_thread(server.proc.wait, 30) == 1
         assert "failed 5 decodes in a row (RuntimeError: injected decode fault)" in \
             server.logs()
