@@ -19,7 +19,7 @@ _RANGE_WORD = {"es": "a", "de": "bis", "fr": "à"}
 _PER = {
     "es": {"mes": "al mes", "año": "al año", "día": "al día", "semana": "a la semana",
            "hora": "por hora", "noche": "por noche", "persona": "por persona",
-           "minuto": "por minuto", "kg": "por kilo", "mes.": "al mes."},
+           "minuto": "por minuto", "kg": "por kilo"},
     "de": {w: f"pro {w}" for w in ("Monat", "Jahr", "Tag", "Woche", "Stunde", "Nacht",
                                    "Person", "Minute", "kg", "Stück")},
     "fr": {w: f"par {w}" for w in ("mois", "an", "jour", "semaine", "heure", "nuit",
@@ -27,7 +27,7 @@ _PER = {
 }
 _KMH = {"es": "kilómetros por hora", "de": "Kilometer pro Stunde", "fr": "kilomètres heure"}
 # A German sentence may start with these after a number's stop: "ist 3. Bitte ..." is
-# no "dritte Bitte". Any other capitalised word after "3." is what it counts.
+# no "dritte Bitte", whatever comes before the number.
 _STARTS_A_SENTENCE = (
     "Der|Die|Das|Den|Dem|Ich|Wir|Sie|Es|Er|Bitte|Dann|Danke|Vielen|Ihr|Ihre|Mein|Meine|"
     "Ein|Eine|Wenn|Wie|Was|Wo|Wann|Warum|Haben|Können|Kann|Ist|Sind|Gibt|Gerne|Ja|Nein|"
