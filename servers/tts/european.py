@@ -1,4 +1,5 @@
-"""Spanish, German and French: what espeak misreads in them, written the way it is said.
+"""Spanish, German, French and Portuguese: what espeak misreads in them, written the way
+it is said.
 
 espeak reads the digits of these languages well, so the rules here change a number's
 shape, not its words: "15/03/2025" becomes "15 de marzo de 2025" and espeak says each
@@ -22,12 +23,13 @@ from num2words import num2words
 
 from .european_abbreviations import abbreviation_rules
 from .european_numbers import number_rules
-from .european_words import FRENCH, GERMAN, LANGUAGES, SPANISH, Language
+from .european_words import FRENCH, GERMAN, LANGUAGES, PORTUGUESE, SPANISH, Language
 
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
 
 
-_SIGNS = {"€": "€", "EUR": "€", "$": "$", "US$": "$", "USD": "$", "£": "£", "GBP": "£"}
+_SIGNS = {"€": "€", "EUR": "€", "$": "$", "US$": "$", "USD": "$", "£": "£", "GBP": "£",
+          "R$": "R$", "BRL": "R$"}
 
 
 # --- dates ---------------------------------------------------------------------------
@@ -42,6 +44,9 @@ def _day_month_year(lang: str, d: int, mo: int, year: str | None, before: str) -
     if lang == "fr":
         day = "premier" if d == 1 else str(d)
         return f"{day} {FRENCH.months[mo - 1]}" + (f" {year}" if year else "")
+    if lang == "pt":  # "1º de março": "primeiro", as Brazil and Portugal say the first
+        day = "1º" if d == 1 else str(d)
+        return f"{day} de {PORTUGUESE.months[mo - 1]}" + (f" de {year}" if year else "")
     return f"{_german_day(d, before)} {GERMAN.months[mo - 1]}" + (
         f" {_german_year(int(year))}" if year else "")
 
@@ -81,13 +86,18 @@ _NUMERIC_DATE = re.compile(
     r"|(?P<d>[0-3]?\d)(?P<s>[./-])(?P<mo>[01]?\d)(?P=s)(?P<y>(?:19|20)\d\d|\d\d))"
     r"(?![\w/-]|[.,]\d)")
 # Without a year only where a date is plain: after "el"/"le"/"am", or German's closing dot;
-# not before what a fraction measures ("el 1/2 kg", "le 3/4 de la population").
-_NOT_MEASURED = r"(?!\s?(?:kg|g|mg|l|ml|cl|cm|mm|m|km|%)\b| d(?:e\b|')|\s?d')"
+# not before what a fraction measures ("el 1/2 kg", "le 3/4 de la population", "1/3 dos
+# casos").
+_NOT_MEASURED = r"(?!\s?(?:kg|g|mg|l|ml|cl|cm|mm|m|km|%)\b| d(?:e|el|u|o|a|os|as)\b| ?d')"
+_PT_DAYS = "|".join(sorted(set(PORTUGUESE.days.values())))
 _SHORT_DATE = {
     "es": re.compile(rf"\b(?P<w>(?:el|del|al|El|{'|'.join(sorted(set(SPANISH.days.values())))}),? )"
                      rf"(?P<d>[0-3]?\d)/(?P<mo>[01]?\d)(?![\w/]|[.,-]\d){_NOT_MEASURED}"),
     "fr": re.compile(rf"\b(?P<w>(?:le|du|au|Le|{'|'.join(FRENCH.days.values())}),? )"
                      rf"(?P<d>[0-3]?\d)/(?P<mo>[01]?\d)(?![\w/]|[.,-]\d){_NOT_MEASURED}"),
+    "pt": re.compile(rf"\b(?P<w>(?:(?i:dia|em|até|desde)|{_PT_DAYS})(?:-feira)?,? )"
+                     rf"(?P<d>[0-3]?\d)/(?P<mo>[01]?\d)(?![\w/]|[.,-]\d)"
+                     rf"{_NOT_MEASURED}"),
     # ("Version 2.10." is no date: only after what a date follows.)
     "de": re.compile(r"\b(?P<w>(?i:am|vom|zum|bis|ab|seit|den|dem|der|datum:?|termin:?)"
                      r"(?: zum)? |(?:(?:Mon|Diens|Donners|Frei|Sams|Sonn)tag|Mittwoch|"
@@ -128,7 +138,11 @@ _TIME = {
                      r"(?P<uhr> Uhr\b)?(?(uhr)|(?<=\d:\d\d))"),
     "fr": re.compile(r"(?<![\w:.,])(?P<h>[01]?\d|2[0-3])(?::|\s?h\s?)(?P<m>[0-5]\d)?(?![\d:])"
                      r"(?(m)|(?!\w))"),
+    "pt": re.compile(r"(?<![\w:.,])(?P<h>[01]?\d|2[0-3])(?::|h)(?P<m>[0-5]\d)?(?![\d:])"
+                     r"(?(m)(?:h\b)?|(?!\w))"),
 }
+# An hour is feminine in Portuguese: "duas horas", "uma e meia" ("dois horas" before).
+_PT_HOURS = {1: "uma", 2: "duas", 21: "vinte e uma", 22: "vinte e duas"}
 
 
 def _time(lang: str) -> Callable[[re.Match[str]], str]:
@@ -140,6 +154,9 @@ def _time(lang: str) -> Callable[[re.Match[str]], str]:
         if lang == "de":  # "neun Uhr fünf", "ein Uhr"
             hour = "ein" if h == 1 else str(h)
             return f"{hour} Uhr" + (f" {minutes}" if minutes else "")
+        if lang == "pt":  # "catorze e trinta", "duas horas"
+            hour = _PT_HOURS.get(h, str(h))
+            return f"{hour} e {minutes}" if minutes else f"{hour} hora{'' if h == 1 else 's'}"
         hour = "une heure" if h == 1 else f"{h} heures"  # "quatorze heures trente"
         return hour + (f" {minutes}" if minutes else "")
     return rule
@@ -150,14 +167,16 @@ def _time(lang: str) -> Callable[[re.Match[str]], str]:
 # "1.299,99", "1 299,99", "25,50", and "1,299.99" or "25.50" as a dollar is written.
 _AMOUNT = (r"(?P<whole>\d{1,3}(?:[.\u202f\xa0 ]\d{3})+|\d{1,3}(?:,\d{3})+(?=\.\d\d(?!\d))|\d+)"
            r"(?:,(?P<cents>\d\d)|\.(?P<pc>\d\d))?(?!\d|[,.]\d)")
-_CURRENCY = r"(?P<cur>US\$|[€$£]|\b(?:EUR|USD|GBP)\b)"
+_CURRENCY = r"(?P<cur>US\$|\bR\$|[€$£]|\b(?:EUR|USD|GBP|BRL)\b)"
 _MONEY_SIGN_FIRST = re.compile(rf"{_CURRENCY}\s?{_AMOUNT}")
 _MONEY_SIGN_AFTER = re.compile(rf"(?<![\w.,]){_AMOUNT}\s?{_CURRENCY}")
 
 
 def _money(lang: Language) -> Callable[[re.Match[str]], str]:
     def rule(m: re.Match[str]) -> str:
-        one, many, hundredths, article = lang.currencies[_SIGNS[m["cur"]]]
+        if (currency := lang.currencies.get(_SIGNS[m["cur"]])) is None:
+            return m[0]  # "R$" in Spanish text: left to espeak
+        one, many, hundredths, article = currency
         whole = int(re.sub(r"\D", "", m["whole"]))
         cents = int(m["cents"] or m["pc"] or 0)
         # One hundredth is "un céntimo", "ein Cent", "un centime" ("1 céntimos" before).
@@ -168,7 +187,7 @@ def _money(lang: Language) -> Callable[[re.Match[str]], str]:
         said = f"{article} {one}" if whole == 1 else f"{whole} {many}"
         if not cents:
             return said
-        return f"{said} con {cents_said}" if lang is SPANISH else f"{said} {cents}"
+        return f"{said} {lang.cents_join} {cents_said}" if lang.cents_join else f"{said} {cents}"
     return rule
 
 
@@ -189,6 +208,10 @@ _SPANISH_PHONE = re.compile(r"(?<![\w.,+])[6-9]\d{1,2}(?: \d{2,3}){2,3}(?![\w,.]
 # by digit as it is dictated ("veintiocho mil trece", "zehntausendeinhundertfünfzehn").
 _POSTCODE = re.compile(r"(?<=, )\d{5}(?= (?!Euro|Dollar|Pfund|Franken|euros?\b|dollars?\b)"
                        r"[A-ZÄÖÜÁÉÍÓÚ][a-zäöüßáéíóúñèéêàç])")
+# Brazil: "(11) 98765-4321", "11 3456-7890", and a CEP "01310-100" or Portugal's
+# "1000-001": read as amounts ("onze noventa e oito mil ... menos quatro mil ...").
+_BRAZIL_PHONE = re.compile(r"(?<![\w+])(?:\(\d{2}\)\s?|\d{2}\s)9?\d{4}-\d{4}(?![\w-])")
+_PORTUGUESE_POSTCODE = re.compile(r"(?<![\w-])\d{4,5}-\d{3}(?![\w-])")
 # Seven digits or more in one run are a number to write down (an order, an account), as
 # in English; a round one ("1000000") is an amount.
 _DIGIT_RUN = re.compile(r"(?<![\w.,+])\d{7,}(?<!000)(?![\w]|[.,]\d)")
@@ -224,6 +247,9 @@ def rules_for(lang: str) -> list[Rule]:
     out += [_number_mark(words), (_PHONE, _phone(words))]
     if lang == "es":
         out.append((_SPANISH_PHONE, _phone(words)))
+    if lang == "pt":
+        out += [(_BRAZIL_PHONE, _phone(words)),
+                (_PORTUGUESE_POSTCODE, lambda m: ", ".join(" ".join(g) for g in m[0].split("-")))]
     return [*out, (_DIGIT_RUN, _phone(words)), (_POSTCODE, lambda m: " ".join(m[0])),
             *number_rules(lang),
             (_MONEY_SIGN_FIRST, _money(words)), (_MONEY_SIGN_AFTER, _money(words)),

@@ -1,4 +1,4 @@
-"""Spanish, German and French numbers in the shapes espeak misread: a range ("10-15
+"""Spanish, German, French and Portuguese numbers in the shapes espeak misread: a range ("10-15
 minutos" was "diez quince", "zehn Strich fünfzehn"), "per" ("€/mes" was "barra mes"),
 "km/h" ("ka eme barra hache"), ordinals ("2. Stock" ended a sentence on "zwei.", "2e
 étage" was "deux e", "2.º" "dos punto o"), a code of capitals and digits ("AB-1234-X"
@@ -14,7 +14,7 @@ from num2words import num2words
 
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
 
-_RANGE_WORD = {"es": "a", "de": "bis", "fr": "à"}
+_RANGE_WORD = {"es": "a", "de": "bis", "fr": "à", "pt": "a"}
 # "per" before a time or a unit of what is sold; Spanish says "al mes", "a la semana".
 _PER = {
     "es": {"mes": "al mes", "año": "al año", "día": "al día", "semana": "a la semana",
@@ -24,8 +24,11 @@ _PER = {
                                    "Person", "Minute", "kg", "Stück")},
     "fr": {w: f"par {w}" for w in ("mois", "an", "jour", "semaine", "heure", "nuit",
                                    "personne", "minute", "kg")},
+    "pt": {w: f"por {w}" for w in ("mês", "ano", "dia", "semana", "hora", "noite",
+                                   "pessoa", "minuto", "kg")},
 }
-_KMH = {"es": "kilómetros por hora", "de": "Kilometer pro Stunde", "fr": "kilomètres heure"}
+_KMH = {"es": "kilómetros por hora", "de": "Kilometer pro Stunde", "fr": "kilomètres heure",
+        "pt": "quilômetros por hora"}
 # A German sentence may start with these after a number's stop: "ist 3. Bitte ..." is
 # no "dritte Bitte", whatever comes before the number.
 _STARTS_A_SENTENCE = (

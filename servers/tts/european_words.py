@@ -1,4 +1,4 @@
-"""The words of Spanish, German and French that ``european.py`` writes: months, days,
+"""The words of Spanish, German, French and Portuguese that ``european.py`` writes: months, days,
 currencies, and the abbreviations espeak spelt or stopped a sentence on ("Str." was
 "S T R.", "z. B." "zet. be", "Sr. López" two sentences: "señor. López").
 """
@@ -19,6 +19,9 @@ class Language:
     currencies: dict[str, tuple[str, str, str, str]]
     number: str  # what "Nr.", "nº", "n°" are
     number_marks: str  # a pattern for those
+    # between the whole and the cents ("25 euros con 50 céntimos"); none: the cents'
+    # number alone after the whole ("25 Euro 50")
+    cents_join: str = ""
     abbreviations: dict[str, str] = field(default_factory=dict)
     # Of those, the ones that may end a sentence ("usw."): their stop is kept before a
     # capital. Any other is followed by what it names ("Dr. Müller").
@@ -36,7 +39,7 @@ SPANISH = Language(
     currencies={"€": ("euro", "euros", "céntimos", "un"),
                 "$": ("dólar", "dólares", "centavos", "un"),
                 "£": ("libra", "libras", "peniques", "una")},
-    number="número", number_marks=r"\b(?:[Nn]\.?\s?º|[Nn]úm\.|[Nn]\.º)",
+    number="número", number_marks=r"\b(?:[Nn]\.?\s?º|[Nn]úm\.|[Nn]\.º)", cents_join="con",
     abbreviations={"Sr.": "señor", "Sra.": "señora", "Srta.": "señorita", "Dr.": "doctor",
                    "Dra.": "doctora", "Tel.": "teléfono", "Tlf.": "teléfono",
                    "Av.": "avenida", "Avda.": "avenida", "C/": "calle", "Ud.": "usted",
@@ -85,4 +88,23 @@ FRENCH = Language(
                    "min.": "minimum", "max.": "maximum"},
     may_end=frozenset({"etc."}))
 
-LANGUAGES = {lang.code: lang for lang in (SPANISH, GERMAN, FRENCH)}
+PORTUGUESE = Language(
+    code="pt",
+    months=("janeiro", "fevereiro", "março", "abril", "maio", "junho", "julho", "agosto",
+            "setembro", "outubro", "novembro", "dezembro"),
+    days={"seg": "segunda", "ter": "terça", "qua": "quarta", "qui": "quinta",
+          "sex": "sexta", "sáb": "sábado", "sab": "sábado", "dom": "domingo"},
+    until="a", plus="mais",
+    currencies={"R$": ("real", "reais", "centavos", "um"),
+                "€": ("euro", "euros", "cêntimos", "um"),
+                "$": ("dólar", "dólares", "centavos", "um"),
+                "£": ("libra", "libras", "pence", "uma")},
+    number="número", number_marks=r"\b(?:[Nn]\.?\s?º|[Nn]úm\.)", cents_join="e",
+    abbreviations={"Sr.": "senhor", "Sra.": "senhora", "Srta.": "senhorita", "Dr.": "doutor",
+                   "Dra.": "doutora", "Av.": "avenida", "R.": "rua", "tel.": "telefone",
+                   "Tel.": "telefone", "aprox.": "aproximadamente", "etc.": "etcétera",
+                   "p. ex.": "por exemplo", "pág.": "página", "máx.": "máximo",
+                   "mín.": "mínimo", "Ltda.": "limitada"},
+    may_end=frozenset({"etc.", "Ltda."}))
+
+LANGUAGES = {lang.code: lang for lang in (SPANISH, GERMAN, FRENCH, PORTUGUESE)}
