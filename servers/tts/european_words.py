@@ -1,6 +1,6 @@
-"""The words of Spanish, German, French and Portuguese that ``european.py`` writes: months, days,
-currencies, and the abbreviations espeak spelt or stopped a sentence on ("Str." was
-"S T R.", "z. B." "zet. be", "Sr. López" two sentences: "señor. López").
+"""The words of Spanish, German, French and Portuguese that ``european.py`` writes:
+months, days, currencies, and the abbreviations espeak spelt or stopped a sentence on
+("Str." was "S T R.", "z. B." "zet. be", "Sr. López" two sentences: "señor. López").
 """
 
 from __future__ import annotations

@@ -4,9 +4,9 @@ phone numbers, IP addresses, read character by character (``addresses.py``).
 
 Markup (Markdown, tags, emoji) goes first, in every language (``markup.py``). Then
 English rules (the default voices are English). Spanish, German, French and Portuguese
-have a few rules of their own (``european.py``); other languages only have whitespace tidied,
-because a wrong English expansion inside Italian is worse than none. Numbers become
-words through num2words, which knows many languages, where a rule is generic.
+have a few rules of their own (``european.py``); other languages only have whitespace
+tidied, because a wrong English expansion inside Italian is worse than none. Numbers
+become words through num2words, which knows many languages, where a rule is generic.
 """
 
 from __future__ import annotations
