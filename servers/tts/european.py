@@ -1,5 +1,5 @@
-"""Spanish, German, French and Portuguese: what espeak misreads in them, written the way
-it is said.
+"""Spanish, German, French, Portuguese and Italian: what espeak misreads in them, written
+the way it is said.
 
 espeak reads the digits of these languages well, so the rules here change a number's
 shape, not its words: "15/03/2025" becomes "15 de marzo de 2025" and espeak says each
@@ -23,7 +23,7 @@ from num2words import num2words
 
 from .european_abbreviations import abbreviation_rules
 from .european_numbers import number_rules
-from .european_words import FRENCH, GERMAN, LANGUAGES, PORTUGUESE, SPANISH, Language
+from .european_words import FRENCH, GERMAN, ITALIAN, LANGUAGES, PORTUGUESE, SPANISH, Language
 
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
 
@@ -44,6 +44,9 @@ def _day_month_year(lang: str, d: int, mo: int, year: str | None, before: str) -
     if lang == "fr":
         day = "premier" if d == 1 else str(d)
         return f"{day} {FRENCH.months[mo - 1]}" + (f" {year}" if year else "")
+    if lang == "it":  # "1º marzo": "primo"
+        day = "1º" if d == 1 else str(d)
+        return f"{day} {ITALIAN.months[mo - 1]}" + (f" {year}" if year else "")
     if lang == "pt":  # "1º de março": "primeiro", as Brazil and Portugal say the first
         day = "1º" if d == 1 else str(d)
         return f"{day} de {PORTUGUESE.months[mo - 1]}" + (f" de {year}" if year else "")
@@ -90,6 +93,7 @@ _NUMERIC_DATE = re.compile(
 # casos").
 _NOT_MEASURED = r"(?!\s?(?:kg|g|mg|l|ml|cl|cm|mm|m|km|%)\b| d(?:e|el|u|o|a|os|as)\b| ?d')"
 _PT_DAYS = "|".join(sorted(set(PORTUGUESE.days.values())))
+_IT_DAYS = "|".join(ITALIAN.days.values())
 _SHORT_DATE = {
     "es": re.compile(rf"\b(?P<w>(?:el|del|al|El|{'|'.join(sorted(set(SPANISH.days.values())))}),? )"
                      rf"(?P<d>[0-3]?\d)/(?P<mo>[01]?\d)(?![\w/]|[.,-]\d){_NOT_MEASURED}"),
@@ -98,6 +102,8 @@ _SHORT_DATE = {
     "pt": re.compile(rf"\b(?P<w>(?:(?i:dia|em|até|desde)|{_PT_DAYS})(?:-feira)?,? )"
                      rf"(?P<d>[0-3]?\d)/(?P<mo>[01]?\d)(?![\w/]|[.,-]\d)"
                      rf"{_NOT_MEASURED}"),
+    "it": re.compile(rf"\b(?P<w>(?:(?i:il|dal|al|entro il|fino al)|{_IT_DAYS}),? )"
+                     rf"(?P<d>[0-3]?\d)/(?P<mo>[01]?\d)(?![\w/]|[.,-]\d){_NOT_MEASURED}"),
     # ("Version 2.10." is no date: only after what a date follows.)
     "de": re.compile(r"\b(?P<w>(?i:am|vom|zum|bis|ab|seit|den|dem|der|datum:?|termin:?)"
                      r"(?: zum)? |(?:(?:Mon|Diens|Donners|Frei|Sams|Sonn)tag|Mittwoch|"
@@ -141,6 +147,10 @@ _TIME = {
     "pt": re.compile(r"(?<![\w:.,])(?P<h>[01]?\d|2[0-3])(?::|h)(?P<m>[0-5]\d)?(?![\d:])"
                      r"(?(m)(?:h\b)?|(?!\w))"),
 }
+# "alle 14.30" ("quattordici punto trenta"): a dot only after what a time follows;
+# "9:05" was "nove e zero cinque".
+_TIME["it"] = re.compile(r"(?<![\w:.,])(?P<w>(?i:alle|dalle|ore|entro le|le) )?"
+                         r"(?P<h>[01]?\d|2[0-3])(?::|(?(w)\.|(?!)))(?P<m>[0-5]\d)(?![\d:])")
 # An hour is feminine in Portuguese: "duas horas", "uma e meia" ("dois horas" before).
 _PT_HOURS = {1: "uma", 2: "duas", 21: "vinte e uma", 22: "vinte e duas"}
 
@@ -154,6 +164,8 @@ def _time(lang: str) -> Callable[[re.Match[str]], str]:
         if lang == "de":  # "neun Uhr fünf", "ein Uhr"
             hour = "ein" if h == 1 else str(h)
             return f"{hour} Uhr" + (f" {minutes}" if minutes else "")
+        if lang == "it":  # "le nove e cinque", "le quattordici"
+            return (m["w"] or "") + str(h) + (f" e {minutes}" if minutes else "")
         if lang == "pt":  # "catorze e trinta", "duas horas"
             hour = _PT_HOURS.get(h, str(h))
             return f"{hour} e {minutes}" if minutes else f"{hour} hora{'' if h == 1 else 's'}"
@@ -192,7 +204,8 @@ def _money(lang: Language) -> Callable[[re.Match[str]], str]:
 
 
 _ONE_HUNDREDTH = {"céntimos": "céntimo", "centavos": "centavo", "peniques": "penique",
-                  "centimes": "centime", "cents": "cent", "pence": "penny"}
+                  "centimes": "centime", "cents": "cent", "pence": "penny",
+                  "cêntimos": "cêntimo", "centesimi": "centesimo"}
 
 
 # --- numbers to write down -----------------------------------------------------------
@@ -211,6 +224,8 @@ _POSTCODE = re.compile(r"(?<=, )\d{5}(?= (?!Euro|Dollar|Pfund|Franken|euros?\b|d
 # Brazil: "(11) 98765-4321", "11 3456-7890", and a CEP "01310-100" or Portugal's
 # "1000-001": read as amounts ("onze noventa e oito mil ... menos quatro mil ...").
 _BRAZIL_PHONE = re.compile(r"(?<![\w+])(?:\(\d{2}\)\s?|\d{2}\s)9?\d{4}-\d{4}(?![\w-])")
+# An Italian mobile: "333 123 4567", ten digits from a 3 (no 0 before it).
+_ITALIAN_MOBILE = re.compile(r"(?<![\w.,+])3\d{2}[ .]?\d{3}[ .]?\d{4}(?![\w,.]\d|\w)")
 _PORTUGUESE_POSTCODE = re.compile(r"(?<![\w-])\d{4,5}-\d{3}(?![\w-])")
 # Seven digits or more in one run are a number to write down (an order, an account), as
 # in English; a round one ("1000000") is an amount.
@@ -247,6 +262,8 @@ def rules_for(lang: str) -> list[Rule]:
     out += [_number_mark(words), (_PHONE, _phone(words))]
     if lang == "es":
         out.append((_SPANISH_PHONE, _phone(words)))
+    if lang == "it":
+        out.append((_ITALIAN_MOBILE, _phone(words)))
     if lang == "pt":
         out += [(_BRAZIL_PHONE, _phone(words)),
                 (_PORTUGUESE_POSTCODE, lambda m: ", ".join(" ".join(g) for g in m[0].split("-")))]

@@ -1,5 +1,6 @@
-"""Spanish, German, French and Portuguese abbreviations said as their words, and a range
-of short days ("Mo.-Fr.", "Lun.-Vie.", "lun.-ven.", "seg.-sex.") as the two days it names.
+"""Spanish, German, French, Portuguese and Italian abbreviations said as their words, and
+a range of short days ("Mo.-Fr.", "Lun.-Vie.", "lun.-ven.", "seg.-sex.") as the two days
+it names.
 
 espeak ends a sentence at an abbreviation's stop ("Sr. López" was "señor. López", with
 the pause of a full stop), spells some ("Str." "S T R", "z. B." "zet. be"), and our own
@@ -52,7 +53,7 @@ def _ends_sentence(m: re.Match[str], lang: Language) -> bool:
     return _ends_text(m) or bool(re.match(rf"\s+[{_CAPITAL}]", m.string[m.end():]))
 
 
-_UNTIL_TIME = {"es": "a", "de": "bis", "fr": "à", "pt": "às"}
+_UNTIL_TIME = {"es": "a", "de": "bis", "fr": "à", "pt": "às", "it": "alle"}
 
 
 def _day_range(lang: Language) -> Callable[[re.Match[str]], str]:

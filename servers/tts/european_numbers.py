@@ -1,8 +1,9 @@
-"""Spanish, German, French and Portuguese numbers in the shapes espeak misread: a range ("10-15
-minutos" was "diez quince", "zehn Strich fünfzehn"), "per" ("€/mes" was "barra mes"),
-"km/h" ("ka eme barra hache"), ordinals ("2. Stock" ended a sentence on "zwei.", "2e
-étage" was "deux e", "2.º" "dos punto o"), a code of capitals and digits ("AB-1234-X"
-was "a be mil doscientos ..."), and French "24h/24", "7j/7".
+"""Spanish, German, French, Portuguese and Italian numbers in the shapes espeak misread:
+a range ("10-15 minutos" was "diez quince", "zehn Strich fünfzehn"), "per" ("€/mes"
+was "barra mes"), "km/h" ("ka eme barra hache"), ordinals ("2. Stock" ended a sentence
+on "zwei.", "2e étage" was "deux e", "2.º" "dos punto o", "2° piano" "due gradi"), a
+code of capitals and digits ("AB-1234-X" was "a be mil doscientos ..."), and French
+"24h/24", "7j/7".
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from num2words import num2words
 
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
 
-_RANGE_WORD = {"es": "a", "de": "bis", "fr": "à", "pt": "a"}
+_RANGE_WORD = {"es": "a", "de": "bis", "fr": "à", "pt": "a", "it": "a"}
 # "per" before a time or a unit of what is sold; Spanish says "al mes", "a la semana".
 _PER = {
     "es": {"mes": "al mes", "año": "al año", "día": "al día", "semana": "a la semana",
@@ -26,9 +27,12 @@ _PER = {
                                    "personne", "minute", "kg")},
     "pt": {w: f"por {w}" for w in ("mês", "ano", "dia", "semana", "hora", "noite",
                                    "pessoa", "minuto", "kg")},
+    "it": {"mese": "al mese", "anno": "all'anno", "giorno": "al giorno", "ora": "all'ora",
+           "notte": "a notte", "persona": "a persona", "settimana": "a settimana",
+           "minuto": "al minuto", "kg": "al chilo"},
 }
 _KMH = {"es": "kilómetros por hora", "de": "Kilometer pro Stunde", "fr": "kilomètres heure",
-        "pt": "quilômetros por hora"}
+        "pt": "quilômetros por hora", "it": "chilometri orari"}
 # A German sentence may start with these after a number's stop: "ist 3. Bitte ..." is
 # no "dritte Bitte", whatever comes before the number.
 _STARTS_A_SENTENCE = (
@@ -116,6 +120,10 @@ def number_rules(lang: str) -> list[Rule]:
         out += [(re.compile(r"(?<=\d)\.(?=[ºª])"), lambda m: ""),
                 (re.compile(r"(?<![\w.,])(?P<n>[1-9]\d?)(?P<s>er|ro|do|to|vo|no|mo)(?!\w)"),
                  _spanish_ordinal)]
+    if lang == "it":  # "2° piano" was "due gradi piano": an ordinal before what it counts
+        out.append((re.compile(r"(?<![\w.,])(?P<n>[1-9]\d?)°(?= (?:piano|posto|anno|livello|"
+                               r"giorno|turno|classificato|premio|binario|corso)\b)"),
+                    lambda m: num2words(int(m["n"]), lang="it", to="ordinal")))
     if lang == "fr":
         out += [
             (re.compile(r"(?<![\w.,])(?P<n>[1-9]\d?)(?P<s>e|è|ème|eme|re|ère|er)(?!\w)"),

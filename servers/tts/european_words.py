@@ -1,6 +1,7 @@
-"""The words of Spanish, German, French and Portuguese that ``european.py`` writes:
-months, days, currencies, and the abbreviations espeak spelt or stopped a sentence on
-("Str." was "S T R.", "z. B." "zet. be", "Sr. López" two sentences: "señor. López").
+"""The words of Spanish, German, French, Portuguese and Italian that ``european.py``
+writes: months, days, currencies, and the abbreviations espeak spelt or stopped a
+sentence on ("Str." was "S T R.", "z. B." "zet. be", "Sr. López" two sentences:
+"señor. López").
 """
 
 from __future__ import annotations
@@ -107,4 +108,23 @@ PORTUGUESE = Language(
                    "mín.": "mínimo", "Ltda.": "limitada"},
     may_end=frozenset({"etc.", "Ltda."}))
 
-LANGUAGES = {lang.code: lang for lang in (SPANISH, GERMAN, FRENCH, PORTUGUESE)}
+ITALIAN = Language(
+    code="it",
+    months=("gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio", "agosto",
+            "settembre", "ottobre", "novembre", "dicembre"),
+    days={"lun": "lunedì", "mar": "martedì", "mer": "mercoledì", "gio": "giovedì",
+          "ven": "venerdì", "sab": "sabato", "dom": "domenica"},
+    until="a", plus="più",
+    currencies={"€": ("euro", "euro", "centesimi", "un"),
+                "$": ("dollaro", "dollari", "centesimi", "un"),
+                "£": ("sterlina", "sterline", "penny", "una")},
+    number="numero", number_marks=r"\b(?:[Nn]\.|[Nn]r\.|[Nn]°)", cents_join="e",
+    abbreviations={"Sig.": "signor", "Sig.ra": "signora", "Sigg.": "signori",
+                   "Dott.": "dottor", "Dott.ssa": "dottoressa", "Avv.": "avvocato",
+                   "Ing.": "ingegner", "Prof.": "professor", "Prof.ssa": "professoressa",
+                   "tel.": "telefono", "Tel.": "telefono", "ecc.": "eccetera",
+                   "ad es.": "ad esempio", "pag.": "pagina", "V.le": "viale",
+                   "P.za": "piazza", "C.so": "corso", "max.": "massimo"},
+    may_end=frozenset({"ecc."}))
+
+LANGUAGES = {lang.code: lang for lang in (SPANISH, GERMAN, FRENCH, PORTUGUESE, ITALIAN)}

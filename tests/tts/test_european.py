@@ -1,4 +1,4 @@
-"""Spanish, German, French and Portuguese read as they are said (``servers/tts/european.py``).
+"""Spanish, German, French, Portuguese and Italian read as they are said (``servers/tts/european.py``).
 
 The cases are a table, ``readings_european.tsv``. Each language is also heard through
 piper's own espeak phonemizer (the engine's first stage, no voice model needed), so a
@@ -41,6 +41,8 @@ def espeak():  # type: ignore[no-untyped-def]
     ("de", "de-DE", "Am 15.03.2025 um 14:30 Uhr, Hauptstr. 5.", ["p ʊ ŋ k t", "ˌ ɛ s t"]),
     ("fr", "fr-FR", "Le 15/03/2025 à 14h30.", ["ˈ a ʃ", "z e ʁ o"]),
     ("pt-br", "pt-BR", "No dia 15/03/2025, R$ 25,50.", ["z ˈ ɛ ɾ ʊ", "v ˈ i ɾ ɡ u"]),
+    ("it", "it-IT", "Il 15/03/2025 alle 14.30, il 2° piano.", ["b ˈ a r ɾ a", "p ʊ n t o",
+                                                             "ɡ ɾ ˈ a ː d ɪ"]),
 ])
 def test_espeak_no_longer_says_what_it_misread(  # type: ignore[no-untyped-def]
         espeak, voice: str, language: str, text: str, unheard: list[str]) -> None:
@@ -55,6 +57,7 @@ def test_espeak_no_longer_says_what_it_misread(  # type: ignore[no-untyped-def]
     ("de", "de-DE", "Am 15. März kommt Dr. Müller, z. B. um 9 Uhr."),
     ("fr", "fr-FR", "M. Dupont arrive le 1/03, tél. 01 23 45 67 89."),
     ("pt-br", "pt-BR", "O Sr. Silva mora na Av. Paulista."),
+    ("it", "it-IT", "Il Sig. Rossi abita in V.le Monza, ordine n. 12."),
 ])
 def test_one_sentence_stays_one_sentence(  # type: ignore[no-untyped-def]
         espeak, voice: str, language: str, text: str) -> None:
@@ -68,7 +71,7 @@ def test_one_sentence_stays_one_sentence(  # type: ignore[no-untyped-def]
 
 def test_no_english_word_goes_into_another_language() -> None:
     """Markup's "#" and arrow were English in every language ("pedido number 4521")."""
-    for language in ("es-ES", "de-DE", "fr-FR", "it-IT", "pt-BR", "nl-NL"):
+    for language in ("es-ES", "de-DE", "fr-FR", "it-IT", "pt-BR", "nl-NL", "pl-PL"):
         spoken = normalize("Pedido #4521: B12 → C3.", language)
         assert "number" not in spoken and " to " not in spoken, (language, spoken)
 
@@ -77,7 +80,7 @@ def test_no_english_word_goes_into_another_language() -> None:
 # was not written for. A rule that raises is caught (its match kept as written) and
 # logged; the test fails on any such log, or on English. (A regex that backtracks
 # without end shows as this test hanging: it found the code rule's nested repeats.)
-_PIECES = ["R$", "(11)", "seg", "às", "15", "03", "2025", "1", "0", "9", "24", "7", "12345678", "/", ".", ":", "-",
+_PIECES = ["R$", "(11)", "seg", "às", "alle", "°", "Sig.", "n.", "15", "03", "2025", "1", "0", "9", "24", "7", "12345678", "/", ".", ":", "-",
            "–", " ", " ", ", ", "€", "$", "£", "EUR", "Uhr", "h", "j", "Mo", "Fr", "lun",
            "Vie", "Sr.", "Nr.", "n°", "nº", "#", "+", "km/h", "de", "am", "le", "el", "der",
            "3er", "2e", "2.º", "AB", "X", "→", "****", "Stock", "mes", "Monat", "usw.",
@@ -86,7 +89,7 @@ _PIECES = ["R$", "(11)", "seg", "às", "15", "03", "2025", "1", "0", "9", "24", 
 
 @settings(max_examples=300, deadline=None, database=None)
 @given(st.lists(st.sampled_from(_PIECES), max_size=40),
-       st.sampled_from(["es-ES", "de-DE", "fr-FR", "pt-BR"]))
+       st.sampled_from(["es-ES", "de-DE", "fr-FR", "pt-BR", "it-IT"]))
 def test_no_rule_fails_or_hangs_on_any_arrangement(pieces: list[str], language: str) -> None:
     text = "".join(pieces)
     with _warnings_of("rymi.tts") as warnings:
