@@ -92,18 +92,23 @@ _NUMERIC_DATE = re.compile(
 # not before what a fraction measures ("el 1/2 kg", "le 3/4 de la population", "1/3 dos
 # casos").
 _NOT_MEASURED = r"(?!\s?(?:kg|g|mg|l|ml|cl|cm|mm|m|km|%)\b| d(?:e|el|u|o|a|os|as)\b| ?d')"
-_PT_DAYS = "|".join(sorted(set(PORTUGUESE.days.values())))
-_IT_DAYS = "|".join(ITALIAN.days.values())
+# What a day and month alone follow, by language: an article or a preposition, or a day.
+_DATE_BEFORE = {
+    "es": "el|del|al|El",
+    "fr": "le|du|au|Le",
+    "pt": "(?i:dia|em|até|desde)",
+    "it": "(?i:il|dal|al|entro il|fino al)",
+}
+
+
+def _slashed_day_month(lang: str) -> re.Pattern[str]:
+    days = "|".join(sorted(set(LANGUAGES[lang].days.values())))
+    return re.compile(rf"\b(?P<w>(?:{_DATE_BEFORE[lang]}|{days})(?:-feira)?,? )"
+                      rf"(?P<d>[0-3]?\d)/(?P<mo>[01]?\d)(?![\w/]|[.,-]\d){_NOT_MEASURED}")
+
+
 _SHORT_DATE = {
-    "es": re.compile(rf"\b(?P<w>(?:el|del|al|El|{'|'.join(sorted(set(SPANISH.days.values())))}),? )"
-                     rf"(?P<d>[0-3]?\d)/(?P<mo>[01]?\d)(?![\w/]|[.,-]\d){_NOT_MEASURED}"),
-    "fr": re.compile(rf"\b(?P<w>(?:le|du|au|Le|{'|'.join(FRENCH.days.values())}),? )"
-                     rf"(?P<d>[0-3]?\d)/(?P<mo>[01]?\d)(?![\w/]|[.,-]\d){_NOT_MEASURED}"),
-    "pt": re.compile(rf"\b(?P<w>(?:(?i:dia|em|até|desde)|{_PT_DAYS})(?:-feira)?,? )"
-                     rf"(?P<d>[0-3]?\d)/(?P<mo>[01]?\d)(?![\w/]|[.,-]\d)"
-                     rf"{_NOT_MEASURED}"),
-    "it": re.compile(rf"\b(?P<w>(?:(?i:il|dal|al|entro il|fino al)|{_IT_DAYS}),? )"
-                     rf"(?P<d>[0-3]?\d)/(?P<mo>[01]?\d)(?![\w/]|[.,-]\d){_NOT_MEASURED}"),
+    **{lang: _slashed_day_month(lang) for lang in _DATE_BEFORE},
     # ("Version 2.10." is no date: only after what a date follows.)
     "de": re.compile(r"\b(?P<w>(?i:am|vom|zum|bis|ab|seit|den|dem|der|datum:?|termin:?)"
                      r"(?: zum)? |(?:(?:Mon|Diens|Donners|Frei|Sams|Sonn)tag|Mittwoch|"
