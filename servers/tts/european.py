@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 
 from num2words import num2words
 
@@ -28,7 +29,7 @@ from .european_words import FRENCH, GERMAN, ITALIAN, LANGUAGES, PORTUGUESE, SPAN
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
 
 
-_SIGNS = {"€": "€", "EUR": "€", "$": "$", "US$": "$", "USD": "$", "£": "£", "GBP": "£",
+_SIGNS = {"€": "€", "EUR": "€", "$": "$", "US$": "US$", "USD": "US$", "£": "£", "GBP": "£",
           "R$": "R$", "BRL": "R$"}
 
 
@@ -83,7 +84,7 @@ def _numeric_date(lang: str) -> Callable[[re.Match[str]], str]:
 _VERSION_BEFORE = re.compile(r"(?i:\b(?:versi[oó]n|release|firmware|update|build|v))\s?$")
 
 
-# Day first, as all three write it: "15/03/2025", "15.03.2025", "15-03-25", and ISO.
+# Day first, as all of them write it: "15/03/2025", "15.03.2025", "15-03-25", and ISO.
 _NUMERIC_DATE = re.compile(
     r"(?<![\w./-])(?:(?P<iso>(?:19|20)\d\d)-(?P<imo>[01]?\d)-(?P<id>[0-3]?\d)"
     r"|(?P<d>[0-3]?\d)(?P<s>[./-])(?P<mo>[01]?\d)(?P=s)(?P<y>(?:19|20)\d\d|\d\d))"
@@ -191,7 +192,9 @@ _MONEY_SIGN_AFTER = re.compile(rf"(?<![\w.,]){_AMOUNT}\s?{_CURRENCY}")
 
 def _money(lang: Language) -> Callable[[re.Match[str]], str]:
     def rule(m: re.Match[str]) -> str:
-        if (currency := lang.currencies.get(_SIGNS[m["cur"]])) is None:
+        sign = _SIGNS[m["cur"]]  # "US$" is "$" where "$" is no peso
+        currency = lang.currencies.get(sign, lang.currencies.get("$") if sign == "US$" else None)
+        if currency is None:
             return m[0]  # "R$" in Spanish text: left to espeak
         one, many, hundredths, article = currency
         whole = int(re.sub(r"\D", "", m["whole"]))
@@ -254,11 +257,20 @@ def _number_mark(lang: Language) -> Rule:
     return (re.compile(rf"{lang.number_marks}\s?(?=\d)"), lambda m: f"{lang.number} ")
 
 
-def rules_for(lang: str) -> list[Rule]:
-    """The rules of one language, in order; none for a language without them."""
+# Where "$" is the peso: "$500" in Mexico is "quinientos pesos", not dollars ("US$" is).
+_PESO_REGIONS = {"MX", "AR", "CO", "CL", "UY", "DO", "CU"}
+
+
+def rules_for(language: str) -> list[Rule]:
+    """The rules of one language (a BCP-47 tag: "es-MX" reads "$" as pesos), in order;
+    none for a language without them."""
+    lang, _, region = language.partition("-")
     words = LANGUAGES.get(lang)
     if words is None:
         return []
+    if lang == "es" and region[:2] in _PESO_REGIONS:
+        words = replace(words, currencies={**words.currencies, "US$": words.currencies["$"],
+                                           "$": ("peso", "pesos", "centavos", "un")})
     # Abbreviations first: "Mo. 3.11." is a date once "Mo." is "Montag".
     out: list[Rule] = [*abbreviation_rules(words), (_NUMERIC_DATE, _numeric_date(lang)),
                        (_SHORT_DATE[lang], _short_date(lang))]

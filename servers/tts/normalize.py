@@ -33,7 +33,7 @@ from .roman_numerals import ROMAN_RULES
 from .stops import kept_stop as _kept_stop
 from .streets import expand_streets
 from .units import MEASURE_RULES, PER_UNIT_RULE
-from .voices import primary
+from .voices import bcp47, primary
 
 # "×" said where espeak says nothing for it ("3 × 4" is "tres cuatro"); where it has a word
 # ("mal", "multiplié par", "vezes") the sign is left to it. English reads the numbers, so
@@ -219,9 +219,9 @@ _KEY_HASH = re.compile(r"(?<![^\s\d*])#(?!\w)")
 _GUARDED: list[Rule] = [(p, r if isinstance(r, str) else guarded(r)) for p, r in RULES]
 
 
-@functools.cache
-def _local_rules(lang: str) -> list[Rule]:
-    return [(p, guarded(r)) for p, r in rules_for(lang)]
+@functools.lru_cache(maxsize=64)  # one entry a voice language
+def _local_rules(language: str) -> list[Rule]:
+    return [(p, guarded(r)) for p, r in rules_for(language)]
 
 
 # "5_000": digit groups as code writes them, one number; markup.py makes any other "_" a
@@ -271,7 +271,7 @@ def normalize_lines(text: str, language: str = "en") -> list[str]:
         for pattern, repl in _GUARDED:
             text = pattern.sub(repl, text)
     else:
-        for pattern, repl in _local_rules(lang):
+        for pattern, repl in _local_rules(bcp47(language)):
             text = pattern.sub(repl, text)
     # The rules may have taken a stop ("Dr.\nLee"): a line is cut only after one left.
     cuts = [0, *(m.end() for m in _LINE_STOP.finditer(text)), len(text)]
