@@ -22,9 +22,9 @@ from dataclasses import replace
 
 from num2words import num2words
 
-from .european_abbreviations import abbreviation_rules
-from .european_numbers import number_rules
-from .european_words import FRENCH, GERMAN, ITALIAN, LANGUAGES, PORTUGUESE, SPANISH, Language
+from .european_abbreviations import abbreviation_rules, ends_sentence
+from .european_numbers import number_rules, spelt_groups
+from .european_words import GERMAN, LANGUAGES, Language
 
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
 
@@ -40,19 +40,13 @@ def _day_month_year(lang: str, d: int, mo: int, year: str | None, before: str) -
         return None
     if year and len(year) == 2:
         year = f"20{year}"
-    if lang == "es":
-        return f"{d} de {SPANISH.months[mo - 1]}" + (f" de {year}" if year else "")
-    if lang == "fr":
-        day = "premier" if d == 1 else str(d)
-        return f"{day} {FRENCH.months[mo - 1]}" + (f" {year}" if year else "")
-    if lang == "it":  # "1º marzo": "primo"
-        day = "1º" if d == 1 else str(d)
-        return f"{day} {ITALIAN.months[mo - 1]}" + (f" {year}" if year else "")
-    if lang == "pt":  # "1º de março": "primeiro", as Brazil and Portugal say the first
-        day = "1º" if d == 1 else str(d)
-        return f"{day} de {PORTUGUESE.months[mo - 1]}" + (f" de {year}" if year else "")
-    return f"{_german_day(d, before)} {GERMAN.months[mo - 1]}" + (
-        f" {_german_year(int(year))}" if year else "")
+    if lang == "de":
+        return f"{_german_day(d, before)} {GERMAN.months[mo - 1]}" + (
+            f" {_german_year(int(year))}" if year else "")
+    words = LANGUAGES[lang]  # "15 de marzo de 2025", "15 mars 2025", "1º de março"
+    day = words.first_of_month if d == 1 else str(d)
+    of = f" {words.date_of}" if words.date_of else ""
+    return f"{day}{of} {words.months[mo - 1]}" + (f"{of} {year}" if year else "")
 
 
 def _german_day(d: int, before: str) -> str:
@@ -127,8 +121,7 @@ def _short_date(lang: str) -> Callable[[re.Match[str]], str]:
         if not date:
             return m[0]
         # German's closing dot may end the sentence too ("bis zum 2.10. Danach ...").
-        rest = m.string[m.end():]
-        stop = m[0].endswith(".") and (not rest.strip() or re.match(r"\s*\n|\s+[A-ZÄÖÜ]", rest))
+        stop = m[0].endswith(".") and ends_sentence(m)
         return m["w"] + date + ("." if stop else "")
     return rule
 
@@ -283,7 +276,7 @@ def rules_for(language: str) -> list[Rule]:
         out.append((_ITALIAN_MOBILE, _phone(words)))
     if lang == "pt":
         out += [(_BRAZIL_PHONE, _phone(words)),
-                (_PORTUGUESE_POSTCODE, lambda m: ", ".join(" ".join(g) for g in m[0].split("-")))]
+                (_PORTUGUESE_POSTCODE, spelt_groups)]
     return [*out, (_DIGIT_RUN, _phone(words)), (_POSTCODE, lambda m: " ".join(m[0])),
             *number_rules(lang),
             (_MONEY_SIGN_FIRST, _money(words)), (_MONEY_SIGN_AFTER, _money(words)),

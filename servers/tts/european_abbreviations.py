@@ -37,7 +37,7 @@ def _expand(lang: Language) -> Callable[[re.Match[str]], str]:
         said = table[abbr]
         if _starts_sentence(m):  # "Tel. 123" -> "Teléfono 123": the planner cuts before it
             said = said[0].upper() + said[1:]
-        ends = _ends_sentence(m, lang) if abbr in lang.may_end else _ends_text(m)
+        ends = ends_sentence(m) if abbr in lang.may_end else _ends_text(m)
         return said + ("." if ends and abbr.endswith(".") else "")
     return rule
 
@@ -47,7 +47,7 @@ def _ends_text(m: re.Match[str]) -> bool:
     return not rest.strip() or rest.lstrip(" ").startswith("\n")
 
 
-def _ends_sentence(m: re.Match[str], lang: Language) -> bool:
+def ends_sentence(m: re.Match[str]) -> bool:
     """A stop that also ends the sentence stays: "usw. Danach", "etc. Luego". (Only
     the abbreviations that end sentences ask: in German a noun has a capital too.)"""
     return _ends_text(m) or bool(re.match(rf"\s+[{_CAPITAL}]", m.string[m.end():]))
@@ -63,7 +63,7 @@ def _day_range(lang: Language) -> Callable[[re.Match[str]], str]:
         first = days[m["a"]]
         if not m["w"] and _starts_sentence(m):
             first = first[0].upper() + first[1:]
-        stop = "." if m[0].endswith(".") and _ends_sentence(m, lang) else ""
+        stop = "." if m[0].endswith(".") and ends_sentence(m) else ""
         if not m["b"]:  # "Sa. 10:00": one day, before its time
             return f"{first}{stop}"
         last = days[m["b"]] if lang.code == "de" else days[m["b"]].lower()

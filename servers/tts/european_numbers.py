@@ -89,7 +89,7 @@ def _spanish_ordinal(m: re.Match[str]) -> str:
     return num2words(n, lang="es", to="ordinal") if m["s"] != "er" else m[0]
 
 
-def _code(m: re.Match[str]) -> str:
+def spelt_groups(m: re.Match[str]) -> str:
     """Each character, a group at a time: "A B, 1 2 3 4, X"."""
     return ", ".join(" ".join(group) for group in m[0].split("-"))
 
@@ -108,7 +108,7 @@ def number_rules(lang: str) -> list[Rule]:
     out: list[Rule] = [
         (re.compile(r"(?<=\d)\s?km/h\b"), lambda m: f" {_KMH[lang]}"),
         (re.compile(rf"(?<=[\d€$£%])\s?/\s?(?P<u>{per_words})(?!\w)"), _per(lang)),
-        (_CODE, _code),
+        (_CODE, spelt_groups),
         (_NUMBER_RANGE, _range(lang)),
     ]
     if lang == "de":

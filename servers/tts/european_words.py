@@ -23,6 +23,8 @@ class Language:
     # between the whole and the cents ("25 euros con 50 céntimos"); none: the cents'
     # number alone after the whole ("25 Euro 50")
     cents_join: str = ""
+    date_of: str = ""  # between a date's day, month and year ("15 de marzo de 2025")
+    first_of_month: str = "1"  # the first, as a date says it ("premier", "1º": "primo")
     abbreviations: dict[str, str] = field(default_factory=dict)
     # Of those, the ones that may end a sentence ("usw."): their stop is kept before a
     # capital. Any other is followed by what it names ("Dr. Müller").
@@ -41,6 +43,7 @@ SPANISH = Language(
                 "$": ("dólar", "dólares", "centavos", "un"),
                 "£": ("libra", "libras", "peniques", "una")},
     number="número", number_marks=r"\b(?:[Nn]\.?\s?º|[Nn]úm\.|[Nn]\.º)", cents_join="con",
+    date_of="de",
     abbreviations={"Sr.": "señor", "Sra.": "señora", "Srta.": "señorita", "Dr.": "doctor",
                    "Dra.": "doctora", "Tel.": "teléfono", "Tlf.": "teléfono",
                    "Av.": "avenida", "Avda.": "avenida", "C/": "calle", "Ud.": "usted",
@@ -81,7 +84,7 @@ FRENCH = Language(
     currencies={"€": ("euro", "euros", "centimes", "un"),
                 "$": ("dollar", "dollars", "cents", "un"),
                 "£": ("livre", "livres", "pence", "une")},
-    number="numéro", number_marks=r"\b(?:[Nn]°|[Nn]º|[Nn]o\.)",
+    number="numéro", number_marks=r"\b(?:[Nn]°|[Nn]º|[Nn]o\.)", first_of_month="premier",
     abbreviations={"M.": "monsieur", "MM.": "messieurs", "Dr.": "docteur",
                    "Tél.": "téléphone", "Tel.": "téléphone", "tél.": "téléphone",
                    "env.": "environ", "av.": "avenue", "Av.": "avenue", "bd": "boulevard",
@@ -101,6 +104,7 @@ PORTUGUESE = Language(
                 "$": ("dólar", "dólares", "centavos", "um"),
                 "£": ("libra", "libras", "pence", "uma")},
     number="número", number_marks=r"\b(?:[Nn]\.?\s?º|[Nn]úm\.)", cents_join="e",
+    date_of="de", first_of_month="1º",
     abbreviations={"Sr.": "senhor", "Sra.": "senhora", "Srta.": "senhorita", "Dr.": "doutor",
                    "Dra.": "doutora", "Av.": "avenida", "R.": "rua", "tel.": "telefone",
                    "Tel.": "telefone", "aprox.": "aproximadamente", "etc.": "etcétera",
@@ -119,6 +123,7 @@ ITALIAN = Language(
                 "$": ("dollaro", "dollari", "centesimi", "un"),
                 "£": ("sterlina", "sterline", "penny", "una")},
     number="numero", number_marks=r"\b(?:[Nn]\.|[Nn]r\.|[Nn]°)", cents_join="e",
+    first_of_month="1º",
     abbreviations={"Sig.": "signor", "Sig.ra": "signora", "Sigg.": "signori",
                    "Dott.": "dottor", "Dott.ssa": "dottoressa", "Avv.": "avvocato",
                    "Ing.": "ingegner", "Prof.": "professor", "Prof.ssa": "professoressa",
