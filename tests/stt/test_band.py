@@ -93,3 +93,36 @@ async def test_line_noise_on_a_phone_line_starts_no_speech(url: str, auth: dict[
                            finalize=True)
     assert "speech_started" not in got.kinds() and not got.text(), got.events
     assert stt_server.wait_usage("phone-noise")["audio_band"] == "narrow"
+
+
+def _tones(*pairs: tuple[tuple[float, ...], float]) -> bytes:
+    """Sums of sines, each for its seconds (an empty tuple is a gap), at -14 dBFS."""
+    parts = []
+    for freqs, seconds in pairs:
+        t = np.arange(int(seconds * 16000)) / 16000
+        parts.append(sum((np.sin(2 * np.pi * f * t) for f in freqs), np.zeros_like(t))
+                     * 0.2 / max(len(freqs), 1))
+    return (np.concatenate(parts) * 32767).astype("<i2").tobytes()
+
+
+KEYPAD = {"1": (697, 1209), "5": (770, 1336), "9": (852, 1477), "0": (941, 1336),
+          "#": (941, 1477)}
+CALL_TONES = {
+    # A caller keying an account number into the call (DTMF: 120 ms on, 80 ms off).
+    "keypad": [pair for key in "5519011590#" for pair in ((KEYPAD[key], 0.12), ((), 0.08))],
+    "ringback": [((440, 480), 2.0), ((), 4.0)] * 2,  # a transfer ringing out (US cadence)
+    "busy": [((480, 620), 0.5), ((), 0.5)] * 6,
+}
+
+
+@pytest.mark.parametrize("tone", sorted(CALL_TONES))
+async def test_keypad_and_call_progress_tones_start_no_speech(url: str, auth: dict[str, str],
+                                                              stt_server, tone: str) -> None:  # type: ignore[no-untyped-def]
+    """The tones a phone line carries are sung notes to a VAD: a false speech_started on
+    them would stop the agent mid-sentence. Sent through the phone band, so they are
+    scored at the lower narrowband threshold."""
+    pcm = phone_band(_tones(*CALL_TONES[tone]))
+    got = await transcribe(url, pcm, headers={**auth, "X-Request-Id": f"tone-{tone}"},
+                           finalize=True)
+    assert got.kinds() == ["final", "utterance_end"] and not got.text(), got.events
+    assert stt_server.wait_usage(f"tone-{tone}")["audio_band"] == "narrow"
