@@ -18,6 +18,14 @@ def raw_stream(url: str, body: dict[str, Any], token: str | None = None,
     return r, data
 
 
+def ask_fault(url: str, fault: str, stream: bool = True, **extra: Any
+              ) -> tuple[httpx.Response, bytes]:
+    """A request that tells the fault upstream (``fault_upstream.py``) which fault to act."""
+    body = {"model": "m", "messages": [{"role": "user", "content": f"fault:{fault}"}],
+            "stream": stream, **extra}
+    return raw_stream(url, body, timeout=30)
+
+
 def events(data: bytes) -> list[bytes]:
     """Split on the blank line; every event must be exactly one ``data: `` line."""
     assert data.endswith(b"\n\n"), data[-200:]
