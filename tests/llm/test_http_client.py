@@ -1,86 +1,17 @@
 """The proxy's upstream client against small real servers on loopback: keep-alive, the
-three ways a body ends, 1xx, a stale pooled connection, stalls, back-pressure, TLS, and
-HTTP proxies (absolute form for http, a CONNECT tunnel for https).
-
-Each server is an asyncio stream server whose handler plays one upstream's part byte by
-byte, so what goes over the wire is exactly what the test says.
-"""
+three ways a body ends, 1xx, a stale pooled connection, stalls and back-pressure. (TLS
+and HTTP proxies: test_http_client_tls.py.)"""
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import ssl
-from collections.abc import Awaitable, Callable
 
 import pytest
-import trustme
 
 from servers.llm.backends.connect import Unreachable
 from servers.llm.backends.exchange import HIGH_WATER, Disconnected, UpstreamTimeout
-from servers.llm.backends.http_client import UpstreamClient
 
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-OK_JSON = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}'
-
-
-class Server:
-    """Counts connections and keeps the request heads it read."""
-
-    def __init__(self, handler: Handler, tls: ssl.SSLContext | None = None) -> None:
-        self.handler, self.tls = handler, tls
-        self.connections = 0
-        self.heads: list[bytes] = []
-
-    async def __aenter__(self) -> Server:
-        async def serve(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-            self.connections += 1
-            try:
-                await self.handler(r, w)
-            except (ConnectionError, asyncio.IncompleteReadError):
-                pass
-            finally:
-                w.close()
-
-        self.server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=self.tls)
-        self.port = self.server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.server.close()
-
-    async def read_request(self, r: asyncio.StreamReader) -> bytes:
-        head = await r.readuntil(b"\r\n\r\n")
-        self.heads.append(head)
-        for line in head.split(b"\r\n"):
-            if line.lower().startswith(b"content-length:"):
-                await r.readexactly(int(line.split(b":")[1]))
-        return head
-
-
-def client(url: str, **kw: object) -> UpstreamClient:
-    opts: dict = {"connect_timeout_s": 2.0, "read_timeout_s": 2.0, **kw}
-    return UpstreamClient(url, {"Authorization": "Bearer up-token"}, **opts)
-
-
-async def body_of(c: UpstreamClient, path: str = "/x") -> tuple[int, bytes]:
-    resp = await c.request("POST", path, b'{"a":1}')
-    try:
-        return resp.status, await resp.read()
-    finally:
-        resp.close()
-
-
-def run(coro: Awaitable[None]) -> None:
-    asyncio.run(coro)  # type: ignore[arg-type]
-
-
-async def ok_json_forever(srv: Server, r: asyncio.StreamReader,
-                          w: asyncio.StreamWriter) -> None:
-    """An upstream that answers every request on the connection with ``{}``."""
-    while True:
-        await srv.read_request(r)
-        w.write(OK_JSON)
+from .wire_server import OK_JSON, Server, body_of, client, ok_json_forever, run
 
 
 def test_requests_share_one_kept_alive_connection() -> None:
@@ -328,108 +259,4 @@ def test_nobody_listening_is_unreachable() -> None:
         c = client(f"http://127.0.0.1:{port}")
         with pytest.raises(Unreachable):
             await body_of(c)
-    run(main())
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-def tls_pair(ca: trustme.CA) -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("localhost", "127.0.0.1").configure_cert(server)
-    trusting = ssl.create_default_context()
-    ca.configure_trust(trusting)
-    return server, trusting
-
-
-def test_https_upstream_verifies_its_certificate(ca: trustme.CA) -> None:
-    async def main() -> None:
-        server_ctx, trusting = tls_pair(ca)
-
-        async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-            while True:
-                await srv.read_request(r)
-                w.write(OK_JSON)
-
-        async with Server(handler, tls=server_ctx) as srv:
-            c = client(f"https://localhost:{srv.port}/v1", tls=trusting)
-            assert await body_of(c) == (200, b"{}")
-            assert srv.heads[0].startswith(b"POST /v1/x HTTP/1.1\r\nHost: localhost:")
-            await c.aclose()
-            untrusting = client(f"https://localhost:{srv.port}/v1",
-                                tls=ssl.create_default_context())
-            with pytest.raises(Unreachable, match="TLS"):
-                await body_of(untrusting)
-    run(main())
-
-
-async def _tunnel(r: asyncio.StreamReader, w: asyncio.StreamWriter, port: int) -> None:
-    up_r, up_w = await asyncio.open_connection("127.0.0.1", port)
-
-    async def pipe(a: asyncio.StreamReader, b: asyncio.StreamWriter) -> None:
-        while data := await a.read(65536):
-            b.write(data)
-            await b.drain()
-        b.close()
-
-    await asyncio.gather(pipe(r, up_w), pipe(up_r, w), return_exceptions=True)
-
-
-def test_https_through_a_proxy_goes_in_a_connect_tunnel(ca: trustme.CA) -> None:
-    async def main() -> None:
-        server_ctx, trusting = tls_pair(ca)
-
-        async def upstream(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-            while True:
-                await up.read_request(r)
-                w.write(OK_JSON)
-
-        async def proxy_handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-            head = await r.readuntil(b"\r\n\r\n")
-            proxy.heads.append(head)
-            w.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
-            await _tunnel(r, w, up.port)
-
-        async with Server(upstream, tls=server_ctx) as up, Server(proxy_handler) as proxy:
-            c = client(f"https://localhost:{up.port}/v1", tls=trusting,
-                       proxy=f"http://user:p%40ss@127.0.0.1:{proxy.port}")
-            assert [await body_of(c) for _ in range(2)] == [(200, b"{}")] * 2
-            await c.aclose()
-        connect = proxy.heads[0]
-        assert connect.startswith(f"CONNECT localhost:{up.port} HTTP/1.1\r\n".encode())
-        auth = base64.b64encode(b"user:p@ss")
-        assert b"Proxy-Authorization: Basic " + auth in connect
-        assert proxy.connections == 1 and len(up.heads) == 2  # one tunnel, kept alive
-        assert b"Proxy-Authorization" not in up.heads[0]  # TLS inside: the proxy sees none
-    run(main())
-
-
-def test_plain_http_through_a_proxy_is_asked_in_absolute_form() -> None:
-    async def main() -> None:
-        async def proxy_handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-            await proxy.read_request(r)
-            w.write(OK_JSON)
-
-        async with Server(proxy_handler) as proxy:
-            c = client("http://upstream.internal:8000/v1", proxy=f"127.0.0.1:{proxy.port}")
-            assert await body_of(c) == (200, b"{}")
-            await c.aclose()
-        assert proxy.heads[0].startswith(
-            b"POST http://upstream.internal:8000/v1/x HTTP/1.1\r\nHost: upstream.internal:8000")
-    run(main())
-
-
-def test_a_proxy_that_refuses_the_tunnel_is_unreachable(ca: trustme.CA) -> None:
-    async def main() -> None:
-        async def proxy_handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-            await r.readuntil(b"\r\n\r\n")
-            w.write(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n")
-            await w.drain()
-
-        async with Server(proxy_handler) as proxy:
-            c = client("https://api.example.com/v1", proxy=f"http://127.0.0.1:{proxy.port}")
-            with pytest.raises(Unreachable, match="407"):
-                await body_of(c)
     run(main())
