@@ -1,6 +1,6 @@
 """RYMI_LLM_WORKERS at the edges: a port already taken, the drain, a replacement's start.
 
-Against the fault double, as tests/llm/test_workers.py (whose helpers these share).
+Against the fault double, as tests/llm/test_workers.py (helpers in workers_util.py).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.llm.fault_upstream import FaultUpstream
-from tests.llm.test_workers import _env, _replacement, _wait_all_ready
+from tests.llm.workers_util import replacement, wait_all_ready, workers_env
 from tests.support.servers import REPO, child_pids, free_port, start_server
 
 CHAT = {"model": "x", "messages": [{"role": "user", "content": "fault:ok"}]}
@@ -33,7 +33,7 @@ def test_a_port_another_server_holds_is_refused(fault_upstream: FaultUpstream) -
     other.bind(("127.0.0.1", port))
     other.listen()
     try:
-        env = {**os.environ, **_env(fault_upstream), "RYMI_LLM_PORT": str(port),
+        env = {**os.environ, **workers_env(fault_upstream), "RYMI_LLM_PORT": str(port),
                "RYMI_LLM_HOST": "127.0.0.1"}
         done = subprocess.run([sys.executable, "-m", "servers.llm"], cwd=REPO, env=env,
                               capture_output=True, text=True, timeout=60)
@@ -52,9 +52,9 @@ def test_calls_during_a_drain_are_answered_whichever_worker_they_reach(
         fault_upstream: FaultUpstream) -> None:
     """One worker drains a stream, the other, idle, is done at once: the connections the
     kernel queued on its socket hung until the drain ended, then were reset."""
-    server = start_server("servers.llm", env=_env(fault_upstream), ready_timeout=120)
+    server = start_server("servers.llm", env=workers_env(fault_upstream), ready_timeout=120)
     try:
-        _wait_all_ready(server)
+        wait_all_ready(server)
         body = {"model": "x", "stream": True,
                 "messages": [{"role": "user", "content": "fault:hold"}]}
         held = threading.Event()
@@ -94,9 +94,9 @@ def test_a_replacement_takes_calls_only_when_ready_and_outlives_an_outage(
     """A replacement's start met the upstream down for a moment: it exited 3, and the
     supervisor stopped the healthy worker with it (exit 1). Once it starts, it answered
     the connections queued on its socket 503 loading while its sibling had room."""
-    server = start_server("servers.llm", env=_env(fault_upstream), ready_timeout=120)
+    server = start_server("servers.llm", env=workers_env(fault_upstream), ready_timeout=120)
     try:
-        _wait_all_ready(server)
+        wait_all_ready(server)
         victim, other = pids = child_pids(server.proc.pid)
         fault_upstream.state.models_down_until = time.monotonic() + 3
         os.kill(victim, signal.SIGKILL)
@@ -106,8 +106,8 @@ def test_a_replacement_takes_calls_only_when_ready_and_outlives_an_outage(
             with httpx.Client() as fresh:
                 statuses.append(fresh.post(f"{server.url}/v1/chat/completions", json=CHAT,
                                            timeout=30).status_code)
-        _replacement(server, victim, set(pids))
-        _wait_all_ready(server)
+        replacement(server, victim, set(pids))
+        wait_all_ready(server)
         assert server.proc.poll() is None and other in child_pids(server.proc.pid)
         assert set(statuses) == {200}, statuses
         assert "could not start; another in" in server.logs()
@@ -132,16 +132,16 @@ def test_a_killed_supervisors_metrics_folder_is_cleared_by_the_next(
     gone.wait()
     left = Path(tempfile.mkdtemp(prefix=f"{METRICS_PREFIX}{gone.pid}-"))
     (left / "counter_1.db").write_bytes(b"\0" * 8)
-    server = start_server("servers.llm", env=_env(fault_upstream), ready_timeout=120)
+    server = start_server("servers.llm", env=workers_env(fault_upstream), ready_timeout=120)
     try:
-        _wait_all_ready(server)
+        wait_all_ready(server)
         assert not left.exists()
         server.proc.kill()  # the supervisor, outright: its workers follow it (PDEATHSIG)
         server.proc.wait(10)
         mine = [p for p in Path(tempfile.gettempdir()).glob(
             f"{METRICS_PREFIX}{server.proc.pid}-*")]
         assert mine, "the killed supervisor's folder (left, as it cannot remove it)"
-        again = start_server("servers.llm", env=_env(fault_upstream), ready_timeout=120)
+        again = start_server("servers.llm", env=workers_env(fault_upstream), ready_timeout=120)
         again.stop()
         assert not any(p.exists() for p in mine)
     finally:
@@ -154,7 +154,7 @@ def test_a_stop_while_the_workers_start_is_a_clean_exit(
     """A worker signalled while still importing dies of the signal (it has no handler
     yet, and had accepted nothing): the supervisor called that a failure, exit 1 and an
     error line for each worker, for a Ctrl-C in the first second."""
-    server = start_server("servers.llm", env=_env(fault_upstream), wait_ready=False)
+    server = start_server("servers.llm", env=workers_env(fault_upstream), wait_ready=False)
     deadline = time.monotonic() + 30
     while len(child_pids(server.proc.pid)) < 2:
         assert time.monotonic() < deadline and server.proc.poll() is None, server.logs()
@@ -216,12 +216,12 @@ def test_a_removed_metrics_folder_is_said_and_made_again(fault_upstream: FaultUp
     import fcntl
     import shutil
 
-    from tests.llm.test_workers import _metrics_dir
+    from tests.llm.workers_util import metrics_dir
 
-    server = start_server("servers.llm", env=_env(fault_upstream), ready_timeout=120)
+    server = start_server("servers.llm", env=workers_env(fault_upstream), ready_timeout=120)
     try:
-        _wait_all_ready(server)
-        folder = _metrics_dir(server)
+        wait_all_ready(server)
+        folder = metrics_dir(server)
         fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
         try:
             with pytest.raises(BlockingIOError):  # the supervisor's shared lock
@@ -257,10 +257,10 @@ def test_workers_listen_on_every_address_a_name_resolves_to(
     machine's hosts file gives localhost one address: a name made to give both.)"""
     (tmp_path / "sitecustomize.py").write_text(RESOLVE_BOTH)
     server = start_server("servers.llm", env={
-        **_env(fault_upstream), "RYMI_LLM_HOST": "dual.test",
+        **workers_env(fault_upstream), "RYMI_LLM_HOST": "dual.test",
         "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}, ready_timeout=120)
     try:
-        _wait_all_ready(server)
+        wait_all_ready(server)
         for pid in child_pids(server.proc.pid):
             fds = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
             (listen,) = [v for v in fds if v.startswith(b"RYMI_LISTEN_FD=")]
