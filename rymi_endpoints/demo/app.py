@@ -21,7 +21,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
-from servers.common.lifecycle import ServerState
+from servers.common.state import ServerState
 
 from .config import DemoSettings
 from .proxy import forward_http, relay_websocket, ssl_context

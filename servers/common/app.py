@@ -29,7 +29,8 @@ from .auth import BearerAuthMiddleware, BearerTokens, deny_websocket
 from .config import ServerSettings
 from .direct_routes import App, DirectRoutes, Endpoint
 from .errors import EXCEPTION_HANDLERS, error_body, raw_error
-from .lifecycle import LifecycleMiddleware, ServerState
+from .lifecycle import LifecycleMiddleware
+from .state import ServerState
 from .usage import note_error
 from .workers import METRICS_DIR_ENV, REPLACES_ENV
 

@@ -26,9 +26,9 @@ from starlette.applications import Starlette
 from . import metrics
 from .config import ServerSettings
 from .http_protocol import bounded_protocol
-from .lifecycle import ServerState, wait_idle
 from .listeners import bound_sockets
 from .logs import configure_logging
+from .state import ServerState, wait_idle
 from .ws_protocol import BoundedWebSocketProtocol
 
 log = logging.getLogger("rymi.server")

@@ -4,7 +4,7 @@ the ``error`` event carries (CONTRACT.md, STT limits)."""
 
 from __future__ import annotations
 
-from servers.common.lifecycle import ServerState
+from servers.common.state import ServerState
 
 from .config import SttSettings
 

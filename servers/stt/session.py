@@ -21,7 +21,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from servers.common.audio import Pcm16Reassembler, int16_to_float
 from servers.common.body import parse_json
-from servers.common.lifecycle import ServerState
+from servers.common.state import ServerState
 from servers.common.usage import note_error, usage_of
 
 from . import backpressure, metrics

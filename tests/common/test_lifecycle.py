@@ -139,8 +139,8 @@ async def test_the_signal_handler_takes_no_metrics_lock(monkeypatch):
     import uvicorn
 
     from servers.common import metrics
-    from servers.common.lifecycle import ServerState
     from servers.common.serve import DrainingServer
+    from servers.common.state import ServerState
 
     class Forbidden:
         def __enter__(self):  # noqa: ANN204
@@ -204,7 +204,7 @@ def test_readyz_says_why_it_is_not_ready(state: dict, code: str) -> None:
     from starlette.testclient import TestClient
 
     from servers.common.app import readyz
-    from servers.common.lifecycle import ServerState
+    from servers.common.state import ServerState
 
     app = Starlette(routes=[Route("/readyz", readyz)])
     app.state.server = ServerState(channel="x", **state)

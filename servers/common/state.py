@@ -1,0 +1,81 @@
+"""The server's state in one process: what probes and the drain read, and the count of
+work in flight that admission limits (across worker processes when there are several)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import dataclass, field
+
+from . import metrics
+from .shared_count import SharedCount
+
+
+@dataclass
+class ServerState:
+    """What probes and the drain logic read. One per process."""
+
+    channel: str
+    max_inflight: int = 64
+    ready: bool = False
+    draining: bool = False
+    # Signalled, and in the drain delay: /readyz says 503 while new work is still taken.
+    leaving: bool = False
+    inflight: int = 0
+    fatal_error: str | None = None
+    # Start-up ran to its end: a fatal error after it is not a start-up failure
+    # (serve.py's exit code tells the two apart).
+    started: bool = False
+    idle: asyncio.Event = field(default_factory=asyncio.Event)
+    # With several worker processes: the count that max_inflight limits, across all.
+    shared: SharedCount | None = None
+
+    def __post_init__(self) -> None:
+        self.idle.set()
+
+    def refusal(self) -> str | None:
+        """Why new work is refused now (the 503's error code, /readyz's reason), or None
+        where it is taken (max_inflight aside)."""
+        if self.draining:
+            return "draining"
+        if self.fatal_error or (self.started and not self.ready):
+            return "not_ready"  # the engine died and the process is going
+        return None if self.ready else "loading"
+
+    def admit(self) -> bool:
+        """Count a request in, unless the server already has max_inflight of them."""
+        if self.shared is not None:
+            if not self.shared.add_below(self.max_inflight):
+                return False
+        elif self.inflight >= self.max_inflight:
+            return False
+        self._count_in()
+        return True
+
+    def enter(self) -> None:
+        """Count work in whatever the limit (the demo's relays: a drain waits for them)."""
+        if self.shared is not None:
+            self.shared.add_below(sys.maxsize)
+        self._count_in()
+
+    def _count_in(self) -> None:
+        self.inflight += 1
+        self.idle.clear()
+        metrics.child(metrics.INFLIGHT, self.channel).inc()
+
+    def leave(self) -> None:
+        if self.shared is not None:
+            self.shared.sub()
+        self.inflight -= 1
+        metrics.child(metrics.INFLIGHT, self.channel).dec()
+        if self.inflight == 0:
+            self.idle.set()
+
+
+async def wait_idle(state: ServerState, timeout: float) -> bool:
+    """Wait until no request or session is in flight; False if the bound ran out."""
+    try:
+        await asyncio.wait_for(state.idle.wait(), timeout)
+        return True
+    except TimeoutError:
+        return False
