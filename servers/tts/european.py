@@ -1,5 +1,5 @@
-"""Spanish, German, French, Portuguese and Italian: what espeak misreads in them, written
-the way it is said.
+"""Spanish, German, French, Portuguese, Italian and Dutch: what espeak misreads in them,
+written the way it is said.
 
 espeak reads the digits of these languages well, so the rules here change a number's
 shape, not its words: "15/03/2025" becomes "15 de marzo de 2025" and espeak says each
@@ -24,7 +24,7 @@ from num2words import num2words
 
 from .european_abbreviations import abbreviation_rules, ends_sentence
 from .european_numbers import number_rules, spelt_groups
-from .european_words import GERMAN, LANGUAGES, Language
+from .european_words import DUTCH, GERMAN, LANGUAGES, Language
 
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
 
@@ -42,7 +42,9 @@ def _day_month_year(lang: str, d: int, mo: int, year: str | None, before: str) -
         year = f"20{year}"
     if lang == "de":
         return f"{_german_day(d, before)} {GERMAN.months[mo - 1]}" + (
-            f" {_german_year(int(year))}" if year else "")
+            f" {_year('de', int(year))}" if year else "")
+    if lang == "nl":  # "15 maart 2025"
+        return f"{d} {DUTCH.months[mo - 1]}" + (f" {_year('nl', int(year))}" if year else "")
     words = LANGUAGES[lang]  # "15 de marzo de 2025", "15 mars 2025", "1º de março"
     day = words.first_of_month if d == 1 else str(d)
     of = f" {words.date_of}" if words.date_of else ""
@@ -57,9 +59,10 @@ def _german_day(d: int, before: str) -> str:
     return ordinal if bare else f"{ordinal}n"
 
 
-def _german_year(y: int) -> str:
-    # "1999" is "neunzehnhundertneunundneunzig"; espeak said "eintausendneunhundert...".
-    return num2words(y, lang="de", to="year") if 1100 <= y < 2000 else str(y)
+def _year(lang: str, y: int) -> str:
+    # "1999" is "neunzehnhundertneunundneunzig", "negentienhonderd negenennegentig";
+    # espeak said "eintausendneunhundert...", "duizend negenhonderd ...".
+    return num2words(y, lang=lang, to="year") if 1100 <= y < 2000 else str(y)
 
 
 def _numeric_date(lang: str) -> Callable[[re.Match[str]], str]:
@@ -93,6 +96,7 @@ _DATE_BEFORE = {
     "fr": "le|du|au|Le",
     "pt": "(?i:dia|em|até|desde)",
     "it": "(?i:il|dal|al|entro il|fino al)",
+    "nl": "(?i:op|van|tot|vanaf|per|sinds|uiterlijk|t/m)",
 }
 
 
@@ -131,7 +135,7 @@ def _german_month_day(m: re.Match[str]) -> str:
     if not 1 <= d <= 31:
         return m[0]
     day = _german_day(d, m.string[max(0, m.start() - 20):m.start()])
-    return f"{day} {m['month']}" + (f" {_german_year(int(m['y']))}" if m["y"] else "")
+    return f"{day} {m['month']}" + (f" {_year('de', int(m['y']))}" if m["y"] else "")
 
 
 # --- times ---------------------------------------------------------------------------
@@ -145,6 +149,9 @@ _TIME = {
                      r"(?(m)|(?!\w))"),
     "pt": re.compile(r"(?<![\w:.,])(?P<h>[01]?\d|2[0-3])(?::|h)(?P<m>[0-5]\d)?(?![\d:])"
                      r"(?(m)(?:h\b)?|(?!\w))"),
+    # "14:30 uur" was "veertien dertig uur", "9:05" "negen nul vijf"
+    "nl": re.compile(r"(?<![\w:.,])(?P<h>[01]?\d|2[0-3])[:.](?P<m>[0-5]\d)(?![\d:])"
+                     r"(?P<uhr> uur\b)?(?(uhr)|(?<=\d:\d\d))"),
 }
 # "alle 14.30" ("quattordici punto trenta"): a dot only after what a time follows;
 # "9:05" was "nove e zero cinque".
@@ -163,6 +170,8 @@ def _time(lang: str) -> Callable[[re.Match[str]], str]:
         if lang == "de":  # "neun Uhr fünf", "ein Uhr"
             hour = "ein" if h == 1 else str(h)
             return f"{hour} Uhr" + (f" {minutes}" if minutes else "")
+        if lang == "nl":  # "veertien uur dertig", "negen uur vijf"
+            return f"{h} uur" + (f" {minutes}" if minutes else "")
         if lang == "it":  # "le nove e cinque", "le quattordici"
             return (m["w"] or "") + str(h) + (f" e {minutes}" if minutes else "")
         if lang == "pt":  # "catorze e trinta", "duas horas"
@@ -175,9 +184,10 @@ def _time(lang: str) -> Callable[[re.Match[str]], str]:
 
 # --- money ---------------------------------------------------------------------------
 
-# "1.299,99", "1 299,99", "25,50", and "1,299.99" or "25.50" as a dollar is written.
+# "1.299,99", "1 299,99", "25,50", and "1,299.99" or "25.50" as a dollar is written;
+# "25,-" is a whole amount (Dutch and German price tags).
 _AMOUNT = (r"(?P<whole>\d{1,3}(?:[.\u202f\xa0 ]\d{3})+|\d{1,3}(?:,\d{3})+(?=\.\d\d(?!\d))|\d+)"
-           r"(?:,(?P<cents>\d\d)|\.(?P<pc>\d\d))?(?!\d|[,.]\d)")
+           r"(?:,(?P<cents>\d\d)|\.(?P<pc>\d\d)|,[-–]{1,2}(?![\w-]))?(?!\d|[,.]\d)")
 _CURRENCY = r"(?P<cur>US\$|\bR\$|[€$£]|\b(?:EUR|USD|GBP|BRL)\b)"
 _MONEY_SIGN_FIRST = re.compile(rf"{_CURRENCY}\s?{_AMOUNT}")
 _MONEY_SIGN_AFTER = re.compile(rf"(?<![\w.,]){_AMOUNT}\s?{_CURRENCY}")
@@ -213,8 +223,9 @@ _ONE_HUNDREDTH = {"céntimos": "céntimo", "centavos": "centavo", "peniques": "p
 
 # "+34 612 345 678", "030 1234567", "(030) 123 45 67": from a 0 or a "+", seven digits
 # or more; espeak read each group as a number ("null dreißig eine Million ...").
-_PHONE = re.compile(r"(?<![\w.,+])(?:\+\d{1,3}|\(?0\d{1,4}\)?)(?:[ ./-]?\d{2,8}){1,5}"
-                    r"(?![\w,.]\d|\w)")
+# A mobile's one digit may follow the country code ("+31 6 12345678", "+33 6 12 34 56 78").
+_PHONE = re.compile(r"(?<![\w.,+])(?:\+\d{1,3}(?:[ .-]\d(?=[ .-]\d))?|\(?0\d{1,4}\)?)"
+                    r"(?:[ ./-]?\d{2,8}){1,5}(?![\w,.]\d|\w)")
 # A Spanish number has no 0 before it: nine digits from a 6 to a 9, in groups of two or
 # three ("612 345 678", "91 123 45 67"), read as millions before.
 _SPANISH_PHONE = re.compile(r"(?<![\w.,+])[6-9]\d{1,2}(?: \d{2,3}){2,3}(?![\w,.]\d|\w)")
@@ -228,6 +239,8 @@ _BRAZIL_PHONE = re.compile(r"(?<![\w+])(?:\(\d{2}\)\s?|\d{2}\s)9?\d{4}-\d{4}(?![
 # An Italian mobile: "333 123 4567", ten digits from a 3 (no 0 before it).
 _ITALIAN_MOBILE = re.compile(r"(?<![\w.,+])3\d{2}[ .]?\d{3}[ .]?\d{4}(?![\w,.]\d|\w)")
 _PORTUGUESE_POSTCODE = re.compile(r"(?<![\w-])\d{4,5}-\d{3}(?![\w-])")
+# A Dutch one: four digits and two capitals ("1012 AB Amsterdam", "duizend twaalf a be").
+_DUTCH_POSTCODE = re.compile(r"(?<![\w-])[1-9]\d{3} ?[A-Z]{2}(?!\w)(?= [A-Z][a-z]|[,.;]|$)")
 # Seven digits or more in one run are a number to write down (an order, an account), as
 # in English; a round one ("1000000") is an amount.
 _DIGIT_RUN = re.compile(r"(?<![\w.,+])\d{7,}(?<!000)(?![\w]|[.,]\d)")
@@ -277,6 +290,8 @@ def rules_for(language: str) -> list[Rule]:
     if lang == "pt":
         out += [(_BRAZIL_PHONE, _phone(words)),
                 (_PORTUGUESE_POSTCODE, spelt_groups)]
+    if lang == "nl":
+        out.append((_DUTCH_POSTCODE, lambda m: " ".join(m[0].replace(" ", ""))))
     return [*out, (_DIGIT_RUN, _phone(words)), (_POSTCODE, lambda m: " ".join(m[0])),
             *number_rules(lang),
             (_MONEY_SIGN_FIRST, _money(words)), (_MONEY_SIGN_AFTER, _money(words)),

@@ -1,6 +1,6 @@
-"""Spanish, German, French, Portuguese and Italian abbreviations said as their words, and
-a range of short days ("Mo.-Fr.", "Lun.-Vie.", "lun.-ven.", "seg.-sex.") as the two days
-it names.
+"""Spanish, German, French, Portuguese, Italian and Dutch abbreviations said as their
+words, and a range of short days ("Mo.-Fr.", "Lun.-Vie.", "lun.-ven.", "seg.-sex.",
+"ma t/m vr") as the two days it names.
 
 espeak ends a sentence at an abbreviation's stop ("Sr. López" was "señor. López", with
 the pause of a full stop), spells some ("Str." "S T R", "z. B." "zet. be"), and our own
@@ -24,9 +24,14 @@ def _capitalised(table: dict[str, str]) -> dict[str, str]:
                         for k, v in table.items() if k[0].islower()}}
 
 
-def _starts_sentence(m: re.Match[str]) -> bool:
+def _starts_sentence(m: re.Match[str], lang: Language | None = None) -> bool:
     before = m.string[:m.start()].rstrip()
-    return not before or before[-1] in ".!?:\n"
+    if not before or before[-1] in "!?:\n":
+        return True
+    # After another abbreviation's stop the sentence goes on ("d.w.z. bijv. morgen").
+    return before[-1] == "." and not (lang and any(
+        re.search(rf"(?<![\w.]){re.escape(a)}$", before)
+        for a in lang.abbreviations if a not in lang.may_end))
 
 
 def _expand(lang: Language) -> Callable[[re.Match[str]], str]:
@@ -35,7 +40,7 @@ def _expand(lang: Language) -> Callable[[re.Match[str]], str]:
     def rule(m: re.Match[str]) -> str:
         abbr = m["a"]
         said = table[abbr]
-        if _starts_sentence(m):  # "Tel. 123" -> "Teléfono 123": the planner cuts before it
+        if _starts_sentence(m, lang):  # "Tel. 123" -> "Teléfono 123": the planner cuts before it
             said = said[0].upper() + said[1:]
         ends = ends_sentence(m) if abbr in lang.may_end else _ends_text(m)
         return said + ("." if ends and abbr.endswith(".") else "")
@@ -53,7 +58,7 @@ def ends_sentence(m: re.Match[str]) -> bool:
     return _ends_text(m) or bool(re.match(rf"\s+[{_CAPITAL}]", m.string[m.end():]))
 
 
-_UNTIL_TIME = {"es": "a", "de": "bis", "fr": "à", "pt": "às", "it": "alle"}
+_UNTIL_TIME = {"es": "a", "de": "bis", "fr": "à", "pt": "às", "it": "alle", "nl": "tot"}
 
 
 def _day_range(lang: Language) -> Callable[[re.Match[str]], str]:
@@ -73,7 +78,7 @@ def _day_range(lang: Language) -> Callable[[re.Match[str]], str]:
 
 def _time_range(lang: Language) -> Callable[[re.Match[str]], str]:
     def rule(m: re.Match[str]) -> str:
-        unit = re.match(r"\s?(?:Uhr|h)\b", m.string[m.end():])
+        unit = re.match(r"\s?(?:Uhr|uur|h)\b", m.string[m.end():])
         if not (unit or any(c in m["a"] + m["b"] for c in ":h")):
             return m[0]  # "2-1" is a score, "2.50-3.75" two amounts
         return f"{m['a']} {_UNTIL_TIME[lang.code]} {m['b']}"
@@ -91,8 +96,10 @@ def abbreviation_rules(lang: Language) -> list[Rule]:
     short = [re.escape(a) + rf"(?= [{_CAPITAL}])" if len(a) <= 2 else re.escape(a) for a in names]
     days = "|".join(_capitalised(lang.days))
     return [
-        (re.compile(rf"(?<!\w)(?P<w>(?i:du|de|von) )?(?P<a>{days})(?:\.?(?:\s?[-–]\s?|"
-                    rf"(?(w) (?P<to>au|a|bis) |(?!)))(?P<b>{days})\b\.?|\.(?=,? \d))"),
+        # ("ma t/m vr": Dutch's "up to and including", the range's own word there.)
+        (re.compile(rf"(?<!\w)(?P<w>(?i:du|de|von|van) )?(?P<a>{days})(?:\.?(?:\s?[-–]\s?|"
+                    rf" t/m |(?(w) (?P<to>au|a|bis|tot) |(?!)))(?P<b>{days})\b\.?"
+                    rf"|\.(?=,? \d))"),
          _day_range(lang)),
         (_TIME_RANGE, _time_range(lang)),
         (re.compile(rf"(?<![\w.])(?P<a>{'|'.join(short)})(?=[\s,;:)]|$)"), _expand(lang)),

@@ -1,9 +1,10 @@
-"""Spanish, German, French, Portuguese and Italian numbers in the shapes espeak misread:
-a range ("10-15 minutos" was "diez quince", "zehn Strich fünfzehn"), "per" ("€/mes"
-was "barra mes"), "km/h" ("ka eme barra hache"), ordinals ("2. Stock" ended a sentence
-on "zwei.", "2e étage" was "deux e", "2.º" "dos punto o", "2° piano" "due gradi"), a
-code of capitals and digits ("AB-1234-X" was "a be mil doscientos ..."), and French
-"24h/24", "7j/7".
+"""Spanish, German, French, Portuguese, Italian and Dutch numbers in the shapes espeak
+misread: a range ("10-15 minutos" was "diez quince", "zehn Strich fünfzehn"), "per"
+("€/mes" was "barra mes"), "km/h" ("ka eme barra hache"), "24/7" ("veinticuatro barra
+siete"), ordinals ("2. Stock" ended a sentence on "zwei.", "2e étage" was "deux e",
+"2.º" "dos punto o", "2° piano" "due gradi", "2e verdieping" "tweede e"), a code of
+capitals and digits ("AB-1234-X" was "a be mil doscientos ..."), and French "24h/24",
+"7j/7".
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from num2words import num2words
 
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
 
-_RANGE_WORD = {"es": "a", "de": "bis", "fr": "à", "pt": "a", "it": "a"}
+_RANGE_WORD = {"es": "a", "de": "bis", "fr": "à", "pt": "a", "it": "a", "nl": "tot"}
 # "per" before a time or a unit of what is sold; Spanish says "al mes", "a la semana".
 _PER = {
     "es": {"mes": "al mes", "año": "al año", "día": "al día", "semana": "a la semana",
@@ -30,9 +31,11 @@ _PER = {
     "it": {"mese": "al mese", "anno": "all'anno", "giorno": "al giorno", "ora": "all'ora",
            "notte": "a notte", "persona": "a persona", "settimana": "a settimana",
            "minuto": "al minuto", "kg": "al chilo"},
+    "nl": {w: f"per {w}" for w in ("maand", "jaar", "dag", "week", "uur", "nacht",
+                                   "persoon", "minuut", "kg", "stuk")},
 }
 _KMH = {"es": "kilómetros por hora", "de": "Kilometer pro Stunde", "fr": "kilomètres heure",
-        "pt": "quilômetros por hora", "it": "chilometri orari"}
+        "pt": "quilômetros por hora", "it": "chilometri orari", "nl": "kilometer per uur"}
 # A German sentence may start with these after a number's stop: "ist 3. Bitte ..." is
 # no "dritte Bitte", whatever comes before the number.
 _STARTS_A_SENTENCE = (
@@ -106,7 +109,9 @@ def number_rules(lang: str) -> list[Rule]:
     of "€/mes"), after dates and phone numbers (whose dashes are no range)."""
     per_words = "|".join(re.escape(w) for w in sorted(_PER[lang], key=len, reverse=True))
     out: list[Rule] = [
-        (re.compile(r"(?<=\d)\s?km/h\b"), lambda m: f" {_KMH[lang]}"),
+        (re.compile(r"(?<=\d)\s?km/[hu]\b"), lambda m: f" {_KMH[lang]}"),  # ("km/u": Dutch)
+        # "24/7" is said as its two numbers ("veinticuatro barra siete")
+        (re.compile(r"(?<![\w/.,])24\s?/\s?7(?![\w/]|[.,]\d)"), lambda m: "24 7"),
         (re.compile(rf"(?<=[\d€$£%])\s?/\s?(?P<u>{per_words})(?!\w)"), _per(lang)),
         (_CODE, spelt_groups),
         (_NUMBER_RANGE, _range(lang)),
@@ -124,6 +129,9 @@ def number_rules(lang: str) -> list[Rule]:
         out.append((re.compile(r"(?<![\w.,])(?P<n>[1-9]\d?)°(?= (?:piano|posto|anno|livello|"
                                r"giorno|turno|classificato|premio|binario|corso)\b)"),
                     lambda m: num2words(int(m["n"]), lang="it", to="ordinal")))
+    if lang == "nl":  # "2e verdieping" was "tweede e": "1e", "3de", "21ste"
+        out.append((re.compile(r"(?<![\w.,])(?P<n>[1-9]\d?)(?:e|de|ste)(?!\w)"),
+                    lambda m: num2words(int(m["n"]), lang="nl", to="ordinal")))
     if lang == "fr":
         out += [
             (re.compile(r"(?<![\w.,])(?P<n>[1-9]\d?)(?P<s>e|è|ème|eme|re|ère|er)(?!\w)"),

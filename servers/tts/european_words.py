@@ -1,4 +1,4 @@
-"""The words of Spanish, German, French, Portuguese and Italian that ``european.py``
+"""The words of Spanish, German, French, Portuguese, Italian and Dutch that ``european.py``
 writes: months, days, currencies, and the abbreviations espeak spelt or stopped a
 sentence on ("Str." was "S T R.", "z. B." "zet. be", "Sr. López" two sentences:
 "señor. López").
@@ -132,4 +132,28 @@ ITALIAN = Language(
                    "P.za": "piazza", "C.so": "corso", "max.": "massimo"},
     may_end=frozenset({"ecc."}))
 
-LANGUAGES = {lang.code: lang for lang in (SPANISH, GERMAN, FRENCH, PORTUGUESE, ITALIAN)}
+DUTCH = Language(
+    code="nl",
+    months=("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
+            "september", "oktober", "november", "december"),
+    days={"ma": "maandag", "di": "dinsdag", "wo": "woensdag", "do": "donderdag",
+          "vr": "vrijdag", "za": "zaterdag", "zo": "zondag"},
+    until="tot en met", plus="plus",
+    currencies={"€": ("euro", "euro", "cent", "één"),
+                "$": ("dollar", "dollar", "cent", "één"),
+                "£": ("pond", "pond", "pence", "één")},
+    number="nummer", number_marks=r"\b(?:[Nn]r\.|[Nn]o\.)",
+    abbreviations={"bijv.": "bijvoorbeeld", "bv.": "bijvoorbeeld", "o.a.": "onder andere",
+                   "d.w.z.": "dat wil zeggen", "i.p.v.": "in plaats van", "ca.": "circa",
+                   "incl.": "inclusief", "excl.": "exclusief", "tel.": "telefoon",
+                   "dhr.": "de heer", "mevr.": "mevrouw", "mw.": "mevrouw",
+                   "enz.": "enzovoort", "etc.": "etcetera", "z.s.m.": "zo snel mogelijk",
+                   "m.b.t.": "met betrekking tot", "t.a.v.": "ter attentie van",
+                   "a.u.b.": "alstublieft", "evt.": "eventueel", "ong.": "ongeveer",
+                   "max.": "maximaal", "blz.": "bladzijde", "p.p.": "per persoon",
+                   "t/m": "tot en met", "z.o.z.": "zie ommezijde"},
+    # (Not "incl.": "incl. BTW" goes on; nor the titles before a name.)
+    may_end=frozenset({"enz.", "etc.", "a.u.b.", "p.p.", "z.s.m.", "z.o.z."}))
+
+LANGUAGES = {lang.code: lang for lang in (SPANISH, GERMAN, FRENCH, PORTUGUESE, ITALIAN,
+                                          DUTCH)}

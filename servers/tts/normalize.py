@@ -3,9 +3,10 @@ ordinals, numbers with separators, versions, common abbreviations; and URLs, ema
 phone numbers, IP addresses, read character by character (``addresses.py``).
 
 Markup (Markdown, tags, emoji) goes first, in every language (``markup.py``). Then
-English rules (the default voices are English). Spanish, German, French, Portuguese and
-Italian have a few rules of their own (``european.py``); other languages only have
-whitespace tidied, because a wrong English expansion inside Dutch is worse than none.
+English rules (the default voices are English). Spanish, German, French, Portuguese,
+Italian and Dutch have a few rules of their own (``european.py``); other languages only
+have whitespace tidied, because a wrong English expansion inside Polish is worse than
+none.
 Numbers become words through num2words, which knows many languages, where a rule is
 generic.
 """

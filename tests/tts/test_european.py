@@ -1,4 +1,5 @@
-"""Spanish, German, French, Portuguese and Italian read as they are said (``servers/tts/european.py``).
+"""Spanish, German, French, Portuguese, Italian and Dutch read as they are said
+(``servers/tts/european.py``).
 
 The cases are a table, ``readings_european.tsv``. Each language is also heard through
 piper's own espeak phonemizer (the engine's first stage, no voice model needed), so a
@@ -43,6 +44,9 @@ def espeak():  # type: ignore[no-untyped-def]
     ("pt-br", "pt-BR", "No dia 15/03/2025, R$ 25,50.", ["z ˈ ɛ ɾ ʊ", "v ˈ i ɾ ɡ u"]),
     ("it", "it-IT", "Il 15/03/2025 alle 14.30, il 2° piano.", ["b ˈ a r ɾ a", "p ʊ n t o",
                                                              "ɡ ɾ ˈ a ː d ɪ"]),
+    # ("nul drie", "slash", "tweede ee")
+    ("nl", "nl-NL", "Op 15-03-2025 om 14:30 uur, ma t/m vr, de 2e verdieping.",
+     ["n ˈ ɵ l   d r", "s l ˈ ɛ ʃ", "d ə   ˈ e ː"]),
 ])
 def test_espeak_no_longer_says_what_it_misread(  # type: ignore[no-untyped-def]
         espeak, voice: str, language: str, text: str, unheard: list[str]) -> None:
@@ -58,6 +62,7 @@ def test_espeak_no_longer_says_what_it_misread(  # type: ignore[no-untyped-def]
     ("fr", "fr-FR", "M. Dupont arrive le 1/03, tél. 01 23 45 67 89."),
     ("pt-br", "pt-BR", "O Sr. Silva mora na Av. Paulista."),
     ("it", "it-IT", "Il Sig. Rossi abita in V.le Monza, ordine n. 12."),
+    ("nl", "nl-NL", "Dhr. Jansen komt op 3/4, nr. 12."),
 ])
 def test_one_sentence_stays_one_sentence(  # type: ignore[no-untyped-def]
         espeak, voice: str, language: str, text: str) -> None:
@@ -84,12 +89,13 @@ _PIECES = ["R$", "(11)", "seg", "às", "alle", "°", "Sig.", "n.", "15", "03", "
            "–", " ", " ", ", ", "€", "$", "£", "EUR", "Uhr", "h", "j", "Mo", "Fr", "lun",
            "Vie", "Sr.", "Nr.", "n°", "nº", "#", "+", "km/h", "de", "am", "le", "el", "der",
            "3er", "2e", "2.º", "AB", "X", "→", "****", "Stock", "mes", "Monat", "usw.",
-           "z. B.", "Tel.", "M.", "Madrid", "ª", "º", "Version", "\n"]
+           "z. B.", "Tel.", "M.", "Madrid", "ª", "º", "Version", "\n", "t/m", "uur", "ma",
+           "vr", ",-", "e", "ste", "a.u.b.", "Dhr.", "km/u", "1012 AB", "op"]
 
 
 @settings(max_examples=300, deadline=None, database=None)
 @given(st.lists(st.sampled_from(_PIECES), max_size=40),
-       st.sampled_from(["es-ES", "es-MX", "de-DE", "fr-FR", "pt-BR", "it-IT"]))
+       st.sampled_from(["es-ES", "es-MX", "de-DE", "fr-FR", "pt-BR", "it-IT", "nl-NL"]))
 def test_no_rule_fails_or_hangs_on_any_arrangement(pieces: list[str], language: str) -> None:
     text = "".join(pieces)
     with _warnings_of("rymi.tts") as warnings:
