@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
 
@@ -15,6 +14,7 @@ from servers.llm.backends import EngineError
 from servers.llm.backends.vllm_engine import VllmBackend
 from servers.llm.config import LlmSettings
 from servers.llm.schema import ChatRequest
+from tests.llm.inprocess_util import sampling_of
 
 REQ = ChatRequest.model_validate({"messages": [{"role": "user", "content": "Hi"}]})
 
@@ -106,15 +106,6 @@ def test_a_template_with_no_place_for_tools_is_told_apart(prepared_model) -> Non
         "{% if tools %}Tools: {{ tools | tojson }}\n{% endif %}"
         "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}assistant:")
     assert template_takes_tools(tokenizer) is True
-
-
-def sampling_of(body: dict[str, Any], prompt_len: int, **settings: Any) -> Any:
-    """The vLLM SamplingParams built for ``body`` (no engine: a 2,048-token context)."""
-    backend = VllmBackend(LlmSettings(**settings))
-    backend.max_model_len = 2048
-    backend.tokenizer = [None] * 1000  # (only its length is read: the vocabulary's size)
-    req = ChatRequest.model_validate({"messages": [{"role": "user", "content": "Hi"}], **body})
-    return backend.sampling(req, prompt_len)
 
 
 def test_the_request_sampling_reaches_the_engine_and_max_tokens_fits_the_context() -> None:
