@@ -11,7 +11,7 @@ trente", "Nr." spelt and a sentence ended on it, "1 €" as "uno euro", cents af
 comma ("veinticinco coma cincuenta euro"), a phone number as millions.
 
 No English ever goes into these languages: a rule that cannot place its match leaves it
-as written, for espeak.
+as written, for espeak. Polish, whose words inflect, has rules of its own (``polish.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from dataclasses import replace
 
 from num2words import num2words
 
+from . import polish
 from .european_abbreviations import abbreviation_rules, ends_sentence
 from .european_numbers import number_rules, spelt_groups
 from .european_words import DUTCH, GERMAN, LANGUAGES, Language
@@ -271,6 +272,8 @@ def rules_for(language: str) -> list[Rule]:
     """The rules of one language (a BCP-47 tag: "es-MX" reads "$" as pesos), in order;
     none for a language without them."""
     lang, _, region = language.partition("-")
+    if lang == "pl":  # (its own: Polish inflects what the others leave to espeak)
+        return polish.rules()
     words = LANGUAGES.get(lang)
     if words is None:
         return []

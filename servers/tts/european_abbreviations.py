@@ -58,7 +58,8 @@ def ends_sentence(m: re.Match[str]) -> bool:
     return _ends_text(m) or bool(re.match(rf"\s+[{_CAPITAL}]", m.string[m.end():]))
 
 
-_UNTIL_TIME = {"es": "a", "de": "bis", "fr": "à", "pt": "às", "it": "alle", "nl": "tot"}
+_UNTIL_TIME = {"es": "a", "de": "bis", "fr": "à", "pt": "às", "it": "alle", "nl": "tot",
+               "pl": "do"}
 
 
 def _day_range(lang: Language) -> Callable[[re.Match[str]], str]:

@@ -1,5 +1,5 @@
-"""Spanish, German, French, Portuguese, Italian and Dutch read as they are said
-(``servers/tts/european.py``).
+"""Spanish, German, French, Portuguese, Italian, Dutch and Polish read as they are said
+(``servers/tts/european.py``, ``polish.py``).
 
 The cases are a table, ``readings_european.tsv``. Each language is also heard through
 piper's own espeak phonemizer (the engine's first stage, no voice model needed), so a
@@ -47,6 +47,9 @@ def espeak():  # type: ignore[no-untyped-def]
     # ("nul drie", "slash", "tweede ee")
     ("nl", "nl-NL", "Op 15-03-2025 om 14:30 uur, ma t/m vr, de 2e verdieping.",
      ["n ˈ ɵ l   d r", "s l ˈ ɛ ʃ", "d ə   ˈ e ː"]),
+    # ("zero trzy", "zet el", billions)
+    ("pl", "pl-PL", "Wizyta 15.03.2025, koszt 25,50 zł, tel. 600 123 456.",
+     ["z ˈ ɛ r ɔ ː   t ʃ", "z ˌ ɛ t ˈ ɛ w", "m ʲ i l j ˈ a r"]),
 ])
 def test_espeak_no_longer_says_what_it_misread(  # type: ignore[no-untyped-def]
         espeak, voice: str, language: str, text: str, unheard: list[str]) -> None:
@@ -63,6 +66,7 @@ def test_espeak_no_longer_says_what_it_misread(  # type: ignore[no-untyped-def]
     ("pt-br", "pt-BR", "O Sr. Silva mora na Av. Paulista."),
     ("it", "it-IT", "Il Sig. Rossi abita in V.le Monza, ordine n. 12."),
     ("nl", "nl-NL", "Dhr. Jansen komt op 3/4, nr. 12."),
+    ("pl", "pl-PL", "Czekamy pon.-pt. przy ul. Długiej 5."),
 ])
 def test_one_sentence_stays_one_sentence(  # type: ignore[no-untyped-def]
         espeak, voice: str, language: str, text: str) -> None:
@@ -90,12 +94,14 @@ _PIECES = ["R$", "(11)", "seg", "às", "alle", "°", "Sig.", "n.", "15", "03", "
            "Vie", "Sr.", "Nr.", "n°", "nº", "#", "+", "km/h", "de", "am", "le", "el", "der",
            "3er", "2e", "2.º", "AB", "X", "→", "****", "Stock", "mes", "Monat", "usw.",
            "z. B.", "Tel.", "M.", "Madrid", "ª", "º", "Version", "\n", "t/m", "uur", "ma",
-           "vr", ",-", "e", "ste", "a.u.b.", "Dhr.", "km/u", "1012 AB", "op"]
+           "vr", ",-", "e", "ste", "a.u.b.", "Dhr.", "km/u", "1012 AB", "op", "zł", "o",
+           "godz.", "pon.", "pt.", "w śr.", "ul.", "przy", "r.", "marca", "+48", "600"]
 
 
 @settings(max_examples=300, deadline=None, database=None)
 @given(st.lists(st.sampled_from(_PIECES), max_size=40),
-       st.sampled_from(["es-ES", "es-MX", "de-DE", "fr-FR", "pt-BR", "it-IT", "nl-NL"]))
+       st.sampled_from(["es-ES", "es-MX", "de-DE", "fr-FR", "pt-BR", "it-IT", "nl-NL",
+                        "pl-PL"]))
 def test_no_rule_fails_or_hangs_on_any_arrangement(pieces: list[str], language: str) -> None:
     text = "".join(pieces)
     with _warnings_of("rymi.tts") as warnings:
