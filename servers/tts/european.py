@@ -1,5 +1,5 @@
-"""Spanish, German, French, Portuguese, Italian and Dutch: what espeak misreads in them,
-written the way it is said.
+"""Spanish, German, French, Portuguese, Italian, Dutch and Swedish: what espeak misreads
+in them, written the way it is said.
 
 espeak reads the digits of these languages well, so the rules here change a number's
 shape, not its words: "15/03/2025" becomes "15 de marzo de 2025" and espeak says each
@@ -32,6 +32,7 @@ Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
 
 
 _SIGNS = {"€": "€", "EUR": "€", "$": "$", "US$": "US$", "USD": "US$", "£": "£", "GBP": "£",
+          "kr": "kr", "SEK": "kr",
           "R$": "R$", "BRL": "R$"}
 
 
@@ -47,6 +48,9 @@ def _day_month_year(lang: str, d: int, mo: int, year: str | None, before: str) -
             f" {_year('de', int(year))}" if year else "")
     if lang == "nl":  # "15 maart 2025"
         return f"{d} {DUTCH.months[mo - 1]}" + (f" {_year('nl', int(year))}" if year else "")
+    if lang == "sv":  # "femtonde mars 2025" (espeak: "femton mars")
+        return f"{num2words(d, lang='sv', to='ordinal')} {LANGUAGES['sv'].months[mo - 1]}" + (
+            f" {year}" if year else "")
     words = LANGUAGES[lang]  # "15 de marzo de 2025", "15 mars 2025", "1º de março"
     day = words.first_of_month if d == 1 else str(d)
     of = f" {words.date_of}" if words.date_of else ""
@@ -99,6 +103,7 @@ _DATE_BEFORE = {
     "pt": "(?i:dia|em|até|desde)",
     "it": "(?i:il|dal|al|entro il|fino al)",
     "nl": "(?i:op|van|tot|vanaf|per|sinds|uiterlijk|t/m)",
+    "sv": "(?i:den|från|till|före|efter|senast|med)",
 }
 
 
@@ -154,6 +159,9 @@ _TIME = {
     # "14:30 uur" was "veertien dertig uur", "9:05" "negen nul vijf"
     "nl": re.compile(r"(?<![\w:.,])(?P<h>[01]?\d|2[0-3])[:.](?P<m>[0-5]\d)(?![\d:])"
                      r"(?P<uhr> uur\b)?(?(uhr)|(?<=\d:\d\d))"),
+    # "kl. 14.30" was "klockan fjorton punkt trettio"; a dot only after "klockan"
+    "sv": re.compile(r"(?<![\w:.,])(?P<w>(?i:klockan|kl\.) )?(?P<h>[01]?\d|2[0-3])"
+                     r"(?::|(?(w)\.|(?!)))(?P<m>[0-5]\d)(?![\d:])"),
 }
 # "alle 14.30" ("quattordici punto trenta"): a dot only after what a time follows;
 # "9:05" was "nove e zero cinque".
@@ -174,6 +182,9 @@ def _time(lang: str) -> Callable[[re.Match[str]], str]:
             return f"{hour} Uhr" + (f" {minutes}" if minutes else "")
         if lang == "nl":  # "veertien uur dertig", "negen uur vijf"
             return f"{h} uur" + (f" {minutes}" if minutes else "")
+        if lang == "sv":  # "klockan fjorton", "nio noll fem", "fjorton trettio"
+            return (m["w"] or "") + str(h) + (
+                "" if not minutes else f" noll {minutes}" if minutes < 10 else f" {minutes}")
         if lang == "it":  # "le nove e cinque", "le quattordici"
             return (m["w"] or "") + str(h) + (f" e {minutes}" if minutes else "")
         if lang == "pt":  # "catorze e trinta", "duas horas"
@@ -190,7 +201,7 @@ def _time(lang: str) -> Callable[[re.Match[str]], str]:
 # "25,-" is a whole amount (Dutch and German price tags).
 _AMOUNT = (r"(?P<whole>\d{1,3}(?:[.\u202f\xa0 ]\d{3})+|\d{1,3}(?:,\d{3})+(?=\.\d\d(?!\d))|\d+)"
            r"(?:,(?P<cents>\d\d)|\.(?P<pc>\d\d)|,[-–]{1,2}(?![\w-]))?(?!\d|[,.]\d)")
-_CURRENCY = r"(?P<cur>US\$|\bR\$|[€$£]|\b(?:EUR|USD|GBP|BRL)\b)"
+_CURRENCY = r"(?P<cur>US\$|\bR\$|[€$£]|\b(?:EUR|USD|GBP|BRL|kr|SEK)\b)"
 _MONEY_SIGN_FIRST = re.compile(rf"{_CURRENCY}\s?{_AMOUNT}")
 _MONEY_SIGN_AFTER = re.compile(rf"(?<![\w.,]){_AMOUNT}\s?{_CURRENCY}")
 

@@ -1,5 +1,5 @@
-"""Numbers said digit by digit in Spanish, German, French, Portuguese, Italian and Dutch:
-phone numbers, postcodes and long runs of digits, which espeak read as amounts
+"""Numbers said digit by digit in Spanish, German, French, Portuguese, Italian, Dutch and
+Swedish: phone numbers, postcodes and long runs of digits, which espeak read as amounts
 ("null dreißig eine Million ...", "veintiocho mil trece", "duizend twaalf a be").
 """
 

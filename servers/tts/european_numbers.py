@@ -1,5 +1,5 @@
-"""Spanish, German, French, Portuguese, Italian and Dutch numbers in the shapes espeak
-misread: a range ("10-15 minutos" was "diez quince", "zehn Strich fünfzehn"), "per"
+"""Spanish, German, French, Portuguese, Italian, Dutch and Swedish numbers in the shapes
+espeak misread: a range ("10-15 minutos" was "diez quince", "zehn Strich fünfzehn"), "per"
 ("€/mes" was "barra mes"), "km/h" ("ka eme barra hache"), "24/7" ("veinticuatro barra
 siete"), ordinals ("2. Stock" ended a sentence on "zwei.", "2e étage" was "deux e",
 "2.º" "dos punto o", "2° piano" "due gradi", "2e verdieping" "tweede e"), a code of
@@ -16,7 +16,8 @@ from num2words import num2words
 
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
 
-_RANGE_WORD = {"es": "a", "de": "bis", "fr": "à", "pt": "a", "it": "a", "nl": "tot"}
+_RANGE_WORD = {"es": "a", "de": "bis", "fr": "à", "pt": "a", "it": "a", "nl": "tot",
+               "sv": "till"}
 # "per" before a time or a unit of what is sold; Spanish says "al mes", "a la semana".
 _PER = {
     "es": {"mes": "al mes", "año": "al año", "día": "al día", "semana": "a la semana",
@@ -33,9 +34,13 @@ _PER = {
            "minuto": "al minuto", "kg": "al chilo"},
     "nl": {w: f"per {w}" for w in ("maand", "jaar", "dag", "week", "uur", "nacht",
                                    "persoon", "minuut", "kg", "stuk")},
+    "sv": {"mån": "i månaden", "månad": "i månaden", "år": "om året", "dag": "om dagen",
+           "vecka": "i veckan", "tim": "i timmen", "timme": "i timmen", "natt": "per natt",
+           "person": "per person", "st": "per styck", "kg": "per kilo"},
 }
 _KMH = {"es": "kilómetros por hora", "de": "Kilometer pro Stunde", "fr": "kilomètres heure",
-        "pt": "quilômetros por hora", "it": "chilometri orari", "nl": "kilometer per uur"}
+        "pt": "quilômetros por hora", "it": "chilometri orari", "nl": "kilometer per uur",
+        "sv": "kilometer i timmen"}
 # A German sentence may start with these after a number's stop: "ist 3. Bitte ..." is
 # no "dritte Bitte", whatever comes before the number.
 _STARTS_A_SENTENCE = (
@@ -112,7 +117,8 @@ def number_rules(lang: str) -> list[Rule]:
         (re.compile(r"(?<=\d)\s?km/[hu]\b"), lambda m: f" {_KMH[lang]}"),  # ("km/u": Dutch)
         # "24/7" is said as its two numbers ("veinticuatro barra siete")
         (re.compile(r"(?<![\w/.,])24\s?/\s?7(?![\w/]|[.,]\d)"), lambda m: "24 7"),
-        (re.compile(rf"(?<=[\d€$£%])\s?/\s?(?P<u>{per_words})(?!\w)"), _per(lang)),
+        (re.compile(rf"(?:(?<=[\d€$£%])|(?<=\bkr))\s?/\s?(?P<u>{per_words})(?!\w)"),
+         _per(lang)),
         (_CODE, spelt_groups),
         (_NUMBER_RANGE, _range(lang)),
     ]

@@ -1,4 +1,4 @@
-"""The words of Spanish, German, French, Portuguese, Italian and Dutch that ``european.py``
+"""The words of Spanish, German, French, Portuguese, Italian, Dutch and Swedish that ``european.py``
 writes: months, days, currencies, and the abbreviations espeak spelt or stopped a
 sentence on ("Str." was "S T R.", "z. B." "zet. be", "Sr. López" two sentences:
 "señor. López").
@@ -155,5 +155,23 @@ DUTCH = Language(
     # (Not "incl.": "incl. BTW" goes on; nor the titles before a name.)
     may_end=frozenset({"enz.", "etc.", "a.u.b.", "p.p.", "z.s.m.", "z.o.z."}))
 
+SWEDISH = Language(
+    code="sv",
+    months=("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti",
+            "september", "oktober", "november", "december"),
+    days={"mån": "måndag", "tis": "tisdag", "ons": "onsdag", "tors": "torsdag",
+          "tor": "torsdag", "fre": "fredag", "lör": "lördag", "sön": "söndag"},
+    until="till", plus="plus",
+    currencies={"kr": ("krona", "kronor", "öre", "en"), "€": ("euro", "euro", "cent", "en"),
+                "$": ("dollar", "dollar", "cent", "en"), "£": ("pund", "pund", "pence", "ett")},
+    number="nummer", number_marks=r"\b(?:[Nn]r\.?)", cents_join="och",
+    abbreviations={"t.ex.": "till exempel", "bl.a.": "bland annat", "osv.": "och så vidare",
+                   "dvs.": "det vill säga", "d.v.s.": "det vill säga", "kl.": "klockan",
+                   "fr.o.m.": "från och med", "t.o.m.": "till och med", "tel.": "telefon",
+                   "s.k.": "så kallad", "m.m.": "med mera", "inkl.": "inklusive",
+                   "exkl.": "exklusive", "resp.": "respektive", "ev.": "eventuellt",
+                   "ca": "cirka", "etc.": "etcetera"},
+    may_end=frozenset({"osv.", "m.m.", "etc."}))
+
 LANGUAGES = {lang.code: lang for lang in (SPANISH, GERMAN, FRENCH, PORTUGUESE, ITALIAN,
-                                          DUTCH)}
+                                          DUTCH, SWEDISH)}

@@ -1,4 +1,4 @@
-"""Spanish, German, French, Portuguese, Italian, Dutch and Polish read as they are said
+"""Spanish, German, French, Portuguese, Italian, Dutch, Swedish and Polish read as said
 (``servers/tts/european.py``, ``polish.py``).
 
 The cases are a table, ``readings_european.tsv``. Each language is also heard through
@@ -47,6 +47,9 @@ def espeak():  # type: ignore[no-untyped-def]
     # ("nul drie", "slash", "tweede ee")
     ("nl", "nl-NL", "Op 15-03-2025 om 14:30 uur, ma t/m vr, de 2e verdieping.",
      ["n ˈ ɵ l   d r", "s l ˈ ɛ ʃ", "d ə   ˈ e ː"]),
+    # ("noll tre", "snedstreck", "punkt")
+    ("sv", "sv-SE", "Den 2025-03-15 kl. 14.30, 25,50 kr/mån.",
+     ["n ˈ ɔ l   t r ˈ e ː", "s n ˈ e ː d s t r", "p ˈ ɵ ŋ k t"]),
     # ("zero trzy", "zet el", billions)
     ("pl", "pl-PL", "Wizyta 15.03.2025, koszt 25,50 zł, tel. 600 123 456.",
      ["z ˈ ɛ r ɔ ː   t ʃ", "z ˌ ɛ t ˈ ɛ w", "m ʲ i l j ˈ a r"]),
@@ -67,6 +70,7 @@ def test_espeak_no_longer_says_what_it_misread(  # type: ignore[no-untyped-def]
     ("it", "it-IT", "Il Sig. Rossi abita in V.le Monza, ordine n. 12."),
     ("nl", "nl-NL", "Dhr. Jansen komt op 3/4, nr. 12."),
     ("pl", "pl-PL", "Czekamy pon.-pt. przy ul. Długiej 5."),
+    ("sv", "sv-SE", "Vi ses kl. 9, t.ex. hos dr Berg."),
 ])
 def test_one_sentence_stays_one_sentence(  # type: ignore[no-untyped-def]
         espeak, voice: str, language: str, text: str) -> None:
@@ -95,13 +99,14 @@ _PIECES = ["R$", "(11)", "seg", "às", "alle", "°", "Sig.", "n.", "15", "03", "
            "3er", "2e", "2.º", "AB", "X", "→", "****", "Stock", "mes", "Monat", "usw.",
            "z. B.", "Tel.", "M.", "Madrid", "ª", "º", "Version", "\n", "t/m", "uur", "ma",
            "vr", ",-", "e", "ste", "a.u.b.", "Dhr.", "km/u", "1012 AB", "op", "zł", "o",
-           "godz.", "pon.", "pt.", "w śr.", "ul.", "przy", "r.", "marca", "+48", "600"]
+           "godz.", "pon.", "pt.", "w śr.", "ul.", "przy", "r.", "marca", "+48", "600", "kr",
+           "kl.", "mån", "fre", "t.ex.", "den", "/mån"]
 
 
 @settings(max_examples=300, deadline=None, database=None)
 @given(st.lists(st.sampled_from(_PIECES), max_size=40),
        st.sampled_from(["es-ES", "es-MX", "de-DE", "fr-FR", "pt-BR", "it-IT", "nl-NL",
-                        "pl-PL"]))
+                        "pl-PL", "sv-SE"]))
 def test_no_rule_fails_or_hangs_on_any_arrangement(pieces: list[str], language: str) -> None:
     text = "".join(pieces)
     with _warnings_of("rymi.tts") as warnings:
