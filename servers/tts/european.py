@@ -1,5 +1,5 @@
-"""Spanish, German, French, Portuguese, Italian, Dutch and Swedish: what espeak misreads
-in them, written the way it is said.
+"""Spanish, German, French, Portuguese, Italian, Dutch, Swedish, Danish and Norwegian: what
+espeak misreads in them, written the way it is said.
 
 espeak reads the digits of these languages well, so the rules here change a number's
 shape, not its words: "15/03/2025" becomes "15 de marzo de 2025" and espeak says each
@@ -32,7 +32,7 @@ Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
 
 
 _SIGNS = {"€": "€", "EUR": "€", "$": "$", "US$": "US$", "USD": "US$", "£": "£", "GBP": "£",
-          "kr": "kr", "SEK": "kr",
+          "kr": "kr", "kr.": "kr", "SEK": "kr", "DKK": "kr", "NOK": "kr",
           "R$": "R$", "BRL": "R$"}
 
 
@@ -48,6 +48,8 @@ def _day_month_year(lang: str, d: int, mo: int, year: str | None, before: str) -
             f" {_year('de', int(year))}" if year else "")
     if lang == "nl":  # "15 maart 2025"
         return f"{d} {DUTCH.months[mo - 1]}" + (f" {_year('nl', int(year))}" if year else "")
+    if lang in ("da", "nb"):  # "15. marts 2025": espeak says the dotted day as an ordinal
+        return f"{d}. {LANGUAGES[lang].months[mo - 1]}" + (f" {year}" if year else "")
     if lang == "sv":  # "femtonde mars 2025" (espeak: "femton mars")
         return f"{num2words(d, lang='sv', to='ordinal')} {LANGUAGES['sv'].months[mo - 1]}" + (
             f" {year}" if year else "")
@@ -104,6 +106,8 @@ _DATE_BEFORE = {
     "it": "(?i:il|dal|al|entro il|fino al)",
     "nl": "(?i:op|van|tot|vanaf|per|sinds|uiterlijk|t/m)",
     "sv": "(?i:den|från|till|före|efter|senast|med)",
+    "da": "(?i:den|fra|til|senest|indtil|efter|før)",
+    "nb": "(?i:den|fra|til|innen|senest|etter|før)",
 }
 
 
@@ -163,6 +167,9 @@ _TIME = {
     "sv": re.compile(r"(?<![\w:.,])(?P<w>(?i:klockan|kl\.) )?(?P<h>[01]?\d|2[0-3])"
                      r"(?::|(?(w)\.|(?!)))(?P<m>[0-5]\d)(?![\d:])"),
 }
+# "kl. 14.30" was "klokken fjorten punktum tredive"
+_TIME["da"] = _TIME["nb"] = re.compile(r"(?<![\w:.,])(?P<w>(?i:klokken|klokka|kl\.) )"
+                                       r"(?P<h>[01]?\d|2[0-3])\.(?P<m>[0-5]\d)(?![\d:]|\.\d)")
 # "alle 14.30" ("quattordici punto trenta"): a dot only after what a time follows;
 # "9:05" was "nove e zero cinque".
 _TIME["it"] = re.compile(r"(?<![\w:.,])(?P<w>(?i:alle|dalle|ore|entro le|le) )?"
@@ -182,6 +189,8 @@ def _time(lang: str) -> Callable[[re.Match[str]], str]:
             return f"{hour} Uhr" + (f" {minutes}" if minutes else "")
         if lang == "nl":  # "veertien uur dertig", "negen uur vijf"
             return f"{h} uur" + (f" {minutes}" if minutes else "")
+        if lang in ("da", "nb"):  # "klokken 14:30", as espeak reads it well
+            return f"{m['w']}{h}" + (f":{m['m']}" if minutes else "")
         if lang == "sv":  # "klockan fjorton", "nio noll fem", "fjorton trettio"
             return (m["w"] or "") + str(h) + (
                 "" if not minutes else f" noll {minutes}" if minutes < 10 else f" {minutes}")
@@ -201,13 +210,18 @@ def _time(lang: str) -> Callable[[re.Match[str]], str]:
 # "25,-" is a whole amount (Dutch and German price tags).
 _AMOUNT = (r"(?P<whole>\d{1,3}(?:[.\u202f\xa0 ]\d{3})+|\d{1,3}(?:,\d{3})+(?=\.\d\d(?!\d))|\d+)"
            r"(?:,(?P<cents>\d\d)|\.(?P<pc>\d\d)|,[-–]{1,2}(?![\w-]))?(?!\d|[,.]\d)")
-_CURRENCY = r"(?P<cur>US\$|\bR\$|[€$£]|\b(?:EUR|USD|GBP|BRL|kr|SEK)\b)"
+_CURRENCY = r"(?P<cur>US\$|\bR\$|[€$£]|\b(?:EUR|USD|GBP|BRL|SEK|DKK|NOK)\b|\bkr\b\.?)"
 _MONEY_SIGN_FIRST = re.compile(rf"{_CURRENCY}\s?{_AMOUNT}")
 _MONEY_SIGN_AFTER = re.compile(rf"(?<![\w.,]){_AMOUNT}\s?{_CURRENCY}")
 
 
 def _money(lang: Language) -> Callable[[re.Match[str]], str]:
     def rule(m: re.Match[str]) -> str:
+        said = _amount(m)
+        # "25 kr. Tak": the stop of "kr." may end the sentence too.
+        return said + "." if m["cur"] == "kr." and said != m[0] and ends_sentence(m) else said
+
+    def _amount(m: re.Match[str]) -> str:
         sign = _SIGNS[m["cur"]]  # "US$" is "$" where "$" is no peso
         currency = lang.currencies.get(sign, lang.currencies.get("$") if sign == "US$" else None)
         if currency is None:
@@ -244,6 +258,7 @@ def rules_for(language: str) -> list[Rule]:
     """The rules of one language (a BCP-47 tag: "es-MX" reads "$" as pesos), in order;
     none for a language without them."""
     lang, _, region = language.partition("-")
+    lang = "nb" if lang == "no" else lang  # (Norwegian as Bokmål)
     if lang == "pl":  # (its own: Polish inflects what the others leave to espeak)
         return polish.rules()
     words = LANGUAGES.get(lang)

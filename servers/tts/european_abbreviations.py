@@ -1,6 +1,6 @@
-"""Spanish, German, French, Portuguese, Italian, Dutch and Swedish abbreviations said as
-their words, and a range of short days ("Mo.-Fr.", "Lun.-Vie.", "lun.-ven.", "seg.-sex.",
-"ma t/m vr", "mån-fre") as the two days it names.
+"""Abbreviations in Spanish, German, French, Portuguese, Italian, Dutch and the Nordic
+languages said as their words, and a range of short days ("Mo.-Fr.", "Lun.-Vie.",
+"lun.-ven.", "seg.-sex.", "ma t/m vr", "mån-fre") as the two days it names.
 
 espeak ends a sentence at an abbreviation's stop ("Sr. López" was "señor. López", with
 the pause of a full stop), spells some ("Str." "S T R", "z. B." "zet. be"), and our own
@@ -59,7 +59,7 @@ def ends_sentence(m: re.Match[str]) -> bool:
 
 
 _UNTIL_TIME = {"es": "a", "de": "bis", "fr": "à", "pt": "às", "it": "alle", "nl": "tot",
-               "pl": "do", "sv": "till"}
+               "pl": "do", "sv": "till", "da": "til", "nb": "til"}
 
 
 def _day_range(lang: Language) -> Callable[[re.Match[str]], str]:
@@ -82,7 +82,7 @@ def _time_range(lang: Language) -> Callable[[re.Match[str]], str]:
         unit = re.match(r"\s?(?:Uhr|uur|h)\b", m.string[m.end():])
         # After a day or "klockan" it is hours too: "Montag bis Freitag 9-17".
         days = "|".join([*lang.days, *lang.days.values()])
-        after_day = re.search(rf"\b(?:{days}|klockan)\.?\s*$",
+        after_day = re.search(rf"\b(?:{days}|klockan|klokken)\.?\s*$",
                               m.string[:m.start()], re.IGNORECASE)
         if not (unit or after_day or any(c in m["a"] + m["b"] for c in ":h")):
             return m[0]  # "2-1" is a score, "2.50-3.75" two amounts

@@ -1,6 +1,6 @@
 """Numbers said digit by digit in Spanish, German, French, Portuguese, Italian, Dutch and
-Swedish: phone numbers, postcodes and long runs of digits, which espeak read as amounts
-("null dreißig eine Million ...", "veintiocho mil trece", "duizend twaalf a be").
+the Nordic languages: phone numbers, postcodes and long runs of digits, which espeak read
+as amounts ("null dreißig eine Million ...", "veintiocho mil trece", "duizend twaalf a be").
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""Spanish, German, French, Portuguese, Italian, Dutch and Swedish numbers in the shapes
-espeak misread: a range ("10-15 minutos" was "diez quince", "zehn Strich fünfzehn"), "per"
-("€/mes" was "barra mes"), "km/h" ("ka eme barra hache"), "24/7" ("veinticuatro barra
-siete"), ordinals ("2. Stock" ended a sentence on "zwei.", "2e étage" was "deux e",
-"2.º" "dos punto o", "2° piano" "due gradi", "2e verdieping" "tweede e"), a code of
-capitals and digits ("AB-1234-X" was "a be mil doscientos ..."), and French "24h/24",
-"7j/7".
+"""Numbers in Spanish, German, French, Portuguese, Italian, Dutch and the Nordic languages,
+in the shapes espeak misread: a range ("10-15 minutos" was "diez quince", "zehn Strich
+fünfzehn"), "per" ("€/mes" was "barra mes"), "km/h" ("ka eme barra hache"), "24/7"
+("veinticuatro barra siete"), ordinals ("2. Stock" ended a sentence on "zwei.", "2e
+étage" was "deux e", "2.º" "dos punto o", "2° piano" "due gradi", "2e verdieping" "tweede
+e"), a code of capitals and digits ("AB-1234-X" was "a be mil doscientos ..."), and
+French "24h/24", "7j/7".
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ from collections.abc import Callable
 
 from num2words import num2words
 
+from .european_abbreviations import ends_sentence
+
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
 
 _RANGE_WORD = {"es": "a", "de": "bis", "fr": "à", "pt": "a", "it": "a", "nl": "tot",
-               "sv": "till"}
+               "sv": "till", "da": "til", "nb": "til"}
 # "per" before a time or a unit of what is sold; Spanish says "al mes", "a la semana".
 _PER = {
     "es": {"mes": "al mes", "año": "al año", "día": "al día", "semana": "a la semana",
@@ -37,10 +39,16 @@ _PER = {
     "sv": {"mån": "i månaden", "månad": "i månaden", "år": "om året", "dag": "om dagen",
            "vecka": "i veckan", "tim": "i timmen", "timme": "i timmen", "natt": "per natt",
            "person": "per person", "st": "per styck", "kg": "per kilo"},
+    "da": {"md.": "om måneden", "md": "om måneden", "måned": "om måneden", "år": "om året",
+           "dag": "om dagen", "uge": "om ugen", "time": "i timen", "person": "per person",
+           "stk.": "per stk", "kg": "per kilo"},
+    "nb": {"mnd.": "i måneden", "mnd": "i måneden", "måned": "i måneden", "år": "i året",
+           "dag": "om dagen", "uke": "i uka", "time": "i timen", "person": "per person",
+           "stk.": "per stk", "kg": "per kilo"},
 }
 _KMH = {"es": "kilómetros por hora", "de": "Kilometer pro Stunde", "fr": "kilomètres heure",
         "pt": "quilômetros por hora", "it": "chilometri orari", "nl": "kilometer per uur",
-        "sv": "kilometer i timmen"}
+        "sv": "kilometer i timmen", "da": "kilometer i timen", "nb": "kilometer i timen"}
 # A German sentence may start with these after a number's stop: "ist 3. Bitte ..." is
 # no "dritte Bitte", whatever comes before the number.
 _STARTS_A_SENTENCE = (
@@ -56,7 +64,10 @@ def _range(lang: str) -> Callable[[re.Match[str]], str]:
 
 
 def _per(lang: str) -> Callable[[re.Match[str]], str]:
-    return lambda m: f" {_PER[lang][m['u']]}"
+    def rule(m: re.Match[str]) -> str:  # ("/md. Tak": its stop ends the sentence too)
+        stop = "." if m["u"].endswith(".") and ends_sentence(m) else ""
+        return f" {_PER[lang][m['u']]}{stop}"
+    return rule
 
 
 def _german_ordinal(m: re.Match[str]) -> str:
@@ -117,7 +128,8 @@ def number_rules(lang: str) -> list[Rule]:
         (re.compile(r"(?<=\d)\s?km/[hu]\b"), lambda m: f" {_KMH[lang]}"),  # ("km/u": Dutch)
         # "24/7" is said as its two numbers ("veinticuatro barra siete")
         (re.compile(r"(?<![\w/.,])24\s?/\s?7(?![\w/]|[.,]\d)"), lambda m: "24 7"),
-        (re.compile(rf"(?:(?<=[\d€$£%])|(?<=\bkr))\s?/\s?(?P<u>{per_words})(?!\w)"),
+        (re.compile(rf"(?:(?<=[\d€$£%])|(?<=\bkr)|(?<=\bkr\.))\s?/\s?(?P<u>{per_words})"
+                    r"(?!\w)"),
          _per(lang)),
         (_CODE, spelt_groups),
         (_NUMBER_RANGE, _range(lang)),

@@ -1,7 +1,7 @@
-"""The words of Spanish, German, French, Portuguese, Italian, Dutch and Swedish that ``european.py``
-writes: months, days, currencies, and the abbreviations espeak spelt or stopped a
-sentence on ("Str." was "S T R.", "z. B." "zet. be", "Sr. López" two sentences:
-"señor. López").
+"""The words of Spanish, German, French, Portuguese, Italian, Dutch, Swedish, Danish and
+Norwegian that ``european.py`` writes: months, days, currencies, and the abbreviations
+espeak spelt or stopped a sentence on ("Str." was "S T R.", "z. B." "zet. be", "Sr.
+López" two sentences: "señor. López").
 """
 
 from __future__ import annotations
@@ -173,5 +173,42 @@ SWEDISH = Language(
                    "ca": "cirka", "etc.": "etcetera"},
     may_end=frozenset({"osv.", "m.m.", "etc."}))
 
+DANISH = Language(
+    code="da",
+    months=("januar", "februar", "marts", "april", "maj", "juni", "juli", "august",
+            "september", "oktober", "november", "december"),
+    days={"man": "mandag", "tirs": "tirsdag", "tir": "tirsdag", "ons": "onsdag",
+          "tors": "torsdag", "tor": "torsdag", "fre": "fredag", "lør": "lørdag",
+          "søn": "søndag"},
+    until="til", plus="plus",
+    currencies={"kr": ("krone", "kroner", "øre", "en"), "€": ("euro", "euro", "cent", "en"),
+                "$": ("dollar", "dollar", "cent", "en"), "£": ("pund", "pund", "pence", "et")},
+    number="nummer", number_marks=r"\b(?:[Nn]r\.)", cents_join="og",
+    abbreviations={"f.eks.": "for eksempel", "bl.a.": "blandt andet", "osv.": "og så videre",
+                   "dvs.": "det vil sige", "ca.": "cirka", "kl.": "klokken", "tlf.": "telefon",
+                   "inkl.": "inklusive", "ekskl.": "eksklusive", "evt.": "eventuelt",
+                   "mht.": "med hensyn til", "pga.": "på grund af", "iht.": "i henhold til",
+                   "vedr.": "vedrørende", "stk.": "stykker", "hr.": "herr", "etc.": "etcetera",
+                   "mv.": "med videre"},
+    may_end=frozenset({"osv.", "etc.", "mv."}))
+
+NORWEGIAN = Language(
+    code="nb",
+    months=("januar", "februar", "mars", "april", "mai", "juni", "juli", "august",
+            "september", "oktober", "november", "desember"),
+    days={"man": "mandag", "tir": "tirsdag", "ons": "onsdag", "tor": "torsdag",
+          "fre": "fredag", "lør": "lørdag", "søn": "søndag"},
+    until="til", plus="pluss",
+    currencies={"kr": ("krone", "kroner", "øre", "en"), "€": ("euro", "euro", "cent", "en"),
+                "$": ("dollar", "dollar", "cent", "en"), "£": ("pund", "pund", "pence", "ett")},
+    number="nummer", number_marks=r"\b(?:[Nn]r\.)", cents_join="og",
+    abbreviations={"f.eks.": "for eksempel", "bl.a.": "blant annet", "osv.": "og så videre",
+                   "dvs.": "det vil si", "ca.": "cirka", "kl.": "klokken", "tlf.": "telefon",
+                   "inkl.": "inklusive", "ekskl.": "eksklusive", "evt.": "eventuelt",
+                   "mht.": "med hensyn til", "pga.": "på grunn av", "iht.": "i henhold til",
+                   "vedr.": "vedrørende", "stk.": "stykk", "etc.": "etcetera",
+                   "mv.": "med videre"},
+    may_end=frozenset({"osv.", "etc.", "mv."}))
+
 LANGUAGES = {lang.code: lang for lang in (SPANISH, GERMAN, FRENCH, PORTUGUESE, ITALIAN,
-                                          DUTCH, SWEDISH)}
+                                          DUTCH, SWEDISH, DANISH, NORWEGIAN)}

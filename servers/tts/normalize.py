@@ -4,9 +4,9 @@ phone numbers, IP addresses, read character by character (``addresses.py``).
 
 Markup (Markdown, tags, emoji) goes first, in every language (``markup.py``). Then
 English rules (the default voices are English). Spanish, German, French, Portuguese,
-Italian, Dutch, Swedish (``european.py``) and Polish (``polish.py``) have rules of their
-own; other languages only have whitespace tidied, because a wrong English expansion
-inside Danish is worse than none.
+Italian, Dutch, Swedish, Danish, Norwegian (``european.py``) and Polish (``polish.py``)
+have rules of their own; other languages only have whitespace tidied, because a wrong
+English expansion inside Finnish is worse than none.
 Numbers become words through num2words, which knows many languages, where a rule is
 generic.
 """

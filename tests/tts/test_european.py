@@ -1,5 +1,5 @@
-"""Spanish, German, French, Portuguese, Italian, Dutch, Swedish and Polish read as said
-(``servers/tts/european.py``, ``polish.py``).
+"""Spanish, German, French, Portuguese, Italian, Dutch, the Nordic languages and Polish read
+as said (``servers/tts/european.py``, ``polish.py``).
 
 The cases are a table, ``readings_european.tsv``. Each language is also heard through
 piper's own espeak phonemizer (the engine's first stage, no voice model needed), so a
@@ -50,6 +50,11 @@ def espeak():  # type: ignore[no-untyped-def]
     # ("noll tre", "snedstreck", "punkt")
     ("sv", "sv-SE", "Den 2025-03-15 kl. 14.30, 25,50 kr/mån.",
      ["n ˈ ɔ l   t r ˈ e ː", "s n ˈ e ː d s t r", "p ˈ ɵ ŋ k t"]),
+    # ("punktum", the letters K R, "snedstreg")
+    ("da", "da-DK", "Den 15/3 kl. 14.30 koster det 25,50 kr.",
+     ["p ɒ ŋ t", "k ˌ ɒ ɒ ˈ ɛ ɐ̯", "s ɡ ʁ ˈ ʌ s d"]),
+    ("nb", "nb-NO", "Den 15/3 kl. 14.30 koster det 25,50 kr.",
+     ["p ˌ ʉ ŋ k t", "k ˌ o ː ˈ ɛ ː r", "s k r ˈ ɔ s t"]),
     # ("zero trzy", "zet el", billions)
     ("pl", "pl-PL", "Wizyta 15.03.2025, koszt 25,50 zł, tel. 600 123 456.",
      ["z ˈ ɛ r ɔ ː   t ʃ", "z ˌ ɛ t ˈ ɛ w", "m ʲ i l j ˈ a r"]),
@@ -71,6 +76,8 @@ def test_espeak_no_longer_says_what_it_misread(  # type: ignore[no-untyped-def]
     ("nl", "nl-NL", "Dhr. Jansen komt op 3/4, nr. 12."),
     ("pl", "pl-PL", "Czekamy pon.-pt. przy ul. Długiej 5."),
     ("sv", "sv-SE", "Vi ses kl. 9, t.ex. hos dr Berg."),
+    ("da", "da-DK", "Vi ses man.-fre. kl. 9, tlf. 12 34 56 78."),
+    ("nb", "nb-NO", "Vi ses man.-fre. kl. 9, tlf. 12 34 56 78."),
 ])
 def test_one_sentence_stays_one_sentence(  # type: ignore[no-untyped-def]
         espeak, voice: str, language: str, text: str) -> None:
@@ -100,13 +107,13 @@ _PIECES = ["R$", "(11)", "seg", "às", "alle", "°", "Sig.", "n.", "15", "03", "
            "z. B.", "Tel.", "M.", "Madrid", "ª", "º", "Version", "\n", "t/m", "uur", "ma",
            "vr", ",-", "e", "ste", "a.u.b.", "Dhr.", "km/u", "1012 AB", "op", "zł", "o",
            "godz.", "pon.", "pt.", "w śr.", "ul.", "przy", "r.", "marca", "+48", "600", "kr",
-           "kl.", "mån", "fre", "t.ex.", "den", "/mån"]
+           "kl.", "mån", "fre", "t.ex.", "den", "/mån", "kr.", "/md.", "man.", "f.eks."]
 
 
 @settings(max_examples=300, deadline=None, database=None)
 @given(st.lists(st.sampled_from(_PIECES), max_size=40),
        st.sampled_from(["es-ES", "es-MX", "de-DE", "fr-FR", "pt-BR", "it-IT", "nl-NL",
-                        "pl-PL", "sv-SE"]))
+                        "pl-PL", "sv-SE", "da-DK", "nb-NO"]))
 def test_no_rule_fails_or_hangs_on_any_arrangement(pieces: list[str], language: str) -> None:
     text = "".join(pieces)
     with _warnings_of("rymi.tts") as warnings:
