@@ -25,13 +25,20 @@ def _capitalised(table: dict[str, str]) -> dict[str, str]:
 
 
 def _starts_sentence(m: re.Match[str], lang: Language | None = None) -> bool:
-    before = m.string[:m.start()].rstrip()
+    # (Only the words just before: the whole text before each match made a long text's
+    # normalizing quadratic.)
+    before = m.string[max(0, m.start() - 40):m.start()].rstrip()
     if not before or before[-1] in "!?:\n":
         return True
     # After another abbreviation's stop the sentence goes on ("d.w.z. bijv. morgen").
     return before[-1] == "." and not (lang and any(
-        re.search(rf"(?<![\w.]){re.escape(a)}$", before, re.IGNORECASE)
+        _ends_with_word(before.lower(), a.lower())
         for a in lang.abbreviations if a not in lang.may_end))
+
+
+def _ends_with_word(text: str, word: str) -> bool:
+    return text.endswith(word) and not text[:-len(word)][-1:].isalnum() \
+        and not text[:-len(word)].endswith(".")
 
 
 def _expand(lang: Language) -> Callable[[re.Match[str]], str]:
@@ -78,13 +85,14 @@ def _day_range(lang: Language) -> Callable[[re.Match[str]], str]:
 
 
 def _time_range(lang: Language) -> Callable[[re.Match[str]], str]:
+    # After a day or "klockan" it is hours too: "Montag bis Freitag 9-17".
+    days = "|".join([*lang.days, *lang.days.values()])
+    after_day = re.compile(rf"\b(?:{days}|klockan|klokken)\.?\s*$", re.IGNORECASE)
+
     def rule(m: re.Match[str]) -> str:
-        unit = re.match(r"\s?(?:Uhr|uur|h)\b", m.string[m.end():])
-        # After a day or "klockan" it is hours too: "Montag bis Freitag 9-17".
-        days = "|".join([*lang.days, *lang.days.values()])
-        after_day = re.search(rf"\b(?:{days}|klockan|klokken)\.?\s*$",
-                              m.string[:m.start()], re.IGNORECASE)
-        if not (unit or after_day or any(c in m["a"] + m["b"] for c in ":h")):
+        unit = re.match(r"\s?(?:Uhr|uur|h)\b", m.string[m.end():m.end() + 6])
+        day = after_day.search(m.string[max(0, m.start() - 24):m.start()])
+        if not (unit or day or any(c in m["a"] + m["b"] for c in ":h")):
             return m[0]  # "2-1" is a score, "2.50-3.75" two amounts
         return f"{m['a']} {_UNTIL_TIME[lang.code]} {m['b']}"
     return rule
