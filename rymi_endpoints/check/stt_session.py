@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import time
@@ -19,6 +20,9 @@ from .client import Target, unverified_context
 
 EVENT_TYPES = {"interim", "final", "utterance_end", "speech_started", "error"}
 RATE = 16000
+# While it waits for an event, the check sends a keepalive this often (the contract's
+# {"type":"keepalive"}, accepted and ignored).
+KEEPALIVE_S = 5.0
 
 
 def speech_pcm() -> bytes:
@@ -103,6 +107,10 @@ class Session:
         return [e["type"] for _, e in self.events[since:]]
 
     async def wait_for(self, kind: str, since: int, timeout: float) -> bool:
+        """Wait for an event, keeping the line alive as a caller's stream would: waiting
+        in silence for as long as a server's idle timeout (30 s here and by default)
+        got the session cut, and the report named the cut, not the answer that never
+        came."""
         deadline = time.monotonic() + timeout
         while kind not in self.types(since):
             self.arrived.clear()
@@ -110,9 +118,12 @@ class Session:
             if left <= 0 or self.reader.done():
                 return False
             try:
-                await asyncio.wait_for(self.arrived.wait(), left)
+                await asyncio.wait_for(self.arrived.wait(), min(left, KEEPALIVE_S))
             except TimeoutError:
-                return False
+                if time.monotonic() >= deadline:
+                    return False
+                with contextlib.suppress(SessionClosed):  # (the reader sees the close)
+                    await self.send(json.dumps({"type": "keepalive"}))
         return True
 
     async def send_audio(self, pcm: bytes, speed: float, frame: int = 3200) -> None:
