@@ -23,7 +23,7 @@ from dataclasses import replace
 from num2words import num2words
 
 from . import polish
-from .european_abbreviations import abbreviation_rules, ends_sentence
+from .european_abbreviations import abbreviation_rules, sentence_stop
 from .european_digits import digit_rules
 from .european_numbers import number_rules
 from .european_words import DUTCH, GERMAN, LANGUAGES, Language
@@ -136,8 +136,7 @@ def _short_date(lang: str) -> Callable[[re.Match[str]], str]:
         if not date:
             return m[0]
         # German's closing dot may end the sentence too ("bis zum 2.10. Danach ...").
-        stop = m[0].endswith(".") and ends_sentence(m)
-        return m["w"] + date + ("." if stop else "")
+        return m["w"] + date + sentence_stop(m)
     return rule
 
 
@@ -219,7 +218,7 @@ def _money(lang: Language) -> Callable[[re.Match[str]], str]:
     def rule(m: re.Match[str]) -> str:
         said = _amount(m)
         # "25 kr. Tak": the stop of "kr." may end the sentence too.
-        return said + "." if m["cur"] == "kr." and said != m[0] and ends_sentence(m) else said
+        return said if said == m[0] else said + sentence_stop(m)
 
     def _amount(m: re.Match[str]) -> str:
         sign = _SIGNS[m["cur"]]  # "US$" is "$" where "$" is no peso

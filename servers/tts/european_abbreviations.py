@@ -65,6 +65,12 @@ def ends_sentence(m: re.Match[str]) -> bool:
     return _ends_text(m) or bool(re.match(rf"\s+[{_CAPITAL}]", m.string[m.end():]))
 
 
+def sentence_stop(m: re.Match[str]) -> str:
+    """The stop a rule's match swallowed, given back where it also ends the sentence
+    ("Mo.-Fr. Danach", "25 kr. Tak", "bis zum 2.10. Danach"); else nothing."""
+    return "." if m[0].endswith(".") and ends_sentence(m) else ""
+
+
 _UNTIL_TIME = {"es": "a", "de": "bis", "fr": "à", "pt": "às", "it": "alle", "nl": "tot",
                "pl": "do", "sv": "till", "da": "til", "nb": "til"}
 
@@ -76,7 +82,7 @@ def _day_range(lang: Language) -> Callable[[re.Match[str]], str]:
         first = days[m["a"]]
         if not m["w"] and _starts_sentence(m):
             first = first[0].upper() + first[1:]
-        stop = "." if m[0].endswith(".") and ends_sentence(m) else ""
+        stop = sentence_stop(m)
         if not m["b"]:  # "Sa. 10:00": one day, before its time
             return f"{first}{stop}"
         last = days[m["b"]] if lang.code == "de" else days[m["b"]].lower()

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from num2words import num2words
 
-from .european_abbreviations import ends_sentence
+from .european_abbreviations import sentence_stop
 
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
 
@@ -65,8 +65,7 @@ def _range(lang: str) -> Callable[[re.Match[str]], str]:
 
 def _per(lang: str) -> Callable[[re.Match[str]], str]:
     def rule(m: re.Match[str]) -> str:  # ("/md. Tak": its stop ends the sentence too)
-        stop = "." if m["u"].endswith(".") and ends_sentence(m) else ""
-        return f" {_PER[lang][m['u']]}{stop}"
+        return f" {_PER[lang][m['u']]}{sentence_stop(m)}"
     return rule
 
 

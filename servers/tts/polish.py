@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from num2words import num2words
 
-from .european_abbreviations import abbreviation_rules, ends_sentence
+from .european_abbreviations import abbreviation_rules, ends_sentence, sentence_stop
 from .european_words import Language
 
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
@@ -201,8 +201,8 @@ def _phone(m: re.Match[str]) -> str:
 
 
 def _day_range(m: re.Match[str]) -> str:
-    stop = "." if m[0].endswith(".") and ends_sentence(m) else ""
-    return f"od {_DAYS_GENITIVE[m['a'].lower()]} do {_DAYS_GENITIVE[m['b'].lower()]}{stop}"
+    return (f"od {_DAYS_GENITIVE[m['a'].lower()]} do {_DAYS_GENITIVE[m['b'].lower()]}"
+            + sentence_stop(m))
 
 
 _DAY = "pon|wt|śr|czw|pt|sob|niedz|nd"
