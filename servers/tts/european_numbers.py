@@ -119,14 +119,17 @@ _NUMBER_RANGE = re.compile(
     r"(?<![\w.,:/-])(?P<a>\d+(?:,\d+)?)\s?[-–]\s?(?P<b>\d+(?:,\d+)?)(?= [^\W\d]|\s?[€$£%])")
 
 
+# "24/7" is said as its two numbers ("veinticuatro barra siete"; Polish "24 na 7").
+TWENTY_FOUR_SEVEN = re.compile(r"(?<![\w/.,])24\s?/\s?7(?![\w/]|[.,]\d)")
+
+
 def number_rules(lang: str) -> list[Rule]:
     """The rules of one of es, de, fr, in order: before money (which would take the "€"
     of "€/mes"), after dates and phone numbers (whose dashes are no range)."""
     per_words = "|".join(re.escape(w) for w in sorted(_PER[lang], key=len, reverse=True))
     out: list[Rule] = [
         (re.compile(r"(?<=\d)\s?km/[hu]\b"), lambda m: f" {_KMH[lang]}"),  # ("km/u": Dutch)
-        # "24/7" is said as its two numbers ("veinticuatro barra siete")
-        (re.compile(r"(?<![\w/.,])24\s?/\s?7(?![\w/]|[.,]\d)"), lambda m: "24 7"),
+        (TWENTY_FOUR_SEVEN, lambda m: "24 7"),
         (re.compile(rf"(?:(?<=[\d€$£%])|(?<=\bkr)|(?<=\bkr\.))\s?/\s?(?P<u>{per_words})"
                     r"(?!\w)"),
          _per(lang)),

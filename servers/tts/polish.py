@@ -19,27 +19,27 @@ from collections.abc import Callable
 from num2words import num2words
 
 from .european_abbreviations import abbreviation_rules, ends_sentence, sentence_stop
+from .european_numbers import TWENTY_FOUR_SEVEN
 from .european_words import Language
 
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
 
+_DAYS = {"pon": "poniedziałek", "wt": "wtorek", "śr": "środa", "czw": "czwartek",
+         "pt": "piątek", "sob": "sobota", "niedz": "niedziela", "nd": "niedziela"}
+_DAY = "|".join(_DAYS)
 POLISH = Language(
     code="pl",
     # genitive, as a date says them ("15 marca")
     months=("stycznia", "lutego", "marca", "kwietnia", "maja", "czerwca", "lipca",
             "sierpnia", "września", "października", "listopada", "grudnia"),
-    days={"pon": "poniedziałek", "wt": "wtorek", "śr": "środa", "czw": "czwartek",
-          "pt": "piątek", "sob": "sobota", "niedz": "niedziela", "nd": "niedziela"},
-    until="do", plus="plus", currencies={}, number="numer",
+    days=_DAYS, until="do", plus="plus", currencies={}, number="numer",
     number_marks=r"\b(?:[Nn]r\.?)",
     abbreviations={"ul.": "ulica", "al.": "aleja", "pl.": "plac", "os.": "osiedle",
                    "tel.": "telefon", "ok.": "około", "tj.": "to jest", "tzn.": "to znaczy",
                    "np.": "na przykład", "itd.": "i tak dalej", "itp.": "i tym podobne",
                    "m.in.": "między innymi", "ds.": "do spraw",
                    "mgr": "magister", "inż.": "inżynier", "prof.": "profesor",
-                   "godz.": "godzina", "pon.": "poniedziałek", "wt.": "wtorek",
-                   "śr.": "środa", "czw.": "czwartek", "pt.": "piątek", "sob.": "sobota",
-                   "niedz.": "niedziela", "nd.": "niedziela"},
+                   "godz.": "godzina", **{f"{day}.": name for day, name in _DAYS.items()}},
     may_end=frozenset({"itd.", "itp."}))
 _DAYS_GENITIVE = {"pon": "poniedziałku", "wt": "wtorku", "śr": "środy", "czw": "czwartku",
                   "pt": "piątku", "sob": "soboty", "niedz": "niedzieli", "nd": "niedzieli"}
@@ -205,7 +205,6 @@ def _day_range(m: re.Match[str]) -> str:
             + sentence_stop(m))
 
 
-_DAY = "pon|wt|śr|czw|pt|sob|niedz|nd"
 _CASED = {"o godz.": "o godzinie", "w godz.": "w godzinach", "przy ul.": "przy ulicy",
           "na ul.": "na ulicy", "przy al.": "przy alei", "na pl.": "na placu",
           # "w" takes the accusative: "w środę", "w sobotę"
@@ -233,7 +232,7 @@ def rules() -> list[Rule]:
         (_NUMERIC_DATE, _numeric_date), (_SHORT_DATE, _short_date), (_DAY_MONTH, _day_month),
         (re.compile(rf"{POLISH.number_marks}\s?(?=\d)"), lambda m: "numer "),
         (_PHONE, _phone),
-        (re.compile(r"(?<![\w/.,])24\s?/\s?7(?![\w/]|[.,]\d)"), lambda m: "24 na 7"),
+        (TWENTY_FOUR_SEVEN, lambda m: "24 na 7"),
         (re.compile(r"(?<=\d)\s?km/h\b"), lambda m: " kilometrów na godzinę"),
         (_MONEY, _money),
         (_TIME, _time),
