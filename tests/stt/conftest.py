@@ -4,11 +4,15 @@ import os
 
 import pytest
 
+from servers.stt.options import ServedModel
 from tests.conftest import STT_TOKEN as TOKEN
 from tests.support.servers import RunningServer, start_server
 
 # Settings from the developer's shell must not change what the tests start.
 CLEAN = {k: "" for k in os.environ if k.startswith(("RYMI_STT_", "RYMI_TOKEN"))}
+# The served models as the URL options see them: tiny.en alone, and with multilingual base.
+MODELS = {"whisper-tiny.en": ServedModel("whisper-tiny.en", ("tiny.en",), ("en",))}
+BASE = {**MODELS, "whisper-base": ServedModel("whisper-base", ("base",), ())}
 
 
 @pytest.fixture(scope="session")

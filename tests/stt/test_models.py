@@ -10,10 +10,8 @@ import pytest
 import websockets
 
 from servers.stt.config import SttSettings
-from servers.stt.options import ServedModel, parse_options
-
-MODELS = {"whisper-tiny.en": ServedModel("whisper-tiny.en", ("tiny.en",), ("en",))}
-BASE = {**MODELS, "whisper-base": ServedModel("whisper-base", ("base",), ())}
+from servers.stt.options import parse_options
+from tests.stt.conftest import BASE, MODELS
 
 
 def test_english_only_is_read_from_the_folder_not_the_name(models_dir, tmp_path):

@@ -8,11 +8,10 @@ import pytest
 import websockets
 
 from servers.stt.config import SttSettings
-from servers.stt.options import OptionError, ServedModel, parse_options
+from servers.stt.options import OptionError, parse_options
+from tests.stt.conftest import BASE, MODELS
 
 from .client import load_pcm, transcribe
-
-MODELS = {"whisper-tiny.en": ServedModel("whisper-tiny.en", ("tiny.en",), ("en",))}
 
 
 def parse(query: str):
@@ -93,7 +92,6 @@ async def test_options_are_honoured(url, auth):
     assert "young man" in got.text().lower()
 
 
-BASE = {**MODELS, "whisper-base": ServedModel("whisper-base", ("base",), ())}
 
 
 @pytest.mark.parametrize("query,language,code,candidates", [
