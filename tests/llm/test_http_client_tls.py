@@ -12,7 +12,7 @@ import trustme
 
 from servers.llm.backends.connect import Unreachable
 
-from .wire_server import OK_JSON, Server, body_of, client, run
+from .wire_server import OK_JSON, Server, body_of, client, ok_json_forever, run
 
 
 @pytest.fixture(scope="module")
@@ -31,13 +31,7 @@ def tls_pair(ca: trustme.CA) -> tuple[ssl.SSLContext, ssl.SSLContext]:
 def test_https_upstream_verifies_its_certificate(ca: trustme.CA) -> None:
     async def main() -> None:
         server_ctx, trusting = tls_pair(ca)
-
-        async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-            while True:
-                await srv.read_request(r)
-                w.write(OK_JSON)
-
-        async with Server(handler, tls=server_ctx) as srv:
+        async with Server(lambda r, w: ok_json_forever(srv, r, w), tls=server_ctx) as srv:
             c = client(f"https://localhost:{srv.port}/v1", tls=trusting)
             assert await body_of(c) == (200, b"{}")
             assert srv.heads[0].startswith(b"POST /v1/x HTTP/1.1\r\nHost: localhost:")
@@ -65,18 +59,13 @@ def test_https_through_a_proxy_goes_in_a_connect_tunnel(ca: trustme.CA) -> None:
     async def main() -> None:
         server_ctx, trusting = tls_pair(ca)
 
-        async def upstream(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-            while True:
-                await up.read_request(r)
-                w.write(OK_JSON)
-
         async def proxy_handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
             head = await r.readuntil(b"\r\n\r\n")
             proxy.heads.append(head)
             w.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
             await _tunnel(r, w, up.port)
 
-        async with Server(upstream, tls=server_ctx) as up, Server(proxy_handler) as proxy:
+        async with Server(lambda r, w: ok_json_forever(up, r, w), tls=server_ctx) as up, Server(proxy_handler) as proxy:
             c = client(f"https://localhost:{up.port}/v1", tls=trusting,
                        proxy=f"http://user:p%40ss@127.0.0.1:{proxy.port}")
             assert [await body_of(c) for _ in range(2)] == [(200, b"{}")] * 2
