@@ -124,7 +124,7 @@ TWENTY_FOUR_SEVEN = re.compile(r"(?<![\w/.,])24\s?/\s?7(?![\w/]|[.,]\d)")
 
 
 def number_rules(lang: str) -> list[Rule]:
-    """The rules of one of es, de, fr, in order: before money (which would take the "€"
+    """One language's rules (a code of ``_PER``), in order: before money (which would take the "€"
     of "€/mes"), after dates and phone numbers (whose dashes are no range)."""
     per_words = "|".join(re.escape(w) for w in sorted(_PER[lang], key=len, reverse=True))
     out: list[Rule] = [

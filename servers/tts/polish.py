@@ -119,7 +119,7 @@ def _day_month(m: re.Match[str]) -> str:
 
 # --- times ---------------------------------------------------------------------------
 
-# The case an hour takes from the word before it (past an optional "godz.").
+# The case an hour takes from the word before it ("o godz." is "o godzinie" by then).
 _GENITIVE_BEFORE = re.compile(r"\b(?:o|od|do|po|około|koło|godziny|godzinie)\s*$",
                               re.IGNORECASE)
 # ("a" only in "między 9:00 a 10:00": "o 9:00, a 14:00 to ..." is nominative)
