@@ -11,7 +11,8 @@ trente", "Nr." spelt and a sentence ended on it, "1 €" as "uno euro", cents af
 comma ("veinticinco coma cincuenta euro"), a phone number as millions.
 
 No English ever goes into these languages: a rule that cannot place its match leaves it
-as written, for espeak. Polish, whose words inflect, has rules of its own (``polish.py``).
+as written, for espeak. Polish and Russian, whose words inflect, have rules of their own
+(``polish.py``, ``russian.py``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import replace
 
 from num2words import num2words
 
-from . import polish
+from . import polish, russian
 from .european_abbreviations import abbreviation_rules, sentence_stop
 from .european_digits import digit_rules
 from .european_numbers import number_rules
@@ -258,8 +259,8 @@ def rules_for(language: str) -> list[Rule]:
     none for a language without them."""
     lang, _, region = language.partition("-")
     lang = "nb" if lang == "no" else lang  # (Norwegian as Bokmål)
-    if lang == "pl":  # (its own: Polish inflects what the others leave to espeak)
-        return polish.rules()
+    if lang in ("pl", "ru"):  # (their own: they inflect what the others leave to espeak)
+        return polish.rules() if lang == "pl" else russian.rules()
     words = LANGUAGES.get(lang)
     if words is None:
         return []

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from .european_words import Language
 
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
-_CAPITAL = "A-ZÀ-ÖØ-ÞĀ-Ž"  # (a rough upper-case class: Latin letters of these languages)
+_CAPITAL = "A-ZÀ-ÖØ-ÞĀ-ŽА-ЯЁ"  # (a rough upper-case class: Latin and Cyrillic letters)
 
 
 def _capitalised(table: dict[str, str]) -> dict[str, str]:
@@ -72,7 +72,7 @@ def sentence_stop(m: re.Match[str]) -> str:
 
 
 _UNTIL_TIME = {"es": "a", "de": "bis", "fr": "à", "pt": "às", "it": "alle", "nl": "tot",
-               "pl": "do", "sv": "till", "da": "til", "nb": "til"}
+               "pl": "do", "ru": "до", "sv": "till", "da": "til", "nb": "til"}
 
 
 def _day_range(lang: Language) -> Callable[[re.Match[str]], str]:

@@ -58,6 +58,9 @@ def espeak():  # type: ignore[no-untyped-def]
     # ("zero trzy", "zet el", billions)
     ("pl", "pl-PL", "Wizyta 15.03.2025, koszt 25,50 zł, tel. 600 123 456.",
      ["z ˈ ɛ r ɔ ː   t ʃ", "z ˌ ɛ t ˈ ɛ w", "m ʲ i l j ˈ a r"]),
+    # ("точка", "три краткой", "руп", "ка гэ", a minus dropped: "баланс сто пятьдесят")
+    ("ru", "ru-RU", "Встреча 15.03.2025 на 3-й этаж, 25,50 руб., 2 кг. Баланс -150 руб.",
+     ["t ˈ o t ʃ ʲ k a", "k r ˈ ɑ t k", "r ˈ u p", "k ˌ ɑ ɡ ˈ ɛ", "ɭ ˈ ɑ n s   s t ˈ o"]),
 ])
 def test_espeak_no_longer_says_what_it_misread(  # type: ignore[no-untyped-def]
         espeak, voice: str, language: str, text: str, unheard: list[str]) -> None:
@@ -78,6 +81,7 @@ def test_espeak_no_longer_says_what_it_misread(  # type: ignore[no-untyped-def]
     ("sv", "sv-SE", "Vi ses kl. 9, t.ex. hos dr Berg."),
     ("da", "da-DK", "Vi ses man.-fre. kl. 9, tlf. 12 34 56 78."),
     ("nb", "nb-NO", "Vi ses man.-fre. kl. 9, tlf. 12 34 56 78."),
+    ("ru", "ru-RU", "Ждём вас пн-пт по адресу ул. Ленина, д. 5, в 2024 г. и т.д."),
 ])
 def test_one_sentence_stays_one_sentence(  # type: ignore[no-untyped-def]
         espeak, voice: str, language: str, text: str) -> None:
@@ -91,7 +95,8 @@ def test_one_sentence_stays_one_sentence(  # type: ignore[no-untyped-def]
 
 def test_no_english_word_goes_into_another_language() -> None:
     """Markup's "#" and arrow were English in every language ("pedido number 4521")."""
-    for language in ("es-ES", "de-DE", "fr-FR", "it-IT", "pt-BR", "nl-NL", "pl-PL"):
+    for language in ("es-ES", "de-DE", "fr-FR", "it-IT", "pt-BR", "nl-NL", "pl-PL",
+                     "ru-RU"):
         spoken = normalize("Pedido #4521: B12 → C3.", language)
         assert "number" not in spoken and " to " not in spoken, (language, spoken)
 
@@ -107,13 +112,16 @@ _PIECES = ["R$", "(11)", "seg", "às", "alle", "°", "Sig.", "n.", "15", "03", "
            "z. B.", "Tel.", "M.", "Madrid", "ª", "º", "Version", "\n", "t/m", "uur", "ma",
            "vr", ",-", "e", "ste", "a.u.b.", "Dhr.", "km/u", "1012 AB", "op", "zł", "o",
            "godz.", "pon.", "pt.", "w śr.", "ul.", "przy", "r.", "marca", "+48", "600", "kr",
-           "kl.", "mån", "fre", "t.ex.", "den", "/mån", "kr.", "/md.", "man.", "f.eks."]
+           "kl.", "mån", "fre", "t.ex.", "den", "/mån", "kr.", "/md.", "man.", "f.eks.",
+           "руб.", "₽", "коп.", "тыс.", "кг", "мин.", "шт.", "°", "-й", "-го", "-х", "г.",
+           "года", "марта", "до", "с", "по", "на", "пн", "пт", "ул.", "д.", "т.д.", "+7",
+           "(495)", "Москва"]
 
 
 @settings(max_examples=300, deadline=None, database=None)
 @given(st.lists(st.sampled_from(_PIECES), max_size=40),
        st.sampled_from(["es-ES", "es-MX", "de-DE", "fr-FR", "pt-BR", "it-IT", "nl-NL",
-                        "pl-PL", "sv-SE", "da-DK", "nb-NO"]))
+                        "pl-PL", "sv-SE", "da-DK", "nb-NO", "ru-RU"]))
 def test_no_rule_fails_or_hangs_on_any_arrangement(pieces: list[str], language: str) -> None:
     text = "".join(pieces)
     with _warnings_of("rymi.tts") as warnings:
