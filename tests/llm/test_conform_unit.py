@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from itertools import pairwise
 
 import pytest
 
@@ -156,12 +157,16 @@ def test_a_stream_that_keeps_the_rules_is_not_parsed(monkeypatch: pytest.MonkeyP
     assert b"".join(out) == b"".join(stream) and parsed == []
 
 
-@pytest.mark.parametrize("split", [1, 5, 1000])
-def test_data_without_a_space_comes_out_as_the_contract_writes_it(split: int) -> None:
+@pytest.mark.parametrize("cuts", [range(0, 400, 1), range(0, 400, 5), [20], [13], [20, 25],
+                                  range(0, 400, 37)])
+def test_data_without_a_space_comes_out_as_the_contract_writes_it(cuts: range) -> None:
     """SSE allows "data:{...}"; the contract (and gateways matching "data: ") has the
-    space. It went out as the upstream wrote it, beside our own chunks with the space."""
+    space. It went out as the upstream wrote it, beside our own chunks with the space;
+    and where a read ended inside the first event, the events after its end in the next
+    read went out as written ([DONE] too)."""
     stream = (ROLE + TEXT + STOP + DONE).replace(b"data: ", b"data:")
-    out, state = relay([stream[i:i + split] for i in range(0, len(stream), split)],
+    bounds = [0, *(c for c in cuts if 0 < c < len(stream)), len(stream)]
+    out, state = relay([stream[a:b] for a, b in pairwise(bounds)],
                        drop_usage=True)
     assert b"".join(out) == ROLE + TEXT + STOP + DONE and state.error is None
 

@@ -67,6 +67,18 @@ def test_usage_chunk_dropped_only_when_we_asked_for_it() -> None:
     assert b"".join(out) == ROLE + TEXT + STOP + DONE and state.completion_tokens == 2
 
 
+@pytest.mark.parametrize("together", [False, True])
+def test_a_usage_chunk_sent_before_the_finish_goes_out_after_it(together: bool) -> None:
+    """Usage is the last chunk before [DONE], whatever the upstream's order. Sent before
+    the finish chunk, it went out first, with a closing chunk made for it: the client
+    saw two finish_reasons ("stop", then the upstream's "length")."""
+    length = STOP.replace(b'"stop"', b'"length"')
+    pieces = [ROLE, TEXT, USAGE, length, DONE]
+    out, state = relay([b"".join(pieces)] if together else pieces)
+    assert b"".join(out) == ROLE + TEXT + length + USAGE + DONE and state.error is None
+    assert state.completion_tokens == 2
+
+
 @pytest.mark.parametrize("last", [b"data: [DONE]\n", b"data: [DONE]", b"data: [DONE]\r"])
 def test_a_done_whose_blank_line_never_came_still_ends_the_stream(last: bytes) -> None:
     out, state = relay([ROLE, TEXT, STOP, USAGE, last])

@@ -13,6 +13,7 @@ its own (``choices: []``) just before ``[DONE]``; not asked for, there is none. 
 upstreams put it on a choice chunk (the last, or every one), or send none at all: the
 choice chunks are relayed without it, and the usage chunk is written here before
 ``[DONE]`` from the last usage seen (``usage: null`` if the upstream counted nothing).
+An upstream's own usage chunk is held for that place too, wherever it came.
 The stream's other rules (one id, role first, a finish_reason) are ``conform``'s.
 """
 
@@ -47,10 +48,12 @@ class StreamState:
         self.completion_tokens: int | None = None
         self.ttft_s: float | None = None
         self.error: str | None = None
-        # For a usage chunk we write ourselves: the usage that rode on a choice chunk,
-        # and whether a usage chunk went out as it came.
+        # For a usage chunk we write ourselves: the usage that rode on a choice chunk.
         self.late_usage: dict[str, object] | None = None
-        self.usage_sent = False
+        # The upstream's own usage chunk, held for its place just before [DONE]: one
+        # that came before the finish chunk went out first, and the closing chunk made
+        # for it was a second finish_reason ("stop", then the upstream's "length").
+        self.usage_event: bytes | None = None
         # Events with text relayed: the completion's size where no usage came (a stream
         # cut by the client, the upstream or the drain), one token each as vLLM and
         # OpenAI stream them.
@@ -72,6 +75,7 @@ class Framer:
         self._model = (lambda _m: model) if model is not None else None
         self.finished = False
         self._pending = b""
+        self._no_space = False  # the upstream writes "data:{...}"
         self._conform = Conformer(served)
 
     def feed(self, chunk: bytes) -> bytes:
@@ -83,8 +87,12 @@ class Framer:
         if 13 in pending:  # CRLF lines, or (SSE allows it) lone CRs
             pending = _lf_lines(pending)
         # "data:{...}", as SSE allows: an upstream writes every event one way, so the
-        # batch's first tells (two byte compares, not a scan of every chunk).
-        if pending.startswith(b"data:") and len(pending) > 5 and pending[5] != 32:
+        # stream's first event tells (two byte compares, not a scan of every chunk). Once
+        # told, every batch is rewritten: a held event's head was rewritten already, and
+        # hid the events after it in the batch it began (only those went out as written).
+        if self._no_space or (pending.startswith(b"data:") and len(pending) > 5
+                              and pending[5] != 32):
+            self._no_space = True
             pending = _NO_SPACE.sub(b"data: ", pending)
         if pending.endswith(b"\n\n"):
             ready, self._pending = pending, b""
@@ -217,8 +225,8 @@ def _inspect(ready: bytes, drop_usage: bool, state: StreamState,
             if state.error is None:
                 if not conform.finish_seen:
                     kept.append(conform.closing_chunk())
-                if not drop_usage and not state.usage_sent:
-                    kept.append(_usage_event(state, conform))
+                if not drop_usage:
+                    kept.append(state.usage_event or _usage_event(state, conform))
                 kept.append(ev + b"\n\n")
             return b"".join(kept), True
         if b'"error"' in payload or b'"usage"' in payload:
@@ -236,15 +244,11 @@ def _inspect(ready: bytes, drop_usage: bool, state: StreamState,
                     del obj["usage"]
                     kept.append(event(obj))
                     continue
-                if not conform.finish_seen:  # the closing chunk goes before the usage
-                    kept.append(conform.closing_chunk())
-                if drop_usage:
-                    continue
-                state.usage_sent = True
-                if (mended := total_added(usage)) is not None:
-                    obj["usage"] = mended
-                    kept.append(event(obj))
-                    continue
+                if not drop_usage:  # (held for its place, as the module's doc says)
+                    if (mended := total_added(usage)) is not None:
+                        obj["usage"] = mended
+                    state.usage_event = event(obj) if mended is not None else ev + b"\n\n"
+                continue
         kept.append(ev + b"\n\n")
     return b"".join(kept), False
 
