@@ -108,6 +108,37 @@ def test_a_template_with_no_place_for_tools_is_told_apart(prepared_model) -> Non
     assert template_takes_tools(tokenizer) is True
 
 
+def test_chat_template_kwargs_reach_the_template(prepared_model) -> None:  # type: ignore[no-untyped-def]
+    """vLLM's chat_template_kwargs: {"enable_thinking": false} is how a Qwen3 model is
+    told to answer without thinking first (seconds sooner). It was dropped without a
+    word. The template's end is Qwen3's own; a template sent in the field is not run,
+    and what the server sets itself stays."""
+    from transformers import AutoTokenizer
+
+    from servers.llm.backends.vllm_prompt import template_kwargs
+
+    tokenizer = AutoTokenizer.from_pretrained(prepared_model)
+    tokenizer.chat_template = (
+        "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n"
+        "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n"
+        "{% if enable_thinking is defined and enable_thinking is false %}"
+        "<think>\n\n</think>\n\n{% endif %}{% endif %}")
+
+    def rendered(kwargs: dict[str, object] | None) -> str:
+        req = ChatRequest.model_validate({"messages": [{"role": "user", "content": "Hi"}],
+                                          "chat_template_kwargs": kwargs})
+        out = tokenizer.apply_chat_template([{"role": "user", "content": "Hi"}],
+                                            **template_kwargs(req))
+        return str(tokenizer.decode(out["input_ids"]))
+
+    plain = rendered(None)
+    assert "<think>" not in plain and plain.endswith("assistant\n")
+    assert rendered({"enable_thinking": False}) == plain + "<think>\n\n</think>\n\n"
+    assert rendered({"enable_thinking": True}) == plain
+    assert rendered({"chat_template": "{{ 'injected' }}", "add_generation_prompt": False,
+                     "tokenize": False}) == plain
+
+
 def test_the_request_sampling_reaches_the_engine_and_max_tokens_fits_the_context() -> None:
     """Rymi sends max_tokens 2048 whatever the context: clamped to the room the prompt
     leaves (else vLLM refuses the whole request), and to the operator's cap; temperature,

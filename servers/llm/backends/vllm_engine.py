@@ -24,7 +24,7 @@ from ..schema import ChatRequest, is_text
 from . import Delta, EngineError, vllm_cache, vllm_lifeline, vllm_plugin
 from .vllm_build import build_in_thread
 from .vllm_output import OutputParser, parser_class
-from .vllm_prompt import messages_of, template_takes_tools
+from .vllm_prompt import messages_of, template_kwargs, template_takes_tools
 from .vllm_sampling import sampling_params
 
 log = logging.getLogger("rymi.llm.vllm")
@@ -164,8 +164,7 @@ class VllmBackend:
 
     async def render(self, req: ChatRequest, messages: list[dict[str, Any]]) -> list[int]:
         """``messages`` (``messages_of(req)``) through the chat template, as token ids."""
-        kwargs: dict[str, Any] = {"add_generation_prompt": True, "tokenize": True,
-                                  "return_dict": True}
+        kwargs = template_kwargs(req)
         if req.tools and req.tool_choice != "none":
             kwargs["tools"] = req.tools
             if self.template_takes_tools is False and not self._tools_warned:

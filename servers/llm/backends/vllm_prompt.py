@@ -12,6 +12,20 @@ def messages_of(req: ChatRequest) -> list[dict[str, Any]]:
     return [_message_dict(m) for m in req.messages]
 
 
+# What the server sets itself, and "chat_template": a template sent with the request would
+# run whatever Jinja it holds (vLLM's server refuses that too).
+_OURS = frozenset({"add_generation_prompt", "tokenize", "return_dict", "tools",
+                   "chat_template", "conversation", "messages", "tokenizer"})
+
+
+def template_kwargs(req: ChatRequest) -> dict[str, Any]:
+    """The chat template's arguments: the request's ``chat_template_kwargs`` (vLLM's
+    field: {"enable_thinking": false} for a Qwen3 model), then ours over them. Before,
+    the field was dropped without a word and a Qwen3 model thought before every answer."""
+    theirs = {k: v for k, v in (req.chat_template_kwargs or {}).items() if k not in _OURS}
+    return {**theirs, "add_generation_prompt": True, "tokenize": True, "return_dict": True}
+
+
 def _message_dict(m: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"role": m.role, "content": m.text()}
     for key in ("name", "tool_call_id"):
@@ -37,7 +51,6 @@ def _call_for_template(call: dict[str, Any]) -> dict[str, Any]:
         arguments = {}
     return {**call, "function": {**fn, "arguments": arguments if isinstance(arguments, dict)
                                  else {}}}
-
 
 
 def template_takes_tools(tokenizer: Any) -> bool:
