@@ -46,6 +46,7 @@ _LOW_SHARE = 0.5
 class BandWatch:
     def __init__(self) -> None:
         self.band: Band = "unknown"
+        self._tail = np.zeros(0, np.float32)  # the samples short of a window, kept
 
     def observe(self, windows: np.ndarray) -> Band:
         """``windows``: float32 of shape (n, 512), the VAD's. Returns the verdict so far."""
@@ -64,9 +65,16 @@ class BandWatch:
         return self.band
 
     def observe_frame(self, samples: np.ndarray) -> Band:
-        """A frame's float32 samples, as the server gets them; its tail short of a window
-        is not looked at."""
+        """A frame's float32 samples, as the server gets them, of any size: what falls
+        short of a window waits for the next frame. (Frames under a window, as a phone
+        call's 20 ms ones, were never looked at: such a call stayed "unknown" and was
+        scored at the wideband threshold.)"""
+        if self.band == "wide":
+            return self.band
+        if len(self._tail):
+            samples = np.concatenate((self._tail, samples))
         n = len(samples) // WINDOW
+        self._tail = samples[n * WINDOW:].copy()
         return self.observe(samples[:n * WINDOW].reshape(n, WINDOW))
 
 
