@@ -30,11 +30,13 @@ async def hold_while_unanswered(session: SttSession, sender: asyncio.Task[None]
     message without end (90 MB/s of them). Past MAX_UNSENT_TURNS answers waiting, stop
     reading the socket until the client takes some; limits still apply, and a client
     that takes none for send_timeout_s is gone (the sender fails)."""
-    while len(session.outbox.pending) > MAX_UNSENT_TURNS and not session.abort.done():
-        oldest = asyncio.ensure_future(session.outbox.pending[0].sent.wait())
-        await asyncio.wait({oldest, sender}, timeout=TICK_S,
+    outbox = session.outbox
+    while len(outbox.pending) > MAX_UNSENT_TURNS and not session.abort.done():
+        outbox.progress.clear()
+        written = asyncio.ensure_future(outbox.progress.wait())
+        await asyncio.wait({written, sender}, timeout=TICK_S,
                            return_when=asyncio.FIRST_COMPLETED)
-        oldest.cancel()
+        written.cancel()
         if sender.done():
             return None, None
         if (limit := session.limit(time.monotonic())) is not None:

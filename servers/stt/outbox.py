@@ -6,6 +6,11 @@ a turn's ``speech_started``, then its newest interim while it lasts, then its ``
 and ``utterance_end``. So the next utterance's ``speech_started`` can never overtake the
 previous utterance's final, and interims that went stale while waiting are coalesced to
 the newest one instead of piling up.
+
+One exception: the answer to a bad control message (an error, ``notice(now=True)``) goes
+out at once, even while an utterance waits for its final. Queued behind that final it
+came late, and past the session's back-pressure bound (64 unsent answers) reading
+stopped while the final waited for audio that was no longer read: nothing moved again.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ class Turn:
     last_interim: str = ""  # last hypothesis sent (interims go out only when it changes)
     final: Event | None = None
     notice: Event | None = None  # a lone event with no utterance_end (an error)
+    urgent: bool = False  # a notice sent ahead of the turn the writer waits on
     final_out: bool = False  # the sender has begun writing the final
     # Wall times the metrics need, filled by the session.
     finalize_at: float | None = None
@@ -59,6 +65,8 @@ class Outbox:
         self._on_final = on_final
         self._turns: asyncio.Queue[Turn | None] = asyncio.Queue()
         self.pending: list[Turn] = []  # turns whose final/notice is not sent yet
+        self.progress = asyncio.Event()  # set as each turn's last event is written
+        self._writing: Turn | None = None  # the turn the writer waits on
 
     def open_turn(self, utterance: int) -> Turn:
         return self._put(Turn(speech_started=True, utterance=utterance))
@@ -68,8 +76,13 @@ class Outbox:
         turn.set_final(event)
         return self._put(turn)
 
-    def notice(self, event: Event) -> Turn:
-        return self._put(Turn(notice=event))
+    def notice(self, event: Event, now: bool = False) -> Turn:
+        """A lone event (an error) in turn; ``now``: ahead of an utterance that waits."""
+        turn = self._put(Turn(notice=event))
+        if now and self._writing is not None:
+            turn.urgent = True
+            self._writing._changed.set()
+        return turn
 
     def last_open(self) -> Turn | None:
         """The newest turn whose final is not sent yet (what a finalize answers)."""
@@ -103,6 +116,9 @@ class Outbox:
     async def run(self) -> None:
         """The one task that writes to the socket."""
         while (turn := await self._turns.get()) is not None:
+            if turn.sent.is_set():
+                continue  # an urgent notice, written already
+            self._writing = turn
             if turn.speech_started:
                 await self._send({"type": "speech_started"})
             while True:
@@ -121,7 +137,17 @@ class Outbox:
                     turn.last_interim = text
                     await self._send({"type": "interim", "text": text})
                     continue
+                if urgent := [t for t in self.pending if t.urgent and not t.sent.is_set()]:
+                    for notice in urgent:
+                        await self._send(notice.notice or {})
+                        self._done(notice)
+                    continue
                 turn._changed.clear()
                 await turn._changed.wait()
-            self.pending.remove(turn)
-            turn.sent.set()
+            self._writing = None
+            self._done(turn)
+
+    def _done(self, turn: Turn) -> None:
+        self.pending.remove(turn)
+        turn.sent.set()
+        self.progress.set()

@@ -260,7 +260,8 @@ class SttSession:
         elif kind != "keepalive":
             what = "malformed JSON" if message is NOT_JSON else f"unknown message {text[:80]!r}"
             self.outbox.notice({"type": "error", "message": f"{what}; expected "
-                                "{\"type\": \"finalize\" | \"close\" | \"keepalive\"}"})
+                                "{\"type\": \"finalize\" | \"close\" | \"keepalive\"}"},
+                               now=True)
         return False
 
     def _force_end(self) -> None:

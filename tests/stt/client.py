@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import websockets
 
+from .checks import assert_well_ordered
+
 AUDIO = Path(__file__).resolve().parents[1] / "data" / "audio"
 MULTILINGUAL = AUDIO.parent / "audio-multilingual"
 RATE = 16000
@@ -126,4 +128,25 @@ async def transcribe(url: str, pcm: bytes, *, speed: float = 0, chunk_bytes: int
             await ws.send(json.dumps({"type": "finalize"}))
         await ws.send(json.dumps({"type": "close"}))
         await asyncio.wait_for(reader, 120)
+    return got
+
+
+async def session(url: str, auth: dict[str, str], steps: list, timeout: float = 60) -> Received:
+    """Run a scripted session: bytes are streamed at full speed, dicts sent as JSON,
+    floats are pauses; the session ends with close and the events are returned."""
+    got = Received()
+    async with websockets.connect(url, additional_headers=auth) as ws:
+        reader = asyncio.create_task(collect(ws, got))
+        for step in steps:
+            if isinstance(step, bytes):
+                await send_paced(ws, step, chunk_bytes=4001, speed=0)
+            elif isinstance(step, dict):
+                await ws.send(json.dumps(step))
+            elif isinstance(step, str):
+                await ws.send(step)
+            else:
+                await asyncio.sleep(step)
+        await ws.send(json.dumps({"type": "close"}))
+        await asyncio.wait_for(reader, timeout)
+    assert_well_ordered(got.events)
     return got
