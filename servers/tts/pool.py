@@ -17,6 +17,7 @@ import asyncio
 import heapq
 import itertools
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,7 @@ class _Job:
     future: asyncio.Future[Any] = field(compare=False)
     loop: asyncio.AbstractEventLoop = field(compare=False)
     cancelled: bool = field(default=False, compare=False)
+    queued: float = field(default_factory=time.monotonic, compare=False)
 
 
 class QueueFull(Exception):
@@ -69,10 +71,14 @@ class SynthesisPool:
         return len(self._heap) >= self.queue_size
 
     def late_s(self, now: float) -> float:
-        """How far past its deadline the most urgent waiting piece is (0: none is late):
-        past a little, the workers no longer keep up with the audio being played."""
+        """How long a waiting piece has waited past its deadline (0: none is late): past
+        a little, the workers no longer keep up with the audio being played. Counted
+        from its queueing at the earliest: a first piece's deadline is its request's
+        arrival, and a slow body or a voice's load (1-3 s) before it was taken for
+        workers falling behind, and answered every new request with 503."""
         with self._cv:
-            return max(0.0, now - self._heap[0].deadline) if self._heap else 0.0
+            return max((now - max(job.deadline, job.queued) for job in self._heap),
+                       default=0.0) if self._heap else 0.0
 
     def run(self, fn: Callable[[Callable[[], bool]], Any], deadline: float) -> asyncio.Future[Any]:
         """``fn(withdrawn)`` on a worker; ``withdrawn()`` is true once the caller left.
