@@ -28,7 +28,7 @@ same for their own answers).
 An HTTP/1.0 request's streamed answer is framed by the connection's close, not chunked:
 uvicorn chunks any answer without a Content-Length, which RFC 9112 forbids toward a 1.0
 client (one that takes it at its word, such as ``ab`` or ``http.client`` at 1.0, reads the
-chunk sizes as audio).
+chunk sizes as audio). Such an answer cut short ends with a reset, not that close.
 
 And a way to cut a connection at once: the scope's ``rymi.abort`` extension. uvicorn ends
 a response left incomplete with ``transport.close()``, which waits for the write buffer
@@ -40,6 +40,8 @@ file descriptor and ~4 MB of kernel buffer for as long as it stayed stuck, beyon
 from __future__ import annotations
 
 import asyncio
+import socket
+import struct
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -106,7 +108,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if cycle is not None and cycle.scope is self.scope:  # (not an upgrade: no cycle)
             def abort() -> None:
                 cycle.disconnected = True  # gone, as uvicorn counts it: no ERROR after it
-                transport.abort()
+                reset(transport)
             cycle.scope.setdefault("extensions", {})["rymi.abort"] = abort
             cycle.transport = _LingerOnClose(transport, self, cycle)  # (the cycle's close)
             if cycle.scope["http_version"] == "1.0":
@@ -178,10 +180,28 @@ class _LingerOnClose:
         return getattr(self._transport, name)
 
     def close(self) -> None:
-        if self._cycle.more_body and self._protocol.transport is self._transport:
+        cycle = self._cycle
+        if cycle.response_started and not cycle.response_complete and \
+                cycle.scope["http_version"] == "1.0":
+            # An answer cut short (the app failed mid-stream): toward HTTP/1.1 its chunks'
+            # missing end says so; a 1.0 answer ends with the connection, so a FIN would
+            # make short audio look whole. A reset says it was cut.
+            cycle.disconnected = True  # (as uvicorn counts it: no second ERROR)
+            reset(self._transport)
+        elif cycle.more_body and self._protocol.transport is self._transport:
             self._protocol.linger()
         else:
             self._transport.close()
+
+
+def reset(transport: asyncio.BaseTransport) -> None:
+    """Cut the connection now, with a reset: ``abort()`` alone drops asyncio's buffer but
+    closes the socket with a FIN, after which the kernel still sends what it holds (to a
+    stuck client, for minutes) and the peer reads a clean end."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
 
 
 def _close_delimited(cycle: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 import threading
 import time
 
@@ -53,6 +54,23 @@ def test_engine_failure_after_the_first_chunk_breaks_the_stream(
         httpx.post(f"{fault_server.url}/tts", json=body, headers=AUTH, timeout=30)
     record = fault_server.wait_usage(reply.headers["x-request-id"])
     assert record["error"] == "synthesis_failed_mid_stream"
+
+
+def test_engine_failure_after_the_first_chunk_resets_an_http_10_answer(
+        fault_server: RunningServer) -> None:
+    """An HTTP/1.0 answer is framed by the connection's close (no chunks): it was closed
+    with a FIN after a failure too, and the audio so far looked like the whole answer."""
+    body = b'{"text": "This part is fine. Then kaboom happens here. Never spoken."}'
+    request = (b"POST /tts HTTP/1.0\r\nHost: t\r\nAuthorization: Bearer %s\r\n"
+               b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+               % (TOKEN.encode(), len(body), body))
+    data = b""
+    with socket.create_connection(("127.0.0.1", fault_server.port), timeout=30) as sock:
+        sock.sendall(request)
+        with pytest.raises(ConnectionResetError):
+            while part := sock.recv(65536):
+                data += part
+    assert not data or data.startswith(b"HTTP/1.1 200"), data[:200]
 
 
 def test_full_engine_queue_is_503_with_retry_after(fault_server: RunningServer) -> None:
