@@ -69,7 +69,8 @@ class TtsSettings(ServerSettings):
     first_piece_chars: int = Field(
         60, ge=0, description="The first sentence is cut at its first clause boundary "
         "within this many characters (a short sentence too), or, past them, at a word "
-        "near them, so the first audio chunk comes quickly; 0: not cut.",
+        "near them where 20 characters or more follow, so the first audio chunk comes "
+        "quickly; 0: not cut.",
     )
     sentence_silence_s: float = Field(
         0.2, ge=0, le=2, description="Silence written after each sentence (not after the "

@@ -37,10 +37,21 @@ def test_a_short_first_sentence_is_cut_at_its_clause_too(first_chars: int,
 
 
 def test_first_sentence_without_clause_is_cut_near_the_limit() -> None:
-    sentence = "This sentence has no clause marks and goes on well past sixty characters"
+    sentence = ("This sentence has no clause marks and goes on well past sixty characters "
+                "before it ends")
     first, rest = plan(sentence, "en", first_chars=60)
     assert len(first.text) <= 60 and not first.ends_sentence
     assert f"{first.text} {rest.text}" == sentence
+
+
+@pytest.mark.parametrize("sentence", [
+    "I have scheduled your appointment for next Tuesday at the clinic.",
+    "Your order has been shipped and will arrive at your building today.",
+])
+def test_a_first_sentence_just_past_the_limit_keeps_its_last_words(sentence: str) -> None:
+    """Cut near 60 characters, "clinic." was a piece alone: piper ends a phrase with a
+    pause, heard (0.31 s) before the sentence's last word."""
+    assert [p.text for p in plan(sentence, "en", first_chars=60)] == [sentence]
 
 
 @pytest.mark.parametrize("text, first", [
