@@ -177,3 +177,13 @@ def test_chunks_with_a_null_usage_are_forwarded_unparsed(
     assert b"".join(out) == ROLE + OPENAI_TEXT + SPACED_TEXT + STOP + DONE
     assert inspected == [USAGE, DONE]  # only the events that carry something are parsed
     assert (state.prompt_tokens, state.completion_tokens, state.error) == (5, 2, None)
+
+
+@pytest.mark.parametrize("code, status", [("404", 404), (404, 404), ("²", 502), ("500", 502),
+                                          ("bad", 502)])
+def test_a_first_event_error_is_said_with_the_upstreams_4xx_else_502(code: object,
+                                                                    status: int) -> None:
+    from servers.llm.backends.upstream_errors import refused_at_first_event
+
+    first = b"data: " + json.dumps({"error": {"message": "no", "code": code}}).encode()
+    assert refused_at_first_event(first + b"\n\n", "upstream_error").status == status

@@ -117,7 +117,8 @@ def refused_at_first_event(events: bytes, code: str) -> ApiError:
     if not isinstance(err, dict):
         err = {"message": err} if isinstance(err, str) else {}
     upstream_code = str(err.get("code") or "")  # the relay wrote vLLM's 400 as "400"
-    number = int(upstream_code) if upstream_code.isdigit() else 0
+    # (ASCII: "²" passes isdigit() and failed int(), a 500 for the upstream's odd code)
+    number = int(upstream_code) if upstream_code.isascii() and upstream_code.isdigit() else 0
     status = number if 400 <= number < 500 else \
         400 if err.get("type") in ("invalid_request_error", "BadRequestError") else 502
     param = err.get("param")
