@@ -98,7 +98,6 @@ class SttSession:
             self.turns.cancel()
             metrics.ACTIVE_SESSIONS.dec()
             metrics.SESSION_CLOSES.labels(str(code) if code else "disconnect").inc()
-            metrics.AUDIO_SECONDS.inc(self.samples / SAMPLE_RATE)
             extra = usage_of(self.ws).extra
             if self.turns.abort.done():  # the engine failed: the record says so (1011 alone
                 note_error(self.ws, "engine_error")  # was any server error)
@@ -291,6 +290,9 @@ class SttSession:
         if not len(samples):
             return None
         self.samples += len(samples)
+        # As it comes: counted at the session's end, an hour's call showed no audio
+        # until it hung up.
+        metrics.AUDIO_SECONDS.inc(len(samples) / SAMPLE_RATE)
         loop = asyncio.get_running_loop()
         events = await loop.run_in_executor(self.ctx.vad_pool, self._score,
                                             int16_to_float(samples))

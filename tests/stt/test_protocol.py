@@ -153,6 +153,18 @@ async def test_root_path_serves_the_same_session(stt_server, auth):
     assert got.kinds() == ["final", "utterance_end"]
 
 
+async def test_audio_is_counted_in_the_metrics_while_the_call_goes_on(stt_server, auth):
+    """Counted at a session's end, an hour's call showed no audio until it hung up."""
+    before = metric(stt_server, "rymi_stt_audio_seconds_total") or 0.0
+    async with websockets.connect(stt_server.ws_url + "/stt", additional_headers=auth) as ws:
+        await send_paced(ws, silence(2.0), chunk_bytes=640, speed=0)
+        await ws.send(json.dumps({"type": "finalize"}))  # answered once all is read
+        assert json.loads(await ws.recv())["type"] == "final"
+        during = metric(stt_server, "rymi_stt_audio_seconds_total") - before
+        await ws.send(json.dumps({"type": "close"}))
+    assert during == pytest.approx(2.0, abs=0.001)
+
+
 async def test_usage_record_and_metrics(stt_server, url, auth):
     heard_before = metric(stt_server, "rymi_stt_audio_seconds_total") or 0.0
     await transcribe(url, load_pcm("cards_003.wav"), tail_s=0.8, headers=auth)
