@@ -40,8 +40,10 @@ def number(n: int, case: str = "n", gender: str = "m") -> str:
     if case in "na" and (gender == "m" or n % 10 not in (1, 2) or n % 100 in (11, 12)):
         return str(n)
     words = num2words(n, lang="ru", case=case, gender=gender, animate=False)
-    # "от тысячи девятисот рублей", not num2words' "от одной тысячи девятисот"
-    return words.split(" ", 1)[1] if 1000 <= n < 2000 else words
+    # "от тысячи девятисот рублей", "более миллиона", not num2words' "одной тысячи"
+    first, _, rest = words.partition(" ")
+    return rest if first.startswith("од") and rest.startswith(("тысяч", "миллион",
+                                                               "миллиард")) else words
 
 
 def ordinal(n: int, case: str, gender: str = "m", plural: bool = False) -> str:
@@ -184,6 +186,18 @@ def _after_genitive(m: re.Match[str]) -> str:
 
 
 
+# "299 ₽/мес." is "в месяц" (espeak: "косая черта мес"), "150 ₽/шт." "за штуку".
+_PER = {"мес": "в месяц", "месяц": "в месяц", "год": "в год", "день": "в день",
+        "сут": "в сутки", "сутки": "в сутки", "час": "в час", "ч": "в час", "мин": "в минуту",
+        "шт": "за штуку", "кг": "за килограмм", "чел": "с человека"}
+_PER_UNIT = re.compile(rf"(?<=[\w.])\s?/\s?(?P<u>{'|'.join(sorted(_PER, key=len, reverse=True))})"
+                       r"\b\.?")
+
+
+def _per(m: re.Match[str]) -> str:
+    return f" {_PER[m['u']]}" + sentence_stop(m)
+
+
 def phone_rules() -> list[Rule]:
     return [(_PHONE, _phone)]
 
@@ -198,6 +212,6 @@ def number_rules() -> list[Rule]:
         (_DIGIT_RUN, lambda m: " ".join(m[0])),
         (_THOUSANDS, lambda m: re.sub(r"\D", "", m[0])),
         (_TEMPERATURE, _temperature),
-        (_MONEY, _money), (_UNITS, _unit),
+        (_MONEY, _money), (_UNITS, _unit), (_PER_UNIT, _per),
         (_AFTER_GENITIVE, _after_genitive),
     ]
