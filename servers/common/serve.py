@@ -80,7 +80,7 @@ class DrainingServer(uvicorn.Server):
             state.leaving = True  # /readyz 503 at once; new work still taken a while
             loop.call_soon_threadsafe(self._leave, sig)
             return
-        state.draining = True
+        state.drain()
         loop.call_soon_threadsafe(self._begin_drain, sig)
 
     def _leave(self, sig: int) -> None:
@@ -91,7 +91,7 @@ class DrainingServer(uvicorn.Server):
 
     def _end_delay(self, sig: int) -> None:
         if not self.should_exit:  # (not stopped meanwhile by a second signal)
-            self.state.draining = True
+            self.state.drain()
             self._begin_drain(sig)
 
     def _begin_drain(self, sig: int) -> None:

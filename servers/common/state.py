@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from dataclasses import dataclass, field
 
 from . import metrics
@@ -19,6 +20,9 @@ class ServerState:
     max_inflight: int = 64
     ready: bool = False
     draining: bool = False
+    # When the drain began (monotonic): the bound every session must finish by counts
+    # from here, not from when a session first noticed it.
+    drain_since: float | None = None
     # Signalled, and in the drain delay: /readyz says 503 while new work is still taken.
     leaving: bool = False
     inflight: int = 0
@@ -32,6 +36,11 @@ class ServerState:
 
     def __post_init__(self) -> None:
         self.idle.set()
+
+    def drain(self) -> None:
+        """Refuse new work from now; in-flight work has the drain bound to finish."""
+        self.drain_since = time.monotonic()
+        self.draining = True
 
     def refusal(self) -> str | None:
         """Why new work is refused now (the 503's error code, /readyz's reason), or None

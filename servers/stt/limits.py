@@ -19,7 +19,6 @@ DRAIN_MARGIN_S = 0.5
 class SessionLimits:
     def __init__(self, settings: SttSettings, state: ServerState, started_at: float) -> None:
         self.settings, self.state, self.started_at = settings, state, started_at
-        self._drain_since: float | None = None
         # The usage record's ``error`` for the limit that ended the session, if one did:
         # an operator asking why a call was cut finds it there, not only the close code.
         self.hit: str | None = None
@@ -54,17 +53,17 @@ class SessionLimits:
         """While draining, the time left before the server cuts every socket, less what
         the last events need to go out (so a final that cannot come is said, not cut);
         None when not draining."""
-        if not self.state.draining or self._drain_since is None:
+        if not self.state.draining:
             return None
-        return self._drain_since + self.settings.drain_timeout_s - now - DRAIN_MARGIN_S
+        # (From the server's drain, not the session's first look at it: a close that came
+        # in the tick before was given flush_timeout_s, past the server's cut.)
+        since = self.state.drain_since or now
+        return since + self.settings.drain_timeout_s - now - DRAIN_MARGIN_S
 
     def _should_drain(self, now: float, mid_turn: bool) -> bool:
         if not self.state.draining:
-            self._drain_since = None
             return False
-        if self._drain_since is None:
-            self._drain_since = now
         # Between utterances a session can go at once; mid-utterance it gets most of the
         # drain bound to finish, then is flushed and closed.
         share = DRAIN_SHARE * self.settings.drain_timeout_s
-        return not mid_turn or now - self._drain_since >= share
+        return not mid_turn or now - (self.state.drain_since or now) >= share

@@ -250,3 +250,24 @@ async def test_a_backlog_no_decode_shrinks_is_refused_after_its_finals():
         assert_cut(server.wait_usage("backlog"), 1008, "backlog_refused", "faster than")
     finally:
         server.stop()
+
+
+def test_the_drain_bound_counts_from_the_servers_drain_not_the_sessions_first_look():
+    """A session learnt of the drain at its next tick (0.25 s): a close that came in
+    between was given flush_timeout_s (30 s) for its final, past the server's cut at
+    drain_timeout_s (20 s), and a final decoded after the cut was lost without a word."""
+    from servers.common.state import ServerState
+    from servers.stt.config import SttSettings
+    from servers.stt.limits import DRAIN_MARGIN_S, DRAIN_SHARE, SessionLimits
+
+    settings, state = SttSettings(drain_timeout_s=20), ServerState(channel="stt")
+    limits = SessionLimits(settings, state, started_at=time.monotonic())
+    assert limits.drain_left(time.monotonic()) is None
+    state.drain()
+    since = state.drain_since
+    assert since is not None
+    assert limits.drain_left(since + 1) == pytest.approx(19 - DRAIN_MARGIN_S)
+    share = DRAIN_SHARE * 20
+    assert limits.check(since + share - 0.1, mid_turn=True) is None
+    closing = limits.check(since + share, mid_turn=True)
+    assert closing is not None and closing[0] == 1013
