@@ -62,7 +62,8 @@ class TtsSettings(ServerSettings):
     )
     max_late_s: float = Field(
         1.0, gt=0, description="A new request that finds a waiting piece this late (its "
-        "audio due this long ago: the workers fall behind the streams they play) gets 503 "
+        "audio due this long ago, or queued this long ago if later: the workers fall "
+        "behind the streams they play) gets 503 "
         "+ Retry-After, so over capacity callers are told and the streams in progress "
         "are not made later.",
     )
