@@ -44,7 +44,7 @@ def _day_range(m: re.Match[str]) -> str:
 
 
 def _day(m: re.Match[str]) -> str:
-    """"сб 10-16", "Пн: 9:00": the day's name before its hours."""
+    """"сб 10-16", "Пн: 9:00", "Сб, Вс — выходной": the day's name."""
     name = DAYS[m["a"].lower()][0]
     return (name[0].upper() + name[1:]) if _starts_sentence(m) else name
 
@@ -116,19 +116,27 @@ def _day_month(m: re.Match[str]) -> str:
     return date + sentence_stop(m) if date else m[0]
 
 
-# "в 2024 г." is "в две тысячи двадцать четвёртом году" (espeak: "... четыре гэ").
-_YEAR = re.compile(r"(?<![\w.,])(?P<y>(?:1[89]|20)\d\d)\s?(?P<g>г\.(?!\w)|года|году|год)(?!\w)")
+# "в 2024 г." is "в две тысячи двадцать четвёртом году" (espeak: "... четыре гэ"), "в
+# 1998-2000 гг." "в тысяча девятьсот девяносто восьмом — двухтысячном годах".
+_YEAR_WORD = r"гг\.|г\.(?!\w)|годах|годов|годы|года|году|год"
+_YEAR = re.compile(r"(?<![\w.,])(?:(?P<y0>(?:1[89]|20)\d\d)\s?[-–—]\s?)?"
+                   rf"(?P<y>(?:1[89]|20)\d\d)\s?(?P<g>{_YEAR_WORD})(?!\w)")
+_WRITTEN_CASE = {"года": "g", "году": "p", "год": "n", "годах": "p", "годов": "g", "годы": "n"}
+_YEARS = {"n": "годы", "g": "годов", "d": "годам", "p": "годах"}
 
 
 def _year(m: re.Match[str]) -> str:
     before = _before(m)
-    case = {"года": "g", "году": "p", "год": "n"}.get(m["g"], "")
+    case = _WRITTEN_CASE.get(m["g"], "")
     if re.search(r"(?i)(?<!\w)к\s*$", before):
         case = "d"
     elif not case:  # "г.": the case its preposition asks
         case = "p" if re.search(r"(?i)(?<!\w)(?:в|во|о|об)\s*$", before) else \
             "n" if re.search(r"(?i)(?<!\w)(?:за|на|через|про)\s*$", before) else "g"
-    return f"{ordinal(int(m['y']), case)} {YEAR_FORMS[case]}" + sentence_stop(m)
+    said = ordinal(int(m["y"]), case)
+    if m["y0"]:
+        return f"{ordinal(int(m['y0']), case)} — {said} {_YEARS[case]}" + sentence_stop(m)
+    return f"{said} {YEAR_FORMS[case]}" + sentence_stop(m)
 
 
 # --- times -----------------------------------------------------------------------------
@@ -171,7 +179,7 @@ def rules() -> list[Rule]:
     return [
         (re.compile(rf"(?<!\w)(?:(?P<w>[Сс]) )?(?P<a>{_DAY})\.?\s?(?:[-–]|(?(w) по |(?!)))"
                     rf"\s?(?P<b>{_DAY})\b\.?", re.IGNORECASE), _day_range),
-        (re.compile(rf"(?<!\w)(?P<a>{_DAY})\b\.?(?=:|\s\d)", re.IGNORECASE), _day),
+        (re.compile(rf"(?<!\w)(?P<a>{_DAY})\b\.?(?=[:,]|\s\d|\s[—–-]\s)", re.IGNORECASE), _day),
         (_NUMERIC_DATE, _numeric_date), (_SHORT_DATE, _short_date), (_DAY_MONTH, _day_month),
         (_YEAR, _year),
         *phone_rules(),
