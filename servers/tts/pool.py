@@ -77,8 +77,7 @@ class SynthesisPool:
         arrival, and a slow body or a voice's load (1-3 s) before it was taken for
         workers falling behind, and answered every new request with 503."""
         with self._cv:
-            return max((now - max(job.deadline, job.queued) for job in self._heap),
-                       default=0.0) if self._heap else 0.0
+            return max([0.0, *(now - max(job.deadline, job.queued) for job in self._heap)])
 
     def run(self, fn: Callable[[Callable[[], bool]], Any], deadline: float) -> asyncio.Future[Any]:
         """``fn(withdrawn)`` on a worker; ``withdrawn()`` is true once the caller left.
