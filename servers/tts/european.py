@@ -250,6 +250,9 @@ def _number_mark(lang: Language) -> Rule:
     return (re.compile(rf"{lang.number_marks}\s?(?=\d)"), lambda m: f"{lang.number} ")
 
 
+# The languages with rules of their own.
+_OWN_RULES = {"pl": polish.rules, "ru": russian.rules}
+
 # Where "$" is the peso: "$500" in Mexico is "quinientos pesos", not dollars ("US$" is).
 _PESO_REGIONS = {"MX", "AR", "CO", "CL", "UY", "DO", "CU"}
 
@@ -259,8 +262,8 @@ def rules_for(language: str) -> list[Rule]:
     none for a language without them."""
     lang, _, region = language.partition("-")
     lang = "nb" if lang == "no" else lang  # (Norwegian as Bokmål)
-    if lang in ("pl", "ru"):  # (their own: they inflect what the others leave to espeak)
-        return polish.rules() if lang == "pl" else russian.rules()
+    if own := _OWN_RULES.get(lang):  # (they inflect what the others leave to espeak)
+        return own()
     words = LANGUAGES.get(lang)
     if words is None:
         return []

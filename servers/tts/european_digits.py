@@ -46,7 +46,7 @@ def _dutch_postcode(m: re.Match[str]) -> str:
 
 # Seven digits or more in one run are a number to write down (an order, an account), as
 # in English; a round one ("1000000") is an amount.
-_DIGIT_RUN = re.compile(r"(?<![\w.,+])\d{7,}(?<!000)(?![\w]|[.,]\d)")
+DIGIT_RUN = re.compile(r"(?<![\w.,+])\d{7,}(?<!000)(?![\w]|[.,]\d)")
 
 
 def _phone(lang: Language) -> Callable[[re.Match[str]], str]:
@@ -73,4 +73,4 @@ def digit_rules(words: Language) -> list[Rule]:
         out += [(_BRAZIL_PHONE, _phone(words)), (_PORTUGUESE_POSTCODE, spelt_groups)]
     if words.code == "nl":
         out.append((_DUTCH_POSTCODE, _dutch_postcode))
-    return [*out, (_DIGIT_RUN, _phone(words)), (_POSTCODE, lambda m: " ".join(m[0]))]
+    return [*out, (DIGIT_RUN, _phone(words)), (_POSTCODE, lambda m: " ".join(m[0]))]

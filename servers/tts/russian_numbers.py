@@ -17,6 +17,7 @@ from itertools import pairwise
 from num2words import num2words
 
 from .european_abbreviations import sentence_stop
+from .european_digits import DIGIT_RUN
 from .russian_words import CURRENCIES, MULTIPLIERS, SIGNS, UNITS, Counted
 
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
@@ -106,10 +107,6 @@ def _phone(m: re.Match[str]) -> str:
                              for g in groups])
 
 
-# Seven digits or more in one run are a number to write down (an account, an order):
-# said digit by digit, as in the other languages; a round one ("1000000") is an amount.
-_DIGIT_RUN = re.compile(r"(?<![\w.,+])\d{7,}(?<!000)(?![\w]|[.,]\d)")
-
 # "1 500" is one number (espeak: "один пятьсот"), as Russian groups its thousands.
 _THOUSANDS = re.compile(r"(?<![\w.,])\d{1,3}(?:[ \xa0\u202f]\d{3})+(?![\w]|[.,]\d)")
 
@@ -128,7 +125,7 @@ def _temperature(m: re.Match[str]) -> str:
 
 
 _CURRENCY = "|".join(re.escape(s) for s in sorted(SIGNS, key=len, reverse=True))
-_MULTIPLIER = "|".join(re.escape(s) for s in MULTIPLIERS)
+_MULTIPLIER = r"тыс\.?|млн|млрд"  # (MULTIPLIERS' keys; "тыс." with its stop)
 _MONEY = re.compile(
     r"(?:(?P<cur1>[$€₽])\s?)?(?<![\w.,])(?P<whole>\d+)(?:,(?P<frac>\d{1,2}))?"
     rf"(?:\s?(?P<mult>{_MULTIPLIER})(?!\w))?"
@@ -141,7 +138,7 @@ def _money(m: re.Match[str]) -> str:
     main, hundredth = CURRENCIES[SIGNS[m["cur1"] or m["cur2"]]]
     case, whole = case_before(m), int(m["whole"])
     if m["mult"]:
-        mult = MULTIPLIERS[m["mult"]]
+        mult = MULTIPLIERS[m["mult"].rstrip(".")]
         count = f"{whole},{m['frac']} {mult.few}" if m["frac"] else \
             f"{number(whole, case, mult.gender)} {form(whole, mult, case)}"
         return f"{count} {main.many}" + sentence_stop(m)
@@ -164,7 +161,7 @@ _UNITS = re.compile(rf"(?<![\w.,])(?P<n>\d+)(?:,(?P<f>\d+))?(?:\s?[-–]\s?(?P<n
 def _unit(m: re.Match[str]) -> str:
     """"2 кг" is "2 килограмма", "1 мин." "одна минута", "до 10 км" "до десяти
     километров" (espeak: "ка гэ", "мин")."""
-    noun = UNITS[m["u"].rstrip(".")] if m["u"] != "тыс." else UNITS["тыс."]
+    noun = UNITS[m["u"].rstrip(".")]
     if m["f"]:  # "2,5 кг": a fraction takes the genitive singular
         return f"{m['n']},{m['f']} {noun.few}" + sentence_stop(m)
     case, last = case_before(m), int(m["n2"] or m["n"])
@@ -209,7 +206,9 @@ def number_rules() -> list[Rule]:
         # "-150 руб.", "-3": espeak dropped the sign ("сто пятьдесят рублей": a debt said
         # as a credit)
         (re.compile(r"(?:(?<=\s)|^)[-−](?=\d)"), lambda m: "минус "),
-        (_DIGIT_RUN, lambda m: " ".join(m[0])),
+        # An account's or an order's seven digits or more, digit by digit, as in the
+        # other languages; a round one ("1000000") is an amount.
+        (DIGIT_RUN, lambda m: " ".join(m[0])),
         (_THOUSANDS, lambda m: re.sub(r"\D", "", m[0])),
         (_TEMPERATURE, _temperature),
         (_MONEY, _money), (_UNITS, _unit), (_PER_UNIT, _per),
