@@ -3,9 +3,10 @@
 Drain: on the first SIGTERM, SIGINT or SIGHUP the server keeps its socket open but
 answers new work with 503 (and /readyz with 503, so a balancer stops sending), lets
 in-flight requests and sessions finish for up to ``drain_timeout_s``, then shuts down and exits 0.
-What is still running at the bound is cut off within a second, so the whole shutdown
-fits ``drain_timeout_s`` (plus that second): an orchestrator's grace period of
-preStop + drain_timeout_s + a few seconds is enough. A second signal stops at once.
+What is still running at the bound is cut off within a second, and an app's own teardown
+(the LLM's engine) gets what is left of the bound, a second at least, so the whole
+shutdown fits ``drain_timeout_s`` plus those two seconds: an orchestrator's grace period
+of preStop + drain_timeout_s + a few seconds is enough. A second signal stops at once.
 """
 
 from __future__ import annotations

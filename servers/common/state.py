@@ -42,6 +42,14 @@ class ServerState:
         self.drain_since = time.monotonic()
         self.draining = True
 
+    def drain_left(self, bound_s: float, now: float | None = None) -> float | None:
+        """Seconds left of a drain bound of ``bound_s`` (negative once past it); None
+        when not draining."""
+        if not self.draining:
+            return None
+        now = time.monotonic() if now is None else now
+        return (self.drain_since or now) + bound_s - now
+
     def refusal(self) -> str | None:
         """Why new work is refused now (the 503's error code, /readyz's reason), or None
         where it is taken (max_inflight aside)."""

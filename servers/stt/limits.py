@@ -53,12 +53,10 @@ class SessionLimits:
         """While draining, the time left before the server cuts every socket, less what
         the last events need to go out (so a final that cannot come is said, not cut);
         None when not draining."""
-        if not self.state.draining:
-            return None
         # (From the server's drain, not the session's first look at it: a close that came
         # in the tick before was given flush_timeout_s, past the server's cut.)
-        since = self.state.drain_since or now
-        return since + self.settings.drain_timeout_s - now - DRAIN_MARGIN_S
+        left = self.state.drain_left(self.settings.drain_timeout_s, now)
+        return None if left is None else left - DRAIN_MARGIN_S
 
     def _should_drain(self, now: float, mid_turn: bool) -> bool:
         if not self.state.draining:

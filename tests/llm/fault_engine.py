@@ -45,12 +45,13 @@ class FaultEngine:
         self.started = 0
         self.closed = 0  # generations whose generator was closed (aborted or finished)
         self.outputs = 0  # deltas made, for the stall watch
+        self.closed_within: list[float | None] = []  # each close's teardown bound
 
     async def start(self) -> None:
         pass
 
-    async def close(self) -> None:
-        pass
+    async def close(self, within_s: float | None = None) -> None:
+        self.closed_within.append(within_s)
 
     async def warmup(self) -> None:
         pass

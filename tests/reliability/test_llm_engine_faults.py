@@ -220,6 +220,25 @@ def test_streams_cut_at_the_drain_bound_say_so() -> None:
     assert first["status"] == 503, first
 
 
+@pytest.mark.parametrize(("drained_s", "within_s"), [(None, None), (2.0, 13.0), (40.0, 1.0)])
+async def test_the_engines_teardown_gets_what_is_left_of_the_drain_bound(
+        drained_s: float | None, within_s: float | None) -> None:
+    """vLLM's teardown took its default 5 s after a drain that reached its bound, so the
+    stop overran the bound an orchestrator's grace period is sized for: the engine is
+    given what is left of it (a second at least), and its default when not draining."""
+    from servers.llm.app import create_app
+    from servers.llm.config import LlmSettings
+
+    engine = FaultEngine()
+    app = create_app(LlmSettings(tokens="", token_file=None, warmup=False,  # type: ignore[arg-type]
+                                 drain_timeout_s=15), backend=engine)
+    async with app.router.lifespan_context(app):
+        if drained_s is not None:
+            app.state.server.drain()
+            app.state.server.drain_since -= drained_s
+    assert engine.closed_within == [pytest.approx(within_s, abs=0.5)], engine.closed_within
+
+
 async def test_a_stuck_engine_is_said_and_its_recovery_too(caplog) -> None:  # type: ignore[no-untyped-def]
     """An engine process stopped (SIGSTOP) or hung: callers waited with no limit and
     nothing said so. Requests running and no output for stall_s: an error line and

@@ -123,7 +123,7 @@ class UpstreamBackend:
     async def warmup(self) -> None:
         """Nothing to load: start() opened a pooled connection already."""
 
-    async def close(self) -> None:
+    async def close(self, within_s: float | None = None) -> None:
         await self.client.aclose()
 
     def body(self, req: ChatRequest, raw: dict[str, Any]) -> tuple[bytes, bool]:

@@ -13,12 +13,36 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
+import sys
 import threading
 from collections.abc import Callable
 from typing import TypeVar
 
+from . import vllm_lifeline, vllm_plugin
+
 T = TypeVar("T")
 REAP_EVERY_S = 0.05  # a build's engine process lives at most this long once abandoned
+# The resource tracker's "leaked shared_memory objects" warning (-W syntax).
+_TRACKER_QUIET = "ignore:resource_tracker:UserWarning"
+
+
+def prepare_processes(kv_cache_gb: float | None, busy_wait: bool) -> None:
+    """What the engine's processes inherit from this one: set before they start.
+    ``kv_cache_gb``: on a CPU only."""
+    if kv_cache_gb is not None:  # vLLM-CPU sizes its KV cache from this variable only:
+        # derived from RYMI_LLM_KV_CACHE_GB, it wins over a value already set.
+        os.environ["VLLM_CPU_KVCACHE_SPACE"] = f"{kv_cache_gb:g}"
+    # Read by .vllm_plugin in the engine's own processes.
+    os.environ[vllm_plugin.ENV] = "1" if busy_wait else "0"
+    # Read by .vllm_lifeline in the engine core: it ends when this process is gone.
+    os.environ[vllm_lifeline.ENV] = str(os.getpid())
+    # A teardown cut short (close's within_s) leaves the worker's shared-memory queue to
+    # multiprocessing's resource tracker, which unlinks it and then warns of a "leak"
+    # after the server's last word: an error that is none. The tracker runs with this
+    # process's -W options, so the filter goes in before vLLM starts it.
+    if _TRACKER_QUIET not in sys.warnoptions:
+        sys.warnoptions.append(_TRACKER_QUIET)
 
 
 async def build_in_thread(make: Callable[[], T]) -> T:
