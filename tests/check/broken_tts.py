@@ -45,8 +45,13 @@ class BrokenTts:
                 if mistake == "lax-options":
                     rest = rest.partition("?")[0]
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                r = httpx.post(f"{outer.upstream}/{rest}", content=body, timeout=60,
-                               headers={"content-type": "application/json"})
+                try:
+                    r = httpx.post(f"{outer.upstream}/{rest}", content=body, timeout=60,
+                                   headers={"content-type": "application/json"})
+                except httpx.HTTPError as exc:  # kept for the test's failure message
+                    outer.errors.append(f"POST /{rest} {body[:80]!r}: {exc!r}")
+                    self._answer(502, "text/plain", repr(exc).encode())
+                    return
                 if r.status_code != 200:
                     self._answer(r.status_code, r.headers.get("content-type", ""), r.content)
                     return
@@ -72,6 +77,7 @@ class BrokenTts:
                 pass
 
         self.upstream = upstream.rstrip("/")
+        self.errors: list[str] = []  # what reaching the real server raised
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
