@@ -152,6 +152,10 @@ class ChatRequest(_Lenient):
     # vLLM's: variables for the chat template ({"enable_thinking": false} turns a Qwen3
     # model's thinking off, the first words of a spoken answer seconds sooner).
     chat_template_kwargs: dict[str, Any] | None = Field(None, max_length=32)
+    # OpenAI's; vLLM's server hands it to the chat template and, unless the kwargs above
+    # say otherwise, sets enable_thinking from it ("none": a Qwen3 model answers at once).
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh",
+                              "max"] | None = None
 
     @field_validator("logit_bias")
     @classmethod

@@ -80,6 +80,7 @@ def test_400_malformed_json(llm: RunningServer) -> None:
     # "²" passed isdigit() and failed int() inside the engine: a 500 engine_error.
     ({"messages": OK_MESSAGES, "logit_bias": {"²": 5}}, "logit_bias"),
     ({"messages": OK_MESSAGES, "logit_bias": {"١": 5}}, "logit_bias"),
+    ({"messages": OK_MESSAGES, "reasoning_effort": "extreme"}, "reasoning_effort"),
 ])
 def test_400_bad_values_name_the_field(llm: RunningServer, body: dict, param: str) -> None:
     err = shaped(post(llm, json=body), 400, "invalid_value")

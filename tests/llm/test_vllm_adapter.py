@@ -110,8 +110,8 @@ def test_a_template_with_no_place_for_tools_is_told_apart(prepared_model) -> Non
 
 def test_chat_template_kwargs_reach_the_template(prepared_model) -> None:  # type: ignore[no-untyped-def]
     """vLLM's chat_template_kwargs: {"enable_thinking": false} is how a Qwen3 model is
-    told to answer without thinking first (seconds sooner). It was dropped without a
-    word. The template's end is Qwen3's own; a template sent in the field is not run,
+    told to answer without thinking first (seconds sooner); OpenAI's reasoning_effort
+    "none" too. Both were dropped without a word. The template's end is Qwen3's own; a template sent in the field is not run,
     and what the server sets itself stays."""
     from transformers import AutoTokenizer
 
@@ -124,9 +124,9 @@ def test_chat_template_kwargs_reach_the_template(prepared_model) -> None:  # typ
         "{% if enable_thinking is defined and enable_thinking is false %}"
         "<think>\n\n</think>\n\n{% endif %}{% endif %}")
 
-    def rendered(kwargs: dict[str, object] | None) -> str:
+    def rendered(kwargs: dict[str, object] | None, **fields: object) -> str:
         req = ChatRequest.model_validate({"messages": [{"role": "user", "content": "Hi"}],
-                                          "chat_template_kwargs": kwargs})
+                                          "chat_template_kwargs": kwargs, **fields})
         out = tokenizer.apply_chat_template([{"role": "user", "content": "Hi"}],
                                             **template_kwargs(req))
         return str(tokenizer.decode(out["input_ids"]))
@@ -137,6 +137,11 @@ def test_chat_template_kwargs_reach_the_template(prepared_model) -> None:  # typ
     assert rendered({"enable_thinking": True}) == plain
     assert rendered({"chat_template": "{{ 'injected' }}", "add_generation_prompt": False,
                      "tokenize": False}) == plain
+    # OpenAI's reasoning_effort, as vLLM's server reads it: "none" is no thinking, unless
+    # chat_template_kwargs says otherwise.
+    assert rendered(None, reasoning_effort="none") == plain + "<think>\n\n</think>\n\n"
+    assert rendered(None, reasoning_effort="low") == plain
+    assert rendered({"enable_thinking": True}, reasoning_effort="none") == plain
 
 
 def test_the_request_sampling_reaches_the_engine_and_max_tokens_fits_the_context() -> None:

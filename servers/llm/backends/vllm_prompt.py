@@ -20,9 +20,13 @@ _OURS = frozenset({"add_generation_prompt", "tokenize", "return_dict", "tools",
 
 def template_kwargs(req: ChatRequest) -> dict[str, Any]:
     """The chat template's arguments: the request's ``chat_template_kwargs`` (vLLM's
-    field: {"enable_thinking": false} for a Qwen3 model), then ours over them. Before,
-    the field was dropped without a word and a Qwen3 model thought before every answer."""
+    field: {"enable_thinking": false} for a Qwen3 model), its ``reasoning_effort`` as
+    vLLM's server passes it, then ours over them. Before, both were dropped without a
+    word and a Qwen3 model thought before every answer."""
     theirs = {k: v for k, v in (req.chat_template_kwargs or {}).items() if k not in _OURS}
+    if req.reasoning_effort is not None:
+        theirs["reasoning_effort"] = req.reasoning_effort  # (gpt-oss's templates read it)
+        theirs.setdefault("enable_thinking", req.reasoning_effort != "none")
     return {**theirs, "add_generation_prompt": True, "tokenize": True, "return_dict": True}
 
 
