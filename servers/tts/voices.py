@@ -172,8 +172,9 @@ class VoiceCatalog:
         return sorted({v.language for v in self.voices.values()})
 
     def get(self, voice_id: str) -> VoiceInfo | None:
-        voice_id = self.aliases.get(voice_id, voice_id)
-        return self.voices.get(voice_id)
+        # An id before an alias: an operator's voice named as a packaged voice's file
+        # ("en_US-joe-medium", retrained) was listed, and the packaged one answered.
+        return self.voices.get(voice_id) or self.voices.get(self.aliases.get(voice_id, ""))
 
     def for_language(self, language: str) -> VoiceInfo | None:
         """The default voice if it speaks ``language`` (its primary language: the voice
