@@ -44,12 +44,39 @@ def parse_request(body: bytes, settings: LlmSettings,
         # not a value read one way here and another way by an upstream it is relayed to.
         req = ChatRequest.model_validate(raw, strict=True)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        param = ".".join(str(p) for p in first["loc"]) or None
-        raise ApiError(400, f"{param}: {first['msg']}" if param else first["msg"],
+        param, said = first_error(exc)
+        raise ApiError(400, f"{param}: {said}" if param else said,
                        "invalid_value", param=param) from None
     check_model_name(req.model, served_name, settings.allow_any_model_name)
     return req, raw
+
+
+def first_error(exc: ValidationError) -> tuple[str | None, str]:
+    """The field a validation error names, as the request spells it, and what is wrong.
+    pydantic names a union's branches in the path ("messages.0.content.str"): those
+    are dropped, and of the branches the one that got furthest into the value is told
+    (a part with no text: "messages.0.content.0.text: Field required", not "should be
+    a valid string")."""
+    def where(e: Any) -> str:
+        return ".".join(str(p) for p in e["loc"] if not _union_branch(p))
+
+    errors = exc.errors()
+    deepest = max(len(e["loc"]) for e in errors)
+    param = where(next(e for e in errors if len(e["loc"]) == deepest))
+    # Branches that ended at the same place: each says what it takes ("a valid string,
+    # or a valid list").
+    said = list(dict.fromkeys(e["msg"] for e in errors
+                              if len(e["loc"]) == deepest and where(e) == param))
+    return param or None, ", or ".join([said[0], *(m[:1].lower() + m[1:] for m in said[1:])])
+
+
+def _union_branch(part: int | str) -> bool:
+    # A branch is named by its type ("str", "list[str]", "TextPart"); fields and JSON
+    # keys here are lower-case names.
+    return isinstance(part, str) and (part in _TYPE_NAMES or "[" in part or part[:1].isupper())
+
+
+_TYPE_NAMES = frozenset({"str", "int", "float", "bool", "dict", "list", "none"})
 
 
 def content_chars(content: Any) -> int:

@@ -81,6 +81,12 @@ def test_400_malformed_json(llm: RunningServer) -> None:
     ({"messages": OK_MESSAGES, "logit_bias": {"²": 5}}, "logit_bias"),
     ({"messages": OK_MESSAGES, "logit_bias": {"١": 5}}, "logit_bias"),
     ({"messages": OK_MESSAGES, "reasoning_effort": "extreme"}, "reasoning_effort"),
+    # pydantic's union branches were in the name ("messages.0.content.str"), and a bad
+    # part was told as "should be a valid string".
+    ({"messages": [{"role": "user", "content": 5}]}, "messages.0.content"),
+    ({"messages": [{"role": "user", "content": [{"type": "text"}]}]},
+     "messages.0.content.0.text"),
+    ({"messages": OK_MESSAGES, "stop": 5}, "stop"),
 ])
 def test_400_bad_values_name_the_field(llm: RunningServer, body: dict, param: str) -> None:
     err = shaped(post(llm, json=body), 400, "invalid_value")
