@@ -94,6 +94,12 @@ _HASHTAG = re.compile(r"(?<!\w)#(?=[^\W\d])")  # "#Rymi": the mark goes ("C#" st
 _EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u2300-\u23FF"
                     "\uFE0E\uFE0F\u200D\u20E3]+")
 _BEFORE_STOP = re.compile(r"[ \t]+(?=[.,!?;:])")
+# A text emoticon goes as an emoji does (":D" was "colon D", "Thanks <3" "thanks less
+# than three"); "<3" only before "!", a line's end or the text's ("a dose <3 mg", "if
+# x <3, stop", "keep it <3." are comparisons).
+_EMOTICON = re.compile(r"(?:^|[ \t]+)(?:[:;=]-?[)(DPp]|</?3+(?=[!\n]|\s*$))"
+                       r"(?=[\s.,!?]|$)")
+_HEART = re.compile(r"\b(I|[Ww]e|[Yy]ou|[Tt]hey) <3 (?=[^\W\d])")  # "I <3 you"
 # "Zelle®", "Venmo™": a brand's mark, not said ("Zelle registered", "Venmo trade mark").
 _BRAND_MARK = re.compile(r"(?<=\w)[\u00ae\u2122\u2120]")
 # A line ending with no punctuation, and what starts the next one (nothing at the end).
@@ -156,6 +162,9 @@ def _line_end(m: re.Match[str], every_line: bool, goes_on: frozenset[str]) -> st
 
 def strip_markup(text: str, language: str = "") -> str:
     """``text`` with the markup above removed; whitespace is left for the caller."""
+    if language in ("", "en"):
+        text = _HEART.sub(r"\1 love ", text)
+    text = _EMOTICON.sub("", text)
     if not _MAY_HAVE.search(text):  # most text has none: one scan, no rewrites
         return text
     # Entities first, so "&lt;b&gt;" is a tag that goes and "&amp;" an "&" English reads.

@@ -43,6 +43,11 @@ from servers.tts.text import plan
     ("| Plan | Price |\n|---|:--:|\n| Basic | $5 |\n| Pro | $10 |\nThanks.",
      "Plan, Price. Basic, five dollars. Pro, ten dollars. Thanks."),
     ("Plan | Price\n--- | ---\nBasic | $5\n\na | b", "Plan, Price. Basic, five dollars. a | b"),
+    # Text emoticons go as emoji do ("colon D", "less than three"); a comparison stays.
+    ("Great :D see you soon ;-) Thanks :).", "Great see you soon Thanks."),
+    ("I <3 you. Thanks <3", "I love you. Thanks"),
+    ("If x <3, stop. A dose <3 mg at 10:30, ratio 2:1", "If x less than three, stop. A dose "
+     "less than three milligrams at ten thirty, ratio two to one"),
 ])
 def test_markup_is_not_read_aloud(text: str, spoken: str) -> None:
     assert normalize(text, "en-US") == spoken
@@ -50,6 +55,7 @@ def test_markup_is_not_read_aloud(text: str, spoken: str) -> None:
 
 def test_markup_goes_in_every_language_and_an_emoji_alone_is_nothing_to_say() -> None:
     assert normalize("**Hola** 😀", "es-ES") == "Hola"
+    assert normalize("Gracias :) <3", "es-ES") == "Gracias"
     assert normalize("Pulse * para volver", "es-ES") == "Pulse * para volver"  # "asterisco"
     assert normalize("Tom &amp; Jerry", "es-ES") == "Tom & Jerry"
     assert normalize("5_000 filas", "es-ES") == "5000 filas"  # "5 000" was "cinco cero"
