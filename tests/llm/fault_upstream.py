@@ -14,7 +14,8 @@ in chunks and an answer the proxy must re-encode), ``fault:no-total`` (usage wit
 streamed or not), and ``fault:loose``, which breaks the stream's rules (a
 new id and created in every chunk, no role, no finish_reason; not streamed, an answer
 with none of the contract's fields but its text), and ``fault:200-error`` (an error
-object under a 200, as some gateways answer, streamed or not). It runs in a thread of
+object under a 200, as some gateways answer, streamed or not), ``fault:no-stream`` (one
+whole answer with a tool call, even to a stream). It runs in a thread of
 the test process, so tests can read ``FaultState`` directly.
 """
 
@@ -95,6 +96,15 @@ def make_app(state: FaultState) -> Starlette:
             return JSONResponse({"error": {"message": "quota gone", "type": "x"}})
         if fault == "stall-headers":
             await asyncio.sleep(30)
+        if fault == "no-stream":  # one whole answer, streamed or not: it never streams
+            return JSONResponse({
+                "id": "chatcmpl-whole", "object": "chat.completion", "created": 7,
+                "model": MODEL, "choices": [{"index": 0, "message": {
+                    "role": "assistant", "content": "Let me check.", "tool_calls": [
+                        {"id": "call_1", "type": "function", "function": {
+                            "name": "lookup", "arguments": '{"q": 1}'}}]},
+                    "finish_reason": "tool_calls"}],
+                "usage": {"prompt_tokens": 3, "completion_tokens": 5, "total_tokens": 8}})
         key = (request.headers.get("authorization") or "").removeprefix("Bearer ")
         if fault == "echo-key-escaped":  # JSON may escape any character ("-" as \u002d)
             said = json.dumps({"error": {"message": f"bad key {key}", "type": "x",

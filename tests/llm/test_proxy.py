@@ -289,3 +289,31 @@ def test_an_error_under_a_200_is_an_upstream_error(fault_proxy: RunningServer) -
         assert r.status_code == 502, r.text
         error = r.json()["error"]
         assert error["code"] == "upstream_bad_response" and "quota gone" in error["message"]
+
+
+@pytest.mark.parametrize("include_usage", [True, False])
+def test_an_upstream_that_never_streams_is_relayed_as_a_stream(
+        fault_proxy: RunningServer, include_usage: bool) -> None:
+    """An upstream that answers a stream with one whole answer (some gateways, some
+    custom servers) was a 502, which ends a Rymi call: its answer is now the stream it
+    stands for, tool calls with their index, usage only where asked for."""
+    extra = {"stream_options": {"include_usage": True}} if include_usage else {}
+    r, data = ask_fault(fault_proxy.url, "no-stream", **extra)
+    objs = payloads(data)
+    assert r.status_code == 200 and objs[-1] == "[DONE]", objs
+    chunks = objs[:-1]
+    assert {(c["id"], c["created"], c["object"]) for c in chunks} == {
+        ("chatcmpl-whole", 7, "chat.completion.chunk")}
+    assert [c["choices"][0]["delta"] for c in chunks[:2]] == [
+        {"role": "assistant", "content": "Let me check.", "tool_calls": [
+            {"index": 0, "id": "call_1", "type": "function",
+             "function": {"name": "lookup", "arguments": '{"q": 1}'}}]}, {}]
+    assert [c["choices"][0]["finish_reason"] for c in chunks[:2]] == [None, "tool_calls"]
+    usage = {"prompt_tokens": 3, "completion_tokens": 5, "total_tokens": 8}
+    assert chunks[2:] == ([{**chunks[0], "choices": [], "usage": usage}]
+                          if include_usage else [])
+    client = openai.OpenAI(base_url=f"{fault_proxy.url}/v1", api_key=TOKEN, max_retries=0)
+    got = list(client.chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "fault:no-stream"}], stream=True))
+    call = got[0].choices[0].delta.tool_calls[0]  # type: ignore[index]
+    assert call.function.name == "lookup" and got[1].choices[0].finish_reason == "tool_calls"

@@ -178,6 +178,27 @@ def conform_answer(answer: object) -> bool:
     return changed
 
 
+def answer_as_stream(answer: dict[str, Any]) -> bytes:
+    """A conformed whole answer as the stream it stands for: per choice a chunk with the
+    role and all of the message, then one with its finish_reason; the usage chunk; [DONE]."""
+    head = {"id": answer["id"], "object": "chat.completion.chunk",
+            "created": answer["created"], "model": answer.get("model", "")}
+    events = []
+    for choice in answer["choices"]:
+        message, index = choice["message"], choice.get("index", 0)
+        delta = {k: v for k, v in message.items() if v is not None}
+        if isinstance(delta.get("tool_calls"), list):  # a stream's calls carry their index
+            delta["tool_calls"] = [{"index": i, **c} if isinstance(c, dict) else c
+                                   for i, c in enumerate(delta["tool_calls"])]
+        events.append(event({**head, "choices": [
+            {"index": index, "delta": delta, "finish_reason": None}]}))
+        events.append(event({**head, "choices": [
+            {"index": index, "delta": {}, "finish_reason": choice["finish_reason"]}]}))
+    if isinstance(answer.get("usage"), dict):
+        events.append(event({**head, "choices": [], "usage": answer["usage"]}))
+    return b"".join(events) + b"data: [DONE]\n\n"
+
+
 def _str_or(value: object, default: str) -> str:
     return value if isinstance(value, str) and value else default
 

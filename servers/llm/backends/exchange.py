@@ -118,3 +118,25 @@ class Response:
     @property
     def close_delimited(self) -> bool:
         return "content-length" not in self.headers and "transfer-encoding" not in self.headers
+
+
+class Replayed:
+    """A body already read, served as an exchange's: the stream a whole answer stands
+    for (``conform.answer_as_stream``), relayed as if the upstream had streamed it."""
+
+    status = 200
+    complete = True
+
+    def __init__(self, body: bytes, headers: dict[str, str]) -> None:
+        self.headers = headers
+        self._body: bytes | None = body
+
+    async def next(self) -> bytes | None:
+        body, self._body = self._body, None
+        return body
+
+    async def read(self) -> bytes:
+        return await self.next() or b""
+
+    def close(self) -> None:
+        self._body = None

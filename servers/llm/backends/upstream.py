@@ -27,9 +27,9 @@ from ..config import LlmSettings
 from ..schema import ChatRequest
 from ..sse import compact_json, json_or_none
 from . import secret
-from .conform import conform_answer
+from .conform import answer_as_stream, conform_answer
 from .connect import TransportError
-from .exchange import Response
+from .exchange import Replayed, Response
 from .http_client import UpstreamClient
 from .relay import Framer, StreamState
 from .upstream_errors import (
@@ -65,6 +65,7 @@ class UpstreamBackend:
         self.shown_url = shown_url(settings.upstream_url)  # as logs may show it
         self.served_name = settings.served_model_name or settings.upstream_model or ""
         self.model_field: bytes | None = None  # set by start()
+        self._unstreamed_said = False  # an upstream that does not stream, told once
         token = settings.upstream_token.get_secret_value()
         # Blanked out of what an upstream's error says (some echo the key they refused)
         # before it reaches the log or the caller.
@@ -151,7 +152,8 @@ class UpstreamBackend:
             out["stream_options"] = {**(raw.get("stream_options") or {}), "include_usage": True}
         return _ENCODE(out).encode(), drop_usage
 
-    async def open(self, req: ChatRequest, raw: dict[str, Any]) -> tuple[Response, bool]:
+    async def open(self, req: ChatRequest, raw: dict[str, Any]
+                   ) -> tuple[Response | Replayed, bool]:
         """Send the request; any failure before a 200 becomes an ApiError."""
         content, drop_usage = self.body(req, raw)
         try:
@@ -163,11 +165,18 @@ class UpstreamBackend:
             if not (req.stream and resp.headers.get("content-type", "").startswith(
                     "application/json")):
                 return resp, drop_usage
-            # One JSON body where a stream was asked for: a gateway's error under a 200.
-            # Said before our 200, with its message (it was a bare "upstream_incomplete").
-            conform_answer(json_or_none(await _read_all(resp)))  # raises with its message
-            raise ApiError(502, "the upstream answered a stream with one JSON body",
-                           "upstream_bad_response")
+            # One JSON body where a stream was asked for. A gateway's error under a 200
+            # is said before our 200, with its message; an answer (an upstream that
+            # does not stream) is relayed as the stream it stands for, once it is whole,
+            # where a 502 ended the call.
+            answer = json_or_none(await _read_all(resp))
+            conform_answer(answer)  # raises with its message
+            if not self._unstreamed_said:
+                self._unstreamed_said = True
+                log.warning("the upstream answered a stream with one whole answer: relayed "
+                            "as a stream, its first words only once all are written (said "
+                            "once)")
+            return Replayed(answer_as_stream(answer), resp.headers), drop_usage
         try:
             detail = await resp.read()
         except TransportError:
@@ -179,7 +188,7 @@ class UpstreamBackend:
                            "asked for identity", "upstream_bad_response")
         raise map_status(resp.status, detail, resp.headers)
 
-    async def whole(self, resp: Response, state: StreamState) -> bytes:
+    async def whole(self, resp: Response | Replayed, state: StreamState) -> bytes:
         data = await _read_all(resp)
         try:
             answer = parse_json(data)
@@ -196,7 +205,7 @@ class UpstreamBackend:
         state.completion_tokens = usage.get("completion_tokens")
         return data
 
-    async def first(self, resp: Response, framer: Framer) -> bytes:
+    async def first(self, resp: Response | Replayed, framer: Framer) -> bytes:
         """The stream's first whole events, before our 200: an upstream that refuses in
         its first event, ends or breaks before one, or stalls past the timeout, gets the
         HTTP error that fits (headers alone give the caller nothing to wait less for)."""
@@ -227,7 +236,7 @@ class UpstreamBackend:
             raise refused_at_first_event(events, code)
         return events
 
-    async def relay(self, resp: Response, framer: Framer, send: Send,
+    async def relay(self, resp: Response | Replayed, framer: Framer, send: Send,
                     before_last: Callable[[], None], events: bytes) -> None:
         """``events`` (from ``first``), then whole events to the client (ASGI ``send``)
         as they complete; ``before_last()`` just before the response's last write. A
@@ -260,7 +269,7 @@ class UpstreamBackend:
                 resp.close()
 
 
-async def _read_all(resp: Response) -> bytes:
+async def _read_all(resp: Response | Replayed) -> bytes:
     """The whole body of an answer (then closed); a transport failure is its ApiError."""
     try:
         return await resp.read()
