@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..errors import first_error
 from ..schema import ChatRequest
 from . import EngineError
 
@@ -115,7 +116,6 @@ def _validated(model: Any, body: dict[str, Any]) -> Any:
     try:
         return model.model_validate(body)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise EngineError(400, f"{where}: {first['msg']}", "invalid_value",
-                          where.split(".")[0]) from None
+        where, said = first_error(exc)
+        raise EngineError(400, f"{where}: {said}" if where else said, "invalid_value",
+                          where.split(".")[0] if where else None) from None
