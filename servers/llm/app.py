@@ -24,8 +24,9 @@ from .openapi import openapi_schema
 
 log = logging.getLogger("rymi.llm")
 
-# The least time an engine is given to stop on its own before it is killed.
-TEARDOWN_MIN_S = 1.0
+# The time an engine is given to stop on its own before it is killed, once drained: at
+# least a second, at most vLLM's own default (5 s, what its server gives).
+TEARDOWN_MIN_S, TEARDOWN_MAX_S = 1.0, 5.0
 
 Backend = EngineBackend | UpstreamBackend
 
@@ -82,11 +83,12 @@ def create_app(settings: LlmSettings, backend: Backend | None = None) -> Starlet
     async def shutdown(app: Starlette) -> None:
         for watcher in watchers:  # first: a closed engine is no engine that died
             watcher.cancel()
-        # The engine's teardown gets what is left of the drain bound (at least a second),
-        # so the whole stop fits the bound as serve.py says: it took vLLM's default 5 s
-        # more, past the bound an orchestrator's grace period was sized for.
+        # The engine's teardown gets what is left of the drain bound, so the whole stop
+        # fits the bound as serve.py says: it took vLLM's default 5 s more, past the
+        # bound an orchestrator's grace period was sized for.
         left = app.state.server.drain_left(settings.drain_timeout_s)
-        await backend.close(None if left is None else max(TEARDOWN_MIN_S, left))
+        await backend.close(None if left is None else
+                            min(TEARDOWN_MAX_S, max(TEARDOWN_MIN_S, left)))
 
     watchers: set[asyncio.Future[None]] = set()
 

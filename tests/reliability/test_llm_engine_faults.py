@@ -220,12 +220,14 @@ def test_streams_cut_at_the_drain_bound_say_so() -> None:
     assert first["status"] == 503, first
 
 
-@pytest.mark.parametrize(("drained_s", "within_s"), [(None, None), (2.0, 13.0), (40.0, 1.0)])
+@pytest.mark.parametrize(("drained_s", "within_s"),
+                         [(None, None), (2.0, 5.0), (12.0, 3.0), (40.0, 1.0)])
 async def test_the_engines_teardown_gets_what_is_left_of_the_drain_bound(
         drained_s: float | None, within_s: float | None) -> None:
     """vLLM's teardown took its default 5 s after a drain that reached its bound, so the
     stop overran the bound an orchestrator's grace period is sized for: the engine is
-    given what is left of it (a second at least), and its default when not draining."""
+    given what is left of it (a second at least, vLLM's own 5 s at most), and its
+    default when not draining."""
     from servers.llm.app import create_app
     from servers.llm.config import LlmSettings
 
