@@ -102,7 +102,7 @@ def test_the_next_head_on_a_kept_alive_connection_is_timed_too(
                 break
         took = time.monotonic() - started
     assert data.startswith(b"HTTP/1.1 408") and b'"header_timeout"' in data, data[:200]
-    assert took < 2.5, took  # the 1 s bound, not the 4 s this waits at most
+    assert took < 3.5, took  # the 1 s bound, not the 4 s this waits at most
 
 
 def _whole_response(sock: socket.socket) -> bytes:

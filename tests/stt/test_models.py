@@ -47,7 +47,9 @@ async def test_a_loaded_model_never_waits_for_another_ones_load(models_dir, monk
     await registry.acquire("whisper-tiny.en")
     waited = time.monotonic() - started
     print(f"\ntiny.en acquired in {waited * 1000:.1f} ms while base loaded")
-    assert waited < 0.05 and not any(b.done() for b in base)
+    # Still loading once tiny.en is had: it waited for no part of that load (a time bound
+    # here failed on a loaded machine, not on the code).
+    assert not any(b.done() for b in base)
     engines = await asyncio.gather(*base)
     assert engines[0] is engines[1] and loads[1:] == ["whisper-base"]  # one load each
     # The lazily loaded model got one warm-up decode per lane before it served.
