@@ -111,8 +111,8 @@ def test_a_template_with_no_place_for_tools_is_told_apart(prepared_model) -> Non
 def test_chat_template_kwargs_reach_the_template(prepared_model) -> None:  # type: ignore[no-untyped-def]
     """vLLM's chat_template_kwargs: {"enable_thinking": false} is how a Qwen3 model is
     told to answer without thinking first (seconds sooner); OpenAI's reasoning_effort
-    "none" too. Both were dropped without a word. The template's end is Qwen3's own; a template sent in the field is not run,
-    and what the server sets itself stays."""
+    "none" too. Both were dropped without a word. The template's end is Qwen3's own;
+    a template sent in the field is not run, and what the server sets itself stays."""
     from transformers import AutoTokenizer
 
     from servers.llm.backends.vllm_prompt import template_kwargs
