@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import ssl
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -166,3 +167,11 @@ class _TunnelAnswer(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.answer.done():
             self.answer.set_exception(Unreachable("the proxy closed the connection on CONNECT"))
+
+
+def env_proxy_for(url: str) -> str | None:
+    """The HTTP(S)_PROXY that applies to ``url`` (NO_PROXY honoured), as curl would pick."""
+    parts = urlsplit(url)
+    if urllib.request.proxy_bypass_environment(parts.hostname or ""):
+        return None
+    return urllib.request.getproxies_environment().get(parts.scheme)

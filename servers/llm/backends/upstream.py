@@ -12,10 +12,8 @@ import asyncio
 import json
 import logging
 import time
-import urllib.request
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from starlette.types import Send
 
@@ -28,7 +26,7 @@ from ..schema import ChatRequest
 from ..sse import compact_json, json_or_none
 from . import secret
 from .conform import answer_as_stream, conform_answer
-from .connect import TransportError
+from .connect import TransportError, env_proxy_for
 from .exchange import Replayed, Response
 from .http_client import UpstreamClient
 from .relay import Framer, StreamState
@@ -293,11 +291,3 @@ async def _drain(resp: Response) -> None:
         pass  # the answer is whole already; the connection is closed instead
     finally:
         resp.close()
-
-
-def env_proxy_for(url: str) -> str | None:
-    """The HTTP(S)_PROXY that applies to ``url`` (NO_PROXY honoured), as curl would pick."""
-    parts = urlsplit(url)
-    if urllib.request.proxy_bypass_environment(parts.hostname or ""):
-        return None
-    return urllib.request.getproxies_environment().get(parts.scheme)
