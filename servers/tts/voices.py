@@ -120,6 +120,11 @@ class VoiceCatalog:
             seen.add(v.path.resolve())
             self.voices.setdefault(v.id, v)
             self.aliases.setdefault(v.path.stem, v.id)  # "en_US-joe-medium" works too
+        for alias, voice_id in self.aliases.items():
+            if alias != voice_id and alias in self.voices:  # the id wins (get): said so
+                log.warning("voice %r (%s) is named as voice %r's file: %r is that voice, "
+                            "%r the other", alias, self.voices[alias].path, voice_id, alias,
+                            voice_id)
         if default_id not in self.voices:
             raise ModelNotReady(f"default voice {default_id!r} not found "
                                 f"(have: {', '.join(self.voices) or 'none'})")

@@ -72,16 +72,21 @@ def test_voice_catalog_scans_a_voices_dir_once_per_file(tmp_path, voice_path) ->
     assert british.for_language("en-US").id == british.default_id == "en_GB-test-low"
 
 
-def test_an_operators_voice_named_as_a_packaged_file_is_the_one_that_answers(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_an_operators_voice_named_as_a_packaged_file_is_the_one_that_answers(tmp_path, caplog) -> None:  # type: ignore[no-untyped-def]
     """A voices_dir voice whose file is named as a packaged voice's ("en_US-joe-medium",
-    retrained) was listed under that id, and the packaged voice answered to it."""
+    retrained) was listed under that id, and the packaged voice answered to it. The
+    operator is told which name is which."""
+    import logging
+
     from servers.tts.voices import VoiceCatalog, VoiceInfo
 
     packaged = VoiceInfo("piper-joe", tmp_path / "pkg" / "en_US-joe-medium.onnx", "en-US",
                          22050, "joe")
     own = VoiceInfo("en_US-joe-medium", tmp_path / "own" / "en_US-joe-medium.onnx",
                     "en-US", 22050, "joe, retrained")
-    catalog = VoiceCatalog([packaged, own], "piper-joe")
+    with caplog.at_level(logging.WARNING, logger="rymi.tts.voices"):
+        catalog = VoiceCatalog([packaged, own], "piper-joe")
+    assert "'en_US-joe-medium' is that voice, 'piper-joe' the other" in caplog.text
     assert catalog.ids == ["piper-joe", "en_US-joe-medium"]
     assert catalog.get("en_US-joe-medium") is own
     assert catalog.get("piper-joe") is packaged
