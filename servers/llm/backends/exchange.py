@@ -124,11 +124,9 @@ class Replayed:
     """A body already read, served as an exchange's: the stream a whole answer stands
     for (``conform.answer_as_stream``), relayed as if the upstream had streamed it."""
 
-    status = 200
     complete = True
 
-    def __init__(self, body: bytes, headers: dict[str, str]) -> None:
-        self.headers = headers
+    def __init__(self, body: bytes) -> None:
         self._body: bytes | None = body
 
     async def next(self) -> bytes | None:

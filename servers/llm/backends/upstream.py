@@ -174,7 +174,7 @@ class UpstreamBackend:
                 log.warning("the upstream answered a stream with one whole answer: relayed "
                             "as a stream, its first words only once all are written (said "
                             "once)")
-            return Replayed(answer_as_stream(answer), resp.headers), drop_usage
+            return Replayed(answer_as_stream(answer)), drop_usage
         try:
             detail = await resp.read()
         except TransportError:
