@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -23,16 +24,29 @@ def run_check(*args: str, tmp_path) -> tuple[int, dict]:
     return proc.returncode, json.loads(out.read_text())
 
 
-@pytest.fixture(scope="module")
+# What one peer may take: piper's server holds ~0.3 GB. Past this its allocations fail
+# inside it, instead of the machine's memory running out under every other server of
+# the suite (no swap: they stall, ours for minutes, until the kernel kills the biggest).
+PEER_ADDRESS_SPACE = 8 << 30
+
+
+def _capped() -> None:
+    import resource
+    resource.setrlimit(resource.RLIMIT_AS, (PEER_ADDRESS_SPACE, PEER_ADDRESS_SPACE))
+
+
+@pytest.fixture
 def piper_http_server():
-    """piper's own HTTP server on the same joe voice: it answers a WAV file, not PCM."""
+    """piper's own HTTP server on the same joe voice: it answers a WAV file, not PCM.
+    Stopped when its test ends: work the check left it doing is not the next test's."""
     import httpx
     python = peer_python("piper-http", ["piper-tts[http]==1.8.0"])
     voice = resolve(default_model("tts").name, default_models_dir())
     port = free_port()
     proc = subprocess.Popen([str(python), "-m", "piper.http_server", "-m", str(voice),
                              "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=_capped)
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -41,9 +55,14 @@ def piper_http_server():
         except httpx.HTTPError:
             import time
             time.sleep(0.2)
-    yield url
+    yield url, proc.pid
     proc.terminate()
     proc.wait(10)
+
+
+def peak_rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(x for x in status.splitlines() if x.startswith("VmHWM:")).split()[1]) / 1024
 
 
 def by_rule(report: dict) -> dict[str, dict]:
@@ -51,13 +70,20 @@ def by_rule(report: dict) -> dict[str, dict]:
 
 
 def test_piper_http_server_fails_with_reasons(piper_http_server, tmp_path):
-    code, report = run_check("--tts", f"{piper_http_server}/synthesize", tmp_path=tmp_path)
+    url, pid = piper_http_server
+    code, report = run_check("--tts", f"{url}/synthesize", tmp_path=tmp_path)
     assert code == 1 and not report["ok"]
     rules = by_rule(report)
     raw = rules["tts.pcm_24000.raw_pcm"]
     assert raw["outcome"] == "fail" and "RIFF" in raw["evidence"]
     assert rules["tts.pcm_24000.content_type"]["outcome"] == "fail"
     assert rules["tts.error.unknown_voice_404"]["outcome"] == "fail"
+    # piper has no text limit: it takes the over-long text and synthesises it. The
+    # check neither waits that out nor makes it one inference of unbounded memory (a
+    # single 2,000-word sentence grew piper to 20 GB).
+    too_long = rules["tts.error.text_too_long_413"]
+    assert too_long["outcome"] == "fail", too_long
+    assert peak_rss_mb(pid) < 1500
     assert all(r["section"].startswith("CONTRACT.md#") for r in report["results"])
 
 

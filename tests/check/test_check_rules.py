@@ -1,4 +1,4 @@
-"""The checker's LLM rules on hand-made streams: what a broken server writes must fail."""
+"""The checker's rules on hand-made answers: what a broken server writes must fail."""
 
 from __future__ import annotations
 
@@ -71,3 +71,53 @@ def test_a_ca_file_that_does_not_exist_is_said_as_such(tmp_path) -> None:
                            "--json", str(tmp_path / "r.json")],
                           cwd=REPO, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "--ca" in proc.stdout and "no such file" in proc.stdout
+
+
+def test_a_refusal_probe_answered_with_the_work_is_not_read() -> None:
+    """A server that synthesises what it should refuse streams minutes of audio: the
+    probe reads the head, reports the 200 and hangs up, rather than reading it all (the
+    check of one such server took as long as its audio)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import httpx
+
+    from rymi_endpoints.check.client import check_error
+
+    written, hung_up = [], threading.Event()
+
+    class Endless(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers["content-length"]))
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            try:
+                for _ in range(2000):  # ~20 s of audio written at 10 ms a chunk, at most
+                    self.wfile.write(b"12c0\r\n" + bytes(4800) + b"\r\n")
+                    self.wfile.flush()
+                    written.append(1)
+                    hung_up.wait(0.01)
+                self.wfile.write(b"0\r\n\r\n")
+            except OSError:
+                hung_up.set()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Endless)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        report = Report()
+        with httpx.Client() as client:
+            check_error(report, "tts", "error.text_too_long_413", client,
+                        f"http://127.0.0.1:{httpd.server_address[1]}/tts", 413,
+                        json={"text": "long"})
+        assert hung_up.wait(20), "the probe read the whole answer"
+    finally:
+        httpd.shutdown()
+    (result,) = report.results
+    assert result.outcome == "fail" and "HTTP 200" in result.evidence, result
+    assert len(written) < 2000
