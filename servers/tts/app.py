@@ -150,6 +150,7 @@ async def _body(stream: SynthesisStream, first: bytes, extra: dict) -> AsyncIter
             metrics.RTF.observe(stats.synth_s / seconds)
         extra.update(audio_seconds=round(seconds, 3), pieces_total=stats.pieces_total,
                      pieces_synthesized=stats.pieces_started,
+                     pieces_finished=stats.pieces_done,
                      ttfa_s=round(stats.first_audio_s or 0.0, 4),
                      rtf=round(stats.synth_s / seconds, 4) if seconds else None)
 

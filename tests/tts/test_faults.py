@@ -142,7 +142,7 @@ def test_hang_up_mid_stream_stops_synthesis(tts_server: RunningServer) -> None:
     assert record["client_disconnected"] is True
     assert record["pieces_total"] == 40
     # Only what was under way when the caller left: the engine was asked for no more.
-    assert record["pieces_synthesized"] <= 6
+    assert record["pieces_finished"] <= record["pieces_synthesized"] <= 6
     time.sleep(0.5)
     assert _metric(tts_server, "rymi_tts_queue_depth") == 0
     assert _metric(tts_server, "rymi_tts_streams") == 0

@@ -110,7 +110,7 @@ def test_first_chunk_arrives_while_later_sentences_are_still_synthesised(
     assert len(reply.chunks) >= 24  # one per piece, written as each was ready
     rest = b"".join(reply.chunks[1:])
     record = tts_server.wait_usage(rid)
-    assert record["pieces_total"] == record["pieces_synthesized"] == 24
+    assert record["pieces_total"] == record["pieces_synthesized"] == record["pieces_finished"] == 24
     assert record["characters"] == len(text)
     assert record["audio_seconds"] == pytest.approx((len(first) + len(rest)) / 2 / 24000, abs=0.01)
 
