@@ -65,21 +65,23 @@ async def _synthesize(request: Request) -> Response:
         pieces = plan(job.text, job.language, settings.first_piece_chars)
     if not pieces:
         raise ApiError(422, "text: nothing speakable in it", "empty_text", param="text")
-    _admit(svc)
     usage = usage_of(request)
-    usage.extra.update(characters=len(job.text), voice=job.voice.id, format=f"pcm_{job.rate}")
-    try:
-        await svc.ensure_loaded(job.voice)
-    except Exception as exc:
-        log.error("voice %s failed to load: %s", job.voice.id, exc)
-        raise ApiError(500, f"voice {job.voice.id!r} failed to load", "voice_load_failed") from None
-    _admit(svc)  # again: others may have queued while the voice loaded
-
     stream = SynthesisStream(
         engine=svc.engine, pool=svc.pool, voice=job.voice, pieces=pieces,
         style=style_for(job.instructions, job.speed), out_rate=job.rate, gain=settings.gain,
         sentence_silence_s=settings.sentence_silence_s, resample_quality=settings.resample_quality,
-        started=usage.started)
+        started=usage.started, pace=svc.admission.pace(job.voice.id))
+    _admit(svc, stream)
+    usage.extra.update(characters=len(job.text), voice=job.voice.id, format=f"pcm_{job.rate}")
+    if not svc.engine.loaded(job.voice):
+        try:
+            await svc.ensure_loaded(job.voice)
+        except Exception as exc:
+            log.error("voice %s failed to load: %s", job.voice.id, exc)
+            raise ApiError(500, f"voice {job.voice.id!r} failed to load",
+                           "voice_load_failed") from None
+        _admit(svc, stream)  # again: others may have come while the voice loaded
+    svc.admission.opened(stream)
     try:
         # The first piece may wait behind other requests' pieces: a caller who leaves
         # meanwhile withdraws it (and the one queued after it), not synthesised for nobody.
@@ -101,14 +103,19 @@ async def _synthesize(request: Request) -> Response:
                                             headers={"Cache-Control": "no-store"})
 
 
-def _admit(svc: TtsService) -> None:
-    """503 when the queue is full, or when the workers already fall behind the audio
-    they owe: each stream holds one piece in the queue, so the queue bound alone let in
-    ~30 streams on 2 workers, and every caller then heard 15-20 s of gaps."""
+def _admit(svc: TtsService, stream: SynthesisStream) -> None:
+    """503 when the queue is full, when the workers already fall behind the audio they
+    owe, or when with this stream they would (admission.py): each stream holds one
+    piece in the queue, so the queue bound alone let in ~30 streams on 2 workers, and
+    every caller then heard 15-20 s of gaps."""
     if svc.pool.full():
         raise overloaded("the synthesis queue")
-    if svc.pool.late_s(time.monotonic()) > svc.settings.max_late_s:
+    now = time.monotonic()
+    if svc.pool.late_s(now) > svc.settings.max_late_s:
         raise overloaded("synthesis (the streams in progress are behind real time)")
+    if svc.admission.refuses(stream, now):
+        raise overloaded("synthesis (one more stream would put those in progress behind "
+                         "real time)")
 
 
 # A piece may be 40 s of audio or more (300 characters, spoken slowly). Written whole, its

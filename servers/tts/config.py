@@ -61,11 +61,12 @@ class TtsSettings(ServerSettings):
         "that finds the queue full gets 503 + Retry-After.",
     )
     max_late_s: float = Field(
-        1.0, gt=0, description="A new request that finds a waiting piece this late (its "
-        "audio due this long ago, or queued this long ago if later: the workers fall "
-        "behind the streams they play) gets 503 "
-        "+ Retry-After, so over capacity callers are told and the streams in progress "
-        "are not made later.",
+        1.0, gt=0, description="How long past its request a first audio may come. A new "
+        "request gets 503 + Retry-After when a waiting piece is this late already (its "
+        "audio due this long ago, or queued this long ago if later), or when, played "
+        "forward at the pace recent pieces took, taking it would make a caller's first "
+        "audio this late or add over 0.3 s of gaps to a caller's audio: over capacity "
+        "callers are told, and the streams in progress are not made later.",
     )
     first_piece_chars: int = Field(
         60, ge=0, description="The first sentence is cut at its first clause boundary "

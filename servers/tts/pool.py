@@ -49,6 +49,7 @@ class SynthesisPool:
         self._seq = itertools.count()
         self._threads: list[threading.Thread] = []
         self._stopping = False
+        self.running = 0  # pieces on a worker now (read without the lock: a hint)
 
     def start(self) -> None:
         for i in range(self.workers):
@@ -117,15 +118,19 @@ class SynthesisPool:
                     return
                 job = heapq.heappop(self._heap)
                 metrics.QUEUE.set(len(self._heap))
-            if job.cancelled:
-                metrics.PIECES.labels("skipped").inc()
-                continue
+                if job.cancelled:
+                    metrics.PIECES.labels("skipped").inc()
+                    continue
+                self.running += 1
             try:
                 result, error = job.fn(lambda job=job: job.cancelled), None
                 metrics.PIECES.labels("done").inc()
             except BaseException as exc:  # handed to the request, never kills the worker
                 result, error = None, exc
                 metrics.PIECES.labels("skipped" if job.cancelled else "failed").inc()
+            finally:
+                with self._cv:
+                    self.running -= 1
             job.loop.call_soon_threadsafe(_settle, job.future, result, error)
 
 

@@ -7,9 +7,11 @@ import logging
 import time
 from dataclasses import dataclass
 
+from .admission import Admission
 from .config import TtsSettings
 from .engine import Engine, PiperEngine, Style
 from .pool import SynthesisPool
+from .stream import DEADLINE_MARGIN_S
 from .voices import VoiceCatalog, VoiceInfo
 
 log = logging.getLogger("rymi.tts")
@@ -23,6 +25,7 @@ class TtsService:
     catalog: VoiceCatalog
     engine: Engine
     pool: SynthesisPool
+    admission: Admission
 
     @classmethod
     def build(cls, settings: TtsSettings, engine: Engine | None = None) -> TtsService:
@@ -31,7 +34,8 @@ class TtsService:
             engine = PiperEngine(onnx_threads=settings.onnx_threads,
                                  solo_threads=settings.solo_threads,
                                  max_loaded=settings.max_loaded_voices, keep=catalog.default_id)
-        return cls(settings, catalog, engine, SynthesisPool(settings.workers, settings.queue_size))
+        return cls(settings, catalog, engine, SynthesisPool(settings.workers, settings.queue_size),
+                   Admission(settings.workers, settings.max_late_s, DEADLINE_MARGIN_S))
 
     async def start(self) -> None:
         """Load the default voice and synthesise once, so the first caller pays nothing."""
@@ -39,10 +43,16 @@ class TtsService:
         voice = self.catalog.voices[self.catalog.default_id]
         started = time.monotonic()
         await asyncio.to_thread(self.engine.load, voice)
-        # Once per worker thread, through the pool, so every thread's first run is warm too.
-        await asyncio.gather(*(
-            self.pool.run(lambda _: self.engine.synthesize(voice, WARMUP_TEXT, Style()), 0.0)
-            for _ in range(self.pool.workers)))
+        # Once per worker thread, through the pool, so every thread's first run is warm too;
+        # all at once, as a busy server runs them: admission's first idea of the pace.
+        pace = self.admission.pace(voice.id)
+
+        def warm_up(_: object) -> None:
+            t = time.monotonic()
+            audio = self.engine.synthesize(voice, WARMUP_TEXT, Style())
+            pace.add(len(WARMUP_TEXT), time.monotonic() - t, len(audio) / voice.sample_rate)
+
+        await asyncio.gather(*(self.pool.run(warm_up, 0.0) for _ in range(self.pool.workers)))
         log.info("voice %s loaded and warmed up in %.2fs (%d voices in catalog, %d workers)",
                  voice.id, time.monotonic() - started, len(self.catalog.voices),
                  self.pool.workers)

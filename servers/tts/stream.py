@@ -20,12 +20,14 @@ import numpy as np
 from servers.common.audio import StreamingResampler, float_to_int16, pcm_bytes
 
 from . import metrics
+from .admission import Debt, Pace, piece_deadline
 from .engine import Engine, Style
 from .pool import SynthesisPool
 from .text import Piece
 from .voices import VoiceInfo
 
 DEADLINE_MARGIN_S = 0.3  # roughly one piece's synthesis time on a small CPU
+DEBT_HORIZON_S = 20.0  # how far ahead admission plays a stream's pieces
 
 
 @dataclass
@@ -43,7 +45,7 @@ class SynthesisStream:
     def __init__(self, *, engine: Engine, pool: SynthesisPool, voice: VoiceInfo,
                  pieces: list[Piece], style: Style, out_rate: int, gain: float,
                  sentence_silence_s: float, resample_quality: str = "HQ",
-                 started: float | None = None) -> None:
+                 started: float | None = None, pace: Pace | None = None) -> None:
         self.engine = engine
         self.pool = pool
         self.voice = voice
@@ -57,19 +59,34 @@ class SynthesisStream:
         self.stats = StreamStats(pieces_total=len(pieces))
         self._audio_ahead_s = 0.0  # native audio queued so far: sets the next deadline
         self._next: asyncio.Future[np.ndarray] | None = None
+        self.pace = pace  # fed with what each piece took; read back by debt()
+        self._closed = False
+        self._queued: float | None = None  # when the first piece was queued
+        self._running_since: float | None = None  # the piece being made, on its worker
 
     def _submit(self, index: int) -> asyncio.Future[np.ndarray]:
         piece = self.pieces[index]
         # Playback starts with the first chunk; this piece is needed when the audio already
         # made runs out, and must be started a little before that (it takes time itself).
         playing_since = self.started + (self.stats.first_audio_s or 0.0)
-        deadline = playing_since + max(0.0, self._audio_ahead_s - DEADLINE_MARGIN_S)
+        deadline = piece_deadline(playing_since, self._audio_ahead_s, DEADLINE_MARGIN_S)
 
         def work(withdrawn: Callable[[], bool]) -> np.ndarray:
             self.stats.pieces_started += 1
-            t = time.monotonic()
-            audio = self.engine.synthesize(self.voice, piece.text, self.style, withdrawn)
-            self.stats.synth_s += time.monotonic() - t
+            shared = self.pool.running > 1
+            t = self._running_since = time.monotonic()
+            try:
+                audio = self.engine.synthesize(self.voice, piece.text, self.style, withdrawn)
+            finally:
+                self._running_since = None
+            took = time.monotonic() - t
+            self.stats.synth_s += took
+            # Admission reckons with pieces that share the cores: the pace of one run
+            # alone (all of them, solo_threads) would promise more than a busy server has.
+            if self.pace is not None and (shared or self.pool.running > 1 or
+                                          self.pool.workers == 1):
+                audio_s = len(audio) / self.voice.sample_rate / self.style.length
+                self.pace.add(len(piece.text), took / self.style.length, audio_s)
             return audio
 
         return self.pool.run(work, deadline)  # queued now: see SynthesisPool.run
@@ -95,6 +112,7 @@ class SynthesisStream:
         Empty only when no piece made any sound: the caller answers that with an error."""
         data = b""
         index = 0
+        self._queued = time.monotonic()
         try:
             task = self._submit(0)
             while True:
@@ -130,9 +148,37 @@ class SynthesisStream:
             self.cancel()
 
     def cancel(self) -> None:
+        """Withdraw the queued piece; the stream owes nothing more (done or given up)."""
+        self._closed = True
         if self._next is not None and not self._next.done():
             self._next.cancel()
         self._next = None
+
+    def debt(self, now: float) -> Debt | None:
+        """The pieces not made yet, costed from the voice's pace, for admission: those
+        of the next ``DEBT_HORIZON_S`` of audio (a long text's later sentences are too
+        far off for one more stream to make them late, and would only slow the check)."""
+        if self.pace is None or self._closed or self.stats.pieces_done == len(self.pieces):
+            return None
+        gap = len(self.silence) / self.voice.sample_rate
+        last = len(self.pieces) - 1
+        pieces: list[tuple[float, float]] = []
+        audio_owed = 0.0
+        for index in range(self.stats.pieces_done, len(self.pieces)):
+            piece = self.pieces[index]
+            estimate = self.pace.estimate(len(piece.text))
+            if estimate is None:
+                return None
+            synth_s, audio_s = estimate[0] * self.style.length, estimate[1] * self.style.length
+            audio_s += gap if piece.ends_sentence and index < last else 0.0
+            pieces.append((synth_s, audio_s))
+            audio_owed += audio_s
+            if audio_owed > DEBT_HORIZON_S:
+                break
+        first = self.stats.first_audio_s
+        return Debt(pieces, None if first is None else self.started + first,
+                    self._audio_ahead_s, self.started, self._queued or now,
+                    self._running_since)
 
     @property
     def audio_seconds(self) -> float:
