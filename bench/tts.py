@@ -6,8 +6,11 @@ Measures, on the client side, time to first audio (TTFA: the first audio bytes, 
 any WAV header; for wyoming the first audio-chunk event) and the real-time factor (time
 to the last byte / seconds of audio), for a 1-sentence and a 4-sentence text, then
 TTFA p50/p95 with 1, 4 and 8 concurrent clients (each client sends the 4-sentence text
-back to back). Servers run one at a time so none steals the others' cores. Prints a
-table with ratios (peer / ours: above 1 means ours is faster); writes results/tts.json.
+back to back), and a burst: 24 callers 0.2 s apart, each playing what arrives in real
+time (how many are served, the longest wait for first audio, the longest total of gaps
+a caller hears, and how many hear more than 0.3 s). Servers run one at a time so none
+steals the others' cores. Prints a table with ratios (peer / ours: above 1 means ours is
+faster); writes results/tts.json.
 """
 
 from __future__ import annotations
@@ -41,57 +44,75 @@ TEXTS = {
                     "$12.50. Your appointment is on March 3rd at 3:30 pm."),
 }
 LONG = TEXTS["4 sentences"]
-# One request: (ttfa_s, total_s, audio_s)
-Synth = Callable[[str], Awaitable[tuple[float, float, float]]]
+BURST = (24, 0.2)  # callers, seconds between them
+# One request: (ttfa_s, total_s, audio_s, gaps_s); None: refused (503)
+Synth = Callable[[str], Awaitable[tuple[float, float, float, float] | None]]
+
+
+class Playback:
+    """A caller that plays what arrives in real time: how long it has nothing to play."""
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+        self.first: float | None = None
+        self.audio_s = self.gaps_s = 0.0
+
+    def arrived(self, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        now = time.perf_counter()
+        if self.first is None:
+            self.first = now
+        else:
+            self.gaps_s += max(0.0, now - (self.first + self.audio_s + self.gaps_s))
+        self.audio_s += seconds
+
+    def result(self) -> tuple[float, float, float, float]:
+        ttfa = (self.first or self.t0) - self.t0
+        return ttfa, time.perf_counter() - self.t0, self.audio_s, self.gaps_s
 
 
 def ours(url: str, client: httpx.AsyncClient) -> Synth:
-    async def synth(text: str) -> tuple[float, float, float]:
-        t0 = time.perf_counter()
-        ttfa, n = None, 0
+    async def synth(text: str) -> tuple[float, float, float, float] | None:
+        play = Playback()
         async with client.stream("POST", f"{url}/tts",
                                  json={"text": text, "format": "pcm_24000"}) as r:
+            if r.status_code == 503:
+                return None
             r.raise_for_status()
             async for chunk in r.aiter_raw():
-                if chunk and ttfa is None:
-                    ttfa = time.perf_counter() - t0
-                n += len(chunk)
-        return ttfa or 0.0, time.perf_counter() - t0, n / 2 / 24000
+                play.arrived(len(chunk) / 2 / 24000)
+        return play.result()
     return synth
 
 
 def piper_http(url: str, client: httpx.AsyncClient) -> Synth:
-    async def synth(text: str) -> tuple[float, float, float]:
-        t0 = time.perf_counter()
-        ttfa, n = None, 0
+    async def synth(text: str) -> tuple[float, float, float, float] | None:
+        play, header = Playback(), 44  # the WAV header comes first: not audio
         async with client.stream("POST", f"{url}/synthesize", json={"text": text}) as r:
             r.raise_for_status()
             async for chunk in r.aiter_raw():
-                n += len(chunk)
-                if ttfa is None and n > 44:  # past the WAV header: audio
-                    ttfa = time.perf_counter() - t0
-        return ttfa or 0.0, time.perf_counter() - t0, (n - 44) / 2 / 22050
+                audio, header = max(0, len(chunk) - header), max(0, header - len(chunk))
+                play.arrived(audio / 2 / 22050)
+        return play.result()
     return synth
 
 
 def wyoming(port: int) -> Synth:
-    async def synth(text: str) -> tuple[float, float, float]:
-        t0 = time.perf_counter()
+    async def synth(text: str) -> tuple[float, float, float, float] | None:
+        play = Playback()
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        ttfa, n, rate = None, 0, 22050
         try:
             await wyoming_event(writer, "synthesize", {"text": text})
             while True:
                 kind, data, payload = await read_wyoming_event(reader)
                 if kind == "audio-chunk":
-                    ttfa = ttfa or time.perf_counter() - t0
-                    n += len(payload)
-                    rate = data.get("rate", rate)
+                    play.arrived(len(payload) / 2 / data.get("rate", 22050))
                 elif kind in ("audio-stop", "error"):
                     break
         finally:
             writer.close()
-        return ttfa or 0.0, time.perf_counter() - t0, n / 2 / rate
+        return play.result()
     return synth
 
 
@@ -105,26 +126,47 @@ async def measure(synth: Synth, runs: int, rounds: int) -> dict[str, float]:
         await synth(LONG)  # warm-up, not counted
     out: dict[str, float] = {}
     for label, text in TEXTS.items():
-        results = [await synth(text) for _ in range(runs)]
+        results = [r for _ in range(runs) if (r := await synth(text))]
         ttfa = [r[0] for r in results]
         out[f"TTFA p50, {label}"] = statistics.median(ttfa)
         out[f"TTFA p95, {label}"] = pct(ttfa, 95)
         out[f"RTF, {label}"] = statistics.mean(r[1] / r[2] for r in results)
     for clients in (1, 4, 8):
-        async def client_loop() -> list[tuple[float, float, float]]:
+        async def client_loop() -> list[tuple[float, float, float, float] | None]:
             return [await synth(LONG) for _ in range(rounds)]
         per_client = await asyncio.gather(*(client_loop() for _ in range(clients)))
-        results = [r for rs in per_client for r in rs]
+        results = [r for rs in per_client for r in rs if r]
         ttfa = [r[0] for r in results]
         out[f"TTFA p50, {clients} concurrent"] = statistics.median(ttfa)
         out[f"TTFA p95, {clients} concurrent"] = pct(ttfa, 95)
         # Worst stream: time to its last byte / its audio seconds (< 1: faster than real time)
         out[f"worst stream RTF, {clients} concurrent"] = max(r[1] / r[2] for r in results)
+        out[f"refused (503), {clients} concurrent"] = sum(r is None for rs in per_client
+                                                          for r in rs)
+    out.update(await burst(synth))
     return out
 
 
+async def burst(synth: Synth) -> dict[str, float]:
+    """More callers than the workers can keep up with, arriving together: those served
+    should hear no gaps (a gap mid-sentence is what a phone caller notices)."""
+    callers, spacing = BURST
+
+    async def caller(delay: float) -> tuple[float, float, float, float] | None:
+        await asyncio.sleep(delay)
+        return await synth(LONG)
+
+    results = await asyncio.gather(*(caller(i * spacing) for i in range(callers)))
+    served = [r for r in results if r]
+    label = f"burst of {callers}"
+    return {f"served, {label}": len(served),
+            f"TTFA worst, {label}": max(r[0] for r in served),
+            f"gaps (s), worst caller, {label}": max(r[3] for r in served),
+            f"callers with gaps > 0.3 s, {label}": sum(r[3] > 0.3 for r in served)}
+
+
 async def bench_server(name: str, voice: Path, runs: int, rounds: int) -> dict[str, float] | None:
-    async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=16)) as client:
+    async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=64)) as client:
         if name == "ours":
             server = start_server("servers.tts", env={"RYMI_TTS_LOG_LEVEL": "warning"})
             try:
@@ -154,7 +196,9 @@ def table(results: dict[str, dict[str, float] | None]) -> str:
         row = f"{metric:<32}"
         for n in names:
             v = results[n][metric]  # type: ignore[index]
-            cell = f"{v * 1000:.0f} ms" if metric.startswith("TTFA") else f"{v:.3f}"
+            cell = (f"{v * 1000:.0f} ms" if metric.startswith("TTFA") else
+                    f"{v:.0f}" if metric.startswith(("served", "refused", "callers")) else
+                    f"{v:.3f}")
             row += f"{cell:>20}"
             if n != "ours":
                 row += f"{v / value:>7.1f}x" if value else f"{'-':>8}"

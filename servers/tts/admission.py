@@ -7,9 +7,8 @@ shortfall only once a piece is already late. A burst of streams was all admitted
 the queue looked short, and every caller then heard gaps (24 streams 0.2 s apart on 2
 workers here: 3.4 s of gaps each) before anyone was told. Here the pool's own schedule
 is played forward: each open stream's remaining pieces, costed from what recent pieces
-took under load (seconds of synthesis and of audio per character), one at a time per
-stream, earliest deadline first on the workers, each due when its caller's audio runs
-out. The new stream is taken unless, with it, a caller would hear more gap than
+took under load (``Pace``), one at a time per stream, earliest deadline first on the
+workers, each due when its caller's audio runs out. The new stream is taken unless, with it, a caller would hear more gap than
 without it: a stream too slow for the machine alone is no reason to refuse others.
 """
 
@@ -86,7 +85,7 @@ class Debt:
     ahead_s: float  # audio made so far
     first_due: float  # the first piece's deadline in the pool (its request's arrival)
     first_queued: float  # when it was queued (or would be): max_late_s counts from there
-    running_since: float | None = None  # its first piece is on a worker since then
+    running_since: float | None = None  # its next piece is on a worker since then
 
 
 class Owing(Protocol):
@@ -105,7 +104,7 @@ class Admission:
     def __init__(self, workers: int, max_late_s: float, margin_s: float,
                  gap_s: float = 0.3) -> None:
         self.workers = workers
-        self.max_late_s = max_late_s  # how long past arrival a first piece may come
+        self.max_late_s = max_late_s  # how long past its queueing a first audio may come
         self.margin_s = margin_s  # the streams' own deadline margin
         self.gap_s = gap_s  # more gap than this, added by one more stream, refuses it
         self._paces: dict[str, Pace] = {}
@@ -117,10 +116,8 @@ class Admission:
         return self._paces.setdefault(voice_id, Pace())
 
     def opened(self, stream: Owing) -> None:
+        """Owed from now until it owes nothing (``debt`` None) or nobody holds it."""
         self._open.add(stream)
-
-    def closed(self, stream: Owing) -> None:
-        self._open.discard(stream)
 
     def refuses(self, new: Owing, now: float) -> bool:
         """Whether taking ``new`` (not opened yet) adds more than ``gap_s`` of gap to some
