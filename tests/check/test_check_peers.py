@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import resource
 import subprocess
 import sys
 import warnings
@@ -30,11 +31,6 @@ def run_check(*args: str, tmp_path) -> tuple[int, dict]:
 PEER_ADDRESS_SPACE = 8 << 30
 
 
-def _capped() -> None:
-    import resource
-    resource.setrlimit(resource.RLIMIT_AS, (PEER_ADDRESS_SPACE, PEER_ADDRESS_SPACE))
-
-
 @pytest.fixture
 def piper_http_server():
     """piper's own HTTP server on the same joe voice: it answers a WAV file, not PCM.
@@ -45,8 +41,10 @@ def piper_http_server():
     port = free_port()
     proc = subprocess.Popen([str(python), "-m", "piper.http_server", "-m", str(voice),
                              "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            preexec_fn=_capped)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Set from here, not in the child before exec (preexec_fn can deadlock a parent with
+    # threads); the voice loads after this, well within the limit.
+    resource.prlimit(proc.pid, resource.RLIMIT_AS, (PEER_ADDRESS_SPACE, PEER_ADDRESS_SPACE))
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
