@@ -96,7 +96,7 @@ class SynthesisStream:
         last = index == len(self.pieces) - 1
         # No gap after a piece that made no sound ("_"): it would be silence alone, and
         # as the first chunk, silence sent ahead of the speech.
-        if not last and len(audio) and self.pieces[index].ends_sentence and len(self.silence):
+        if len(audio) and len(self.silence) and self._silence_after(index):
             audio = np.concatenate([audio, self.silence])
         self._audio_ahead_s += len(audio) / self.voice.sample_rate
         # Fixed gain, hard-limited: never normalised per piece (no loudness jumps).
@@ -154,6 +154,10 @@ class SynthesisStream:
             self._next.cancel()
         self._next = None
 
+    def _silence_after(self, index: int) -> bool:
+        """Sentence silence follows a piece that ends a sentence, but not the last."""
+        return index < len(self.pieces) - 1 and self.pieces[index].ends_sentence
+
     def debt(self, now: float) -> Debt | None:
         """The pieces not made yet, costed from the voice's pace, for admission: those
         of the next ``DEBT_HORIZON_S`` of audio (a long text's later sentences are too
@@ -161,7 +165,6 @@ class SynthesisStream:
         if self.pace is None or self._closed or self.stats.pieces_done == len(self.pieces):
             return None
         gap = len(self.silence) / self.voice.sample_rate
-        last = len(self.pieces) - 1
         pieces: list[tuple[float, float]] = []
         audio_owed = 0.0
         for index in range(self.stats.pieces_done, len(self.pieces)):
@@ -170,7 +173,7 @@ class SynthesisStream:
             if estimate is None:
                 return None
             synth_s, audio_s = estimate[0] * self.style.length, estimate[1] * self.style.length
-            audio_s += gap if piece.ends_sentence and index < last else 0.0
+            audio_s += gap if self._silence_after(index) else 0.0
             pieces.append((synth_s, audio_s))
             audio_owed += audio_s
             if audio_owed > DEBT_HORIZON_S:
