@@ -6,6 +6,10 @@ server's write buffer, about one byte of memory per byte sent (400 MB of pings: 
 held until the socket closed; 250 MB at 4 MB/s, past the idle close). Here reading
 stops once the write buffer is over its high-water mark, and goes on when it drains.
 
+A connection lost with no close frame is reported to the app as 1006 (RFC 6455 7.1.5,
+"abnormal closure"): uvicorn says 1005 once the handshake is done, which is the code
+of a close frame that carried no status, so a dropped call read as a polite goodbye.
+
 A handshake the websockets library refuses itself (a bad Sec-WebSocket-Key or -Version,
 before auth) was answered in plain text: it gets the contract's JSON error body too.
 """
@@ -28,6 +32,13 @@ class BoundedWebSocketProtocol(WebSocketsSansIOProtocol):
         super().__init__(*args, **kwargs)
         self._held_for_writes = False
         self.conn.reject = _json_reject  # what its accept() refuses with, and a 500
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.conn.close_rcvd is None:
+            # uvicorn picks 1006 only before the handshake; nothing else it does here
+            # reads the flag, and it sets it again itself.
+            self.handshake_complete = False
+        super().connection_lost(exc)
 
     def handle_ping(self) -> None:
         super().handle_ping()

@@ -73,7 +73,7 @@ class SttSession:
         self.pcm = Pcm16Reassembler()
         self.limits = SessionLimits(s, ctx.state, time.monotonic())
         self.samples = 0
-        self.client_close_code: int | None = None  # 1005/1006: gone with no close frame
+        self.client_close_code: int | None = None  # 1006: gone with no close frame
 
     # -- lifecycle --------------------------------------------------------------------
     async def run(self) -> None:
@@ -101,7 +101,7 @@ class SttSession:
             extra = usage_of(self.ws).extra
             if self.turns.abort.done():  # the engine failed: the record says so (1011 alone
                 note_error(self.ws, "engine_error")  # was any server error)
-            if code is None:  # the client left (a dropped call: 1005/1006), as TTS and LLM say
+            if code is None:  # the client left (a dropped call: 1006), as TTS and LLM say
                 extra.update(client_disconnected=True, client_close_code=self.client_close_code)
             extra.update(
                 audio_seconds=round(self.samples / SAMPLE_RATE, 3), finals=self.turns.finals,
