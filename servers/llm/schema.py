@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 
 class _Lenient(BaseModel):
@@ -164,6 +164,41 @@ class ChatRequest(_Lenient):
             # ASCII only: "²" and "١" pass isdigit() and then failed the engine (a 500).
             if not (token.isascii() and token.isdigit()) or not -100 <= bias <= 100:
                 raise ValueError("keys are token ids, values from -100 to 100")
+        return v
+
+    @field_validator("tools")
+    @classmethod
+    def _tools(cls, v: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+        if v == []:  # OpenAI's and vLLM's rule: a tool_choice over nothing was ignored
+            raise ValueError("give at least one tool, or leave tools out")
+        return v
+
+    @field_validator("tool_choice")
+    @classmethod
+    def _tool_choice(cls, v: str | dict[str, Any] | None,
+                     info: ValidationInfo) -> str | dict[str, Any] | None:
+        """A call the model must make ("required", a named function) needs the tool:
+        without one it was answered in plain text, the promise dropped in silence (the
+        in-process engine), or refused as a 500. "auto" and "none" need none. Other
+        object forms (OpenAI's newer "allowed_tools") are left to the backend."""
+        if isinstance(v, str) and v not in ("none", "auto", "required"):
+            raise ValueError('"none", "auto", "required" or {"type": "function", '
+                             '"function": {"name": ...}}')
+        if v in (None, "none", "auto") or isinstance(v, dict) and v.get("type") != "function":
+            return v
+        tools = info.data.get("tools") or []
+        if not tools:
+            raise ValueError("a call the model must make needs tools to call")
+        if isinstance(v, dict):
+            fn = v.get("function")
+            name = fn.get("name") if isinstance(fn, dict) else None
+            if not isinstance(name, str) or not name:
+                raise ValueError('a named function is {"type": "function", "function": '
+                                 '{"name": ...}}')
+            names = {t["function"].get("name") for t in tools
+                     if isinstance(t.get("function"), dict)}
+            if name not in names:
+                raise ValueError(f"{name!r} is not one of the tools")
         return v
 
     @field_validator("stop")

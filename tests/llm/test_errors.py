@@ -9,6 +9,7 @@ from tests.llm.conftest import TOKEN
 from tests.support.servers import RunningServer, metric
 
 OK_MESSAGES = [{"role": "user", "content": "hi"}]
+TOOL = {"type": "function", "function": {"name": "end_call", "parameters": {"type": "object"}}}
 
 
 def post(server: RunningServer, content: bytes | None = None, json: object = None,
@@ -87,6 +88,27 @@ def test_400_malformed_json(llm: RunningServer) -> None:
     ({"messages": [{"role": "user", "content": [{"type": "text"}]}]},
      "messages.0.content.0.text"),
     ({"messages": OK_MESSAGES, "stop": 5}, "stop"),
+    # A call the model must make, with nothing to call: answered in prose before (or, a
+    # name vLLM's own check refused, a 500 engine_error).
+    ({"messages": OK_MESSAGES, "tool_choice": "required"}, "tool_choice"),
+    ({"messages": OK_MESSAGES, "tools": [], "tool_choice": "required"}, "tools"),
+    ({"messages": OK_MESSAGES, "tools": [TOOL], "tool_choice": "any"}, "tool_choice"),
+    ({"messages": OK_MESSAGES, "tools": [TOOL], "tool_choice": {"type": "function"}},
+     "tool_choice"),
+    ({"messages": OK_MESSAGES, "tools": [TOOL], "tool_choice": {
+        "type": "function", "function": {"name": "transfer_call"}}}, "tool_choice"),
+    # A form our schema leaves to the backend, which vLLM's own check refuses.
+    ({"messages": OK_MESSAGES, "tools": [TOOL], "tool_choice": {
+        "type": "allowed_tools", "allowed_tools": {"mode": "auto", "tools": []}}},
+     "tool_choice"),
+    # The tokenizer's arguments, not the template's: a prompt cut to 3 tokens answered
+    # 200, a return_tensors was a 500, a tokenizer_kwargs' error showed our model path.
+    ({"messages": OK_MESSAGES, "chat_template_kwargs": {"truncation": True, "max_length": 3}},
+     "chat_template_kwargs"),
+    ({"messages": OK_MESSAGES, "chat_template_kwargs": {"return_tensors": "np"}},
+     "chat_template_kwargs"),
+    ({"messages": OK_MESSAGES, "chat_template_kwargs": {"tokenizer_kwargs": {}}},
+     "chat_template_kwargs"),
 ])
 def test_400_bad_values_name_the_field(llm: RunningServer, body: dict, param: str) -> None:
     err = shaped(post(llm, json=body), 400, "invalid_value")

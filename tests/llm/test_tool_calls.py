@@ -231,3 +231,29 @@ def test_structured_outputs_reach_the_engine_and_one_at_a_time():
 
 
 # -- the real engine (the suite's server runs the hermes parser) -------------------------
+
+
+def test_the_refused_template_arguments_are_all_of_the_tokenizers_own() -> None:
+    """Every argument of apply_chat_template is set by us, refused, or the template's
+    (a new one in a transformers release fails here, not quietly in a prompt)."""
+    import inspect
+
+    from transformers import PreTrainedTokenizerBase
+
+    from servers.llm.backends.vllm_prompt import _OURS, TOKENIZER_ARGS
+
+    named = set(inspect.signature(PreTrainedTokenizerBase.apply_chat_template).parameters)
+    template_side = {"self", "kwargs", "documents", "continue_final_message"}
+    assert named - template_side == (TOKENIZER_ARGS | _OURS) & named
+    assert not TOKENIZER_ARGS & _OURS
+
+
+def test_a_templates_failure_is_told_without_the_tokenizers_repr() -> None:
+    import jinja2
+
+    from servers.llm.backends.vllm_prompt import template_error
+
+    assert template_error(jinja2.TemplateError("roles must alternate")) == "roles must alternate"
+    assert template_error(ValueError("x" * 900)) == "x" * 500
+    assert template_error(TypeError("got PreTrainedTokenizerFast(name_or_path='/srv/m')")) \
+        == "TypeError"

@@ -23,7 +23,7 @@ from ..schema import ChatRequest, is_text
 from . import Delta, EngineError, vllm_cache
 from .vllm_build import build_in_thread, prepare_processes
 from .vllm_output import OutputParser, parser_class
-from .vllm_prompt import messages_of, template_kwargs, template_takes_tools
+from .vllm_prompt import messages_of, template_error, template_kwargs, template_takes_tools
 from .vllm_sampling import sampling_params
 
 log = logging.getLogger("rymi.llm.vllm")
@@ -174,7 +174,7 @@ class VllmBackend:
                 out = await asyncio.to_thread(self.tokenizer.apply_chat_template, messages,
                                               **kwargs)
         except Exception as exc:  # a template that rejects the conversation (roles, order)
-            said = f"chat template rejected the messages: {exc}"
+            said = f"chat template rejected the messages: {template_error(exc)}"
             for i, m in enumerate(messages):  # (the tokenizer's own words say nothing of it)
                 if not is_text(m.get("content") or ""):
                     said = (f"messages[{i}].content is not valid Unicode text (half a "
@@ -252,6 +252,7 @@ class VllmBackend:
 
 
 _FAILED = frozenset({"error", "abort"})  # finish reasons that are no answer
+
 
 
 async def _abort_quietly(engine: Any, rid: str) -> None:

@@ -62,15 +62,25 @@ class OutputParser:
             body.update(tools=req.tools, tool_choice=req.tool_choice or "auto")
             if req.parallel_tool_calls is not None:
                 body["parallel_tool_calls"] = req.parallel_tool_calls
-        try:  # vLLM's own request type, which its parsers read (tools, tool_choice)
-            request = ChatCompletionRequest.model_validate(body)
-        except ValidationError:
-            # The messages rendered already: past turns vLLM's types read more strictly
-            # are no reason to refuse (a parser counts past calls in them at most).
-            body["messages"] = [{"role": "user", "content": ""}]
-            request = _validated(ChatCompletionRequest, body)
-        self.parser = cls(tokenizer, request.tools)
-        self.request = self.parser.adjust_request(request)
+        from vllm.exceptions import VLLMClientError
+
+        try:
+            try:  # vLLM's own request type, which its parsers read (tools, tool_choice)
+                request = ChatCompletionRequest.model_validate(body)
+            except ValidationError:
+                # The messages rendered already: past turns vLLM's types read more
+                # strictly are no reason to refuse (a parser counts past calls at most).
+                body["messages"] = [{"role": "user", "content": ""}]
+                request = _validated(ChatCompletionRequest, body)
+            self.parser = cls(tokenizer, request.tools)
+            self.request = self.parser.adjust_request(request)
+        except VLLMClientError as exc:
+            # vLLM's request checks raise their own type, which pydantic does not wrap:
+            # it went on as a 500 engine_error, vLLM's reason only in our log.
+            param = getattr(exc, "parameter", None)
+            raise EngineError(400, exc.args[0] if exc.args else str(exc), "invalid_value",
+                              param.split(".")[0] if isinstance(param, str) else None
+                              ) from None
         self.called = False
         # vLLM's server, after OpenAI: a named function's call ends "stop", others
         # "tool_calls".

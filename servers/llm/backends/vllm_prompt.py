@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from ..schema import ChatRequest
+from . import EngineError
+
+log = logging.getLogger("rymi.llm.vllm")
 
 
 def messages_of(req: ChatRequest) -> list[dict[str, Any]]:
@@ -18,12 +22,26 @@ _OURS = frozenset({"add_generation_prompt", "tokenize", "return_dict", "tools",
                    "chat_template", "conversation", "messages", "tokenizer"})
 
 
+# apply_chat_template's own arguments for the tokenizer, not the template: this server
+# tokenizes as it renders (vLLM's renders text), so they reached the prompt's ids. A
+# "truncation" and "max_length" cut the prompt to 3 tokens and the answer looked fine;
+# "return_tensors" was a 500. (tests/llm check this against transformers' signature.)
+TOKENIZER_ARGS = frozenset({"padding", "truncation", "max_length", "return_tensors",
+                            "return_assistant_tokens_mask", "tokenizer_kwargs"})
+
+
 def template_kwargs(req: ChatRequest) -> dict[str, Any]:
     """The chat template's arguments: the request's ``chat_template_kwargs`` (vLLM's
     field: {"enable_thinking": false} for a Qwen3 model), its ``reasoning_effort`` as
     vLLM's server passes it, then ours over them. Before, both were dropped without a
     word and a Qwen3 model thought before every answer."""
-    theirs = {k: v for k, v in (req.chat_template_kwargs or {}).items() if k not in _OURS}
+    given = req.chat_template_kwargs or {}
+    if refused := sorted(TOKENIZER_ARGS & given.keys()):
+        raise EngineError(400, f"chat_template_kwargs: {', '.join(refused)} are the "
+                          "tokenizer's arguments, not the chat template's; this server "
+                          "tokenizes the whole prompt", "invalid_value",
+                          "chat_template_kwargs")
+    theirs = {k: v for k, v in given.items() if k not in _OURS}
     if req.reasoning_effort is not None:
         theirs["reasoning_effort"] = req.reasoning_effort  # (gpt-oss's templates read it)
         theirs.setdefault("enable_thinking", req.reasoning_effort != "none")
@@ -70,3 +88,15 @@ def template_takes_tools(tokenizer: Any) -> bool:
     except Exception:  # noqa: BLE001 - a template that fails here fails the request loudly
         return True
     return bool(with_tool != bare)
+
+
+def template_error(exc: Exception) -> str:
+    """What the caller is told of a template's failure: the template's own words (its
+    raise_exception) or a ValueError's, capped; of anything else its type alone, the
+    detail in our log (a TypeError's text held the tokenizer's repr and its path)."""
+    import jinja2
+
+    if isinstance(exc, (jinja2.TemplateError, ValueError)):
+        return str(exc)[:500]
+    log.warning("chat template failed: %r", exc)
+    return type(exc).__name__
