@@ -15,7 +15,10 @@ streamed or not), and ``fault:loose``, which breaks the stream's rules (a
 new id and created in every chunk, no role, no finish_reason; not streamed, an answer
 with none of the contract's fields but its text), and ``fault:200-error`` (an error
 object under a 200, as some gateways answer, streamed or not), ``fault:no-stream`` (one
-whole answer with a tool call, even to a stream). It runs in a thread of
+whole answer with a tool call, even to a stream), ``fault:not-json`` (an event that is no
+JSON mid-stream), ``fault:odd-usage`` (counts that are no counts), ``fault:odd-fields``
+and ``fault:echo-key-code`` (a 400 whose type, code and param are no strings, or hold
+the key). It runs in a thread of
 the test process, so tests can read ``FaultState`` directly.
 """
 
@@ -110,6 +113,12 @@ def make_app(state: FaultState) -> Starlette:
             said = json.dumps({"error": {"message": f"bad key {key}", "type": "x",
                                          "code": "bad_key"}}).replace("-", "\\u002d")
             return Response(said, 400, media_type="application/json")
+        if fault == "echo-key-code":  # the key echoed in the fields beside the message
+            return JSONResponse({"error": {"message": "no", "type": f"t {key}", "param": key,
+                                           "code": f"bad {key}"}}, 400)
+        if fault == "odd-fields":  # no strings where the contract has them
+            return JSONResponse({"error": {"message": "weird", "type": 7, "param": ["x"],
+                                           "code": {"a": 1}}}, 400)
         if fault == "echo-key-200":  # the key echoed in an error under a 200
             return JSONResponse({"error": {"message": f"bad key {key}", "type": "x"}})
         if not body.get("stream"):
@@ -119,6 +128,8 @@ def make_app(state: FaultState) -> Starlette:
             usage = {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}
             if fault == "no-total":
                 del usage["total_tokens"]
+            if fault == "odd-usage":  # counts that are no counts (a string, a negative)
+                usage.update(prompt_tokens="3", completion_tokens=-1)
             if fault == "lone-surrogate":  # and no total: re-encoded by the proxy
                 del usage["total_tokens"]
                 return Response(json.dumps({"id": "chatcmpl-fault", "object": "chat.completion",
@@ -191,6 +202,8 @@ async def _stream(fault: str, body: dict, state: FaultState):
             return
         yield _chunk(role=True)
         yield _chunk("Hel")
+        if fault == "not-json":  # an event a client's SDK cannot read, then the rest
+            yield b"data: {not json\n\n"
         if fault == "die":
             raise RuntimeError("upstream died")  # uvicorn drops the connection mid-body
         if fault == "stall":
@@ -218,6 +231,8 @@ async def _stream(fault: str, body: dict, state: FaultState):
         asked = (body.get("stream_options") or {}).get("include_usage")
         if fault == "usage-unasked" or (asked and fault not in ("usage-on-choice", "no-usage")):
             usage = {k: v for k, v in USAGE.items() if fault != "no-total" or k != "total_tokens"}
+            if fault == "odd-usage":
+                usage.update(prompt_tokens="3", completion_tokens=-1)
             yield (b"data: " + json.dumps({"id": "chatcmpl-fault", "object": "chat.completion.chunk",
                    "created": 1, "model": MODEL, "choices": [], "usage": usage}).encode() + b"\n\n")
         yield b"data: [DONE]\n\n"

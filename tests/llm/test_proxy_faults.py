@@ -176,7 +176,7 @@ def test_a_stream_cut_before_the_upstreams_usage_records_an_estimate(
 
 @pytest.mark.parametrize("fault, stream", [
     ("echo-key-200", True), ("echo-key-200", False), ("echo-key-first", True),
-    ("echo-key-escaped", True), ("echo-key-mid", True)])
+    ("echo-key-escaped", True), ("echo-key-mid", True), ("echo-key-code", True)])
 def test_the_upstream_token_an_upstream_echoes_never_reaches_the_caller(
         fault_proxy: RunningServer, fault: str, stream: bool) -> None:
     """Only a plain 4xx/5xx body was blanked: an error under a 200, in a stream's first
@@ -184,7 +184,7 @@ def test_the_upstream_token_an_upstream_echoes_never_reaches_the_caller(
     customer's provider key to the caller (security review, round 9)."""
     r, data = ask_fault(fault_proxy.url, fault, stream=stream)
     said = (r.text if r.status_code != 200 else data.decode()).replace("\\u002d", "-")
-    assert "bad key" in said, said  # the upstream's words are still passed on...
+    assert "bad" in said, said  # the upstream's words are still passed on...
     assert "upstream-secret-77" not in said and "[the upstream token]" in said, said
     assert "upstream-secret-77" not in fault_proxy.logs()  # ... and never the key
 
@@ -207,3 +207,34 @@ def test_an_upstreams_own_error_codes_make_no_metric_series(fault_proxy: Running
     assert "first-code-" not in text
     assert metric(fault_proxy, "rymi_llm_errors_total", code="upstream_error_event",
                   phase="before_stream") >= 3
+
+
+def test_an_event_that_is_no_json_ends_the_stream_as_a_bad_response(
+        fault_proxy: RunningServer) -> None:
+    """``data: {not json`` went on as it came, and the caller's SDK failed on it."""
+    r, data = ask_fault(fault_proxy.url, "not-json")
+    objs = payloads(data)  # every event JSON (asserted by payloads), and no [DONE]
+    assert r.status_code == 200 and "[DONE]" not in objs
+    assert [o["choices"][0]["delta"].get("content") for o in objs[:2]] == ["", "Hel"]
+    assert objs[-1]["error"]["code"] == "upstream_bad_response" and len(objs) == 3
+
+
+def test_usage_counts_that_are_no_counts_leave_the_answer_whole(
+        fault_proxy: RunningServer) -> None:
+    """A "3" reached the token counter: a whole answer became a 500 (internal_error)."""
+    before = len(fault_proxy.logs())
+    r, _ = ask_fault(fault_proxy.url, "odd-usage", stream=False)
+    assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"] == "ok", r.text
+    r, data = ask_fault(fault_proxy.url, "odd-usage", stream_options={"include_usage": True})
+    assert r.status_code == 200 and payloads(data)[-1] == "[DONE]", data
+    time.sleep(0.5)  # the record and metrics are written after the last byte
+    assert "Traceback" not in fault_proxy.logs()[before:]
+
+
+def test_an_upstream_errors_fields_reach_the_caller_as_strings(
+        fault_proxy: RunningServer) -> None:
+    r, _ = ask_fault(fault_proxy.url, "odd-fields")
+    err = r.json()["error"]
+    assert r.status_code == 400 and err["message"] == "weird", r.text
+    assert isinstance(err["type"], str) and isinstance(err["code"], str), err
+    assert err.get("param") is None, err

@@ -187,3 +187,62 @@ def test_a_first_event_error_is_said_with_the_upstreams_4xx_else_502(code: objec
 
     first = b"data: " + json.dumps({"error": {"message": "no", "code": code}}).encode()
     assert refused_at_first_event(first + b"\n\n", "upstream_error").status == status
+
+
+@pytest.mark.parametrize("bad", [b"data: {not json\n\n", b"data: 12\n\n", b"data: [1, 2]\n\n",
+                                 b'data: {"a": 1} trailing\n\n'])
+def test_an_event_that_is_no_json_object_ends_the_stream_with_an_error(bad: bytes) -> None:
+    """It went to the client as it came, and the client's SDK failed mid-answer on it."""
+    for pieces in ([ROLE, TEXT, bad, STOP, DONE], [ROLE, TEXT + bad + STOP + DONE]):
+        out, state = relay(pieces)
+        sent = b"".join(out)
+        assert sent.startswith(ROLE + TEXT) and bad not in sent and DONE not in sent
+        objs = [json.loads(ev[6:]) for ev in sent.split(b"\n\n")[:-1]]
+        assert objs[-1]["error"]["code"] == "upstream_bad_response"
+        assert state.error == "upstream_bad_response"
+    # Comments, [DONE] and JSON with the words in it are none of that.
+    tricky = b'data: {' + ID + b'"choices":[{"index":0,"delta":{"content":"data: 12"}}]}\n\n'
+    out, state = relay([ROLE, b": ping\n\n", tricky, b"data: \n\n", STOP, DONE], drop_usage=True)
+    assert b"".join(out) == ROLE + b": ping\n\n" + tricky + b"data: \n\n" + STOP + DONE
+    assert state.error is None
+
+
+@pytest.mark.parametrize("usage", [{"prompt_tokens": "5", "completion_tokens": 2},
+                                   {"prompt_tokens": 5, "completion_tokens": -3},
+                                   {"prompt_tokens": True, "completion_tokens": 2.5}])
+def test_usage_counts_that_are_no_counts_are_not_counted(usage: dict) -> None:
+    """A "5" reached the metrics' counter and made the whole answer a 500."""
+    odd = b"data: " + json.dumps({"id": "chatcmpl-1", "created": 7, "choices": [],
+                                  "usage": usage}).encode() + b"\n\n"
+    out, state = relay([ROLE, TEXT, STOP, odd, DONE])
+    assert b"".join(out).endswith(DONE) and state.error is None  # relayed, not failed
+    assert state.prompt_tokens in (None, 5) and state.completion_tokens in (None, 2)
+    assert state.prompt_tokens is None or state.completion_tokens is None
+
+
+def test_an_upstream_errors_fields_are_strings_and_the_token_is_blanked(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its type, code and param went on as they came (an integer type, a list param, a
+    dict code as its repr) and a key echoed there was never blanked."""
+    from servers.llm.backends import secret
+    from servers.llm.backends.upstream_errors import map_status, refused_at_first_event
+
+    monkeypatch.setattr(secret, "_token", "sk-up-123")
+    odd = {"error": {"message": "weird sk-up-123", "type": 7, "param": ["x"],
+                     "code": {"a": 1}}}
+    echo = {"error": {"message": "no", "type": "sk-up-123", "param": "sk-up-123",
+                      "code": "bad sk-up-123"}}
+    for body in (odd, echo):
+        raw = json.dumps(body).encode()
+        for err in (map_status(400, raw, {}), refused_at_first_event(b"data: " + raw + b"\n\n",
+                                                                     "upstream_error")):
+            said = json.dumps(err.body())
+            assert "sk-up-123" not in said and "{'a'" not in said, said
+            fields = json.loads(said)["error"]
+            assert all(isinstance(fields[k], str) for k in ("message", "type", "code"))
+            assert fields.get("param") is None or isinstance(fields["param"], str)
+        out, _ = relay([ROLE, TEXT, b"data: " + raw + b"\n\n", DONE])
+        said = b"".join(out).decode()
+        assert "sk-up-123" not in said and "{'a'" not in said, said
+        last = json.loads(said.split("\n\n")[-2][6:])["error"]
+        assert all(isinstance(last[k], str) for k in ("message", "type", "code")), last

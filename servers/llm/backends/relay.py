@@ -19,12 +19,24 @@ The stream's other rules (one id, role first, a finish_reason) are ``conform``'s
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 
-from ..sse import error_event, event, event_data, json_or_none, total_added, usage_dict
+from ..sse import (
+    error_event,
+    event,
+    event_data,
+    first_not_json,
+    json_or_none,
+    total_added,
+    usage_dict,
+)
 from .conform import Conformer
 from .secret import blanked
+from .upstream_errors import said
+
+log = logging.getLogger("rymi.llm.upstream")
 
 # An event never legitimately comes near this (a chunk is a token or a few); one that
 # does is an upstream that never ends an event, which would otherwise be held in memory.
@@ -58,6 +70,16 @@ class StreamState:
         # cut by the client, the upstream or the drain), one token each as vLLM and
         # OpenAI stream them.
         self.text_events = 0
+
+    def count(self, usage: dict[str, object]) -> None:
+        """The upstream's token counts, where they are counts: a "5" or a -3 went on to
+        the metrics and made a whole answer a 500."""
+        self.prompt_tokens = _tokens(usage.get("prompt_tokens"))
+        self.completion_tokens = _tokens(usage.get("completion_tokens"))
+
+
+def _tokens(value: object) -> int | None:
+    return value if type(value) is int and value >= 0 else None
 
 
 class Framer:
@@ -109,6 +131,9 @@ class Framer:
             ready = _utf8(ready)
         if not _one_data_line_each(ready):
             ready = canonical(ready)
+        if (bad := first_not_json(ready)) is not None:
+            log.warning("the upstream sent an event that is not JSON: %r", ready[bad:bad + 120])
+            ready = ready[:bad]  # what came before it goes on, then the error event
         ready = self._conform.feed(ready)
         state = self.state
         if state.ttft_s is None and _CONTENT.search(ready):
@@ -120,7 +145,12 @@ class Framer:
                                           and _PRESENT.search(ready)):
             ready, done = _inspect(ready, self.drop_usage, state, self._conform)
             self.finished = done or state.error is not None
-        return _MODEL.sub(self._model, ready) if self._model else ready
+        if self._model:
+            ready = _MODEL.sub(self._model, ready)
+        if bad is not None and not self.finished:
+            ready += self._fail("the upstream sent an event that is not JSON",
+                                "upstream_bad_response")
+        return ready
 
     def end(self) -> bytes:
         """The upstream's body ended: an error event if that was before ``[DONE]``."""
@@ -237,8 +267,7 @@ def _inspect(ready: bytes, drop_usage: bool, state: StreamState,
                 return b"".join(kept), False
             usage = obj.get("usage") if isinstance(obj, dict) else None
             if isinstance(usage, dict):
-                state.prompt_tokens = usage.get("prompt_tokens")
-                state.completion_tokens = usage.get("completion_tokens")
+                state.count(usage)
                 if obj.get("choices"):  # on a choice chunk: relayed without it, kept
                     state.late_usage = usage
                     del obj["usage"]
@@ -265,14 +294,13 @@ def _usage_event(state: StreamState, conform: Conformer) -> bytes:
 def _in_our_shape(err: object) -> bytes | None:
     """The upstream's error event rewritten to the contract's shape, where it is not in
     it (vLLM's server writes an integer code, llama.cpp a bare string); None if it is."""
-    if isinstance(err, dict) and all(isinstance(err.get(k), str) and err.get(k)
+    if isinstance(err, dict) and all(isinstance(err.get(k), str) and err[k] and
+                                     blanked(err[k]) == err[k]
                                      for k in ("message", "type", "code")) \
-            and blanked(err["message"]) == err["message"]:
+            and (err.get("param") is None or said(err["param"]) == err["param"]):
         return None
     if not isinstance(err, dict):
         err = {"message": str(err)}
-    code, param = err.get("code"), err.get("param")
     return error_event(blanked(str(err.get("message") or "the upstream failed mid-stream")),
-                       str(err.get("type") or "upstream_error"),
-                       str(code) if code not in (None, "") else "upstream_error_event",
-                       param if isinstance(param, str) else None)
+                       said(err.get("type")) or "upstream_error",
+                       said(err.get("code")) or "upstream_error_event", said(err.get("param")))

@@ -199,8 +199,7 @@ class UpstreamBackend:
         if changed:  # re-encoded only then
             data = compact_json(answer)
         usage = answer["usage"] if isinstance(answer["usage"], dict) else {}
-        state.prompt_tokens = usage.get("prompt_tokens")
-        state.completion_tokens = usage.get("completion_tokens")
+        state.count(usage)
         return data
 
     async def first(self, resp: Response | Replayed, framer: Framer) -> bytes:

@@ -100,12 +100,21 @@ def error_parts(body: bytes) -> tuple[str, str | None, str | None, str | None]:
         return body[:300].decode("utf-8", "replace").strip(), None, None, None
     err = obj.get("error") if isinstance(obj, dict) else None
     if isinstance(err, dict):
-        code = err.get("code")
-        return (str(err.get("message") or ""), err.get("type") or None,
-                str(code) if code not in (None, "") else None, err.get("param"))
+        return (str(err.get("message") or ""), said(err.get("type")), said(err.get("code")),
+                said(err.get("param")))
     if isinstance(err, str):  # llama.cpp and ollama send {"error": "text"}
         return err, None, None, None
     return json.dumps(obj)[:300], None, None, None
+
+
+def said(value: object) -> str | None:
+    """An upstream error's type, code or param as the contract's string (vLLM writes an
+    integer code), token blanked: an object or a list there went on as it was, and a
+    key an upstream echoed in its code reached the caller and our log. None if empty or
+    no scalar."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
+        return None
+    return blanked(str(value))
 
 
 def refused_at_first_event(events: bytes, code: str) -> ApiError:
@@ -116,18 +125,17 @@ def refused_at_first_event(events: bytes, code: str) -> ApiError:
     err = obj.get("error") if isinstance(obj, dict) else None
     if not isinstance(err, dict):
         err = {"message": err} if isinstance(err, str) else {}
-    upstream_code = str(err.get("code") or "")  # the relay wrote vLLM's 400 as "400"
+    upstream_code = said(err.get("code")) or ""  # the relay wrote vLLM's 400 as "400"
     # (ASCII: "²" passes isdigit() and failed int(), a 500 for the upstream's odd code)
     number = int(upstream_code) if upstream_code.isascii() and upstream_code.isdigit() else 0
     status = number if 400 <= number < 500 else \
         400 if err.get("type") in ("invalid_request_error", "BadRequestError") else 502
-    param = err.get("param")
     message = blanked(str(err.get("message") or "the upstream failed before its first event"))
     if status in _OUR_CREDENTIALS:  # in a stream's first event as in a status line
         return _credentials_refused(status, message)
     return ApiError(_ours(status), message,
                     upstream_code if upstream_code and not number else code,
-                    param=param if isinstance(param, str) else None,
+                    param=said(err.get("param")),
                     # the contract's 429 says when to retry (OpenRouter's comes this way)
                     headers={"retry-after": "1"} if status == 429 else None)
 
