@@ -246,3 +246,18 @@ def test_an_upstream_errors_fields_are_strings_and_the_token_is_blanked(
         assert "sk-up-123" not in said and "{'a'" not in said, said
         last = json.loads(said.split("\n\n")[-2][6:])["error"]
         assert all(isinstance(last[k], str) for k in ("message", "type", "code")), last
+
+
+@pytest.mark.parametrize("body, said", [
+    ({"error": {"message": "m", "type": "t", "code": "c", "param": "p"}}, ("m", "t", "c", "p")),
+    ({"error": "llama says no"}, ("llama says no", None, None, None)),
+    # An older vLLM server's: the fields at the top, not the whole JSON as the message.
+    ({"object": "error", "message": "too long", "type": "BadRequestError", "param": None,
+      "code": 400}, ("too long", "BadRequestError", "400", None)),
+    ({"detail": "Not authenticated"}, ("Not authenticated", None, None, None)),
+])
+def test_an_upstream_error_body_is_read_in_each_shape_servers_write(body: dict,
+                                                                   said: tuple) -> None:
+    from servers.llm.backends.upstream_errors import error_parts
+
+    assert error_parts(json.dumps(body).encode()) == said

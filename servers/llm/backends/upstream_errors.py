@@ -104,6 +104,12 @@ def error_parts(body: bytes) -> tuple[str, str | None, str | None, str | None]:
                 said(err.get("param")))
     if isinstance(err, str):  # llama.cpp and ollama send {"error": "text"}
         return err, None, None, None
+    if isinstance(obj, dict) and isinstance(obj.get("message"), str):
+        # Older vLLM servers: the error's fields at the top ({"object": "error", ...}).
+        return obj["message"], said(obj.get("type")), said(obj.get("code")), \
+            said(obj.get("param"))
+    if isinstance(obj, dict) and isinstance(obj.get("detail"), str):  # FastAPI's own
+        return obj["detail"], None, None, None
     return json.dumps(obj)[:300], None, None, None
 
 
