@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 TICK_S = 0.25  # how often limits and draining are checked while no frame arrives
 # Answers (finals, errors) waiting to be written past which control frames are not read.
 MAX_UNSENT_TURNS = 64
+# Finals waiting for their decode past which audio is not read, however short: each is a
+# whole encoder pass (0.56 s on tiny.en here, 1.4 s on base), and a client that sent a
+# finalize after every 100 ms frame queued them faster than any machine decodes, lost
+# its own at close (1011) and held every other caller's final behind them.
+MAX_FINALS_WAITING = 4
 
 
 async def hold_while_unanswered(session: SttSession, sender: asyncio.Task[None]
@@ -45,14 +50,15 @@ async def hold_while_unanswered(session: SttSession, sender: asyncio.Task[None]
 
 
 async def hold_while_backlogged(session: SttSession) -> Close | None:
-    """Back-pressure: past max_buffered_s of audio awaiting its final, stop reading
-    the socket (the client's sends slow down; nothing is dropped) until decodes catch
-    up. Limits still apply meanwhile, and a backlog that no decode shrinks for
-    backlog_timeout_s is refused loudly (error event, close 1008) after its pending
-    finals are sent, never left hanging."""
+    """Back-pressure: past max_buffered_s of audio awaiting its final, or
+    MAX_FINALS_WAITING finals, stop reading the socket (the client's sends slow down;
+    nothing is dropped) until decodes catch up. Limits still apply meanwhile, and a
+    backlog that no decode shrinks for backlog_timeout_s is refused loudly (error event,
+    close 1008) after its pending finals are sent, never left hanging."""
     s, turns = session.settings, session.turns
     progress = time.monotonic()
-    while turns.backlog_s > s.max_buffered_s and not session.abort.done():
+    while (turns.backlog_s > s.max_buffered_s or turns.finals_waiting > MAX_FINALS_WAITING) \
+            and not session.abort.done():
         turns.backlog_changed.clear()
         try:
             await asyncio.wait_for(turns.backlog_changed.wait(), TICK_S)

@@ -47,6 +47,7 @@ NO_SPEECH_THRESHOLD = 0.6
 LOG_PROB_THRESHOLD = -1.0
 COMPRESSION_RATIO_THRESHOLD = 2.4
 
+TOKENS_BASE, TOKENS_PER_S = 32, 20  # see max_new_tokens
 FULL_WINDOW_S = 30.0  # Whisper's window: what the model was trained on
 FRAMES_PER_S = 100  # mel frames (10 ms hop)
 FULL_FRAMES = int(FULL_WINDOW_S * FRAMES_PER_S)
@@ -159,6 +160,7 @@ class WhisperEngine:
             log_prob_threshold=LOG_PROB_THRESHOLD,
             compression_ratio_threshold=COMPRESSION_RATIO_THRESHOLD,
             hotwords=options.hotwords or None,
+            max_new_tokens=max_new_tokens(len(audio) / 16000),
         )
         texts: list[str] = []
         logprob_sum = 0.0
@@ -188,6 +190,18 @@ class WhisperEngine:
         return choose_language(probs, audio_s=len(audio) / 16000,
                                previous=settled or options.previous,
                                candidates=options.candidates)
+
+
+def max_new_tokens(audio_s: float) -> int | None:
+    """The tokens a decode of ``audio_s`` may write: far past what anyone says in it
+    (the fastest clip of the test corpora is 8 tokens a second), so a short clip's
+    decode stops where its hallucination would run on. On a 0.1 s clip (a finalize
+    after every 100 ms frame) base wrote a sentence over and over toward its 448-token
+    limit, 7 s a decode where its encoder pass is 1.4 s, every other caller's final
+    waiting behind it. None (Whisper's own limit) from 200 on, which any prompt leaves
+    room for (hotwords take at most 224)."""
+    bound = int(TOKENS_BASE + TOKENS_PER_S * audio_s)
+    return bound if bound < 200 else None
 
 
 def _frames(seconds: float) -> int:

@@ -74,6 +74,7 @@ class SttSession:
         self.limits = SessionLimits(s, ctx.state, time.monotonic())
         self.samples = 0
         self.client_close_code: int | None = None  # 1006: gone with no close frame
+        self.cut_by_layer: int | None = None  # 1009: a frame past the WebSocket layer's limit
 
     # -- lifecycle --------------------------------------------------------------------
     async def run(self) -> None:
@@ -97,6 +98,7 @@ class SttSession:
                 sender.exception()  # the client's failed write, expected: not logged as lost
             self.turns.cancel()
             metrics.ACTIVE_SESSIONS.dec()
+            code = code or self.cut_by_layer
             metrics.SESSION_CLOSES.labels(str(code) if code else "disconnect").inc()
             extra = usage_of(self.ws).extra
             if self.turns.abort.done():  # the engine failed: the record says so (1011 alone
@@ -131,6 +133,10 @@ class SttSession:
                 message, receive = receive.result(), None
                 if message["type"] == "websocket.disconnect":
                     self.client_close_code = message.get("code")
+                    if self.client_close_code == 1009:  # the WebSocket layer's own cut (a
+                        # frame past 8x max_frame_bytes), not a client that hung up
+                        self._note_close(1009, "frame exceeds the WebSocket layer's limit")
+                        usage_of(self.ws).extra["close_code"] = self.cut_by_layer = 1009
                     return None, None
                 data = message.get("bytes")
                 if data is None and message.get("text") is not None:
@@ -148,7 +154,8 @@ class SttSession:
                 elif data is not None:
                     if self._control(data):
                         return 1000, None
-                    closing = await backpressure.hold_while_unanswered(self, sender)
+                    closing = await backpressure.hold_while_unanswered(self, sender) \
+                        or await backpressure.hold_while_backlogged(self)  # (a finalize's)
                     if closing is not None:
                         return closing
                 # Stamped once the frame is handled: a hold for back-pressure in _audio is

@@ -44,6 +44,7 @@ class Turns:
         self.jobs: set[DecodeJob] = set()
         # Seconds of ended utterances whose final is not decoded yet (back-pressure).
         self.backlog_s = 0.0
+        self.finals_waiting = 0  # and how many: each costs a whole encoder pass
         self.backlog_changed = asyncio.Event()
         self.abort: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self.finals = 0
@@ -89,6 +90,7 @@ class Turns:
             self.turn.speech_end_at = self.last_speech_at
             audio_s = len(event.audio) / SAMPLE_RATE
             self.backlog_s += audio_s
+            self.finals_waiting += 1
             asyncio.get_running_loop().create_task(self._finish(self.turn, job, audio_s))
             self.turn, self.spec, self.interim_job = None, None, None
 
@@ -102,6 +104,7 @@ class Turns:
             return
         finally:
             self.backlog_s -= audio_s
+            self.finals_waiting -= 1
             self.backlog_changed.set()
             self.jobs.discard(job)
         turn.set_final(self.final_event(result))

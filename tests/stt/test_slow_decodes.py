@@ -157,3 +157,37 @@ def test_a_session_held_for_back_pressure_is_not_cut_by_keepalive_pings(monkeypa
     monkeypatch.setattr(stt_main, "serve", lambda app, settings, name, **kw: seen.update(kw) or 0)
     assert stt_main.main([]) == 0
     assert seen["ws_ping_interval"] is None and seen["ws_ping_timeout"] is None
+
+
+async def test_a_finalize_after_every_frame_is_held_back_not_lost():
+    """A client that sent a finalize after every 200 ms frame of speech queued one
+    decode each, faster than the server decodes: at its close the finals still queued
+    were lost past the flush bound (error, 1011), and every other caller's final waited
+    behind them. Reading stops past MAX_FINALS_WAITING finals, so each finalize gets
+    its final and the close is 1000."""
+    from servers.stt.backpressure import MAX_FINALS_WAITING
+    from tests.stt.conftest import CLEAN
+    from tests.support.servers import start_server
+
+    server = start_server("tests.stt.slow_stt", env={
+        **CLEAN, "RYMI_STT_SLOW_DECODE_S": "1", "RYMI_STT_DECODE_WORKERS": "1",
+        "RYMI_STT_INTERIM": "false", "RYMI_STT_FLUSH_TIMEOUT_S": "8",
+        "RYMI_STT_IDLE_TIMEOUT_S": "30"})
+    speech = load_pcm("librivox_ss_890.wav")[32000:32000 + 12 * 6400]  # 12 x 200 ms
+    got = Received()
+    try:
+        async with websockets.connect(server.ws_url + "/stt", ping_interval=None) as ws:
+            reader = asyncio.create_task(collect(ws, got))
+            for i in range(0, len(speech), 6400):  # all at once: the socket buffers it
+                await ws.send(speech[i:i + 6400])
+                await ws.send(json.dumps({"type": "finalize"}))
+            await ws.send(json.dumps({"type": "close"}))
+            await asyncio.wait_for(reader, 90)
+        held = server.logs()
+    finally:
+        server.stop()
+    assert "error" not in got.kinds() and got.close_code == 1000, got.events
+    # One final per finalize; those queued at the close (MAX_FINALS_WAITING at most, 1.6 s
+    # each here) decode within the 8 s flush bound.
+    assert len(got.finals()) == 12 and MAX_FINALS_WAITING * 1.6 < 8, got.kinds()
+    assert "lost" not in held
