@@ -42,6 +42,21 @@ async def test_oversized_frame_closes_1009_after_an_error_event(limits_server, s
                "max_frame_bytes")
 
 
+async def test_a_frame_past_the_websocket_layers_own_limit_is_recorded_as_the_cut(
+        limits_server):
+    """Past 8x max_frame_bytes the WebSocket layer closes 1009 by itself: the record
+    said the client hung up (client_disconnected, counted as a disconnect)."""
+    from servers.stt.__main__ import WS_MAX_FACTOR
+
+    limit = int(limits_server.env["RYMI_STT_MAX_FRAME_BYTES"])
+    past = max(WS_MAX_FACTOR * limit, 1 << 20) + 2  # (the layer's, as __main__ sets it)
+    got = await run(limits_server.ws_url + "/stt", [silence(0.5), bytes(past)], "layer")
+    assert got.close_code == 1009, got.events
+    record = limits_server.wait_usage("layer")
+    assert_cut(record, 1009, "frame_too_large", "WebSocket layer")
+    assert "client_disconnected" not in record, record
+
+
 def assert_cut(record: dict, close_code: int, error: str, reason: str) -> None:
     """A session the server ended says which limit in its usage record (1008 alone is
     three of them), and the reason the client was given."""
