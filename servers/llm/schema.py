@@ -180,10 +180,8 @@ class ChatRequest(_Lenient):
         """A call the model must make ("required", a named function) needs the tool:
         without one it was answered in plain text, the promise dropped in silence (the
         in-process engine), or refused as a 500. "auto" and "none" need none. Other
-        object forms (OpenAI's newer "allowed_tools") are left to the backend."""
-        if isinstance(v, str) and v not in ("none", "auto", "required"):
-            raise ValueError('"none", "auto", "required" or {"type": "function", '
-                             '"function": {"name": ...}}')
+        forms (OpenAI's newer "allowed_tools", Mistral's "any") are the backend's to
+        take or refuse (the in-process one refuses them), not ours: a proxy relays them."""
         if v in (None, "none", "auto") or isinstance(v, dict) and v.get("type") != "function":
             return v
         tools = info.data.get("tools") or []

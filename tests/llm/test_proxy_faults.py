@@ -238,3 +238,18 @@ def test_an_upstream_errors_fields_reach_the_caller_as_strings(
     assert r.status_code == 400 and err["message"] == "weird", r.text
     assert isinstance(err["type"], str) and isinstance(err["code"], str), err
     assert err.get("param") is None, err
+
+
+def test_a_tool_choice_form_the_upstream_may_take_is_relayed_and_a_promise_without_tools_is_not(
+        fault_proxy: RunningServer, fault_upstream: FaultUpstream) -> None:
+    """Mistral's API takes "any" (and OpenAI's newer forms are objects of other types):
+    the proxy's upstream decides those. A forced call with no tools is refused here, as
+    OpenAI refuses it, before any upstream is asked."""
+    tool = {"type": "function", "function": {"name": "end_call", "parameters": {}}}
+    r, _ = ask_fault(fault_proxy.url, "ok", tools=[tool], tool_choice="any")
+    assert r.status_code == 200 and fault_upstream.state.requests[-1]["body"][
+        "tool_choice"] == "any"
+    asked = len(fault_upstream.state.requests)
+    r, _ = ask_fault(fault_proxy.url, "ok", tool_choice="required")
+    assert r.status_code == 400 and r.json()["error"]["param"] == "tool_choice", r.text
+    assert len(fault_upstream.state.requests) == asked
