@@ -74,7 +74,6 @@ class SttSession:
         self.limits = SessionLimits(s, ctx.state, time.monotonic())
         self.samples = 0
         self.client_close_code: int | None = None  # 1006: gone with no close frame
-        self.cut_by_layer: int | None = None  # 1009: a frame past the WebSocket layer's limit
 
     # -- lifecycle --------------------------------------------------------------------
     async def run(self) -> None:
@@ -98,7 +97,8 @@ class SttSession:
                 sender.exception()  # the client's failed write, expected: not logged as lost
             self.turns.cancel()
             metrics.ACTIVE_SESSIONS.dec()
-            code = code or self.cut_by_layer
+            if code is None and self.client_close_code == 1009:
+                code = 1009  # the WebSocket layer's cut (see _receive_loop), not a hang-up
             metrics.SESSION_CLOSES.labels(str(code) if code else "disconnect").inc()
             extra = usage_of(self.ws).extra
             if self.turns.abort.done():  # the engine failed: the record says so (1011 alone
@@ -136,7 +136,7 @@ class SttSession:
                     if self.client_close_code == 1009:  # the WebSocket layer's own cut (a
                         # frame past 8x max_frame_bytes), not a client that hung up
                         self._note_close(1009, "frame exceeds the WebSocket layer's limit")
-                        usage_of(self.ws).extra["close_code"] = self.cut_by_layer = 1009
+                        usage_of(self.ws).extra["close_code"] = 1009
                     return None, None
                 data = message.get("bytes")
                 if data is None and message.get("text") is not None:
