@@ -261,3 +261,24 @@ def test_an_upstream_error_body_is_read_in_each_shape_servers_write(body: dict,
     from servers.llm.backends.upstream_errors import error_parts
 
     assert error_parts(json.dumps(body).encode()) == said
+
+
+@pytest.mark.parametrize("usage, written", [
+    ({"prompt_tokens": 5, "completion_tokens": 2},  # no total: added
+     {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}),
+    ({"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 9},  # the upstream's own
+     {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 9}),
+    ({"prompt_tokens": True, "completion_tokens": 2},  # no count: nothing added from it
+     {"prompt_tokens": True, "completion_tokens": 2}),
+])
+def test_usage_on_a_choice_chunk_becomes_a_chunk_by_the_usage_chunks_rule(
+        usage: dict, written: dict) -> None:
+    """Usage that rode on the last choice chunk is written as its own chunk before [DONE]
+    by the rule an upstream's usage chunk follows: a total added where none came, and
+    only from counts (a bool was added up into a total of 3)."""
+    last = b"data: " + json.dumps({"id": "chatcmpl-1", "created": 7, "choices": [
+        {"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": usage}).encode() + b"\n\n"
+    out, state = relay([ROLE, TEXT, last, DONE])
+    events = [json.loads(e[6:]) for e in b"".join(out).split(b"\n\n") if e.startswith(b"data: {")]
+    assert [e["usage"] for e in events if "usage" in e] == [written]
+    assert events[-1]["choices"] == [] and b"".join(out).endswith(DONE)

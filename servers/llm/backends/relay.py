@@ -30,10 +30,10 @@ from ..sse import (
     first_not_json,
     json_or_none,
     total_added,
-    usage_dict,
 )
 from .conform import Conformer
 from .secret import blanked
+from .sse_forms import NO_SPACE, canonical, lf_lines, one_data_line_each, utf8
 from .upstream_errors import said
 
 log = logging.getLogger("rymi.llm.upstream")
@@ -47,7 +47,6 @@ _CONTENT = re.compile(rb'"(?:content|reasoning_content|reasoning)": ?"[^"]|"tool
 # An error or usage that is there: OpenAI's own API writes "usage":null into every chunk
 # once usage is asked for (we always ask), and those chunks need no parsing.
 _PRESENT = re.compile(rb'"(?:error|usage)"\s*:(?!\s*null)')
-_NO_SPACE = re.compile(rb"^data:(?! )", re.M)  # the contract writes "data: <json>"
 # A chunk's model, as a key: inside content or arguments a quote is escaped.
 _MODEL = re.compile(rb'"model"\s*:\s*"(?:[^"\\]|\\.)*"')
 
@@ -107,7 +106,7 @@ class Framer:
         # no copy when the chunk ends on an event boundary, as it nearly always does.
         pending = self._pending + chunk if self._pending else chunk
         if 13 in pending:  # CRLF lines, or (SSE allows it) lone CRs
-            pending = _lf_lines(pending)
+            pending = lf_lines(pending)
         # "data:{...}", as SSE allows: an upstream writes every event one way, so the
         # stream's first event tells (two byte compares, not a scan of every chunk). Once
         # told, every batch is rewritten: a held event's head was rewritten already, and
@@ -115,7 +114,7 @@ class Framer:
         if self._no_space or (pending.startswith(b"data:") and len(pending) > 5
                               and pending[5] != 32):
             self._no_space = True
-            pending = _NO_SPACE.sub(b"data: ", pending)
+            pending = NO_SPACE.sub(b"data: ", pending)
         if pending.endswith(b"\n\n"):
             ready, self._pending = pending, b""
         else:
@@ -128,8 +127,8 @@ class Framer:
                 return b""
             ready, self._pending = pending[:end + 2], pending[end + 2:]
         if not ready.isascii():  # (50 ns for the usual English chunk)
-            ready = _utf8(ready)
-        if not _one_data_line_each(ready):
+            ready = utf8(ready)
+        if not one_data_line_each(ready):
             ready = canonical(ready)
         if (bad := first_not_json(ready)) is not None:
             log.warning("the upstream sent an event that is not JSON: %r", ready[bad:bad + 120])
@@ -170,17 +169,6 @@ class Framer:
         return error_event(message, "upstream_error", code)
 
 
-def _utf8(ready: bytes) -> bytes:
-    """``ready`` as UTF-8: bytes that are none (an upstream's bug) each made U+FFFD, as
-    a browser shows them. Passed on, the client's decoder failed on the whole stream:
-    the caller heard nothing of an answer one character of which was bad."""
-    try:
-        ready.decode()
-    except UnicodeDecodeError:
-        return ready.decode(errors="replace").encode()
-    return ready
-
-
 def _text_events(ready: bytes) -> int:
     """Events of ``ready`` with text: counts, not a parse (0.2 us a chunk), compact JSON
     as vLLM writes it first, then JSON with spaces as Python's json.dumps writes it."""
@@ -188,61 +176,6 @@ def _text_events(ready: bytes) -> int:
     if n:
         return n - ready.count(b'"content":""')
     return ready.count(b'"content": "') - ready.count(b'"content": ""')
-
-
-def _one_data_line_each(ready: bytes) -> bool:
-    """Whether each event of ``ready`` is one ``data:`` line, as nearly every upstream
-    writes them (JSON has no raw line break): counts, not a scan (a regex search cost
-    3.5 us a chunk). Else an event holds another field SSE allows (id, event, retry), a
-    comment, or a second data line."""
-    events = ready.count(b"\n\n")
-    return (ready.count(b"\n") == 2 * events and ready.startswith(b"data:")
-            and ready.count(b"\n\ndata:") == events - 1)
-
-
-def _lf_lines(pending: bytes) -> bytes:
-    """Line ends as LF: CRLF, and a lone CR, as SSE allows (an upstream that ended lines
-    with CR alone never ended an event: a whole answer became upstream_incomplete). A CR
-    that ends the chunk is held: it may be the first half of a CRLF."""
-    pending = pending.replace(b"\r\n", b"\n")
-    if pending.find(b"\r") < 0:
-        return pending
-    held = pending.endswith(b"\r")
-    return pending[:-1].replace(b"\r", b"\n") + b"\r" if held else pending.replace(b"\r", b"\n")
-
-
-def canonical(ready: bytes) -> bytes:
-    """Each event of ``ready`` as the contract writes it, ``data: <json>``, from any form
-    SSE allows: its data lines joined (JSON split over lines made one line), ``id:``,
-    ``retry:`` and comments in an event dropped (a keep-alive, all comment, goes on as
-    it is), and an ``event: error`` made the error event it is. (Read only at
-    the start of an event, those fields hid [DONE], errors and usage from the relay.)"""
-    out: list[bytes] = []
-    for ev in ready.split(b"\n\n")[:-1]:
-        data: list[bytes] = []
-        kind = b""
-        for line in ev.split(b"\n"):
-            name, _, value = line.partition(b":")
-            value = value[1:] if value.startswith(b" ") else value
-            if name == b"data":
-                data.append(value)
-            elif name == b"event":
-                kind = value.strip()
-        if not data:  # a keep-alive comment goes on (it keeps idle proxies from cutting)
-            if ev.startswith(b":") and all(line.startswith(b":") for line in ev.split(b"\n")):
-                out.append(ev + b"\n\n")
-            continue
-        payload = b"\n".join(data)
-        if kind == b"error" or b"\n" in payload:
-            obj = json_or_none(payload)
-            if kind == b"error" and not (isinstance(obj, dict) and "error" in obj):
-                obj = {"error": obj if obj is not None else payload.decode(errors="replace")}
-            if obj is not None:
-                out.append(event(obj))
-                continue
-            payload = payload.replace(b"\n", b" ")
-        out.append(b"data: " + payload + b"\n\n")
-    return b"".join(out)
 
 
 def _inspect(ready: bytes, drop_usage: bool, state: StreamState,
@@ -284,11 +217,8 @@ def _inspect(ready: bytes, drop_usage: bool, state: StreamState,
 
 def _usage_event(state: StreamState, conform: Conformer) -> bytes:
     """The usage chunk the upstream did not send as one (see the module's doc)."""
-    usage = state.late_usage
-    if usage is not None and isinstance(usage.get("prompt_tokens"), int) and \
-            isinstance(usage.get("completion_tokens"), int):
-        usage = {**usage, **usage_dict(usage["prompt_tokens"], usage["completion_tokens"])}
-    return conform.chunk({"choices": [], "usage": usage})
+    usage = state.late_usage  # with a total where it lacks one, as an upstream's own chunk
+    return conform.chunk({"choices": [], "usage": total_added(usage) or usage})
 
 
 def _in_our_shape(err: object) -> bytes | None:
