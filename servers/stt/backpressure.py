@@ -68,7 +68,7 @@ async def hold_while_backlogged(session: SttSession) -> Close | None:
         now = time.monotonic()
         limit = session.limit(now)
         if limit is None and (limit := session.limits.backlog_stalled(
-                now, progress, turns.backlog_s)) is not None:
+                now, progress, turns.backlog_s, turns.finals_waiting)) is not None:
             metrics.BACKLOG_REFUSED.inc()
         if limit is not None:
             return limit

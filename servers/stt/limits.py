@@ -41,12 +41,15 @@ class SessionLimits:
             return 1008, f"no frame for idle_timeout_s ({s.idle_timeout_s:g} s)"
         return None
 
-    def backlog_stalled(self, now: float, progress: float, backlog_s: float) -> Close | None:
+    def backlog_stalled(self, now: float, progress: float, backlog_s: float,
+                        finals: int) -> Close | None:
         s = self.settings
         if now - progress >= s.backlog_timeout_s:
             self.hit = "backlog_refused"
-            return 1008, (f"audio arrives faster than it can be transcribed: {backlog_s:.0f} s "
-                          f"waiting, none decoded for {s.backlog_timeout_s:g} s")
+            # Both counts: a hold for the finals' number can have under a second of audio.
+            return 1008, (f"audio arrives faster than it can be transcribed: {backlog_s:.1f} s "
+                          f"of audio and {finals} ended utterance{'s' * (finals != 1)} waiting, "
+                          f"none decoded for {s.backlog_timeout_s:g} s")
         return None
 
     def drain_left(self, now: float) -> float | None:
