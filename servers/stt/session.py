@@ -24,7 +24,7 @@ from servers.common.body import parse_json
 from servers.common.state import ServerState
 from servers.common.usage import note_error, usage_of
 
-from . import backpressure, metrics
+from . import backpressure, closing, metrics
 from .band import NarrowbandThresholds
 from .config import SttSettings
 from .limits import Close, SessionLimits
@@ -85,7 +85,7 @@ class SttSession:
             code, message = await self._receive_loop(sender)
             if code is not None:
                 self._note_close(code, message)
-                code = await self._end(sender, code, message)
+                code = await closing.end(self, sender, code, message)
         except (WebSocketDisconnect, OSError):
             code = None  # the client went away (or would not read): nothing more to send
         except RuntimeError as exc:  # Starlette's: the socket was closed under us
@@ -192,62 +192,6 @@ class SttSession:
         if message:
             usage_of(self.ws).extra["close_reason"] = message
 
-    async def _end(self, sender: asyncio.Task[None], code: int, message: str | None
-                   ) -> int | None:
-        """Send the pending finals, then ``message`` and the close; returns the close
-        code sent, or None when the client left meanwhile (nobody to tell)."""
-        bound = self.settings.flush_timeout_s
-        # Draining, the server cuts every socket at its bound: a final that would come
-        # after it is said lost (error event, 1011) before, not cut without a word.
-        left = self.limits.drain_left(time.monotonic())
-        if left is not None and left < bound:
-            bound, why_late = max(0.0, left), "not decoded before the drain bound"
-        else:
-            why_late = f"not decoded within flush_timeout_s ({bound:g} s)"
-        # The engine failed (1011): no decode is started, but what is known still goes
-        # out (finals decoded, finalize answers), each awaited final as an error.
-        if not self.abort.done():
-            self._force_end()
-        drained = asyncio.ensure_future(self.outbox.drained())
-        gone = asyncio.ensure_future(self._until_gone())
-        await asyncio.wait({drained, sender, self.abort, gone}, timeout=bound,
-                           return_when=asyncio.FIRST_COMPLETED)
-        finished = drained.done()
-        drained.cancel()
-        gone.cancel()
-        if sender.done() or (gone.done() and not gone.cancelled()):
-            return None  # the client left: stop waiting at once (decodes are cancelled)
-        if not finished:
-            # Finals that will not come (the engine failed, or decodes did not finish in
-            # time): each of their turns ends with an error and the close says the server
-            # failed, so no text is lost in silence.
-            why = self.abort.result() if self.abort.done() else why_late
-            lost = self.outbox.abandon({"type": "error", "message":
-                                        f"the final of this utterance is lost: {why}"})
-            log.warning("stt session closing with %d final(s) lost: %s", lost, why)
-            if not self.abort.done():  # (an engine failure is noted as engine_error)
-                note_error(self.ws, "final_lost")
-            code = 1011
-        if message:
-            self.outbox.notice({"type": "error", "message": message})
-        self.outbox.stop()
-        try:  # only writes are left; a client that takes none of them is gone
-            await asyncio.wait_for(sender, self.settings.flush_timeout_s)
-        except TimeoutError:
-            return None
-        await self.ws.close(code)
-        return code
-
-    async def _until_gone(self) -> None:
-        """Read (and drop) what the client sends after the session began to end, until it
-        disconnects: a caller that leaves is not waited for."""
-        try:
-            while (message := await self.ws.receive())["type"] != "websocket.disconnect":
-                pass
-            self.client_close_code = message.get("code")  # a hang-up after its "close"
-        except (RuntimeError, OSError):  # the socket is gone already: the same answer
-            pass
-
     async def _send(self, event: dict[str, Any]) -> None:
         await self.ws.send_text(json.dumps(event, ensure_ascii=False))
 
@@ -270,7 +214,7 @@ class SttSession:
                                now=True)
         return False
 
-    def _force_end(self) -> None:
+    def force_end(self) -> None:
         """End the utterance in progress (a finalize, a close), a short word too."""
         for event in (self.segmenter.force_start(), self.segmenter.force_end()):
             if event is not None:
@@ -278,7 +222,7 @@ class SttSession:
 
     def _finalize(self) -> None:
         at = time.monotonic()
-        self._force_end()
+        self.force_end()
         turn = self.outbox.last_open()
         # Nothing pending, or its final already on the wire: this finalize gets its own.
         if turn is None or turn.finalize_at is not None or turn.final_out:

@@ -35,7 +35,7 @@ async def test_a_finalize_during_the_finals_write_gets_a_final_of_its_own() -> N
         turns=types.SimpleNamespace(on_segment=lambda event: None,
                                     final_event=lambda result: dict(EMPTY)),
         outbox=outbox)
-    session._force_end = lambda: SttSession._force_end(session)  # type: ignore[arg-type]
+    session.force_end = lambda: SttSession.force_end(session)  # type: ignore[arg-type]
     runner = asyncio.create_task(outbox.run())
     try:
         turn = outbox.open_turn(1)

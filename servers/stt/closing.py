@@ -1,0 +1,79 @@
+"""How an STT session ends: its pending finals sent within a bound, the lost ones said.
+
+Whatever ends a session (the client's ``close``, a limit, the drain, an engine failure),
+every utterance it accepted gets its final or an error event saying it is lost, then the
+reason and the close code: no text is dropped in silence, and a client that leaves
+meanwhile is not waited for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from servers.common.usage import note_error
+
+if TYPE_CHECKING:
+    from .session import SttSession
+
+log = logging.getLogger("rymi.stt")
+
+
+async def end(session: SttSession, sender: asyncio.Task[None], code: int,
+          message: str | None) -> int | None:
+    """Send the pending finals, then ``message`` and the close; returns the close
+    code sent, or None when the client left meanwhile (nobody to tell)."""
+    bound = session.settings.flush_timeout_s
+    # Draining, the server cuts every socket at its bound: a final that would come
+    # after it is said lost (error event, 1011) before, not cut without a word.
+    left = session.limits.drain_left(time.monotonic())
+    if left is not None and left < bound:
+        bound, why_late = max(0.0, left), "not decoded before the drain bound"
+    else:
+        why_late = f"not decoded within flush_timeout_s ({bound:g} s)"
+    # The engine failed (1011): no decode is started, but what is known still goes
+    # out (finals decoded, finalize answers), each awaited final as an error.
+    if not session.abort.done():
+        session.force_end()
+    drained = asyncio.ensure_future(session.outbox.drained())
+    gone = asyncio.ensure_future(_until_gone(session))
+    await asyncio.wait({drained, sender, session.abort, gone}, timeout=bound,
+                       return_when=asyncio.FIRST_COMPLETED)
+    finished = drained.done()
+    drained.cancel()
+    gone.cancel()
+    if sender.done() or (gone.done() and not gone.cancelled()):
+        return None  # the client left: stop waiting at once (decodes are cancelled)
+    if not finished:
+        # Finals that will not come (the engine failed, or decodes did not finish in
+        # time): each of their turns ends with an error and the close says the server
+        # failed, so no text is lost in silence.
+        why = session.abort.result() if session.abort.done() else why_late
+        lost = session.outbox.abandon({"type": "error", "message":
+                                       f"the final of this utterance is lost: {why}"})
+        log.warning("stt session closing with %d final(s) lost: %s", lost, why)
+        if not session.abort.done():  # (an engine failure is noted as engine_error)
+            note_error(session.ws, "final_lost")
+        code = 1011
+    if message:
+        session.outbox.notice({"type": "error", "message": message})
+    session.outbox.stop()
+    try:  # only writes are left; a client that takes none of them is gone
+        await asyncio.wait_for(sender, session.settings.flush_timeout_s)
+    except TimeoutError:
+        return None
+    await session.ws.close(code)
+    return code
+
+
+async def _until_gone(session: SttSession) -> None:
+    """Read (and drop) what the client sends after the session began to end, until it
+    disconnects: a caller that leaves is not waited for."""
+    try:
+        while (message := await session.ws.receive())["type"] != "websocket.disconnect":
+            pass
+        session.client_close_code = message.get("code")  # a hang-up after its "close"
+    except (RuntimeError, OSError):  # the socket is gone already: the same answer
+        pass
