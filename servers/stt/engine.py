@@ -48,6 +48,11 @@ LOG_PROB_THRESHOLD = -1.0
 COMPRESSION_RATIO_THRESHOLD = 2.4
 
 TOKENS_BASE, TOKENS_PER_S = 32, 20  # see max_new_tokens
+# More words than anyone says in the audio: Whisper's training data, not the caller. A
+# finalize 64 ms into a word gave tiny.en "Thank you so much for watching and I'll see
+# you in the next video, bye" (15 words in 0.46 s); the test corpora's fastest reader
+# says 3.1 words a second, and no real clip comes near this bound.
+WORDS_BASE, WORDS_PER_S = 3, 8
 FULL_WINDOW_S = 30.0  # Whisper's window: what the model was trained on
 FRAMES_PER_S = 100  # mel frames (10 ms hop)
 FULL_FRAMES = int(FULL_WINDOW_S * FRAMES_PER_S)
@@ -175,7 +180,12 @@ class WhisperEngine:
             n = max(1, len(seg.tokens))
             logprob_sum += seg.avg_logprob * n
             tokens += n
-        return " ".join(texts), (logprob_sum / tokens if tokens else -math.inf)
+        text = " ".join(texts)
+        if len(text.split()) > WORDS_BASE + WORDS_PER_S * len(audio) / 16000:
+            log.info("stt decode dropped: %d words in %.2f s of audio (%.80r)",
+                     len(text.split()), len(audio) / 16000, text)
+            return "", -math.inf
+        return text, (logprob_sum / tokens if tokens else -math.inf)
 
     def language_for(self, audio: np.ndarray, options: DecodeOptions,
                      model: WhisperModel | None = None) -> LanguageChoice:

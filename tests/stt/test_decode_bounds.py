@@ -57,3 +57,41 @@ def test_no_clip_of_real_speech_is_cut_by_the_bound(engine: WhisperEngine,
     assert bounded == whole, list(zip(bounded, whole, strict=True))
     spoken = [text for r, text in zip(rows, bounded, strict=True) if r["transcript"]]
     assert len(spoken) >= 5 and all(spoken), bounded
+
+
+def test_more_words_than_the_audio_holds_are_not_the_callers(
+        engine: WhisperEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first 192 ms of "nine of spades" (a finalize just after its onset) decoded
+    to a video's outro on tiny.en: 15 words nobody said, sent to the agent's LLM as the
+    caller's turn. A decode with more words than 3 + 8 a second of its audio is dropped."""
+    onset = clip("cards_003.wav")[:3072]
+    monkeypatch.setattr(engine_module, "WORDS_BASE", 10_000)
+    said = engine.transcribe(onset, DecodeOptions("en", beam_size=5)).text
+    if len(said.split()) <= 3 + 8 * len(onset) / 16000:
+        pytest.skip(f"this build of the engine does not hallucinate here ({said!r})")
+    monkeypatch.setattr(engine_module, "WORDS_BASE", 3)
+    assert engine.transcribe(onset, DecodeOptions("en", beam_size=5)).text == ""
+
+
+class _Segment:
+    def __init__(self, text: str) -> None:
+        self.text, self.tokens, self.avg_logprob = text, [1] * len(text.split()), -0.5
+        self.compression_ratio, self.no_speech_prob = 1.0, 0.1
+
+
+@pytest.mark.parametrize("words, seconds, kept", [
+    (7, 0.5, True), (8, 0.5, False),  # the bound: 3 + 8 a second
+    (19, 2.0, True), (20, 2.0, False),
+    (25, 3.0, True),  # the fastest real reader (3.1 words a second) is far inside it
+])
+def test_the_word_bound_counts_the_whole_decode(engine: WhisperEngine, words: int,
+                                                seconds: float, kept: bool,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """An engine that writes a given text (a double: the rule, not Whisper, is tested):
+    the words of every segment together against the audio's length."""
+    halves = [" ".join(["word"] * (words // 2)), " ".join(["word"] * (words - words // 2))]
+    monkeypatch.setattr(engine.model, "transcribe",
+                        lambda _a, **_k: (iter([_Segment(t) for t in halves]), None))
+    text = engine.transcribe(np.zeros(int(seconds * 16000), np.float32),
+                             DecodeOptions("en")).text
+    assert len(text.split()) == (words if kept else 0), text
