@@ -182,8 +182,9 @@ class WhisperEngine:
             tokens += n
         text = " ".join(texts)
         if len(text.split()) > WORDS_BASE + WORDS_PER_S * len(audio) / 16000:
-            log.info("stt decode dropped: %d words in %.2f s of audio (%.80r)",
-                     len(text.split()), len(audio) / 16000, text)
+            # (Counts only: no server log holds what a caller said.)
+            log.info("stt decode dropped: %d words in %.2f s of audio",
+                     len(text.split()), len(audio) / 16000)
             return "", -math.inf
         return text, (logprob_sum / tokens if tokens else -math.inf)
 
