@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
@@ -136,6 +138,9 @@ def test_400_prompt_longer_than_the_context(llm: RunningServer) -> None:
     err = shaped(post(llm, json={"messages": [{"role": "user", "content": long}],
                                  "stream": True}), 400, "context_length_exceeded")
     assert err["param"] == "messages"
+    # The numbers, and what the caller can do about them (a long call reaches this).
+    assert re.match(r"the prompt has \d+ tokens; this model's context is 1024, .*shorten "
+                    r"the messages", err["message"]), err
 
 
 def test_400_non_text_content_on_a_text_model(llm: RunningServer) -> None:

@@ -21,8 +21,12 @@ def sampling_params(req: ChatRequest, prompt_len: int, defaults: dict[str, Any],
 
     room = context - prompt_len
     if room < 1:
+        # What to do, not only what is wrong: a long call's agent reaches this in the
+        # middle of a conversation, and its developer reads the message to know why.
         raise EngineError(400, f"the prompt has {prompt_len} tokens; this model's context "
-                          f"is {context}", "context_length_exceeded", "messages")
+                          f"is {context}, with room needed for the answer: shorten the "
+                          "messages (drop or summarise earlier turns)",
+                          "context_length_exceeded", "messages")
     wanted = req.output_limit() or room
     params: dict[str, Any] = {**defaults, "n": 1, "max_tokens": min(wanted, room, cap),
                               "output_kind": RequestOutputKind.DELTA}
