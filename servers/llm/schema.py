@@ -103,9 +103,12 @@ class StructuredOutputs(_Lenient):
     def _one(self) -> StructuredOutputs:
         kinds = (self.json_, self.regex, self.choice, self.grammar, self.json_object,
                  self.structural_tag)
-        if sum(k not in (None, False) for k in kinds) != 1:  # vLLM's rule too
-            raise ValueError("give exactly one of json, regex, choice, grammar, json_object, "
-                             "structural_tag")
+        # vLLM's rule: a kind is given when it is not null, so "json_object": false beside
+        # a regex is two (its server refuses it; in-process it was a 500). Alone it holds
+        # nothing to nothing: said, not taken as no constraint.
+        if sum(k is not None for k in kinds) != 1 or self.json_object is False:
+            raise ValueError("give exactly one of json, regex, choice, grammar, "
+                             "json_object (true), structural_tag")
         return self
 
 

@@ -234,3 +234,16 @@ def test_a_refused_requests_record_says_which_error(llm: RunningServer, body: di
                    headers={"Authorization": f"Bearer {token}", "X-Request-Id": rid})
     err = shaped(r, status, code)
     assert llm.wait_usage(rid)["error"] == err["code"]
+
+
+@pytest.mark.parametrize("given", [{"regex": "a+", "json_object": False},
+                                   {"json_object": False}])
+def test_structured_outputs_as_vllm_counts_them_is_a_400_not_a_500(
+        llm: RunningServer, given: dict) -> None:
+    """vLLM counts a kind given when it is not null: "json_object": false beside a regex
+    is two, and its check (no ValueError) was a 500 engine_error here. Alone it holds
+    the output to nothing, said so rather than taken as no constraint."""
+    body = {"messages": OK_MESSAGES, "max_tokens": 4,
+            "structured_outputs": given}
+    err = shaped(post(llm, json=body), 400, "invalid_value")
+    assert err["param"] == "structured_outputs", err

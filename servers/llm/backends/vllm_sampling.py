@@ -17,6 +17,7 @@ def sampling_params(req: ChatRequest, prompt_len: int, defaults: dict[str, Any],
     """vLLM's SamplingParams for ``req``, or the 400 that says what cannot be honoured.
     ``defaults`` are the model's own (generation_config.json); ``context`` its length;
     ``cap`` the largest max_tokens honoured; ``vocab`` its tokenizer's size."""
+    from vllm.exceptions import VLLMClientError
     from vllm.sampling_params import RequestOutputKind, SamplingParams, StructuredOutputsParams
 
     room = context - prompt_len
@@ -67,7 +68,7 @@ def sampling_params(req: ChatRequest, prompt_len: int, defaults: dict[str, Any],
         try:
             params["structured_outputs"] = StructuredOutputsParams(
                 **req.structured_outputs.model_dump(exclude_none=True, by_alias=True))
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, VLLMClientError) as exc:  # (the last is no ValueError)
             raise EngineError(400, str(exc), "invalid_value", "structured_outputs") from None
     elif fmt is not None and fmt.type == "json_object":
         params["structured_outputs"] = StructuredOutputsParams(json_object=True)
@@ -85,8 +86,6 @@ def sampling_params(req: ChatRequest, prompt_len: int, defaults: dict[str, Any],
                               "cannot take response_format or structured_outputs too",
                               "invalid_value", "tool_choice")
         # else "auto" keeps the caller's own format, as vLLM's server does
-    from vllm.exceptions import VLLMClientError
-
     try:
         return SamplingParams(**params)
     except (ValueError, TypeError, VLLMClientError) as exc:  # e.g. stop: [""] (fuzzing)
