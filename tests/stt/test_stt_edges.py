@@ -105,3 +105,32 @@ def test_a_stream_not_yet_told_is_scored_at_the_configured_thresholds() -> None:
     band.before(np.zeros(16000, np.float32))
     assert band.watch.band == "unknown"
     assert (segmenter.cfg.threshold, vad.quiet_below) == (0.5, SegmenterConfig(threshold=0.5).neg)
+
+
+async def test_a_hold_on_unread_answers_waits_for_the_next_write_not_the_last() -> None:
+    """The hold waits for an answer written after it began: an event left set by an
+    earlier write would have it loop without waiting, a core busy for as long as the
+    client reads nothing. Counted in passes through the loop, not in time."""
+    import asyncio
+    import types
+
+    from servers.stt import backpressure
+
+    passes = 0
+
+    def limit(_now: float) -> None:
+        nonlocal passes
+        passes += 1
+
+    loop = asyncio.get_running_loop()
+    outbox = types.SimpleNamespace(pending=[object()] * (backpressure.MAX_UNSENT_TURNS + 1),
+                                   progress=asyncio.Event())
+    outbox.progress.set()  # an answer written before the hold
+    session = types.SimpleNamespace(outbox=outbox, abort=loop.create_future(), limit=limit)
+    sender = asyncio.ensure_future(asyncio.sleep(60))
+    loop.call_later(0.6, lambda: outbox.pending.clear())  # the client reads them at last
+    try:
+        assert await backpressure.hold_while_unanswered(session, sender) is None
+    finally:
+        sender.cancel()
+    assert 1 <= passes <= 0.6 / backpressure.TICK_S + 2, passes
