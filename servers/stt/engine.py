@@ -50,7 +50,7 @@ COMPRESSION_RATIO_THRESHOLD = 2.4
 TOKENS_BASE, TOKENS_PER_S = 32, 20  # see max_new_tokens
 # More words than anyone says in the audio: Whisper's training data, not the caller. A
 # finalize 64 ms into a word gave tiny.en "Thank you so much for watching and I'll see
-# you in the next video, bye" (15 words in 0.46 s); the test corpora's fastest reader
+# you in the next video, bye" (15 words in 0.19 s); the test corpora's fastest reader
 # says 3.1 words a second, and no real clip comes near this bound.
 WORDS_BASE, WORDS_PER_S = 3, 8
 FULL_WINDOW_S = 30.0  # Whisper's window: what the model was trained on
