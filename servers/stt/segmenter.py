@@ -103,6 +103,9 @@ class UtteranceSegmenter:
         self._tail = np.zeros(0, dtype=np.float32)  # recent audio kept for the onset pad
         # (start, end) of the last candidate the gap closed with a word's worth of voice.
         self._short: tuple[int, int] | None = None
+        # A finalize ended the last utterance while its speech went on, and no quiet
+        # window has come since: what follows is its rest, not a short word of its own.
+        self._cut_mid_speech = False
         self._reset_candidate()
         self._reset_utterance()
 
@@ -124,7 +127,9 @@ class UtteranceSegmenter:
         """A finalize or close while a speech candidate is still under ``min_speech_ms``
         (a short "no", "ok"): the caller's platform says a turn ended, so the candidate
         is the utterance it ended, not noise to discard. ``started``, or None."""
-        if self.speaking:
+        if self.speaking or self._cut_mid_speech:
+            # (The rest of a word the last finalize cut, speech never having stopped: a
+            # tenth of a second of it gave "Thank you." It starts as any speech does.)
             return None
         if self._cand_start is None or self._cand_speech < FORCED_MIN_SPEECH:
             # A word the candidate gap already closed: kept briefly for this.
@@ -140,6 +145,8 @@ class UtteranceSegmenter:
         self._reset_candidate()
         if not self.speaking:
             return None
+        # Cut with no silence run under way: the words go on after the cut.
+        self._cut_mid_speech = self._silence == 0
         if self._paused:
             return self._end(reuse=True, forced=True)
         # Nothing after the last scored window is lost: the unscored remainder joins,
@@ -223,6 +230,8 @@ class UtteranceSegmenter:
                    events: list[SegmentEvent]) -> None:
         # Enough history for the onset pad plus a candidate's own audio.
         self._tail = np.concatenate([self._tail[-(self._pad + TAIL_LIMIT):], window])
+        if quiet:
+            self._cut_mid_speech = False
         if speech:
             if self._cand_start is None:
                 self._cand_start, self._short = start, None
@@ -244,7 +253,7 @@ class UtteranceSegmenter:
         self._append(self._tail[-keep:].copy())
         self._speech_end_in_utt = self._length()
         self._reset_candidate()
-        self._short = None
+        self._short, self._cut_mid_speech = None, False
         self.speaking = True
         self.utterance += 1
         events.append(SegmentEvent("started", self.utterance, now))

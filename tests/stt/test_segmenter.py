@@ -219,3 +219,36 @@ def test_the_state_starts_afresh_only_after_five_quiet_seconds() -> None:
     windows = x[: len(x) // 512 * 512].reshape(-1, 512)
     plain = StreamingVad(quiet_below=-1.0).probabilities(windows)  # never quiet
     assert np.array_equal(StreamingVad().probabilities(windows), plain)
+
+
+def test_a_second_finalize_in_speech_a_finalize_cut_does_not_start_its_rest():
+    """Two finalizes 100 ms apart while the caller speaks: the second found the rest of
+    the cut word as a candidate and made it an utterance of its own, whose tenth of a
+    second tiny.en decoded as "Thank you." The rest starts as any speech does, once it
+    is speech, with nothing of it lost."""
+    x = np.concatenate([np.zeros(16000, np.float32), audio("lj002_0020.wav")])
+    seg = segmenter()
+    events = feed(seg, x[:int(1.7 * 16000)], (512,))
+    assert [e.kind for e in events] == ["started"]
+    assert seg.force_start() is None and seg.force_end().forced
+    feed(seg, x[int(1.7 * 16000):int(1.8 * 16000)], (512,))
+    assert seg.force_start() is None and seg.force_end() is None  # an empty final
+    rest = feed(seg, x[int(1.8 * 16000):], (512,))
+    assert [e.kind for e in rest if e.kind in ("started", "ended")] == ["started", "ended"]
+    ended = [e for e in rest if e.kind == "ended"][0]
+    # Its audio reaches back to the cut: the pad holds what the first final did not.
+    starts_at = ended.speech_end + int(0.096 * 16000) - len(ended.audio)  # (+ its tail)
+    assert starts_at <= int(1.7 * 16000) + 512, starts_at / 16000
+
+
+def test_a_short_word_after_a_pause_still_counts_after_a_finalize_cut():
+    """The rule is for speech that never stopped: after a quiet window, a finalize takes
+    a short word as before (a caller's "no" after a cut sentence)."""
+    x = audio("librivox_ss_870.wav", tail_s=0)
+    seg = segmenter()
+    feed(seg, x[:16000 * 2], (512,))
+    assert seg.speaking and seg.force_end().forced
+    feed(seg, np.zeros(16000 // 2, np.float32), (512,))  # the caller stops
+    word = audio("cards_001.wav", tail_s=0)[:int(0.4 * 16000)]  # "ten", under 250 ms
+    assert feed(seg, word, (512,)) == []
+    assert seg.force_start() is not None

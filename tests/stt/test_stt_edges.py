@@ -134,3 +134,19 @@ async def test_a_hold_on_unread_answers_waits_for_the_next_write_not_the_last() 
     finally:
         sender.cancel()
     assert 1 <= passes <= 0.6 / backpressure.TICK_S + 2, passes
+
+
+async def test_two_finalizes_in_one_stretch_of_speech_invent_nothing(url, auth) -> None:
+    """A finalize 100 ms after another, the caller still speaking: the second made the
+    rest of the cut word an utterance of its own, and tiny.en decoded its tenth of a
+    second as "Thank you." (6 of 8 tries). The second finalize gets an empty final; the
+    rest of the speech is decoded whole once it has been heard."""
+    from .client import session
+
+    pcm = silence(1.0) + load_pcm("lj002_0020.wav")
+    at = [int(s * 16000) * 2 for s in (1.7, 1.8)]
+    got = await session(url, auth, [pcm[:at[0]], {"type": "finalize"}, pcm[at[0]:at[1]],
+                                    {"type": "finalize"}, pcm[at[1]:] + silence(2.0)])
+    texts = [f["text"] for f in got.finals()]
+    assert len(texts) == 3 and texts[0] and texts[1] == "" and texts[2], texts
+    assert got.kinds().count("speech_started") == 2, got.kinds()
