@@ -110,8 +110,9 @@ def _phone(m: re.Match[str]) -> str:
 # "1 500" is one number (espeak: "один пятьсот"), as Russian groups its thousands.
 _THOUSANDS = re.compile(r"(?<![\w.,])\d{1,3}(?:[ \xa0\u202f]\d{3})+(?![\w]|[.,]\d)")
 
-_TEMPERATURE = re.compile(r"(?<![\w.,])(?P<sign>[+\-−])?(?P<n>\d+)(?:,(?P<f>\d+))?\s?°\s?"
-                          r"(?P<scale>[CСF](?!\w))?")
+# (The space after "°" is the scale's only: "5° тепла" kept its word apart.)
+_TEMPERATURE = re.compile(r"(?<![\w.,])(?P<sign>[+\-−])?(?P<n>\d+)(?:,(?P<f>\d+))?\s?°"
+                          r"(?:\s?(?P<scale>[CСF](?!\w)))?")
 _DEGREE = Counted("градус", "градуса", "градусов")
 
 
