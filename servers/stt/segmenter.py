@@ -126,10 +126,9 @@ class UtteranceSegmenter:
     def force_start(self) -> SegmentEvent | None:
         """A finalize or close while a speech candidate is still under ``min_speech_ms``
         (a short "no", "ok"): the caller's platform says a turn ended, so the candidate
-        is the utterance it ended, not noise to discard. ``started``, or None."""
+        is the utterance it ended, not noise to discard. ``started``, or None. Not the
+        rest of a word the last finalize cut (a tenth of a second gave "Thank you.")."""
         if self.speaking or self._cut_mid_speech:
-            # (The rest of a word the last finalize cut, speech never having stopped: a
-            # tenth of a second of it gave "Thank you." It starts as any speech does.)
             return None
         if self._cand_start is None or self._cand_speech < FORCED_MIN_SPEECH:
             # A word the candidate gap already closed: kept briefly for this.
