@@ -148,6 +148,7 @@ class WhisperEngine:
     def _decode(self, model: WhisperModel, audio: np.ndarray, language: str,
                 options: DecodeOptions) -> tuple[str, float]:
         """-> (text, mean token log-probability) of one decode forced to ``language``."""
+        audio_s = len(audio) / 16000
         segments, _info = model.transcribe(
             audio,
             language=language,
@@ -165,7 +166,7 @@ class WhisperEngine:
             log_prob_threshold=LOG_PROB_THRESHOLD,
             compression_ratio_threshold=COMPRESSION_RATIO_THRESHOLD,
             hotwords=options.hotwords or None,
-            max_new_tokens=max_new_tokens(len(audio) / 16000),
+            max_new_tokens=max_new_tokens(audio_s),
         )
         texts: list[str] = []
         logprob_sum = 0.0
@@ -181,10 +182,9 @@ class WhisperEngine:
             logprob_sum += seg.avg_logprob * n
             tokens += n
         text = " ".join(texts)
-        if len(text.split()) > WORDS_BASE + WORDS_PER_S * len(audio) / 16000:
+        if (words := len(text.split())) > WORDS_BASE + WORDS_PER_S * audio_s:
             # (Counts only: no server log holds what a caller said.)
-            log.info("stt decode dropped: %d words in %.2f s of audio",
-                     len(text.split()), len(audio) / 16000)
+            log.info("stt decode dropped: %d words in %.2f s of audio", words, audio_s)
             return "", -math.inf
         return text, (logprob_sum / tokens if tokens else -math.inf)
 
