@@ -75,20 +75,20 @@ def _german_ordinal(m: re.Match[str]) -> str:
     before what is counted: "Zimmer 12. Frühstück ..." is a number, then a sentence."""
     before = m.string[max(0, m.start() - 24):m.start()]
     counted = _COUNTED.match(m.string, m.end())
-    if not (counted or _ARTICLE_BEFORE.search(before)):
+    article = _ARTICLE_BEFORE.search(before)
+    if not (counted or article):
         return m[0]
     ordinal = num2words(int(m["n"]), lang="de", to="ordinal")
     dative = re.search(rf"\b(?:im|am|zum|vom|beim|zur|dem|den|des|einem|einer|"
                        rf"{_PREPOSITION} (?:der|dem|den))\s*$", before, re.IGNORECASE)
     if dative:
         return f"{ordinal}n "
-    if counted and not _ARTICLE_BEFORE.search(before):
+    if counted and not article:
         # No article: the ending shows the noun's gender ("Büro: 3. Stock" is "dritter
         # Stock", "3. Kapitel" "drittes Kapitel"); after a bare preposition the dative's.
-        gender = _MASCULINE.get(counted[0], "f")
+        gender = _GENDER.get(counted[0], "f")
         bare = re.search(rf"\b{_PREPOSITION}\s*$", before, re.IGNORECASE)
-        return ordinal + ({"m": "m", "n": "m", "f": "r"} if bare else
-                          {"m": "r", "n": "s", "f": ""})[gender] + " "
+        return ordinal + (_STRONG_DATIVE if bare else _STRONG)[gender] + " "
     return f"{ordinal} "
 
 
@@ -99,12 +99,13 @@ _COUNTED = re.compile(
     r"(?:Stock|Etage|Obergeschoss|Untergeschoss|Klasse|Platz|Tür|Reihe|Stufe|Mal|Woche|"
     r"Monat|Quartal|Halbjahr|Liga|Runde|Auflage|Ausgabe|Kapitel|Absatz|Seite|Gang|"
     r"Haltestelle|Ausfahrt|Bahnsteig|Gleis|Termin|Mahnung|Rate)\b")
-# The counted nouns' genders where not feminine (m, n): an ordinal without an article
-# takes the strong ending.
-_MASCULINE = {**dict.fromkeys(("Stock", "Platz", "Monat", "Gang", "Bahnsteig", "Termin",
-                               "Absatz"), "m"),
-              **dict.fromkeys(("Obergeschoss", "Untergeschoss", "Mal", "Quartal", "Halbjahr",
-                               "Kapitel", "Gleis"), "n")}
+# The counted nouns' genders where not feminine (m, n), and the strong endings an
+# ordinal without an article takes after num2words' "-e" (nominative, dative).
+_STRONG, _STRONG_DATIVE = {"m": "r", "n": "s", "f": ""}, {"m": "m", "n": "m", "f": "r"}
+_GENDER = {**dict.fromkeys(("Stock", "Platz", "Monat", "Gang", "Bahnsteig", "Termin",
+                            "Absatz"), "m"),
+           **dict.fromkeys(("Obergeschoss", "Untergeschoss", "Mal", "Quartal", "Halbjahr",
+                            "Kapitel", "Gleis"), "n")}
 
 
 def _french_ordinal(m: re.Match[str]) -> str:
