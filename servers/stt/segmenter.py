@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -80,7 +80,6 @@ class SegmentEvent:
     forced: bool = False
     # ended/paused: stream position of the last speech window's end.
     speech_end: int = 0
-    extra: dict = field(default_factory=dict)
 
 
 Probabilities = Callable[[np.ndarray], np.ndarray]
@@ -106,6 +105,7 @@ class UtteranceSegmenter:
         # A finalize ended the last utterance while its speech went on, and no quiet
         # window has come since: what follows is its rest, not a short word of its own.
         self._cut_mid_speech = False
+        self._last_speech_pos = 0  # stream position where the latest speech window ended
         self._reset_candidate()
         self._reset_utterance()
 
@@ -153,7 +153,7 @@ class UtteranceSegmenter:
         self._append(self._pending)
         self.position += len(self._pending)
         self._pending = np.zeros(0, dtype=np.float32)
-        self._speech_end_in_utt = self._length()
+        self._speech_end_in_utt = self._len
         return self._end(reuse=False, forced=True)
 
     def current_audio(self) -> np.ndarray:
@@ -188,14 +188,14 @@ class UtteranceSegmenter:
         self._recent.append((window, prob))
         if speech:
             self._silence = 0
-            self._speech_end_in_utt = self._length()
+            self._speech_end_in_utt = self._len
             if self._paused:
                 self._paused = False
                 events.append(SegmentEvent("resumed", self.utterance, self.position))
         elif quiet or self._silence > 0:
             self._silence += WINDOW
         else:  # between thresholds with no silence run: speech goes on
-            self._speech_end_in_utt = self._length()
+            self._speech_end_in_utt = self._len
         if self._silence >= self._speculative and not self._paused \
                 and self._silence < self._endpoint:
             self._paused = True
@@ -204,7 +204,7 @@ class UtteranceSegmenter:
                                        speech_end=self._speech_end_pos()))
         if self._silence >= self._endpoint:
             events.append(self._end(reuse=self._paused, forced=False))
-        elif self._length() >= self._max_len:
+        elif self._len >= self._max_len:
             self._cut_at_quietest(events)
 
     def _cut_at_quietest(self, events: list[SegmentEvent]) -> None:
@@ -215,7 +215,7 @@ class UtteranceSegmenter:
         probs = np.array([p for _, p in recent])
         cut = len(recent) - int(np.argmin(probs[::-1]))  # windows kept in this utterance
         rest = recent[cut:]
-        kept = self._length() - len(rest) * WINDOW
+        kept = self._len - len(rest) * WINDOW
         end = self.position
         self.position -= len(rest) * WINDOW  # back to the cut, where the event is
         self._audio, self._len = [self.current_audio()[:kept]], kept
@@ -250,7 +250,7 @@ class UtteranceSegmenter:
         keep = min(now - self._cand_start + self._pad, len(self._tail))
         self._reset_utterance()
         self._append(self._tail[-keep:].copy())
-        self._speech_end_in_utt = self._length()
+        self._speech_end_in_utt = self._len
         self._reset_candidate()
         self._short, self._cut_mid_speech = None, False
         self.speaking = True
@@ -277,10 +277,7 @@ class UtteranceSegmenter:
         return self.current_audio()[:cut]
 
     def _speech_end_pos(self) -> int:
-        return self.position - (self._length() - self._speech_end_in_utt)
-
-    def _length(self) -> int:
-        return self._len
+        return self.position - (self._len - self._speech_end_in_utt)
 
     def _append(self, samples: np.ndarray) -> None:
         self._audio.append(samples)
@@ -298,5 +295,3 @@ class UtteranceSegmenter:
         self._paused = False
         self._speech_end_in_utt = 0
         self._recent: deque[tuple[np.ndarray, float]] = deque(maxlen=CUT_SEARCH // WINDOW)
-        if not hasattr(self, "_last_speech_pos"):
-            self._last_speech_pos = 0
