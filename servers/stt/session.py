@@ -97,10 +97,16 @@ class SttSession:
                 sender.exception()  # the client's failed write, expected: not logged as lost
             self.turns.cancel()
             metrics.ACTIVE_SESSIONS.dec()
-            if code is None and self.client_close_code == 1009:
-                code = 1009  # the WebSocket layer's cut (see _receive_loop), not a hang-up
+            # The WebSocket layer's own cut (a frame past 8x max_frame_bytes), read here or
+            # while closing: not a client that hung up. Metric and record say it alike.
+            layer_cut = code is None and self.client_close_code == 1009
+            code = 1009 if layer_cut else code
             metrics.SESSION_CLOSES.labels(str(code) if code else "disconnect").inc()
             extra = usage_of(self.ws).extra
+            if layer_cut:  # (a close the server had begun keeps its own error and reason)
+                note_error(self.ws, "frame_too_large")
+                extra.setdefault("close_reason", "frame exceeds the WebSocket layer's limit")
+                extra["close_code"] = 1009
             if self.turns.abort.done():  # the engine failed: the record says so (1011 alone
                 note_error(self.ws, "engine_error")  # was any server error)
             if code is None:  # the client left (a dropped call: 1006), as TTS and LLM say
@@ -132,11 +138,7 @@ class SttSession:
             if receive in done:  # a frame is handled before any limit closes the session
                 message, receive = receive.result(), None
                 if message["type"] == "websocket.disconnect":
-                    self.client_close_code = message.get("code")
-                    if self.client_close_code == 1009:  # the WebSocket layer's own cut (a
-                        # frame past 8x max_frame_bytes), not a client that hung up
-                        self._note_close(1009, "frame exceeds the WebSocket layer's limit")
-                        usage_of(self.ws).extra["close_code"] = 1009
+                    self.client_close_code = message.get("code")  # (1009: see run's end)
                     return None, None
                 data = message.get("bytes")
                 if data is None and message.get("text") is not None:

@@ -58,6 +58,35 @@ async def test_a_frame_past_the_websocket_layers_own_limit_is_recorded_as_the_cu
     assert "client_disconnected" not in record, record
 
 
+
+async def test_the_layers_cut_while_the_server_closes_is_recorded_as_its_metric_says():
+    """The layer's 1009 read while the session ends (a final still decoding after the
+    client's "close") was counted as 1009 in the metric, while the record said neither
+    the cut nor the hang-up: one place now says it for both paths."""
+    from servers.stt.__main__ import WS_MAX_FACTOR
+    from tests.stt.conftest import CLEAN
+    from tests.support.servers import metric, start_server
+
+    from .client import load_pcm
+
+    server = start_server("tests.stt.slow_stt", env={
+        **CLEAN, "RYMI_STT_SLOW_DECODE_S": "3", "RYMI_STT_DECODE_WORKERS": "1",
+        "RYMI_STT_INTERIM": "false", "RYMI_STT_MAX_FRAME_BYTES": "32000"})
+    try:
+        past = max(WS_MAX_FACTOR * 32000, 1 << 20) + 2
+        steps = [load_pcm("cards_001.wav") + silence(1.0), json.dumps({"type": "close"}),
+                 bytes(past)]
+        chunks = [s[i:i + 32000] for s in steps[:1] for i in range(0, len(s), 32000)]
+        got = await run(server.ws_url + "/stt", [*chunks, *steps[1:]], "closing-cut")
+        assert got.close_code == 1009 and "final" not in got.kinds(), got.events
+        record = server.wait_usage("closing-cut")
+        assert_cut(record, 1009, "frame_too_large", "WebSocket layer")
+        assert "client_disconnected" not in record, record
+        assert metric(server, "rymi_stt_session_closes_total", code="1009") == 1
+    finally:
+        server.stop()
+
+
 def assert_cut(record: dict, close_code: int, error: str, reason: str) -> None:
     """A session the server ended says which limit in its usage record (1008 alone is
     three of them), and the reason the client was given."""
