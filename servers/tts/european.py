@@ -64,7 +64,9 @@ def _german_day(d: int, before: str) -> str:
     """"am 15." is "am fünfzehnten", "der 15." "der fünfzehnte": the ending follows the
     word before (espeak read "15." as "fünfzehn" and ended the sentence on its stop)."""
     ordinal = num2words(d, lang="de", to="ordinal")
-    bare = re.search(r"\b(?:der|die|das|ist|sind|war|Heute|heute)\s*$", before)
+    if re.search(r"\b(?:ist|sind|war|wäre)\s*$", before):  # "ist der fünfzehnte"
+        return f"der {ordinal}"
+    bare = re.search(r"\b(?:der|die|das|Heute|heute)\s*$", before)
     return ordinal if bare else f"{ordinal}n"
 
 

@@ -84,6 +84,11 @@ from servers.tts.normalize import normalize
     ('de-DE', 'Abfahrt auf 3. Gleis.', 'Abfahrt auf drittem Gleis.'),
     ('de-DE', 'Ende des 3. Quartals.', 'Ende des dritten Quartals.'),
     ('de-DE', 'Der 3. Termin.', 'Der dritte Termin.'),
+    # A date after "ist" with no article is said with one ("ist der fünfzehnte").
+    ('de-DE', 'Der Termin ist 15.03.2025.', 'Der Termin ist der fünfzehnte März 2025.'),
+    ('de-DE', 'Heute ist 3. Mai.', 'Heute ist der dritte Mai.'),
+    ('de-DE', 'Heute ist der 3. Mai.', 'Heute ist der dritte Mai.'),
+    ('de-DE', 'Frist war 1.4.2024, nicht 2.4.', 'Frist war der erste April 2024, nicht 2.4.'),
 ])
 def test_edge_reading(language: str, text: str, spoken: str) -> None:
     assert normalize(text, language) == spoken
