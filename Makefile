@@ -95,6 +95,7 @@ bench-stt: setup
 
 bench-tts: setup peers
 	$(PY) -m bench.tts
+	$(PY) -m bench.tts_plan
 
 bench-llm: setup peers
 	$(PY) -m bench.llm

@@ -71,11 +71,11 @@ _EMPHASIS = re.compile(r"\*{2,}|(?<=\S)\*|\*(?=[^\s.,!?;:\d#])|\*(?=[\d#][^*\n]*
                        r"|(?<!\w)_+|_+(?!\w)")
 # "Settings → Account", "Menu -> Help", "Settings > Privacy": a step to the next, said as
 # a pause ("right arrow" was read aloud, and ">" was silent).
-_ARROW = re.compile(r"[ \t]*(?:[\u2190-\u21FF\u27F5-\u27FF\u2794\u279C\u27A1]|->|=>)[ \t]*"
+_ARROW = re.compile(r"(?<![ \t])[ \t]*(?:[\u2190-\u21FF\u27F5-\u27FF\u2794\u279C\u27A1]|->|=>)[ \t]*"
                     r"|(?<=[^\W\d])[ \t]+>[ \t]+(?=[A-Z])")
 # "Specials • Salmon • Ribeye": a bullet inside a line is a pause between its items (it
 # is silent); after a colon, "today: • Salmon", the colon's pause is enough.
-_INLINE_BULLET = re.compile(r"(?P<stop>[:;,.!?])?[ \t]+•[ \t]+(?=\S)")
+_INLINE_BULLET = re.compile(r"(?:(?P<stop>[:;,.!?])|(?<![ \t]))[ \t]+•[ \t]+(?=\S)")
 # "****4242", "•••• 4242", "*4242": a card masked to its last four, for the rule that reads
 # those (the stars were emphasis, the bullets silent, and "4242" an amount).
 _MASK = re.compile(r"(?<![\w*•●])(?:[*•●]{1,4}[ -]?){1,4}(?=\d{4}(?![\d*]))")
@@ -93,11 +93,11 @@ NUMBER_WORDS = {"en": "number", "es": "número", "pt": "número", "ca": "número
 _HASHTAG = re.compile(r"(?<!\w)#(?=[^\W\d])")  # "#Rymi": the mark goes ("C#" stays)
 _EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u2300-\u23FF"
                     "\uFE0E\uFE0F\u200D\u20E3]+")
-_BEFORE_STOP = re.compile(r"[ \t]+(?=[.,!?;:])")
+_BEFORE_STOP = re.compile(r"(?<![ \t])[ \t]+(?=[.,!?;:])")
 # A text emoticon goes as an emoji does (":D" was "colon D", "Thanks <3" "thanks less
 # than three"); "<3" only before "!", a line's end or the text's ("a dose <3 mg", "if
 # x <3, stop", "keep it <3." are comparisons).
-_EMOTICON = re.compile(r"(?:^|[ \t]+)(?:[:;=]-?[)(DPp]|</?3+(?=[!\n]|\s*$))"
+_EMOTICON = re.compile(r"(?:^|(?<![ \t])[ \t]+)(?:[:;=]-?[)(DPp]|</?3+(?=[!\n]|\s*$))"
                        r"(?=[\s.,!?]|$)")
 _HEART = re.compile(r"\b(I|[Ww]e|[Yy]ou|[Tt]hey) <3 (?=[^\W\d])")  # "I <3 you"
 # "Zelle®", "Venmo™": a brand's mark, not said ("Zelle registered", "Venmo trade mark").

@@ -81,10 +81,14 @@ def sentences(text: str) -> list[str]:
     return [s.strip() for s in out if s.strip()]
 
 
+_WORD_AFTER = re.compile(r"\S")
+
+
 def _cut_at_clause(sentence: str, limit: int, minimum: int) -> int | None:
     """Index just after the first clause mark at or past ``minimum`` characters."""
-    for m in _CLAUSE.finditer(sentence):
-        if minimum <= m.end() <= limit and sentence[m.end():].strip():
+    # Searched only up to the limit: to the end, a long text's every cut was quadratic.
+    for m in _CLAUSE.finditer(sentence, 0, limit + 1):
+        if minimum <= m.end() and _WORD_AFTER.search(sentence, m.end()):
             return m.end()
     return None
 

@@ -183,3 +183,35 @@ def test_a_sentence_starts_at_a_capital_or_caseless_letter_in_any_script(
     pieces = plan(text, language, first_chars=0)
     assert [p.text for p in pieces] == spoken
     assert all(p.ends_sentence for p in pieces)
+
+
+RUN = 2000  # a long run: the rules that took whitespace were quadratic on one
+
+
+@pytest.mark.parametrize("text, short", [
+    ("Hi" + " " * RUN + "there.", "Hi there."),
+    ("Hi" + " \t" * RUN + "there.", "Hi there."),
+    ("Hi" + "\xa0" * RUN + "there.", "Hi there."),
+    ("Hi *" + " " * RUN + "there.", "Hi * there."),
+    ("Settings" + " " * RUN + "→" + " " * RUN + "Account", "Settings → Account"),
+    ("Specials" + " " * RUN + "•" + " " * RUN + "Salmon", "Specials • Salmon"),
+    ("Today:" + " " * RUN + "•" + " " * RUN + "Salmon", "Today: • Salmon"),
+    ("Great work" + " " * RUN + ":)" + " " * RUN + "Bye", "Great work :) Bye"),
+    ("Done" + " " * RUN + "👍" + " " * RUN + ".", "Done 👍."),
+    ("First line" + " " * RUN + "\n" + " \t" * RUN + "Second line", "First line\nSecond line"),
+])
+def test_a_long_run_of_whitespace_reads_as_one_space(text: str, short: str) -> None:
+    """Each rule that matches whitespace now tries a run once, at its start: the same
+    reading as the run made one space (or one line break), for every rule it meets."""
+    assert normalize(text) == normalize(short)
+    assert [p.text for p in plan(text)] == [p.text for p in plan(short)]
+
+
+@pytest.mark.parametrize("at, cut", [(199, 200), (200, None)])
+def test_a_clause_is_cut_at_the_limit_itself_and_not_past_it(at: int, cut: int | None) -> None:
+    """The clause search stops at the limit (it went on to the text's end, once per cut):
+    a comma ending exactly at the limit is still a cut, one character later none."""
+    from servers.tts.text import _cut_at_clause
+
+    sentence = "a" * at + ", " + "b" * 300
+    assert _cut_at_clause(sentence, 200, 60) == cut
