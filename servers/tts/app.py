@@ -39,9 +39,10 @@ def _service(request: Request) -> TtsService:
     return request.app.state.tts
 
 
-# Reading a text's numbers and marks costs about 6 µs a character: a long one (30 ms at
-# the 5,000-character cap) is planned in a thread, so other calls' audio is not held up
-# behind it on the event loop; most are short (1 ms for 280) and stay here.
+# Reading a text's numbers and marks costs 3-20 µs a character (prose 16 ms at the
+# 5,000-character cap, the densest shapes 90 ms: `python -m bench.tts_plan`): a long one
+# is planned in a thread, so the event loop gets the GIL back between rules (each rule's
+# pass holds it, which is why none may be quadratic); most are short (1 ms for 280).
 PLAN_IN_THREAD_CHARS = 1000
 
 
