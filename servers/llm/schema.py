@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from .schema_limits import MAX_TOOLS, check_schema, check_values
+
 
 class _Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore")
@@ -84,6 +86,13 @@ class ResponseFormat(_Lenient):
     type: Literal["text", "json_object", "json_schema"]
     json_schema: dict[str, Any] | None = None
 
+    @field_validator("json_schema")
+    @classmethod
+    def _bounded(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        if v is not None:
+            check_schema(v.get("schema"))
+        return v
+
 
 class StructuredOutputs(_Lenient):
     """vLLM's own request field (its server takes it): the output held to one of these
@@ -98,6 +107,18 @@ class StructuredOutputs(_Lenient):
     disable_any_whitespace: bool | None = None
     disable_additional_properties: bool | None = None
     whitespace_pattern: str | None = Field(None, max_length=1_000)
+
+    @field_validator("json_")
+    @classmethod
+    def _bounded(cls, v: dict[str, Any] | str | None) -> dict[str, Any] | str | None:
+        check_schema(v)
+        return v
+
+    @field_validator("choice")
+    @classmethod
+    def _choices(cls, v: list[str] | None) -> list[str] | None:
+        check_values(v or [], "choice")
+        return v
 
     @model_validator(mode="after")
     def _one(self) -> StructuredOutputs:
@@ -174,6 +195,11 @@ class ChatRequest(_Lenient):
     def _tools(cls, v: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
         if v == []:  # OpenAI's and vLLM's rule: a tool_choice over nothing was ignored
             raise ValueError("give at least one tool, or leave tools out")
+        if v is not None and len(v) > MAX_TOOLS:
+            raise ValueError(f"{len(v)} tools; at most {MAX_TOOLS}, as OpenAI takes")
+        # Together: a call the model must make is held to a grammar over all of them.
+        check_schema([t.get("function", {}).get("parameters") for t in v or []
+                      if isinstance(t.get("function"), dict)], "the tools' parameters")
         return v
 
     @field_validator("tool_choice")

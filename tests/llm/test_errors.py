@@ -247,3 +247,31 @@ def test_structured_outputs_as_vllm_counts_them_is_a_400_not_a_500(
             "structured_outputs": given}
     err = shaped(post(llm, json=body), 400, "invalid_value")
     assert err["param"] == "structured_outputs", err
+
+
+def _enum_schema(properties: int, values: int) -> dict:
+    return {"type": "object", "properties": {
+        f"p{i}": {"type": "string", "enum": [f"v{j}" for j in range(values)]}
+        for i in range(properties)}}
+
+
+@pytest.mark.parametrize("body, param, bound", [
+    # (Within this server's 64 KiB body. 1,000 choices of 100 characters had a first
+    # token after 2 s, 40,000 enum values 2 s, with every other stream slowed.)
+    ({"structured_outputs": {"choice": [f"c{i} " + "y" * 60 for i in range(300)]}},
+     "structured_outputs.choice", "15000"),
+    ({"response_format": {"type": "json_schema", "json_schema": {
+        "name": "big", "schema": _enum_schema(51, 20)}}},
+     "response_format.json_schema", "1000"),
+    ({"structured_outputs": {"json": _enum_schema(51, 20)}}, "structured_outputs.json",
+     "1000"),
+    ({"tools": [{"type": "function", "function": {"name": f"f{i}", "parameters": {
+        "type": "object"}}} for i in range(129)]}, "tools", "128"),
+])
+def test_a_constraint_past_openais_bounds_is_refused_before_its_compile(
+        llm: RunningServer, body: dict, param: str, bound: str) -> None:
+    """A grammar is compiled before the first token, on the cores the model runs on: a
+    constraint OpenAI would refuse cost seconds here and slowed every other stream."""
+    err = shaped(post(llm, json={"messages": OK_MESSAGES, "max_tokens": 4, **body}), 400,
+                 "invalid_value")
+    assert err["param"] == param and bound in err["message"], err

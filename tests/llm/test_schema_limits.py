@@ -8,6 +8,7 @@ of its two output limits are OpenAI's.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -60,3 +61,63 @@ def test_include_usage_is_what_stream_options_say(stream_options: dict | None,
 ])
 def test_max_completion_tokens_wins_over_max_tokens(fields: dict, limit: int | None) -> None:
     assert request(**fields).output_limit() == limit
+
+
+def _schema(properties: int = 1, values: int = 0, name: str = "p") -> dict:
+    prop: dict = {"type": "string"}
+    if values:
+        prop["enum"] = [f"{j:04d}" for j in range(values)]
+    return {"type": "object", "properties": {f"{name}{i}": prop for i in range(properties)}}
+
+
+def _format(schema: object) -> dict:
+    return {"response_format": {"type": "json_schema",
+                                "json_schema": {"name": "x", "schema": schema}}}
+
+
+def _choice(values: int, chars: int) -> dict:
+    each, extra = divmod(chars, values)
+    return {"structured_outputs": {"choice": [
+        "c" * (each + (i < extra)) for i in range(values)]}}
+
+
+def _tools(n: int, schema: dict | None = None) -> dict:
+    return {"tools": [{"type": "function", "function": {
+        "name": f"f{i}", "parameters": schema or {"type": "object"}}} for i in range(n)]}
+
+
+@pytest.mark.parametrize("at_limit, past_limit, where", [
+    (_format(_schema(5000)), _format(_schema(5001)), "response_format"),  # properties
+    (_format(_schema(1, 1000)), _format(_schema(1, 1001)), "response_format"),  # enums
+    (_format(_schema(1, 200, "n" * 119_199)), _format(_schema(1, 200, "n" * 119_200)),
+     "response_format"),  # 120,000 characters: a name and 200 four-digit values
+    ({"structured_outputs": {"json": _schema(1, 1000)}},
+     {"structured_outputs": {"json": _schema(1, 1001)}}, "structured_outputs"),
+    ({"structured_outputs": {"json": json.dumps(_schema(1, 1000))}},
+     {"structured_outputs": {"json": json.dumps(_schema(1, 1001))}}, "structured_outputs"),
+    (_choice(251, 15_000), _choice(251, 15_001), "structured_outputs"),  # a large enum
+    (_choice(250, 120_000), _choice(250, 120_001), "structured_outputs"),
+    (_tools(128), _tools(129), "tools"),
+    (_tools(5, _schema(1000)), _tools(5, _schema(1001)), "tools"),  # all tools together
+])
+def test_a_constraints_size_is_taken_at_openais_bound_and_refused_past_it(
+        at_limit: dict, past_limit: dict, where: str) -> None:
+    request(**at_limit)
+    with pytest.raises(ValidationError) as err:
+        request(**past_limit)
+    assert [e["loc"][0] for e in err.value.errors()] == [where]
+
+
+def test_a_schemas_data_and_shape_are_told_apart_and_depth_is_no_crash() -> None:
+    """Values in "examples"/"default" are data, not properties; a property named "enum"
+    is a property whose own schema is walked; a schema nested 5,000 deep is walked
+    without recursion (a RecursionError would be a 500)."""
+    data = {"type": "object", "examples": [{"properties": {str(i): {} for i in range(6000)}}]}
+    request(**_format(data))
+    named = {"type": "object", "properties": {"enum": _schema(1, 1001)}}
+    with pytest.raises(ValidationError):
+        request(**_format(named))
+    deep: dict = {"type": "string"}
+    for _ in range(5000):
+        deep = {"type": "array", "items": deep}
+    request(**_format(deep))
