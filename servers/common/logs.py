@@ -8,6 +8,7 @@ import logging
 import sys
 import time
 from contextvars import ContextVar
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 # The request whose work is running: set per request by the lifecycle middleware, so
@@ -31,10 +32,41 @@ class JsonFormatter(logging.Formatter):
 
 
 class _SafeStream(logging.StreamHandler):
-    """A full disk or closed pipe for logs must not stop serving: drop the line."""
+    """A full disk or closed pipe for logs must not stop serving: the line is dropped,
+    but counted (``rymi_log_lines_dropped_total``, usage records apart) and said once
+    the stream takes lines again. That line starts on a line of its own: the write that
+    failed may have left half a line, which glued the next record onto it (a shipper
+    then refused both)."""
 
-    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802
-        pass
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self.dropped: dict[str, int] = {}
+        self.why = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            if self.dropped:
+                self._said_dropped()
+            self.stream.write(self.format(record) + self.terminator)
+            self.flush()
+        except RecursionError:
+            raise
+        except Exception as exc:  # noqa: BLE001 (any failure to write is a dropped line)
+            kind = "usage" if record.name == "rymi.usage" else "log"
+            self.dropped[kind] = self.dropped.get(kind, 0) + 1
+            self.why = getattr(exc, "strerror", None) or type(exc).__name__
+            from . import metrics  # (here: metrics imports nothing of logging's)
+
+            metrics.LOG_LINES_DROPPED.labels(kind).inc()
+
+    def _said_dropped(self) -> None:
+        usage, other = self.dropped.get("usage", 0), self.dropped.get("log", 0)
+        line = {"ts": round(time.time(), 3), "level": "error", "logger": "rymi.server",
+                "msg": f"{usage + other} log lines dropped ({usage} usage records), the "
+                       f"log stream failing: {self.why}"}
+        self.stream.write("\n" + json.dumps(line) + self.terminator)
+        self.flush()
+        self.dropped, self.why = {}, ""
 
 
 class _FalseErrors(logging.Filter):

@@ -42,6 +42,10 @@ BYTES = Counter("rymi_bytes_total", "Bytes received and sent, as the usage recor
 # (counted by each replacement worker as it starts: the sum is how many were replaced)
 WORKER_RESTARTS = Counter("rymi_worker_restarts_total",
                           "Worker processes that died and were replaced (RYMI_*_WORKERS)")
+# (a full disk or a closed pipe for the logs: the line dropped, the server serving)
+LOG_LINES_DROPPED = Counter("rymi_log_lines_dropped_total",
+                            "Log lines that could not be written, usage records apart",
+                            ["record"])
 READY = Gauge("rymi_ready", "1 once the model is loaded and warmed up", ["channel"],
               multiprocess_mode="livemin")
 
