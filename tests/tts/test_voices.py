@@ -175,3 +175,25 @@ def test_the_first_style_word_wins_and_the_pace_stays_in_its_bounds() -> None:
     assert style_for("cheerful, then calm").noise == style_for("cheerful").noise
     assert style_for("very slowly", speed=0.5).length == pytest.approx(2.5)
     assert style_for("very quickly", speed=4.0).length == pytest.approx(0.4)
+
+
+def test_a_voice_file_named_in_no_utf8_is_skipped_and_said(tmp_path, voice_path, caplog) -> None:  # type: ignore[no-untyped-def]
+    """A voice file whose name is not UTF-8 (Latin-1 "é" from another system) gave an id
+    no JSON answer can hold: GET /voices was a 500 for every caller, nothing said."""
+    import os
+    import shutil
+
+    from servers.tts.voices import VoiceCatalog
+
+    folder = os.fsencode(tmp_path)
+    for suffix in (b".onnx", b".onnx.json"):
+        shutil.copy(f"{voice_path}{suffix[5:].decode()}",
+                    os.path.join(folder, b"en_US-caf\xe9-medium" + suffix))
+    shutil.copy(voice_path, tmp_path / "en_US-cafe-medium.onnx")
+    shutil.copy(f"{voice_path}.json", tmp_path / "en_US-cafe-medium.onnx.json")
+    with caplog.at_level("WARNING", logger="rymi.tts.voices"):
+        catalog = VoiceCatalog.discover("piper-en_US-joe-medium", tmp_path / "models",
+                                        tmp_path)
+    assert "en_US-cafe-medium" in catalog.ids  # its neighbour in UTF-8 is offered
+    assert all(voice.encode() for voice in catalog.ids)  # each one JSON can hold
+    assert caplog.text.count("is not UTF-8 text") == 1, caplog.text
