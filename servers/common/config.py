@@ -12,6 +12,7 @@ import argparse
 import os
 import re
 import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar, get_args, get_origin
@@ -26,7 +27,12 @@ from pydantic_settings import (
 
 
 def default_models_dir() -> Path:
-    return Path.home() / ".cache" / "rymi-endpoints" / "models"
+    try:
+        home = Path.home()
+    except RuntimeError:  # no HOME and no passwd entry (a container's bare uid): the
+        # default models ship in packages, so this folder may never be read at all
+        home = Path(tempfile.gettempdir())
+    return home / ".cache" / "rymi-endpoints" / "models"
 
 
 class _BlankIsUnset(EnvSettingsSource):

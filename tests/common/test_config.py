@@ -75,3 +75,19 @@ def test_a_log_level_is_taken_in_any_case(monkeypatch: pytest.MonkeyPatch, writt
     not start."""
     monkeypatch.setenv("RYMI_TTS_LOG_LEVEL", written)
     assert load_settings(TtsSettings, []).log_level == written.strip().lower()
+
+
+def test_no_home_is_no_crash_at_start(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A container's bare uid (no HOME, no passwd entry): Path.home() raised, and every
+    server stopped at start with a traceback, though its default model ships in a
+    package and this folder may never be read."""
+    import tempfile
+    from pathlib import Path
+
+    from servers.common.config import default_models_dir
+
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    assert default_models_dir().is_relative_to(tempfile.gettempdir())
