@@ -76,7 +76,14 @@ def supervise(module: str, argv: list[str], host: str, port: int, workers: int,
         print(f"{module}: cannot listen on {host}:{port}: {exc.strerror or exc}",
               file=sys.stderr)
         return 1
-    metrics_dir, held = metrics_folder.make()
+    try:
+        metrics_dir, held = metrics_folder.make()
+    except OSError as exc:  # (a read-only root with no /tmp: a traceback before)
+        for sock in (s for slot in socks for s in slot):
+            sock.close()
+        print(f"{module}: cannot start: no folder for the workers' metrics in the "
+              f"temporary directory (set TMPDIR to a writable one): {exc}", file=sys.stderr)
+        return 1
     admission = shared_count.create(workers)
     pool = _Pool(module, argv, host, socks, admission,
                  {**os.environ, METRICS_DIR_ENV: metrics_dir, shared_count.FD_ENV: str(admission)})

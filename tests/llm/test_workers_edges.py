@@ -42,6 +42,21 @@ def test_a_port_another_server_holds_is_refused(fault_upstream: FaultUpstream) -
     assert done.returncode == 1 and "cannot listen on" in done.stderr, done.stderr[-2000:]
 
 
+
+def test_no_writable_temporary_folder_is_one_line_not_a_traceback(fault_upstream) -> None:  # type: ignore[no-untyped-def]
+    """The workers' metrics folder is made in the temporary directory: with none that
+    can be written (a read-only root, no /tmp mount) the supervisor ended in a traceback."""
+    env = {**os.environ, **workers_env(fault_upstream), "RYMI_LLM_PORT": str(free_port()),
+           "RYMI_LLM_HOST": "127.0.0.1"}
+    # (tempfile falls back to /tmp past a bad TMPDIR; named outright, it is used as is)
+    start = ("import sys, tempfile; tempfile.tempdir = '/proc/no-such-folder'; "
+             "from servers.llm.__main__ import main; sys.exit(main([]))")
+    done = subprocess.run([sys.executable, "-c", start], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert "cannot start: no folder for the workers' metrics" in done.stderr
+    assert "set TMPDIR" in done.stderr
+
 def _sockets_of(pid: int) -> list[str]:
     fds = Path(f"/proc/{pid}/fd")
     links = (os.readlink(fd) for fd in fds.iterdir() if fd.is_symlink())
