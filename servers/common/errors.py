@@ -11,6 +11,13 @@ from starlette.responses import JSONResponse
 
 from .usage import note_error
 
+
+class StreamAborted(Exception):
+    """Raised on purpose out of a response body that failed after its headers: the
+    server then cuts the connection (no final chunk), so a client sees a cut, not a
+    short answer. The cause is logged where it is raised, once; uvicorn's "Exception in
+    ASGI application" traceback for it is not (logs._FalseErrors)."""
+
 # The type string each status gets unless the raiser names one.
 _TYPES = {
     400: "invalid_request_error",

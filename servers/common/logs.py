@@ -11,6 +11,8 @@ from contextvars import ContextVar
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from .errors import StreamAborted
+
 # The request whose work is running: set per request by the lifecycle middleware, so
 # every line logged for it (an upstream's failure, an engine's error) carries the id
 # that the caller and its usage record have; asyncio tasks inherit it.
@@ -82,6 +84,8 @@ class _FalseErrors(logging.Filter):
       ERROR per refusal, a flood at capacity.
     - Those requests, cut, are also "Cancel N running task(s), timeout graceful shutdown
       exceeded": the same cut again, as an ERROR.
+    - A response cut on purpose after its headers (``StreamAborted``: a synthesis that
+      failed mid-stream), its cause logged once where it was raised.
     - A text frame that is not UTF-8 is closed 1007, as RFC 6455 has it, and logged with a
       traceback each time: the client's mistake, a warning with no traceback.
     """
@@ -93,7 +97,7 @@ class _FalseErrors(logging.Filter):
             record.levelno, record.levelname = logging.WARNING, "WARNING"
             record.exc_info = record.exc_text = None
             return True
-        if isinstance(exc, asyncio.CancelledError):
+        if isinstance(exc, asyncio.CancelledError | StreamAborted):
             return not message.startswith("Exception in ASGI application")
         if message.endswith("running task(s), timeout graceful shutdown exceeded"):
             return False  # the drain's own cut, said once as "drain bound reached"

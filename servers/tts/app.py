@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from servers.common.app import create_app as create_base_app
-from servers.common.errors import ApiError, overloaded
+from servers.common.errors import ApiError, StreamAborted, overloaded
 from servers.common.streaming import DisconnectAwareStreamingResponse, HangUp
 from servers.common.usage import usage_of
 
@@ -148,7 +148,7 @@ async def _body(stream: SynthesisStream, first: bytes, extra: dict) -> AsyncIter
         log.error("synthesis failed mid-stream, aborting the response: %s", exc)
         metrics.ERRORS.labels("synthesis_failed_mid_stream").inc()
         extra["error"] = "synthesis_failed_mid_stream"
-        raise
+        raise StreamAborted(str(exc)) from exc
     finally:
         metrics.STREAMS.dec()
         stats = stream.stats

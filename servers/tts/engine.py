@@ -76,7 +76,15 @@ def session_options(threads: int) -> onnxruntime.SessionOptions:
     opts.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    # Its own lines are not JSON: a failed run is said by our log line (the exception
+    # carries onnxruntime's message), not also as a coloured "[E:onnxruntime ...]".
+    opts.log_severity_level = 4
     return opts
+
+
+# (and its process-wide warnings: "Failed to persist telemetry device ID" where HOME
+# cannot be written, in a container)
+onnxruntime.set_default_logger_severity(3)
 
 
 class PiperEngine:

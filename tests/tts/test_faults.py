@@ -54,6 +54,10 @@ def test_engine_failure_after_the_first_chunk_breaks_the_stream(
         httpx.post(f"{fault_server.url}/tts", json=body, headers=AUTH, timeout=30)
     record = fault_server.wait_usage(reply.headers["x-request-id"])
     assert record["error"] == "synthesis_failed_mid_stream"
+    # Said once each, by the server; uvicorn's traceback for the cut was a second ERROR.
+    logs = fault_server.logs()
+    assert logs.count("synthesis failed mid-stream") >= 2, logs[-3000:]
+    assert "Exception in ASGI application" not in logs, logs[-3000:]
 
 
 def test_engine_failure_after_the_first_chunk_resets_an_http_10_answer(
