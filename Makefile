@@ -100,6 +100,7 @@ bench-tts: setup peers
 bench-llm: setup peers
 	$(PY) -m bench.llm
 	$(PY) -m bench.llm_turns
+	$(PY) -m bench.llm_prefill
 
 lint: $(STAMP)
 	$(PY) -m ruff check servers rymi_endpoints tests bench

@@ -37,6 +37,9 @@ _INLINE_RENDER_CHARS = 8_000
 # 7-turn calls (190-450 prompt tokens): mean time to first token 404 -> 257 ms, decode
 # speed unchanged.
 CPU_BLOCK_SIZE = 32
+# Tokens one engine step computes on CPU (vLLM's 2,048): every other stream's next token
+# waits for each step of a long prompt's read (1.9 s -> 0.3 s: bench.llm_prefill).
+CPU_BATCHED_TOKENS = 256
 
 
 def cpu_has_fast_bf16() -> bool:
@@ -93,6 +96,8 @@ class VllmBackend:
             dtype=pick_dtype(self.settings.dtype, on_cpu),  # type: ignore[arg-type]
             max_model_len=self.settings.max_model_len,
             max_num_seqs=self.settings.max_num_seqs,
+            max_num_batched_tokens=self.settings.max_num_batched_tokens or (  # (a step
+                max(CPU_BATCHED_TOKENS, self.settings.max_num_seqs) if on_cpu else None),
             block_size=self.settings.block_size or (CPU_BLOCK_SIZE if on_cpu else None),
             gpu_memory_utilization=self.settings.gpu_memory_utilization,
             enforce_eager=on_cpu if eager is None else eager,
