@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import sys
@@ -59,7 +60,8 @@ class _SafeStream(logging.StreamHandler):
             self.why = getattr(exc, "strerror", None) or type(exc).__name__
             from . import metrics  # (here: metrics imports nothing of logging's)
 
-            metrics.LOG_LINES_DROPPED.labels(kind).inc()
+            with contextlib.suppress(Exception):  # (a log call must never raise)
+                metrics.LOG_LINES_DROPPED.labels(kind).inc()
 
     def _said_dropped(self) -> None:
         usage, other = self.dropped.get("usage", 0), self.dropped.get("log", 0)

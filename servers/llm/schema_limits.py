@@ -26,8 +26,9 @@ _DATA_KEYS = frozenset({"enum", "const", "default", "examples", "example"})
 
 
 def check_schema(schema: Any, what: str = "the schema") -> None:
-    """Raise ValueError naming the bound a JSON schema (or a list of them) is past. Walked with a stack, not
-    by recursion: a schema nested a thousand deep is a 400, not a RecursionError."""
+    """Raise ValueError naming the bound a JSON schema (or a list of them) is past.
+    Walked with a stack, not by recursion: a schema nested a thousand deep is a 400,
+    not a RecursionError."""
     if isinstance(schema, str):  # vLLM's structured_outputs.json may be a JSON string
         try:
             schema = json.loads(schema)
