@@ -121,6 +121,18 @@ def test_crlf_lines_are_relayed_with_lf_wherever_the_chunks_split() -> None:
         assert (state.completion_tokens, state.error) == (2, None)
 
 
+def test_an_event_ending_its_chunk_on_a_cr_goes_out_with_that_chunk() -> None:
+    """A CR at a chunk's end was held as maybe half a CRLF: a CR-only upstream's every
+    event waited for the next chunk (its first words one chunk late). It ends its line
+    now; an LF opening the next chunk is that CRLF's second half, not a blank line."""
+    from servers.llm.backends.relay import Framer, StreamState
+
+    framer = Framer(False, StreamState(), 0.0)
+    assert framer.feed(ROLE.replace(b"\n", b"\r")) == ROLE
+    assert framer.feed(TEXT.replace(b"\n", b"\r\n")[:-1]) == TEXT  # ends on the CR ...
+    assert framer.feed(b"\n" + STOP) == STOP  # ... and its LF is no empty event
+
+
 def test_lone_cr_lines_are_relayed_with_lf_wherever_the_chunks_split() -> None:
     """SSE allows a bare CR as a line end: no event boundary was found, and a whole answer
     became upstream_incomplete."""

@@ -96,6 +96,7 @@ class Framer:
         self._model = (lambda _m: model) if model is not None else None
         self.finished = False
         self._pending = b""
+        self._cr_ended = False  # the last chunk ended on a CR (maybe half a CRLF)
         self._no_space = False  # the upstream writes "data:{...}"
         self._conform = Conformer(served)
 
@@ -104,8 +105,12 @@ class Framer:
         # Every SSE chunk of every stream passes here: bytes.find rather than ``in``
         # (which first tries the needle as an int, raising and clearing a TypeError),
         # no copy when the chunk ends on an event boundary, as it nearly always does.
+        if self._cr_ended:  # the last chunk's CR ended its line: this LF is its CRLF's
+            self._cr_ended = False
+            chunk = chunk[1:] if chunk.startswith(b"\n") else chunk
         pending = self._pending + chunk if self._pending else chunk
         if 13 in pending:  # CRLF lines, or (SSE allows it) lone CRs
+            self._cr_ended = pending.endswith(b"\r")
             pending = lf_lines(pending)
         # "data:{...}", as SSE allows: an upstream writes every event one way, so the
         # stream's first event tells (two byte compares, not a scan of every chunk). Once
@@ -153,9 +158,8 @@ class Framer:
 
     def end(self) -> bytes:
         """The upstream's body ended: an error event if that was before ``[DONE]``."""
-        # A CR held as half a CRLF ended its line after all; a [DONE] whose blank line
-        # never came (the body ended) is the end all the same.
-        last = self.feed(b"\n") if self._pending.endswith(b"\r") else b""
+        # A [DONE] whose blank line never came (the body ended) is the end all the same.
+        last, self._cr_ended = b"", False  # (no LF comes after the body's last CR)
         if not self.finished and event_data(self._pending) == b"[DONE]":
             last += self.feed(b"\n\n"[self._pending.endswith(b"\n"):])
         if self.finished:

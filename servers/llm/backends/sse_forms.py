@@ -39,12 +39,9 @@ def one_data_line_each(ready: bytes) -> bool:
 def lf_lines(pending: bytes) -> bytes:
     """Line ends as LF: CRLF, and a lone CR, as SSE allows (an upstream that ended lines
     with CR alone never ended an event: a whole answer became upstream_incomplete). A CR
-    that ends the chunk is held: it may be the first half of a CRLF."""
-    pending = pending.replace(b"\r\n", b"\n")
-    if pending.find(b"\r") < 0:
-        return pending
-    held = pending.endswith(b"\r")
-    return pending[:-1].replace(b"\r", b"\n") + b"\r" if held else pending.replace(b"\r", b"\n")
+    that ends the chunk ends its line now, whether or not an LF follows in the next (the
+    caller drops that LF): held, a CR-only upstream's every event waited for the next."""
+    return pending.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
 
 
 def canonical(ready: bytes) -> bytes:
