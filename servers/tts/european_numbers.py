@@ -56,7 +56,7 @@ _STARTS_A_SENTENCE = (
     "Ein|Eine|Wenn|Wie|Was|Wo|Wann|Warum|Haben|Können|Kann|Ist|Sind|Gibt|Gerne|Ja|Nein|"
     "Und|Aber|Oder|Auch|So|Jetzt|Heute|Morgen|Hier|Da|Dies|Diese|Dieser|Leider|Natürlich|"
     "Vielleicht|Falls|Um|Im|Am|Zum|Für|Mit|Bei|Nach|Von|In|Auf|Zu|Alles|Sonst|Noch")
-_PREPOSITION = r"(?:in|an|auf|aus|bei|mit|nach|von|zu|vor|über|unter|hinter|neben|zwischen)"
+_PREPOSITION = r"(?:in|an|auf|aus|bei|mit|nach|von|zu|vor|ab|seit|über|unter|hinter|neben|zwischen)"
 
 
 def _range(lang: str) -> Callable[[re.Match[str]], str]:

@@ -84,6 +84,7 @@ from servers.tts.normalize import normalize
     ('de-DE', 'Abfahrt auf 3. Gleis.', 'Abfahrt auf drittem Gleis.'),
     ('de-DE', 'Ende des 3. Quartals.', 'Ende des dritten Quartals.'),
     ('de-DE', 'Der 3. Termin.', 'Der dritte Termin.'),
+    ('de-DE', 'Ab 3. Gleis fährt der Zug.', 'Ab drittem Gleis fährt der Zug.'),  # (dative)
     # A date after "ist" with no article is said with one ("ist der fünfzehnte").
     ('de-DE', 'Der Termin ist 15.03.2025.', 'Der Termin ist der fünfzehnte März 2025.'),
     ('de-DE', 'Heute ist 3. Mai.', 'Heute ist der dritte Mai.'),
