@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from servers.common.text import is_text
+
 from .schema_limits import MAX_TOOLS, check_schema, check_values
 
 
@@ -46,15 +48,6 @@ class OtherPart(_Lenient):
         if v in _TEXT_TYPES:
             raise ValueError(f"a {v!r} part needs its {'refusal' if v == 'refusal' else 'text'}")
         return v
-
-
-def is_text(text: str) -> bool:
-    """False for a lone surrogate ("\\ud83d" in JSON: valid there, no UTF-8 anywhere)."""
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 class Message(_Lenient):

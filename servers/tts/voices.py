@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rymi_endpoints.models.catalog import ModelNotReady, load_catalog, resolve
+from servers.common.text import is_text
 
 from .onnx_file import onnx_problem
 
@@ -160,7 +161,7 @@ class VoiceCatalog:
         for folder in (models_dir, voices_dir):
             if folder is not None and Path(folder).is_dir():
                 for onnx in sorted(Path(folder).rglob("*.onnx")):
-                    if not _utf8(onnx.stem):  # no id a JSON answer can hold: /voices
+                    if not is_text(onnx.stem):  # no id a JSON answer can hold: /voices
                         log.warning("skipping voice %r: its file name is not UTF-8 text",
                                     str(onnx))  # was a 500 for every caller
                         continue
@@ -204,13 +205,3 @@ class VoiceCatalog:
     def listing(self) -> dict[str, object]:
         return {"object": "list", "default": self.default_id,
                 "data": [v.public() for v in self.voices.values()]}
-
-
-def _utf8(name: str) -> bool:
-    """False for a file name with bytes that are not UTF-8 (Python keeps them as lone
-    surrogates, which no JSON answer or UTF-8 log line can hold)."""
-    try:
-        name.encode()
-    except UnicodeEncodeError:
-        return False
-    return True

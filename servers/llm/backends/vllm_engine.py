@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from rymi_endpoints.models.catalog import resolve
+from servers.common.text import is_text
 
 from ..config import LlmSettings
-from ..schema import ChatRequest, is_text
+from ..schema import ChatRequest
 from . import Delta, EngineError, vllm_cache
 from .vllm_build import build_in_thread, prepare_processes
 from .vllm_output import OutputParser, parser_class
