@@ -10,6 +10,10 @@ A connection lost with no close frame is reported to the app as 1006 (RFC 6455 7
 "abnormal closure"): uvicorn says 1005 once the handshake is done, which is the code
 of a close frame that carried no status, so a dropped call read as a polite goodbye.
 
+Frames read in the same chunk as one the parser refuses (past ws_max_size) are handed to
+the app before the close: uvicorn dropped them, so a client whose legal frame and an
+oversized one arrived together lost the audio of the legal one (the record said 0 s).
+
 A handshake the websockets library refuses itself (a bad Sec-WebSocket-Key or -Version,
 before auth) was answered in plain text: it gets the contract's JSON error body too.
 """
@@ -39,6 +43,12 @@ class BoundedWebSocketProtocol(WebSocketsSansIOProtocol):
             # reads the flag, and it sets it again itself.
             self.handshake_complete = False
         super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        self.conn.receive_data(data)
+        self.handle_events()  # the frames before a refused one were the client's, whole
+        if self.conn.parser_exc is not None:
+            self.handle_parser_exception()
 
     def handle_ping(self) -> None:
         super().handle_ping()

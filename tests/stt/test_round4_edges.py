@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
 import websockets
+from websockets.client import ClientProtocol
+from websockets.uri import parse_uri
 
 from tests.support.servers import RunningServer
 
@@ -121,3 +124,32 @@ async def test_the_layers_cut_while_a_refusal_closes_keeps_the_refusal_in_the_re
     assert (record["close_code"], record["error"]) == (1009, "backlog_refused"), record
     assert re.fullmatch(REFUSAL, record["close_reason"]), record
     assert "client_disconnected" not in record, record
+
+
+def test_a_whole_frame_read_with_the_start_of_one_past_the_layers_limit_is_taken(
+        limits_server: RunningServer) -> None:
+    """Both in one read (a client that sent them back to back): uvicorn closed 1009 and
+    dropped the whole frame before it, so its audio was lost (the record said 0 s, and
+    the refusal test above met a session that never held). It is handed on first."""
+    from servers.stt.__main__ import WS_MAX_FACTOR
+
+    limit = int(limits_server.env["RYMI_STT_MAX_FRAME_BYTES"])
+    client = ClientProtocol(parse_uri(limits_server.ws_url + "/stt"), max_size=None)
+    request = client.connect()
+    request.headers["X-Request-Id"] = "layer-coalesced"
+    client.send_request(request)
+    with socket.create_connection(("127.0.0.1", limits_server.port), timeout=10) as sock:
+        sock.sendall(b"".join(client.data_to_send()))
+        while client.handshake_exc is None and client.state.name == "CONNECTING":
+            client.receive_data(sock.recv(65536))
+        assert client.handshake_exc is None
+        client.send_binary(silence(0.5))
+        client.send_binary(bytes(max(WS_MAX_FACTOR * limit, 1 << 20) + 2))
+        whole, past = client.data_to_send()  # one serialised frame each
+        sock.sendall(whole + past[:64])  # the whole frame and the next one's header
+        while client.close_rcvd is None and (data := sock.recv(65536)):
+            client.receive_data(data)
+    assert client.close_rcvd is not None and client.close_rcvd.code == 1009
+    record = limits_server.wait_usage("layer-coalesced")
+    assert (record["close_code"], record["error"]) == (1009, "frame_too_large"), record
+    assert record["audio_seconds"] == 0.5, record
