@@ -9,9 +9,10 @@ meanwhile is not waited for.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from servers.common.usage import note_error
 
@@ -19,6 +20,9 @@ if TYPE_CHECKING:
     from .session import SttSession
 
 log = logging.getLogger("rymi.stt")
+
+# How long a session whose write failed reads on for the close that explains it.
+CLOSE_READ_S = 0.1
 
 
 async def end(session: SttSession, sender: asyncio.Task[None], code: int,
@@ -41,6 +45,8 @@ async def end(session: SttSession, sender: asyncio.Task[None], code: int,
     gone = asyncio.ensure_future(_until_gone(session))
     await asyncio.wait({drained, sender, session.abort, gone}, timeout=bound,
                        return_when=asyncio.FIRST_COMPLETED)
+    if sender.done() and not gone.done():
+        await asyncio.wait({gone}, timeout=CLOSE_READ_S)  # (see read_close)
     finished = drained.done()
     drained.cancel()
     gone.cancel()
@@ -77,3 +83,23 @@ async def _until_gone(session: SttSession) -> None:
         session.client_close_code = message.get("code")  # a hang-up after its "close"
     except (RuntimeError, OSError):  # the socket is gone already: the same answer
         pass
+
+
+async def read_close(session: SttSession, receive: asyncio.Future[Any]) -> None:
+    """The session's write failed: the socket is closing. Its close is often read
+    already (the WebSocket layer's own 1009 for a frame past its limit is queued before
+    the write fails): take its code, briefly, so the record says the cut, not that the
+    client hung up. Frames queued before it are dropped: nobody is left to answer."""
+    if not receive.done():
+        await asyncio.wait({receive}, timeout=CLOSE_READ_S)
+    if not receive.done():
+        receive.cancel()
+        return
+    if receive.cancelled() or receive.exception() is not None:
+        return
+    message = receive.result()
+    if message["type"] == "websocket.disconnect":
+        session.client_close_code = message.get("code")
+        return
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(_until_gone(session), CLOSE_READ_S)

@@ -133,7 +133,7 @@ class SttSession:
                 receive.cancel()
                 return 1011, self.abort.result()
             if sender in done:  # the writer failed: the client is gone
-                receive.cancel()
+                await closing.read_close(self, receive)
                 return None, None
             if receive in done:  # a frame is handled before any limit closes the session
                 message, receive = receive.result(), None
@@ -150,16 +150,16 @@ class SttSession:
                     return 1009, (f"frame of {size} bytes exceeds max_frame_bytes "
                                   f"({s.max_frame_bytes})")
                 if isinstance(data, bytes):
-                    closing = await self._audio(data)
-                    if closing is not None:
-                        return closing
+                    ended = await self._audio(data)
+                    if ended is not None:
+                        return ended
                 elif data is not None:
                     if self._control(data):
                         return 1000, None
-                    closing = await backpressure.hold_while_unanswered(self, sender) \
+                    ended = await backpressure.hold_while_unanswered(self, sender) \
                         or await backpressure.hold_while_backlogged(self)  # (a finalize's)
-                    if closing is not None:
-                        return closing
+                    if ended is not None:
+                        return ended
                 # Stamped once the frame is handled: a hold for back-pressure in _audio is
                 # the server's wait, not the client's silence.
                 last_frame = time.monotonic()
