@@ -30,6 +30,7 @@ from .config import ServerSettings
 from .direct_routes import App, DirectRoutes, Endpoint
 from .errors import EXCEPTION_HANDLERS, error_body, raw_error
 from .lifecycle import LifecycleMiddleware
+from .open_files import near_limit_note
 from .state import ServerState
 from .usage import note_error
 from .workers import METRICS_DIR_ENV, REPLACES_ENV
@@ -180,7 +181,7 @@ async def _start(app: Starlette, state: ServerState, startup: Startup | None) ->
     except asyncio.CancelledError:
         raise
     except BaseException as exc:  # a model that cannot load is fatal, loudly
-        state.fatal_error = f"{type(exc).__name__}: {exc}"
+        state.fatal_error = f"{type(exc).__name__}: {exc}{near_limit_note()}"
         log.error("startup failed, exiting: %s", state.fatal_error)
         server = getattr(app.state, "uvicorn_server", None)
         if server is not None:

@@ -29,6 +29,7 @@ from .config import ServerSettings
 from .http_protocol import bounded_protocol
 from .listeners import bound_sockets
 from .logs import configure_logging
+from .open_files import raise_open_files_limit
 from .state import ServerState, wait_idle
 from .ws_protocol import BoundedWebSocketProtocol
 
@@ -107,27 +108,6 @@ class DrainingServer(uvicorn.Server):
             log.warning("drain bound reached with %d in flight; cutting them off",
                         self.state.inflight)
         self.should_exit = True
-
-
-def raise_open_files_limit() -> int:
-    """The soft limit on open files raised to the hard one (as Go's runtime and nginx's
-    worker_rlimit_nofile do); returns it. At the limit, uvloop resets every new
-    connection, health checks included, and nothing in the log says why: a 1024 soft
-    limit (a common default) holds fewer calls than the servers admit with idle
-    keep-alive connections beside them."""
-    try:
-        import resource
-    except ImportError:  # not POSIX
-        return -1
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = 1 << 16 if hard == resource.RLIM_INFINITY else hard
-    if soft != resource.RLIM_INFINITY and soft < target:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-            soft = target
-        except (ValueError, OSError):
-            pass
-    return soft
 
 
 def bind(host: str, port: int) -> list[socket.socket]:

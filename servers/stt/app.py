@@ -23,6 +23,7 @@ from servers.common.app import create_app as create_common_app
 from servers.common.app import stop_serving
 from servers.common.auth import deny_websocket
 from servers.common.errors import raw_error
+from servers.common.open_files import near_limit_note
 
 from .config import SttSettings
 from .engine import DecodeOptions
@@ -70,8 +71,8 @@ class SttEndpoint:
         except Exception as exc:  # a broken model folder, out of memory: this handshake
             # gets a shaped 500 (uvicorn's own is plain text); the load is tried again
             # by the next one, and the sessions on other models go on.
-            log.error("stt model %s failed to load: %s: %s", options.model,
-                      type(exc).__name__, exc)
+            log.error("stt model %s failed to load: %s: %s%s", options.model,
+                      type(exc).__name__, exc, near_limit_note())
             body, headers = raw_error(f"model {options.model!r} failed to load",
                                       "server_error", "model_load_failed", "model")
             return await deny_websocket(scope, receive, send, 500, body, headers)

@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from servers.common.app import create_app as create_base_app
 from servers.common.errors import ApiError, StreamAborted, overloaded
+from servers.common.open_files import near_limit_note
 from servers.common.streaming import DisconnectAwareStreamingResponse, HangUp
 from servers.common.usage import usage_of
 
@@ -78,7 +79,7 @@ async def _synthesize(request: Request) -> Response:
         try:
             await svc.ensure_loaded(job.voice)
         except Exception as exc:
-            log.error("voice %s failed to load: %s", job.voice.id, exc)
+            log.error("voice %s failed to load: %s%s", job.voice.id, exc, near_limit_note())
             raise ApiError(500, f"voice {job.voice.id!r} failed to load",
                            "voice_load_failed") from None
         _admit(svc, stream)  # again: others may have come while the voice loaded
