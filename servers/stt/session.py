@@ -36,6 +36,11 @@ from .vad import SAMPLE_RATE, StreamingVad
 
 TICK_S = backpressure.TICK_S  # how often limits and draining are checked
 NOT_JSON = object()  # a control frame that does not parse (``null`` is JSON, and no type)
+# The largest control message parsed (the contract's are about 20 bytes). A text frame up
+# to max_frame_bytes parsed on the event loop took up to 46 ms (1 MB of "[0,0,...]"),
+# each other caller's events waiting behind it, as often as a client sent one.
+MAX_CONTROL_BYTES = 16_384
+EXPECTED = 'expected {"type": "finalize" | "close" | "keepalive"}'
 
 log = logging.getLogger("rymi.stt")
 
@@ -154,7 +159,7 @@ class SttSession:
                     if ended is not None:
                         return ended
                 elif data is not None:
-                    if self._control(data):
+                    if self._control(data, size):
                         return 1000, None
                     ended = await backpressure.hold_while_unanswered(self, sender) \
                         or await backpressure.hold_while_backlogged(self)  # (a finalize's)
@@ -198,8 +203,13 @@ class SttSession:
         await self.ws.send_text(json.dumps(event, ensure_ascii=False))
 
     # -- input ------------------------------------------------------------------------
-    def _control(self, text: str) -> bool:
-        """Handle one JSON control message; True when the session should close."""
+    def _control(self, text: str, size: int) -> bool:
+        """Handle one JSON control message (``size`` bytes); True when the session should
+        close."""
+        if size > MAX_CONTROL_BYTES:
+            self.outbox.notice({"type": "error", "message": f"control message of {size} "
+                                f"bytes, past {MAX_CONTROL_BYTES}; {EXPECTED}"}, now=True)
+            return False
         try:
             message = parse_json(text)
         except ValueError:
@@ -211,9 +221,7 @@ class SttSession:
             return True
         elif kind != "keepalive":
             what = "malformed JSON" if message is NOT_JSON else f"unknown message {text[:80]!r}"
-            self.outbox.notice({"type": "error", "message": f"{what}; expected "
-                                "{\"type\": \"finalize\" | \"close\" | \"keepalive\"}"},
-                               now=True)
+            self.outbox.notice({"type": "error", "message": f"{what}; {EXPECTED}"}, now=True)
         return False
 
     def force_end(self) -> None:

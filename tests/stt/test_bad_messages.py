@@ -18,7 +18,7 @@ async def test_keepalive_ignored_and_bad_messages_answered_then_session_goes_on(
 async def test_control_messages_nested_too_deep_or_null_are_answered_mid_utterance(url, auth):
     # "[[[...": json.loads raises RecursionError, which once ended the session in silence
     # (no error, no final for the utterance in progress, no close frame).
-    got = await session(url, auth, [load_pcm("goforward.wav"), "[" * 100_000, "null",
+    got = await session(url, auth, [load_pcm("goforward.wav"), "[" * 16_000, "null",
                                     {"type": "finalize"}])
     errors = [e for e in got.events if e["type"] == "error"]
     assert len(errors) == 2, got.events
@@ -41,4 +41,26 @@ async def test_many_bad_messages_mid_utterance_are_answered_at_once_and_stall_no
     kinds = got.kinds()
     assert kinds.count("error") == 70 and kinds.index("error") < kinds.index("final")
     assert "country" in got.text().lower(), got.text()  # said after the bad messages
+    assert got.close_code == 1000
+
+
+async def test_a_control_message_past_its_bound_is_answered_unparsed(url, auth):
+    """A text frame up to max_frame_bytes (1 MB) was parsed on the event loop: 1 MB of
+    "[0,0,...]" held every other caller's events for up to 46 ms, once per frame. Past
+    16,384 bytes it is answered without being parsed (a "finalize" padded to the bound is
+    still one), and the session goes on."""
+    from servers.stt.session import MAX_CONTROL_BYTES
+
+    finalize = '{"type":"finalize"}'
+    padded = finalize.ljust(MAX_CONTROL_BYTES)
+    zeros = "[" + ",".join(["0"] * 500_000) + "]"
+    got = await session(url, auth, [load_pcm("cards_001.wav"), zeros, padded + " ",
+                                    padded], timeout=60)
+    errors = [e["message"] for e in got.events if e["type"] == "error"]
+    assert errors == [f"control message of {len(zeros)} bytes, past {MAX_CONTROL_BYTES}; "
+                      'expected {"type": "finalize" | "close" | "keepalive"}',
+                      f"control message of {MAX_CONTROL_BYTES + 1} bytes, past "
+                      f"{MAX_CONTROL_BYTES}; "
+                      'expected {"type": "finalize" | "close" | "keepalive"}'], got.events
+    assert got.kinds().count("final") == 1 and "club" in got.text().lower(), got.events
     assert got.close_code == 1000
