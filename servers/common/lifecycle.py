@@ -90,13 +90,22 @@ class LifecycleMiddleware:
                                     reason, rid_header)
             finally:
                 self._record(usage, kind)
+        released = False
+
+        def release() -> None:  # once: at the response's last byte, or at the end
+            nonlocal released
+            if not released:
+                released = True
+                state.release()
         try:
-            return await self._admitted(scope, receive, send, kind, rid, rid_header)
+            return await self._admitted(scope, receive, send, kind, rid, rid_header, release)
         finally:
-            self.state.leave()
+            release()
+            state.leave()
 
     async def _admitted(self, scope: Scope, receive: Receive, send: Send, kind: str,
-                        rid: str, rid_header: tuple[bytes, bytes]) -> None:
+                        rid: str, rid_header: tuple[bytes, bytes],
+                        release: Callable[[], None] | None = None) -> None:
         usage = self._usage(scope, kind, rid)
         scope.setdefault("state", {})["usage"] = usage
         scope["state"]["request_id"] = rid
@@ -123,17 +132,21 @@ class LifecycleMiddleware:
             if t == "http.response.body":  # the hot path: every SSE event, every PCM chunk
                 usage.mark_out(len(message["body"]) if "body" in message else 0)
                 if watch is None:
-                    return await send(message)
-                try:  # one timer per response, not one per write
-                    return await watch.send(send(message))
-                except SlowClient:
-                    self._slow_client(usage, rid)
-                    # Cut now: a graceful close waits for a buffer a stuck client never
-                    # drains (its connection, fd and kernel buffer held for good).
-                    abort = (scope.get("extensions") or {}).get("rymi.abort")
-                    if abort is not None:
-                        abort()
-                    raise
+                    await send(message)
+                else:
+                    try:  # one timer per response, not one per write
+                        await watch.send(send(message))
+                    except SlowClient:
+                        self._slow_client(usage, rid)
+                        # Cut now: a graceful close waits for a buffer a stuck client
+                        # never drains (its connection, fd and kernel buffer held).
+                        abort = (scope.get("extensions") or {}).get("rymi.abort")
+                        if abort is not None:
+                            abort()
+                        raise
+                if release is not None and not message.get("more_body", False):
+                    release()  # the answer is whole: what follows holds no slot
+                return None
             if t == "http.response.start":
                 usage.status = message["status"]
                 message["headers"] = [*message.get("headers", []), rid_header]

@@ -4,7 +4,6 @@ work in flight that admission limits (across worker processes when there are sev
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from dataclasses import dataclass, field
 
@@ -26,6 +25,10 @@ class ServerState:
     # Signalled, and in the drain delay: /readyz says 503 while new work is still taken.
     leaving: bool = False
     inflight: int = 0
+    # Of those, the ones holding an admission slot: a response's slot is freed once its
+    # last byte is written, its teardown after it (the usage line, an engine stream's
+    # close) still in flight for the drain.
+    admitted: int = 0
     fatal_error: str | None = None
     # Start-up ran to its end: a fatal error after it is not a start-up failure
     # (serve.py's exit code tells the two apart).
@@ -60,19 +63,19 @@ class ServerState:
         return None if self.ready else "loading"
 
     def admit(self) -> bool:
-        """Count a request in, unless the server already has max_inflight of them."""
+        """Take an admission slot, unless the server already has max_inflight of them."""
         if self.shared is not None:
             if not self.shared.add_below(self.max_inflight):
                 return False
-        elif self.inflight >= self.max_inflight:
+        elif self.admitted >= self.max_inflight:
             return False
+        self.admitted += 1
         self._count_in()
         return True
 
     def enter(self) -> None:
-        """Count work in whatever the limit (the demo's relays: a drain waits for them)."""
-        if self.shared is not None:
-            self.shared.add_below(sys.maxsize)
+        """Count work in, with no admission slot (the demo's relays, after their response:
+        a drain waits for them)."""
         self._count_in()
 
     def _count_in(self) -> None:
@@ -80,9 +83,15 @@ class ServerState:
         self.idle.clear()
         metrics.child(metrics.INFLIGHT, self.channel).inc()
 
-    def leave(self) -> None:
+    def release(self) -> None:
+        """Free an admission slot (once per ``admit``): a caller whose next turn came as
+        soon as it had read the last one's end was refused over its own finished turn."""
         if self.shared is not None:
             self.shared.sub()
+        self.admitted -= 1
+
+    def leave(self) -> None:
+        """Count work out (after its slot is released): the drain waits for this."""
         self.inflight -= 1
         metrics.child(metrics.INFLIGHT, self.channel).dec()
         if self.inflight == 0:

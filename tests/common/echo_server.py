@@ -13,6 +13,7 @@ from pydantic_settings import SettingsConfigDict
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from servers.common.app import create_app
@@ -26,6 +27,7 @@ class EchoSettings(ServerSettings):
     chunk_delay_s: float = 0.2
     fail_startup: bool = False
     accept_delay_s: float = 0.0  # a WebSocket handshake's wait, as for a model's load
+    linger_s: float = 0.0  # /linger's work after its last byte
 
 
 async def stream(request: Request) -> StreamingResponse:
@@ -38,6 +40,16 @@ async def stream(request: Request) -> StreamingResponse:
             yield body or f"chunk{i};".encode()
             await asyncio.sleep(delay)
     return StreamingResponse(chunks(), media_type="application/octet-stream")
+
+
+class Linger:
+    """A whole answer, then work after its last byte (as an engine stream's close and a
+    usage line come after [DONE]): what admission and the drain each count."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"whole"})
+        await asyncio.sleep(scope["app"].state.settings.linger_s)
 
 
 async def boom(request: Request) -> StreamingResponse:
@@ -63,6 +75,7 @@ def build(settings: EchoSettings):
     return create_app(settings=settings, channel="echo", startup=startup, routes=[
         Route("/stream", stream, methods=["POST"]),
         Route("/boom", boom, methods=["GET"]),
+        Route("/linger", Linger(), methods=["GET"]),
         WebSocketRoute("/ws", echo_ws),
     ])
 

@@ -58,7 +58,10 @@ def test_sigterm_lets_stream_finish_and_refuses_new_work(sig: signal.Signals):
 
     t = threading.Thread(target=stream)
     t.start()
-    time.sleep(0.6)  # the stream is under way (10 chunks x 0.3 s)
+    deadline = time.monotonic() + 20  # the stream under way (10 chunks x 0.3 s): its
+    while "status" not in result:  # headers come with its first chunk, once admitted
+        assert time.monotonic() < deadline, "the stream never began"
+        time.sleep(0.02)
     server.signal(sig)
     time.sleep(0.3)
     refused = httpx.post(f"{server.url}/stream", content=b"late", timeout=5,
@@ -240,5 +243,28 @@ def test_the_drain_delay_keeps_taking_work_while_readyz_says_503():
         assert taken == {"status": 200, "body": b"x" * 10}
         assert refused.status_code == 503 and refused.json()["error"]["code"] == "draining"
         assert server.proc.wait(30) == 0
+    finally:
+        server.stop()
+
+
+def test_a_whole_answer_frees_its_slot_while_its_teardown_still_counts_for_the_drain():
+    """At max_inflight 1, a caller's next turn sent as soon as it had read the last one's
+    end was refused (503 over_capacity) while that turn's handler still ran after its
+    last byte (an engine stream's close, its usage line). The slot is freed with the
+    last byte; the teardown is still in flight, and a drain waits for it."""
+    server = start_server("tests.common.echo_server", env={
+        "RYMI_ECHO_SERVER_MAX_INFLIGHT": "1", "RYMI_ECHO_SERVER_LINGER_S": "2"})
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as client:
+            first = client.get("/linger", headers={"X-Request-ID": "linger-1"})
+            second = client.get("/linger", headers={"X-Request-ID": "linger-2"})
+            assert (first.status_code, first.text) == (200, "whole")
+            assert (second.status_code, second.text) == (200, "whole"), second.text
+            assert metric(server, "rymi_inflight", channel="echo") >= 1  # still lingering
+        server.signal(signal.SIGTERM)
+        assert server.proc.wait(30) == 0
+        records = {r["request_id"]: r for r in server.usage_records()}
+        assert records["linger-2"]["status"] == 200 and "aborted" not in records["linger-2"]
+        assert records["linger-2"]["total_s"] > 1.5, records  # its 2 s waited for, not cut
     finally:
         server.stop()
