@@ -200,7 +200,7 @@ def test_the_read_timeout_counts_from_when_a_slow_reader_read_on() -> None:
     was counted from the upstream's last byte, before the pause, and the first check
     after the reader read on failed the answer)."""
     async def main() -> None:
-        timeout = 1.0  # (a quarter of it, either side, is the slack on a busy machine)
+        timeout = 2.0  # (a quarter of it, either side, is the slack on a busy machine)
         resumed = asyncio.Event()
 
         async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:

@@ -252,8 +252,8 @@ def test_a_body_left_open_after_done_holds_no_request(fault_proxy: RunningServer
         assert time.monotonic() < deadline
         time.sleep(0.05)
     # Held, the call lasted until the drain gave up: this proxy's 1.5 s upstream timeout
-    # (under _DRAIN_S); ~2 ms off the request.
-    assert records[0]["status"] == 200 and records[0]["total_s"] < 0.75, records
+    # (under _DRAIN_S); ~2 ms off the request (the bound: halfway, for a loaded machine).
+    assert records[0]["status"] == 200 and records[0]["total_s"] < 1.1, records
 
 
 def test_stream_options_on_an_answer_not_streamed_is_taken_not_sent_upstream(

@@ -29,6 +29,7 @@ from tests.support.servers import (
     free_port,
     metric,
     refused_port,
+    settled_metric,
     start_server,
 )
 
@@ -64,7 +65,7 @@ def test_a_dead_worker_is_replaced_and_its_requests_counted_out(
         assert other in child_pids(server.proc.pid)
         for _ in range(4):  # new connections, spread over both workers
             assert chat_when_free(server.url)[-1] == "data: [DONE]"
-        assert metric(server, "rymi_inflight", channel="custom-llm") == 0.0
+        assert settled_metric(server, "rymi_inflight", 0.0, channel="custom-llm") == 0.0
         assert metric(server, "rymi_worker_restarts_total") == 1.0
         assert (f"worker {holder} exited with -9, 1 request in flight lost with it; "
                 f"started worker {new} in its place") in server.logs()

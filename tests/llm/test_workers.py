@@ -30,6 +30,7 @@ from tests.support.servers import (
     RunningServer,
     child_pids,
     metric,
+    settled_metric,
     start_server,
 )
 
@@ -97,6 +98,8 @@ def test_two_workers_share_the_port_and_report_together(workers: RunningServer) 
 
     # Every scrape, whichever worker answers it, counts every worker's requests: the 16
     # GET /v1/models that opened the connections and the 16 streams.
+    settled_metric(workers, "rymi_requests_total", before + 32, **label)  # (each at its end)
+    settled_metric(workers, "rymi_inflight", 0.0, channel="custom-llm")
     for _ in range(6):  # (each metric() is a scrape on a new connection)
         assert metric(workers, "rymi_requests_total", **label) == before + 32
         assert metric(workers, "rymi_inflight", channel="custom-llm") == 0.0
@@ -146,9 +149,13 @@ def test_max_inflight_is_the_servers_limit_not_each_workers(
         assert sorted(statuses) == [200] * 3 + [503] * 13, statuses
         # The refused are finished requests too: counted with their status, one usage
         # record each saying why.
-        assert metric(server, "rymi_requests_total", channel="custom-llm",
-                      status="503") == 13
-        refused = [u for u in server.usage_records() if u.get("error") == "over_capacity"]
+        assert settled_metric(server, "rymi_requests_total", 13, channel="custom-llm",
+                              status="503") == 13
+        deadline = time.monotonic() + 10  # (each written at its handler's end)
+        while len(refused := [u for u in server.usage_records()
+                              if u.get("error") == "over_capacity"]) < 13 and \
+                time.monotonic() < deadline:
+            time.sleep(0.05)
         assert [u["status"] for u in refused] == [503] * 13
         release.set()
         for t in threads:

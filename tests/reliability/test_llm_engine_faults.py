@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -260,7 +261,9 @@ async def test_a_stuck_engine_is_said_and_its_recovery_too(caplog) -> None:  # t
     try:
         await asyncio.sleep(0.6)
         assert metrics.ENGINE_STALLED._value.get() == 1
-        assert "no output for 0 s with 1 request(s) running" in caplog.text, caplog.text
+        # (the seconds as the tick that saw it rounds them: 0, or 1 on a loaded machine)
+        assert re.search(r"no output for [01] s with 1 request\(s\) running",
+                         caplog.text), caplog.text
         first.cancel()
         await asyncio.sleep(0.2)
         assert metrics.ENGINE_STALLED._value.get() == 0

@@ -170,6 +170,18 @@ def metric(server: RunningServer, name: str, **labels: str) -> float:
     return total if found else 0.0
 
 
+def settled_metric(server: RunningServer, name: str, expected: float, timeout: float = 10,
+                   **labels: str) -> float:
+    """``metric``, read until it is ``expected`` or ``timeout`` has passed; returns the
+    last value read. A request is counted (and counted out) by its handler's end, a
+    moment after its client has read the last byte (on a loaded machine, more)."""
+    deadline = time.monotonic() + timeout
+    while (value := metric(server, name, **labels)) != expected and \
+            time.monotonic() < deadline:
+        time.sleep(0.05)
+    return value
+
+
 def child_pids(pid: int) -> list[int]:
     """The live processes ``pid`` started (Linux: any of its threads' /proc children)."""
     return [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
