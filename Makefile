@@ -92,6 +92,7 @@ bench-stt: setup
 	$(PY) -m bench.stt
 	$(PY) -m bench.stt_window
 	$(PY) -m bench.stt_phone
+	$(PY) -m bench.stt_control
 
 bench-tts: setup peers
 	$(PY) -m bench.tts
