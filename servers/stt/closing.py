@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("rymi.stt")
 
-# How long a session whose write failed reads on for the close that explains it.
+# How long a session whose write failed reads on for the close that explains it (while
+# closing, ``end``'s own reader has it at once).
 CLOSE_READ_S = 0.1
 
 
@@ -45,8 +46,6 @@ async def end(session: SttSession, sender: asyncio.Task[None], code: int,
     gone = asyncio.ensure_future(_until_gone(session))
     await asyncio.wait({drained, sender, session.abort, gone}, timeout=bound,
                        return_when=asyncio.FIRST_COMPLETED)
-    if sender.done() and not gone.done():
-        await asyncio.wait({gone}, timeout=CLOSE_READ_S)  # (see read_close)
     finished = drained.done()
     drained.cancel()
     gone.cancel()

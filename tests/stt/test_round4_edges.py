@@ -126,21 +126,22 @@ async def test_the_layers_cut_while_a_refusal_closes_keeps_the_refusal_in_the_re
     assert "client_disconnected" not in record, record
 
 
-@pytest.mark.parametrize("name", ["silence", "speech"])
+@pytest.mark.parametrize("name", ["silence", "speech", "speech then close"])
 def test_a_whole_frame_read_with_the_start_of_one_past_the_layers_limit_is_taken(
         limits_server: RunningServer, name: str) -> None:
     """Both in one read (a client that sent them back to back): uvicorn closed 1009 and
     dropped the whole frame before it, so its audio was lost (the record said 0 s, and
     the refusal test above met a session that never held). It is handed on first.
     Speech gets a speech_started whose write fails on the closing socket: the record
-    said the client hung up, not the cut (the close was read already, and not looked at)."""
+    said the client hung up, not the cut (the close was read already, and not looked at);
+    with the client's "close" read before the cut, the same write fails while closing."""
     from servers.stt.__main__ import WS_MAX_FACTOR
 
     limit = int(limits_server.env["RYMI_STT_MAX_FRAME_BYTES"])
     frame = silence(0.5) if name == "silence" else load_pcm("cards_001.wav")[:limit]
     client = ClientProtocol(parse_uri(limits_server.ws_url + "/stt"), max_size=None)
     request = client.connect()
-    request.headers["X-Request-Id"] = f"layer-coalesced-{name}"
+    request.headers["X-Request-Id"] = f"layer-coalesced-{name.replace(' ', '-')}"
     client.send_request(request)
     with socket.create_connection(("127.0.0.1", limits_server.port), timeout=10) as sock:
         sock.sendall(b"".join(client.data_to_send()))
@@ -148,13 +149,15 @@ def test_a_whole_frame_read_with_the_start_of_one_past_the_layers_limit_is_taken
             client.receive_data(sock.recv(65536))
         assert client.handshake_exc is None
         client.send_binary(frame)
+        if name.endswith("close"):
+            client.send_text(b'{"type": "close"}')
         client.send_binary(bytes(max(WS_MAX_FACTOR * limit, 1 << 20) + 2))
-        whole, past = client.data_to_send()  # one serialised frame each
-        sock.sendall(whole + past[:64])  # the whole frame and the next one's header
+        *whole, past = client.data_to_send()  # one serialised frame each
+        sock.sendall(b"".join(whole) + past[:64])  # whole frames, and the next one's header
         while client.close_rcvd is None and (data := sock.recv(65536)):
             client.receive_data(data)
     assert client.close_rcvd is not None and client.close_rcvd.code == 1009
-    record = limits_server.wait_usage(f"layer-coalesced-{name}")
+    record = limits_server.wait_usage(f"layer-coalesced-{name.replace(' ', '-')}")
     assert (record.get("close_code"), record.get("error")) == (1009, "frame_too_large"), record
     assert "client_disconnected" not in record, record
     assert record["audio_seconds"] == len(frame) / 32000, record
