@@ -20,12 +20,14 @@ before auth) was answered in plain text: it gets the contract's JSON error body 
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import http
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.datastructures import Headers
+from websockets.exceptions import InvalidState
 from websockets.http11 import Response
 
 from .errors import raw_error
@@ -46,9 +48,14 @@ class BoundedWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def data_received(self, data: bytes) -> None:
         self.conn.receive_data(data)
-        self.handle_events()  # the frames before a refused one were the client's, whole
-        if self.conn.parser_exc is not None:
-            self.handle_parser_exception()
+        if self.conn.parser_exc is None:
+            return self.handle_events()
+        # The frames before the refused one were the client's, whole: handed on first.
+        # One that uvicorn would answer with a close of its own (a text frame not UTF-8)
+        # meets a connection already closing; the refusal's close is the one sent.
+        with contextlib.suppress(InvalidState):
+            self.handle_events()
+        self.handle_parser_exception()
 
     def handle_ping(self) -> None:
         super().handle_ping()

@@ -100,3 +100,25 @@ def test_a_handshake_the_library_refuses_gets_the_json_error(echo: RunningServer
     head, _, body = data.partition(b"\r\n\r\n")
     assert head.split(b" ")[1] in (b"400", b"426") and b"application/json" in head, data
     assert json.loads(body)["error"]["code"] == "invalid_websocket_handshake"
+
+
+def test_a_bad_frame_read_with_the_start_of_one_past_the_limit_is_closed_cleanly(
+        echo: RunningServer) -> None:
+    """The frames read before one past ws_max_size are handed on first (a whole audio
+    frame was dropped). A text frame among them that is not UTF-8 made uvicorn answer
+    1007 on a connection already closing: "Fatal error on transport", the socket cut
+    with no close frame. The refusal's 1009 is the close sent."""
+    sock = _opened(echo.port)
+    past = struct.pack("!BBQ", 0x82, 0x80 | 127, 1 << 40) + os.urandom(4)  # 1 TB, masked
+    sock.sendall(_frame(0x1, b"\xff\xfe") + past)
+    sock.settimeout(5)
+    data = b""
+    try:
+        while part := sock.recv(4096):
+            data += part
+    except (TimeoutError, ConnectionResetError):
+        pass
+    sock.close()
+    assert data[:1] == b"\x88" and struct.unpack("!H", data[2:4])[0] == 1009, data
+    time.sleep(0.2)
+    assert "Fatal error on transport" not in echo.logs()
