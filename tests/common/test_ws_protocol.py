@@ -46,6 +46,22 @@ def _frame(opcode: int, payload: bytes) -> bytes:
     return struct.pack("!BB", 0x80 | opcode, 0x80 | len(payload)) + mask + masked
 
 
+def _answer_to(port: int, frames: bytes) -> bytes:
+    """Everything the server writes back to ``frames`` on a fresh socket, until it
+    closes the connection (or is silent for 5 s)."""
+    sock = _opened(port)
+    sock.sendall(frames)
+    sock.settimeout(5)
+    data = b""
+    try:
+        while part := sock.recv(4096):
+            data += part
+    except (TimeoutError, ConnectionResetError):
+        pass
+    sock.close()
+    return data
+
+
 def test_pings_sent_and_never_read_stop_being_read(echo: RunningServer) -> None:
     """Each ping was answered at once and reading went on: a client that read no pong
     grew the server about a byte per byte it sent (400 MB: +370 MB). Reading now stops
@@ -68,16 +84,7 @@ def test_pings_sent_and_never_read_stop_being_read(echo: RunningServer) -> None:
 
 def test_a_text_frame_that_is_not_utf8_is_closed_with_no_traceback(
         echo: RunningServer) -> None:
-    sock = _opened(echo.port)
-    sock.sendall(_frame(0x1, b"\xff\xfe"))
-    sock.settimeout(5)
-    data = b""
-    try:
-        while part := sock.recv(4096):
-            data += part
-    except (TimeoutError, ConnectionResetError):
-        pass
-    sock.close()
+    data = _answer_to(echo.port, _frame(0x1, b"\xff\xfe"))
     assert data[:2] == b"\x88\x02" and struct.unpack("!H", data[2:4])[0] == 1007, data
     time.sleep(0.2)
     lines = [line for line in echo.logs().splitlines() if "Invalid UTF-8" in line]
@@ -108,17 +115,8 @@ def test_a_bad_frame_read_with_the_start_of_one_past_the_limit_is_closed_cleanly
     frame was dropped). A text frame among them that is not UTF-8 made uvicorn answer
     1007 on a connection already closing: "Fatal error on transport", the socket cut
     with no close frame. The refusal's 1009 is the close sent."""
-    sock = _opened(echo.port)
     past = struct.pack("!BBQ", 0x82, 0x80 | 127, 1 << 40) + os.urandom(4)  # 1 TB, masked
-    sock.sendall(_frame(0x1, b"\xff\xfe") + past)
-    sock.settimeout(5)
-    data = b""
-    try:
-        while part := sock.recv(4096):
-            data += part
-    except (TimeoutError, ConnectionResetError):
-        pass
-    sock.close()
+    data = _answer_to(echo.port, _frame(0x1, b"\xff\xfe") + past)
     assert data[:1] == b"\x88" and struct.unpack("!H", data[2:4])[0] == 1009, data
     time.sleep(0.2)
     assert "Fatal error on transport" not in echo.logs()
