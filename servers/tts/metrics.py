@@ -13,6 +13,7 @@ RTF = Histogram("rymi_tts_real_time_factor", "Synthesis time / audio duration, p
                 buckets=(0.01, 0.02, 0.03, 0.05, 0.08, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.0))
 STREAMS = Gauge("rymi_tts_streams", "Synthesis streams in progress")
 QUEUE = Gauge("rymi_tts_queue_depth", "Pieces waiting for an inference worker")
+RUNNING = Gauge("rymi_tts_pieces_running", "Pieces an inference worker is synthesising now")
 PIECES = Counter("rymi_tts_pieces_total", "Text pieces handled by the workers", ["outcome"])
 ERRORS = Counter("rymi_tts_errors_total", "Requests that ended in an error", ["code"])
 AUDIO_SECONDS = Counter("rymi_tts_audio_seconds_total", "Seconds of audio sent")

@@ -122,6 +122,7 @@ class SynthesisPool:
                     metrics.PIECES.labels("skipped").inc()
                     continue
                 self.running += 1
+                metrics.RUNNING.set(self.running)
             try:
                 result, error = job.fn(lambda job=job: job.cancelled), None
                 metrics.PIECES.labels("done").inc()
@@ -131,6 +132,7 @@ class SynthesisPool:
             finally:
                 with self._cv:
                     self.running -= 1
+                    metrics.RUNNING.set(self.running)
             job.loop.call_soon_threadsafe(_settle, job.future, result, error)
 
 
