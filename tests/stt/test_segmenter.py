@@ -252,3 +252,24 @@ def test_a_short_word_after_a_pause_still_counts_after_a_finalize_cut():
     word = audio("cards_001.wav", tail_s=0)[:int(0.4 * 16000)]  # "ten", under 250 ms
     assert feed(seg, word, (512,)) == []
     assert seg.force_start() is not None
+
+
+def test_a_finalize_in_a_gap_between_words_leaves_the_next_word_its_own():
+    """The finalize-cut rule is for a cut inside speech. A finalize at the one quiet
+    window between two words (in ls_2412_153948_0000 at about 1.4 s) cut in a pause, so
+    the next word's first windows are a word of its own that a second finalize takes (a
+    caller's "no" just after the agent's turn detector fired), not a rest to drop."""
+    x = audio("ls_2412_153948_0000.wav", tail_s=0)
+    cfg = SegmenterConfig()
+    n = len(x) // 512
+    probs = StreamingVad().probabilities(x[:n * 512].reshape(n, 512))
+    gap = next(i for i in range(4, n - 4) if probs[i] < cfg.neg and  # (found, not fixed:
+               min(probs[i - 4:i]) >= cfg.threshold and  # another CPU may score apart)
+               min(probs[i + 1:i + 4]) >= cfg.threshold)
+    seg = segmenter()
+    assert [e.kind for e in feed(seg, x[:(gap + 1) * 512], (512,))] == ["started"]
+    assert seg.in_silence  # the one quiet window, and no more
+    assert seg.force_end().forced
+    assert feed(seg, x[(gap + 1) * 512:(gap + 4) * 512], (512,)) == []  # under 250 ms
+    started = seg.force_start()
+    assert started is not None and started.kind == "started"
