@@ -54,20 +54,28 @@ async def end(session: SttSession, sender: asyncio.Task[None], code: int,
     if not finished:
         # Finals that will not come (the engine failed, or decodes did not finish in
         # time): each of their turns ends with an error and the close says the server
-        # failed, so no text is lost in silence.
+        # failed, so no text is lost in silence. With every final decoded, what is left
+        # unsent waits on the client's reading alone: nothing is lost, and the close
+        # keeps its code (a client that read its finals a moment late got 1011, and a
+        # log line of "0 final(s) lost").
         why = session.abort.result() if session.abort.done() else why_late
         lost = session.outbox.abandon({"type": "error", "message":
                                        f"the final of this utterance is lost: {why}"})
-        log.warning("stt session closing with %d final(s) lost: %s", lost, why)
-        if not session.abort.done():  # (an engine failure is noted as engine_error)
-            note_error(session.ws, "final_lost")
-        code = 1011
+        if lost or session.abort.done():
+            log.warning("stt session closing with %d final(s) lost: %s", lost, why)
+            if not session.abort.done():  # (an engine failure is noted as engine_error)
+                note_error(session.ws, "final_lost")
+            code = 1011
     if message:
         session.outbox.notice({"type": "error", "message": message})
     session.outbox.stop()
     try:  # only writes are left; a client that takes none of them is gone
         await asyncio.wait_for(sender, session.settings.flush_timeout_s)
     except TimeoutError:
+        log.warning("stt session closing (%d): the client did not read the rest within "
+                    "flush_timeout_s (%g s); dropped without its close", code,
+                    session.settings.flush_timeout_s)
+        note_error(session.ws, "client_not_reading")  # (after a limit's: the first wins)
         return None
     await session.ws.close(code)
     return code

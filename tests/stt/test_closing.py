@@ -1,0 +1,90 @@
+"""How a session the server ends meets a client that reads slowly or not at all.
+
+Every answer here is decoded (the client sends only bad control messages, each answered
+with an error event): what is left unsent waits on the client's reading alone. A client
+that reads it late gets all of it and the limit's own close code; one that never reads
+is dropped once flush_timeout_s is over, and its record says so. (Before, both were told
+a final was lost (1011) and the log said "0 final(s) lost".)
+
+The client stops reading its socket (a small receive buffer, the transport paused) and
+floods until the server's writes block and, past its back-pressure bound, it stops
+reading too; then max_session_s (2 s) ends the session."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+import websockets
+
+from tests.support.servers import RunningServer, start_server
+
+from .conftest import CLEAN
+
+MAX_SESSION_S = 2
+FLUSH_TIMEOUT_S = 3  # each of the close's two waits: for the answers, then the writes
+FLOOD = 20_000  # ~2.6 MB of error events: past the kernel's buffers on both sides
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[RunningServer]:
+    server = start_server("servers.stt", env={
+        **CLEAN, "RYMI_STT_MAX_SESSION_S": str(MAX_SESSION_S),
+        "RYMI_STT_FLUSH_TIMEOUT_S": str(FLUSH_TIMEOUT_S), "RYMI_STT_SEND_TIMEOUT_S": "60"})
+    yield server
+    server.stop()
+
+
+async def _stalled_client(server: RunningServer, rid: str) -> websockets.ClientConnection:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+    sock.connect(("127.0.0.1", server.port))
+    ws = await websockets.connect(f"{server.ws_url}/stt", sock=sock, ping_interval=None,
+                                  additional_headers={"X-Request-Id": rid})
+    ws.transport.pause_reading()
+
+    async def flood() -> None:
+        for _ in range(FLOOD):
+            await ws.send('{"type":"nope"}')
+
+    asyncio.ensure_future(flood())  # (blocks once the server stops reading: left so)
+    return ws
+
+
+async def test_a_client_that_reads_late_gets_every_answer_and_the_limits_close(
+        server: RunningServer) -> None:
+    t0 = time.monotonic()
+    ws = await _stalled_client(server, "reads-late")
+    # Past the limit and the close's wait for its answers, inside its wait for writes.
+    await asyncio.sleep(MAX_SESSION_S + FLUSH_TIMEOUT_S + 1.5 - (time.monotonic() - t0))
+    ws.transport.resume_reading()
+    errors = []
+    with pytest.raises(websockets.ConnectionClosed):
+        while True:
+            errors.append(await asyncio.wait_for(ws.recv(), 30))
+    assert ws.close_code == 1008, (ws.close_code, errors[-2:])
+    assert "max_session_s" in errors[-1] and "lost" not in errors[-1], errors[-1]
+    assert all('"error"' in e and "lost" not in e for e in errors)
+    record = server.wait_usage("reads-late")
+    assert record["error"] == "session_too_long" and record["close_code"] == 1008
+    assert "client_disconnected" not in record
+    assert "final(s) lost" not in server.logs()
+
+
+async def test_a_client_that_never_reads_is_dropped_and_its_record_says_so(
+        server: RunningServer) -> None:
+    ws = await _stalled_client(server, "never-reads")
+    try:
+        record = await asyncio.to_thread(server.wait_usage, "never-reads", 30)
+    finally:
+        ws.transport.abort()
+    # The limit ended it (the first error said wins); nothing was lost but the writes.
+    assert record["error"] == "session_too_long" and "close_code" not in record
+    assert record["client_disconnected"] is True and record["client_close_code"] is None
+    assert 0 < record["total_s"] < MAX_SESSION_S + 2 * FLUSH_TIMEOUT_S + 2
+    logs = server.logs()
+    assert "the client did not read the rest within flush_timeout_s" in logs
+    assert "final(s) lost" not in logs
