@@ -84,21 +84,24 @@ async def _synthesize(request: Request) -> Response:
                            "voice_load_failed") from None
         _admit(svc, stream)  # again: others may have come while the voice loaded
     svc.admission.opened(stream)
+    metrics.CHARACTERS.inc(len(job.text))  # (the engine is asked for it from here)
     try:
         # The first piece may wait behind other requests' pieces: a caller who leaves
         # meanwhile withdraws it (and the one queued after it), not synthesised for nobody.
         async with HangUp(request.receive) as hang_up:
             first = await stream.first_chunk()
     except Exception as exc:
+        _record_pieces(stream, usage.extra)
         log.exception("synthesis failed before the first byte: %s", exc)
         raise ApiError(500, "synthesis failed", "synthesis_failed") from None
+    if hang_up.hung_up or not first:  # (the engine's work on it, in the record too)
+        _record_pieces(stream, usage.extra)
     if hang_up.hung_up:
         usage.extra["client_disconnected"] = True
         return Response(status_code=499)  # nobody reads it; the usage record has it
     if not first:  # "_" or "①" pass the text checks but piper makes no sound of them:
         # a 200 with no audio would be a silent failure that looks like success.
         raise ApiError(422, "text: nothing speakable in it", "empty_text", param="text")
-    metrics.CHARACTERS.inc(len(job.text))
     # Disconnect-aware: a hang-up cancels the stream at once, not after the next piece.
     return DisconnectAwareStreamingResponse(_body(stream, first, usage.extra),
                                             media_type="application/octet-stream",
@@ -157,11 +160,17 @@ async def _body(stream: SynthesisStream, first: bytes, extra: dict) -> AsyncIter
         metrics.AUDIO_SECONDS.inc(seconds)
         if seconds > 0 and stats.pieces_done == stats.pieces_total:
             metrics.RTF.observe(stats.synth_s / seconds)
-        extra.update(audio_seconds=round(seconds, 3), pieces_total=stats.pieces_total,
-                     pieces_synthesized=stats.pieces_started,
-                     pieces_finished=stats.pieces_done,
-                     ttfa_s=round(stats.first_audio_s or 0.0, 4),
+        _record_pieces(stream, extra, seconds)
+        extra.update(ttfa_s=round(stats.first_audio_s or 0.0, 4),
                      rtf=round(stats.synth_s / seconds, 4) if seconds else None)
+
+
+def _record_pieces(stream: SynthesisStream, extra: dict, audio_seconds: float = 0.0) -> None:
+    """What the engine did for this request, in its record, however it ended: a caller
+    who hung up before the first byte had none of it (the first piece made, for nobody)."""
+    stats = stream.stats
+    extra.update(audio_seconds=round(audio_seconds, 3), pieces_total=stats.pieces_total,
+                 pieces_synthesized=stats.pieces_started, pieces_finished=stats.pieces_made)
 
 
 async def voices(request: Request) -> Response:

@@ -34,7 +34,8 @@ DEBT_HORIZON_S = 20.0  # how far ahead admission plays a stream's pieces
 class StreamStats:
     pieces_total: int
     pieces_started: int = 0  # pieces the engine was asked for
-    pieces_done: int = 0
+    pieces_made: int = 0  # of those, the ones whose audio it made (sent on or not)
+    pieces_done: int = 0  # pieces taken into the stream, in order
     synth_s: float = 0.0
     samples_out: int = 0
     first_audio_s: float | None = None
@@ -81,6 +82,7 @@ class SynthesisStream:
                 self._running_since = None
             took = time.monotonic() - t
             self.stats.synth_s += took
+            self.stats.pieces_made += 1
             # Admission reckons with pieces that share the cores: the pace of one run
             # alone (all of them, solo_threads) would promise more than a busy server has.
             if self.pace is not None and (shared or self.pool.running > 1 or

@@ -168,12 +168,18 @@ def test_hang_up_before_the_first_chunk_withdraws_the_queued_piece(
     busy.start()
     _wait(lambda: _busy_alone(fault_server))
     skipped = metric(fault_server, "rymi_tts_pieces_total", outcome="skipped")
+    characters = metric(fault_server, "rymi_tts_characters_total")
     with pytest.raises(httpx.ReadTimeout):
         httpx.post(f"{fault_server.url}/tts", json={"text": "Nobody will hear this."},
                    headers={**AUTH, "X-Request-Id": "gave-up-before-audio"}, timeout=0.8)
     record = fault_server.wait_usage("gave-up-before-audio")
     busy_running = busy.is_alive()
     assert record["client_disconnected"] is True and record["status"] == 499
+    # What the engine did for it, in the record as any request's (it had none of this).
+    assert (record["pieces_total"], record["pieces_synthesized"], record["pieces_finished"],
+            record["audio_seconds"]) == (1, 0, 0, 0.0)
+    assert metric(fault_server, "rymi_tts_characters_total") == \
+        characters + len("Nobody will hear this.")
     assert metric(fault_server, "rymi_tts_pieces_total", outcome="skipped") == skipped + 1
     assert _metric(fault_server, "rymi_tts_queue_depth") == 0
     assert busy_running  # all of it happened while the worker was still busy
