@@ -101,13 +101,16 @@ async def complete(request: Request, req: ChatRequest, backend: EngineBackend) -
         first = await unless_disconnected(request.receive, anext(stream))
         if first is None:
             await stream.aclose()
+            _prefill_spent(request, backend)
             return _gone(request)
     except StopAsyncIteration:
+        _prefill_spent(request, backend)
         usage_of(request).extra.update(error="engine_error", model=backend.served_name)
         raise ApiError(500, "the engine produced no output", "engine_error") from None
     except Exception as raised:
         exc = _engine_error(raised)
         await stream.aclose()
+        _prefill_spent(request, backend)
         _check_fatal(request, exc)
         metrics.ERRORS.labels(backend.name, exc.code, "before_stream").inc()
         usage_of(request).extra.update(error=exc.code, model=backend.served_name)
@@ -128,6 +131,14 @@ def _prompt_taken(request: Request, backend: EngineBackend, prompt_tokens: int) 
     """The engine took the prompt: its prefill is spent whether or not a token follows."""
     usage_of(request).extra.update(model=backend.served_name, prompt_tokens=prompt_tokens,
                                    completion_tokens=0)
+
+
+def _prefill_spent(request: Request, backend: EngineBackend) -> None:
+    """Ended before its first token: the prompt the engine took (in the record since
+    ``_prompt_taken``) is counted in the metric too, as any answer's is by _account.
+    (A caller that hung up during a long prefill was in the record, not in the sum.)"""
+    metrics.record_tokens(backend.name, usage_of(request).extra.get("prompt_tokens"),
+                          None, None, 0.0)
 
 
 def _gone(request: Request) -> Response:

@@ -164,6 +164,8 @@ def test_a_client_gone_during_prefill_has_its_prompt_on_its_record(llm: RunningS
     body = {"model": "m", "stream": True, "max_tokens": 8,
             "messages": [{"role": "user", "content": story}]}
     headers = {"Authorization": f"Bearer {TOKEN}", "X-Request-Id": "gone-in-prefill"}
+    prompt_metric = 'rymi_llm_tokens_total{backend="vllm",kind="prompt"}'
+    before = _metric(llm.url, prompt_metric, missing=0.0)
     try:
         httpx.post(f"{llm.url}/v1/chat/completions", json=body, headers=headers,
                    timeout=httpx.Timeout(60, read=0.3))
@@ -174,6 +176,8 @@ def test_a_client_gone_during_prefill_has_its_prompt_on_its_record(llm: RunningS
     rec = llm.wait_usage("gone-in-prefill", timeout=60)
     assert rec["client_disconnected"] is True
     assert rec["prompt_tokens"] > 800 and rec["completion_tokens"] == 0
+    # The metric counts the same prefill (it had only the answers' prompts).
+    assert _metric(llm.url, prompt_metric) == before + rec["prompt_tokens"]
 
 
 def test_response_format_json_object_constrains_output(client: openai.OpenAI) -> None:
