@@ -42,11 +42,15 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
+import time
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from .auth import OPEN_PATHS
 from .errors import raw_error
+from .lifecycle import count_finished, request_id_of
+from .usage import UsageRecord
 
 MAX_HEAD_BYTES = 64 * 1024  # nginx's default large_client_header_buffers is 4 x 8 KiB
 MAX_PIPELINED = 8  # requests queued behind the one running, per connection
@@ -57,6 +61,7 @@ _REASONS = {400: b"Bad Request", 408: b"Request Timeout",
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
     head_timeout_s = 30.0
+    channel = "-"  # whose usage records and counts a refused head goes to
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -66,9 +71,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._tail = b""  # the head's last bytes so far: its end may span two reads
         self._flooded = False
         self._lingering: asyncio.TimerHandle | None = None
+        self._head_began = time.monotonic()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._head_began = time.monotonic()
         self._head_timer = self.loop.call_later(self.head_timeout_s, self._head_overdue)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -98,6 +105,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_begin()
         if not self._in_head:  # the next request on a kept-alive connection
             self._in_head, self._head_bytes, self._tail = True, 0, b""
+            self._head_began = time.monotonic()
             self._head_timer = self.loop.call_later(self.head_timeout_s, self._head_overdue)
 
     def on_headers_complete(self) -> None:
@@ -163,7 +171,22 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         head = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS[status])]
         head += [name + b": " + value + b"\r\n" for name, value in headers]
         self.transport.write(b"".join(head) + b"connection: close\r\n\r\n" + body)
+        self._record_refusal(status, code, len(body))
         self.linger()  # the client may still be sending its head or body
+
+    def _record_refusal(self, status: int, code: str, body_bytes: int) -> None:
+        """A request refused here never reaches the app, yet it is a finished request:
+        its usage record and counts (it had neither: a flood of broken or endless heads
+        showed nowhere). Its path and X-Request-ID where the head got that far."""
+        path = (getattr(self, "url", b"") or b"").split(b"?", 1)[0][:256].decode("latin-1")
+        if path in OPEN_PATHS:  # as the app's own answers there: probes, no records
+            return
+        rid, _ = request_id_of({"headers": getattr(self, "headers", [])})
+        usage = UsageRecord(channel=self.channel, request_id=rid, path=path or "-",
+                            kind="http", client_ip=self.client[0] if self.client else None,
+                            started=self._head_began, status=status, extra={"error": code})
+        usage.mark_out(body_bytes)
+        count_finished(usage, "http")
 
 
 class _LingerOnClose:
@@ -225,6 +248,7 @@ def _close_delimited(cycle: Any) -> None:
     cycle.send = send_to_http_10  # (run_asgi, not started yet, hands the app self.send)
 
 
-def bounded_protocol(head_timeout_s: float) -> type[BoundedHttpToolsProtocol]:
+def bounded_protocol(head_timeout_s: float, channel: str) -> type[BoundedHttpToolsProtocol]:
     """The protocol class for uvicorn's ``http`` option, with this server's timeout."""
-    return type("BoundedHttp", (BoundedHttpToolsProtocol,), {"head_timeout_s": head_timeout_s})
+    return type("BoundedHttp", (BoundedHttpToolsProtocol,),
+                {"head_timeout_s": head_timeout_s, "channel": channel})

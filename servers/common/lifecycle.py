@@ -33,7 +33,7 @@ from .usage import UsageRecord
 log = logging.getLogger("rymi.server")
 
 
-def _request_id(scope: Scope) -> tuple[str, bytes]:
+def request_id_of(scope: Scope) -> tuple[str, bytes]:
     """The caller's X-Request-ID as text for the records (UTF-8 where it is) and as the
     bytes it sent, echoed as they came (re-encoded, "café" came back as other bytes)."""
     for key, value in scope.get("headers", []):
@@ -63,7 +63,7 @@ class LifecycleMiddleware:
         kind = scope["type"]
         if kind not in ("http", "websocket"):
             return await self.app(scope, receive, send)
-        rid, raw_rid = _request_id(scope)
+        rid, raw_rid = request_id_of(scope)
         REQUEST_ID.set(rid)  # (this request's task alone: each has its own context)
         rid_header = (b"x-request-id", raw_rid)
         if scope["path"] in OPEN_PATHS:
@@ -89,7 +89,7 @@ class LifecycleMiddleware:
                 return await refuse(scope, counted_in(receive, usage), counted(send, usage),
                                     reason, rid_header)
             finally:
-                self._record(usage, kind)
+                count_finished(usage, kind)
         released = False
 
         def release() -> None:  # once: at the response's last byte, or at the end
@@ -214,32 +214,33 @@ class LifecycleMiddleware:
         finally:
             if watch is not None:
                 watch.close()
-            self._record(usage, kind)
+            count_finished(usage, kind)
 
     def _usage(self, scope: Scope, kind: str, rid: str) -> UsageRecord:
         return UsageRecord(channel=self.state.channel, request_id=rid,
                            path=scope["path"], kind=kind, client_ip=_client_ip(scope))
-
-    def _record(self, usage: UsageRecord, kind: str) -> None:
-        """The usage line, and the request counted with its status and times."""
-        record = usage.finish()
-        status = str(record.get("status") or "aborted")
-        channel = self.state.channel
-        metrics.child(metrics.REQUESTS, channel, kind, status).inc()
-        if usage.bytes_in:
-            metrics.child(metrics.BYTES, channel, kind, "in").inc(usage.bytes_in)
-        if usage.bytes_out:
-            metrics.child(metrics.BYTES, channel, kind, "out").inc(usage.bytes_out)
-        if kind == "http" or usage.status == 101:  # not a refused handshake's 0.2 ms
-            metrics.child(metrics.DURATION, channel, kind).observe(record["total_s"])
-        if usage.first_byte_s is not None:
-            metrics.child(metrics.FIRST_BYTE, channel, kind).observe(usage.first_byte_s)
 
     def _slow_client(self, usage: UsageRecord, rid: str) -> None:
         usage.extra["error"] = "client_not_reading"
         metrics.REJECTED.labels(self.state.channel, "client_not_reading").inc()
         log.warning("request %s: client read nothing for %.0fs; cutting it off",
                     rid, self.send_timeout_s)
+
+
+def count_finished(usage: UsageRecord, kind: str) -> None:
+    """The usage line, and the request counted with its status and times."""
+    record = usage.finish()
+    status = str(record.get("status") or "aborted")
+    channel = usage.channel
+    metrics.child(metrics.REQUESTS, channel, kind, status).inc()
+    if usage.bytes_in:
+        metrics.child(metrics.BYTES, channel, kind, "in").inc(usage.bytes_in)
+    if usage.bytes_out:
+        metrics.child(metrics.BYTES, channel, kind, "out").inc(usage.bytes_out)
+    if kind == "http" or usage.status == 101:  # not a refused handshake's 0.2 ms
+        metrics.child(metrics.DURATION, channel, kind).observe(record["total_s"])
+    if usage.first_byte_s is not None:
+        metrics.child(metrics.FIRST_BYTE, channel, kind).observe(usage.first_byte_s)
 
 
 def _client_ip(scope: Scope) -> str | None:

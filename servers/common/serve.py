@@ -150,7 +150,7 @@ def serve(app: Starlette, settings: ServerSettings, name: str,
         timeout_keep_alive=settings.keepalive_s,
         lifespan="on",
         # Bounds on a request's head (size, time): httptools and uvicorn have none.
-        http=bounded_protocol(settings.body_timeout_s),
+        http=bounded_protocol(settings.body_timeout_s, app.state.server.channel),
         ws=BoundedWebSocketProtocol,  # and on a WebSocket's unread pongs
         **uvicorn_options,
     )

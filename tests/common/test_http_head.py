@@ -196,3 +196,37 @@ def test_an_early_answer_to_a_body_still_coming_is_not_lost_to_a_reset(
             # at the sendall above)
             data += part
     assert data.startswith(b"HTTP/1.1 401 ") and data.endswith(b'"invalid_token"}}')
+
+
+def test_each_refused_head_is_a_finished_request_with_its_record(
+        quick_server: RunningServer) -> None:
+    """A head the HTTP layer refuses never reaches the app: it had no usage record and no
+    count, so a flood of them showed nowhere. Each is one record and one count now (a
+    probe's path apart, as the app's own answers there)."""
+    from tests.support.servers import metric, settled_metric
+
+    def count(status: str) -> float:
+        return metric(quick_server, "rymi_requests_total", status=status)
+
+    before = {s: count(s) for s in ("400", "408", "431")}
+    pad = [b"X-Pad-%d: %s\r\n" % (i, b"a" * 1000) for i in range(80)]  # 80 KB
+    assert exchange(quick_server.port, [b"GET /stream?x=1 HTTP/1.1\r\nHost: t\r\n"
+                                        b"X-Request-Id: head-431\r\n", *pad])[0] == 431
+    assert exchange(quick_server.port, [b"GET /stream HTTP/1.1\r\nX-Request-Id: head-408\r\n"
+                                        b"X-Slow: 1\r\n", b"X-Slow: 2\r\n"], 0.6)[0] == 408
+    assert exchange(quick_server.port, [b"NOT HTTP AT ALL\r\n\r\n"])[0] == 400
+    assert exchange(quick_server.port, [b"GET /healthz HTTP/1.1\r\n", *pad])[0] == 431
+    for rid, status, code in (("head-431", 431, "headers_too_large"),
+                              ("head-408", 408, "header_timeout")):
+        record = quick_server.wait_usage(rid)
+        assert (record["status"], record["error"], record["path"], record["kind"]) == \
+            (status, code, "/stream", "http")
+        assert record["bytes_in"] == 0 and record["bytes_out"] > 0
+        assert record["first_byte_s"] <= record["total_s"]
+    (broken,) = [r for r in quick_server.usage_records() if r.get("error") == "invalid_http"
+                 and r["status"] == 400 and r["path"] == "-"]
+    assert broken["client_ip"] == "127.0.0.1"
+    assert settled_metric(quick_server, "rymi_requests_total", before["431"] + 1,
+                          status="431") == before["431"] + 1  # (not the probe's)
+    assert count("408") == before["408"] + 1 and count("400") == before["400"] + 1
+    assert not [r for r in quick_server.usage_records() if r["path"] == "/healthz"]
