@@ -41,7 +41,7 @@ async def end(session: SttSession, sender: asyncio.Task[None], code: int,
     # The engine failed (1011): no decode is started, but what is known still goes
     # out (finals decoded, finalize answers), each awaited final as an error.
     if not session.abort.done():
-        session.force_end()
+        session.force_end("close")
     drained = asyncio.ensure_future(session.outbox.drained())
     gone = asyncio.ensure_future(_until_gone(session))
     await asyncio.wait({drained, sender, session.abort, gone}, timeout=bound,

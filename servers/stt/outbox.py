@@ -38,6 +38,7 @@ class Turn:
     # Wall times the metrics need, filled by the session.
     finalize_at: float | None = None
     speech_end_at: float | None = None
+    trigger: str = "endpoint"  # what ended the utterance: its endpoint, a finalize, a close
     sent: asyncio.Event = field(default_factory=asyncio.Event)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 

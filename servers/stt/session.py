@@ -224,11 +224,12 @@ class SttSession:
             self.outbox.notice({"type": "error", "message": f"{what}; {EXPECTED}"}, now=True)
         return False
 
-    def force_end(self) -> None:
-        """End the utterance in progress (a finalize, a close), a short word too."""
+    def force_end(self, trigger: str = "finalize") -> None:
+        """End the utterance in progress (a finalize, or ``close``: the session ends), a
+        short word too."""
         for event in (self.segmenter.force_start(), self.segmenter.force_end()):
             if event is not None:
-                self.turns.on_segment(event)
+                self.turns.on_segment(event, trigger)
 
     def _finalize(self) -> None:
         at = time.monotonic()

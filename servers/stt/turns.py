@@ -68,7 +68,7 @@ class Turns:
         for job in self.jobs:
             job.cancel()
 
-    def on_segment(self, event: SegmentEvent) -> None:
+    def on_segment(self, event: SegmentEvent, trigger: str = "endpoint") -> None:
         if event.kind == "started":
             self.turn = self.outbox.open_turn(event.utterance)
             self.interim_len = 0
@@ -87,7 +87,7 @@ class Turns:
                 job = self._submit(event.audio, "final")
             if self.interim_job is not None:
                 self.interim_job.cancel()
-            self.turn.speech_end_at = self.last_speech_at
+            self.turn.speech_end_at, self.turn.trigger = self.last_speech_at, trigger
             audio_s = len(event.audio) / SAMPLE_RATE
             self.backlog_s += audio_s
             self.finals_waiting += 1
@@ -161,10 +161,12 @@ class Turns:
 
     def _final_sent(self, turn: Turn, now: float) -> None:
         self.finals += 1
-        metrics.FINALS.labels("finalize" if turn.finalize_at else "endpoint").inc()
+        metrics.FINALS.labels("finalize" if turn.finalize_at else turn.trigger).inc()
         if turn.finalize_at is not None:
             metrics.FINALIZE_TO_FINAL.observe(now - turn.finalize_at)
-        elif turn.speech_end_at is not None:
+        elif turn.speech_end_at is not None and turn.trigger == "endpoint":
+            # (A final a close flushed was no turn-taking: counted as one, it was the
+            # wait for the close, said as the endpoint's.)
             metrics.SPEECH_END_TO_UTTERANCE_END.observe(now - turn.speech_end_at)
 
     def _fail(self, exc: BaseException | None) -> None:

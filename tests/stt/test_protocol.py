@@ -78,10 +78,17 @@ async def test_each_finalize_gets_exactly_one_final(url, auth):
     assert 0.0 < finals[2]["confidence"] <= 1.0
 
 
-async def test_close_flushes_pending_final_then_closes_1000(url, auth):
+async def test_close_flushes_pending_final_then_closes_1000(stt_server, url, auth):
+    closed = metric(stt_server, "rymi_stt_finals_total", trigger="close")
+    endpointed = metric(stt_server, "rymi_stt_speech_end_to_utterance_end_seconds_count")
     got = await session(url, auth, [load_pcm("cards_002.wav")])  # no trailing silence
     assert got.kinds()[-2:] == ["final", "utterance_end"] and got.text()
     assert got.close_code == 1000
+    # Counted as the close's, not as a turn the endpoint ended (its latency was the wait
+    # for the close, in the endpoint's histogram).
+    assert metric(stt_server, "rymi_stt_finals_total", trigger="close") == closed + 1
+    assert metric(stt_server, "rymi_stt_speech_end_to_utterance_end_seconds_count") == \
+        endpointed
 
 
 async def test_interims_while_speaking_at_real_time_pace(url, auth):
