@@ -239,8 +239,8 @@ def count_finished(usage: UsageRecord, kind: str) -> None:
         metrics.child(metrics.BYTES, channel, kind, "out").inc(usage.bytes_out)
     if kind == "http" or usage.status == 101:  # not a refused handshake's 0.2 ms
         metrics.child(metrics.DURATION, channel, kind).observe(record["total_s"])
-    if usage.first_byte_s is not None:
-        metrics.child(metrics.FIRST_BYTE, channel, kind).observe(usage.first_byte_s)
+        if usage.first_byte_s is not None:
+            metrics.child(metrics.FIRST_BYTE, channel, kind).observe(usage.first_byte_s)
 
 
 def _client_ip(scope: Scope) -> str | None:
