@@ -47,10 +47,8 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from .auth import OPEN_PATHS
 from .errors import raw_error
-from .lifecycle import count_finished, request_id_of
-from .usage import UsageRecord
+from .refused import record_refused
 
 MAX_HEAD_BYTES = 64 * 1024  # nginx's default large_client_header_buffers is 4 x 8 KiB
 MAX_PIPELINED = 8  # requests queued behind the one running, per connection
@@ -171,22 +169,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         head = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS[status])]
         head += [name + b": " + value + b"\r\n" for name, value in headers]
         self.transport.write(b"".join(head) + b"connection: close\r\n\r\n" + body)
-        self._record_refusal(status, code, len(body))
+        url = getattr(self, "url", b"") or b""  # (uvicorn's: this head's, as far as it got)
+        record_refused(self.channel, "http", status, code, path=url.decode("latin-1"),
+                       headers=getattr(self, "headers", []), client=self.client,
+                       started=self._head_began, bytes_out=len(body))
         self.linger()  # the client may still be sending its head or body
-
-    def _record_refusal(self, status: int, code: str, body_bytes: int) -> None:
-        """A request refused here never reaches the app, yet it is a finished request:
-        its usage record and counts (it had neither: a flood of broken or endless heads
-        showed nowhere). Its path and X-Request-ID where the head got that far."""
-        path = (getattr(self, "url", b"") or b"").split(b"?", 1)[0][:256].decode("latin-1")
-        if path in OPEN_PATHS:  # as the app's own answers there: probes, no records
-            return
-        rid, _ = request_id_of({"headers": getattr(self, "headers", [])})
-        usage = UsageRecord(channel=self.channel, request_id=rid, path=path or "-",
-                            kind="http", client_ip=self.client[0] if self.client else None,
-                            started=self._head_began, status=status, extra={"error": code})
-        usage.mark_out(body_bytes)
-        count_finished(usage, "http")
 
 
 class _LingerOnClose:

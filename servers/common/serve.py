@@ -31,7 +31,7 @@ from .listeners import bound_sockets
 from .logs import configure_logging
 from .open_files import raise_open_files_limit
 from .state import ServerState, wait_idle
-from .ws_protocol import BoundedWebSocketProtocol
+from .ws_protocol import bounded_ws_protocol
 
 log = logging.getLogger("rymi.server")
 
@@ -151,7 +151,7 @@ def serve(app: Starlette, settings: ServerSettings, name: str,
         lifespan="on",
         # Bounds on a request's head (size, time): httptools and uvicorn have none.
         http=bounded_protocol(settings.body_timeout_s, app.state.server.channel),
-        ws=BoundedWebSocketProtocol,  # and on a WebSocket's unread pongs
+        ws=bounded_ws_protocol(app.state.server.channel),  # and a WebSocket's unread pongs
         **uvicorn_options,
     )
     if not socks:  # bound before the model loads: a port in use costs no load

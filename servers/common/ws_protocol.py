@@ -15,7 +15,8 @@ the app before the close: uvicorn dropped them, so a client whose legal frame an
 oversized one arrived together lost the audio of the legal one (the record said 0 s).
 
 A handshake the websockets library refuses itself (a bad Sec-WebSocket-Key or -Version,
-before auth) was answered in plain text: it gets the contract's JSON error body too.
+before auth) was answered in plain text: it gets the contract's JSON error body too, and
+its usage record and counts (``refused.py``), as the app's own refusals have.
 """
 
 from __future__ import annotations
@@ -23,21 +24,37 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import http
+import time
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.datastructures import Headers
 from websockets.exceptions import InvalidState
-from websockets.http11 import Response
+from websockets.http11 import Request, Response
 
 from .errors import raw_error
+from .refused import record_refused
 
 
 class BoundedWebSocketProtocol(WebSocketsSansIOProtocol):
+    channel = "-"  # whose usage records and counts a refused handshake goes to
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._held_for_writes = False
         self.conn.reject = _json_reject  # what its accept() refuses with, and a 500
+        self._began = time.monotonic()
+
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        response = self.response
+        if response.status_code != 101:  # refused by the library: the app never ran
+            record_refused(self.channel, "websocket", response.status_code,
+                           _reject_code(response.status_code),
+                           path=event.path, client=self.client, started=self._began,
+                           headers=[(k.lower().encode("latin-1"), v.encode("latin-1"))
+                                    for k, v in event.headers.raw_items()],
+                           bytes_out=len(response.body))
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.conn.close_rcvd is None:
@@ -72,11 +89,19 @@ class BoundedWebSocketProtocol(WebSocketsSansIOProtocol):
                 self.transport.resume_reading()
 
 
+def _reject_code(status: int) -> str:
+    return "internal_error" if status >= 500 else "invalid_websocket_handshake"
+
+
 def _json_reject(status: http.HTTPStatus | int, text: str) -> Response:
     status = http.HTTPStatus(status)
-    code = "internal_error" if status >= 500 else "invalid_websocket_handshake"
     body, headers = raw_error(text.strip(), "server_error" if status >= 500 else
-                              "invalid_request_error", code)
+                              "invalid_request_error", _reject_code(status))
     return Response(status.value, status.phrase, Headers([
         ("Date", email.utils.formatdate(usegmt=True)), ("Connection", "close"),
         *((name.decode(), value.decode()) for name, value in headers)]), body)
+
+
+def bounded_ws_protocol(channel: str) -> type[BoundedWebSocketProtocol]:
+    """The protocol class for uvicorn's ``ws`` option, counting into this channel."""
+    return type("BoundedWebSocket", (BoundedWebSocketProtocol,), {"channel": channel})

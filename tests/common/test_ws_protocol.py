@@ -97,16 +97,24 @@ def test_a_text_frame_that_is_not_utf8_is_closed_with_no_traceback(
                                  b"Sec-WebSocket-Version: 99"])
 def test_a_handshake_the_library_refuses_gets_the_json_error(echo: RunningServer,
                                                              bad: bytes) -> None:
-    """Refused by websockets itself (before auth), it was plain text."""
+    """Refused by websockets itself (before auth), it was plain text; and as the app never
+    ran, it had no usage record and no count either."""
+    rid = f"refused-{len(bad)}"
     with socket.create_connection(("127.0.0.1", echo.port), timeout=10) as sock:
-        sock.sendall(b"GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\n"
-                     b"Connection: Upgrade\r\n" + bad + b"\r\n\r\n")
+        sock.sendall(b"GET /ws?x=1 HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\n"
+                     b"Connection: Upgrade\r\nX-Request-Id: " + rid.encode() + b"\r\n" +
+                     bad + b"\r\n\r\n")
         data = b""
         while part := sock.recv(4096):
             data += part
     head, _, body = data.partition(b"\r\n\r\n")
-    assert head.split(b" ")[1] in (b"400", b"426") and b"application/json" in head, data
+    status = int(head.split(b" ")[1])
+    assert status in (400, 426) and b"application/json" in head, data
     assert json.loads(body)["error"]["code"] == "invalid_websocket_handshake"
+    record = echo.wait_usage(rid)
+    assert (record["status"], record["kind"], record["path"], record["error"],
+            record["bytes_out"]) == (status, "websocket", "/ws", "invalid_websocket_handshake",
+                                     len(body))
 
 
 def test_a_bad_frame_read_with_the_start_of_one_past_the_limit_is_closed_cleanly(
