@@ -8,7 +8,10 @@ a final was lost (1011) and the log said "0 final(s) lost".)
 
 The client stops reading its socket (a small receive buffer, the transport paused) and
 floods until the server's writes block and, past its back-pressure bound, it stops
-reading too; then max_session_s (2 s) ends the session."""
+reading too; then max_session_s (2 s) ends the session.
+
+And ``closing.read_close`` alone (below): what a session whose write failed reads of
+the close that explains it."""
 
 from __future__ import annotations
 
@@ -16,10 +19,13 @@ import asyncio
 import socket
 import time
 from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 import websockets
 
+from servers.stt.closing import read_close
 from tests.support.servers import RunningServer, start_server
 
 from .conftest import CLEAN
@@ -88,3 +94,52 @@ async def test_a_client_that_never_reads_is_dropped_and_its_record_says_so(
     logs = server.logs()
     assert "the client did not read the rest within flush_timeout_s" in logs
     assert "final(s) lost" not in logs
+
+
+# -- closing.read_close alone: what a failed write reads of the close ------------------
+# (A mutation round found its branches untested: in the server tests the close is always
+# read already when the write fails. The socket's receive() is a double here, its
+# faults injected: late, never, failed, and a frame with no close after it.)
+
+class _Socket:
+    def __init__(self, receive: Any) -> None:
+        self.receive = receive
+
+
+def _session(receive: Any = None) -> SimpleNamespace:
+    async def never() -> dict:
+        await asyncio.Event().wait()
+        return {}
+    return SimpleNamespace(client_close_code=None, ws=_Socket(receive or never))
+
+
+async def test_a_close_read_a_moment_after_the_failed_write_is_taken() -> None:
+    loop = asyncio.get_running_loop()
+    receive = loop.create_future()
+    loop.call_later(0.03, receive.set_result, {"type": "websocket.disconnect", "code": 1009})
+    session = _session()
+    await asyncio.wait_for(read_close(session, receive), 5)
+    assert session.client_close_code == 1009
+
+
+async def test_no_close_at_all_is_waited_for_briefly_and_its_read_dropped() -> None:
+    receive = asyncio.get_running_loop().create_future()
+    session = _session()
+    await asyncio.wait_for(read_close(session, receive), 5)  # returns: no hang
+    assert receive.cancelled() and session.client_close_code is None
+
+
+async def test_a_read_that_failed_ends_it_quietly() -> None:
+    receive = asyncio.get_running_loop().create_future()
+    receive.set_exception(RuntimeError("the socket is gone"))
+    session = _session()
+    await asyncio.wait_for(read_close(session, receive), 5)  # nothing raised
+    assert session.client_close_code is None
+
+
+async def test_frames_with_no_close_after_them_are_read_briefly_then_left() -> None:
+    receive = asyncio.get_running_loop().create_future()
+    receive.set_result({"type": "websocket.receive", "text": '{"type":"keepalive"}'})
+    session = _session()  # its reader then waits for ever: no close comes
+    await asyncio.wait_for(read_close(session, receive), 5)  # nothing raised, no hang
+    assert session.client_close_code is None
