@@ -51,16 +51,19 @@ async def test_a_control_message_past_its_bound_is_answered_unparsed(url, auth):
     still one), and the session goes on."""
     from servers.stt.session import MAX_CONTROL_BYTES
 
+    assert MAX_CONTROL_BYTES == 16_384  # as the README says
     finalize = '{"type":"finalize"}'
     padded = finalize.ljust(MAX_CONTROL_BYTES)
     zeros = "[" + ",".join(["0"] * 500_000) + "]"
-    got = await session(url, auth, [load_pcm("cards_001.wav"), zeros, padded + " ",
+    # 6,028 characters, 18,028 bytes: the bound is on bytes, as the frame's size is.
+    euros = '{"type":"finalize","pad":"' + "€" * 6000 + '"}'
+    got = await session(url, auth, [load_pcm("cards_001.wav"), zeros, padded + " ", euros,
                                     padded], timeout=60)
     errors = [e["message"] for e in got.events if e["type"] == "error"]
-    assert errors == [f"control message of {len(zeros)} bytes, past {MAX_CONTROL_BYTES}; "
-                      'expected {"type": "finalize" | "close" | "keepalive"}',
-                      f"control message of {MAX_CONTROL_BYTES + 1} bytes, past "
-                      f"{MAX_CONTROL_BYTES}; "
-                      'expected {"type": "finalize" | "close" | "keepalive"}'], got.events
+    assert errors == [f"control message of {size} bytes, past 16384; "
+                      'expected {"type": "finalize" | "close" | "keepalive"}'
+                      for size in (len(zeros), 16_385, len(euros.encode()))], got.events
     assert got.kinds().count("final") == 1 and "club" in got.text().lower(), got.events
+    # Answered at once, ahead of the utterance's final still being decoded.
+    assert got.kinds().index("error") < got.kinds().index("final"), got.kinds()
     assert got.close_code == 1000
