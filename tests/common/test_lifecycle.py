@@ -268,3 +268,43 @@ def test_a_whole_answer_frees_its_slot_while_its_teardown_still_counts_for_the_d
         assert records["linger-2"]["total_s"] > 1.5, records  # its 2 s waited for, not cut
     finally:
         server.stop()
+
+
+async def test_a_slot_is_freed_once_the_last_byte_is_written_not_before() -> None:
+    """In process, the socket a double that holds the last body write: while it waits
+    (a slow reader), the answer still holds its slot, and a second caller is refused;
+    written, the slot is free though the handler has not returned. (A mutation round
+    found nothing that told "after the write" from "before it".)"""
+    import asyncio
+
+    from servers.common.lifecycle import LifecycleMiddleware
+    from servers.common.state import ServerState
+
+    written, finish = asyncio.Event(), asyncio.Event()
+
+    async def app(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"whole", "more_body": False})
+        await finish.wait()  # its teardown, after the last byte
+
+    async def socket_send(message) -> None:  # type: ignore[no-untyped-def]
+        if message["type"] == "http.response.body":
+            await written.wait()
+
+    async def receive():  # type: ignore[no-untyped-def]
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    state = ServerState(channel="slot-test", max_inflight=1, ready=True)
+    scope = {"type": "http", "path": "/x", "method": "GET", "headers": [],
+             "client": ("127.0.0.1", 1), "extensions": {}}
+    task = asyncio.ensure_future(LifecycleMiddleware(app, state)(scope, receive, socket_send))
+    for _ in range(100):  # until the app is in its last write
+        await asyncio.sleep(0)
+    assert state.admitted == 1 and not state.admit()  # the write waits: still held
+    written.set()
+    for _ in range(100):
+        await asyncio.sleep(0)
+    assert state.admitted == 0 and state.inflight == 1  # free; its teardown counted
+    finish.set()
+    await asyncio.wait_for(task, 5)
+    assert state.admitted == 0 and state.inflight == 0
