@@ -223,7 +223,7 @@ class LifecycleMiddleware:
     def _slow_client(self, usage: UsageRecord, rid: str) -> None:
         usage.extra["error"] = "client_not_reading"
         metrics.REJECTED.labels(self.state.channel, "client_not_reading").inc()
-        log.warning("request %s: client read nothing for %.0fs; cutting it off",
+        log.warning("request %s: client read nothing for %gs; cutting it off",
                     rid, self.send_timeout_s)
 
 

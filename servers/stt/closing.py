@@ -30,7 +30,7 @@ async def end(session: SttSession, sender: asyncio.Task[None], code: int,
           message: str | None) -> int | None:
     """Send the pending finals, then ``message`` and the close; returns the close
     code sent, or None when the client left meanwhile (nobody to tell)."""
-    bound = session.settings.flush_timeout_s
+    began, bound = time.monotonic(), session.settings.flush_timeout_s
     # Draining, the server cuts every socket at its bound: a final that would come
     # after it is said lost (error event, 1011) before, not cut without a word.
     left = session.limits.drain_left(time.monotonic())
@@ -72,8 +72,9 @@ async def end(session: SttSession, sender: asyncio.Task[None], code: int,
     try:  # only writes are left; a client that takes none of them is gone
         await asyncio.wait_for(sender, session.settings.flush_timeout_s)
     except TimeoutError:
-        log.warning("stt session closing (%d): the client did not read the rest within "
-                    "flush_timeout_s (%g s); dropped without its close", code,
+        log.warning("stt session closing (%d): the client did not take the rest in %.1f s "
+                    "(flush_timeout_s: %g s, for its answers, then for the writes); dropped "
+                    "without its close", code, time.monotonic() - began,
                     session.settings.flush_timeout_s)
         note_error(session.ws, "client_not_reading")  # (after a limit's: the first wins)
         return None

@@ -92,7 +92,7 @@ async def _synthesize(request: Request) -> Response:
             first = await stream.first_chunk()
     except Exception as exc:
         _record_pieces(stream, usage.extra)
-        log.exception("synthesis failed before the first byte: %s", exc)
+        log.exception("synthesis failed before the first byte: %s", _cause(exc))
         raise ApiError(500, "synthesis failed", "synthesis_failed") from None
     if hang_up.hung_up or not first:  # (the engine's work on it, in the record too)
         _record_pieces(stream, usage.extra)
@@ -149,7 +149,7 @@ async def _body(stream: SynthesisStream, first: bytes, extra: dict) -> AsyncIter
         raise
     except Exception as exc:
         # Re-raised on purpose: uvicorn then closes the socket without the final chunk.
-        log.error("synthesis failed mid-stream, aborting the response: %s", exc)
+        log.error("synthesis failed mid-stream, aborting the response: %s", _cause(exc))
         metrics.ERRORS.labels("synthesis_failed_mid_stream").inc()
         extra["error"] = "synthesis_failed_mid_stream"
         raise StreamAborted(str(exc)) from exc
@@ -163,6 +163,12 @@ async def _body(stream: SynthesisStream, first: bytes, extra: dict) -> AsyncIter
         _record_pieces(stream, extra, seconds)
         extra.update(ttfa_s=round(stats.first_audio_s or 0.0, 4),
                      rtf=round(stats.synth_s / seconds, 4) if seconds else None)
+
+
+def _cause(exc: BaseException) -> str:
+    """An exception as a log line names it: its type too (a MemoryError() has no words,
+    and the line ended at its colon)."""
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _record_pieces(stream: SynthesisStream, extra: dict, audio_seconds: float = 0.0) -> None:

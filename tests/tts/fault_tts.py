@@ -2,7 +2,8 @@
 
 The real engine does all the work; the wrapper only adds faults, keyed by words in the
 text so a test chooses exactly which piece goes wrong:
-- a piece containing "kaboom" raises (the engine failing mid-request);
+- a piece containing "kaboom" raises (the engine failing mid-request); "wordless" raises
+  an exception with no message (as a MemoryError() is);
 - a piece containing "dawdle" first sleeps ``RYMI_FAULT_TTS_DAWDLE_S`` (a busy worker).
 """
 
@@ -39,6 +40,8 @@ class FaultyEngine(PiperEngine):
                    withdrawn: Callable[[], bool] = lambda: False) -> np.ndarray:
         if "kaboom" in text.lower():
             raise RuntimeError("injected engine fault")
+        if "wordless" in text.lower():
+            raise MemoryError()
         if "dawdle" in text.lower():
             time.sleep(self.dawdle_s)
         return super().synthesize(voice, text, style, withdrawn)

@@ -58,6 +58,11 @@ def test_engine_failure_after_the_first_chunk_breaks_the_stream(
     logs = fault_server.logs()
     assert logs.count("synthesis failed mid-stream") >= 2, logs[-3000:]
     assert "Exception in ASGI application" not in logs, logs[-3000:]
+    # The cause by its name, though it has no words (the line ended at its colon).
+    with pytest.raises(httpx.RemoteProtocolError):
+        httpx.post(f"{fault_server.url}/tts", headers=AUTH, timeout=30, json={
+            "text": "This part is fine. Then a wordless failure. Never spoken."})
+    assert "aborting the response: MemoryError" in fault_server.logs()
 
 
 def test_engine_failure_after_the_first_chunk_resets_an_http_10_answer(
