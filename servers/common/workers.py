@@ -128,6 +128,7 @@ class _Pool:
         self.first: set[int] = set()  # the pids of the first workers
         self.due: dict[int, tuple[float, int]] = {}  # slot: (when to start, the dead pid)
         self.failed_starts: dict[int, int] = {}  # slot: replacements in a row that could not
+        self.failed = False  # the server stops because a worker could not go on
         self.address = host, socks[0][0].getsockname()[1]  # (a retry's new sockets: the same)
 
     def start(self, slot: int, replacing: int | None = None) -> None:
@@ -167,7 +168,6 @@ class _Pool:
                 child.send_signal(signal.SIGTERM)
 
     def watch(self, stop_timeout_s: float, metrics_dir: str) -> int:
-        failed = False
         deadline: float | None = None
         while True:
             metrics_folder.keep(metrics_dir)
@@ -175,7 +175,7 @@ class _Pool:
                 deadline = time.monotonic() + stop_timeout_s
                 self.let_go_of_sockets()
             for slot, (when, dead) in list(self.due.items()):
-                if self.stopping or failed:  # no try now; already said and counted out
+                if self.stopping or self.failed:  # no try now; said and counted out
                     del self.due[slot]
                     self.gone.add(slot)
                 elif time.monotonic() >= when:
@@ -185,7 +185,7 @@ class _Pool:
                 code = child.poll()
                 if code is None or slot in self.gone:
                     continue
-                if self.stopping or failed:  # no replacement now, but said and counted out
+                if self.stopping or self.failed:  # no replacement now; said, counted out
                     self._bury(slot, child, code, metrics_dir)
                     continue
                 if slot in self.due:
@@ -197,7 +197,7 @@ class _Pool:
                 # Replacing would not help: down with all of it, loudly.
                 log.error("worker %d exited with %d; %s: stopping the others",
                           child.pid, code, why)
-                failed = True
+                self.failed = True
                 self.gone.add(slot)  # said above: not again as a death while stopping
                 for other in self.children.values():
                     if other.poll() is None:
@@ -210,7 +210,7 @@ class _Pool:
                 break  # supervise's finally kills what is left
             time.sleep(0.1)
         clean = all(self._clean(c.returncode) for c in self.children.values())
-        return 0 if clean and not failed else 1
+        return 0 if clean and not self.failed else 1
 
     def let_go_of_sockets(self) -> None:
         """Our copies of the listening sockets, closed once the server stops (no worker
@@ -225,10 +225,11 @@ class _Pool:
             sock.close()
 
     def _clean(self, code: int | None) -> bool:
-        """Exited 0, or ended by the SIGTERM we forwarded: a worker signalled while it
-        was still importing (before it could drain) had accepted nothing, and a stop
-        in the first second was a failed exit 1 and an error line for each worker."""
-        return code == 0 or (bool(self.stopping) and code == -signal.SIGTERM)
+        """Exited 0, or ended by the SIGTERM we sent (forwarded, or to stop the others
+        once one failed): a worker signalled while it was still importing (before it
+        could drain) had accepted nothing, and a stop in the first second was a failed
+        exit 1 and an error line for each worker."""
+        return code == 0 or (bool(self.stopping or self.failed) and code == -signal.SIGTERM)
 
     def _why_not_replace(self, code: int, child: subprocess.Popen[bytes]) -> str | None:
         # At the first start, a worker that cannot start is the settings (its replacement
@@ -261,7 +262,9 @@ class _Pool:
         # reset. Now they go to the workers still draining, which answer 503.
         self._close(slot)
         lost = self._count_out(slot, child, metrics_dir)
-        if not self._clean(code):
+        # A worker that could not start served nothing: its own line says why (with N
+        # workers failing alike, each was also an ERROR of requests "lost with it").
+        if not self._clean(code) and code != CANNOT_START:
             log.error("worker %d exited with %d while stopping, %d request%s in flight "
                       "lost with it", child.pid, code, lost, "" if lost == 1 else "s")
 

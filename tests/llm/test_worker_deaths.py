@@ -99,6 +99,9 @@ def test_a_worker_that_cannot_start_is_not_replaced() -> None:
     logs = server.logs()
     assert "it could not start, and its replacement would not either" in logs
     assert "in its place" not in logs and "unreachable" in logs
+    # The other worker failed alike (or was stopped first): it served nothing, and was
+    # said as a death with requests "lost with it" too.
+    assert "lost with it" not in logs, logs[-3000:]
 
 
 def test_workers_refused_for_the_in_process_engine() -> None:
