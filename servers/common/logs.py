@@ -142,6 +142,13 @@ def configure_logging(level: str = "info") -> None:
                                                  else "WARNING")
 
 
+def fatal(message: str) -> None:
+    """The line a server ends with when it cannot start or has to stop: JSON as every
+    other. (Printed as plain text, the one line that said why it stopped was the one a
+    log pipeline reading JSON could not parse.)"""
+    logging.getLogger("rymi.server").error(message)
+
+
 def shown_url(url: str) -> str:
     """A URL as a log line or an error may show it: no password and no query values,
     since a proxy's user:password and some APIs' keys (Google's ``?key=``) ride there."""

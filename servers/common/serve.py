@@ -28,7 +28,7 @@ from . import metrics
 from .config import ServerSettings
 from .http_protocol import bounded_protocol
 from .listeners import bound_sockets
-from .logs import configure_logging
+from .logs import configure_logging, fatal
 from .open_files import raise_open_files_limit
 from .state import ServerState, wait_idle
 from .ws_protocol import bounded_ws_protocol
@@ -159,9 +159,8 @@ def serve(app: Starlette, settings: ServerSettings, name: str,
             socks = bind(settings.host, settings.port)
         except OSError as exc:
             prefix = type(settings).model_config.get("env_prefix", "")
-            print(f"{name}: cannot start: cannot listen on {settings.host!r} port "
-                  f"{settings.port} ({prefix}HOST, {prefix}PORT): {exc.strerror or exc}",
-                  file=sys.stderr)
+            fatal(f"{name}: cannot start: cannot listen on {settings.host!r} port "
+                  f"{settings.port} ({prefix}HOST, {prefix}PORT): {exc.strerror or exc}")
             return CANNOT_START
     state: ServerState = app.state.server
     server = DrainingServer(config, state, settings.drain_timeout_s, settings.drain_delay_s)
@@ -179,10 +178,10 @@ def serve(app: Starlette, settings: ServerSettings, name: str,
     except KeyboardInterrupt:  # uvicorn re-raises a Ctrl-C it caught once it has stopped
         interrupted = True
     if state.fatal_error and state.started:  # (the vLLM engine died while serving)
-        print(f"{name}: stopped: {state.fatal_error}", file=sys.stderr)
+        fatal(f"{name}: stopped: {state.fatal_error}")
         return 1
     if state.fatal_error:
-        print(f"{name}: cannot start: {state.fatal_error}", file=sys.stderr)
+        fatal(f"{name}: cannot start: {state.fatal_error}")
         return CANNOT_START
     # Stopped by Ctrl-C while still starting is the stop asked for, not a failed start
     # (exit 1 made a worker supervisor, and make, report one).

@@ -43,7 +43,7 @@ from prometheus_client import multiprocess
 
 from . import metrics_folder, shared_count
 from .listeners import LISTEN_FD_ENV, listening_sockets, not_in_use
-from .logs import configure_logging
+from .logs import configure_logging, fatal
 from .serve import CANNOT_START
 
 log = logging.getLogger("rymi.server")
@@ -73,16 +73,15 @@ def supervise(module: str, argv: list[str], host: str, port: int, workers: int,
     except OSError as exc:
         for sock in (s for slot in socks for s in slot):
             sock.close()
-        print(f"{module}: cannot listen on {host}:{port}: {exc.strerror or exc}",
-              file=sys.stderr)
+        fatal(f"{module}: cannot listen on {host}:{port}: {exc.strerror or exc}")
         return 1
     try:
         metrics_dir, held = metrics_folder.make()
     except OSError as exc:  # (a read-only root with no /tmp: a traceback before)
         for sock in (s for slot in socks for s in slot):
             sock.close()
-        print(f"{module}: cannot start: no folder for the workers' metrics in the "
-              f"temporary directory (set TMPDIR to a writable one): {exc}", file=sys.stderr)
+        fatal(f"{module}: cannot start: no folder for the workers' metrics in the "
+              f"temporary directory (set TMPDIR to a writable one): {exc}")
         return 1
     admission = shared_count.create(workers)
     pool = _Pool(module, argv, host, socks, admission,

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 from rymi_endpoints.models.catalog import ModelNotReady
 from servers.common.config import load_settings
+from servers.common.logs import configure_logging, fatal
 from servers.common.serve import CANNOT_START, exit_now, serve
 
 from .app import create_app
@@ -16,13 +15,14 @@ WS_MAX_FACTOR = 8  # frames up to 8x max_frame_bytes reach the session (8 MiB by
 
 def main(argv: list[str] | None = None) -> int:
     settings = load_settings(SttSettings, argv, prog="rymi-stt")
+    configure_logging(settings.log_level)  # (the catalog's warnings come before serve's)
     # uvicorn closes frames over ws_max_size itself, silently (1009 with no event, the
     # utterance in progress lost); let frames far past our limit through so the session
     # can send its error event and pending final first. Only past that is it uvicorn's.
     try:  # the served models are resolved here: a missing one is one clear line, and
         app = create_app(settings)  # the exit code of every server that cannot start
     except ModelNotReady as exc:
-        print(f"stt: cannot start: ModelNotReady: {exc}", file=sys.stderr)
+        fatal(f"stt: cannot start: ModelNotReady: {exc}")
         return CANNOT_START
     # No keepalive pings: back-pressure stops reading the socket while decodes catch up
     # (session.py), which leaves the client's pong unread too, so uvicorn cut a held

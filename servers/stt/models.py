@@ -93,6 +93,9 @@ def _whisper_folder(path: Path) -> Path:
     return path
 
 
+_SAID: set[str] = set()  # the damaged models' warnings given, each once a process
+
+
 def served_models(settings: SttSettings) -> dict[str, tuple[ServedModel, Path]]:
     """The configured model (must be ready) and every other STT model prepared here."""
     path = _whisper_folder(resolve(settings.model, settings.models_dir, server="stt"))
@@ -103,7 +106,9 @@ def served_models(settings: SttSettings) -> dict[str, tuple[ServedModel, Path]]:
         try:
             entry_path = _whisper_folder(resolve(entry.name, settings.models_dir))
         except ModelIncomplete as exc:  # prepared once, damaged since: said, not served
-            log.warning("not serving %s: %s", entry.name, exc)
+            if (said := f"not serving {entry.name}: {exc}") not in _SAID:
+                _SAID.add(said)  # once: a rescan (any unknown ?model=) said it again
+                log.warning("%s", said)  # on each caller's handshake, as if theirs
             continue
         except ModelNotReady:  # in the catalog but not prepared on this machine
             continue

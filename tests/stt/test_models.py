@@ -107,7 +107,9 @@ def test_a_model_not_prepared_is_one_line_and_the_cannot_start_code(tmp_path):
         timeout=120, env={**os.environ, **CLEAN, "RYMI_STT_MODEL": "whisper-base",
                           "RYMI_STT_MODELS_DIR": str(tmp_path), "RYMI_MODELS_DIR": ""})
     assert proc.returncode == CANNOT_START, proc.stderr[-2000:]
-    assert "stt: cannot start: ModelNotReady" in proc.stderr
+    # The line that says why, as JSON as every other (it was plain text).
+    last = json.loads(proc.stderr.splitlines()[-1])
+    assert last["level"] == "error" and last["msg"].startswith("stt: cannot start: ModelNotReady")
 
 
 def test_a_model_folder_without_its_tokenizer_is_refused_without_a_hub(tmp_path,
@@ -252,3 +254,35 @@ async def test_a_model_prepared_after_start_is_found_and_a_busy_one_is_a_503_to_
     assert headers.get(b"retry-after") == b"1"
     status, _, body = await _handshake(_Registry(), "language=xx")  # no rescan for that
     assert (status, body["error"]["param"]) == (400, "language")
+
+
+async def test_a_damaged_model_is_said_once_in_json_not_on_each_bad_handshake(
+        tmp_path, models_dir) -> None:
+    """A prepared whisper-base that lost its tokenizer.json: said at start (as plain
+    text then: before the logging was set up) and again at every ``?model=`` the server
+    did not know (a caller's own typo rescans), each with that caller's request id."""
+    from rymi_endpoints.models.catalog import resolve
+    from tests.stt.conftest import CLEAN
+    from tests.support.servers import start_server
+
+    folder = tmp_path / "whisper-base"
+    folder.mkdir()
+    for f in resolve("whisper-base", models_dir).iterdir():
+        if f.name != "tokenizer.json":
+            (folder / f.name).symlink_to(f)
+    server = start_server("servers.stt", env={**CLEAN, "RYMI_STT_TOKENS": "",
+                                              "RYMI_STT_MODELS_DIR": str(tmp_path)})
+    try:
+        for i in range(2):
+            with pytest.raises(websockets.InvalidStatus) as refused:
+                async with websockets.connect(f"{server.ws_url}/stt?model=nonexistent",
+                                              additional_headers={"X-Request-ID": f"typo-{i}"}):
+                    pass
+            assert refused.value.response.status_code == 400
+    finally:
+        server.stop()
+    lines = server.logs().splitlines()
+    said = [ln for ln in lines if "not serving whisper-base" in ln]
+    assert len(said) == 1 and "lacks tokenizer.json" in said[0], said
+    for line in lines:  # every line JSON, the start-up's too
+        json.loads(line)
