@@ -6,6 +6,7 @@ import sys
 
 from servers.common.config import load_settings
 from servers.common.listeners import inherited_sockets, is_worker
+from servers.common.logs import configure_logging
 from servers.common.serve import exit_now, serve
 from servers.common.workers import supervise
 
@@ -20,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
                          settings.host, settings.port, settings.workers,
                          stop_timeout_s=settings.drain_delay_s + settings.drain_timeout_s + 10,
                          log_level=settings.log_level)
+    configure_logging(settings.log_level)  # (before the app's own start-up lines)
     return serve(create_app(settings), settings, "llm", socks=inherited_sockets())
 
 

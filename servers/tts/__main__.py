@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from servers.common.config import load_settings
+from servers.common.logs import configure_logging
 from servers.common.serve import serve
 
 from .app import create_app
@@ -13,6 +14,7 @@ from .config import TtsSettings
 
 def main(argv: list[str] | None = None) -> int:
     settings = load_settings(TtsSettings, argv, prog="rymi-tts")
+    configure_logging(settings.log_level)  # (the voice catalog's warnings come first)
     return serve(create_app(settings), settings, "tts")
 
 

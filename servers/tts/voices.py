@@ -145,6 +145,9 @@ class VoiceCatalog:
                 raise ModelNotReady(f"voice {custom}: {exc}") from None
             voices.append(info)
             default_id = info.id
+        # Each file read once: a voices_dir inside models_dir was walked twice, and a
+        # voice that could not be used was warned about twice.
+        seen: set[Path] = set()
         for entry in load_catalog().values():
             if entry.server != "tts":
                 continue
@@ -153,6 +156,8 @@ class VoiceCatalog:
             except ModelNotReady:
                 continue  # listed but not installed here: not offered
             info = onnx and read_voice(entry.name, onnx, entry.description)
+            if onnx:
+                seen.add(onnx.resolve())
             if info:
                 voices.append(info)
         if voices_dir is not None and not Path(voices_dir).is_dir():
@@ -161,6 +166,9 @@ class VoiceCatalog:
         for folder in (models_dir, voices_dir):
             if folder is not None and Path(folder).is_dir():
                 for onnx in sorted(Path(folder).rglob("*.onnx")):
+                    if onnx.resolve() in seen:
+                        continue
+                    seen.add(onnx.resolve())
                     if not is_text(onnx.stem):  # no id a JSON answer can hold: /voices
                         log.warning("skipping voice %r: its file name is not UTF-8 text",
                                     str(onnx))  # was a 500 for every caller

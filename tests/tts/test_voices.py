@@ -131,6 +131,11 @@ def test_a_voice_piper_cannot_speak_with_is_not_offered(tmp_path, voice_path, ca
     assert catalog.ids == ["piper-en_US-joe-medium"]
     assert "audio.sample_rate 0 in its config is not a sample rate" in caplog.text
     assert "espeak-ng has no voice 'en-gb'" in caplog.text
+    # The voices_dir inside models_dir (both walked): each file read, and said, once.
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="rymi.tts.voices"):
+        VoiceCatalog.discover("piper-en_US-joe-medium", tmp_path, tmp_path / ".")
+    assert caplog.text.count("zero-rate.onnx") == 1, caplog.text
     with pytest.raises(ModelNotReady, match="no-espeak.onnx: espeak-ng has no voice"):
         VoiceCatalog.discover(str(tmp_path / "no-espeak.onnx"), tmp_path / "models", None)
 
