@@ -14,6 +14,9 @@ Frames read in the same chunk as one the parser refuses (past ws_max_size) are h
 the app before the close: uvicorn dropped them, so a client whose legal frame and an
 oversized one arrived together lost the audio of the legal one (the record said 0 s).
 
+What uvicorn logs of a session's text frame (one that is not UTF-8, closed 1007) carries
+the session's request id, as the app's own lines do.
+
 A handshake the websockets library refuses itself (a bad Sec-WebSocket-Key or -Version,
 before auth) was answered in plain text: it gets the contract's JSON error body too, and
 its usage record and counts (``refused.py``), as the app's own refusals have.
@@ -33,6 +36,7 @@ from websockets.exceptions import InvalidState
 from websockets.http11 import Request, Response
 
 from .errors import raw_error
+from .logs import REQUEST_ID
 from .refused import record_refused
 
 
@@ -73,6 +77,17 @@ class BoundedWebSocketProtocol(WebSocketsSansIOProtocol):
         with contextlib.suppress(InvalidState):
             self.handle_events()
         self.handle_parser_exception()
+
+    def send_receive_event_to_app(self) -> None:
+        if self.curr_msg_data_type != "text":  # (audio: the hot path, nothing logged)
+            return super().send_receive_event_to_app()
+        # What uvicorn logs here (a text frame that is not UTF-8) is this session's: the
+        # line carries its request id, as the app's own lines do.
+        token = REQUEST_ID.set(self.scope.get("state", {}).get("request_id"))
+        try:
+            super().send_receive_event_to_app()
+        finally:
+            REQUEST_ID.reset(token)
 
     def handle_ping(self) -> None:
         super().handle_ping()

@@ -35,6 +35,11 @@ from .turns import Turns
 from .vad import SAMPLE_RATE, StreamingVad
 
 TICK_S = backpressure.TICK_S  # how often limits and draining are checked
+# Closes the WebSocket layer makes itself, seen by the session as the client's going
+# (code: the record's error, its reason). No client sends these: they answer a frame of
+# ours, and the server's are small and UTF-8.
+LAYER_CUTS = {1009: ("frame_too_large", "frame exceeds the WebSocket layer's limit"),
+              1007: ("invalid_utf8", "a text frame that is not UTF-8")}
 NOT_JSON = object()  # a control frame that does not parse (``null`` is JSON, and no type)
 # The largest control message parsed (the contract's are about 20 bytes). A text frame up
 # to max_frame_bytes parsed on the event loop took up to 46 ms (1 MB of "[0,0,...]"),
@@ -102,16 +107,17 @@ class SttSession:
                 sender.exception()  # the client's failed write, expected: not logged as lost
             self.turns.cancel()
             metrics.ACTIVE_SESSIONS.dec()
-            # The WebSocket layer's own cut (a frame past 8x max_frame_bytes), read here or
-            # while closing: not a client that hung up. Metric and record say it alike.
-            layer_cut = code is None and self.client_close_code == 1009
-            code = 1009 if layer_cut else code
+            # The WebSocket layer's own cut (a frame past 8x max_frame_bytes, a text frame
+            # not UTF-8), read here or while closing: not a client that hung up. Metric
+            # and record say it alike.
+            layer_cut = LAYER_CUTS.get(self.client_close_code) if code is None else None
+            code = self.client_close_code if layer_cut else code
             metrics.SESSION_CLOSES.labels(str(code) if code else "disconnect").inc()
             extra = usage_of(self.ws).extra
             if layer_cut:  # (a close the server had begun keeps its own error and reason)
-                note_error(self.ws, "frame_too_large")
-                extra.setdefault("close_reason", "frame exceeds the WebSocket layer's limit")
-                extra["close_code"] = 1009
+                note_error(self.ws, layer_cut[0])
+                extra.setdefault("close_reason", layer_cut[1])
+                extra["close_code"] = code
             if self.turns.abort.done():  # the engine failed: the record says so (1011 alone
                 note_error(self.ws, "engine_error")  # was any server error)
             if code is None:  # the client left (a dropped call: 1006), as TTS and LLM say

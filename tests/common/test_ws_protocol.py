@@ -25,14 +25,17 @@ def echo() -> RunningServer:
     server.stop()
 
 
-def _opened(port: int) -> socket.socket:
-    """A raw socket past the handshake of /ws, reading as little as the kernel allows."""
+def _opened(port: int, path: str = "/ws", token: str = TOKEN, rid: str = "") -> socket.socket:
+    """A raw socket past the handshake of ``path``, reading as little as the kernel
+    allows (``rid``: the X-Request-ID it sends)."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     key = base64.b64encode(os.urandom(16))
-    sock.sendall(b"GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                 b"Sec-WebSocket-Key: " + key + b"\r\nSec-WebSocket-Version: 13\r\n"
-                 b"Authorization: Bearer " + TOKEN.encode() + b"\r\n\r\n")
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\n".encode() +
+                 b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                 b"Sec-WebSocket-Key: " + key + b"\r\nSec-WebSocket-Version: 13\r\n" +
+                 (f"X-Request-ID: {rid}\r\n".encode() if rid else b"") +
+                 b"Authorization: Bearer " + token.encode() + b"\r\n\r\n")
     head = b""
     while b"\r\n\r\n" not in head:
         head += sock.recv(1)
@@ -40,16 +43,16 @@ def _opened(port: int) -> socket.socket:
     return sock
 
 
-def _frame(opcode: int, payload: bytes) -> bytes:
+def frame(opcode: int, payload: bytes) -> bytes:
     mask = os.urandom(4)
     masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
     return struct.pack("!BB", 0x80 | opcode, 0x80 | len(payload)) + mask + masked
 
 
-def _answer_to(port: int, frames: bytes) -> bytes:
+def answer_to(port: int, frames: bytes, **opened: str) -> bytes:
     """Everything the server writes back to ``frames`` on a fresh socket, until it
     closes the connection (or is silent for 5 s)."""
-    sock = _opened(port)
+    sock = _opened(port, **opened)
     sock.sendall(frames)
     sock.settimeout(5)
     data = b""
@@ -66,7 +69,7 @@ def test_pings_sent_and_never_read_stop_being_read(echo: RunningServer) -> None:
     """Each ping was answered at once and reading went on: a client that read no pong
     grew the server about a byte per byte it sent (400 MB: +370 MB). Reading now stops
     once the pongs fill the write buffer, so the sender is held by TCP."""
-    pings = _frame(0x9, b"p" * 125) * 1000
+    pings = frame(0x9, b"p" * 125) * 1000
     sock = _opened(echo.port)
     sent, started = 0, time.monotonic()
     sock.settimeout(2)  # a send blocked this long: the server stopped reading
@@ -84,12 +87,14 @@ def test_pings_sent_and_never_read_stop_being_read(echo: RunningServer) -> None:
 
 def test_a_text_frame_that_is_not_utf8_is_closed_with_no_traceback(
         echo: RunningServer) -> None:
-    data = _answer_to(echo.port, _frame(0x1, b"\xff\xfe"))
+    data = answer_to(echo.port, frame(0x1, b"\xff\xfe"), rid="not-utf8")
     assert data[:2] == b"\x88\x02" and struct.unpack("!H", data[2:4])[0] == 1007, data
     time.sleep(0.2)
     lines = [line for line in echo.logs().splitlines() if "Invalid UTF-8" in line]
     assert lines and all('"level": "warning"' in line and "Traceback" not in line
                          for line in lines), lines
+    # uvicorn's line, logged outside the session's task, with the session's id.
+    assert '"request_id": "not-utf8"' in lines[-1], lines
 
 
 @pytest.mark.parametrize("bad", [b"Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13",
@@ -124,7 +129,7 @@ def test_a_bad_frame_read_with_the_start_of_one_past_the_limit_is_closed_cleanly
     1007 on a connection already closing: "Fatal error on transport", the socket cut
     with no close frame. The refusal's 1009 is the close sent."""
     past = struct.pack("!BBQ", 0x82, 0x80 | 127, 1 << 40) + os.urandom(4)  # 1 TB, masked
-    data = _answer_to(echo.port, _frame(0x1, b"\xff\xfe") + past)
+    data = answer_to(echo.port, frame(0x1, b"\xff\xfe") + past)
     assert data[:1] == b"\x88" and struct.unpack("!H", data[2:4])[0] == 1009, data
     time.sleep(0.2)
     assert "Fatal error on transport" not in echo.logs()

@@ -27,7 +27,7 @@ import pytest
 import websockets
 
 from servers.stt.closing import read_close
-from tests.support.servers import RunningServer, start_server
+from tests.support.servers import RunningServer, metric, start_server
 
 from .conftest import CLEAN
 
@@ -146,3 +146,21 @@ async def test_frames_with_no_close_after_them_are_read_briefly_then_left() -> N
     session = _session()  # its reader then waits for ever: no close comes
     await asyncio.wait_for(read_close(session, receive), 5)  # nothing raised, no hang
     assert session.client_close_code is None
+
+
+def test_a_text_frame_not_utf8_is_the_servers_close_in_the_record(stt_server) -> None:  # type: ignore[no-untyped-def]
+    """The WebSocket layer closes 1007 itself; the session saw the client go, and the
+    record said ``client_disconnected`` with ``client_close_code`` 1007 (the server's)."""
+    import struct
+
+    from tests.common.test_ws_protocol import answer_to, frame
+    from tests.conftest import STT_TOKEN
+
+    data = answer_to(stt_server.port, frame(0x1, b'{"type": "fin\xffalize"}'), path="/stt",
+                     token=STT_TOKEN, rid="stt-not-utf8")
+    assert data[:2] == b"\x88\x02" and struct.unpack("!H", data[2:4])[0] == 1007, data
+    record = stt_server.wait_usage("stt-not-utf8")
+    assert (record["error"], record["close_code"]) == ("invalid_utf8", 1007), record
+    assert record["close_reason"] == "a text frame that is not UTF-8"
+    assert "client_disconnected" not in record
+    assert metric(stt_server, "rymi_stt_session_closes_total", code="1007") >= 1
