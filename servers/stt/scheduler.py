@@ -154,7 +154,9 @@ class DecodeScheduler:
             job.future.cancel()  # not set_exception: unread, that logs an error at exit
             raise
         except BaseException as exc:  # an engine failure goes to the session that asked
-            if not job.future.done():
+            if job.cancelled:  # unless it let the job go: nobody would read it, and asyncio
+                job.future.cancel()  # said "exception never retrieved" (an ERROR, no id)
+            elif not job.future.done():
                 job.future.set_exception(exc)
             self._failed(job, exc)
         else:

@@ -244,3 +244,39 @@ async def test_a_queued_final_cancelled_is_never_decoded() -> None:
         scheduler.close()
     assert engine.log == ["start first", "end first"] and second.future.cancelled()
     assert skipped._value.get() == before + 1
+
+
+async def test_a_running_decode_cancelled_then_failing_leaves_no_unread_error() -> None:
+    """An interim the utterance's end cancelled once it was running, whose decode then
+    failed: its future was given the exception, which nobody would read (the session
+    had let it go), so asyncio logged "Future exception was never retrieved" at error
+    level, with no request id, whenever it was collected."""
+    import gc
+
+    loop = asyncio.get_running_loop()
+    unread: list[dict] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: unread.append(context))
+    engine = Fake(held={"interim"}, failing={1})
+    scheduler = DecodeScheduler(engine, workers=1)
+    try:
+        job = scheduler.submit(engine.audio("interim"), DecodeOptions(interim=True), "interim")
+        for _ in range(100):
+            if engine.log:
+                break
+            await asyncio.sleep(0.01)
+        job.cancel()  # running: the decode goes on, its result unwanted
+        engine.gate.set()
+        await asyncio.gather(*scheduler._tasks, return_exceptions=True)
+        assert engine.log == ["start interim", "end interim"]
+        assert scheduler.failures_in_row == 1  # still a failure of the engine's
+        # Let go as cancelled, the exception not set on it for nobody to read.
+        assert job.future.cancelled()
+        del job
+        gc.collect()
+        await asyncio.sleep(0)
+        assert unread == [], unread
+    finally:
+        engine.gate.set()
+        scheduler.close()
+        loop.set_exception_handler(previous)
