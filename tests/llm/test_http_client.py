@@ -160,7 +160,8 @@ def test_silence_past_the_read_timeout_is_a_timeout_and_closes_the_connection() 
             assert await resp.next() == b"hi"
             loop = asyncio.get_running_loop()
             t0 = loop.time()
-            with pytest.raises(UpstreamTimeout):
+            # (its words go to the log: the setting to change, named)
+            with pytest.raises(UpstreamTimeout, match=r"for 0\.3 s \(RYMI_LLM_UPSTREAM_TIMEOUT_S\)"):
                 await resp.next()
             assert 0.25 <= loop.time() - t0 < 2
             resp.close()

@@ -33,6 +33,9 @@ def test_mid_stream_failure_ends_with_error_and_no_done(fault_proxy: RunningServ
     assert objs[0]["choices"][0]["delta"]["role"] == "assistant"
     assert objs[-1]["error"]["code"] == code and objs[-1]["error"]["message"]
     assert sum(1 for o in objs if "error" in o) == 1
+    if fault == "no-done":  # said in the log too, as a broken connection is (it was not)
+        assert "upstream stream failed: the upstream ended the stream before [DONE]" in \
+            fault_proxy.logs()
 
 
 @pytest.mark.parametrize("fault,status,code", [
@@ -68,6 +71,8 @@ def test_failure_before_first_byte_is_http_error(fault_proxy: RunningServer, fau
         assert "[the upstream token]" in fault_proxy.logs()
     if fault == "404":
         assert "check RYMI_LLM_UPSTREAM_MODEL" in fault_proxy.logs()
+    if fault in ("429", "500"):  # the upstream's trouble, in the log (only the record had it)
+        assert f"the upstream answered {fault}: " in fault_proxy.logs()
     assert metric(fault_proxy, "rymi_llm_errors_total", code=label,
                   phase="before_stream") == before + 1
 

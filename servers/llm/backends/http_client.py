@@ -93,7 +93,8 @@ class Connection(asyncio.Protocol):
                                                self._check_stall)
             return
         self._timer = None
-        resp._fail(UpstreamTimeout(f"no byte from the upstream for {timeout:g} s"))
+        resp._fail(UpstreamTimeout(f"no byte from the upstream for {timeout:g} s "
+                                   "(RYMI_LLM_UPSTREAM_TIMEOUT_S)"))
         self.close()
 
     # asyncio.Protocol

@@ -168,6 +168,7 @@ class Framer:
                                  "upstream_incomplete")
 
     def _fail(self, message: str, code: str) -> bytes:
+        log.warning("upstream stream failed: %s", message)  # (as a broken connection is)
         self.finished, self._pending = True, b""
         self.state.error = code
         return error_event(message, "upstream_error", code)

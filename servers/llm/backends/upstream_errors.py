@@ -81,6 +81,8 @@ def map_status(status: int, body: bytes, headers: Mapping[str, str]) -> ApiError
                   "RYMI_LLM_UPSTREAM_URL", message[:300] or "no message")
         return ApiError(502, "the upstream does not serve the model or path this server "
                         "is set to use (404)", "upstream_not_found")
+    if status == 429 or status >= 500:  # the upstream's trouble, not the caller's: said
+        log.warning("the upstream answered %d: %s", status, message[:300] or "no message")
     if 400 <= status < 500:
         return ApiError(_ours(status), message or f"the upstream refused the request ({status})",
                         code or "upstream_rejected", param=param, type_=type_, headers=keep)
