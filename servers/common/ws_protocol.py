@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import http
+import logging
 import time
 from typing import Any
 
@@ -48,6 +49,7 @@ class BoundedWebSocketProtocol(WebSocketsSansIOProtocol):
         self._held_for_writes = False
         self.conn.reject = _json_reject  # what its accept() refuses with, and a 500
         self._began = time.monotonic()
+        self.logger = _SessionLogger(self.logger, self)
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
@@ -78,17 +80,6 @@ class BoundedWebSocketProtocol(WebSocketsSansIOProtocol):
             self.handle_events()
         self.handle_parser_exception()
 
-    def send_receive_event_to_app(self) -> None:
-        if self.curr_msg_data_type != "text":  # (audio: the hot path, nothing logged)
-            return super().send_receive_event_to_app()
-        # What uvicorn logs here (a text frame that is not UTF-8) is this session's: the
-        # line carries its request id, as the app's own lines do.
-        token = REQUEST_ID.set(self.scope.get("state", {}).get("request_id"))
-        try:
-            super().send_receive_event_to_app()
-        finally:
-            REQUEST_ID.reset(token)
-
     def handle_ping(self) -> None:
         super().handle_ping()
         # Checked at every ping, not once: the app's receive() resumes reading by itself.
@@ -102,6 +93,27 @@ class BoundedWebSocketProtocol(WebSocketsSansIOProtocol):
             self._held_for_writes = False
             if not self.read_paused:  # else the app's next receive() resumes it
                 self.transport.resume_reading()
+
+
+class _SessionLogger:
+    """uvicorn's logger, for one connection: what it logs from the protocol's callbacks
+    (a text frame that is not UTF-8) carries the session's request id, as the app's own
+    lines do. Set only when a line is logged: set around every text frame, it cost a
+    keepalive flood 7% of its frames."""
+
+    def __init__(self, logger: logging.Logger, protocol: BoundedWebSocketProtocol) -> None:
+        self._logger, self._protocol = logger, protocol
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._logger, name)
+
+    def exception(self, *args: Any, **kwargs: Any) -> None:
+        scope = getattr(self._protocol, "scope", None) or {}
+        token = REQUEST_ID.set((scope.get("state") or {}).get("request_id"))
+        try:
+            self._logger.exception(*args, **kwargs)
+        finally:
+            REQUEST_ID.reset(token)
 
 
 def _reject_code(status: int) -> str:
