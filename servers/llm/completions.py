@@ -73,12 +73,10 @@ async def watch_engine(app: Starlette, backend: EngineBackend, every_s: float = 
         await asyncio.sleep(every_s)
         now, made = time.monotonic(), backend.progress()
         if made != seen or not backend.running():
-            if stalled and made != seen:
-                log.warning("the engine is making progress again")
-            elif stalled:  # (said "progress again", though none was made)
-                log.warning("the stalled requests ended (their callers left) with no "
+            if stalled:  # (its requests gone with nothing made is no progress)
+                log.warning("the engine is making progress again" if made != seen else
+                            "the stalled requests ended (their callers left) with no "
                             "output made: the engine may still be stuck")
-            if stalled:
                 metrics.ENGINE_STALLED.set(0)  # (1 only while requests run)
             seen, since, stalled = made, now, False
         elif not stalled and now - since >= stall_s:
